@@ -1,0 +1,1 @@
+"""Providers: the Channel contract and one class per provider (email over SMTP for now)."""

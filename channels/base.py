@@ -1,0 +1,70 @@
+"""The Channel contract.
+
+``Channel.send()`` is the template method: it times the provider call, logs one canonical line
+per attempt (notification id, channel, provider, outcome, duration; never the address), and
+translates provider errors into ``TransientChannelError`` (try again) or
+``PermanentChannelError`` (do not). Subclasses implement ``_send()`` and ``close()``.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import logging
+import time
+from typing import Generic, TypeVar
+
+log = logging.getLogger("notifier.delivery")
+
+
+class ChannelError(Exception):
+    """A provider did not take a message."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class TransientChannelError(ChannelError):
+    """The provider may take the message later (SMTP 4xx, HTTP 429/5xx, timeouts)."""
+
+
+class PermanentChannelError(ChannelError):
+    """The provider will never take this message (SMTP 5xx, invalid recipient)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Sent:
+    """The provider accepted the message; ``provider_id`` lets receipts find it again."""
+
+    provider_id: str
+
+
+M = TypeVar("M")
+
+
+class Channel(abc.ABC, Generic[M]):
+    name: str = ""
+    provider: str = ""
+
+    async def send(self, notification_id: str, message: M) -> Sent:
+        start = time.perf_counter()
+        outcome = "error"
+        try:
+            sent = await self._send(message)
+            outcome = "sent"
+            return sent
+        except ChannelError as e:
+            outcome = "transient" if isinstance(e, TransientChannelError) else "permanent"
+            raise
+        finally:
+            log.info("delivery notification=%s channel=%s provider=%s outcome=%s duration_ms=%.1f",
+                     notification_id, self.name, self.provider, outcome,
+                     (time.perf_counter() - start) * 1000)
+
+    @abc.abstractmethod
+    async def _send(self, message: M) -> Sent: ...
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...

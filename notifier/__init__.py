@@ -1,0 +1,1 @@
+"""notifier: the composition root (settings, CLI, HTTP API, embedded dev stack, wiring)."""

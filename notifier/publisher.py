@@ -1,0 +1,22 @@
+"""The producer the API publishes through (aiokafka), handed to it by the composition root."""
+
+from __future__ import annotations
+
+from aiokafka import AIOKafkaProducer
+
+
+class KafkaPublisher:
+    def __init__(self, bootstrap: str) -> None:
+        # No idempotent producer: Tansu does not implement InitProducerId. Duplicates from a
+        # retried send are harmless downstream (notification ids and the ledger claim).
+        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
+
+    async def start(self) -> None:
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+    async def publish(self, topic: str, key: bytes, value: bytes) -> None:
+        """Return once the broker has the record (acks=all)."""
+        await self._producer.send_and_wait(topic, value=value, key=key or None)

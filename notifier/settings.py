@@ -1,0 +1,162 @@
+"""The one settings object, read from ``NOTIFIER_*`` environment variables once.
+
+Nothing else in the code base reads ``os.environ``; the object is passed explicitly.
+Every variable is listed in ``VARIABLES`` (and in the README, which a test keeps in step).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from notifier.errors import ConfigError
+
+
+class Secret(str):
+    """A string that does not show itself in reprs, logs or tracebacks."""
+
+    def __repr__(self) -> str:
+        return "Secret('**********')" if self else "Secret('')"
+
+
+# name (without prefix) -> (default, description). The README's table is checked against this.
+VARIABLES: dict[str, tuple[str, str]] = {
+    "KAFKA_URL": ("", "Kafka bootstrap servers, `kafka://host:port[,host:port]`. Empty: `notifier up` starts an embedded Tansu broker."),
+    "REDIS_URL": ("", "Redis URL, `redis://host:port/db`. Empty: `notifier up` starts an embedded redis-server."),
+    "SMTP_URL": ("", "SMTP relay, `smtp://user:password@host:port` (`smtps://` for implicit TLS, `?starttls=1` to require STARTTLS). Empty: `notifier up` runs a local outbox."),
+    "MAIL_FROM": ("Ville de Paris <notifications@paris.example>", "From header of every email."),
+    "API_HOST": ("127.0.0.1", "Address the HTTP API binds to."),
+    "API_PORT": ("8080", "Port of the HTTP API."),
+    "PUBLIC_URL": ("", "Base URL citizens reach the API at, used in links in messages. Empty: `http://API_HOST:API_PORT`."),
+    "SECRET_KEY": ("", "Key that signs citizens' tokens (confirmation, management links). Required with an external Redis; `notifier up` keeps one under DATA_DIR."),
+    "DATA_DIR": ("var", "Where the embedded default keeps Redis data, the outbox and its secret key."),
+    "DEFAULT_CITY": ("paris", "The city (tenant) that is created on start with its area catalogue."),
+    "TOPIC_PREFIX": ("", "Prefix of every Kafka topic name (lets several deployments share a cluster)."),
+    "APP_ID": ("notifier", "Faust application id, also the Kafka consumer group."),
+    "BROKER_SESSION_TIMEOUT": ("10", "Kafka consumer session and rebalance timeout, seconds."),
+    "SEND_CONCURRENCY": ("16", "Messages handed to a provider at once by one worker."),
+    "LOG_LEVEL": ("INFO", "Log level of the API and worker."),
+}
+
+
+def _env(environ: Mapping[str, str], name: str) -> str:
+    return environ.get(f"NOTIFIER_{name}", VARIABLES[name][0]).strip()
+
+
+def _int(environ: Mapping[str, str], name: str, low: int, high: int) -> int:
+    raw = _env(environ, name)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"NOTIFIER_{name}={raw!r} is not a whole number") from None
+    if not low <= value <= high:
+        raise ConfigError(f"NOTIFIER_{name}={value} is outside {low}..{high}")
+    return value
+
+
+def _url(environ: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str:
+    raw = _env(environ, name)
+    if raw and urlsplit(raw).scheme not in schemes:
+        raise ConfigError(f"NOTIFIER_{name} must start with {' or '.join(s + '://' for s in schemes)}")
+    return raw
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    kafka_url: str = ""
+    redis_url: str = ""
+    smtp_url: Secret = Secret("")
+    mail_from: str = VARIABLES["MAIL_FROM"][0]
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+    public_url: str = ""
+    secret_key: Secret = Secret("")
+    data_dir: Path = Path("var")
+    default_city: str = "paris"
+    topic_prefix: str = ""
+    app_id: str = "notifier"
+    broker_session_timeout: float = 10.0
+    send_concurrency: int = 16
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        unknown = sorted(
+            k for k in env if k.startswith("NOTIFIER_") and k[len("NOTIFIER_"):] not in VARIABLES
+        )
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
+        host = _env(env, "API_HOST")
+        port = _int(env, "API_PORT", 0, 65535)
+        level = _env(env, "LOG_LEVEL").upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ConfigError(f"NOTIFIER_LOG_LEVEL={level!r} is not DEBUG, INFO, WARNING or ERROR")
+        city = _env(env, "DEFAULT_CITY")
+        if not city.isidentifier() or not city.islower():
+            raise ConfigError(f"NOTIFIER_DEFAULT_CITY={city!r} must be a lower-case identifier")
+        return cls(
+            kafka_url=_url(env, "KAFKA_URL", ("kafka",)),
+            redis_url=_url(env, "REDIS_URL", ("redis", "rediss", "unix")),
+            smtp_url=Secret(_url(env, "SMTP_URL", ("smtp", "smtps"))),
+            mail_from=_env(env, "MAIL_FROM"),
+            api_host=host,
+            api_port=port,
+            public_url=_env(env, "PUBLIC_URL").rstrip("/"),
+            secret_key=Secret(_env(env, "SECRET_KEY")),
+            data_dir=Path(_env(env, "DATA_DIR")),
+            default_city=city,
+            topic_prefix=_env(env, "TOPIC_PREFIX"),
+            app_id=_env(env, "APP_ID"),
+            broker_session_timeout=float(_int(env, "BROKER_SESSION_TIMEOUT", 1, 300)),
+            send_concurrency=_int(env, "SEND_CONCURRENCY", 1, 1024),
+            log_level=level,
+        )
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.api_host}:{self.api_port}"
+
+    def replace(self, **changes: object) -> Settings:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that reproduces these settings in a child process."""
+        return {
+            "NOTIFIER_KAFKA_URL": self.kafka_url,
+            "NOTIFIER_REDIS_URL": self.redis_url,
+            "NOTIFIER_SMTP_URL": str(self.smtp_url),
+            "NOTIFIER_MAIL_FROM": self.mail_from,
+            "NOTIFIER_API_HOST": self.api_host,
+            "NOTIFIER_API_PORT": str(self.api_port),
+            "NOTIFIER_PUBLIC_URL": self.public_url,
+            "NOTIFIER_SECRET_KEY": str(self.secret_key),
+            "NOTIFIER_DATA_DIR": str(self.data_dir),
+            "NOTIFIER_DEFAULT_CITY": self.default_city,
+            "NOTIFIER_TOPIC_PREFIX": self.topic_prefix,
+            "NOTIFIER_APP_ID": self.app_id,
+            "NOTIFIER_BROKER_SESSION_TIMEOUT": str(int(self.broker_session_timeout)),
+            "NOTIFIER_SEND_CONCURRENCY": str(self.send_concurrency),
+            "NOTIFIER_LOG_LEVEL": self.log_level,
+        }
+
+    def require_services(self) -> None:
+        """For processes that do not embed anything (``notifier worker`` / ``api``)."""
+        missing = [
+            n for n, v in (("KAFKA_URL", self.kafka_url), ("REDIS_URL", self.redis_url),
+                           ("SMTP_URL", self.smtp_url), ("SECRET_KEY", self.secret_key)) if not v
+        ]
+        if missing:
+            raise ConfigError(
+                "set " + ", ".join(f"NOTIFIER_{m}" for m in missing)
+                + " (or use `notifier up`, which embeds them)"
+            )
+        if len(self.secret_key) < 32:
+            raise ConfigError("NOTIFIER_SECRET_KEY must be at least 32 characters")
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return self.kafka_url.removeprefix("kafka://")

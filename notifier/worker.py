@@ -1,0 +1,39 @@
+"""``notifier worker``: the Faust worker process, wired from the settings."""
+
+from __future__ import annotations
+
+import logging
+
+import faust
+
+from notifier.settings import Settings
+from notifier.wiring import build_deps, make_email_channel, make_redis
+from streams import agents
+from streams.app import create_app
+from streams.topics import TopicNames, declare
+
+log = logging.getLogger("notifier.worker")
+
+
+def build_worker_app(settings: Settings) -> faust.App:
+    app = create_app(settings.app_id, settings.kafka_url, settings.broker_session_timeout)
+    topics = declare(app, TopicNames.with_prefix(settings.topic_prefix))
+    by_name = {t.get_topic_name(): t for t in topics.values()}
+
+    async def publish(topic: str, key: bytes, value: bytes) -> None:
+        fut = await by_name[topic].send(key=key or None, value=value)
+        await fut  # the broker has it before the source record is acknowledged
+
+    redis = make_redis(settings)
+    email = make_email_channel(settings)
+    deps = build_deps(settings, redis, publish, email)
+    agents.register(app, topics, deps)
+    # Connections (Redis, SMTP) close with the process: Faust offers no hook after the agents
+    # have stopped, and closing them earlier would fail the records still in flight.
+    return app
+
+
+def run_worker(settings: Settings) -> None:
+    app = build_worker_app(settings)
+    log.info("worker %s consuming from %s", settings.app_id, settings.kafka_url)
+    faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True).execute_from_commandline()

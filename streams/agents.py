@@ -1,0 +1,35 @@
+"""The agents: thin loops that hand each record to a plain handler (``streams.handlers``).
+
+``register`` is called by the composition root with the app, its topics and the handlers'
+dependencies; the app module never imports this one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+
+from streams import handlers
+from streams.handlers import Deps
+
+# agent name -> (topic attribute, handler)
+AGENTS = {
+    "match-city-events": ("city_events", handlers.handle_city_event),
+    "send-email": ("email", handlers.send_email_batch),
+}
+
+
+def register(app: faust.App, topics: dict[str, faust.TopicT], deps: Deps) -> None:
+    for name, (attr, handler) in AGENTS.items():
+        topic = topics[attr]
+        topic_name = topic.get_topic_name()
+
+        async def agent(stream: faust.StreamT[Any], _h: Any = handler, _t: str = topic_name) -> None:
+            async for event in stream.events():
+                await handlers.guarded(_t, event.value, deps, _h,
+                                       partition=event.message.partition,
+                                       offset=event.message.offset)
+
+        agent.__name__ = agent.__qualname__ = name.replace("-", "_")
+        app.agent(topic, name=f"notifier.{name}")(agent)

@@ -1,0 +1,128 @@
+"""The delivery ledger: one record per notification, statuses that only move forward.
+
+::
+
+    n:{city}:notif:{nid}          hash  event, citizen, channel, contact, status, provider_id,
+                                        error, attempts, claimed_at, updated_at
+    n:{city}:event:{eid}:counts   hash  "{channel}:{status}" -> number of notifications
+
+The notification id is derived from (city, event, citizen, channel), so an event expanded twice
+yields the same ids and ``enqueue`` creates each record once. ``claim`` (queued -> sending) guards
+the hand-off to the provider: only one sender wins it. A claim older than the lease may be taken
+again (the sender that held it crashed); that, between the provider's acceptance and the ledger
+write, is the only window for a duplicate. Every script keeps the counts in step atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from redis.asyncio import Redis
+
+from subscriptions.store import key
+
+RANK = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "undelivered": 3, "failed": 3,
+        "expired": 3, "skipped": 3}
+FINAL = {s for s, r in RANK.items() if r == 3}
+LEASE_SECONDS = 120
+
+# KEYS: counts key; ARGV: channel, now, then (notif key, event, citizen, contact) repeated.
+_ENQUEUE = """
+local out = {}
+local n = 0
+for i = 3, #ARGV, 4 do
+  local k = ARGV[i]
+  local status = redis.call('HGET', k, 'status')
+  if not status then
+    redis.call('HSET', k, 'event', ARGV[i+1], 'citizen', ARGV[i+2], 'contact', ARGV[i+3],
+               'channel', ARGV[1], 'status', 'queued', 'attempts', 0, 'updated_at', ARGV[2])
+    n = n + 1
+    status = 'queued'
+  end
+  out[#out + 1] = status
+end
+if n > 0 then redis.call('HINCRBY', KEYS[1], ARGV[1] .. ':queued', n) end
+return out
+"""
+
+# KEYS: notif key, counts key; ARGV: now, lease
+_CLAIM = """
+local h = redis.call('HMGET', KEYS[1], 'status', 'claimed_at', 'channel')
+local status, claimed, channel = h[1], tonumber(h[2] or '0'), h[3]
+if status == 'queued' or (status == 'sending' and tonumber(ARGV[1]) - claimed > tonumber(ARGV[2])) then
+  redis.call('HSET', KEYS[1], 'status', 'sending', 'claimed_at', ARGV[1], 'updated_at', ARGV[1])
+  redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+  if status == 'queued' then
+    redis.call('HINCRBY', KEYS[2], channel .. ':queued', -1)
+    redis.call('HINCRBY', KEYS[2], channel .. ':sending', 1)
+  end
+  return 1
+end
+return 0
+"""
+
+# KEYS: notif key, counts key; ARGV: new status, its rank, now, then field/value pairs
+_ADVANCE = """
+local h = redis.call('HMGET', KEYS[1], 'status', 'channel')
+local status, channel = h[1], h[2]
+if not status then return 0 end
+local rank = {queued=0, sending=1, sent=2, delivered=3, undelivered=3, failed=3, expired=3, skipped=3}
+if tonumber(ARGV[2]) <= rank[status] then return 0 end
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updated_at', ARGV[3])
+for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1]) end
+redis.call('HINCRBY', KEYS[2], channel .. ':' .. status, -1)
+redis.call('HINCRBY', KEYS[2], channel .. ':' .. ARGV[1], 1)
+return 1
+"""
+
+
+def notification_id(city: str, event: str, citizen: str, channel: str) -> str:
+    return "ntf_" + hashlib.sha256(f"{city}\x00{event}\x00{citizen}\x00{channel}".encode()).hexdigest()[:24]
+
+
+class Ledger:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._enqueue = redis.register_script(_ENQUEUE)
+        self._claim = redis.register_script(_CLAIM)
+        self._advance = redis.register_script(_ADVANCE)
+
+    async def enqueue(self, city: str, event: str, channel: str,
+                      rows: Sequence[tuple[str, str, str]]) -> list[str]:
+        """Create queued records for (notification id, citizen, contact) rows that have none.
+
+        Returns each row's status after the call, so a re-expanded event resends only what is
+        still pending."""
+        if not rows:
+            return []
+        argv: list[Any] = [channel, int(time.time())]
+        for nid, citizen, contact in rows:
+            argv += [key(city, "notif", nid), event, citizen, contact]
+        return list(await self._enqueue(keys=[key(city, "event", event, "counts")], args=argv))
+
+    async def claim(self, city: str, event: str, nid: str) -> bool:
+        keys = [key(city, "notif", nid), key(city, "event", event, "counts")]
+        return bool(await self._claim(keys=keys, args=[int(time.time()), LEASE_SECONDS]))
+
+    async def advance(self, city: str, event: str, nid: str, status: str, **fields: str) -> bool:
+        """Move a notification forward to ``status``; a move backwards is ignored (False)."""
+        argv: list[Any] = [status, RANK[status], int(time.time())]
+        for k, v in fields.items():
+            argv += [k, v]
+        keys = [key(city, "notif", nid), key(city, "event", event, "counts")]
+        return bool(await self._advance(keys=keys, args=argv))
+
+    async def get(self, city: str, nid: str) -> dict[str, str]:
+        return dict(await self.redis.hgetall(key(city, "notif", nid)))
+
+    async def counts(self, city: str, event: str) -> dict[str, dict[str, int]]:
+        """{channel: {status: n}} for the statuses that have any notification."""
+        out: dict[str, dict[str, int]] = {}
+        for field, n in (await self.redis.hgetall(key(city, "event", event, "counts"))).items():
+            channel, _, status = field.partition(":")
+            if int(n):
+                out.setdefault(channel, {})[status] = int(n)
+        return out

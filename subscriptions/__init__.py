@@ -1,0 +1,1 @@
+"""Citizens, contact points, subscriptions, the area catalogue, matching and consent."""

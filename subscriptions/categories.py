@@ -1,0 +1,30 @@
+"""Event categories and the CAP severity scale."""
+
+from __future__ import annotations
+
+from subscriptions.errors import InvalidInput
+
+# The city's category list (per city once cities carry their own).
+CATEGORIES = (
+    "roadworks", "water", "waste", "transport", "events", "safety", "weather", "environment",
+    "culture", "general",
+)
+
+# CAP 1.2 <severity>, lowest first; "unknown" ranks lowest, so any threshold above it filters it.
+SEVERITIES = ("unknown", "minor", "moderate", "severe", "extreme")
+
+
+def severity_rank(value: str) -> int:
+    return SEVERITIES.index(value)
+
+
+def check_category(value: object, field: str = "category") -> str:
+    if value not in CATEGORIES:
+        raise InvalidInput(field, f"must be one of {', '.join(CATEGORIES)}")
+    return str(value)
+
+
+def check_severity(value: object, field: str = "severity") -> str:
+    if isinstance(value, str) and value.lower() in SEVERITIES:
+        return value.lower()
+    raise InvalidInput(field, f"must be one of {', '.join(SEVERITIES)}")

@@ -1,0 +1,75 @@
+"""The sandboxed renderer of the message templates.
+
+Files are ``templates/<kind>/<part>.<language>.j2`` where part is ``email_subject``,
+``email_text`` or ``email_html``. HTML parts are autoescaped, the others are not; an
+undefined variable is an error. Content written by departments is passed as data and never
+evaluated as template code. ``Renderer.check()`` loads every template at start-up, so a broken
+template stops the start with a clear message instead of failing a send.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from jinja2 import PackageLoader, StrictUndefined, TemplateError as JinjaError
+from jinja2.sandbox import SandboxedEnvironment
+
+KINDS = ("announcement", "confirmation")
+PARTS = ("email_subject", "email_text", "email_html")
+LANGUAGES = ("fr", "en")
+FALLBACK = "fr"
+
+
+class TemplateError(Exception):
+    """A template is missing, broken or refers to data it was not given."""
+
+
+class Renderer:
+    def __init__(self, default_language: str = FALLBACK) -> None:
+        self.default_language = default_language
+        self.env = SandboxedEnvironment(
+            loader=PackageLoader("templates", ""),
+            autoescape=lambda name: bool(name and "_html" in name),
+            undefined=StrictUndefined,
+            keep_trailing_newline=False,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+
+    def language_for(self, kind: str, language: str) -> str:
+        """The citizen's language if the kind has it, else the city's default, else French."""
+        for lang in (language, self.default_language, FALLBACK):
+            if lang in LANGUAGES:
+                try:
+                    self.env.get_template(f"{kind}/email_subject.{lang}.j2")
+                    return lang
+                except JinjaError:
+                    continue
+        raise TemplateError(f"no {kind} template in {language}, {self.default_language} or {FALLBACK}")
+
+    def render(self, kind: str, part: str, language: str, context: Mapping[str, Any]) -> str:
+        name = f"{kind}/{part}.{self.language_for(kind, language)}.j2"
+        try:
+            text = self.env.get_template(name).render(context)
+        except JinjaError as e:
+            raise TemplateError(f"{name}: {e}") from e
+        return text.strip() if part == "email_subject" else text
+
+    def render_email(self, kind: str, language: str, context: Mapping[str, Any]) -> dict[str, str]:
+        return {part.removeprefix("email_"): self.render(kind, part, language, context)
+                for part in PARTS}
+
+    def check(self) -> int:
+        """Load every template; the number loaded, or ``TemplateError`` naming the broken one."""
+        n = 0
+        for kind in KINDS:
+            for part in PARTS:
+                for lang in LANGUAGES:
+                    name = f"{kind}/{part}.{lang}.j2"
+                    try:
+                        self.env.get_template(name)
+                    except JinjaError as e:
+                        raise TemplateError(f"{name}: {e}") from e
+                    n += 1
+        return n
