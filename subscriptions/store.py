@@ -105,7 +105,8 @@ class SubscriptionStore:
             raise InvalidInput("language", f"must be one of {', '.join(LANGUAGES)}")
         email = normalise_email(email)
         cid, pid = new_id("cit"), new_id("cp")
-        claimed = await self.redis.set(key(city, "address", "email", email), pid, nx=True)
+        # one citizen per mailbox: local parts are compared case-insensitively, as providers do
+        claimed = await self.redis.set(key(city, "address", "email", email.lower()), pid, nx=True)
         if not claimed:
             raise InvalidInput("email", "already registered; ask for a management link instead")
         now = str(int(time.time()))

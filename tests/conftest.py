@@ -1,0 +1,144 @@
+"""Real servers for the tests: a Tansu broker and a redis-server per session on free loopback
+ports, an aiosmtpd server per test, and the worker as a real process. Each test gets its own
+topic prefix and consumer group, and an empty Redis database."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import Envelope, Session
+from redis.asyncio import Redis
+
+from notifier import embedded
+from notifier.api import create_api
+from notifier.publisher import KafkaPublisher
+from notifier.settings import Secret, Settings
+from notifier.wiring import build_deps
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("logs")
+
+
+@pytest.fixture(scope="session")
+def kafka_url(logs: Path) -> Iterator[str]:
+    port = embedded.free_port()
+    proc = embedded.start_tansu(port, logs / "tansu.log")
+    yield f"kafka://127.0.0.1:{port}"
+    embedded.stop(proc)
+
+
+@pytest.fixture(scope="session")
+def redis_url(logs: Path) -> Iterator[str]:
+    port = embedded.free_port()
+    proc = embedded.start_redis(port, None, logs / "redis.log")
+    yield f"redis://127.0.0.1:{port}/0"
+    embedded.stop(proc)
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    r = Redis.from_url(redis_url, decode_responses=True)
+    await r.flushdb()
+    yield r
+    await r.aclose()
+
+
+class SmtpSink:
+    """An aiosmtpd server that keeps what it receives; ``replies`` scripts refusals."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.envelopes: list[tuple[str, list[str]]] = []
+        self.replies: list[str] = []  # e.g. ["421 try later"]: answered to the next DATA commands
+        self._lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        with self._lock:
+            if self.replies:
+                return self.replies.pop(0)
+            msg = email.message_from_bytes(envelope.original_content or b"",
+                                           policy=email.policy.default)
+            self.messages.append(msg)  # type: ignore[arg-type]
+            self.envelopes.append((str(envelope.mail_from), list(envelope.rcpt_tos)))
+        return "250 OK"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        with self._lock:
+            return [m for m in self.messages if m["To"] == address]
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[SmtpSink, str]]:
+    sink = SmtpSink()
+    port = embedded.free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield sink, f"smtp://127.0.0.1:{port}"
+    controller.stop()
+
+
+@pytest.fixture
+def settings(kafka_url: str, redis_url: str, smtp: tuple[SmtpSink, str]) -> Settings:
+    run = uuid.uuid4().hex[:8]
+    return Settings(
+        kafka_url=kafka_url, redis_url=redis_url, smtp_url=Secret(smtp[1]),
+        secret_key=Secret("test-secret-" + "x" * 40), topic_prefix=f"t{run}.",
+        app_id=f"notifier-test-{run}", broker_session_timeout=6.0, public_url="http://testserver",
+    )
+
+
+@pytest.fixture
+async def api(settings: Settings, redis: Redis) -> AsyncIterator[TestClient[Any, Any]]:
+    """The real API with a real Kafka producer; the worker is not running."""
+    publisher = KafkaPublisher(settings.kafka_bootstrap)
+    await publisher.start()
+    deps = build_deps(settings, redis, publisher.publish, email=None)
+    client = TestClient(TestServer(create_api(settings, deps)))
+    await client.start_server()
+    yield client
+    await client.close()
+    await publisher.stop()
+
+
+@pytest.fixture
+def worker(settings: Settings, logs: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``notifier worker`` as a real process, with this test's settings."""
+    log = logs / f"worker-{settings.app_id}.log"
+    proc = embedded.spawn(embedded.python_module("notifier", "worker"), log,
+                          env=embedded.child_env(settings.to_env()))
+    yield proc
+    embedded.stop(proc)
+    if proc.returncode not in (0, -15):
+        print(log.read_text()[-5000:])
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
+    """Poll ``check`` (sync or async) until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+

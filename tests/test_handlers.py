@@ -1,0 +1,182 @@
+"""The handlers without a broker: real Redis, real SMTP server, publish collected in a list."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from channels.email import SmtpConfig, SmtpEmailChannel
+from notifier.settings import Secret, Settings
+from notifier.wiring import build_deps
+from streams import handlers
+from streams.handlers import Deps
+from streams.records import Announcement, EmailBatch
+from subscriptions.areas import load_catalogue
+from subscriptions.store import SubscriptionStore
+from tests.conftest import SmtpSink
+
+Published = list[tuple[str, bytes, bytes]]
+PARIS = load_catalogue("paris")
+
+
+@pytest.fixture
+async def deps(redis: Redis, smtp: tuple[SmtpSink, str]) -> AsyncIterator[tuple[Deps, Published]]:
+    published: Published = []
+
+    async def publish(topic: str, key: bytes, value: bytes) -> None:
+        published.append((topic, key, value))
+
+    settings = Settings(secret_key=Secret("k" * 48), public_url="https://alerts.example")
+    channel = SmtpEmailChannel(SmtpConfig.from_url(smtp[1]), settings.mail_from, pool_size=2)
+    d = build_deps(settings, redis, publish, channel)
+    d.retry_base_delay = 0.01
+    yield d, published
+    await channel.close()
+
+
+async def citizen(store: SubscriptionStore, email: str, area: str, language: str = "fr",
+                  confirmed: bool = True, **sub: object) -> str:
+    c, cp = await store.create_citizen("paris", email, language)
+    if confirmed:
+        await store.set_contact_status("paris", cp.id, "confirmed", "test")
+    await store.add_subscription("paris", c.id, area, list(sub.get("categories", [])),  # type: ignore[call-overload]
+                                 str(sub.get("min_severity", "unknown")), ["email"])
+    return c.id
+
+
+def announcement(areas: list[str], category: str = "roadworks",
+                 severity: str = "minor") -> Announcement:
+    body = {"category": category, "severity": severity, "target": {"areas": areas},
+            "content": {"fr": {"title": "Travaux", "body": "Rue fermée."},
+                        "en": {"title": "Works", "body": "Street closed."}}}
+    return Announcement.from_input(body, id="evt_1", city="paris", department="voirie",
+                                   catalogue=PARIS)
+
+
+def batches(published: Published) -> list[EmailBatch]:
+    return [EmailBatch.from_wire(v) for t, _, v in published if t == "deliveries.email"]
+
+
+async def test_expansion_dedupes_filters_and_batches(deps: tuple[Deps, Published]) -> None:
+    d, published = deps
+    s = d.store
+    both = await citizen(s, "both@example.org", "75105", "en")
+    await d.store.add_subscription("paris", both, "7510501", [], "unknown", ["email"])
+    quartier = await citizen(s, "q@example.org", "7510501")
+    await citizen(s, "pending@example.org", "75105", confirmed=False)
+    await citizen(s, "water-only@example.org", "75105", categories=["water"])
+    await citizen(s, "severe-only@example.org", "75105", min_severity="severe")
+    await citizen(s, "elsewhere@example.org", "75112")
+    await handlers.expand_announcement(announcement(["7510501"]), d)
+    [batch] = batches(published)
+    assert sorted((r.to, r.language) for r in batch.recipients) == [
+        ("both@example.org", "en"), ("q@example.org", "fr")]
+    assert batch.variants["en"]["subject"] == "Works" and batch.variants["fr"]["subject"] == "Travaux"
+    assert await d.ledger.counts("paris", "evt_1") == {"email": {"queued": 2}}
+    stored = await d.events.redis.hgetall("n:paris:event:evt_1")
+    assert (stored["status"], stored["matched"], stored["queued"]) == ("processed", "3", "2")  # pending has no confirmed address
+    assert quartier in {r.citizen for r in batch.recipients}
+
+
+async def test_a_severe_alert_reaches_the_severe_only_subscriber(deps: tuple[Deps, Published]) -> None:
+    d, published = deps
+    await citizen(d.store, "severe-only@example.org", "75105", min_severity="severe")
+    await handlers.expand_announcement(announcement(["75105"], severity="extreme"), d)
+    assert [r.to for r in batches(published)[0].recipients] == ["severe-only@example.org"]
+
+
+async def test_expanding_twice_queues_once(deps: tuple[Deps, Published]) -> None:
+    d, published = deps
+    await citizen(d.store, "a@example.org", "75105")
+    a = announcement(["75105"])
+    await handlers.expand_announcement(a, d)
+    await handlers.send_email_batch(published[0][2], d)
+    await handlers.expand_announcement(a, d)  # a redelivered record
+    assert len(batches(published)) == 1  # nothing left to send the second time
+    assert await d.ledger.counts("paris", "evt_1") == {"email": {"sent": 1}}
+
+
+async def test_send_hands_each_message_over_once(deps: tuple[Deps, Published],
+                                                 smtp: tuple[SmtpSink, str]) -> None:
+    d, published = deps
+    sink, _ = smtp
+    await citizen(d.store, "a@example.org", "75105")
+    await handlers.expand_announcement(announcement(["75105"]), d)
+    raw = published[0][2]
+    assert await handlers.send_email_batch(raw, d) == {"sent": 1}
+    assert await handlers.send_email_batch(raw, d) == {"already claimed": 1}
+    [msg] = sink.messages
+    assert msg["To"] == "a@example.org" and msg["Subject"] == "Travaux"
+    unsubscribe = msg["List-Unsubscribe"].strip("<>")
+    assert unsubscribe.startswith("https://alerts.example/v1/unsubscribe/")
+    assert unsubscribe in msg.get_body(("plain",)).get_content()
+    assert unsubscribe in msg.get_body(("html",)).get_content()
+    [nid] = [r.id for r in EmailBatch.from_wire(raw).recipients]
+    record = await d.ledger.get("paris", nid)
+    assert record["status"] == "sent" and record["provider_id"] == msg["Message-ID"]
+
+
+async def test_nothing_goes_to_an_address_unsubscribed_after_expansion(
+        deps: tuple[Deps, Published], smtp: tuple[SmtpSink, str]) -> None:
+    d, published = deps
+    await citizen(d.store, "a@example.org", "75105")
+    await handlers.expand_announcement(announcement(["75105"]), d)
+    batch = EmailBatch.from_wire(published[0][2])
+    await d.store.set_contact_status("paris", batch.recipients[0].contact, "unsubscribed", "test")
+    assert await handlers.send_email_batch(published[0][2], d) == {"skipped": 1}
+    assert smtp[0].messages == []
+    assert await d.ledger.counts("paris", "evt_1") == {"email": {"skipped": 1}}
+
+
+async def test_an_expired_event_is_not_sent(deps: tuple[Deps, Published],
+                                           smtp: tuple[SmtpSink, str]) -> None:
+    d, published = deps
+    await citizen(d.store, "a@example.org", "75105")
+    await handlers.expand_announcement(announcement(["75105"]), d)
+    batch = EmailBatch.from_wire(published[0][2])
+    expired = EmailBatch(batch.city, batch.event, batch.kind, batch.variants, batch.recipients,
+                         expires_at=1.0)
+    assert await handlers.send_email_batch(expired.to_wire(), d) == {"expired": 1}
+    assert smtp[0].messages == []
+
+
+async def test_a_transient_refusal_is_retried_and_delivered_once(
+        deps: tuple[Deps, Published], smtp: tuple[SmtpSink, str]) -> None:
+    d, published = deps
+    sink, _ = smtp
+    sink.replies = ["421 4.3.2 try again later"]
+    await citizen(d.store, "a@example.org", "75105")
+    await handlers.expand_announcement(announcement(["75105"]), d)
+    assert await handlers.send_email_batch(published[0][2], d) == {"sent": 1}
+    assert len(sink.messages) == 1
+    [nid] = [r.id for r in EmailBatch.from_wire(published[0][2]).recipients]
+    assert (await d.ledger.get("paris", nid))["attempts"] == "1"
+
+
+async def test_a_permanent_refusal_fails_and_is_dead_lettered(
+        deps: tuple[Deps, Published], smtp: tuple[SmtpSink, str]) -> None:
+    d, published = deps
+    sink, _ = smtp
+    sink.replies = ["550 5.1.1 mailbox unavailable"]
+    await citizen(d.store, "a@example.org", "75105")
+    await handlers.expand_announcement(announcement(["75105"]), d)
+    assert await handlers.send_email_batch(published[0][2], d) == {"failed": 1}
+    assert sink.messages == []
+    [(topic, _, raw)] = [p for p in published if p[0] == "dead-letters"]
+    letter = json.loads(raw)
+    assert letter["reason"].startswith("delivery failed: SMTP 550")
+    assert await d.ledger.counts("paris", "evt_1") == {"email": {"failed": 1}}
+
+
+async def test_guarded_dead_letters_what_a_handler_cannot_take(deps: tuple[Deps, Published]) -> None:
+    d, published = deps
+    await handlers.guarded("city-events", b'{"type": "AnnouncementPublished/1"}', d,
+                           handlers.handle_city_event, partition=0, offset=3)
+    [(topic, _, raw)] = published
+    letter = json.loads(raw)
+    assert topic == "dead-letters"
+    assert letter["reason"] == "invalid id: required, a non-empty string"
+    assert (letter["topic"], letter["offset"]) == ("city-events", 3)

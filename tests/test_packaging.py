@@ -1,0 +1,50 @@
+"""The flat layout uses package names other distributions use too: make sure ours are loaded,
+the data files ship, and the worker registers the agents we expect."""
+
+from __future__ import annotations
+
+import importlib
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from notifier.settings import Secret, Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("name", ["notifier", "channels", "subscriptions", "templates", "streams"])
+def test_packages_import_from_this_repository(name: str) -> None:
+    module = importlib.import_module(name)
+    assert Path(module.__file__).resolve().parent == ROOT / name
+
+
+def test_build_lists_the_packages_and_ships_templates_and_data() -> None:
+    conf = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert conf["packages"] == ["notifier", "channels", "subscriptions", "templates", "streams"]
+    assert "**/*.j2" in conf["package-data"]["templates"]
+    assert list((ROOT / "templates").glob("**/*.j2"))
+    assert (ROOT / "subscriptions/data/paris_arrondissements.geojson").exists()
+
+
+def test_the_worker_registers_the_expected_agents() -> None:
+    from notifier.worker import build_worker_app
+
+    settings = Settings(kafka_url="kafka://127.0.0.1:1", redis_url="redis://127.0.0.1:1",
+                        smtp_url=Secret("smtp://127.0.0.1:1"), secret_key=Secret("k" * 48),
+                        topic_prefix="x.")
+    app = build_worker_app(settings)
+    agents = {name: set(agent.channel.topics)  # type: ignore[attr-defined]
+              for name, agent in app.agents.items()}
+    assert agents == {"notifier.match-city-events": {"x.city-events"},
+                      "notifier.send-email": {"x.deliveries.email"}}
+    assert app.conf.web_enabled is False
+
+
+def test_channels_subscriptions_and_templates_stay_independent() -> None:
+    for package in ("channels", "subscriptions", "templates"):
+        for path in (ROOT / package).glob("*.py"):
+            source = path.read_text()
+            for forbidden in ("import faust", "from streams", "from notifier", "import notifier"):
+                assert forbidden not in source, f"{path.name} imports {forbidden}"

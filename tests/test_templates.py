@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import pytest
+
+from templates.renderer import KINDS, LANGUAGES, Renderer, TemplateError
+
+SAMPLE = {
+    "announcement": {"title": "Travaux", "body": "Rue fermée.\n\nDéviation.", "link": "",
+                     "severity": "minor", "department": "Voirie", "city_name": "Paris",
+                     "areas": "Panthéon", "unsubscribe_url": "https://x/u"},
+    "confirmation": {"city_name": "Paris", "confirm_url": "https://x/c"},
+}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_template_renders(kind: str, lang: str) -> None:
+    out = Renderer().render_email(kind, lang, SAMPLE[kind])
+    assert out["subject"] and "\n" not in out["subject"]
+    assert out["html"].startswith("<!doctype html>") and f'lang="{lang}"' in out["html"]
+    assert out["text"].strip()
+
+
+def test_all_templates_load_at_start() -> None:
+    assert Renderer().check() == len(KINDS) * 3 * len(LANGUAGES)
+
+
+def test_department_content_is_data_not_template_code() -> None:
+    ctx = dict(SAMPLE["announcement"], title="{{ 7*7 }} <script>alert(1)</script>",
+               body="{% for x in range(3) %}x{% endfor %}")
+    out = Renderer().render_email("announcement", "fr", ctx)
+    assert "{{ 7*7 }}" in out["text"] and "49" not in out["text"]
+    assert "{% for x in range(3) %}" in out["text"]
+    assert "<script>" not in out["html"] and "&lt;script&gt;" in out["html"]
+    assert "<script>" in out["text"]  # plain text is not HTML: nothing to escape
+
+
+def test_a_missing_variable_is_an_error_not_a_blank() -> None:
+    ctx = dict(SAMPLE["announcement"])
+    del ctx["title"]
+    with pytest.raises(TemplateError, match="title"):
+        Renderer().render_email("announcement", "fr", ctx)
+
+
+def test_unknown_language_falls_back_to_the_default() -> None:
+    r = Renderer(default_language="en")
+    assert r.language_for("announcement", "de") == "en"
+    assert Renderer().language_for("announcement", "de") == "fr"
+
+
+def test_sandbox_refuses_unsafe_attribute_access() -> None:
+    env = Renderer().env
+    with pytest.raises(Exception, match="unsafe|access"):
+        env.from_string("{{ ''.__class__.__mro__[1].__subclasses__() }}").render()
