@@ -59,9 +59,14 @@ class Channel(abc.ABC, Generic[M]):
             outcome = "transient" if isinstance(e, TransientChannelError) else "permanent"
             raise
         finally:
-            log.info("delivery notification=%s channel=%s provider=%s outcome=%s duration_ms=%.1f",
-                     notification_id, self.name, self.provider, outcome,
-                     (time.perf_counter() - start) * 1000)
+            log.info(
+                "delivery notification=%s channel=%s provider=%s outcome=%s duration_ms=%.1f",
+                notification_id,
+                self.name,
+                self.provider,
+                outcome,
+                (time.perf_counter() - start) * 1000,
+            )
 
     @abc.abstractmethod
     async def _send(self, message: M) -> Sent: ...

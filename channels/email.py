@@ -69,8 +69,9 @@ class SmtpEmailChannel(Channel[Email]):
     name = "email"
     provider = "smtp"
 
-    def __init__(self, config: SmtpConfig, mail_from: str, pool_size: int = 4,
-                 timeout: float = 30.0) -> None:
+    def __init__(
+        self, config: SmtpConfig, mail_from: str, pool_size: int = 4, timeout: float = 30.0
+    ) -> None:
         self.config = config
         self.mail_from = mail_from
         self.timeout = timeout
@@ -81,8 +82,13 @@ class SmtpEmailChannel(Channel[Email]):
 
     async def _connect(self) -> aiosmtplib.SMTP:
         c = self.config
-        smtp = aiosmtplib.SMTP(hostname=c.host, port=c.port, use_tls=c.use_tls,
-                               start_tls=c.start_tls, timeout=self.timeout)
+        smtp = aiosmtplib.SMTP(
+            hostname=c.host,
+            port=c.port,
+            use_tls=c.use_tls,
+            start_tls=c.start_tls,
+            timeout=self.timeout,
+        )
         await smtp.connect()
         if c.username:
             await smtp.login(c.username, c.password or "")
@@ -98,15 +104,19 @@ class SmtpEmailChannel(Channel[Email]):
             return Sent(provider_id=message.message_id)
         except aiosmtplib.SMTPRecipientsRefused as e:
             codes = [r.code for r in e.recipients]
-            err: Exception = (TransientChannelError if all(400 <= c < 500 for c in codes)
-                              else PermanentChannelError)(f"recipient refused: {codes}")
+            err: Exception = (
+                TransientChannelError
+                if all(400 <= c < 500 for c in codes)
+                else PermanentChannelError
+            )(f"recipient refused: {codes}")
             raise err from None
         except aiosmtplib.SMTPResponseException as e:
             smtp = await self._reset(smtp)
             kind = TransientChannelError if 400 <= e.code < 500 else PermanentChannelError
             raise kind(f"SMTP {e.code}: {e.message}") from None
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as e:
-            smtp = await self._drop(smtp)
+            self._drop(smtp)
+            smtp = None
             raise TransientChannelError(f"SMTP connection: {type(e).__name__}: {e}") from None
         finally:
             self._pool.put_nowait(smtp)
@@ -119,9 +129,10 @@ class SmtpEmailChannel(Channel[Email]):
             await smtp.rset()
             return smtp
         except (aiosmtplib.SMTPException, OSError, TimeoutError):
-            return await self._drop(smtp)
+            self._drop(smtp)
+            return None
 
-    async def _drop(self, smtp: aiosmtplib.SMTP | None) -> None:
+    def _drop(self, smtp: aiosmtplib.SMTP | None) -> None:
         if smtp is not None:
             self._open.discard(smtp)
             with contextlib.suppress(Exception):
@@ -133,4 +144,4 @@ class SmtpEmailChannel(Channel[Email]):
             with contextlib.suppress(Exception):
                 if smtp.is_connected:
                     await smtp.quit()
-            await self._drop(smtp)
+            self._drop(smtp)

@@ -33,8 +33,10 @@ async def create_department_key(redis: Redis, city: str, department: str, label:
     api_key = "nk_" + secrets.token_urlsafe(32)
     digest = _digest(api_key)
     async with redis.pipeline(transaction=True) as p:
-        p.hset(key(city, "deptkey", digest), mapping={
-            "department": department, "label": label, "created_at": str(int(time.time()))})
+        p.hset(
+            key(city, "deptkey", digest),
+            mapping={"department": department, "label": label, "created_at": str(int(time.time()))},
+        )
         p.sadd(key(city, "dept", department, "keys"), digest)
         await p.execute()
     return api_key
@@ -50,7 +52,9 @@ def bearer(request: web.Request) -> str:
     if scheme.lower() != "bearer" or not token.strip():
         raise web.HTTPUnauthorized(
             text='{"error": {"field": "Authorization", "reason": "a Bearer token is required"}}',
-            content_type="application/json", headers={"WWW-Authenticate": "Bearer"})
+            content_type="application/json",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     return token.strip()
 
 
@@ -59,5 +63,7 @@ async def require_department(request: web.Request, redis: Redis, city: str) -> s
     if department is None:
         raise web.HTTPUnauthorized(
             text='{"error": {"field": "Authorization", "reason": "unknown key for this city"}}',
-            content_type="application/json", headers={"WWW-Authenticate": "Bearer"})
+            content_type="application/json",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     return department

@@ -7,6 +7,7 @@ A citizen reaches only their own data, through a signed token (``Authorization: 
 from __future__ import annotations
 
 import html
+import json
 import time
 
 from aiohttp import web
@@ -42,12 +43,15 @@ async def register(request: web.Request) -> web.Response:
     citizen, contact = await deps.store.create_citizen(city, body.get("email"), str(language))  # type: ignore[arg-type]
     await send_confirmation(deps, city, contact, citizen.language)
     token = tokens.sign(deps.secret_key, "manage", city, citizen.id)
-    return web.json_response({
-        "citizen": {"id": citizen.id, "language": citizen.language},
-        "contacts": [_contact(contact)],
-        "token": token,
-        "next": "open the confirmation link sent to your address",
-    }, status=201)
+    return web.json_response(
+        {
+            "citizen": {"id": citizen.id, "language": citizen.language},
+            "contacts": [_contact(contact)],
+            "token": token,
+            "next": "open the confirmation link sent to your address",
+        },
+        status=201,
+    )
 
 
 async def send_confirmation(deps: Deps, city: str, contact: ContactPoint, language: str) -> None:
@@ -55,11 +59,17 @@ async def send_confirmation(deps: Deps, city: str, contact: ContactPoint, langua
     nid = notification_id(city, event, contact.citizen, "email")
     url = f"{deps.base_url}/v1/confirm/{tokens.sign(deps.secret_key, 'confirm', city, contact.id)}"
     lang = deps.renderer.language_for("confirmation", language)
-    variant = deps.renderer.render_email("confirmation", lang, {
-        "city_name": CITY_NAMES.get(city, city.title()), "confirm_url": url})
+    variant = deps.renderer.render_email(
+        "confirmation", lang, {"city_name": CITY_NAMES.get(city, city.title()), "confirm_url": url}
+    )
     await deps.ledger.enqueue(city, event, "email", [(nid, contact.citizen, contact.id)])
-    batch = EmailBatch(city, event, "confirmation", {lang: variant},
-                       (Recipient(nid, contact.citizen, contact.id, contact.address, lang),))
+    batch = EmailBatch(
+        city,
+        event,
+        "confirmation",
+        {lang: variant},
+        (Recipient(nid, contact.citizen, contact.id, contact.address, lang),),
+    )
     await deps.publish(deps.topics.email, event.encode(), batch.to_wire())
 
 
@@ -67,8 +77,11 @@ def _citizen_token(request: web.Request, city: str) -> str:
     payload = tokens.verify(request.app[DEPS].secret_key, bearer(request), "manage", city)
     if payload["s"] != request.match_info["cid"]:
         raise web.HTTPForbidden(
-            text='{"error": {"field": "Authorization", "reason": "this token is for another citizen"}}',
-            content_type="application/json")
+            text=json.dumps(
+                {"error": {"field": "Authorization", "reason": "this token is for another citizen"}}
+            ),
+            content_type="application/json",
+        )
     return str(payload["s"])
 
 
@@ -76,12 +89,18 @@ async def show(request: web.Request) -> web.Response:
     city, deps = city_of(request), request.app[DEPS]
     cid = _citizen_token(request, city)
     citizen = await deps.store.citizen(city, cid)
-    return web.json_response({
-        "citizen": {"id": citizen.id, "language": citizen.language, "timezone": citizen.timezone},
-        "contacts": [_contact(c) for c in await deps.store.contacts_of(city, cid)],
-        "subscriptions": [s.public() for s in await deps.store.subscriptions_of(city, cid)],
-        "consent": await deps.store.consent_log(city, cid),
-    })
+    return web.json_response(
+        {
+            "citizen": {
+                "id": citizen.id,
+                "language": citizen.language,
+                "timezone": citizen.timezone,
+            },
+            "contacts": [_contact(c) for c in await deps.store.contacts_of(city, cid)],
+            "subscriptions": [s.public() for s in await deps.store.subscriptions_of(city, cid)],
+            "consent": await deps.store.consent_log(city, cid),
+        }
+    )
 
 
 async def subscribe(request: web.Request) -> web.Response:
@@ -99,8 +118,9 @@ async def subscribe(request: web.Request) -> web.Response:
     if not isinstance(channels, list) or not channels or any(c not in CHANNELS for c in channels):
         raise InvalidInput("channels", f"a non-empty list of {', '.join(CHANNELS)}")
     min_severity = check_severity(body.get("min_severity", "unknown"), "min_severity")
-    sub = await deps.store.add_subscription(city, cid, area, sorted(set(categories)),
-                                            min_severity, sorted(set(channels)))
+    sub = await deps.store.add_subscription(
+        city, cid, area, sorted(set(categories)), min_severity, sorted(set(channels))
+    )
     return web.json_response(sub.public(), status=201)
 
 
@@ -108,13 +128,26 @@ def _contact(c: ContactPoint) -> dict[str, str]:
     return {"id": c.id, "channel": c.channel, "address": c.address, "status": c.status}
 
 
-def _page(title: str, message: str, form_action: str | None = None, button: str = "") -> web.Response:
-    form = (f'<form method="post" action="{html.escape(form_action)}">'
-            f'<button type="submit">{html.escape(button)}</button></form>') if form_action else ""
-    return web.Response(content_type="text/html", text=(
-        f'<!doctype html><html lang="fr"><head><meta charset="utf-8">'
-        f'<meta name="viewport" content="width=device-width"><title>{html.escape(title)}</title></head>'
-        f'<body><main><h1>{html.escape(title)}</h1><p>{html.escape(message)}</p>{form}</main></body></html>'))
+def _page(
+    title: str, message: str, form_action: str | None = None, button: str = ""
+) -> web.Response:
+    form = (
+        (
+            f'<form method="post" action="{html.escape(form_action)}">'
+            f'<button type="submit">{html.escape(button)}</button></form>'
+        )
+        if form_action
+        else ""
+    )
+    return web.Response(
+        content_type="text/html",
+        text=(
+            f'<!doctype html><html lang="fr"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width">'
+            f"<title>{html.escape(title)}</title></head>"
+            f"<body><main><h1>{html.escape(title)}</h1><p>{html.escape(message)}</p>{form}</main></body></html>"
+        ),
+    )
 
 
 def _wants_html(request: web.Request) -> bool:
@@ -125,8 +158,12 @@ async def confirm_page(request: web.Request) -> web.Response:
     """A GET never confirms (mail clients and scanners prefetch links): it shows a button."""
     deps = request.app[DEPS]
     tokens.verify(deps.secret_key, request.match_info["token"], "confirm")
-    return _page("Confirmer votre adresse / Confirm your address",
-                 "Cliquez pour confirmer. / Click to confirm.", request.path, "Confirmer / Confirm")
+    return _page(
+        "Confirmer votre adresse / Confirm your address",
+        "Cliquez pour confirmer. / Click to confirm.",
+        request.path,
+        "Confirmer / Confirm",
+    )
 
 
 async def confirm(request: web.Request) -> web.Response:
@@ -143,17 +180,22 @@ async def confirm(request: web.Request) -> web.Response:
 async def unsubscribe_page(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
     tokens.verify(deps.secret_key, request.match_info["token"], "unsubscribe")
-    return _page("Se désabonner / Unsubscribe",
-                 "Vous ne recevrez plus rien à cette adresse. / You will receive nothing more at this address.",
-                 request.path, "Se désabonner / Unsubscribe")
+    return _page(
+        "Se désabonner / Unsubscribe",
+        "Vous ne recevrez plus rien à cette adresse. / "
+        "You will receive nothing more at this address.",
+        request.path,
+        "Se désabonner / Unsubscribe",
+    )
 
 
 async def unsubscribe(request: web.Request) -> web.Response:
     """RFC 8058 one-click: an empty POST (or ``List-Unsubscribe=One-Click``) acts at once."""
     deps = request.app[DEPS]
     payload = tokens.verify(deps.secret_key, request.match_info["token"], "unsubscribe")
-    cp = await deps.store.set_contact_status(payload["c"], payload["s"], "unsubscribed",
-                                             "one-click link")
+    cp = await deps.store.set_contact_status(
+        payload["c"], payload["s"], "unsubscribed", "one-click link"
+    )
     if _wants_html(request):
         return _page("Désabonnement enregistré / Unsubscribed", cp.address)
     return web.json_response({"contact": _contact(cp)})

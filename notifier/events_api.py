@@ -27,8 +27,13 @@ async def publish(request: web.Request) -> web.Response:
     city, deps = city_of(request), request.app[DEPS]
     department = await require_department(request, deps.store.redis, city)
     body = await json_body(request)
-    a = Announcement.from_input(body, id="evt_" + secrets.token_hex(10), city=city,
-                                department=department, catalogue=deps.catalogues[city])
+    a = Announcement.from_input(
+        body,
+        id="evt_" + secrets.token_hex(10),
+        city=city,
+        department=department,
+        catalogue=deps.catalogues[city],
+    )
     await deps.events.accept(a)  # durable before it is published or answered
     try:
         await deps.publish(deps.topics.city_events, a.id.encode(), a.to_wire())
@@ -38,8 +43,9 @@ async def publish(request: web.Request) -> web.Response:
         return error(503, None, "the event log is unavailable; nothing was published, try again")
     await deps.events.mark(city, a.id, "published")
     href = f"/v1/cities/{city}/announcements/{a.id}"
-    return web.json_response({"id": a.id, "status": "published", "href": href}, status=202,
-                             headers={"Location": href})
+    return web.json_response(
+        {"id": a.id, "status": "published", "href": href}, status=202, headers={"Location": href}
+    )
 
 
 async def show(request: web.Request) -> web.Response:
@@ -50,17 +56,21 @@ async def show(request: web.Request) -> web.Response:
     if stored["department"] != department:
         raise NotFound(f"no event {eid}")  # another department's event does not exist for you
     record = json.loads(stored["record"])
-    return web.json_response({
-        "id": eid,
-        "department": department,
-        "status": stored["status"],
-        "category": record["category"],
-        "severity": record["severity"],
-        "target": record["target"],
-        "content": record["content"],
-        "published_at": record["published_at"],
-        "expires_at": record["expires_at"],
-        "processed_at": iso(float(stored["processed_at"])) if "processed_at" in stored else None,
-        "matched_citizens": int(stored.get("matched", 0)),
-        "deliveries": await deps.ledger.counts(city, eid),
-    })
+    return web.json_response(
+        {
+            "id": eid,
+            "department": department,
+            "status": stored["status"],
+            "category": record["category"],
+            "severity": record["severity"],
+            "target": record["target"],
+            "content": record["content"],
+            "published_at": record["published_at"],
+            "expires_at": record["expires_at"],
+            "processed_at": iso(float(stored["processed_at"]))
+            if "processed_at" in stored
+            else None,
+            "matched_citizens": int(stored.get("matched", 0)),
+            "deliveries": await deps.ledger.counts(city, eid),
+        }
+    )

@@ -41,8 +41,13 @@ def add_routes(router: web.UrlDispatcher) -> None:
 def _summary(path: Path) -> dict[str, str]:
     msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
     text = msg.get_body(preferencelist=("plain",))  # type: ignore[attr-defined]
-    return {"id": path.stem, "to": str(msg["To"]), "subject": str(msg["Subject"]),
-            "date": str(msg["Date"]), "text": text.get_content() if text else ""}
+    return {
+        "id": path.stem,
+        "to": str(msg["To"]),
+        "subject": str(msg["Subject"]),
+        "date": str(msg["Date"]),
+        "text": text.get_content() if text else "",
+    }
 
 
 async def listing(request: web.Request) -> web.Response:

@@ -24,17 +24,45 @@ class Secret(str):
 
 # name (without prefix) -> (default, description). The README's table is checked against this.
 VARIABLES: dict[str, tuple[str, str]] = {
-    "KAFKA_URL": ("", "Kafka bootstrap servers, `kafka://host:port[,host:port]`. Empty: `notifier up` starts an embedded Tansu broker."),
-    "REDIS_URL": ("", "Redis URL, `redis://host:port/db`. Empty: `notifier up` starts an embedded redis-server."),
-    "SMTP_URL": ("", "SMTP relay, `smtp://user:password@host:port` (`smtps://` for implicit TLS, `?starttls=1` to require STARTTLS). Empty: `notifier up` runs a local outbox."),
+    "KAFKA_URL": (
+        "",
+        "Kafka bootstrap servers, `kafka://host:port[,host:port]`. "
+        "Empty: `notifier up` starts an embedded Tansu broker.",
+    ),
+    "REDIS_URL": (
+        "",
+        "Redis URL, `redis://host:port/db`. Empty: `notifier up` starts an embedded redis-server.",
+    ),
+    "SMTP_URL": (
+        "",
+        "SMTP relay, `smtp://user:password@host:port` (`smtps://` for implicit TLS, "
+        "`?starttls=1` to require STARTTLS). Empty: `notifier up` runs a local outbox.",
+    ),
     "MAIL_FROM": ("Ville de Paris <notifications@paris.example>", "From header of every email."),
     "API_HOST": ("127.0.0.1", "Address the HTTP API binds to."),
     "API_PORT": ("8080", "Port of the HTTP API."),
-    "PUBLIC_URL": ("", "Base URL citizens reach the API at, used in links in messages. Empty: `http://API_HOST:API_PORT`."),
-    "SECRET_KEY": ("", "Key that signs citizens' tokens (confirmation, management links). Required with an external Redis; `notifier up` keeps one under DATA_DIR."),
-    "DATA_DIR": ("var", "Where the embedded default keeps Redis data, the outbox and its secret key."),
-    "DEFAULT_CITY": ("paris", "The city (tenant) that is created on start with its area catalogue."),
-    "TOPIC_PREFIX": ("", "Prefix of every Kafka topic name (lets several deployments share a cluster)."),
+    "PUBLIC_URL": (
+        "",
+        "Base URL citizens reach the API at, used in links in messages. Empty: `http://API_HOST:API_PORT`.",
+    ),
+    "SECRET_KEY": (
+        "",
+        "Key that signs citizens' tokens (confirmation, management, unsubscribe links); "
+        "at least 32 characters. Required by `notifier worker` and `notifier api`; "
+        "`notifier up` keeps one under DATA_DIR.",
+    ),
+    "DATA_DIR": (
+        "var",
+        "Where the embedded default keeps Redis data, the outbox and its secret key.",
+    ),
+    "DEFAULT_CITY": (
+        "paris",
+        "The city (tenant) that is created on start with its area catalogue.",
+    ),
+    "TOPIC_PREFIX": (
+        "",
+        "Prefix of every Kafka topic name (lets several deployments share a cluster).",
+    ),
     "APP_ID": ("notifier", "Faust application id, also the Kafka consumer group."),
     "BROKER_SESSION_TIMEOUT": ("10", "Kafka consumer session and rebalance timeout, seconds."),
     "SEND_CONCURRENCY": ("16", "Messages handed to a provider at once by one worker."),
@@ -60,7 +88,9 @@ def _int(environ: Mapping[str, str], name: str, low: int, high: int) -> int:
 def _url(environ: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str:
     raw = _env(environ, name)
     if raw and urlsplit(raw).scheme not in schemes:
-        raise ConfigError(f"NOTIFIER_{name} must start with {' or '.join(s + '://' for s in schemes)}")
+        raise ConfigError(
+            f"NOTIFIER_{name} must start with {' or '.join(s + '://' for s in schemes)}"
+        )
     return raw
 
 
@@ -86,7 +116,7 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         unknown = sorted(
-            k for k in env if k.startswith("NOTIFIER_") and k[len("NOTIFIER_"):] not in VARIABLES
+            k for k in env if k.startswith("NOTIFIER_") and k[len("NOTIFIER_") :] not in VARIABLES
         )
         if unknown:
             raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
@@ -146,12 +176,19 @@ class Settings:
     def require_services(self) -> None:
         """For processes that do not embed anything (``notifier worker`` / ``api``)."""
         missing = [
-            n for n, v in (("KAFKA_URL", self.kafka_url), ("REDIS_URL", self.redis_url),
-                           ("SMTP_URL", self.smtp_url), ("SECRET_KEY", self.secret_key)) if not v
+            n
+            for n, v in (
+                ("KAFKA_URL", self.kafka_url),
+                ("REDIS_URL", self.redis_url),
+                ("SMTP_URL", self.smtp_url),
+                ("SECRET_KEY", self.secret_key),
+            )
+            if not v
         ]
         if missing:
             raise ConfigError(
-                "set " + ", ".join(f"NOTIFIER_{m}" for m in missing)
+                "set "
+                + ", ".join(f"NOTIFIER_{m}" for m in missing)
                 + " (or use `notifier up`, which embeds them)"
             )
         if len(self.secret_key) < 32:

@@ -17,17 +17,22 @@ from templates.renderer import Renderer
 
 
 def make_redis(settings: Settings) -> Redis:
-    return Redis.from_url(settings.redis_url, decode_responses=True,
-                          health_check_interval=30, socket_keepalive=True)
+    return Redis.from_url(
+        settings.redis_url, decode_responses=True, health_check_interval=30, socket_keepalive=True
+    )
 
 
 def make_email_channel(settings: Settings) -> SmtpEmailChannel:
-    return SmtpEmailChannel(SmtpConfig.from_url(str(settings.smtp_url)), settings.mail_from,
-                            pool_size=max(1, min(8, settings.send_concurrency)))
+    return SmtpEmailChannel(
+        SmtpConfig.from_url(str(settings.smtp_url)),
+        settings.mail_from,
+        pool_size=max(1, min(8, settings.send_concurrency)),
+    )
 
 
-def build_deps(settings: Settings, redis: Redis, publish: Publish,
-               email: Channel[Email] | None) -> Deps:
+def build_deps(
+    settings: Settings, redis: Redis, publish: Publish, email: Channel[Email] | None
+) -> Deps:
     renderer = Renderer()
     renderer.check()  # a broken template stops the start, not a send
     store = SubscriptionStore(redis)

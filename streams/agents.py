@@ -25,11 +25,18 @@ def register(app: faust.App, topics: dict[str, faust.TopicT], deps: Deps) -> Non
         topic = topics[attr]
         topic_name = topic.get_topic_name()
 
-        async def agent(stream: faust.StreamT[Any], _h: Any = handler, _t: str = topic_name) -> None:
+        async def agent(
+            stream: faust.StreamT[Any], _h: Any = handler, _t: str = topic_name
+        ) -> None:
             async for event in stream.events():
-                await handlers.guarded(_t, event.value, deps, _h,
-                                       partition=event.message.partition,
-                                       offset=event.message.offset)
+                await handlers.guarded(
+                    _t,
+                    event.value,
+                    deps,
+                    _h,
+                    partition=event.message.partition,
+                    offset=event.message.offset,
+                )
 
         agent.__name__ = agent.__qualname__ = name.replace("-", "_")
         app.agent(topic, name=f"notifier.{name}")(agent)

@@ -24,9 +24,16 @@ class EventStore:
         self.redis = redis
 
     async def accept(self, a: Announcement) -> None:
-        await self.redis.hset(key(a.city, "event", a.id), mapping={
-            "id": a.id, "department": a.department, "status": "accepted",
-            "record": a.to_wire().decode(), "accepted_at": str(time.time())})
+        await self.redis.hset(
+            key(a.city, "event", a.id),
+            mapping={
+                "id": a.id,
+                "department": a.department,
+                "status": "accepted",
+                "record": a.to_wire().decode(),
+                "accepted_at": str(time.time()),
+            },
+        )
 
     async def mark(self, city: str, eid: str, status: str, **fields: str | int) -> None:
         assert status in STATUSES

@@ -61,9 +61,14 @@ class Deps:
     retry_base_delay: float = 0.5
 
 
-async def guarded(topic: str, raw: bytes, deps: Deps,
-                  handler: Callable[[bytes, Deps], Awaitable[object]],
-                  partition: int | None = None, offset: int | None = None) -> None:
+async def guarded(
+    topic: str,
+    raw: bytes,
+    deps: Deps,
+    handler: Callable[[bytes, Deps], Awaitable[object]],
+    partition: int | None = None,
+    offset: int | None = None,
+) -> None:
     """Run a handler; a record it cannot take goes to dead letters with the reason.
 
     An agent that raises has its record acknowledged and lost, so nothing escapes here."""
@@ -71,13 +76,20 @@ async def guarded(topic: str, raw: bytes, deps: Deps,
         await handler(raw, deps)
     except InvalidInput as e:
         log.warning("dead letter from %s: %s", topic, e)
-        await deps.publish(deps.topics.dead_letters, b"",
-                           dead_letter(topic, raw, f"invalid {e}", partition=partition, offset=offset))
+        await deps.publish(
+            deps.topics.dead_letters,
+            b"",
+            dead_letter(topic, raw, f"invalid {e}", partition=partition, offset=offset),
+        )
     except Exception as e:  # a bug or an outage: keep the record, say why, keep flowing
         log.exception("handler failed on a record from %s", topic)
-        await deps.publish(deps.topics.dead_letters, b"",
-                           dead_letter(topic, raw, f"error {type(e).__name__}: {e}",
-                                       partition=partition, offset=offset))
+        await deps.publish(
+            deps.topics.dead_letters,
+            b"",
+            dead_letter(
+                topic, raw, f"error {type(e).__name__}: {e}", partition=partition, offset=offset
+            ),
+        )
 
 
 async def handle_city_event(raw: bytes, deps: Deps) -> int:
@@ -99,22 +111,37 @@ async def expand_announcement(a: Announcement, deps: Deps) -> int:
             continue
         cp = cps[0]  # one message per (event, citizen, channel)
         lang, _ = a.content_for(citizen.language)
-        recipients.append(Recipient(
-            id=notification_id(a.city, a.id, cid, "email"), citizen=cid, contact=cp.id,
-            to=cp.address, language=lang,
-            unsubscribe_url=f"{deps.base_url}/v1/unsubscribe/"
-                            f"{tokens.sign(deps.secret_key, 'unsubscribe', a.city, cp.id)}"))
-    statuses = await deps.ledger.enqueue(a.city, a.id, "email",
-                                         [(r.id, r.citizen, r.contact) for r in recipients])
+        recipients.append(
+            Recipient(
+                id=notification_id(a.city, a.id, cid, "email"),
+                citizen=cid,
+                contact=cp.id,
+                to=cp.address,
+                language=lang,
+                unsubscribe_url=f"{deps.base_url}/v1/unsubscribe/"
+                f"{tokens.sign(deps.secret_key, 'unsubscribe', a.city, cp.id)}",
+            )
+        )
+    statuses = await deps.ledger.enqueue(
+        a.city, a.id, "email", [(r.id, r.citizen, r.contact) for r in recipients]
+    )
     pending = [r for r, s in zip(recipients, statuses, strict=True) if s in ("queued", "sending")]
-    variants = {lang: render_announcement(a, lang, deps)
-                for lang in sorted({r.language for r in pending})}
+    variants = {
+        lang: render_announcement(a, lang, deps) for lang in sorted({r.language for r in pending})
+    }
     for i in range(0, len(pending), BATCH_SIZE):
-        batch = EmailBatch(a.city, a.id, "announcement", variants,
-                           tuple(pending[i:i + BATCH_SIZE]), a.expires_at)
+        batch = EmailBatch(
+            a.city, a.id, "announcement", variants, tuple(pending[i : i + BATCH_SIZE]), a.expires_at
+        )
         await deps.publish(deps.topics.email, a.id.encode(), batch.to_wire())
-    await deps.events.mark(a.city, a.id, "processed", processed_at=str(time.time()),
-                           matched=len(matches), queued=len(recipients))
+    await deps.events.mark(
+        a.city,
+        a.id,
+        "processed",
+        processed_at=str(time.time()),
+        matched=len(matches),
+        queued=len(recipients),
+    )
     log.info("event=%s city=%s matched=%d queued=%d", a.id, a.city, len(matches), len(pending))
     return len(pending)
 
@@ -122,13 +149,20 @@ async def expand_announcement(a: Announcement, deps: Deps) -> int:
 def render_announcement(a: Announcement, lang: str, deps: Deps) -> dict[str, str]:
     catalogue = deps.catalogues[a.city]
     _, content = a.content_for(lang)
-    return deps.renderer.render_email("announcement", lang, {
-        "title": content.title, "body": content.body, "link": content.link,
-        "severity": a.severity, "department": a.department,
-        "city_name": CITY_NAMES.get(a.city, a.city.title()),
-        "areas": ", ".join(catalogue.get(c).name for c in a.areas),
-        "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
-    })
+    return deps.renderer.render_email(
+        "announcement",
+        lang,
+        {
+            "title": content.title,
+            "body": content.body,
+            "link": content.link,
+            "severity": a.severity,
+            "department": a.department,
+            "city_name": CITY_NAMES.get(a.city, a.city.title()),
+            "areas": ", ".join(catalogue.get(c).name for c in a.areas),
+            "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
+        },
+    )
 
 
 async def send_email_batch(raw: bytes, deps: Deps) -> dict[str, int]:
@@ -143,19 +177,25 @@ async def send_email_batch(raw: bytes, deps: Deps) -> dict[str, int]:
             outcome = await _send_one(batch, r, cp_status, address, deps)
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
 
-    await asyncio.gather(*(
-        one(r, cp.status if cp else None, cp.address if cp else None)
-        for r, cp in zip(batch.recipients, contacts, strict=True)))
+    await asyncio.gather(
+        *(
+            one(r, cp.status if cp else None, cp.address if cp else None)
+            for r, cp in zip(batch.recipients, contacts, strict=True)
+        )
+    )
     return outcomes
 
 
-async def _send_one(batch: EmailBatch, r: Recipient, cp_status: str | None,
-                    address: str | None, deps: Deps) -> str:
+async def _send_one(
+    batch: EmailBatch, r: Recipient, cp_status: str | None, address: str | None, deps: Deps
+) -> str:
     city, ledger = batch.city, deps.ledger
     allowed = {"announcement": ("confirmed",), "confirmation": ("pending", "confirmed")}[batch.kind]
     if cp_status not in allowed or address is None:
         # consent first: the address was unsubscribed, erased or never confirmed
-        await ledger.advance(city, batch.event, r.id, "skipped", error=f"contact {cp_status or 'gone'}")
+        await ledger.advance(
+            city, batch.event, r.id, "skipped", error=f"contact {cp_status or 'gone'}"
+        )
         return "skipped"
     if batch.expires_at is not None and batch.expires_at <= time.time():
         await ledger.advance(city, batch.event, r.id, "expired")
@@ -165,13 +205,19 @@ async def _send_one(batch: EmailBatch, r: Recipient, cp_status: str | None,
     v = batch.variants[r.language]
     headers: tuple[tuple[str, str], ...] = ()
     if batch.kind == "announcement" and r.unsubscribe_url:
-        headers = (("List-Unsubscribe", f"<{r.unsubscribe_url}>"),
-                   ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+        headers = (
+            ("List-Unsubscribe", f"<{r.unsubscribe_url}>"),
+            ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+        )
     domain = parseaddr(deps.mail_from)[1].rpartition("@")[2] or "notifier.invalid"
-    email = Email(to=address, subject=v["subject"],
-                  text=v["text"].replace(UNSUBSCRIBE_PLACEHOLDER, r.unsubscribe_url),
-                  html=v["html"].replace(UNSUBSCRIBE_PLACEHOLDER, r.unsubscribe_url),
-                  message_id=f"<{r.id}@{domain}>", headers=headers)
+    email = Email(
+        to=address,
+        subject=v["subject"],
+        text=v["text"].replace(UNSUBSCRIBE_PLACEHOLDER, r.unsubscribe_url),
+        html=v["html"].replace(UNSUBSCRIBE_PLACEHOLDER, r.unsubscribe_url),
+        message_id=f"<{r.id}@{domain}>",
+        headers=headers,
+    )
     assert deps.email is not None, "send_email_batch runs in a worker, which has a channel"
     error = ""
     for attempt in range(SEND_ATTEMPTS):
@@ -180,7 +226,7 @@ async def _send_one(batch: EmailBatch, r: Recipient, cp_status: str | None,
         except TransientChannelError as e:
             error = e.reason
             if attempt + 1 < SEND_ATTEMPTS:
-                delay = e.retry_after or deps.retry_base_delay * 2 ** attempt
+                delay = e.retry_after or deps.retry_base_delay * 2**attempt
                 await asyncio.sleep(delay * random.uniform(0.8, 1.2))
             continue
         except PermanentChannelError as e:
@@ -189,7 +235,13 @@ async def _send_one(batch: EmailBatch, r: Recipient, cp_status: str | None,
         await ledger.advance(city, batch.event, r.id, "sent", provider_id=sent.provider_id)
         return "sent"
     await ledger.advance(city, batch.event, r.id, "failed", error=error)
-    await deps.publish(deps.topics.dead_letters, r.id.encode(), dead_letter(
-        deps.topics.email, dumps({"city": city, "event": batch.event, "notification": r.id}),
-        f"delivery failed: {error}"))
+    await deps.publish(
+        deps.topics.dead_letters,
+        r.id.encode(),
+        dead_letter(
+            deps.topics.email,
+            dumps({"city": city, "event": batch.event, "notification": r.id}),
+            f"delivery failed: {error}",
+        ),
+    )
     return "failed"

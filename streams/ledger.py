@@ -24,8 +24,16 @@ from redis.asyncio import Redis
 
 from subscriptions.store import key
 
-RANK = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "undelivered": 3, "failed": 3,
-        "expired": 3, "skipped": 3}
+RANK = {
+    "queued": 0,
+    "sending": 1,
+    "sent": 2,
+    "delivered": 3,
+    "undelivered": 3,
+    "failed": 3,
+    "expired": 3,
+    "skipped": 3,
+}
 FINAL = {s for s, r in RANK.items() if r == 3}
 LEASE_SECONDS = 120
 
@@ -52,7 +60,8 @@ return out
 _CLAIM = """
 local h = redis.call('HMGET', KEYS[1], 'status', 'claimed_at', 'channel')
 local status, claimed, channel = h[1], tonumber(h[2] or '0'), h[3]
-if status == 'queued' or (status == 'sending' and tonumber(ARGV[1]) - claimed > tonumber(ARGV[2])) then
+local stale = status == 'sending' and tonumber(ARGV[1]) - claimed > tonumber(ARGV[2])
+if status == 'queued' or stale then
   redis.call('HSET', KEYS[1], 'status', 'sending', 'claimed_at', ARGV[1], 'updated_at', ARGV[1])
   redis.call('HINCRBY', KEYS[1], 'attempts', 1)
   if status == 'queued' then
@@ -69,7 +78,8 @@ _ADVANCE = """
 local h = redis.call('HMGET', KEYS[1], 'status', 'channel')
 local status, channel = h[1], h[2]
 if not status then return 0 end
-local rank = {queued=0, sending=1, sent=2, delivered=3, undelivered=3, failed=3, expired=3, skipped=3}
+local rank = {queued=0, sending=1, sent=2,
+              delivered=3, undelivered=3, failed=3, expired=3, skipped=3}
 if tonumber(ARGV[2]) <= rank[status] then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updated_at', ARGV[3])
 for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1]) end
@@ -80,7 +90,10 @@ return 1
 
 
 def notification_id(city: str, event: str, citizen: str, channel: str) -> str:
-    return "ntf_" + hashlib.sha256(f"{city}\x00{event}\x00{citizen}\x00{channel}".encode()).hexdigest()[:24]
+    return (
+        "ntf_"
+        + hashlib.sha256(f"{city}\x00{event}\x00{citizen}\x00{channel}".encode()).hexdigest()[:24]
+    )
 
 
 class Ledger:
@@ -90,8 +103,9 @@ class Ledger:
         self._claim = redis.register_script(_CLAIM)
         self._advance = redis.register_script(_ADVANCE)
 
-    async def enqueue(self, city: str, event: str, channel: str,
-                      rows: Sequence[tuple[str, str, str]]) -> list[str]:
+    async def enqueue(
+        self, city: str, event: str, channel: str, rows: Sequence[tuple[str, str, str]]
+    ) -> list[str]:
         """Create queued records for (notification id, citizen, contact) rows that have none.
 
         Returns each row's status after the call, so a re-expanded event resends only what is

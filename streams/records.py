@@ -47,7 +47,9 @@ def parse_time(value: object, field: str) -> float:
     try:
         dt = datetime.fromisoformat(value)
     except ValueError:
-        raise InvalidInput(field, "must be an ISO 8601 date-time, e.g. 2026-12-01T18:00:00+01:00") from None
+        raise InvalidInput(
+            field, "must be an ISO 8601 date-time, e.g. 2026-12-01T18:00:00+01:00"
+        ) from None
     if dt.tzinfo is None:
         raise InvalidInput(field, "must include a UTC offset, e.g. +01:00 or Z")
     return dt.timestamp()
@@ -97,15 +99,23 @@ class Announcement:
     expires_at: float | None = None
 
     @classmethod
-    def from_input(cls, body: object, *, id: str, city: str, department: str,
-                   catalogue: AreaCatalogue, now: float | None = None) -> Announcement:
+    def from_input(
+        cls,
+        body: object,
+        *,
+        id: str,
+        city: str,
+        department: str,
+        catalogue: AreaCatalogue,
+        now: float | None = None,
+    ) -> Announcement:
         """Validate a department's JSON body (the fields it may set)."""
         if not isinstance(body, dict):
             raise InvalidInput("body", "must be a JSON object")
         now = time.time() if now is None else now
         target = body.get("target")
         if not isinstance(target, dict):
-            raise InvalidInput("target", "required, an object such as {\"areas\": [\"75105\"]}")
+            raise InvalidInput("target", 'required, an object such as {"areas": ["75105"]}')
         areas = target.get("areas")
         if not isinstance(areas, list) or not areas or len(areas) > MAX_AREAS:
             raise InvalidInput("target.areas", f"required, a list of 1 to {MAX_AREAS} area codes")
@@ -114,38 +124,52 @@ class Announcement:
                 raise InvalidInput(f"target.areas[{i}]", f"unknown area code {code!r}")
         content = body.get("content")
         if not isinstance(content, dict) or not content:
-            raise InvalidInput("content", "required, an object keyed by language, e.g. {\"fr\": {…}}")
+            raise InvalidInput("content", 'required, an object keyed by language, e.g. {"fr": {…}}')
         parsed: dict[str, Content] = {}
         for lang, c in content.items():
             if lang not in LANGUAGES:
-                raise InvalidInput(f"content.{lang}", f"language must be one of {', '.join(LANGUAGES)}")
+                raise InvalidInput(
+                    f"content.{lang}", f"language must be one of {', '.join(LANGUAGES)}"
+                )
             if not isinstance(c, dict):
                 raise InvalidInput(f"content.{lang}", "must be an object with title and body")
-            parsed[lang] = Content(_text(c, "title", f"content.{lang}.title", MAX_TITLE),
-                                   _text(c, "body", f"content.{lang}.body", MAX_BODY),
-                                   _link(c, f"content.{lang}.link"))
+            parsed[lang] = Content(
+                _text(c, "title", f"content.{lang}.title", MAX_TITLE),
+                _text(c, "body", f"content.{lang}.body", MAX_BODY),
+                _link(c, f"content.{lang}.link"),
+            )
         expires_at = None
         if body.get("expires_at") is not None:
             expires_at = parse_time(body["expires_at"], "expires_at")
             if expires_at <= now:
                 raise InvalidInput("expires_at", "is in the past")
         return cls(
-            id=id, city=city, department=department,
+            id=id,
+            city=city,
+            department=department,
             category=check_category(body.get("category")),
             severity=check_severity(body.get("severity", "minor")),
-            areas=tuple(dict.fromkeys(areas)), content=parsed,
-            published_at=now, expires_at=expires_at,
+            areas=tuple(dict.fromkeys(areas)),
+            content=parsed,
+            published_at=now,
+            expires_at=expires_at,
         )
 
     def to_wire(self) -> bytes:
-        return dumps({
-            "type": ANNOUNCEMENT, "id": self.id, "city": self.city,
-            "department": self.department, "category": self.category,
-            "severity": self.severity, "target": {"areas": list(self.areas)},
-            "content": {k: dataclasses.asdict(v) for k, v in self.content.items()},
-            "published_at": iso(self.published_at),
-            "expires_at": iso(self.expires_at) if self.expires_at else None,
-        })
+        return dumps(
+            {
+                "type": ANNOUNCEMENT,
+                "id": self.id,
+                "city": self.city,
+                "department": self.department,
+                "category": self.category,
+                "severity": self.severity,
+                "target": {"areas": list(self.areas)},
+                "content": {k: dataclasses.asdict(v) for k, v in self.content.items()},
+                "published_at": iso(self.published_at),
+                "expires_at": iso(self.expires_at) if self.expires_at else None,
+            }
+        )
 
     @classmethod
     def from_wire(cls, raw: bytes, catalogues: dict[str, AreaCatalogue]) -> Announcement:
@@ -157,8 +181,14 @@ class Announcement:
             raise InvalidInput("city", f"unknown city {d['city']!r}")
         published = parse_time(d.get("published_at"), "published_at")
         body = {k: d.get(k) for k in ("target", "content", "category", "severity")}
-        a = cls.from_input(body, id=d["id"], city=d["city"], department=d["department"],
-                           catalogue=catalogues[d["city"]], now=published)
+        a = cls.from_input(
+            body,
+            id=d["id"],
+            city=d["city"],
+            department=d["department"],
+            catalogue=catalogues[d["city"]],
+            now=published,
+        )
         expires = parse_time(d["expires_at"], "expires_at") if d.get("expires_at") else None
         return dataclasses.replace(a, expires_at=expires)
 
@@ -170,19 +200,26 @@ class Announcement:
         raise AssertionError("an announcement always has content")
 
 
-def dead_letter(topic: str, raw: bytes, reason: str, *, partition: int | None = None,
-                offset: int | None = None) -> bytes:
+def dead_letter(
+    topic: str, raw: bytes, reason: str, *, partition: int | None = None, offset: int | None = None
+) -> bytes:
     """The record written to ``dead-letters``: where it came from, why, and the raw bytes."""
     try:
         text: str | None = raw.decode()
     except UnicodeDecodeError:
         text = None
-    return dumps({
-        "type": DEAD_LETTER, "topic": topic, "partition": partition, "offset": offset,
-        "reason": reason, "at": iso(time.time()),
-        "raw": text if text is not None else None,
-        "raw_base64": None if text is not None else base64.b64encode(raw).decode(),
-    })
+    return dumps(
+        {
+            "type": DEAD_LETTER,
+            "topic": topic,
+            "partition": partition,
+            "offset": offset,
+            "reason": reason,
+            "at": iso(time.time()),
+            "raw": text if text is not None else None,
+            "raw_base64": None if text is not None else base64.b64encode(raw).decode(),
+        }
+    )
 
 
 UNSUBSCRIBE_PLACEHOLDER = "@@UNSUBSCRIBE_URL@@"
@@ -211,19 +248,26 @@ class EmailBatch:
     expires_at: float | None = None
 
     def to_wire(self) -> bytes:
-        return dumps({
-            "type": EMAIL_BATCH, "city": self.city, "event": self.event, "kind": self.kind,
-            "variants": self.variants,
-            "recipients": [dataclasses.asdict(r) for r in self.recipients],
-            "expires_at": iso(self.expires_at) if self.expires_at else None,
-        })
+        return dumps(
+            {
+                "type": EMAIL_BATCH,
+                "city": self.city,
+                "event": self.event,
+                "kind": self.kind,
+                "variants": self.variants,
+                "recipients": [dataclasses.asdict(r) for r in self.recipients],
+                "expires_at": iso(self.expires_at) if self.expires_at else None,
+            }
+        )
 
     @classmethod
     def from_wire(cls, raw: bytes) -> EmailBatch:
         d = loads(raw, EMAIL_BATCH)
         try:
-            variants = {str(k): {p: str(v[p]) for p in ("subject", "text", "html")}
-                        for k, v in d["variants"].items()}
+            variants = {
+                str(k): {p: str(v[p]) for p in ("subject", "text", "html")}
+                for k, v in d["variants"].items()
+            }
             recipients = tuple(Recipient(**r) for r in d["recipients"])
             if d["kind"] not in ("announcement", "confirmation"):
                 raise InvalidInput("kind", "must be announcement or confirmation")
@@ -233,4 +277,6 @@ class EmailBatch:
             expires = parse_time(d["expires_at"], "expires_at") if d.get("expires_at") else None
             return cls(str(d["city"]), str(d["event"]), d["kind"], variants, recipients, expires)
         except (KeyError, TypeError, AttributeError) as e:
-            raise InvalidInput("record", f"malformed {EMAIL_BATCH}: {type(e).__name__}: {e}") from None
+            raise InvalidInput(
+                "record", f"malformed {EMAIL_BATCH}: {type(e).__name__}: {e}"
+            ) from None

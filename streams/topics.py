@@ -42,6 +42,13 @@ class TopicNames:
 
 def declare(app: faust.App, names: TopicNames) -> dict[str, faust.TopicT]:
     """The Faust topics, by attribute name, all with raw values (we decode them ourselves)."""
-    return {attr: app.topic(getattr(names, attr), key_type=bytes, value_type=bytes,
-                            key_serializer="raw", value_serializer="raw")
-            for attr in NAMES}
+    return {
+        attr: app.topic(
+            getattr(names, attr),
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+        )
+        for attr in NAMES
+    }

@@ -76,7 +76,9 @@ class AreaCatalogue:
     def summary(self) -> list[dict[str, Any]]:
         return [
             {"code": a.code, "kind": a.kind, "name": a.name, "parent": a.parent}
-            for a in sorted(self._areas.values(), key=lambda a: (a.kind != "arrondissement", a.code))
+            for a in sorted(
+                self._areas.values(), key=lambda a: (a.kind != "arrondissement", a.code)
+            )
         ]
 
 
@@ -94,12 +96,20 @@ def load_paris() -> AreaCatalogue:
     areas: list[Area] = []
     for f in _features(data / "paris_arrondissements.geojson"):
         p = f["properties"]
-        areas.append(Area(str(p["c_arinsee"]), "arrondissement", p["l_aroff"], None,
-                          shape(f["geometry"])))
+        areas.append(
+            Area(str(p["c_arinsee"]), "arrondissement", p["l_aroff"], None, shape(f["geometry"]))
+        )
     for f in _features(data / "paris_quartiers_administratifs.geojson"):
         p = f["properties"]
-        areas.append(Area(str(p["c_quinsee"]), "quartier", p["l_qu"], str(75100 + int(p["c_ar"])),
-                          shape(f["geometry"])))
+        areas.append(
+            Area(
+                str(p["c_quinsee"]),
+                "quartier",
+                p["l_qu"],
+                str(75100 + int(p["c_ar"])),
+                shape(f["geometry"]),
+            )
+        )
     return AreaCatalogue(areas)
 
 

@@ -6,8 +6,16 @@ from subscriptions.errors import InvalidInput
 
 # The city's category list (per city once cities carry their own).
 CATEGORIES = (
-    "roadworks", "water", "waste", "transport", "events", "safety", "weather", "environment",
-    "culture", "general",
+    "roadworks",
+    "water",
+    "waste",
+    "transport",
+    "events",
+    "safety",
+    "weather",
+    "environment",
+    "culture",
+    "general",
 )
 
 # CAP 1.2 <severity>, lowest first; "unknown" ranks lowest, so any threshold above it filters it.

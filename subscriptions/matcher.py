@@ -19,8 +19,14 @@ class Match:
     channels: frozenset[str]
 
 
-async def match_areas(store: SubscriptionStore, catalogue: AreaCatalogue, city: str,
-                      areas: Iterable[str], category: str, severity: str) -> list[Match]:
+async def match_areas(
+    store: SubscriptionStore,
+    catalogue: AreaCatalogue,
+    city: str,
+    areas: Iterable[str],
+    category: str,
+    severity: str,
+) -> list[Match]:
     """Subscriptions on the target areas or on areas above or below them, filtered, by citizen."""
     codes = sorted(catalogue.related(areas))
     ids = await store.redis.sunion([key(city, "idx", "area", c) for c in codes]) if codes else set()

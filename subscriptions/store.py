@@ -66,9 +66,15 @@ class Subscription:
 
     @classmethod
     def from_hash(cls, h: dict[str, str]) -> Subscription:
-        return cls(h["id"], h["citizen"], h["kind"], h["area"],
-                   tuple(json.loads(h["categories"])), h["min_severity"],
-                   tuple(json.loads(h["channels"])))
+        return cls(
+            h["id"],
+            h["citizen"],
+            h["kind"],
+            h["area"],
+            tuple(json.loads(h["categories"])),
+            h["min_severity"],
+            tuple(json.loads(h["channels"])),
+        )
 
     def public(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -89,8 +95,12 @@ def normalise_email(value: object) -> str:
         raise InvalidInput("email", "must be a string")
     addr = value.strip()
     local, at, domain = addr.rpartition("@")
-    if not at or not local or "." not in domain or len(addr) > 254 or any(
-        c.isspace() or c in "<>,;\"\\" for c in addr
+    if (
+        not at
+        or not local
+        or "." not in domain
+        or len(addr) > 254
+        or any(c.isspace() or c in '<>,;"\\' for c in addr)
     ):
         raise InvalidInput("email", "not an email address")
     return f"{local}@{domain.lower()}"
@@ -100,7 +110,9 @@ class SubscriptionStore:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
 
-    async def create_citizen(self, city: str, email: str, language: str) -> tuple[Citizen, ContactPoint]:
+    async def create_citizen(
+        self, city: str, email: str, language: str
+    ) -> tuple[Citizen, ContactPoint]:
         if language not in LANGUAGES:
             raise InvalidInput("language", f"must be one of {', '.join(LANGUAGES)}")
         email = normalise_email(email)
@@ -111,15 +123,31 @@ class SubscriptionStore:
             raise InvalidInput("email", "already registered; ask for a management link instead")
         now = str(int(time.time()))
         async with self.redis.pipeline(transaction=True) as p:
-            p.hset(key(city, "citizen", cid), mapping={
-                "id": cid, "language": language, "timezone": "Europe/Paris", "created_at": now})
-            p.hset(key(city, "contact", pid), mapping={
-                "id": pid, "citizen": cid, "channel": "email", "address": email,
-                "status": "pending"})
+            p.hset(
+                key(city, "citizen", cid),
+                mapping={
+                    "id": cid,
+                    "language": language,
+                    "timezone": "Europe/Paris",
+                    "created_at": now,
+                },
+            )
+            p.hset(
+                key(city, "contact", pid),
+                mapping={
+                    "id": pid,
+                    "citizen": cid,
+                    "channel": "email",
+                    "address": email,
+                    "status": "pending",
+                },
+            )
             p.sadd(key(city, "citizen", cid, "contacts"), pid)
             p.rpush(key(city, "citizen", cid, "consent"), _consent(pid, "registered", "api"))
             await p.execute()
-        return Citizen(cid, language, "Europe/Paris"), ContactPoint(pid, cid, "email", email, "pending")
+        return Citizen(cid, language, "Europe/Paris"), ContactPoint(
+            pid, cid, "email", email, "pending"
+        )
 
     async def citizen(self, city: str, cid: str) -> Citizen:
         h = await self.redis.hgetall(key(city, "citizen", cid))
@@ -144,8 +172,9 @@ class SubscriptionStore:
             rows = await p.execute()
         return [ContactPoint.from_hash(h) if h else None for h in rows]
 
-    async def confirmed_contacts(self, city: str, cids: list[str],
-                                 channel: str) -> dict[str, list[ContactPoint]]:
+    async def confirmed_contacts(
+        self, city: str, cids: list[str], channel: str
+    ) -> dict[str, list[ContactPoint]]:
         """Each citizen's confirmed contact points on a channel, in two round trips."""
         async with self.redis.pipeline(transaction=False) as p:
             for cid in cids:
@@ -170,18 +199,38 @@ class SubscriptionStore:
         return dataclasses.replace(cp, status=status)
 
     async def consent_log(self, city: str, cid: str) -> list[dict[str, Any]]:
-        return [json.loads(x) for x in await self.redis.lrange(key(city, "citizen", cid, "consent"), 0, -1)]
+        return [
+            json.loads(x)
+            for x in await self.redis.lrange(key(city, "citizen", cid, "consent"), 0, -1)
+        ]
 
-    async def add_subscription(self, city: str, cid: str, area: str, categories: list[str],
-                               min_severity: str, channels: list[str]) -> Subscription:
+    async def add_subscription(
+        self,
+        city: str,
+        cid: str,
+        area: str,
+        categories: list[str],
+        min_severity: str,
+        channels: list[str],
+    ) -> Subscription:
         await self.citizen(city, cid)
-        sub = Subscription(new_id("sub"), cid, "area", area, tuple(categories), min_severity,
-                           tuple(channels))
+        sub = Subscription(
+            new_id("sub"), cid, "area", area, tuple(categories), min_severity, tuple(channels)
+        )
         async with self.redis.pipeline(transaction=True) as p:
-            p.hset(key(city, "sub", sub.id), mapping={
-                "id": sub.id, "citizen": cid, "kind": "area", "area": area,
-                "categories": json.dumps(categories), "min_severity": min_severity,
-                "channels": json.dumps(channels), "created_at": str(int(time.time()))})
+            p.hset(
+                key(city, "sub", sub.id),
+                mapping={
+                    "id": sub.id,
+                    "citizen": cid,
+                    "kind": "area",
+                    "area": area,
+                    "categories": json.dumps(categories),
+                    "min_severity": min_severity,
+                    "channels": json.dumps(channels),
+                    "created_at": str(int(time.time())),
+                },
+            )
             p.sadd(key(city, "citizen", cid, "subs"), sub.id)
             p.sadd(key(city, "idx", "area", area), sub.id)
             await p.execute()
@@ -204,7 +253,9 @@ class SubscriptionStore:
             for cid in ids:
                 p.hmget(key(city, "citizen", cid), "language", "timezone")
             rows = await p.execute()
-        return {cid: Citizen(cid, lang, tz) for cid, (lang, tz) in zip(ids, rows, strict=True) if lang}
+        return {
+            cid: Citizen(cid, lang, tz) for cid, (lang, tz) in zip(ids, rows, strict=True) if lang
+        }
 
 
 def _consent(pid: str, change: str, how: str) -> str:

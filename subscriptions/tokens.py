@@ -36,13 +36,17 @@ def sign(secret: str, purpose: str, city: str, subject: str, now: float | None =
     if not secret:
         raise ValueError("no secret key to sign tokens with")
     exp = int((time.time() if now is None else now) + PURPOSES[purpose])
-    body = _b64(json.dumps({"p": purpose, "c": city, "s": subject, "e": exp},
-                           separators=(",", ":")).encode())
+    body = _b64(
+        json.dumps(
+            {"p": purpose, "c": city, "s": subject, "e": exp}, separators=(",", ":")
+        ).encode()
+    )
     return f"{body}.{_mac(secret, body)}"
 
 
-def verify(secret: str, token: str, purpose: str, city: str | None = None,
-           now: float | None = None) -> dict[str, Any]:
+def verify(
+    secret: str, token: str, purpose: str, city: str | None = None, now: float | None = None
+) -> dict[str, Any]:
     """The payload (``c`` city, ``s`` subject) of a valid token, or ``InvalidInput('token', …)``."""
     body, _, mac = token.partition(".")
     if not body or not mac or not hmac.compare_digest(_mac(secret, body), mac):

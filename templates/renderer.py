@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from jinja2 import PackageLoader, StrictUndefined, TemplateError as JinjaError
+from jinja2 import PackageLoader, StrictUndefined
+from jinja2 import TemplateError as JinjaError
 from jinja2.sandbox import SandboxedEnvironment
 
 KINDS = ("announcement", "confirmation")
@@ -46,7 +47,9 @@ class Renderer:
                     return lang
                 except JinjaError:
                     continue
-        raise TemplateError(f"no {kind} template in {language}, {self.default_language} or {FALLBACK}")
+        raise TemplateError(
+            f"no {kind} template in {language}, {self.default_language} or {FALLBACK}"
+        )
 
     def render(self, kind: str, part: str, language: str, context: Mapping[str, Any]) -> str:
         name = f"{kind}/{part}.{self.language_for(kind, language)}.j2"
@@ -57,8 +60,10 @@ class Renderer:
         return text.strip() if part == "email_subject" else text
 
     def render_email(self, kind: str, language: str, context: Mapping[str, Any]) -> dict[str, str]:
-        return {part.removeprefix("email_"): self.render(kind, part, language, context)
-                for part in PARTS}
+        return {
+            part.removeprefix("email_"): self.render(kind, part, language, context)
+            for part in PARTS
+        }
 
     def check(self) -> int:
         """Load every template; the number loaded, or ``TemplateError`` naming the broken one."""

@@ -73,8 +73,9 @@ class SmtpSink:
         with self._lock:
             if self.replies:
                 return self.replies.pop(0)
-            msg = email.message_from_bytes(envelope.original_content or b"",
-                                           policy=email.policy.default)
+            msg = email.message_from_bytes(
+                envelope.original_content or b"", policy=email.policy.default
+            )
             self.messages.append(msg)  # type: ignore[arg-type]
             self.envelopes.append((str(envelope.mail_from), list(envelope.rcpt_tos)))
         return "250 OK"
@@ -98,9 +99,14 @@ def smtp() -> Iterator[tuple[SmtpSink, str]]:
 def settings(kafka_url: str, redis_url: str, smtp: tuple[SmtpSink, str]) -> Settings:
     run = uuid.uuid4().hex[:8]
     return Settings(
-        kafka_url=kafka_url, redis_url=redis_url, smtp_url=Secret(smtp[1]),
-        secret_key=Secret("test-secret-" + "x" * 40), topic_prefix=f"t{run}.",
-        app_id=f"notifier-test-{run}", broker_session_timeout=6.0, public_url="http://testserver",
+        kafka_url=kafka_url,
+        redis_url=redis_url,
+        smtp_url=Secret(smtp[1]),
+        secret_key=Secret("test-secret-" + "x" * 40),
+        topic_prefix=f"t{run}.",
+        app_id=f"notifier-test-{run}",
+        broker_session_timeout=6.0,
+        public_url="http://testserver",
     )
 
 
@@ -121,17 +127,20 @@ async def api(settings: Settings, redis: Redis) -> AsyncIterator[TestClient[Any,
 def worker(settings: Settings, logs: Path) -> Iterator[subprocess.Popen[bytes]]:
     """``notifier worker`` as a real process, with this test's settings."""
     log = logs / f"worker-{settings.app_id}.log"
-    proc = embedded.spawn(embedded.python_module("notifier", "worker"), log,
-                          env=embedded.child_env(settings.to_env()))
+    proc = embedded.spawn(
+        embedded.python_module("notifier", "worker"), log, env=embedded.child_env(settings.to_env())
+    )
     yield proc
     embedded.stop(proc)
     if proc.returncode not in (0, -15):
         print(log.read_text()[-5000:])
 
 
-async def eventually(check: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
+async def eventually(
+    check: Callable[[], Any], within: float = 60.0, what: str = "condition"
+) -> Any:
     """Poll ``check`` (sync or async) until it returns something truthy."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         value = check()
         if asyncio.iscoroutine(value):
@@ -141,4 +150,3 @@ async def eventually(check: Callable[[], Any], timeout: float = 60.0, what: str 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.1)
-

@@ -12,8 +12,11 @@ from notifier.auth import create_department_key
 from subscriptions import tokens
 
 Client = TestClient[Any, Any]
-BODY = {"category": "roadworks", "target": {"areas": ["75105"]},
-        "content": {"fr": {"title": "Travaux", "body": "Rue fermée."}}}
+BODY = {
+    "category": "roadworks",
+    "target": {"areas": ["75105"]},
+    "content": {"fr": {"title": "Travaux", "body": "Rue fermée."}},
+}
 
 
 def auth(token: str) -> dict[str, str]:
@@ -29,29 +32,43 @@ async def test_areas_are_listed(api: Client) -> None:
     r = await api.get("/v1/cities/paris/areas")
     areas = (await r.json())["areas"]
     assert len(areas) == 100 and areas[0] == {
-        "code": "75101", "kind": "arrondissement", "name": "Louvre", "parent": None}
+        "code": "75101",
+        "kind": "arrondissement",
+        "name": "Louvre",
+        "parent": None,
+    }
     assert (await error_of(await api.get("/v1/cities/atlantis/areas")))[0] == 404
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({**BODY, "target": {"areas": ["99999"]}}, "target.areas[0]"),
-    ({**BODY, "category": None}, "category"),
-    ({k: v for k, v in BODY.items() if k != "content"}, "content"),
-    ([1, 2], "body"),
-])
-async def test_a_malformed_announcement_names_the_field(api: Client, redis: Redis,
-                                                        body: object, field: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({**BODY, "target": {"areas": ["99999"]}}, "target.areas[0]"),
+        ({**BODY, "category": None}, "category"),
+        ({k: v for k, v in BODY.items() if k != "content"}, "content"),
+        ([1, 2], "body"),
+    ],
+)
+async def test_a_malformed_announcement_names_the_field(
+    api: Client, redis: Redis, body: object, field: str
+) -> None:
     key = await create_department_key(redis, "paris", "voirie")
-    status, f, _ = await error_of(await api.post("/v1/cities/paris/announcements", json=body,
-                                                 headers=auth(key)))
+    status, f, _ = await error_of(
+        await api.post("/v1/cities/paris/announcements", json=body, headers=auth(key))
+    )
     assert (status, f) == (422, field)
 
 
 async def test_bodies_that_are_not_json_or_too_large_are_refused(api: Client, redis: Redis) -> None:
     key = await create_department_key(redis, "paris", "voirie")
     h = {**auth(key), "Content-Type": "application/json"}
-    assert await error_of(await api.post("/v1/cities/paris/announcements", data="{", headers=h)) \
-        == (400, "body", "not valid JSON: Expecting property name enclosed in double quotes at line 1 column 2")
+    assert await error_of(
+        await api.post("/v1/cities/paris/announcements", data="{", headers=h)
+    ) == (
+        400,
+        "body",
+        "not valid JSON: Expecting property name enclosed in double quotes at line 1 column 2",
+    )
     r = await api.post("/v1/cities/paris/announcements", data="x" * 70_000, headers=h)
     assert (await error_of(r))[:2] == (413, "body")
 
@@ -74,19 +91,28 @@ async def test_department_keys_are_required_and_scoped(api: Client, redis: Redis
 async def test_citizen_tokens_reach_only_their_citizen(api: Client) -> None:
     a = await (await api.post("/v1/cities/paris/citizens", json={"email": "a@example.org"})).json()
     b = await (await api.post("/v1/cities/paris/citizens", json={"email": "b@example.org"})).json()
-    mine = await api.get(f"/v1/cities/paris/citizens/{a['citizen']['id']}", headers=auth(a["token"]))
+    mine = await api.get(
+        f"/v1/cities/paris/citizens/{a['citizen']['id']}", headers=auth(a["token"])
+    )
     assert (await mine.json())["contacts"][0]["address"] == "a@example.org"
-    theirs = await api.get(f"/v1/cities/paris/citizens/{b['citizen']['id']}", headers=auth(a["token"]))
+    theirs = await api.get(
+        f"/v1/cities/paris/citizens/{b['citizen']['id']}", headers=auth(a["token"])
+    )
     assert (await error_of(theirs))[0] == 403
-    r = await api.post(f"/v1/cities/paris/citizens/{b['citizen']['id']}/subscriptions",
-                       json={"area": "75105"}, headers=auth(a["token"]))
+    r = await api.post(
+        f"/v1/cities/paris/citizens/{b['citizen']['id']}/subscriptions",
+        json={"area": "75105"},
+        headers=auth(a["token"]),
+    )
     assert r.status == 403
 
 
 async def test_registration_and_subscription_errors_name_the_field(api: Client) -> None:
     r = await api.post("/v1/cities/paris/citizens", json={"email": "not an address"})
     assert await error_of(r) == (422, "email", "not an email address")
-    r = await api.post("/v1/cities/paris/citizens", json={"email": "a@example.org", "language": "xx"})
+    r = await api.post(
+        "/v1/cities/paris/citizens", json={"email": "a@example.org", "language": "xx"}
+    )
     assert (await error_of(r))[:2] == (422, "language")
     a = await (await api.post("/v1/cities/paris/citizens", json={"email": "a@example.org"})).json()
     r = await api.post("/v1/cities/paris/citizens", json={"email": "A@EXAMPLE.org"})
@@ -94,13 +120,17 @@ async def test_registration_and_subscription_errors_name_the_field(api: Client) 
     path = f"/v1/cities/paris/citizens/{a['citizen']['id']}/subscriptions"
     r = await api.post(path, json={"area": "75199"}, headers=auth(a["token"]))
     assert (await error_of(r))[:2] == (422, "area")
-    r = await api.post(path, json={"area": "75105", "categories": ["roadworks", "gossip"]},
-                       headers=auth(a["token"]))
+    r = await api.post(
+        path,
+        json={"area": "75105", "categories": ["roadworks", "gossip"]},
+        headers=auth(a["token"]),
+    )
     assert (await error_of(r))[:2] == (422, "categories[1]")
 
 
 async def test_confirmation_needs_a_post_and_unsubscribe_is_one_click(
-        api: Client, settings: Any) -> None:
+    api: Client, settings: Any
+) -> None:
     a = await (await api.post("/v1/cities/paris/citizens", json={"email": "a@example.org"})).json()
     cp = a["contacts"][0]["id"]
     secret = str(settings.secret_key)
@@ -108,15 +138,23 @@ async def test_confirmation_needs_a_post_and_unsubscribe_is_one_click(
     page = await api.get(confirm)
     assert page.status == 200 and '<form method="post"' in await page.text()
     show = f"/v1/cities/paris/citizens/{a['citizen']['id']}"
-    assert (await (await api.get(show, headers=auth(a["token"]))).json())["contacts"][0]["status"] == "pending"
+    assert (await (await api.get(show, headers=auth(a["token"]))).json())["contacts"][0][
+        "status"
+    ] == "pending"
     assert (await (await api.post(confirm)).json())["contact"]["status"] == "confirmed"
     unsubscribe = f"/v1/unsubscribe/{tokens.sign(secret, 'unsubscribe', 'paris', cp)}"
     assert (await api.get(unsubscribe)).status == 200  # a prefetch changes nothing
-    r = await api.post(unsubscribe, data="List-Unsubscribe=One-Click",
-                       headers={"Content-Type": "application/x-www-form-urlencoded"})
+    r = await api.post(
+        unsubscribe,
+        data="List-Unsubscribe=One-Click",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert (await r.json())["contact"]["status"] == "unsubscribed"
     held = await (await api.get(show, headers=auth(a["token"]))).json()
     assert [(c["change"], c["how"]) for c in held["consent"]] == [
-        ("registered", "api"), ("confirmed", "email link"), ("unsubscribed", "one-click link")]
+        ("registered", "api"),
+        ("confirmed", "email link"),
+        ("unsubscribed", "one-click link"),
+    ]
     forged = confirm[:-3] + "abc"
     assert (await error_of(await api.post(forged)))[:2] == (422, "token")

@@ -20,15 +20,24 @@ ANNOUNCEMENT = {
     "severity": "moderate",
     "target": {"areas": ["7510501"]},  # Saint-Victor, a quartier of the 5th arrondissement
     "content": {
-        "fr": {"title": "Travaux rue Monge", "body": "La rue Monge est fermée du 1er au 5 décembre.",
-               "link": "https://www.paris.fr/travaux"},
+        "fr": {
+            "title": "Travaux rue Monge",
+            "body": "La rue Monge est fermée du 1er au 5 décembre.",
+            "link": "https://www.paris.fr/travaux",
+        },
         "en": {"title": "Roadworks on rue Monge", "body": "Rue Monge is closed 1-5 December."},
     },
 }
 
 
-async def register(api: TestClient[Any, Any], smtp: SmtpSink, email: str, language: str,
-                   area: str, confirm: bool = True) -> dict[str, Any]:
+async def register(
+    api: TestClient[Any, Any],
+    smtp: SmtpSink,
+    email: str,
+    language: str,
+    area: str,
+    confirm: bool = True,
+) -> dict[str, Any]:
     r = await api.post("/v1/cities/paris/citizens", json={"email": email, "language": language})
     assert r.status == 201, await r.text()
     citizen = await r.json()
@@ -37,14 +46,18 @@ async def register(api: TestClient[Any, Any], smtp: SmtpSink, email: str, langua
         link = re.search(r"/v1/confirm/(\S+)", mail.get_body(("plain",)).get_content()).group(1)
         r = await api.post(f"/v1/confirm/{link}")
         assert (await r.json())["contact"]["status"] == "confirmed"
-    r = await api.post(f"/v1/cities/paris/citizens/{citizen['citizen']['id']}/subscriptions",
-                       json={"area": area}, headers={"Authorization": f"Bearer {citizen['token']}"})
+    r = await api.post(
+        f"/v1/cities/paris/citizens/{citizen['citizen']['id']}/subscriptions",
+        json={"area": area},
+        headers={"Authorization": f"Bearer {citizen['token']}"},
+    )
     assert r.status == 201, await r.text()
     return citizen
 
 
 async def test_announcement_reaches_subscribers_mailbox_and_is_tracked(
-        api: TestClient[Any, Any], worker: Any, smtp: tuple[SmtpSink, str], redis: Redis) -> None:
+    api: TestClient[Any, Any], worker: Any, smtp: tuple[SmtpSink, str], redis: Redis
+) -> None:
     sink, _ = smtp
     key = await create_department_key(redis, "paris", "voirie")
     # subscribed to the arrondissement that holds the quartier, in English
@@ -56,17 +69,22 @@ async def test_announcement_reaches_subscribers_mailbox_and_is_tracked(
     # never confirmed her address
     await register(api, sink, "dan@example.org", "fr", "75105", confirm=False)
 
-    r = await api.post("/v1/cities/paris/announcements", json=ANNOUNCEMENT,
-                       headers={"Authorization": f"Bearer {key}"})
+    r = await api.post(
+        "/v1/cities/paris/announcements",
+        json=ANNOUNCEMENT,
+        headers={"Authorization": f"Bearer {key}"},
+    )
     assert r.status == 202, await r.text()
     href = (await r.json())["href"]
 
     [alice] = await eventually(
         lambda: [m for m in sink.to("alice@example.org") if "rue Monge" in m["Subject"]],
-        what="the announcement in alice's mailbox")
+        what="the announcement in alice's mailbox",
+    )
     [bob] = await eventually(
         lambda: [m for m in sink.to("bob@example.org") if "rue Monge" in m["Subject"]],
-        what="the announcement in bob's mailbox")
+        what="the announcement in bob's mailbox",
+    )
     assert alice["Subject"] == "Roadworks on rue Monge"
     assert "Rue Monge is closed 1-5 December." in alice.get_body(("plain",)).get_content()
     assert bob["Subject"] == "Travaux rue Monge"
@@ -76,7 +94,11 @@ async def test_announcement_reaches_subscribers_mailbox_and_is_tracked(
     assert "Saint-Victor" in text  # why bob receives it
     assert bob["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     html = bob.get_body(("html",)).get_content()
-    assert "<h1" in html and "Travaux rue Monge" in html and 'href="https://www.paris.fr/travaux"' in html
+    assert (
+        "<h1" in html
+        and "Travaux rue Monge" in html
+        and 'href="https://www.paris.fr/travaux"' in html
+    )
 
     async def delivered() -> dict[str, Any] | None:
         r = await api.get(href, headers={"Authorization": f"Bearer {key}"})
@@ -89,13 +111,18 @@ async def test_announcement_reaches_subscribers_mailbox_and_is_tracked(
     assert report["matched_citizens"] == 3  # alice, bob and dan (dan has no confirmed address)
     # carol (12th) and dan (unconfirmed) got only their confirmation request, if anything
     assert [m["Subject"] for m in sink.to("carol@example.org")] == [
-        "Confirmez votre adresse pour les alertes de Paris"]
+        "Confirmez votre adresse pour les alertes de Paris"
+    ]
     assert all("rue Monge" not in m["Subject"] for m in sink.to("dan@example.org"))
 
 
 async def test_malformed_record_goes_to_dead_letters_and_the_next_is_delivered(
-        api: TestClient[Any, Any], worker: Any, smtp: tuple[SmtpSink, str], redis: Redis,
-        settings: Settings) -> None:
+    api: TestClient[Any, Any],
+    worker: Any,
+    smtp: tuple[SmtpSink, str],
+    redis: Redis,
+    settings: Settings,
+) -> None:
     sink, _ = smtp
     await register(api, sink, "erin@example.org", "fr", "75105")
     topics = TopicNames.with_prefix(settings.topic_prefix)
@@ -103,22 +130,41 @@ async def test_malformed_record_goes_to_dead_letters_and_the_next_is_delivered(
     await producer.start()
     try:
         await producer.send_and_wait(topics.city_events, b"{not json")
-        await producer.send_and_wait(topics.city_events, json.dumps(
-            {"type": "AnnouncementPublished/1", "id": "evt_bad", "city": "paris",
-             "department": "voirie", "published_at": "2026-01-01T00:00:00Z",
-             "category": "roadworks", "target": {"areas": ["75105"]},
-             "content": {"fr": {"title": "", "body": "x"}}}).encode())
+        await producer.send_and_wait(
+            topics.city_events,
+            json.dumps(
+                {
+                    "type": "AnnouncementPublished/1",
+                    "id": "evt_bad",
+                    "city": "paris",
+                    "department": "voirie",
+                    "published_at": "2026-01-01T00:00:00Z",
+                    "category": "roadworks",
+                    "target": {"areas": ["75105"]},
+                    "content": {"fr": {"title": "", "body": "x"}},
+                }
+            ).encode(),
+        )
     finally:
         await producer.stop()
     key = await create_department_key(redis, "paris", "voirie")
-    r = await api.post("/v1/cities/paris/announcements", json=ANNOUNCEMENT,
-                       headers={"Authorization": f"Bearer {key}"})
+    r = await api.post(
+        "/v1/cities/paris/announcements",
+        json=ANNOUNCEMENT,
+        headers={"Authorization": f"Bearer {key}"},
+    )
     assert r.status == 202
-    await eventually(lambda: [m for m in sink.to("erin@example.org") if "rue Monge" in m["Subject"]],
-                     what="the valid announcement after the malformed ones")
+    await eventually(
+        lambda: [m for m in sink.to("erin@example.org") if "rue Monge" in m["Subject"]],
+        what="the valid announcement after the malformed ones",
+    )
 
-    consumer = AIOKafkaConsumer(topics.dead_letters, bootstrap_servers=settings.kafka_bootstrap,
-                                auto_offset_reset="earliest", group_id=None)
+    consumer = AIOKafkaConsumer(
+        topics.dead_letters,
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        group_id=None,
+    )
     await consumer.start()
     try:
         batch = await consumer.getmany(timeout_ms=10_000, max_records=10)

@@ -37,23 +37,43 @@ async def deps(redis: Redis, smtp: tuple[SmtpSink, str]) -> AsyncIterator[tuple[
     await channel.close()
 
 
-async def citizen(store: SubscriptionStore, email: str, area: str, language: str = "fr",
-                  confirmed: bool = True, **sub: object) -> str:
+async def citizen(
+    store: SubscriptionStore,
+    email: str,
+    area: str,
+    language: str = "fr",
+    confirmed: bool = True,
+    **sub: object,
+) -> str:
     c, cp = await store.create_citizen("paris", email, language)
     if confirmed:
         await store.set_contact_status("paris", cp.id, "confirmed", "test")
-    await store.add_subscription("paris", c.id, area, list(sub.get("categories", [])),  # type: ignore[call-overload]
-                                 str(sub.get("min_severity", "unknown")), ["email"])
+    await store.add_subscription(
+        "paris",
+        c.id,
+        area,
+        list(sub.get("categories", [])),  # type: ignore[call-overload]
+        str(sub.get("min_severity", "unknown")),
+        ["email"],
+    )
     return c.id
 
 
-def announcement(areas: list[str], category: str = "roadworks",
-                 severity: str = "minor") -> Announcement:
-    body = {"category": category, "severity": severity, "target": {"areas": areas},
-            "content": {"fr": {"title": "Travaux", "body": "Rue fermée."},
-                        "en": {"title": "Works", "body": "Street closed."}}}
-    return Announcement.from_input(body, id="evt_1", city="paris", department="voirie",
-                                   catalogue=PARIS)
+def announcement(
+    areas: list[str], category: str = "roadworks", severity: str = "minor"
+) -> Announcement:
+    body = {
+        "category": category,
+        "severity": severity,
+        "target": {"areas": areas},
+        "content": {
+            "fr": {"title": "Travaux", "body": "Rue fermée."},
+            "en": {"title": "Works", "body": "Street closed."},
+        },
+    }
+    return Announcement.from_input(
+        body, id="evt_1", city="paris", department="voirie", catalogue=PARIS
+    )
 
 
 def batches(published: Published) -> list[EmailBatch]:
@@ -73,15 +93,25 @@ async def test_expansion_dedupes_filters_and_batches(deps: tuple[Deps, Published
     await handlers.expand_announcement(announcement(["7510501"]), d)
     [batch] = batches(published)
     assert sorted((r.to, r.language) for r in batch.recipients) == [
-        ("both@example.org", "en"), ("q@example.org", "fr")]
-    assert batch.variants["en"]["subject"] == "Works" and batch.variants["fr"]["subject"] == "Travaux"
+        ("both@example.org", "en"),
+        ("q@example.org", "fr"),
+    ]
+    assert (
+        batch.variants["en"]["subject"] == "Works" and batch.variants["fr"]["subject"] == "Travaux"
+    )
     assert await d.ledger.counts("paris", "evt_1") == {"email": {"queued": 2}}
     stored = await d.events.redis.hgetall("n:paris:event:evt_1")
-    assert (stored["status"], stored["matched"], stored["queued"]) == ("processed", "3", "2")  # pending has no confirmed address
+    assert (stored["status"], stored["matched"], stored["queued"]) == (
+        "processed",
+        "3",
+        "2",
+    )  # pending has no confirmed address
     assert quartier in {r.citizen for r in batch.recipients}
 
 
-async def test_a_severe_alert_reaches_the_severe_only_subscriber(deps: tuple[Deps, Published]) -> None:
+async def test_a_severe_alert_reaches_the_severe_only_subscriber(
+    deps: tuple[Deps, Published],
+) -> None:
     d, published = deps
     await citizen(d.store, "severe-only@example.org", "75105", min_severity="severe")
     await handlers.expand_announcement(announcement(["75105"], severity="extreme"), d)
@@ -99,8 +129,9 @@ async def test_expanding_twice_queues_once(deps: tuple[Deps, Published]) -> None
     assert await d.ledger.counts("paris", "evt_1") == {"email": {"sent": 1}}
 
 
-async def test_send_hands_each_message_over_once(deps: tuple[Deps, Published],
-                                                 smtp: tuple[SmtpSink, str]) -> None:
+async def test_send_hands_each_message_over_once(
+    deps: tuple[Deps, Published], smtp: tuple[SmtpSink, str]
+) -> None:
     d, published = deps
     sink, _ = smtp
     await citizen(d.store, "a@example.org", "75105")
@@ -120,7 +151,8 @@ async def test_send_hands_each_message_over_once(deps: tuple[Deps, Published],
 
 
 async def test_nothing_goes_to_an_address_unsubscribed_after_expansion(
-        deps: tuple[Deps, Published], smtp: tuple[SmtpSink, str]) -> None:
+    deps: tuple[Deps, Published], smtp: tuple[SmtpSink, str]
+) -> None:
     d, published = deps
     await citizen(d.store, "a@example.org", "75105")
     await handlers.expand_announcement(announcement(["75105"]), d)
@@ -131,20 +163,23 @@ async def test_nothing_goes_to_an_address_unsubscribed_after_expansion(
     assert await d.ledger.counts("paris", "evt_1") == {"email": {"skipped": 1}}
 
 
-async def test_an_expired_event_is_not_sent(deps: tuple[Deps, Published],
-                                           smtp: tuple[SmtpSink, str]) -> None:
+async def test_an_expired_event_is_not_sent(
+    deps: tuple[Deps, Published], smtp: tuple[SmtpSink, str]
+) -> None:
     d, published = deps
     await citizen(d.store, "a@example.org", "75105")
     await handlers.expand_announcement(announcement(["75105"]), d)
     batch = EmailBatch.from_wire(published[0][2])
-    expired = EmailBatch(batch.city, batch.event, batch.kind, batch.variants, batch.recipients,
-                         expires_at=1.0)
+    expired = EmailBatch(
+        batch.city, batch.event, batch.kind, batch.variants, batch.recipients, expires_at=1.0
+    )
     assert await handlers.send_email_batch(expired.to_wire(), d) == {"expired": 1}
     assert smtp[0].messages == []
 
 
 async def test_a_transient_refusal_is_retried_and_delivered_once(
-        deps: tuple[Deps, Published], smtp: tuple[SmtpSink, str]) -> None:
+    deps: tuple[Deps, Published], smtp: tuple[SmtpSink, str]
+) -> None:
     d, published = deps
     sink, _ = smtp
     sink.replies = ["421 4.3.2 try again later"]
@@ -157,7 +192,8 @@ async def test_a_transient_refusal_is_retried_and_delivered_once(
 
 
 async def test_a_permanent_refusal_fails_and_is_dead_lettered(
-        deps: tuple[Deps, Published], smtp: tuple[SmtpSink, str]) -> None:
+    deps: tuple[Deps, Published], smtp: tuple[SmtpSink, str]
+) -> None:
     d, published = deps
     sink, _ = smtp
     sink.replies = ["550 5.1.1 mailbox unavailable"]
@@ -171,10 +207,18 @@ async def test_a_permanent_refusal_fails_and_is_dead_lettered(
     assert await d.ledger.counts("paris", "evt_1") == {"email": {"failed": 1}}
 
 
-async def test_guarded_dead_letters_what_a_handler_cannot_take(deps: tuple[Deps, Published]) -> None:
+async def test_guarded_dead_letters_what_a_handler_cannot_take(
+    deps: tuple[Deps, Published],
+) -> None:
     d, published = deps
-    await handlers.guarded("city-events", b'{"type": "AnnouncementPublished/1"}', d,
-                           handlers.handle_city_event, partition=0, offset=3)
+    await handlers.guarded(
+        "city-events",
+        b'{"type": "AnnouncementPublished/1"}',
+        d,
+        handlers.handle_city_event,
+        partition=0,
+        offset=3,
+    )
     [(topic, _, raw)] = published
     letter = json.loads(raw)
     assert topic == "dead-letters"

@@ -8,9 +8,17 @@ from streams.ledger import Ledger, notification_id
 async def test_ids_are_derived_from_event_citizen_and_channel() -> None:
     a = notification_id("paris", "evt_1", "cit_1", "email")
     assert a == notification_id("paris", "evt_1", "cit_1", "email")
-    assert len({a, notification_id("paris", "evt_1", "cit_1", "sms"),
+    assert (
+        len(
+            {
+                a,
+                notification_id("paris", "evt_1", "cit_1", "sms"),
                 notification_id("paris", "evt_2", "cit_1", "email"),
-                notification_id("lyon", "evt_1", "cit_1", "email")}) == 4
+                notification_id("lyon", "evt_1", "cit_1", "email"),
+            }
+        )
+        == 4
+    )
 
 
 async def test_enqueue_is_idempotent_and_counts_once(redis: Redis) -> None:

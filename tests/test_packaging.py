@@ -31,14 +31,22 @@ def test_build_lists_the_packages_and_ships_templates_and_data() -> None:
 def test_the_worker_registers_the_expected_agents() -> None:
     from notifier.worker import build_worker_app
 
-    settings = Settings(kafka_url="kafka://127.0.0.1:1", redis_url="redis://127.0.0.1:1",
-                        smtp_url=Secret("smtp://127.0.0.1:1"), secret_key=Secret("k" * 48),
-                        topic_prefix="x.")
+    settings = Settings(
+        kafka_url="kafka://127.0.0.1:1",
+        redis_url="redis://127.0.0.1:1",
+        smtp_url=Secret("smtp://127.0.0.1:1"),
+        secret_key=Secret("k" * 48),
+        topic_prefix="x.",
+    )
     app = build_worker_app(settings)
-    agents = {name: set(agent.channel.topics)  # type: ignore[attr-defined]
-              for name, agent in app.agents.items()}
-    assert agents == {"notifier.match-city-events": {"x.city-events"},
-                      "notifier.send-email": {"x.deliveries.email"}}
+    agents = {
+        name: set(agent.channel.topics)  # type: ignore[attr-defined]
+        for name, agent in app.agents.items()
+    }
+    assert agents == {
+        "notifier.match-city-events": {"x.city-events"},
+        "notifier.send-email": {"x.deliveries.email"},
+    }
     assert app.conf.web_enabled is False
 
 

@@ -5,9 +5,16 @@ import pytest
 from templates.renderer import KINDS, LANGUAGES, Renderer, TemplateError
 
 SAMPLE = {
-    "announcement": {"title": "Travaux", "body": "Rue fermée.\n\nDéviation.", "link": "",
-                     "severity": "minor", "department": "Voirie", "city_name": "Paris",
-                     "areas": "Panthéon", "unsubscribe_url": "https://x/u"},
+    "announcement": {
+        "title": "Travaux",
+        "body": "Rue fermée.\n\nDéviation.",
+        "link": "",
+        "severity": "minor",
+        "department": "Voirie",
+        "city_name": "Paris",
+        "areas": "Panthéon",
+        "unsubscribe_url": "https://x/u",
+    },
     "confirmation": {"city_name": "Paris", "confirm_url": "https://x/c"},
 }
 
@@ -26,8 +33,11 @@ def test_all_templates_load_at_start() -> None:
 
 
 def test_department_content_is_data_not_template_code() -> None:
-    ctx = dict(SAMPLE["announcement"], title="{{ 7*7 }} <script>alert(1)</script>",
-               body="{% for x in range(3) %}x{% endfor %}")
+    ctx = dict(
+        SAMPLE["announcement"],
+        title="{{ 7*7 }} <script>alert(1)</script>",
+        body="{% for x in range(3) %}x{% endfor %}",
+    )
     out = Renderer().render_email("announcement", "fr", ctx)
     assert "{{ 7*7 }}" in out["text"] and "49" not in out["text"]
     assert "{% for x in range(3) %}" in out["text"]
