@@ -19,9 +19,9 @@ from streams.handlers import CITY_NAMES, Deps
 from streams.ledger import notification_id
 from streams.records import EmailBatch, Recipient
 from subscriptions import tokens
-from subscriptions.categories import check_category, check_severity
 from subscriptions.errors import InvalidInput
-from subscriptions.store import CHANNELS, LANGUAGES, ContactPoint
+from subscriptions.store import LANGUAGES, ContactPoint, new_id
+from subscriptions.subscription import parse_subscription
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
@@ -107,20 +107,10 @@ async def subscribe(request: web.Request) -> web.Response:
     city, deps = city_of(request), request.app[DEPS]
     cid = _citizen_token(request, city)
     body = await json_body(request)
-    area = body.get("area")
-    if not isinstance(area, str) or area not in deps.catalogues[city]:
-        raise InvalidInput("area", f"unknown area code {area!r}; see /v1/cities/{city}/areas")
-    categories = body.get("categories", [])
-    if not isinstance(categories, list):
-        raise InvalidInput("categories", "must be a list")
-    categories = [check_category(c, f"categories[{i}]") for i, c in enumerate(categories)]
-    channels = body.get("channels", ["email"])
-    if not isinstance(channels, list) or not channels or any(c not in CHANNELS for c in channels):
-        raise InvalidInput("channels", f"a non-empty list of {', '.join(CHANNELS)}")
-    min_severity = check_severity(body.get("min_severity", "unknown"), "min_severity")
-    sub = await deps.store.add_subscription(
-        city, cid, area, sorted(set(categories)), min_severity, sorted(set(channels))
+    sub, index = parse_subscription(
+        body, sid=new_id("sub"), citizen=cid, catalogue=deps.catalogues[city]
     )
+    await deps.store.add_subscription(city, sub, index)
     return web.json_response(sub.public(), status=201)
 
 

@@ -32,7 +32,7 @@ from streams.topics import TopicNames
 from subscriptions import tokens
 from subscriptions.areas import AreaCatalogue
 from subscriptions.errors import InvalidInput
-from subscriptions.matcher import match_areas
+from subscriptions.matcher import match
 from subscriptions.store import SubscriptionStore
 from templates.renderer import Renderer
 
@@ -100,7 +100,8 @@ async def handle_city_event(raw: bytes, deps: Deps) -> int:
 async def expand_announcement(a: Announcement, deps: Deps) -> int:
     """Queue one email per matched citizen with a confirmed address; the number queued."""
     catalogue = deps.catalogues[a.city]
-    matches = await match_areas(deps.store, catalogue, a.city, a.areas, a.category, a.severity)
+    target = a.target.resolve(catalogue)
+    matches = await match(deps.store, catalogue, a.city, target, a.category, a.severity)
     wanted = [m for m in matches if "email" in m.channels]
     citizens = await deps.store.citizens(a.city, [m.citizen for m in wanted])
     contacts = await deps.store.confirmed_contacts(a.city, list(citizens), "email")
@@ -159,7 +160,7 @@ def render_announcement(a: Announcement, lang: str, deps: Deps) -> dict[str, str
             "severity": a.severity,
             "department": a.department,
             "city_name": CITY_NAMES.get(a.city, a.city.title()),
-            "areas": ", ".join(catalogue.get(c).name for c in a.areas),
+            "areas": a.target.area_names(catalogue),
             "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
         },
     )

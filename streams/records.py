@@ -17,12 +17,13 @@ from typing import Any
 from subscriptions.areas import AreaCatalogue
 from subscriptions.categories import check_category, check_severity
 from subscriptions.errors import InvalidInput
+from subscriptions.targets import EventTarget, parse_target
 
 ANNOUNCEMENT = "AnnouncementPublished/1"
 EMAIL_BATCH = "EmailBatchQueued/1"
 DEAD_LETTER = "DeadLettered/1"
 LANGUAGES = ("fr", "en")
-MAX_TITLE, MAX_BODY, MAX_AREAS = 200, 5000, 200
+MAX_TITLE, MAX_BODY = 200, 5000
 
 
 def dumps(obj: dict[str, Any]) -> bytes:
@@ -93,7 +94,7 @@ class Announcement:
     department: str
     category: str
     severity: str
-    areas: tuple[str, ...]
+    target: EventTarget
     content: dict[str, Content]
     published_at: float
     expires_at: float | None = None
@@ -113,15 +114,7 @@ class Announcement:
         if not isinstance(body, dict):
             raise InvalidInput("body", "must be a JSON object")
         now = time.time() if now is None else now
-        target = body.get("target")
-        if not isinstance(target, dict):
-            raise InvalidInput("target", 'required, an object such as {"areas": ["75105"]}')
-        areas = target.get("areas")
-        if not isinstance(areas, list) or not areas or len(areas) > MAX_AREAS:
-            raise InvalidInput("target.areas", f"required, a list of 1 to {MAX_AREAS} area codes")
-        for i, code in enumerate(areas):
-            if not isinstance(code, str) or code not in catalogue:
-                raise InvalidInput(f"target.areas[{i}]", f"unknown area code {code!r}")
+        target = parse_target(body.get("target"), catalogue)
         content = body.get("content")
         if not isinstance(content, dict) or not content:
             raise InvalidInput("content", 'required, an object keyed by language, e.g. {"fr": {…}}')
@@ -149,7 +142,7 @@ class Announcement:
             department=department,
             category=check_category(body.get("category")),
             severity=check_severity(body.get("severity", "minor")),
-            areas=tuple(dict.fromkeys(areas)),
+            target=target,
             content=parsed,
             published_at=now,
             expires_at=expires_at,
@@ -164,7 +157,7 @@ class Announcement:
                 "department": self.department,
                 "category": self.category,
                 "severity": self.severity,
-                "target": {"areas": list(self.areas)},
+                "target": self.target.to_json(),
                 "content": {k: dataclasses.asdict(v) for k, v in self.content.items()},
                 "published_at": iso(self.published_at),
                 "expires_at": iso(self.expires_at) if self.expires_at else None,

@@ -1,13 +1,25 @@
-"""From an event's target, category and severity to the matching subscriptions."""
+"""From an event's target, category and severity to the matching citizens.
+
+A target is a set of area codes and/or a drawn shape (polygons, circles), in metres.
+- Area subscriptions match when their area overlaps the target: for codes, the areas above and
+  below them in the hierarchy; for a shape, every area that shares surface with it.
+- Point-and-radius and polygon subscriptions are indexed by the quartiers they cross; those of
+  the quartiers the target covers are the candidates, and shapely decides exactly which of them
+  intersect the target.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
 
+from shapely import unary_union
+from shapely.geometry.base import BaseGeometry
+
 from subscriptions.areas import AreaCatalogue
 from subscriptions.categories import severity_rank
-from subscriptions.store import Subscription, SubscriptionStore, key
+from subscriptions.store import SubscriptionStore, key
+from subscriptions.subscription import Subscription
 
 
 @dataclasses.dataclass(frozen=True)
@@ -19,19 +31,42 @@ class Match:
     channels: frozenset[str]
 
 
-async def match_areas(
+@dataclasses.dataclass(frozen=True)
+class Target:
+    codes: tuple[str, ...] = ()
+    shape: BaseGeometry | None = None  # metric: polygons and circles drawn by the sender
+
+    def geometry(self, catalogue: AreaCatalogue) -> BaseGeometry:
+        parts = [catalogue.get(c).metric for c in self.codes]
+        if self.shape is not None:
+            parts.append(self.shape)
+        return unary_union(parts)
+
+
+async def match(
     store: SubscriptionStore,
     catalogue: AreaCatalogue,
     city: str,
-    areas: Iterable[str],
+    target: Target,
     category: str,
     severity: str,
 ) -> list[Match]:
-    """Subscriptions on the target areas or on areas above or below them, filtered, by citizen."""
-    codes = sorted(catalogue.related(areas))
-    ids = await store.redis.sunion([key(city, "idx", "area", c) for c in codes]) if codes else set()
-    subs = await store.subscriptions(city, sorted(ids))
-    return group_by_citizen(s for s in subs if wants(s, category, severity))
+    area_codes = catalogue.related(target.codes)
+    leaves = catalogue.leaves(target.codes)
+    if target.shape is not None:
+        crossed = catalogue.intersecting(target.shape)
+        area_codes |= crossed
+        leaves |= catalogue.leaves(crossed) & crossed
+    keys = [key(city, "idx", "area", c) for c in sorted(area_codes)]
+    keys += [key(city, "idx", "geo", c) for c in sorted(leaves)]
+    ids = await store.redis.sunion(keys) if keys else set()
+    subs = [s for s in await store.subscriptions(city, sorted(ids)) if wants(s, category, severity)]
+    shaped = [s for s in subs if s.kind != "area"]
+    if shaped:
+        geometry = target.geometry(catalogue)
+        inside = {s.id for s in shaped if s.metric(catalogue).intersects(geometry)}
+        subs = [s for s in subs if s.kind == "area" or s.id in inside]
+    return group_by_citizen(subs)
 
 
 def wants(sub: Subscription, category: str, severity: str) -> bool:

@@ -9,7 +9,8 @@ Every key starts with ``n:{city}:`` so a city's data never mixes with another's:
     n:{city}:contact:{pid}              hash   id, citizen, channel, address, status
     n:{city}:address:{channel}:{addr}   string contact point id (one citizen per address)
     n:{city}:sub:{sid}                  hash   id, citizen, kind, area, categories, channels, ...
-    n:{city}:idx:area:{code}            set    subscription ids on that area
+    n:{city}:idx:area:{code}            set    area subscriptions on that area
+    n:{city}:idx:geo:{quartier}         set    point and polygon subscriptions crossing it
 
 Writes that touch several keys go through one MULTI/EXEC, so a crash never leaves a
 subscription half-indexed.
@@ -27,9 +28,9 @@ from typing import Any
 from redis.asyncio import Redis
 
 from subscriptions.errors import InvalidInput, NotFound
+from subscriptions.subscription import Subscription
 
 LANGUAGES = ("fr", "en")
-CHANNELS = ("email",)
 CONTACT_STATUSES = ("pending", "confirmed", "unsubscribed")
 
 
@@ -52,35 +53,6 @@ class ContactPoint:
     @classmethod
     def from_hash(cls, h: dict[str, str]) -> ContactPoint:
         return cls(h["id"], h["citizen"], h["channel"], h["address"], h["status"])
-
-
-@dataclasses.dataclass(frozen=True)
-class Subscription:
-    id: str
-    citizen: str
-    kind: str
-    area: str
-    categories: tuple[str, ...]
-    min_severity: str
-    channels: tuple[str, ...]
-
-    @classmethod
-    def from_hash(cls, h: dict[str, str]) -> Subscription:
-        return cls(
-            h["id"],
-            h["citizen"],
-            h["kind"],
-            h["area"],
-            tuple(json.loads(h["categories"])),
-            h["min_severity"],
-            tuple(json.loads(h["channels"])),
-        )
-
-    def public(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["categories"] = list(self.categories)
-        d["channels"] = list(self.channels)
-        return d
 
 
 @dataclasses.dataclass(frozen=True)
@@ -205,34 +177,18 @@ class SubscriptionStore:
         ]
 
     async def add_subscription(
-        self,
-        city: str,
-        cid: str,
-        area: str,
-        categories: list[str],
-        min_severity: str,
-        channels: list[str],
+        self, city: str, sub: Subscription, index: list[tuple[str, str]]
     ) -> Subscription:
-        await self.citizen(city, cid)
-        sub = Subscription(
-            new_id("sub"), cid, "area", area, tuple(categories), min_severity, tuple(channels)
-        )
+        """Store a subscription and its index entries in one transaction."""
+        await self.citizen(city, sub.citizen)
         async with self.redis.pipeline(transaction=True) as p:
             p.hset(
                 key(city, "sub", sub.id),
-                mapping={
-                    "id": sub.id,
-                    "citizen": cid,
-                    "kind": "area",
-                    "area": area,
-                    "categories": json.dumps(categories),
-                    "min_severity": min_severity,
-                    "channels": json.dumps(channels),
-                    "created_at": str(int(time.time())),
-                },
+                mapping={**sub.to_hash(), "created_at": str(int(time.time()))},
             )
-            p.sadd(key(city, "citizen", cid, "subs"), sub.id)
-            p.sadd(key(city, "idx", "area", area), sub.id)
+            p.sadd(key(city, "citizen", sub.citizen, "subs"), sub.id)
+            for kind, code in index:
+                p.sadd(key(city, "idx", kind, code), sub.id)
             await p.execute()
         return sub
 

@@ -15,7 +15,8 @@ from streams import handlers
 from streams.handlers import Deps
 from streams.records import Announcement, EmailBatch
 from subscriptions.areas import load_catalogue
-from subscriptions.store import SubscriptionStore
+from subscriptions.store import SubscriptionStore, new_id
+from subscriptions.subscription import parse_subscription
 from tests.conftest import SmtpSink
 
 Published = list[tuple[str, bytes, bytes]]
@@ -37,10 +38,15 @@ async def deps(redis: Redis, smtp: tuple[SmtpSink, str]) -> AsyncIterator[tuple[
     await channel.close()
 
 
+async def subscribe(store: SubscriptionStore, cid: str, **body: object) -> None:
+    sub, index = parse_subscription(body, sid=new_id("sub"), citizen=cid, catalogue=PARIS)
+    await store.add_subscription("paris", sub, index)
+
+
 async def citizen(
     store: SubscriptionStore,
     email: str,
-    area: str,
+    area: str | None = None,
     language: str = "fr",
     confirmed: bool = True,
     **sub: object,
@@ -48,14 +54,9 @@ async def citizen(
     c, cp = await store.create_citizen("paris", email, language)
     if confirmed:
         await store.set_contact_status("paris", cp.id, "confirmed", "test")
-    await store.add_subscription(
-        "paris",
-        c.id,
-        area,
-        list(sub.get("categories", [])),  # type: ignore[call-overload]
-        str(sub.get("min_severity", "unknown")),
-        ["email"],
-    )
+    if area is not None:
+        sub["area"] = area
+    await subscribe(store, c.id, **sub)
     return c.id
 
 
@@ -84,7 +85,7 @@ async def test_expansion_dedupes_filters_and_batches(deps: tuple[Deps, Published
     d, published = deps
     s = d.store
     both = await citizen(s, "both@example.org", "75105", "en")
-    await d.store.add_subscription("paris", both, "7510501", [], "unknown", ["email"])
+    await subscribe(d.store, both, area="7510501")
     quartier = await citizen(s, "q@example.org", "7510501")
     await citizen(s, "pending@example.org", "75105", confirmed=False)
     await citizen(s, "water-only@example.org", "75105", categories=["water"])

@@ -1,0 +1,133 @@
+"""A subscription: what a citizen wants to hear about, where, how.
+
+Kinds: ``area`` (a code of the city's catalogue), ``point`` (a point and a radius in metres),
+``polygon`` (a GeoJSON Polygon the citizen draws). Each carries optional category filters, a
+minimum severity and the channels to use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
+
+from subscriptions.areas import AreaCatalogue
+from subscriptions.categories import check_category, check_severity
+from subscriptions.errors import InvalidInput
+from subscriptions.geometry import circle, parse_lonlat, parse_polygon, parse_radius
+
+CHANNELS = ("email",)
+KINDS = ("area", "point", "polygon")
+
+
+@dataclasses.dataclass(frozen=True)
+class Subscription:
+    id: str
+    citizen: str
+    kind: str
+    categories: tuple[str, ...]
+    min_severity: str
+    channels: tuple[str, ...]
+    area: str = ""
+    geometry: dict[str, Any] | None = None  # GeoJSON Point or Polygon, lon/lat
+    radius_m: float = 0.0
+
+    @classmethod
+    def from_hash(cls, h: dict[str, str]) -> Subscription:
+        return cls(
+            id=h["id"],
+            citizen=h["citizen"],
+            kind=h["kind"],
+            categories=tuple(json.loads(h["categories"])),
+            min_severity=h["min_severity"],
+            channels=tuple(json.loads(h["channels"])),
+            area=h.get("area", ""),
+            geometry=json.loads(h["geometry"]) if h.get("geometry") else None,
+            radius_m=float(h.get("radius_m") or 0),
+        )
+
+    def to_hash(self) -> dict[str, str]:
+        return {
+            "id": self.id,
+            "citizen": self.citizen,
+            "kind": self.kind,
+            "categories": json.dumps(list(self.categories)),
+            "min_severity": self.min_severity,
+            "channels": json.dumps(list(self.channels)),
+            "area": self.area,
+            "geometry": json.dumps(self.geometry) if self.geometry else "",
+            "radius_m": str(self.radius_m),
+        }
+
+    def metric(self, catalogue: AreaCatalogue) -> BaseGeometry:
+        """The subscribed surface in metres (the circle for a point and radius)."""
+        if self.kind == "area":
+            return catalogue.get(self.area).metric
+        assert self.geometry is not None
+        if self.kind == "point":
+            lon, lat = self.geometry["coordinates"]
+            return circle(catalogue.projection, lon, lat, self.radius_m)
+        return catalogue.projection.to_metric(shape(self.geometry))
+
+    def public(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "id": self.id,
+            "kind": self.kind,
+            "categories": list(self.categories),
+            "min_severity": self.min_severity,
+            "channels": list(self.channels),
+        }
+        if self.kind == "area":
+            d["area"] = self.area
+        elif self.kind == "point":
+            lon, lat = self.geometry["coordinates"]  # type: ignore[index]
+            d.update(point={"lon": lon, "lat": lat}, radius_m=self.radius_m)
+        else:
+            d["polygon"] = self.geometry
+        return d
+
+
+def parse_subscription(
+    body: dict[str, Any], *, sid: str, citizen: str, catalogue: AreaCatalogue
+) -> tuple[Subscription, list[tuple[str, str]]]:
+    """Validate a citizen's subscription body; the subscription and its index entries
+    (``("area", code)`` for an area, ``("geo", quartier)`` for each quartier a shape crosses)."""
+    given = [k for k in ("area", "point", "polygon") if body.get(k) is not None]
+    if len(given) != 1:
+        raise InvalidInput("area", "give exactly one of area, point (with radius_m) or polygon")
+    categories = body.get("categories", [])
+    if not isinstance(categories, list):
+        raise InvalidInput("categories", "must be a list")
+    cats = tuple(sorted({check_category(c, f"categories[{i}]") for i, c in enumerate(categories)}))
+    channels = body.get("channels", ["email"])
+    if not isinstance(channels, list) or not channels or any(c not in CHANNELS for c in channels):
+        raise InvalidInput("channels", f"a non-empty list of {', '.join(CHANNELS)}")
+    common: dict[str, Any] = {
+        "id": sid,
+        "citizen": citizen,
+        "categories": cats,
+        "min_severity": check_severity(body.get("min_severity", "unknown"), "min_severity"),
+        "channels": tuple(sorted(set(channels))),
+    }
+    kind = given[0]
+    if kind == "area":
+        code = body["area"]
+        if not isinstance(code, str) or code not in catalogue:
+            raise InvalidInput("area", f"unknown area code {code!r}")
+        return Subscription(kind="area", area=code, **common), [("area", code)]
+    if kind == "point":
+        lon, lat = parse_lonlat(body["point"], "point")
+        radius = parse_radius(body.get("radius_m"), "radius_m")
+        geometry = {"type": "Point", "coordinates": [lon, lat]}
+        metric = circle(catalogue.projection, lon, lat, radius)
+        sub = Subscription(kind="point", geometry=geometry, radius_m=radius, **common)
+    else:
+        geometry, metric = parse_polygon(body["polygon"], "polygon", catalogue.projection)
+        sub = Subscription(kind="polygon", geometry=geometry, **common)
+    leaves = catalogue.leaves(catalogue.intersecting(metric))
+    if not leaves:
+        raise InvalidInput(kind, "is outside the city")
+    return sub, [("geo", q) for q in sorted(leaves)]
