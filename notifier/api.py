@@ -17,8 +17,8 @@ from notifier import citizens_api, events_api, outbox
 from notifier.http import MAX_BODY, city_of, error
 from notifier.keys import DEPS, OUTBOX_DIR, SETTINGS
 from notifier.settings import Settings
-from streams.handlers import Deps
-from subscriptions.errors import InvalidInput, NotFound
+from streams.deps import Deps
+from subscriptions.errors import Conflict, InvalidInput, NotFound
 
 log = logging.getLogger("notifier.api")
 
@@ -33,6 +33,8 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return error(422, e.field, e.reason)
     except NotFound as e:
         return error(404, None, str(e))
+    except Conflict as e:
+        return error(409, e.field, e.reason)
     except json.JSONDecodeError as e:
         return error(400, "body", f"not valid JSON: {e.msg} at line {e.lineno} column {e.colno}")
     except web.HTTPRequestEntityTooLarge:

@@ -15,7 +15,7 @@ from aiohttp import web
 from notifier.auth import bearer
 from notifier.http import city_of, json_body
 from notifier.keys import DEPS
-from streams.handlers import CITY_NAMES, Deps
+from streams.deps import Deps
 from streams.ledger import notification_id
 from streams.records import EmailBatch, Recipient
 from subscriptions import tokens
@@ -60,7 +60,7 @@ async def send_confirmation(deps: Deps, city: str, contact: ContactPoint, langua
     url = f"{deps.base_url}/v1/confirm/{tokens.sign(deps.secret_key, 'confirm', city, contact.id)}"
     lang = deps.renderer.language_for("confirmation", language)
     variant = deps.renderer.render_email(
-        "confirmation", lang, {"city_name": CITY_NAMES.get(city, city.title()), "confirm_url": url}
+        "confirmation", lang, {"city_name": deps.city_name(city), "confirm_url": url}
     )
     await deps.ledger.enqueue(city, event, "email", [(nid, contact.citizen, contact.id)])
     batch = EmailBatch(

@@ -7,7 +7,7 @@ from pathlib import Path
 from aiohttp import web
 
 from notifier.settings import Settings
-from streams.handlers import Deps
+from streams.deps import Deps
 
 SETTINGS = web.AppKey("settings", Settings)
 DEPS = web.AppKey("deps", Deps)

@@ -7,8 +7,8 @@ from redis.asyncio import Redis
 from channels.base import Channel
 from channels.email import Email, SmtpConfig, SmtpEmailChannel
 from notifier.settings import Settings
+from streams.deps import Deps, Publish
 from streams.event_store import EventStore
-from streams.handlers import Deps, Publish
 from streams.ledger import Ledger
 from streams.topics import TopicNames
 from subscriptions.areas import load_catalogue

@@ -6,12 +6,15 @@ dependencies; the app module never imports this one.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import faust
 
 from streams import handlers
-from streams.handlers import Deps
+from streams.deps import Deps
+
+SWEEP_INTERVAL = 10.0
 
 # agent name -> (topic attribute, handler)
 AGENTS = {
@@ -40,3 +43,12 @@ def register(app: faust.App, topics: dict[str, faust.TopicT], deps: Deps) -> Non
 
         agent.__name__ = agent.__qualname__ = name.replace("-", "_")
         app.agent(topic, name=f"notifier.{name}")(agent)
+
+    async def sweep_outbox() -> None:
+        try:
+            await handlers.sweep_outbox(deps)
+        except Exception:  # the next tick tries again; an outage must not stop the timer
+            logging.getLogger("notifier.streams").exception("outbox sweep failed")
+
+    # one worker of the group sweeps (the leader); the events it republishes are idempotent
+    app.timer(SWEEP_INTERVAL, on_leader=True, name="notifier.sweep-outbox")(sweep_outbox)

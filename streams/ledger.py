@@ -5,6 +5,7 @@
     n:{city}:notif:{nid}          hash  event, citizen, channel, contact, status, provider_id,
                                         error, attempts, claimed_at, updated_at
     n:{city}:event:{eid}:counts   hash  "{channel}:{status}" -> number of notifications
+    n:{city}:event:{eid}:notifs   set   the keys of the event's notification records
 
 The notification id is derived from (city, event, citizen, channel), so an event expanded twice
 yields the same ids and ``enqueue`` creates each record once. ``claim`` (queued -> sending) guards
@@ -33,11 +34,14 @@ RANK = {
     "failed": 3,
     "expired": 3,
     "skipped": 3,
+    "superseded": 3,  # a newer version of the event came before it was sent
+    "cancelled": 3,  # the event was cancelled before it was sent
 }
 FINAL = {s for s, r in RANK.items() if r == 3}
 LEASE_SECONDS = 120
 
-# KEYS: counts key; ARGV: channel, now, then (notif key, event, citizen, contact) repeated.
+# KEYS: counts key, the event's set of notification keys;
+# ARGV: channel, now, then (notif key, event, citizen, contact) repeated.
 _ENQUEUE = """
 local out = {}
 local n = 0
@@ -47,6 +51,7 @@ for i = 3, #ARGV, 4 do
   if not status then
     redis.call('HSET', k, 'event', ARGV[i+1], 'citizen', ARGV[i+2], 'contact', ARGV[i+3],
                'channel', ARGV[1], 'status', 'queued', 'attempts', 0, 'updated_at', ARGV[2])
+    redis.call('SADD', KEYS[2], k)
     n = n + 1
     status = 'queued'
   end
@@ -78,8 +83,8 @@ _ADVANCE = """
 local h = redis.call('HMGET', KEYS[1], 'status', 'channel')
 local status, channel = h[1], h[2]
 if not status then return 0 end
-local rank = {queued=0, sending=1, sent=2,
-              delivered=3, undelivered=3, failed=3, expired=3, skipped=3}
+local rank = {queued=0, sending=1, sent=2, delivered=3, undelivered=3, failed=3, expired=3,
+              skipped=3, superseded=3, cancelled=3}
 if tonumber(ARGV[2]) <= rank[status] then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updated_at', ARGV[3])
 for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1]) end
@@ -115,7 +120,20 @@ class Ledger:
         argv: list[Any] = [channel, int(time.time())]
         for nid, citizen, contact in rows:
             argv += [key(city, "notif", nid), event, citizen, contact]
-        return list(await self._enqueue(keys=[key(city, "event", event, "counts")], args=argv))
+        keys = [key(city, "event", event, "counts"), key(city, "event", event, "notifs")]
+        return list(await self._enqueue(keys=keys, args=argv))
+
+    async def reached(self, city: str, event: str, channel: str) -> list[tuple[str, str]]:
+        """(citizen, contact) of the notifications of an event the provider took (sent or
+        delivered), once each: who must hear of an update or a cancellation."""
+        keys = sorted(await self.redis.smembers(key(city, "event", event, "notifs")))
+        async with self.redis.pipeline(transaction=False) as p:
+            for k in keys:
+                p.hmget(k, "status", "channel", "citizen", "contact")
+            rows = await p.execute()
+        return sorted(
+            {(cit, cp) for st, ch, cit, cp in rows if ch == channel and st in ("sent", "delivered")}
+        )
 
     async def claim(self, city: str, event: str, nid: str) -> bool:
         keys = [key(city, "notif", nid), key(city, "event", event, "counts")]

@@ -1,4 +1,4 @@
-"""Wire records: JSON objects with an explicit, versioned ``type`` (``AnnouncementPublished/1``).
+"""Wire records: JSON objects with an explicit, versioned ``type`` (``EmailBatchQueued/1``).
 
 Topics carry raw bytes and every agent decodes them here, so a record that does not decode is
 caught by us (and sent to dead letters with the reason), never dropped inside Faust's
@@ -14,16 +14,12 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from subscriptions.areas import AreaCatalogue
-from subscriptions.categories import check_category, check_severity
 from subscriptions.errors import InvalidInput
-from subscriptions.targets import EventTarget, parse_target
 
-ANNOUNCEMENT = "AnnouncementPublished/1"
 EMAIL_BATCH = "EmailBatchQueued/1"
-DEAD_LETTER = "DeadLettered/1"
-LANGUAGES = ("fr", "en")
+LANGUAGES = ("fr", "en")  # of department content
 MAX_TITLE, MAX_BODY = 200, 5000
+DEAD_LETTER = "DeadLettered/1"
 
 
 def dumps(obj: dict[str, Any]) -> bytes:
@@ -31,14 +27,20 @@ def dumps(obj: dict[str, Any]) -> bytes:
 
 
 def loads(raw: bytes, expected_type: str) -> dict[str, Any]:
+    return loads_any(raw, (expected_type,))
+
+
+def loads_any(raw: bytes, types: tuple[str, ...]) -> dict[str, Any]:
+    """A JSON object whose ``type`` is one of ``types``, or ``InvalidInput`` saying why not."""
     try:
         obj = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise InvalidInput("record", f"not JSON: {e}") from None
     if not isinstance(obj, dict):
         raise InvalidInput("record", "not a JSON object")
-    if obj.get("type") != expected_type:
-        raise InvalidInput("type", f"expected {expected_type!r}, got {obj.get('type')!r}")
+    if obj.get("type") not in types:
+        expected = " or ".join(repr(t) for t in types)
+        raise InvalidInput("type", f"expected {expected}, got {obj.get('type')!r}")
     return obj
 
 
@@ -58,139 +60,6 @@ def parse_time(value: object, field: str) -> float:
 
 def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def _text(d: dict[str, Any], name: str, field: str, limit: int, required: bool = True) -> str:
-    v = d.get(name)
-    if not required and (v is None or v == ""):
-        return ""
-    if not isinstance(v, str) or not v.strip():
-        raise InvalidInput(field, "required, a non-empty string")
-    if len(v) > limit:
-        raise InvalidInput(field, f"longer than {limit} characters")
-    return v.strip()
-
-
-def _link(d: dict[str, Any], field: str) -> str:
-    link = _text(d, "link", field, 2000, required=False)
-    if link and not link.startswith(("https://", "http://")):
-        raise InvalidInput(field, "must be an http(s) URL")
-    return link
-
-
-@dataclasses.dataclass(frozen=True)
-class Content:
-    title: str
-    body: str
-    link: str = ""
-
-
-@dataclasses.dataclass(frozen=True)
-class Announcement:
-    """A department's announcement or alert, as carried on ``city-events``."""
-
-    id: str
-    city: str
-    department: str
-    category: str
-    severity: str
-    target: EventTarget
-    content: dict[str, Content]
-    published_at: float
-    expires_at: float | None = None
-
-    @classmethod
-    def from_input(
-        cls,
-        body: object,
-        *,
-        id: str,
-        city: str,
-        department: str,
-        catalogue: AreaCatalogue,
-        now: float | None = None,
-    ) -> Announcement:
-        """Validate a department's JSON body (the fields it may set)."""
-        if not isinstance(body, dict):
-            raise InvalidInput("body", "must be a JSON object")
-        now = time.time() if now is None else now
-        target = parse_target(body.get("target"), catalogue)
-        content = body.get("content")
-        if not isinstance(content, dict) or not content:
-            raise InvalidInput("content", 'required, an object keyed by language, e.g. {"fr": {…}}')
-        parsed: dict[str, Content] = {}
-        for lang, c in content.items():
-            if lang not in LANGUAGES:
-                raise InvalidInput(
-                    f"content.{lang}", f"language must be one of {', '.join(LANGUAGES)}"
-                )
-            if not isinstance(c, dict):
-                raise InvalidInput(f"content.{lang}", "must be an object with title and body")
-            parsed[lang] = Content(
-                _text(c, "title", f"content.{lang}.title", MAX_TITLE),
-                _text(c, "body", f"content.{lang}.body", MAX_BODY),
-                _link(c, f"content.{lang}.link"),
-            )
-        expires_at = None
-        if body.get("expires_at") is not None:
-            expires_at = parse_time(body["expires_at"], "expires_at")
-            if expires_at <= now:
-                raise InvalidInput("expires_at", "is in the past")
-        return cls(
-            id=id,
-            city=city,
-            department=department,
-            category=check_category(body.get("category")),
-            severity=check_severity(body.get("severity", "minor")),
-            target=target,
-            content=parsed,
-            published_at=now,
-            expires_at=expires_at,
-        )
-
-    def to_wire(self) -> bytes:
-        return dumps(
-            {
-                "type": ANNOUNCEMENT,
-                "id": self.id,
-                "city": self.city,
-                "department": self.department,
-                "category": self.category,
-                "severity": self.severity,
-                "target": self.target.to_json(),
-                "content": {k: dataclasses.asdict(v) for k, v in self.content.items()},
-                "published_at": iso(self.published_at),
-                "expires_at": iso(self.expires_at) if self.expires_at else None,
-            }
-        )
-
-    @classmethod
-    def from_wire(cls, raw: bytes, catalogues: dict[str, AreaCatalogue]) -> Announcement:
-        d = loads(raw, ANNOUNCEMENT)
-        for name in ("id", "city", "department"):
-            if not isinstance(d.get(name), str) or not d[name]:
-                raise InvalidInput(name, "required, a non-empty string")
-        if d["city"] not in catalogues:
-            raise InvalidInput("city", f"unknown city {d['city']!r}")
-        published = parse_time(d.get("published_at"), "published_at")
-        body = {k: d.get(k) for k in ("target", "content", "category", "severity")}
-        a = cls.from_input(
-            body,
-            id=d["id"],
-            city=d["city"],
-            department=d["department"],
-            catalogue=catalogues[d["city"]],
-            now=published,
-        )
-        expires = parse_time(d["expires_at"], "expires_at") if d.get("expires_at") else None
-        return dataclasses.replace(a, expires_at=expires)
-
-    def content_for(self, language: str) -> tuple[str, Content]:
-        """The content in the citizen's language, else French, else the first given."""
-        for lang in (language, "fr", *self.content):
-            if lang in self.content:
-                return lang, self.content[lang]
-        raise AssertionError("an announcement always has content")
 
 
 def dead_letter(
@@ -216,6 +85,9 @@ def dead_letter(
 
 
 UNSUBSCRIBE_PLACEHOLDER = "@@UNSUBSCRIBE_URL@@"
+# who may receive each kind: announcements and cancellations need a confirmed contact point,
+# a confirmation request goes to a pending one
+BATCH_KINDS = ("announcement", "cancellation", "confirmation")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -235,10 +107,11 @@ class EmailBatch:
 
     city: str
     event: str
-    kind: str  # "announcement" needs a confirmed contact; "confirmation" goes to a pending one
+    kind: str  # one of BATCH_KINDS
     variants: dict[str, dict[str, str]]  # language -> {subject, text, html}
     recipients: tuple[Recipient, ...]
     expires_at: float | None = None
+    version: int = 1  # of the announcement; an older one is superseded, not sent
 
     def to_wire(self) -> bytes:
         return dumps(
@@ -250,6 +123,7 @@ class EmailBatch:
                 "variants": self.variants,
                 "recipients": [dataclasses.asdict(r) for r in self.recipients],
                 "expires_at": iso(self.expires_at) if self.expires_at else None,
+                "version": self.version,
             }
         )
 
@@ -262,13 +136,18 @@ class EmailBatch:
                 for k, v in d["variants"].items()
             }
             recipients = tuple(Recipient(**r) for r in d["recipients"])
-            if d["kind"] not in ("announcement", "confirmation"):
-                raise InvalidInput("kind", "must be announcement or confirmation")
+            if d["kind"] not in BATCH_KINDS:
+                raise InvalidInput("kind", f"must be one of {', '.join(BATCH_KINDS)}")
+            version = d.get("version", 1)
+            if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+                raise InvalidInput("version", "a whole number from 1")
             for r in recipients:
                 if r.language not in variants:
                     raise InvalidInput("recipients", f"no variant in {r.language!r}")
             expires = parse_time(d["expires_at"], "expires_at") if d.get("expires_at") else None
-            return cls(str(d["city"]), str(d["event"]), d["kind"], variants, recipients, expires)
+            return cls(
+                str(d["city"]), str(d["event"]), d["kind"], variants, recipients, expires, version
+            )
         except (KeyError, TypeError, AttributeError) as e:
             raise InvalidInput(
                 "record", f"malformed {EMAIL_BATCH}: {type(e).__name__}: {e}"

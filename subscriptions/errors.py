@@ -21,3 +21,12 @@ class NotFound(SubscriptionError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else "not found"
+
+
+class Conflict(SubscriptionError):
+    """The request clashes with the current state (a cancelled event, a reused key)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason

@@ -16,7 +16,7 @@ from jinja2 import PackageLoader, StrictUndefined
 from jinja2 import TemplateError as JinjaError
 from jinja2.sandbox import SandboxedEnvironment
 
-KINDS = ("announcement", "confirmation")
+KINDS = ("announcement", "cancellation", "confirmation")
 PARTS = ("email_subject", "email_text", "email_html")
 LANGUAGES = ("fr", "en")
 FALLBACK = "fr"

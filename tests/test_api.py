@@ -158,3 +158,56 @@ async def test_confirmation_needs_a_post_and_unsubscribe_is_one_click(
     ]
     forged = confirm[:-3] + "abc"
     assert (await error_of(await api.post(forged)))[:2] == (422, "token")
+
+
+async def test_an_idempotent_publish_retried_ten_times_makes_one_event(
+    api: Client, redis: Redis
+) -> None:
+    key = await create_department_key(redis, "paris", "voirie")
+    h = {**auth(key), "Idempotency-Key": "flood-2026-11-25"}
+    answers = [
+        await (await api.post("/v1/cities/paris/announcements", json=BODY, headers=h)).json()
+        for _ in range(10)
+    ]
+    assert len({a["id"] for a in answers}) == 1
+    assert await redis.zcard("n:paris:events:pending") == 1
+    other = {**BODY, "severity": "severe"}
+    r = await api.post("/v1/cities/paris/announcements", json=other, headers=h)
+    assert await error_of(r) == (409, "Idempotency-Key", "already used with a different body")
+    # another department may use the same key for its own event
+    water = await create_department_key(redis, "paris", "eau")
+    h2 = {**auth(water), "Idempotency-Key": "flood-2026-11-25"}
+    r = await api.post("/v1/cities/paris/announcements", json=BODY, headers=h2)
+    assert r.status == 202 and (await r.json())["id"] != answers[0]["id"]
+
+
+async def test_a_refused_publish_does_not_burn_its_idempotency_key(
+    api: Client, redis: Redis
+) -> None:
+    key = await create_department_key(redis, "paris", "voirie")
+    h = {**auth(key), "Idempotency-Key": "k1"}
+    bad = {**BODY, "category": "gossip"}
+    assert (await api.post("/v1/cities/paris/announcements", json=bad, headers=h)).status == 422
+    assert (await api.post("/v1/cities/paris/announcements", json=BODY, headers=h)).status == 202
+
+
+async def test_update_and_cancel_are_the_owners_and_versioned(api: Client, redis: Redis) -> None:
+    roads = await create_department_key(redis, "paris", "voirie")
+    water = await create_department_key(redis, "paris", "eau")
+    r = await api.post("/v1/cities/paris/announcements", json=BODY, headers=auth(roads))
+    href = (await r.json())["href"]
+    changed = {**BODY, "severity": "severe"}
+    assert (await api.put(href, json=changed, headers=auth(water))).status == 404
+    r = await api.put(href, json=changed, headers=auth(roads))
+    assert r.status == 202 and (await r.json())["version"] == 2
+    shown = await (await api.get(href, headers=auth(roads))).json()
+    assert (shown["version"], shown["severity"]) == (2, "severe")
+    assert (await api.post(f"{href}/cancel", json={}, headers=auth(water))).status == 404
+    r = await api.post(f"{href}/cancel", json={"reason": "Reporté"}, headers=auth(roads))
+    assert r.status == 202
+    assert (await (await api.get(href, headers=auth(roads))).json())["status"] == "cancelled"
+    assert (await error_of(await api.put(href, json=BODY, headers=auth(roads))))[:2] == (
+        409,
+        "status",
+    )
+    assert (await api.post(f"{href}/cancel", headers=auth(roads))).status == 409

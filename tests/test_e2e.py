@@ -136,6 +136,7 @@ async def test_malformed_record_goes_to_dead_letters_and_the_next_is_delivered(
                 {
                     "type": "AnnouncementPublished/1",
                     "id": "evt_bad",
+                    "version": 1,
                     "city": "paris",
                     "department": "voirie",
                     "published_at": "2026-01-01T00:00:00Z",

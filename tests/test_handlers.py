@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -12,8 +14,12 @@ from channels.email import SmtpConfig, SmtpEmailChannel
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps
 from streams import handlers
-from streams.handlers import Deps
-from streams.records import Announcement, EmailBatch
+from streams.announcements import Announcement, Cancellation
+from streams.deps import Deps
+from streams.expand import expand_announcement
+from streams.handlers import handle_city_event, sweep_outbox
+from streams.records import EmailBatch
+from streams.send import send_email_batch
 from subscriptions.areas import load_catalogue
 from subscriptions.store import SubscriptionStore, new_id
 from subscriptions.subscription import parse_subscription
@@ -77,6 +83,13 @@ def announcement(
     )
 
 
+async def accepted(d: Deps, areas: list[str], **kw: str) -> Announcement:
+    """An announcement as the API leaves it: in the event store (the outbox)."""
+    a = announcement(areas, **kw)
+    await d.events.accept(a)
+    return a
+
+
 def batches(published: Published) -> list[EmailBatch]:
     return [EmailBatch.from_wire(v) for t, _, v in published if t == "deliveries.email"]
 
@@ -91,7 +104,7 @@ async def test_expansion_dedupes_filters_and_batches(deps: tuple[Deps, Published
     await citizen(s, "water-only@example.org", "75105", categories=["water"])
     await citizen(s, "severe-only@example.org", "75105", min_severity="severe")
     await citizen(s, "elsewhere@example.org", "75112")
-    await handlers.expand_announcement(announcement(["7510501"]), d)
+    await expand_announcement(await accepted(d, ["7510501"]), d)
     [batch] = batches(published)
     assert sorted((r.to, r.language) for r in batch.recipients) == [
         ("both@example.org", "en"),
@@ -115,17 +128,17 @@ async def test_a_severe_alert_reaches_the_severe_only_subscriber(
 ) -> None:
     d, published = deps
     await citizen(d.store, "severe-only@example.org", "75105", min_severity="severe")
-    await handlers.expand_announcement(announcement(["75105"], severity="extreme"), d)
+    await expand_announcement(await accepted(d, ["75105"], severity="extreme"), d)
     assert [r.to for r in batches(published)[0].recipients] == ["severe-only@example.org"]
 
 
 async def test_expanding_twice_queues_once(deps: tuple[Deps, Published]) -> None:
     d, published = deps
     await citizen(d.store, "a@example.org", "75105")
-    a = announcement(["75105"])
-    await handlers.expand_announcement(a, d)
-    await handlers.send_email_batch(published[0][2], d)
-    await handlers.expand_announcement(a, d)  # a redelivered record
+    a = await accepted(d, ["75105"])
+    await expand_announcement(a, d)
+    await send_email_batch(published[0][2], d)
+    await expand_announcement(a, d)  # a redelivered record
     assert len(batches(published)) == 1  # nothing left to send the second time
     assert await d.ledger.counts("paris", "evt_1") == {"email": {"sent": 1}}
 
@@ -136,10 +149,10 @@ async def test_send_hands_each_message_over_once(
     d, published = deps
     sink, _ = smtp
     await citizen(d.store, "a@example.org", "75105")
-    await handlers.expand_announcement(announcement(["75105"]), d)
+    await expand_announcement(await accepted(d, ["75105"]), d)
     raw = published[0][2]
-    assert await handlers.send_email_batch(raw, d) == {"sent": 1}
-    assert await handlers.send_email_batch(raw, d) == {"already claimed": 1}
+    assert await send_email_batch(raw, d) == {"sent": 1}
+    assert await send_email_batch(raw, d) == {"already claimed": 1}
     [msg] = sink.messages
     assert msg["To"] == "a@example.org" and msg["Subject"] == "Travaux"
     unsubscribe = msg["List-Unsubscribe"].strip("<>")
@@ -156,10 +169,10 @@ async def test_nothing_goes_to_an_address_unsubscribed_after_expansion(
 ) -> None:
     d, published = deps
     await citizen(d.store, "a@example.org", "75105")
-    await handlers.expand_announcement(announcement(["75105"]), d)
+    await expand_announcement(await accepted(d, ["75105"]), d)
     batch = EmailBatch.from_wire(published[0][2])
     await d.store.set_contact_status("paris", batch.recipients[0].contact, "unsubscribed", "test")
-    assert await handlers.send_email_batch(published[0][2], d) == {"skipped": 1}
+    assert await send_email_batch(published[0][2], d) == {"skipped": 1}
     assert smtp[0].messages == []
     assert await d.ledger.counts("paris", "evt_1") == {"email": {"skipped": 1}}
 
@@ -169,12 +182,12 @@ async def test_an_expired_event_is_not_sent(
 ) -> None:
     d, published = deps
     await citizen(d.store, "a@example.org", "75105")
-    await handlers.expand_announcement(announcement(["75105"]), d)
+    await expand_announcement(await accepted(d, ["75105"]), d)
     batch = EmailBatch.from_wire(published[0][2])
     expired = EmailBatch(
         batch.city, batch.event, batch.kind, batch.variants, batch.recipients, expires_at=1.0
     )
-    assert await handlers.send_email_batch(expired.to_wire(), d) == {"expired": 1}
+    assert await send_email_batch(expired.to_wire(), d) == {"expired": 1}
     assert smtp[0].messages == []
 
 
@@ -185,8 +198,8 @@ async def test_a_transient_refusal_is_retried_and_delivered_once(
     sink, _ = smtp
     sink.replies = ["421 4.3.2 try again later"]
     await citizen(d.store, "a@example.org", "75105")
-    await handlers.expand_announcement(announcement(["75105"]), d)
-    assert await handlers.send_email_batch(published[0][2], d) == {"sent": 1}
+    await expand_announcement(await accepted(d, ["75105"]), d)
+    assert await send_email_batch(published[0][2], d) == {"sent": 1}
     assert len(sink.messages) == 1
     [nid] = [r.id for r in EmailBatch.from_wire(published[0][2]).recipients]
     assert (await d.ledger.get("paris", nid))["attempts"] == "1"
@@ -199,8 +212,8 @@ async def test_a_permanent_refusal_fails_and_is_dead_lettered(
     sink, _ = smtp
     sink.replies = ["550 5.1.1 mailbox unavailable"]
     await citizen(d.store, "a@example.org", "75105")
-    await handlers.expand_announcement(announcement(["75105"]), d)
-    assert await handlers.send_email_batch(published[0][2], d) == {"failed": 1}
+    await expand_announcement(await accepted(d, ["75105"]), d)
+    assert await send_email_batch(published[0][2], d) == {"failed": 1}
     assert sink.messages == []
     [(topic, _, raw)] = [p for p in published if p[0] == "dead-letters"]
     letter = json.loads(raw)
@@ -225,3 +238,70 @@ async def test_guarded_dead_letters_what_a_handler_cannot_take(
     assert topic == "dead-letters"
     assert letter["reason"] == "invalid id: required, a non-empty string"
     assert (letter["topic"], letter["offset"]) == ("city-events", 3)
+
+
+async def test_an_update_supersedes_what_is_unsent_and_reaches_the_same_people(
+    deps: tuple[Deps, Published], smtp: tuple[SmtpSink, str]
+) -> None:
+    d, published = deps
+    sink, _ = smtp
+    await citizen(d.store, "early@example.org", "75105")
+    v1 = await accepted(d, ["75105"])
+    await expand_announcement(v1, d)
+    await send_email_batch(published[-1][2], d)  # early@ got version 1
+    await citizen(d.store, "late@example.org", "75105")
+    await expand_announcement(v1, d)  # redelivered: late@ is now matched too, not yet sent
+    v1_late = published[-1][2]
+    # version 2 moves the target to the 12th: late@ no longer matches; early@ was told before
+    v2 = dataclasses.replace(announcement(["75112"]), version=2)
+    await d.events.update(v2)
+    await expand_announcement(v2, d)
+    assert await send_email_batch(v1_late, d) == {"superseded": 1}
+    assert await send_email_batch(published[-1][2], d) == {"sent": 1}
+    assert [(m["To"], m["Subject"]) for m in sink.messages] == [
+        ("early@example.org", "Travaux"),
+        ("early@example.org", "Mise à jour : Travaux"),
+    ]
+    assert await expand_announcement(v1, d) == 0  # a stale version is not expanded again
+    counts = await d.ledger.counts("paris", "evt_1")
+    assert counts == {"email": {"sent": 2, "superseded": 1}}
+
+
+async def test_a_cancel_stops_what_is_unsent_and_tells_those_told(
+    deps: tuple[Deps, Published], smtp: tuple[SmtpSink, str]
+) -> None:
+    d, published = deps
+    sink, _ = smtp
+    await citizen(d.store, "told@example.org", "75105")
+    a = await accepted(d, ["75105"])
+    await expand_announcement(a, d)
+    await send_email_batch(published[-1][2], d)
+    await citizen(d.store, "untold@example.org", "75105", language="en")
+    await expand_announcement(a, d)
+    unsent = published[-1][2]
+    c = Cancellation("evt_1", "paris", "voirie", 1, True, "Reporté.", 1_800_000_000)
+    await d.events.cancel(c)
+    assert await send_email_batch(unsent, d) == {"cancelled": 1}
+    await handle_city_event(c.to_wire(), d)
+    assert await send_email_batch(published[-1][2], d) == {"sent": 1}
+    assert [(m["To"], m["Subject"]) for m in sink.messages] == [
+        ("told@example.org", "Travaux"),
+        ("told@example.org", "Annulé : Travaux"),
+    ]
+    assert "Reporté." in sink.messages[-1].get_body(("plain",)).get_content()
+    status, _ = await d.events.state("paris", "evt_1")
+    assert status == "cancelled"
+
+
+async def test_the_sweep_republishes_what_the_worker_has_not_processed(
+    deps: tuple[Deps, Published],
+) -> None:
+    d, published = deps
+    a = await accepted(d, ["75105"])  # accepted, but the broker never got it
+    assert await sweep_outbox(d, now=time.time()) == 0  # too recent: maybe still in flight
+    assert await sweep_outbox(d, now=time.time() + 60) == 1
+    [(topic, key_, raw)] = published
+    assert (topic, key_, raw) == ("city-events", b"evt_1", a.to_wire())
+    assert await sweep_outbox(d, now=time.time() + 60) == 0  # rescheduled, not taken twice
+    await handle_city_event(raw, d)
+    assert await sweep_outbox(d, now=time.time() + 3600) == 0  # processed: nothing pending

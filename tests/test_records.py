@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from streams.records import Announcement, EmailBatch, Recipient, dead_letter
+from streams.announcements import Announcement
+from streams.records import EmailBatch, Recipient, dead_letter
 from subscriptions.areas import load_catalogue
 from subscriptions.errors import InvalidInput
 

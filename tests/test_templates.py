@@ -14,9 +14,11 @@ SAMPLE = {
         "city_name": "Paris",
         "areas": "Panthéon",
         "unsubscribe_url": "https://x/u",
+        "is_update": False,
     },
     "confirmation": {"city_name": "Paris", "confirm_url": "https://x/c"},
 }
+SAMPLE["cancellation"] = {**SAMPLE["announcement"], "reason": "Les travaux sont reportés."}
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -43,6 +45,16 @@ def test_department_content_is_data_not_template_code() -> None:
     assert "{% for x in range(3) %}" in out["text"]
     assert "<script>" not in out["html"] and "&lt;script&gt;" in out["html"]
     assert "<script>" in out["text"]  # plain text is not HTML: nothing to escape
+
+
+def test_updates_and_cancellations_say_so() -> None:
+    r = Renderer()
+    update = {**SAMPLE["announcement"], "is_update": True}
+    assert r.render_email("announcement", "fr", update)["subject"] == "Mise à jour : Travaux"
+    assert r.render_email("announcement", "en", update)["subject"] == "Update: Travaux"
+    cancelled = r.render_email("cancellation", "fr", SAMPLE["cancellation"])
+    assert cancelled["subject"] == "Annulé : Travaux"
+    assert "Les travaux sont reportés." in cancelled["text"]
 
 
 def test_a_missing_variable_is_an_error_not_a_blank() -> None:

@@ -1,0 +1,228 @@
+"""Announcements on ``city-events``: published, updated (a new version) and cancelled.
+
+``AnnouncementPublished/1`` is version 1; ``AnnouncementUpdated/1`` carries the whole new
+version (2, 3, …); ``AnnouncementCancelled/1`` names the version it cancels. The same validation
+serves the HTTP API (422 with the field) and the worker (dead letters with the reason).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+from streams.records import LANGUAGES, MAX_BODY, MAX_TITLE, dumps, iso, loads_any, parse_time
+from subscriptions.areas import AreaCatalogue
+from subscriptions.categories import check_category, check_severity
+from subscriptions.errors import InvalidInput
+from subscriptions.targets import EventTarget, parse_target
+
+PUBLISHED = "AnnouncementPublished/1"
+UPDATED = "AnnouncementUpdated/1"
+CANCELLED = "AnnouncementCancelled/1"
+MAX_REASON = 500
+
+
+def _text(d: dict[str, Any], name: str, field: str, limit: int, required: bool = True) -> str:
+    v = d.get(name)
+    if not required and (v is None or v == ""):
+        return ""
+    if not isinstance(v, str) or not v.strip():
+        raise InvalidInput(field, "required, a non-empty string")
+    if len(v) > limit:
+        raise InvalidInput(field, f"longer than {limit} characters")
+    return v.strip()
+
+
+def _link(d: dict[str, Any], field: str) -> str:
+    link = _text(d, "link", field, 2000, required=False)
+    if link and not link.startswith(("https://", "http://")):
+        raise InvalidInput(field, "must be an http(s) URL")
+    return link
+
+
+@dataclasses.dataclass(frozen=True)
+class Content:
+    title: str
+    body: str
+    link: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Announcement:
+    """A department's announcement or alert, as carried on ``city-events``."""
+
+    id: str
+    city: str
+    department: str
+    category: str
+    severity: str
+    target: EventTarget
+    content: dict[str, Content]
+    published_at: float
+    expires_at: float | None = None
+    version: int = 1
+
+    @classmethod
+    def from_input(
+        cls,
+        body: object,
+        *,
+        id: str,
+        city: str,
+        department: str,
+        catalogue: AreaCatalogue,
+        now: float | None = None,
+    ) -> Announcement:
+        """Validate a department's JSON body (the fields it may set)."""
+        if not isinstance(body, dict):
+            raise InvalidInput("body", "must be a JSON object")
+        now = time.time() if now is None else now
+        target = parse_target(body.get("target"), catalogue)
+        content = body.get("content")
+        if not isinstance(content, dict) or not content:
+            raise InvalidInput("content", 'required, an object keyed by language, e.g. {"fr": {…}}')
+        parsed: dict[str, Content] = {}
+        for lang, c in content.items():
+            if lang not in LANGUAGES:
+                raise InvalidInput(
+                    f"content.{lang}", f"language must be one of {', '.join(LANGUAGES)}"
+                )
+            if not isinstance(c, dict):
+                raise InvalidInput(f"content.{lang}", "must be an object with title and body")
+            parsed[lang] = Content(
+                _text(c, "title", f"content.{lang}.title", MAX_TITLE),
+                _text(c, "body", f"content.{lang}.body", MAX_BODY),
+                _link(c, f"content.{lang}.link"),
+            )
+        expires_at = None
+        if body.get("expires_at") is not None:
+            expires_at = parse_time(body["expires_at"], "expires_at")
+            if expires_at <= now:
+                raise InvalidInput("expires_at", "is in the past")
+        return cls(
+            id=id,
+            city=city,
+            department=department,
+            category=check_category(body.get("category")),
+            severity=check_severity(body.get("severity", "minor")),
+            target=target,
+            content=parsed,
+            published_at=now,
+            expires_at=expires_at,
+        )
+
+    def to_wire(self) -> bytes:
+        return dumps(
+            {
+                "type": PUBLISHED if self.version == 1 else UPDATED,
+                "id": self.id,
+                "version": self.version,
+                "city": self.city,
+                "department": self.department,
+                "category": self.category,
+                "severity": self.severity,
+                "target": self.target.to_json(),
+                "content": {k: dataclasses.asdict(v) for k, v in self.content.items()},
+                "published_at": iso(self.published_at),
+                "expires_at": iso(self.expires_at) if self.expires_at else None,
+            }
+        )
+
+    @classmethod
+    def from_wire(cls, raw: bytes, catalogues: dict[str, AreaCatalogue]) -> Announcement:
+        decoded = decode_city_event(raw, catalogues)
+        if not isinstance(decoded, Announcement):
+            raise InvalidInput("type", "expected an announcement")
+        return decoded
+
+    @classmethod
+    def _from_dict(cls, d: dict[str, Any], catalogues: dict[str, AreaCatalogue]) -> Announcement:
+        _header(d, catalogues)
+        published = parse_time(d.get("published_at"), "published_at")
+        body = {k: d.get(k) for k in ("target", "content", "category", "severity")}
+        a = cls.from_input(
+            body,
+            id=d["id"],
+            city=d["city"],
+            department=d["department"],
+            catalogue=catalogues[d["city"]],
+            now=published,
+        )
+        expires = parse_time(d["expires_at"], "expires_at") if d.get("expires_at") else None
+        return dataclasses.replace(a, expires_at=expires, version=d["version"])
+
+    def content_for(self, language: str) -> tuple[str, Content]:
+        """The content in the citizen's language, else French, else the first given."""
+        for lang in (language, "fr", *self.content):
+            if lang in self.content:
+                return lang, self.content[lang]
+        raise AssertionError("an announcement always has content")
+
+
+@dataclasses.dataclass(frozen=True)
+class Cancellation:
+    """A department cancels an announcement; ``notify``: tell those already told."""
+
+    id: str
+    city: str
+    department: str
+    version: int
+    notify: bool
+    reason: str
+    cancelled_at: float
+
+    def to_wire(self) -> bytes:
+        return dumps(
+            {
+                "type": CANCELLED,
+                "id": self.id,
+                "city": self.city,
+                "department": self.department,
+                "version": self.version,
+                "notify": self.notify,
+                "reason": self.reason,
+                "cancelled_at": iso(self.cancelled_at),
+            }
+        )
+
+    @classmethod
+    def _from_dict(cls, d: dict[str, Any], catalogues: dict[str, AreaCatalogue]) -> Cancellation:
+        _header(d, catalogues)
+        if not isinstance(d.get("notify"), bool):
+            raise InvalidInput("notify", "must be true or false")
+        reason = d.get("reason", "")
+        if not isinstance(reason, str) or len(reason) > MAX_REASON:
+            raise InvalidInput("reason", f"a string of at most {MAX_REASON} characters")
+        return cls(
+            d["id"],
+            d["city"],
+            d["department"],
+            d["version"],
+            d["notify"],
+            reason,
+            parse_time(d.get("cancelled_at"), "cancelled_at"),
+        )
+
+
+def _header(d: dict[str, Any], catalogues: dict[str, AreaCatalogue]) -> None:
+    for name in ("id", "city", "department"):
+        if not isinstance(d.get(name), str) or not d[name]:
+            raise InvalidInput(name, "required, a non-empty string")
+    if d["city"] not in catalogues:
+        raise InvalidInput("city", f"unknown city {d['city']!r}")
+    v = d.get("version")
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise InvalidInput("version", "required, a whole number from 1")
+
+
+def decode_city_event(
+    raw: bytes, catalogues: dict[str, AreaCatalogue]
+) -> Announcement | Cancellation:
+    d = loads_any(raw, (PUBLISHED, UPDATED, CANCELLED))
+    if d["type"] == CANCELLED:
+        return Cancellation._from_dict(d, catalogues)
+    a = Announcement._from_dict(d, catalogues)
+    if (a.version == 1) != (d["type"] == PUBLISHED):
+        raise InvalidInput("version", f"{d['type']} cannot carry version {a.version}")
+    return a

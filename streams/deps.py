@@ -1,0 +1,38 @@
+"""What the handlers need, handed to them by the composition root."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable
+
+from channels.base import Channel
+from channels.email import Email
+from streams.event_store import EventStore
+from streams.ledger import Ledger
+from streams.topics import TopicNames
+from subscriptions.areas import AreaCatalogue
+from subscriptions.store import SubscriptionStore
+from templates.renderer import Renderer
+
+Publish = Callable[[str, bytes, bytes], Awaitable[None]]
+CITY_NAMES = {"paris": "Paris"}
+
+
+@dataclasses.dataclass
+class Deps:
+    store: SubscriptionStore
+    ledger: Ledger
+    events: EventStore
+    catalogues: dict[str, AreaCatalogue]
+    renderer: Renderer
+    email: Channel[Email] | None  # None in the API process, which sends nothing itself
+    publish: Publish
+    topics: TopicNames
+    base_url: str
+    secret_key: str
+    mail_from: str
+    send_concurrency: int = 16
+    retry_base_delay: float = 0.5
+
+    def city_name(self, city: str) -> str:
+        return CITY_NAMES.get(city, city.title())
