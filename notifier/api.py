@@ -14,7 +14,7 @@ from pathlib import Path
 from aiohttp import web
 
 from notifier import citizens_api, events_api, outbox
-from notifier.http import MAX_BODY, city_of, error
+from notifier.http import MAX_DOCUMENT, city_of, error
 from notifier.keys import DEPS, OUTBOX_DIR, SETTINGS
 from notifier.settings import Settings
 from streams.deps import Deps
@@ -37,8 +37,8 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return error(409, e.field, e.reason)
     except json.JSONDecodeError as e:
         return error(400, "body", f"not valid JSON: {e.msg} at line {e.lineno} column {e.colno}")
-    except web.HTTPRequestEntityTooLarge:
-        return error(413, "body", f"larger than {MAX_BODY} bytes")
+    except web.HTTPRequestEntityTooLarge as e:
+        return error(413, "body", e.text or "too large")
     except web.HTTPException as e:
         if e.content_type == "application/json" or e.status < 400:
             raise
@@ -58,7 +58,7 @@ async def areas(request: web.Request) -> web.Response:
 
 
 def create_api(settings: Settings, deps: Deps, outbox_dir: Path | None = None) -> web.Application:
-    app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY)
+    app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_DOCUMENT)
     app[SETTINGS] = settings
     app[DEPS] = deps
     app.router.add_get("/healthz", healthz)

@@ -1,30 +1,28 @@
 """Department routes: publish, update and cancel announcements; read one with its figures.
 
-An accepted announcement is written to Redis (the outbox) before the answer; it is then handed
-to Kafka, and if the broker is away the worker's sweep hands it over later: 202 means it will go
-out. ``Idempotency-Key``: the same key and body return the first answer, the same key with a
+202 means the announcement is in the outbox and will go out (``notifier.publishing``).
+``Idempotency-Key``: the same key and body return the first answer, the same key with a
 different body is a 409.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import logging
-import secrets
-import time
 from typing import Any
 
 from aiohttp import web
 
+from notifier import publishing
 from notifier.auth import require_department
+from notifier.cap_import import import_cap
 from notifier.http import city_of, json_body
 from notifier.keys import DEPS
-from streams.announcements import Announcement, Cancellation
+from streams.announcements import Announcement
 from streams.deps import Deps
 from streams.records import iso
-from subscriptions.errors import Conflict, InvalidInput, NotFound
+from subscriptions.errors import Conflict, InvalidInput
 from subscriptions.store import key
 
 log = logging.getLogger("notifier.api")
@@ -36,6 +34,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/v1/cities/{city}/announcements/{eid}", show)
     router.add_put("/v1/cities/{city}/announcements/{eid}", update)
     router.add_post("/v1/cities/{city}/announcements/{eid}/cancel", cancel)
+    router.add_post("/v1/cities/{city}/cap", cap)
 
 
 async def publish(request: web.Request) -> web.Response:
@@ -46,24 +45,23 @@ async def publish(request: web.Request) -> web.Response:
     if idem is not None:
         earlier = await _remembered(deps, city, department, idem, body)
         if earlier is not None:
-            return web.json_response(earlier, status=202, headers={"Location": earlier["href"]})
+            return _accepted(earlier)
     try:
         a = Announcement.from_input(
             body,
-            id="evt_" + secrets.token_hex(10),
+            id=publishing.new_event_id(),
             city=city,
             department=department,
             catalogue=deps.catalogues[city],
         )
-        await deps.events.accept(a)  # durable before it is published or answered
+        answer = await publishing.publish(deps, a)
     except BaseException:
-        if idem is not None:
+        if idem is not None:  # a refused request does not burn its key
             await deps.store.redis.delete(_idem_key(city, department, idem))
         raise
-    answer = await _hand_over(deps, a.city, a.id, a.version, a.to_wire())
     if idem is not None:
         await _remember(deps, city, department, idem, body, answer)
-    return web.json_response(answer, status=202, headers={"Location": answer["href"]})
+    return _accepted(answer)
 
 
 async def update(request: web.Request) -> web.Response:
@@ -71,15 +69,12 @@ async def update(request: web.Request) -> web.Response:
     city, deps = city_of(request), request.app[DEPS]
     department = await require_department(request, deps.store.redis, city)
     eid = request.match_info["eid"]
-    stored = await _own_event(deps, city, eid, department)
+    await publishing.own_event(deps, city, eid, department)
     body = await json_body(request)
     a = Announcement.from_input(
         body, id=eid, city=city, department=department, catalogue=deps.catalogues[city]
     )
-    a = dataclasses.replace(a, version=int(stored["version"]) + 1)
-    await deps.events.update(a)
-    answer = await _hand_over(deps, city, eid, a.version, a.to_wire())
-    return web.json_response(answer, status=202, headers={"Location": answer["href"]})
+    return _accepted(await publishing.update(deps, a))
 
 
 async def cancel(request: web.Request) -> web.Response:
@@ -87,7 +82,7 @@ async def cancel(request: web.Request) -> web.Response:
     city, deps = city_of(request), request.app[DEPS]
     department = await require_department(request, deps.store.redis, city)
     eid = request.match_info["eid"]
-    stored = await _own_event(deps, city, eid, department)
+    await publishing.own_event(deps, city, eid, department)
     body = await json_body(request) if request.can_read_body else {}
     notify = body.get("notify", True)
     if not isinstance(notify, bool):
@@ -95,11 +90,21 @@ async def cancel(request: web.Request) -> web.Response:
     reason = body.get("reason", "")
     if not isinstance(reason, str) or len(reason) > 500:
         raise InvalidInput("reason", "a string of at most 500 characters")
-    c = Cancellation(
-        eid, city, department, int(stored["version"]), notify, reason.strip(), time.time()
-    )
-    await deps.events.cancel(c)
-    answer = await _hand_over(deps, city, eid, c.version, c.to_wire())
+    answer = await publishing.cancel(deps, city, eid, department, notify, reason.strip())
+    return _accepted(answer)
+
+
+async def cap(request: web.Request) -> web.Response:
+    """A CAP 1.2 document (one alert, or an ``<alerts>`` collection): one result per alert."""
+    city, deps = city_of(request), request.app[DEPS]
+    department = await require_department(request, deps.store.redis, city)
+    if request.content_type not in ("application/cap+xml", "application/xml", "text/xml"):
+        raise InvalidInput("Content-Type", "must be application/cap+xml or application/xml")
+    results = await import_cap(deps, city, department, await request.read())
+    return web.json_response({"alerts": results}, status=202)
+
+
+def _accepted(answer: dict[str, Any]) -> web.Response:
     return web.json_response(answer, status=202, headers={"Location": answer["href"]})
 
 
@@ -107,7 +112,7 @@ async def show(request: web.Request) -> web.Response:
     city, deps = city_of(request), request.app[DEPS]
     department = await require_department(request, deps.store.redis, city)
     eid = request.match_info["eid"]
-    stored = await _own_event(deps, city, eid, department)
+    stored = await publishing.own_event(deps, city, eid, department)
     record = json.loads(stored["record"])
     return web.json_response(
         {
@@ -128,26 +133,6 @@ async def show(request: web.Request) -> web.Response:
             "deliveries": await deps.ledger.counts(city, eid),
         }
     )
-
-
-async def _own_event(deps: Deps, city: str, eid: str, department: str) -> dict[str, str]:
-    stored = await deps.events.get(city, eid)
-    if stored["department"] != department:
-        raise NotFound(f"no event {eid}")  # another department's event does not exist for you
-    return stored
-
-
-async def _hand_over(deps: Deps, city: str, eid: str, version: int, wire: bytes) -> dict[str, Any]:
-    """Publish to Kafka; if the broker is away, the event stays in the outbox for the sweep."""
-    status = "published"
-    try:
-        await deps.publish(deps.topics.city_events, eid.encode(), wire)
-        await deps.events.mark_published(city, eid)
-    except Exception as e:
-        log.warning("event %s kept in the outbox, the event log is unavailable: %s", eid, e)
-        status = "accepted"
-    href = f"/v1/cities/{city}/announcements/{eid}"
-    return {"id": eid, "version": version, "status": status, "href": href}
 
 
 def _idem_key(city: str, department: str, idem: str) -> str:

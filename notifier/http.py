@@ -9,7 +9,8 @@ from aiohttp import web
 from notifier.keys import DEPS
 from subscriptions.errors import InvalidInput, NotFound
 
-MAX_BODY = 64 * 1024
+MAX_BODY = 64 * 1024  # JSON bodies
+MAX_DOCUMENT = 1024 * 1024  # CAP documents; also aiohttp's limit for any body
 
 
 def error(status: int, field: str | None, reason: str) -> web.Response:
@@ -26,7 +27,10 @@ def city_of(request: web.Request) -> str:
 async def json_body(request: web.Request) -> dict[str, object]:
     if request.content_type != "application/json":
         raise InvalidInput("Content-Type", "must be application/json")
-    body = json.loads(await request.text())
+    text = await request.text()
+    if len(text) > MAX_BODY:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=len(text))
+    body = json.loads(text)
     if not isinstance(body, dict):
         raise InvalidInput("body", "must be a JSON object")
     return body
