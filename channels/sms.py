@@ -1,0 +1,195 @@
+"""SMS through Twilio's Messages API with the ``twilio`` library and its aiohttp client.
+
+The API base URL is configuration, so the real client can be pointed at a local server
+(``notifier/twilio_fake.py``). Errors are translated here:
+
+- HTTP 429, 5xx, connection errors and timeouts -> ``TransientChannelError``
+  (``retry_after`` from ``Retry-After`` when the response has one);
+- Twilio error 21610 (the recipient replied STOP) -> ``OptedOutError``, a permanent error
+  the caller uses to switch the phone off in its consent ledger;
+- any other 4xx -> ``PermanentChannelError`` (but 21611, the sender's queue is full, is
+  transient).
+
+Reasons carry the HTTP status and the Twilio error code, never Twilio's message text, which
+may quote the phone number.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import email.utils
+import json
+import re
+import time
+from typing import Any
+
+import aiohttp
+from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+
+from channels.base import Channel, PermanentChannelError, Sent, TransientChannelError
+
+TWILIO_API = "https://api.twilio.com"
+MESSAGING_SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
+OPTED_OUT = 21610  # "Attempt to send to unsubscribed recipient"
+QUEUE_FULL = 21611  # the sender's queue is full: try again later
+
+
+class OptedOutError(PermanentChannelError):
+    """The recipient opted out (replied STOP): Twilio refuses with error 21610."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Sms:
+    to: str = dataclasses.field(repr=False)  # E.164, e.g. +33612345678
+    body: str = dataclasses.field(repr=False)
+    notification_id: str
+    status_callback: str | None = None  # where Twilio POSTs sent/delivered/failed
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """``Retry-After`` as seconds from now: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _twilio_code(response: Response) -> object:
+    try:
+        payload = json.loads(response.text or "null")
+    except ValueError:
+        return None
+    return payload.get("code") if isinstance(payload, dict) else None
+
+
+class _HttpClient(AsyncTwilioHttpClient):
+    """twilio's aiohttp client with a session made on first use (inside the event loop),
+    a real timeout (twilio passes ``timeout=None`` per request, which aiohttp reads as "no
+    timeout", so the constructor's timeout would never apply) and transient failures
+    raised here, where the response headers (``Retry-After``) are still at hand."""
+
+    def __init__(self, timeout: float, max_connections: int) -> None:
+        super().__init__(pool_connections=False, timeout=timeout)
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 (twilio's interface)
+        allow_redirects: bool = False,
+    ) -> Response:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=self._max_connections)
+            self._session = self.session = aiohttp.ClientSession(connector=connector)
+        headers = dict(headers or {})
+        if auth is not None:
+            # twilio would pass aiohttp.BasicAuth, deprecated in aiohttp 3.14 (a
+            # DeprecationWarning on every request); the header is the same. twilio's request
+            # log leaves out any header named Authorization.
+            credentials = f"{auth[0]}:{auth[1]}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(credentials).decode("ascii")
+        try:
+            response = await super().request(
+                method,
+                url,
+                params=params,
+                data=data,
+                headers=headers,
+                auth=None,
+                timeout=timeout if timeout is not None else self.timeout,
+                allow_redirects=allow_redirects,
+            )
+        except (aiohttp.ClientError, TimeoutError) as e:
+            raise TransientChannelError(f"Twilio connection: {type(e).__name__}") from None
+        status = response.status_code
+        if status == 429 or status >= 500:
+            raise TransientChannelError(
+                f"Twilio HTTP {status} error {_twilio_code(response)}",
+                retry_after=parse_retry_after((response.headers or {}).get("Retry-After")),
+            )
+        return response
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None  # the next request opens a new one
+
+
+class TwilioSmsChannel(Channel[Sms]):
+    """``sender`` is the From phone number (or alphanumeric sender id), or a Messaging
+    Service SID (``MG`` + 32 hex digits), in which case Twilio picks the number."""
+
+    name = "sms"
+    provider = "twilio"
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        sender: str,
+        *,
+        base_url: str = TWILIO_API,
+        timeout: float = 10.0,
+        max_connections: int = 64,
+    ) -> None:
+        if not (account_sid and auth_token and sender):
+            # Client() would fall back on TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN from os.environ
+            raise ValueError("account SID, auth token and sender (number or MG SID) are required")
+        if sender.startswith("MG") and not MESSAGING_SERVICE_SID.match(sender):
+            raise ValueError("a Messaging Service SID is MG followed by 32 hex digits")
+        self.sender = sender
+        self.base_url = base_url.rstrip("/")
+        self._http = _HttpClient(timeout, max_connections)
+        self._client = Client(account_sid, auth_token, http_client=self._http)
+        # Client() reads TWILIO_EDGE / TWILIO_REGION from os.environ and would then rewrite
+        # the host of every URL; the base URL is our configuration, not the environment's.
+        self._client.edge = None
+        self._client.region = None
+        self._client.api.base_url = self.base_url
+
+    def _sender_args(self) -> dict[str, str]:
+        if MESSAGING_SERVICE_SID.match(self.sender):
+            return {"messaging_service_sid": self.sender}
+        return {"from_": self.sender}
+
+    async def _send(self, message: Sms) -> Sent:
+        kwargs: dict[str, Any] = {"to": message.to, "body": message.body}
+        if message.status_callback:
+            kwargs["status_callback"] = message.status_callback
+        try:
+            created = await self._client.messages.create_async(**kwargs, **self._sender_args())
+        except TwilioRestException as e:
+            raise _refused(e.status, e.code) from None
+        except TwilioServiceException as e:
+            raise _refused(e.status, e.code) from None
+        if not created.sid:
+            raise PermanentChannelError("Twilio accepted the message without a SID")
+        return Sent(provider_id=created.sid)
+
+    async def close(self) -> None:
+        await self._http.close()
+
+
+def _refused(status: int, code: int | None) -> PermanentChannelError | TransientChannelError:
+    reason = f"Twilio HTTP {status} error {code}"
+    if code == OPTED_OUT:
+        return OptedOutError(reason)
+    if code == QUEUE_FULL or status == 429 or status >= 500:
+        return TransientChannelError(reason)
+    return PermanentChannelError(reason)
