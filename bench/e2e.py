@@ -283,8 +283,10 @@ async def seed(deps: Deps, n: int, domain: str, area: str) -> None:
 
     async def one(i: int) -> None:
         async with sem:
-            _, cp = await store.create_citizen(CITY, f"c{i}@{domain}", "fr" if i % 2 else "en")
-            await store.set_contact_status(CITY, cp.id, "confirmed", "bench")
+            citizen = await store.create_citizen(CITY, "fr" if i % 2 else "en")
+            cp = await store.add_contact(
+                CITY, citizen.id, "email", f"c{i}@{domain}", "confirmed", "bench"
+            )
             sub, index = parse_subscription(
                 {"area": area}, sid=new_id("sub"), citizen=cp.citizen, catalogue=catalogue
             )
@@ -343,7 +345,7 @@ async def run_end_to_end(
     )
     redis = make_redis(settings)
     publisher = KafkaPublisher(settings.kafka_bootstrap)
-    deps = build_deps(settings, redis, publisher.publish, email=None)
+    deps = build_deps(settings, redis, publisher.publish, channels={})
     runner: web.AppRunner | None = None
     proc: subprocess.Popen[bytes] | None = None
     log = logs / "worker.log"

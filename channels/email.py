@@ -15,6 +15,10 @@ import aiosmtplib
 from channels.base import Channel, PermanentChannelError, Sent, TransientChannelError
 
 
+class RecipientRefusedError(PermanentChannelError):
+    """The server refused the address itself (5xx on RCPT): it bounces for good."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Email:
     to: str
@@ -104,12 +108,9 @@ class SmtpEmailChannel(Channel[Email]):
             return Sent(provider_id=message.message_id)
         except aiosmtplib.SMTPRecipientsRefused as e:
             codes = [r.code for r in e.recipients]
-            err: Exception = (
-                TransientChannelError
-                if all(400 <= c < 500 for c in codes)
-                else PermanentChannelError
-            )(f"recipient refused: {codes}")
-            raise err from None
+            if all(400 <= c < 500 for c in codes):
+                raise TransientChannelError(f"recipient deferred: {codes}") from None
+            raise RecipientRefusedError(f"recipient refused: {codes}") from None
         except aiosmtplib.SMTPResponseException as e:
             smtp = await self._reset(smtp)
             kind = TransientChannelError if 400 <= e.code < 500 else PermanentChannelError

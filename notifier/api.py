@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from notifier import citizens_api, events_api, outbox
+from notifier import citizens_api, events_api, links_api, outbox
 from notifier.http import MAX_DOCUMENT, city_of, error
 from notifier.keys import DEPS, OUTBOX_DIR, SETTINGS
 from notifier.settings import Settings
@@ -64,6 +64,7 @@ def create_api(settings: Settings, deps: Deps, outbox_dir: Path | None = None) -
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/v1/cities/{city}/areas", areas)
     citizens_api.add_routes(app.router)
+    links_api.add_routes(app.router)
     events_api.add_routes(app.router)
     if outbox_dir is not None:
         app[OUTBOX_DIR] = outbox_dir

@@ -67,12 +67,18 @@ async def _apply(deps: Deps, city: str, department: str, body: dict[str, Any]) -
     catalogue = deps.catalogues[city]
     body = {**body, "target": _within_city(body["target"], deps, city)}
     if cap["msg_type"] == "Update" and earlier:
-        a = Announcement.from_input(body, id=earlier[-1], city=city, department=department,
-                                    catalogue=catalogue)
+        a = Announcement.from_input(
+            body, id=earlier[-1], city=city, department=department, catalogue=catalogue
+        )
         answer = await publishing.update(deps, a)
     else:
-        a = Announcement.from_input(body, id=publishing.new_event_id(), city=city,
-                                    department=department, catalogue=catalogue)
+        a = Announcement.from_input(
+            body,
+            id=publishing.new_event_id(),
+            city=city,
+            department=department,
+            catalogue=catalogue,
+        )
         answer = await publishing.publish(deps, a)
     await deps.store.redis.set(_ref_key(city, cap["sender"], cap["identifier"]), answer["id"])
     return {"delivered": True, **answer}

@@ -62,7 +62,7 @@ async def serve_api(
             port = int(str(settings.smtp_url).rsplit(":", 1)[1])
             handler = OutboxHandler(outbox_dir)
             smtp_server = await loop.create_server(lambda: SMTP(handler), "127.0.0.1", port)
-        deps = build_deps(settings, redis, publisher.publish, email=None)
+        deps = build_deps(settings, redis, publisher.publish, channels={})
         runner = web.AppRunner(create_api(settings, deps, outbox_dir), access_log=None)
         await runner.setup()
         await web.TCPSite(runner, settings.api_host, settings.api_port).start()

@@ -39,6 +39,20 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "`?starttls=1` to require STARTTLS). Empty: `notifier up` runs a local outbox.",
     ),
     "MAIL_FROM": ("Ville de Paris <notifications@paris.example>", "From header of every email."),
+    "TWILIO_ACCOUNT_SID": (
+        "",
+        "Twilio account SID (AC…). Empty: no SMS, except under `notifier up`, which runs a "
+        "local Twilio-shaped server.",
+    ),
+    "TWILIO_AUTH_TOKEN": ("", "Twilio auth token; also checks the signature of Twilio's webhooks."),
+    "TWILIO_FROM": ("", "The sender: an E.164 number or a Messaging Service SID (MG…)."),
+    "TWILIO_BASE_URL": ("https://api.twilio.com", "Twilio's API base URL."),
+    "VAPID_PRIVATE_KEY": (
+        "",
+        "Web push VAPID private key (PEM or base64url; `notifier vapid-keys` makes one). Empty: "
+        "no web push, except under `notifier up`, which keeps one under DATA_DIR.",
+    ),
+    "VAPID_SUBJECT": ("mailto:notifications@paris.example", "VAPID contact (mailto: or https:)."),
     "API_HOST": ("127.0.0.1", "Address the HTTP API binds to."),
     "API_PORT": ("8080", "Port of the HTTP API."),
     "PUBLIC_URL": (
@@ -100,6 +114,12 @@ class Settings:
     redis_url: str = ""
     smtp_url: Secret = Secret("")
     mail_from: str = VARIABLES["MAIL_FROM"][0]
+    twilio_account_sid: str = ""
+    twilio_auth_token: Secret = Secret("")
+    twilio_from: str = ""
+    twilio_base_url: str = "https://api.twilio.com"
+    vapid_private_key: Secret = Secret("")
+    vapid_subject: str = VARIABLES["VAPID_SUBJECT"][0]
     api_host: str = "127.0.0.1"
     api_port: int = 8080
     public_url: str = ""
@@ -133,6 +153,12 @@ class Settings:
             redis_url=_url(env, "REDIS_URL", ("redis", "rediss", "unix")),
             smtp_url=Secret(_url(env, "SMTP_URL", ("smtp", "smtps"))),
             mail_from=_env(env, "MAIL_FROM"),
+            twilio_account_sid=_env(env, "TWILIO_ACCOUNT_SID"),
+            twilio_auth_token=Secret(_env(env, "TWILIO_AUTH_TOKEN")),
+            twilio_from=_env(env, "TWILIO_FROM"),
+            twilio_base_url=_url(env, "TWILIO_BASE_URL", ("https", "http")).rstrip("/"),
+            vapid_private_key=Secret(_env(env, "VAPID_PRIVATE_KEY")),
+            vapid_subject=_env(env, "VAPID_SUBJECT"),
             api_host=host,
             api_port=port,
             public_url=_env(env, "PUBLIC_URL").rstrip("/"),
@@ -160,6 +186,12 @@ class Settings:
             "NOTIFIER_REDIS_URL": self.redis_url,
             "NOTIFIER_SMTP_URL": str(self.smtp_url),
             "NOTIFIER_MAIL_FROM": self.mail_from,
+            "NOTIFIER_TWILIO_ACCOUNT_SID": self.twilio_account_sid,
+            "NOTIFIER_TWILIO_AUTH_TOKEN": str(self.twilio_auth_token),
+            "NOTIFIER_TWILIO_FROM": self.twilio_from,
+            "NOTIFIER_TWILIO_BASE_URL": self.twilio_base_url,
+            "NOTIFIER_VAPID_PRIVATE_KEY": str(self.vapid_private_key),
+            "NOTIFIER_VAPID_SUBJECT": self.vapid_subject,
             "NOTIFIER_API_HOST": self.api_host,
             "NOTIFIER_API_PORT": str(self.api_port),
             "NOTIFIER_PUBLIC_URL": self.public_url,
@@ -193,6 +225,14 @@ class Settings:
             )
         if len(self.secret_key) < 32:
             raise ConfigError("NOTIFIER_SECRET_KEY must be at least 32 characters")
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """The channels this deployment can send on."""
+        sms = bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_from)
+        return (
+            ("email",) + (("sms",) if sms else ()) + (("push",) if self.vapid_private_key else ())
+        )
 
     @property
     def kafka_bootstrap(self) -> str:

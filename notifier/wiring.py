@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from redis.asyncio import Redis
 
 from channels.base import Channel
-from channels.email import Email, SmtpConfig, SmtpEmailChannel
+from channels.email import SmtpConfig, SmtpEmailChannel
+from channels.push import WebPushChannel
+from channels.sms import TwilioSmsChannel
 from notifier.settings import Settings
 from streams.deps import Deps, Publish
 from streams.event_store import EventStore
@@ -22,16 +26,34 @@ def make_redis(settings: Settings) -> Redis:
     )
 
 
-def make_email_channel(settings: Settings) -> SmtpEmailChannel:
-    return SmtpEmailChannel(
-        SmtpConfig.from_url(str(settings.smtp_url)),
-        settings.mail_from,
-        pool_size=max(1, min(8, settings.send_concurrency)),
-    )
+def make_channels(settings: Settings) -> dict[str, Channel[Any]]:
+    """One channel per provider this deployment is configured for."""
+    channels: dict[str, Channel[Any]] = {
+        "email": SmtpEmailChannel(
+            SmtpConfig.from_url(str(settings.smtp_url)),
+            settings.mail_from,
+            pool_size=max(1, min(8, settings.send_concurrency)),
+        )
+    }
+    if "sms" in settings.channels:
+        channels["sms"] = TwilioSmsChannel(
+            settings.twilio_account_sid,
+            str(settings.twilio_auth_token),
+            settings.twilio_from,
+            base_url=settings.twilio_base_url,
+            max_connections=settings.send_concurrency,
+        )
+    if "push" in settings.channels:
+        channels["push"] = WebPushChannel(
+            str(settings.vapid_private_key),
+            settings.vapid_subject,
+            max_connections=settings.send_concurrency,
+        )
+    return channels
 
 
 def build_deps(
-    settings: Settings, redis: Redis, publish: Publish, email: Channel[Email] | None
+    settings: Settings, redis: Redis, publish: Publish, channels: dict[str, Channel[Any]]
 ) -> Deps:
     renderer = Renderer()
     renderer.check()  # a broken template stops the start, not a send
@@ -42,7 +64,8 @@ def build_deps(
         events=EventStore(redis),
         catalogues={settings.default_city: load_catalogue(settings.default_city)},
         renderer=renderer,
-        email=email,
+        channels=channels,
+        enabled=settings.channels,
         publish=publish,
         topics=TopicNames.with_prefix(settings.topic_prefix),
         base_url=settings.base_url,

@@ -7,7 +7,7 @@ import logging
 import faust
 
 from notifier.settings import Settings
-from notifier.wiring import build_deps, make_email_channel, make_redis
+from notifier.wiring import build_deps, make_channels, make_redis
 from streams import agents
 from streams.app import create_app
 from streams.topics import TopicNames, declare
@@ -25,8 +25,7 @@ def build_worker_app(settings: Settings) -> faust.App:
         await fut  # the broker has it before the source record is acknowledged
 
     redis = make_redis(settings)
-    email = make_email_channel(settings)
-    deps = build_deps(settings, redis, publish, email)
+    deps = build_deps(settings, redis, publish, make_channels(settings))
     agents.register(app, topics, deps)
     # Connections (Redis, SMTP) close with the process: Faust offers no hook after the agents
     # have stopped, and closing them earlier would fail the records still in flight.

@@ -19,7 +19,10 @@ SWEEP_INTERVAL = 10.0
 # agent name -> (topic attribute, handler)
 AGENTS = {
     "match-city-events": ("city_events", handlers.handle_city_event),
-    "send-email": ("email", handlers.send_email_batch),
+    "send-email": ("email", handlers.send_batch),
+    "send-sms": ("sms", handlers.send_batch),
+    "send-push": ("push", handlers.send_batch),
+    "track-receipts": ("receipts", handlers.track_receipt),
 }
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from channels.base import Channel
-from channels.email import Email
 from streams.event_store import EventStore
 from streams.ledger import Ledger
 from streams.topics import TopicNames
@@ -25,14 +25,19 @@ class Deps:
     events: EventStore
     catalogues: dict[str, AreaCatalogue]
     renderer: Renderer
-    email: Channel[Email] | None  # None in the API process, which sends nothing itself
+    channels: dict[str, Channel[Any]]  # empty in the API process, which sends nothing itself
     publish: Publish
     topics: TopicNames
     base_url: str
     secret_key: str
     mail_from: str
+    enabled: tuple[str, ...] = ("email",)  # the channels this deployment sends on
     send_concurrency: int = 16
     retry_base_delay: float = 0.5
 
     def city_name(self, city: str) -> str:
         return CITY_NAMES.get(city, city.title())
+
+    def sms_status_url(self, city: str) -> str:
+        """Where Twilio posts the status of the SMS it took (``notifier.webhooks_api``)."""
+        return f"{self.base_url}/v1/cities/{city}/twilio/status"

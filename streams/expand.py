@@ -1,10 +1,11 @@
-"""From an announcement (or its cancellation) to email notifications queued in the ledger and
-written to ``deliveries.email`` in batches.
+"""From an announcement (or its cancellation) to notifications queued in the ledger and written
+to ``deliveries.<channel>`` in batches.
 
 One message per (event version, citizen, channel): a citizen matched by several subscriptions
-is told once; only confirmed contact points are used. An update reaches everyone the new version
-matches and everyone an earlier version reached, as an update. A cancellation stops what has not
-gone out (the sender checks) and, when asked, tells those already told.
+is told once per channel they chose; only confirmed contact points are used. An update reaches
+everyone the new version matches and everyone an earlier version reached, as an update. A
+cancellation stops what has not gone out (the sender checks) and, when asked, tells those
+already told, on the channels they were told on.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from collections.abc import Callable
 from streams.announcements import Announcement, Cancellation, Content
 from streams.deps import Deps
 from streams.ledger import notification_id
-from streams.records import UNSUBSCRIBE_PLACEHOLDER, EmailBatch, Recipient
+from streams.records import UNSUBSCRIBE_PLACEHOLDER, DeliveryBatch, Recipient
 from subscriptions import tokens
-from subscriptions.matcher import match
+from subscriptions.matcher import Match, match
 
 log = logging.getLogger("notifier.streams")
 BATCH_SIZE = 500
+PickLanguage = Callable[[str], tuple[str, Content]]
 
 
 def version_key(event: str, version: int) -> str:
@@ -30,55 +32,35 @@ def version_key(event: str, version: int) -> str:
 
 
 async def expand_announcement(a: Announcement, deps: Deps) -> int:
-    """Queue one email per reached citizen with a confirmed address; the number queued."""
+    """Queue one message per reached citizen and channel; the number queued."""
     status, current = await deps.events.state(a.city, a.id)
     if status == "cancelled" or current > a.version:
-        log.info(
-            "event=%s v%d is stale (status %s, v%d): not expanded", a.id, a.version, status, current
-        )
+        log.info("event=%s v%d is stale (%s, v%d): not expanded", a.id, a.version, status, current)
         return 0
     catalogue = deps.catalogues[a.city]
-    matches = await match(
-        deps.store, catalogue, a.city, a.target.resolve(catalogue), a.category, a.severity
-    )
-    citizens = {m.citizen for m in matches if "email" in m.channels}
-    if a.version > 1:
-        citizens |= {cit for cit, _ in await deps.ledger.reached(a.city, a.id, "email")}
-    recipients = await _recipients(
-        a.city, version_key(a.id, a.version), sorted(citizens), deps, pick_language=a.content_for
-    )
-    pending = await _enqueue(a.city, a.id, recipients, deps)
-    variants = {
-        lang: render_announcement(a, lang, deps) for lang in sorted({r.language for r in pending})
-    }
-    for i in range(0, len(pending), BATCH_SIZE):
-        batch = EmailBatch(
-            a.city,
-            a.id,
+    target = a.target.resolve(catalogue)
+    matches = await match(deps.store, catalogue, a.city, target, a.category, a.severity)
+    queued = 0
+    for channel in deps.enabled:
+        citizens = _wanting(matches, channel)
+        if a.version > 1:
+            citizens |= {cit for cit, _ in await deps.ledger.reached(a.city, a.id, channel)}
+        queued += await _queue(
+            deps,
+            a,
             "announcement",
-            variants,
-            tuple(pending[i : i + BATCH_SIZE]),
-            a.expires_at,
-            a.version,
+            channel,
+            sorted(citizens),
+            version_key(a.id, a.version),
+            lambda lang, ch: render_announcement(a, lang, ch, deps),
         )
-        await deps.publish(deps.topics.email, a.id.encode(), batch.to_wire())
     await deps.events.processed(
-        a.city,
-        a.id,
-        a.version,
-        processed_at=str(time.time()),
-        matched=len(matches),
-        queued=len(recipients),
+        a.city, a.id, a.version, processed_at=str(time.time()), matched=len(matches), queued=queued
     )
     log.info(
-        "event=%s v%d city=%s matched=%d queued=%d",
-        a.id,
-        a.version,
-        a.city,
-        len(matches),
-        len(pending),
+        "event=%s v%d city=%s matched=%d queued=%d", a.id, a.version, a.city, len(matches), queued
     )
-    return len(pending)
+    return queued
 
 
 async def expand_cancellation(c: Cancellation, deps: Deps) -> int:
@@ -87,41 +69,71 @@ async def expand_cancellation(c: Cancellation, deps: Deps) -> int:
     if c.notify:
         stored = await deps.events.get(c.city, c.id)
         a = Announcement.from_wire(stored["record"].encode(), deps.catalogues)
-        reached = sorted({cit for cit, _ in await deps.ledger.reached(c.city, c.id, "email")})
-        recipients = await _recipients(
-            c.city, f"{c.id}#cancel", reached, deps, pick_language=a.content_for
-        )
-        pending = await _enqueue(c.city, c.id, recipients, deps)
-        variants = {
-            lang: render_cancellation(a, c, lang, deps)
-            for lang in sorted({r.language for r in pending})
-        }
-        for i in range(0, len(pending), BATCH_SIZE):
-            batch = EmailBatch(
-                c.city,
-                c.id,
+        for channel in deps.enabled:
+            told = sorted({cit for cit, _ in await deps.ledger.reached(c.city, c.id, channel)})
+            queued += await _queue(
+                deps,
+                a,
                 "cancellation",
-                variants,
-                tuple(pending[i : i + BATCH_SIZE]),
-                None,
+                channel,
+                told,
+                f"{c.id}#cancel",
+                lambda lang, ch: render_cancellation(a, c, lang, ch, deps),
                 c.version,
             )
-            await deps.publish(deps.topics.email, c.id.encode(), batch.to_wire())
-        queued = len(pending)
     await deps.events.processed(c.city, c.id, c.version)
     log.info("event=%s cancelled city=%s notices=%d", c.id, c.city, queued)
     return queued
 
 
+def _wanting(matches: list[Match], channel: str) -> set[str]:
+    return {m.citizen for m in matches if channel in m.channels}
+
+
+async def _queue(
+    deps: Deps,
+    a: Announcement,
+    kind: str,
+    channel: str,
+    citizen_ids: list[str],
+    id_key: str,
+    render: Callable[[str, str], dict[str, str]],
+    version: int | None = None,
+) -> int:
+    """Record the notifications as queued and write the batches; how many still to send."""
+    recipients = await _recipients(deps, a.city, id_key, citizen_ids, channel, a.content_for)
+    rows = [(r.id, r.citizen, r.contact) for r in recipients]
+    statuses = await deps.ledger.enqueue(a.city, a.id, channel, rows)
+    # a redelivered record resends only what is still pending
+    pending = [r for r, s in zip(recipients, statuses, strict=True) if s in ("queued", "sending")]
+    variants = {lang: render(lang, channel) for lang in sorted({r.language for r in pending})}
+    topic = getattr(deps.topics, channel)
+    for i in range(0, len(pending), BATCH_SIZE):
+        batch = DeliveryBatch(
+            a.city,
+            a.id,
+            kind,
+            variants,
+            tuple(pending[i : i + BATCH_SIZE]),
+            a.expires_at if kind == "announcement" else None,
+            a.version if version is None else version,
+            channel,
+            a.severity,
+        )
+        await deps.publish(topic, a.id.encode(), batch.to_wire())
+    return len(pending)
+
+
 async def _recipients(
+    deps: Deps,
     city: str,
     id_key: str,
     citizen_ids: list[str],
-    deps: Deps,
-    pick_language: Callable[[str], tuple[str, Content]],
+    channel: str,
+    pick_language: PickLanguage,
 ) -> list[Recipient]:
     citizens = await deps.store.citizens(city, citizen_ids)
-    contacts = await deps.store.confirmed_contacts(city, list(citizens), "email")
+    contacts = await deps.store.confirmed_contacts(city, list(citizens), channel)
     out = []
     for cid, citizen in citizens.items():
         cps = contacts.get(cid)
@@ -129,27 +141,21 @@ async def _recipients(
             continue
         cp = cps[0]  # one message per (event, citizen, channel)
         lang, _ = pick_language(citizen.language)
-        token = tokens.sign(deps.secret_key, "unsubscribe", city, cp.id)
+        unsubscribe = ""
+        if channel == "email":  # SMS has STOP; a push subscription is removed by the browser
+            token = tokens.sign(deps.secret_key, "unsubscribe", city, cp.id)
+            unsubscribe = f"{deps.base_url}/v1/unsubscribe/{token}"
         out.append(
             Recipient(
-                id=notification_id(city, id_key, cid, "email"),
-                citizen=cid,
-                contact=cp.id,
-                to=cp.address,
-                language=lang,
-                unsubscribe_url=f"{deps.base_url}/v1/unsubscribe/{token}",
+                notification_id(city, id_key, cid, channel),
+                cid,
+                cp.id,
+                cp.address,
+                lang,
+                unsubscribe,
             )
         )
     return out
-
-
-async def _enqueue(
-    city: str, event: str, recipients: list[Recipient], deps: Deps
-) -> list[Recipient]:
-    """Record them as queued; those still to send (a redelivered record resends only those)."""
-    rows = [(r.id, r.citizen, r.contact) for r in recipients]
-    statuses = await deps.ledger.enqueue(city, event, "email", rows)
-    return [r for r, s in zip(recipients, statuses, strict=True) if s in ("queued", "sending")]
 
 
 def _context(a: Announcement, lang: str, deps: Deps) -> dict[str, object]:
@@ -167,11 +173,22 @@ def _context(a: Announcement, lang: str, deps: Deps) -> dict[str, object]:
     }
 
 
-def render_announcement(a: Announcement, lang: str, deps: Deps) -> dict[str, str]:
-    return deps.renderer.render_email("announcement", lang, _context(a, lang, deps))
+def _with_url(
+    parts: dict[str, str], a: Announcement, lang: str, channel: str, deps: Deps
+) -> dict[str, str]:
+    if channel == "push":  # where a click on the notification leads
+        parts["url"] = a.content_for(lang)[1].link or deps.base_url
+    return parts
 
 
-def render_cancellation(a: Announcement, c: Cancellation, lang: str, deps: Deps) -> dict[str, str]:
-    return deps.renderer.render_email(
-        "cancellation", lang, {**_context(a, lang, deps), "reason": c.reason}
-    )
+def render_announcement(a: Announcement, lang: str, channel: str, deps: Deps) -> dict[str, str]:
+    parts = deps.renderer.render_parts("announcement", channel, lang, _context(a, lang, deps))
+    return _with_url(parts, a, lang, channel, deps)
+
+
+def render_cancellation(
+    a: Announcement, c: Cancellation, lang: str, channel: str, deps: Deps
+) -> dict[str, str]:
+    context = {**_context(a, lang, deps), "reason": c.reason}
+    parts = deps.renderer.render_parts("cancellation", channel, lang, context)
+    return _with_url(parts, a, lang, channel, deps)

@@ -1,7 +1,8 @@
 """The plain async handlers the agents call: no Faust here, so they are tested without Kafka.
 
 - ``handle_city_event``: an announcement, update or cancellation -> ``streams.expand``.
-- ``send_email_batch``: a batch on ``deliveries.email`` -> ``streams.send``.
+- ``send_batch``: a batch on ``deliveries.<channel>`` -> ``streams.send``.
+- ``track_receipt``: a provider's receipt on ``receipts`` -> the ledger (``streams.track``).
 - ``sweep_outbox``: republish events accepted but not processed (a leader timer runs it).
 - ``guarded``: runs one of them on a record; what it cannot take goes to dead letters.
 """
@@ -16,10 +17,11 @@ from streams.announcements import Announcement, decode_city_event
 from streams.deps import Deps
 from streams.expand import expand_announcement, expand_cancellation
 from streams.records import dead_letter
-from streams.send import send_email_batch
+from streams.send import send_batch
+from streams.track import track_receipt
 from subscriptions.errors import InvalidInput
 
-__all__ = ["guarded", "handle_city_event", "send_email_batch", "sweep_outbox"]
+__all__ = ["guarded", "handle_city_event", "send_batch", "sweep_outbox", "track_receipt"]
 log = logging.getLogger("notifier.streams")
 SWEEP_AFTER_SECONDS = 30.0
 

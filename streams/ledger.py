@@ -6,6 +6,7 @@
                                         error, attempts, claimed_at, updated_at
     n:{city}:event:{eid}:counts   hash  "{channel}:{status}" -> number of notifications
     n:{city}:event:{eid}:notifs   set   the keys of the event's notification records
+    n:{city}:provider:{pid}       string "{event} {notification id}" of a provider's message id
 
 The notification id is derived from (city, event, citizen, channel), so an event expanded twice
 yields the same ids and ``enqueue`` creates each record once. ``claim`` (queued -> sending) guards
@@ -39,6 +40,7 @@ RANK = {
 }
 FINAL = {s for s, r in RANK.items() if r == 3}
 LEASE_SECONDS = 120
+PROVIDER_TTL = 7 * 24 * 3600  # receipts come within hours; a week is plenty
 
 # KEYS: counts key, the event's set of notification keys;
 # ARGV: channel, now, then (notif key, event, citizen, contact) repeated.
@@ -146,6 +148,18 @@ class Ledger:
             argv += [k, v]
         keys = [key(city, "notif", nid), key(city, "event", event, "counts")]
         return bool(await self._advance(keys=keys, args=argv))
+
+    async def remember_provider_id(self, city: str, provider_id: str, event: str, nid: str) -> None:
+        """So that a provider's receipt (which names its own id) finds the notification."""
+        await self.redis.set(key(city, "provider", provider_id), f"{event} {nid}", ex=PROVIDER_TTL)
+
+    async def by_provider_id(self, city: str, provider_id: str) -> tuple[str, str] | None:
+        """(event, notification id) of a provider id, or None."""
+        found = await self.redis.get(key(city, "provider", provider_id))
+        if found is None:
+            return None
+        event, _, nid = found.partition(" ")
+        return event, nid
 
     async def get(self, city: str, nid: str) -> dict[str, str]:
         return dict(await self.redis.hgetall(key(city, "notif", nid)))

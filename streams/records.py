@@ -1,4 +1,4 @@
-"""Wire records: JSON objects with an explicit, versioned ``type`` (``EmailBatchQueued/1``).
+"""Wire records: JSON objects with an explicit, versioned ``type`` (``DeliveryBatchQueued/1``).
 
 Topics carry raw bytes and every agent decodes them here, so a record that does not decode is
 caught by us (and sent to dead letters with the reason), never dropped inside Faust's
@@ -16,10 +16,11 @@ from typing import Any
 
 from subscriptions.errors import InvalidInput
 
-EMAIL_BATCH = "EmailBatchQueued/1"
+DELIVERY_BATCH = "DeliveryBatchQueued/1"
 LANGUAGES = ("fr", "en")  # of department content
 MAX_TITLE, MAX_BODY = 200, 5000
 DEAD_LETTER = "DeadLettered/1"
+RECEIPT = "ProviderReceiptReceived/1"
 
 
 def dumps(obj: dict[str, Any]) -> bytes:
@@ -100,23 +101,31 @@ class Recipient:
     unsubscribe_url: str = ""
 
 
+# the rendered parts of a message, per channel
+PARTS = {"email": ("subject", "text", "html"), "sms": ("text",), "push": ("title", "body", "url")}
+
+
 @dataclasses.dataclass(frozen=True)
-class EmailBatch:
-    """Up to a few hundred emails of one event: rendered once per language, personalised by
-    substituting ``UNSUBSCRIBE_PLACEHOLDER`` per recipient."""
+class DeliveryBatch:
+    """Up to a few hundred messages of one event on one channel: rendered once per language,
+    personalised by substituting ``UNSUBSCRIBE_PLACEHOLDER`` per recipient."""
 
     city: str
     event: str
     kind: str  # one of BATCH_KINDS
-    variants: dict[str, dict[str, str]]  # language -> {subject, text, html}
+    variants: dict[str, dict[str, str]]  # language -> PARTS[channel] -> text
     recipients: tuple[Recipient, ...]
     expires_at: float | None = None
     version: int = 1  # of the announcement; an older one is superseded, not sent
+    channel: str = "email"
+    severity: str = "unknown"  # push urgency follows it
 
     def to_wire(self) -> bytes:
         return dumps(
             {
-                "type": EMAIL_BATCH,
+                "type": DELIVERY_BATCH,
+                "channel": self.channel,
+                "severity": self.severity,
                 "city": self.city,
                 "event": self.event,
                 "kind": self.kind,
@@ -128,12 +137,14 @@ class EmailBatch:
         )
 
     @classmethod
-    def from_wire(cls, raw: bytes) -> EmailBatch:
-        d = loads(raw, EMAIL_BATCH)
+    def from_wire(cls, raw: bytes) -> DeliveryBatch:
+        d = loads(raw, DELIVERY_BATCH)
         try:
+            channel = d["channel"]
+            if channel not in PARTS:
+                raise InvalidInput("channel", f"must be one of {', '.join(PARTS)}")
             variants = {
-                str(k): {p: str(v[p]) for p in ("subject", "text", "html")}
-                for k, v in d["variants"].items()
+                str(k): {p: str(v[p]) for p in PARTS[channel]} for k, v in d["variants"].items()
             }
             recipients = tuple(Recipient(**r) for r in d["recipients"])
             if d["kind"] not in BATCH_KINDS:
@@ -146,9 +157,41 @@ class EmailBatch:
                     raise InvalidInput("recipients", f"no variant in {r.language!r}")
             expires = parse_time(d["expires_at"], "expires_at") if d.get("expires_at") else None
             return cls(
-                str(d["city"]), str(d["event"]), d["kind"], variants, recipients, expires, version
+                str(d["city"]),
+                str(d["event"]),
+                d["kind"],
+                variants,
+                recipients,
+                expires,
+                version,
+                channel,
+                str(d.get("severity", "unknown")),
             )
         except (KeyError, TypeError, AttributeError) as e:
             raise InvalidInput(
-                "record", f"malformed {EMAIL_BATCH}: {type(e).__name__}: {e}"
+                "record", f"malformed {DELIVERY_BATCH}: {type(e).__name__}: {e}"
             ) from None
+
+
+@dataclasses.dataclass(frozen=True)
+class Receipt:
+    """What a provider said about a message it took (a Twilio status callback)."""
+
+    city: str
+    provider: str
+    provider_id: str
+    status: str  # the provider's word: queued, sent, delivered, undelivered, failed…
+    error_code: str = ""
+
+    def to_wire(self) -> bytes:
+        return dumps({"type": RECEIPT, **dataclasses.asdict(self), "at": iso(time.time())})
+
+    @classmethod
+    def from_wire(cls, raw: bytes) -> Receipt:
+        d = loads(raw, RECEIPT)
+        for name in ("city", "provider", "provider_id", "status"):
+            if not isinstance(d.get(name), str) or not d[name]:
+                raise InvalidInput(name, "required, a non-empty string")
+        return cls(
+            d["city"], d["provider"], d["provider_id"], d["status"], str(d.get("error_code") or "")
+        )

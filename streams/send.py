@@ -1,23 +1,36 @@
-"""Hand each email of a batch to SMTP once, and record the outcome in the ledger.
+"""Hand each message of a batch to its provider once, and record the outcome in the ledger.
 
 Before the provider call, in order: consent (the contact point must still be confirmed, or
 pending for a confirmation request), staleness (the event cancelled, or a newer version out),
 expiry, and the ledger claim that makes the hand-off happen once. Transient refusals are retried
 with backoff and jitter; a permanent one, or too many transient ones, ends ``failed`` with its
-reason and a dead letter.
+reason and a dead letter. A provider saying the address is gone for good (a bounce, STOP, a
+push subscription 404/410) switches that contact point off in the consent ledger.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import random
 import time
 from email.utils import parseaddr
+from typing import Any
 
 from channels.base import PermanentChannelError, TransientChannelError
-from channels.email import Email
+from channels.email import Email, RecipientRefusedError
+from channels.push import Push, PushSubscription, SubscriptionGoneError
+from channels.sms import OptedOutError, Sms
 from streams.deps import Deps
-from streams.records import UNSUBSCRIBE_PLACEHOLDER, EmailBatch, Recipient, dead_letter, dumps
+from streams.records import (
+    UNSUBSCRIBE_PLACEHOLDER,
+    DeliveryBatch,
+    Recipient,
+    dead_letter,
+    dumps,
+)
+from subscriptions.contacts import ContactPoint
 
 SEND_ATTEMPTS = 3
 ALLOWED = {
@@ -25,35 +38,37 @@ ALLOWED = {
     "cancellation": ("confirmed",),
     "confirmation": ("pending", "confirmed"),
 }
+URGENCY = {"extreme": "high", "severe": "high", "moderate": "normal"}
+# a provider's word that an address is gone: (error, contact status, how the ledger says it)
+GONE: tuple[tuple[type[Exception], str, str], ...] = (
+    (RecipientRefusedError, "bounced", "bounce (SMTP 5xx on the recipient)"),
+    (OptedOutError, "opted_out", "Twilio error 21610 (replied STOP)"),
+    (SubscriptionGoneError, "gone", "push service 404/410"),
+)
 
 
-async def send_email_batch(raw: bytes, deps: Deps) -> dict[str, int]:
-    """Hand each notification of a batch to SMTP once; the outcome counts of this call."""
-    batch = EmailBatch.from_wire(raw)
+async def send_batch(raw: bytes, deps: Deps) -> dict[str, int]:
+    """Hand each notification of a batch over once; the outcome counts of this call."""
+    batch = DeliveryBatch.from_wire(raw)
     stale = await _stale(batch, deps)
     contacts = await deps.store.contacts(batch.city, [r.contact for r in batch.recipients])
     sem = asyncio.Semaphore(deps.send_concurrency)
     outcomes: dict[str, int] = {}
 
-    async def one(r: Recipient, cp_status: str | None, address: str | None) -> None:
+    async def one(r: Recipient, cp: ContactPoint | None) -> None:
         async with sem:
             if stale:
                 await deps.ledger.advance(batch.city, batch.event, r.id, stale)
                 outcome = stale
             else:
-                outcome = await _send_one(batch, r, cp_status, address, deps)
+                outcome = await _send_one(batch, r, cp, deps)
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
 
-    await asyncio.gather(
-        *(
-            one(r, cp.status if cp else None, cp.address if cp else None)
-            for r, cp in zip(batch.recipients, contacts, strict=True)
-        )
-    )
+    await asyncio.gather(*(one(r, cp) for r, cp in zip(batch.recipients, contacts, strict=True)))
     return outcomes
 
 
-async def _stale(batch: EmailBatch, deps: Deps) -> str | None:
+async def _stale(batch: DeliveryBatch, deps: Deps) -> str | None:
     """``cancelled`` or ``superseded`` when the batch's announcement must not go out."""
     if batch.kind != "announcement":
         return None
@@ -65,27 +80,26 @@ async def _stale(batch: EmailBatch, deps: Deps) -> str | None:
     return None
 
 
-async def _send_one(
-    batch: EmailBatch, r: Recipient, cp_status: str | None, address: str | None, deps: Deps
-) -> str:
+async def _send_one(batch: DeliveryBatch, r: Recipient, cp: ContactPoint | None, deps: Deps) -> str:
     city, ledger = batch.city, deps.ledger
-    if cp_status not in ALLOWED[batch.kind] or address is None:
-        # consent first: the address was unsubscribed, erased or never confirmed
-        await ledger.advance(
-            city, batch.event, r.id, "skipped", error=f"contact {cp_status or 'gone'}"
-        )
+    if cp is None or cp.status not in ALLOWED[batch.kind]:
+        # consent first: the contact point was unsubscribed, erased or never confirmed
+        reason = f"contact {cp.status if cp else 'gone'}"
+        await ledger.advance(city, batch.event, r.id, "skipped", error=reason)
         return "skipped"
     if batch.expires_at is not None and batch.expires_at <= time.time():
         await ledger.advance(city, batch.event, r.id, "expired")
         return "expired"
+    channel = deps.channels.get(batch.channel)
+    if channel is None:
+        return await _failed(batch, r, f"no {batch.channel} provider in this worker", deps)
     if not await ledger.claim(city, batch.event, r.id):
         return "already claimed"
-    assert deps.email is not None, "send_email_batch runs in a worker, which has a channel"
-    email = _email(batch, r, address, deps.mail_from)
+    message = _message(batch, r, cp, deps)
     error = ""
     for attempt in range(SEND_ATTEMPTS):
         try:
-            sent = await deps.email.send(r.id, email)
+            sent = await channel.send(r.id, message)
         except TransientChannelError as e:
             error = e.reason
             if attempt + 1 < SEND_ATTEMPTS:
@@ -94,20 +108,55 @@ async def _send_one(
             continue
         except PermanentChannelError as e:
             error = e.reason
+            for kind, status, how in GONE:
+                if isinstance(e, kind):
+                    await deps.store.set_contact_status(city, cp.id, status, how)
             break
         await ledger.advance(city, batch.event, r.id, "sent", provider_id=sent.provider_id)
+        if batch.channel == "sms":  # Twilio's status callbacks name the message by its SID
+            await ledger.remember_provider_id(city, sent.provider_id, batch.event, r.id)
         return "sent"
-    await ledger.advance(city, batch.event, r.id, "failed", error=error)
-    letter = dumps({"city": city, "event": batch.event, "notification": r.id})
+    return await _failed(batch, r, error, deps)
+
+
+async def _failed(batch: DeliveryBatch, r: Recipient, error: str, deps: Deps) -> str:
+    await deps.ledger.advance(batch.city, batch.event, r.id, "failed", error=error)
+    letter = dumps({"city": batch.city, "event": batch.event, "notification": r.id})
+    topic = getattr(deps.topics, batch.channel)
     await deps.publish(
         deps.topics.dead_letters,
         r.id.encode(),
-        dead_letter(deps.topics.email, letter, f"delivery failed: {error}"),
+        dead_letter(topic, letter, f"delivery failed: {error}"),
     )
     return "failed"
 
 
-def _email(batch: EmailBatch, r: Recipient, address: str, mail_from: str) -> Email:
+def _message(batch: DeliveryBatch, r: Recipient, cp: ContactPoint, deps: Deps) -> Any:
+    v = batch.variants[r.language]
+    if batch.channel == "sms":
+        return Sms(cp.address, v["text"], r.id, deps.sms_status_url(batch.city))
+    if batch.channel == "push":
+        ttl = 24 * 3600
+        if batch.expires_at is not None:
+            ttl = max(0, int(batch.expires_at - time.time()))
+        payload = {"title": v["title"], "body": v["body"], "url": v["url"], "tag": batch.event}
+        return Push(
+            PushSubscription(cp.address, cp.p256dh, cp.auth),
+            payload,
+            r.id,
+            ttl,
+            URGENCY.get(batch.severity, "low"),
+            _topic(batch.event),
+        )
+    return _email(batch, r, cp.address, deps.mail_from)
+
+
+def _topic(event: str) -> str:
+    """A push Topic (≤ 32 URL-safe characters): a later version replaces a queued one."""
+    return base64.urlsafe_b64encode(hashlib.sha256(event.encode()).digest()).decode()[:32]
+
+
+def _email(batch: DeliveryBatch, r: Recipient, address: str, mail_from: str) -> Email:
     v = batch.variants[r.language]
     headers: tuple[tuple[str, str], ...] = ()
     if batch.kind != "confirmation" and r.unsubscribe_url:

@@ -8,6 +8,7 @@ Every key starts with ``n:{city}:`` so a city's data never mixes with another's:
     n:{city}:citizen:{cid}:consent      list   JSON consent changes (what, when, how)
     n:{city}:contact:{pid}              hash   id, citizen, channel, address, status
     n:{city}:address:{channel}:{addr}   string contact point id (one citizen per address)
+    n:{city}:code:{pid}                 hash   hashed SMS confirmation code, tries (expires)
     n:{city}:sub:{sid}                  hash   id, citizen, kind, area, categories, channels, ...
     n:{city}:idx:area:{code}            set    area subscriptions on that area
     n:{city}:idx:geo:{quartier}         set    point and polygon subscriptions crossing it
@@ -19,6 +20,8 @@ subscription half-indexed.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 import json
 import secrets
 import time
@@ -27,11 +30,11 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from subscriptions.contacts import CHANNELS, STATUSES, ContactPoint
 from subscriptions.errors import InvalidInput, NotFound
 from subscriptions.subscription import Subscription
 
 LANGUAGES = ("fr", "en")
-CONTACT_STATUSES = ("pending", "confirmed", "unsubscribed")
 
 
 def key(city: str, *parts: str) -> str:
@@ -43,83 +46,93 @@ def new_id(prefix: str) -> str:
 
 
 @dataclasses.dataclass(frozen=True)
-class ContactPoint:
-    id: str
-    citizen: str
-    channel: str
-    address: str
-    status: str
-
-    @classmethod
-    def from_hash(cls, h: dict[str, str]) -> ContactPoint:
-        return cls(h["id"], h["citizen"], h["channel"], h["address"], h["status"])
-
-
-@dataclasses.dataclass(frozen=True)
 class Citizen:
     id: str
     language: str
     timezone: str
 
 
-def normalise_email(value: object) -> str:
-    if not isinstance(value, str):
-        raise InvalidInput("email", "must be a string")
-    addr = value.strip()
-    local, at, domain = addr.rpartition("@")
-    if (
-        not at
-        or not local
-        or "." not in domain
-        or len(addr) > 254
-        or any(c.isspace() or c in '<>,;"\\' for c in addr)
-    ):
-        raise InvalidInput("email", "not an email address")
-    return f"{local}@{domain.lower()}"
-
-
 class SubscriptionStore:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
 
-    async def create_citizen(
-        self, city: str, email: str, language: str
-    ) -> tuple[Citizen, ContactPoint]:
+    async def create_citizen(self, city: str, language: str) -> Citizen:
         if language not in LANGUAGES:
             raise InvalidInput("language", f"must be one of {', '.join(LANGUAGES)}")
-        email = normalise_email(email)
-        cid, pid = new_id("cit"), new_id("cp")
-        # one citizen per mailbox: local parts are compared case-insensitively, as providers do
-        claimed = await self.redis.set(key(city, "address", "email", email.lower()), pid, nx=True)
-        if not claimed:
-            raise InvalidInput("email", "already registered; ask for a management link instead")
-        now = str(int(time.time()))
-        async with self.redis.pipeline(transaction=True) as p:
-            p.hset(
-                key(city, "citizen", cid),
-                mapping={
-                    "id": cid,
-                    "language": language,
-                    "timezone": "Europe/Paris",
-                    "created_at": now,
-                },
-            )
-            p.hset(
-                key(city, "contact", pid),
-                mapping={
-                    "id": pid,
-                    "citizen": cid,
-                    "channel": "email",
-                    "address": email,
-                    "status": "pending",
-                },
-            )
-            p.sadd(key(city, "citizen", cid, "contacts"), pid)
-            p.rpush(key(city, "citizen", cid, "consent"), _consent(pid, "registered", "api"))
-            await p.execute()
-        return Citizen(cid, language, "Europe/Paris"), ContactPoint(
-            pid, cid, "email", email, "pending"
+        cid = new_id("cit")
+        await self.redis.hset(
+            key(city, "citizen", cid),
+            mapping={
+                "id": cid,
+                "language": language,
+                "timezone": "Europe/Paris",
+                "created_at": str(int(time.time())),
+            },
         )
+        return Citizen(cid, language, "Europe/Paris")
+
+    async def add_contact(
+        self,
+        city: str,
+        cid: str,
+        channel: str,
+        address: str,
+        status: str,
+        how: str,
+        p256dh: str = "",
+        auth: str = "",
+    ) -> ContactPoint:
+        """A new contact point; an address already held in this city is refused."""
+        assert channel in CHANNELS and status in STATUSES
+        pid = new_id("cp")
+        # one citizen per address; email local parts compare case-insensitively, as providers do
+        claimed = await self.redis.set(_address_key(city, channel, address), pid, nx=True)
+        if not claimed:
+            field = {"email": "email", "sms": "phone", "push": "push.endpoint"}[channel]
+            raise InvalidInput(field, "already registered; ask for a management link instead")
+        cp = ContactPoint(pid, cid, channel, address, status, p256dh, auth)
+        fields = {
+            "id": pid,
+            "citizen": cid,
+            "channel": channel,
+            "address": address,
+            "status": status,
+        }
+        if channel == "push":
+            fields.update(p256dh=p256dh, auth=auth)
+        async with self.redis.pipeline(transaction=True) as p:
+            p.hset(key(city, "contact", pid), mapping=fields)
+            p.sadd(key(city, "citizen", cid, "contacts"), pid)
+            p.rpush(key(city, "citizen", cid, "consent"), _consent(pid, status, how))
+            await p.execute()
+        return cp
+
+    async def contact_by_address(
+        self, city: str, channel: str, address: str
+    ) -> ContactPoint | None:
+        pid = await self.redis.get(_address_key(city, channel, address))
+        return None if pid is None else await self.contact(city, pid)
+
+    async def set_code(self, city: str, pid: str, code: str, ttl: int = 900) -> None:
+        """A confirmation code sent by SMS; kept hashed, for ``ttl`` seconds, 5 tries."""
+        digest = hashlib.sha256(f"{pid}:{code}".encode()).hexdigest()
+        async with self.redis.pipeline(transaction=True) as p:
+            p.hset(key(city, "code", pid), mapping={"digest": digest, "tries": 0})
+            p.expire(key(city, "code", pid), ttl)
+            await p.execute()
+
+    async def check_code(self, city: str, pid: str, code: str) -> bool:
+        k = key(city, "code", pid)
+        tries = await self.redis.hincrby(k, "tries", 1)
+        digest = await self.redis.hget(k, "digest")
+        if digest is None or tries > 5:
+            await self.redis.delete(k)
+            raise InvalidInput("code", "expired or too many tries; ask for a new code")
+        given = hashlib.sha256(f"{pid}:{code}".encode()).hexdigest()
+        if not hmac.compare_digest(digest, given):
+            return False
+        await self.redis.delete(k)
+        return True
 
     async def citizen(self, city: str, cid: str) -> Citizen:
         h = await self.redis.hgetall(key(city, "citizen", cid))
@@ -161,7 +174,7 @@ class SubscriptionStore:
         return out
 
     async def set_contact_status(self, city: str, pid: str, status: str, how: str) -> ContactPoint:
-        assert status in CONTACT_STATUSES
+        assert status in STATUSES
         cp = await self.contact(city, pid)
         if cp.status != status:
             async with self.redis.pipeline(transaction=True) as p:
@@ -212,6 +225,10 @@ class SubscriptionStore:
         return {
             cid: Citizen(cid, lang, tz) for cid, (lang, tz) in zip(ids, rows, strict=True) if lang
         }
+
+
+def _address_key(city: str, channel: str, address: str) -> str:
+    return key(city, "address", channel, address.lower() if channel == "email" else address)
 
 
 def _consent(pid: str, change: str, how: str) -> str:

@@ -16,10 +16,10 @@ from shapely.geometry.base import BaseGeometry
 
 from subscriptions.areas import AreaCatalogue
 from subscriptions.categories import check_category, check_severity
+from subscriptions.contacts import CHANNELS
 from subscriptions.errors import InvalidInput
 from subscriptions.geometry import circle, parse_lonlat, parse_polygon, parse_radius
 
-CHANNELS = ("email",)
 KINDS = ("area", "point", "polygon")
 
 

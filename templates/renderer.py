@@ -17,7 +17,18 @@ from jinja2 import TemplateError as JinjaError
 from jinja2.sandbox import SandboxedEnvironment
 
 KINDS = ("announcement", "cancellation", "confirmation")
-PARTS = ("email_subject", "email_text", "email_html")
+# template files per channel, and the name of what each renders
+PARTS = {
+    "email": {"email_subject": "subject", "email_text": "text", "email_html": "html"},
+    "sms": {"sms": "text"},
+    "push": {"push_title": "title", "push_body": "body"},
+}
+CHANNELS = {
+    "announcement": ("email", "sms", "push"),
+    "cancellation": ("email", "sms", "push"),
+    "confirmation": ("email", "sms"),
+}
+SINGLE_LINE = {"email_subject", "push_title", "push_body", "sms"}
 LANGUAGES = ("fr", "en")
 FALLBACK = "fr"
 
@@ -57,19 +68,27 @@ class Renderer:
             text = self.env.get_template(name).render(context)
         except JinjaError as e:
             raise TemplateError(f"{name}: {e}") from e
-        return text.strip() if part == "email_subject" else text
+        return text.strip() if part in SINGLE_LINE else text
+
+    def render_parts(
+        self, kind: str, channel: str, language: str, context: Mapping[str, Any]
+    ) -> dict[str, str]:
+        """The message of ``kind`` on ``channel``: {subject, text, html} for email, {text} for
+        SMS, {title, body} for push."""
+        return {
+            name: self.render(kind, part, language, context)
+            for part, name in PARTS[channel].items()
+        }
 
     def render_email(self, kind: str, language: str, context: Mapping[str, Any]) -> dict[str, str]:
-        return {
-            part.removeprefix("email_"): self.render(kind, part, language, context)
-            for part in PARTS
-        }
+        return self.render_parts(kind, "email", language, context)
 
     def check(self) -> int:
         """Load every template; the number loaded, or ``TemplateError`` naming the broken one."""
         n = 0
         for kind in KINDS:
-            for part in PARTS:
+            parts = [p for channel in CHANNELS[kind] for p in PARTS[channel]]
+            for part in parts:
                 for lang in LANGUAGES:
                     name = f"{kind}/{part}.{lang}.j2"
                     try:

@@ -152,7 +152,7 @@ async def test_confirmation_needs_a_post_and_unsubscribe_is_one_click(
     assert (await r.json())["contact"]["status"] == "unsubscribed"
     held = await (await api.get(show, headers=auth(a["token"]))).json()
     assert [(c["change"], c["how"]) for c in held["consent"]] == [
-        ("registered", "api"),
+        ("pending", "api"),
         ("confirmed", "email link"),
         ("unsubscribed", "one-click link"),
     ]

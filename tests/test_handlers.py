@@ -18,8 +18,8 @@ from streams.announcements import Announcement, Cancellation
 from streams.deps import Deps
 from streams.expand import expand_announcement
 from streams.handlers import handle_city_event, sweep_outbox
-from streams.records import EmailBatch
-from streams.send import send_email_batch
+from streams.records import DeliveryBatch
+from streams.send import send_batch
 from subscriptions.areas import load_catalogue
 from subscriptions.store import SubscriptionStore, new_id
 from subscriptions.subscription import parse_subscription
@@ -38,7 +38,7 @@ async def deps(redis: Redis, smtp: tuple[SmtpSink, str]) -> AsyncIterator[tuple[
 
     settings = Settings(secret_key=Secret("k" * 48), public_url="https://alerts.example")
     channel = SmtpEmailChannel(SmtpConfig.from_url(smtp[1]), settings.mail_from, pool_size=2)
-    d = build_deps(settings, redis, publish, channel)
+    d = build_deps(settings, redis, publish, {"email": channel})
     d.retry_base_delay = 0.01
     yield d, published
     await channel.close()
@@ -57,9 +57,9 @@ async def citizen(
     confirmed: bool = True,
     **sub: object,
 ) -> str:
-    c, cp = await store.create_citizen("paris", email, language)
-    if confirmed:
-        await store.set_contact_status("paris", cp.id, "confirmed", "test")
+    c = await store.create_citizen("paris", language)
+    status = "confirmed" if confirmed else "pending"
+    await store.add_contact("paris", c.id, "email", email, status, "test")
     if area is not None:
         sub["area"] = area
     await subscribe(store, c.id, **sub)
@@ -90,8 +90,8 @@ async def accepted(d: Deps, areas: list[str], **kw: str) -> Announcement:
     return a
 
 
-def batches(published: Published) -> list[EmailBatch]:
-    return [EmailBatch.from_wire(v) for t, _, v in published if t == "deliveries.email"]
+def batches(published: Published) -> list[DeliveryBatch]:
+    return [DeliveryBatch.from_wire(v) for t, _, v in published if t == "deliveries.email"]
 
 
 async def test_expansion_dedupes_filters_and_batches(deps: tuple[Deps, Published]) -> None:
@@ -137,7 +137,7 @@ async def test_expanding_twice_queues_once(deps: tuple[Deps, Published]) -> None
     await citizen(d.store, "a@example.org", "75105")
     a = await accepted(d, ["75105"])
     await expand_announcement(a, d)
-    await send_email_batch(published[0][2], d)
+    await send_batch(published[0][2], d)
     await expand_announcement(a, d)  # a redelivered record
     assert len(batches(published)) == 1  # nothing left to send the second time
     assert await d.ledger.counts("paris", "evt_1") == {"email": {"sent": 1}}
@@ -151,15 +151,15 @@ async def test_send_hands_each_message_over_once(
     await citizen(d.store, "a@example.org", "75105")
     await expand_announcement(await accepted(d, ["75105"]), d)
     raw = published[0][2]
-    assert await send_email_batch(raw, d) == {"sent": 1}
-    assert await send_email_batch(raw, d) == {"already claimed": 1}
+    assert await send_batch(raw, d) == {"sent": 1}
+    assert await send_batch(raw, d) == {"already claimed": 1}
     [msg] = sink.messages
     assert msg["To"] == "a@example.org" and msg["Subject"] == "Travaux"
     unsubscribe = msg["List-Unsubscribe"].strip("<>")
     assert unsubscribe.startswith("https://alerts.example/v1/unsubscribe/")
     assert unsubscribe in msg.get_body(("plain",)).get_content()
     assert unsubscribe in msg.get_body(("html",)).get_content()
-    [nid] = [r.id for r in EmailBatch.from_wire(raw).recipients]
+    [nid] = [r.id for r in DeliveryBatch.from_wire(raw).recipients]
     record = await d.ledger.get("paris", nid)
     assert record["status"] == "sent" and record["provider_id"] == msg["Message-ID"]
 
@@ -170,9 +170,9 @@ async def test_nothing_goes_to_an_address_unsubscribed_after_expansion(
     d, published = deps
     await citizen(d.store, "a@example.org", "75105")
     await expand_announcement(await accepted(d, ["75105"]), d)
-    batch = EmailBatch.from_wire(published[0][2])
+    batch = DeliveryBatch.from_wire(published[0][2])
     await d.store.set_contact_status("paris", batch.recipients[0].contact, "unsubscribed", "test")
-    assert await send_email_batch(published[0][2], d) == {"skipped": 1}
+    assert await send_batch(published[0][2], d) == {"skipped": 1}
     assert smtp[0].messages == []
     assert await d.ledger.counts("paris", "evt_1") == {"email": {"skipped": 1}}
 
@@ -183,11 +183,11 @@ async def test_an_expired_event_is_not_sent(
     d, published = deps
     await citizen(d.store, "a@example.org", "75105")
     await expand_announcement(await accepted(d, ["75105"]), d)
-    batch = EmailBatch.from_wire(published[0][2])
-    expired = EmailBatch(
+    batch = DeliveryBatch.from_wire(published[0][2])
+    expired = DeliveryBatch(
         batch.city, batch.event, batch.kind, batch.variants, batch.recipients, expires_at=1.0
     )
-    assert await send_email_batch(expired.to_wire(), d) == {"expired": 1}
+    assert await send_batch(expired.to_wire(), d) == {"expired": 1}
     assert smtp[0].messages == []
 
 
@@ -199,9 +199,9 @@ async def test_a_transient_refusal_is_retried_and_delivered_once(
     sink.replies = ["421 4.3.2 try again later"]
     await citizen(d.store, "a@example.org", "75105")
     await expand_announcement(await accepted(d, ["75105"]), d)
-    assert await send_email_batch(published[0][2], d) == {"sent": 1}
+    assert await send_batch(published[0][2], d) == {"sent": 1}
     assert len(sink.messages) == 1
-    [nid] = [r.id for r in EmailBatch.from_wire(published[0][2]).recipients]
+    [nid] = [r.id for r in DeliveryBatch.from_wire(published[0][2]).recipients]
     assert (await d.ledger.get("paris", nid))["attempts"] == "1"
 
 
@@ -213,7 +213,7 @@ async def test_a_permanent_refusal_fails_and_is_dead_lettered(
     sink.replies = ["550 5.1.1 mailbox unavailable"]
     await citizen(d.store, "a@example.org", "75105")
     await expand_announcement(await accepted(d, ["75105"]), d)
-    assert await send_email_batch(published[0][2], d) == {"failed": 1}
+    assert await send_batch(published[0][2], d) == {"failed": 1}
     assert sink.messages == []
     [(topic, _, raw)] = [p for p in published if p[0] == "dead-letters"]
     letter = json.loads(raw)
@@ -248,7 +248,7 @@ async def test_an_update_supersedes_what_is_unsent_and_reaches_the_same_people(
     await citizen(d.store, "early@example.org", "75105")
     v1 = await accepted(d, ["75105"])
     await expand_announcement(v1, d)
-    await send_email_batch(published[-1][2], d)  # early@ got version 1
+    await send_batch(published[-1][2], d)  # early@ got version 1
     await citizen(d.store, "late@example.org", "75105")
     await expand_announcement(v1, d)  # redelivered: late@ is now matched too, not yet sent
     v1_late = published[-1][2]
@@ -256,8 +256,8 @@ async def test_an_update_supersedes_what_is_unsent_and_reaches_the_same_people(
     v2 = dataclasses.replace(announcement(["75112"]), version=2)
     await d.events.update(v2)
     await expand_announcement(v2, d)
-    assert await send_email_batch(v1_late, d) == {"superseded": 1}
-    assert await send_email_batch(published[-1][2], d) == {"sent": 1}
+    assert await send_batch(v1_late, d) == {"superseded": 1}
+    assert await send_batch(published[-1][2], d) == {"sent": 1}
     assert [(m["To"], m["Subject"]) for m in sink.messages] == [
         ("early@example.org", "Travaux"),
         ("early@example.org", "Mise à jour : Travaux"),
@@ -275,15 +275,15 @@ async def test_a_cancel_stops_what_is_unsent_and_tells_those_told(
     await citizen(d.store, "told@example.org", "75105")
     a = await accepted(d, ["75105"])
     await expand_announcement(a, d)
-    await send_email_batch(published[-1][2], d)
+    await send_batch(published[-1][2], d)
     await citizen(d.store, "untold@example.org", "75105", language="en")
     await expand_announcement(a, d)
     unsent = published[-1][2]
     c = Cancellation("evt_1", "paris", "voirie", 1, True, "Reporté.", 1_800_000_000)
     await d.events.cancel(c)
-    assert await send_email_batch(unsent, d) == {"cancelled": 1}
+    assert await send_batch(unsent, d) == {"cancelled": 1}
     await handle_city_event(c.to_wire(), d)
-    assert await send_email_batch(published[-1][2], d) == {"sent": 1}
+    assert await send_batch(published[-1][2], d) == {"sent": 1}
     assert [(m["To"], m["Subject"]) for m in sink.messages] == [
         ("told@example.org", "Travaux"),
         ("told@example.org", "Annulé : Travaux"),

@@ -41,7 +41,7 @@ async def add(store: SubscriptionStore, cid: str, **body: object) -> str:
 async def citizens(store: SubscriptionStore, n: int) -> list[str]:
     out = []
     for i in range(n):
-        c, _ = await store.create_citizen("paris", f"c{i}@example.org", "fr")
+        c = await store.create_citizen("paris", "fr")
         out.append(c.id)
     return out
 

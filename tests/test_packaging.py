@@ -46,7 +46,11 @@ def test_the_worker_registers_the_expected_agents() -> None:
     assert agents == {
         "notifier.match-city-events": {"x.city-events"},
         "notifier.send-email": {"x.deliveries.email"},
+        "notifier.send-sms": {"x.deliveries.sms"},
+        "notifier.send-push": {"x.deliveries.push"},
+        "notifier.track-receipts": {"x.receipts"},
     }
+    assert len(app._app_tasks) == 1  # the outbox sweep timer
     assert app.conf.web_enabled is False
 
 

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from streams.announcements import Announcement
-from streams.records import EmailBatch, Recipient, dead_letter
+from streams.records import DeliveryBatch, Recipient, dead_letter
 from subscriptions.areas import load_catalogue
 from subscriptions.errors import InvalidInput
 
@@ -80,7 +80,7 @@ def test_content_falls_back_to_french_then_to_what_exists() -> None:
 
 
 def test_email_batches_round_trip_and_check_their_languages() -> None:
-    batch = EmailBatch(
+    batch = DeliveryBatch(
         "paris",
         "evt_1",
         "announcement",
@@ -88,11 +88,11 @@ def test_email_batches_round_trip_and_check_their_languages() -> None:
         (Recipient("ntf_1", "cit_1", "cp_1", "a@example.org", "fr", "u"),),
         None,
     )
-    assert EmailBatch.from_wire(batch.to_wire()) == batch
+    assert DeliveryBatch.from_wire(batch.to_wire()) == batch
     bad = json.loads(batch.to_wire())
     bad["recipients"][0]["language"] = "en"
     with pytest.raises(InvalidInput, match="no variant in 'en'"):
-        EmailBatch.from_wire(json.dumps(bad).encode())
+        DeliveryBatch.from_wire(json.dumps(bad).encode())
 
 
 def test_a_dead_letter_keeps_binary_input_intact() -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from templates.renderer import KINDS, LANGUAGES, Renderer, TemplateError
+from templates.renderer import CHANNELS, KINDS, LANGUAGES, PARTS, Renderer, TemplateError
 
 SAMPLE = {
     "announcement": {
@@ -19,11 +19,23 @@ SAMPLE = {
     "confirmation": {"city_name": "Paris", "confirm_url": "https://x/c"},
 }
 SAMPLE["cancellation"] = {**SAMPLE["announcement"], "reason": "Les travaux sont reportés."}
+SAMPLE["confirmation"]["code"] = "123456"
+
+
+@pytest.mark.parametrize(("kind", "channel"), [(k, c) for k in KINDS for c in CHANNELS[k]])
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_template_renders_on_every_channel(kind: str, channel: str, lang: str) -> None:
+    out = Renderer().render_parts(kind, channel, lang, SAMPLE[kind])
+    assert all(v.strip() for v in out.values())
+    if channel == "sms":
+        assert "\n" not in out["text"] and len(out["text"]) <= 320
+    if channel == "push":
+        assert len(out["title"]) + len(out["body"]) < 1000
 
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("lang", LANGUAGES)
-def test_every_template_renders(kind: str, lang: str) -> None:
+def test_every_email_renders(kind: str, lang: str) -> None:
     out = Renderer().render_email(kind, lang, SAMPLE[kind])
     assert out["subject"] and "\n" not in out["subject"]
     assert out["html"].startswith("<!doctype html>") and f'lang="{lang}"' in out["html"]
@@ -31,7 +43,8 @@ def test_every_template_renders(kind: str, lang: str) -> None:
 
 
 def test_all_templates_load_at_start() -> None:
-    assert Renderer().check() == len(KINDS) * 3 * len(LANGUAGES)
+    per_language = sum(len(PARTS[c]) for k in KINDS for c in CHANNELS[k])
+    assert Renderer().check() == per_language * len(LANGUAGES)
 
 
 def test_department_content_is_data_not_template_code() -> None:

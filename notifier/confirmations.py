@@ -1,0 +1,37 @@
+"""Double opt-in: a link by email, a code by SMS. Both go out through the worker like any
+message (``deliveries.<channel>``), tracked in the ledger under a confirmation event."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+from streams.deps import Deps
+from streams.ledger import notification_id
+from streams.records import DeliveryBatch, Recipient
+from subscriptions import tokens
+from subscriptions.contacts import ContactPoint
+
+
+async def send_confirmation(deps: Deps, city: str, contact: ContactPoint, language: str) -> None:
+    """Ask a pending contact point to confirm: an email link, or an SMS code (kept hashed)."""
+    context: dict[str, object] = {"city_name": deps.city_name(city)}
+    if contact.channel == "email":
+        token = tokens.sign(deps.secret_key, "confirm", city, contact.id)
+        context["confirm_url"] = f"{deps.base_url}/v1/confirm/{token}"
+    elif contact.channel == "sms":
+        code = f"{secrets.randbelow(10**6):06d}"
+        await deps.store.set_code(city, contact.id, code)
+        context["code"] = code
+    else:
+        raise ValueError(f"{contact.channel} contact points are confirmed where they are made")
+    event = f"confirm-{contact.id}-{time.time_ns()}"
+    nid = notification_id(city, event, contact.citizen, contact.channel)
+    lang = deps.renderer.language_for("confirmation", language)
+    variant = deps.renderer.render_parts("confirmation", contact.channel, lang, context)
+    await deps.ledger.enqueue(city, event, contact.channel, [(nid, contact.citizen, contact.id)])
+    recipient = Recipient(nid, contact.citizen, contact.id, contact.address, lang)
+    batch = DeliveryBatch(
+        city, event, "confirmation", {lang: variant}, (recipient,), channel=contact.channel
+    )
+    await deps.publish(getattr(deps.topics, contact.channel), event.encode(), batch.to_wire())
