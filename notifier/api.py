@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 from aiohttp import web
 
-from notifier import citizens_api, events_api, links_api, outbox
+from channels.push import application_server_key, load_vapid_private_key
+from notifier import citizens_api, events_api, links_api, outbox, webhooks_api
 from notifier.http import MAX_DOCUMENT, city_of, error
-from notifier.keys import DEPS, OUTBOX_DIR, SETTINGS
+from notifier.keys import DEPS, DEV, SETTINGS, DevServices
 from notifier.settings import Settings
 from streams.deps import Deps
 from subscriptions.errors import Conflict, InvalidInput, NotFound
@@ -52,12 +52,21 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+async def push_public_key(request: web.Request) -> web.Response:
+    """The VAPID public key a browser passes to ``pushManager.subscribe``."""
+    settings = request.app[SETTINGS]
+    if not settings.vapid_private_key:
+        return error(404, None, "web push is not offered here")
+    key = application_server_key(load_vapid_private_key(str(settings.vapid_private_key)))
+    return web.json_response({"public_key": key})
+
+
 async def areas(request: web.Request) -> web.Response:
     city = city_of(request)
     return web.json_response({"city": city, "areas": request.app[DEPS].catalogues[city].summary()})
 
 
-def create_api(settings: Settings, deps: Deps, outbox_dir: Path | None = None) -> web.Application:
+def create_api(settings: Settings, deps: Deps, dev: DevServices | None = None) -> web.Application:
     app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_DOCUMENT)
     app[SETTINGS] = settings
     app[DEPS] = deps
@@ -65,8 +74,10 @@ def create_api(settings: Settings, deps: Deps, outbox_dir: Path | None = None) -
     app.router.add_get("/v1/cities/{city}/areas", areas)
     citizens_api.add_routes(app.router)
     links_api.add_routes(app.router)
+    webhooks_api.add_routes(app.router)
+    app.router.add_get("/v1/push/public-key", push_public_key)
     events_api.add_routes(app.router)
-    if outbox_dir is not None:
-        app[OUTBOX_DIR] = outbox_dir
+    if dev is not None:
+        app[DEV] = dev
         outbox.add_routes(app.router)
     return app

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from aiohttp import web
 
 from notifier.settings import Settings
+from notifier.twilio_fake import TwilioFake
 from streams.deps import Deps
 
 SETTINGS = web.AppKey("settings", Settings)
 DEPS = web.AppKey("deps", Deps)
-OUTBOX_DIR = web.AppKey("outbox_dir", Path)
+
+
+@dataclasses.dataclass
+class DevServices:
+    """What ``notifier up`` runs in place of real providers, shown under ``/dev/``."""
+
+    outbox_dir: Path | None = None  # the local SMTP outbox's messages
+    twilio: TwilioFake | None = None  # the local Twilio-shaped server
+
+
+DEV = web.AppKey("dev", DevServices)

@@ -1,5 +1,6 @@
-"""The dev outbox of ``notifier up``: an SMTP server that keeps every message it receives as a
-``.eml`` file, and the routes that show them (``/dev/outbox``)."""
+"""The dev outboxes of ``notifier up``: an SMTP server that keeps every message it receives as
+a ``.eml`` file (``/dev/outbox``), and the text messages the local Twilio-shaped server took
+(``/dev/sms``)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 from aiohttp import web
 from aiosmtpd.smtp import Envelope, Session
 
-from notifier.keys import OUTBOX_DIR
+from notifier.keys import DEV
 
 _seq = itertools.count()
 
@@ -36,6 +37,7 @@ class OutboxHandler:
 def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/dev/outbox", listing)
     router.add_get("/dev/outbox/{name}", message)
+    router.add_get("/dev/sms", sms_listing)
 
 
 def _summary(path: Path) -> dict[str, str]:
@@ -50,15 +52,43 @@ def _summary(path: Path) -> dict[str, str]:
     }
 
 
+def _outbox(request: web.Request) -> Path:
+    folder = request.app[DEV].outbox_dir
+    if folder is None:
+        raise web.HTTPNotFound(reason="no local outbox: email goes to NOTIFIER_SMTP_URL")
+    return folder
+
+
 async def listing(request: web.Request) -> web.Response:
-    folder = request.app[OUTBOX_DIR]
+    folder = _outbox(request)
     files = sorted(folder.glob("*.eml"), reverse=True)[:50]
     return web.json_response({"messages": [_summary(p) for p in files]})
 
 
 async def message(request: web.Request) -> web.Response:
     name = request.match_info["name"]
-    path = request.app[OUTBOX_DIR] / f"{name}.eml"
+    path = _outbox(request) / f"{name}.eml"
     if "/" in name or not path.is_file():
         raise web.HTTPNotFound(reason="no such message")
     return web.Response(body=path.read_bytes(), content_type="message/rfc822")
+
+
+async def sms_listing(request: web.Request) -> web.Response:
+    """The text messages the local Twilio-shaped server took, newest first."""
+    fake = request.app[DEV].twilio
+    if fake is None:
+        raise web.HTTPNotFound(reason="no local Twilio server: SMS go to NOTIFIER_TWILIO_BASE_URL")
+    return web.json_response(
+        {
+            "messages": [
+                {
+                    "sid": m.sid,
+                    "to": m.to,
+                    "body": m.body,
+                    "status": m.status,
+                    "date": m.date_created,
+                }
+                for m in reversed(fake.messages[-50:])
+            ]
+        }
+    )

@@ -40,7 +40,7 @@ async def add(store: SubscriptionStore, cid: str, **body: object) -> str:
 
 async def citizens(store: SubscriptionStore, n: int) -> list[str]:
     out = []
-    for i in range(n):
+    for _ in range(n):
         c = await store.create_citizen("paris", "fr")
         out.append(c.id)
     return out

@@ -1,0 +1,155 @@
+"""``notifier up``: the whole service on one machine, embedding what is not configured.
+
+With nothing configured it starts Tansu and redis-server on free loopback ports, a local SMTP
+outbox and a local Twilio-shaped server (both readable under ``/dev/``), keeps a secret key, a
+VAPID key and a department key under DATA_DIR, runs the worker as a child process and the API in
+this one. Ctrl-C (or SIGTERM) stops everything; children also die with this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import signal
+import subprocess
+from pathlib import Path
+
+from aiohttp import web
+from aiosmtpd.smtp import SMTP
+
+from channels.push import generate_vapid_keys
+from notifier import embedded, twilio_fake
+from notifier.api import create_api
+from notifier.auth import create_department_key, department_of
+from notifier.keys import DevServices
+from notifier.outbox import OutboxHandler
+from notifier.publisher import KafkaPublisher
+from notifier.settings import Secret, Settings
+from notifier.wiring import build_deps, make_redis
+
+DEV_DEPARTMENT = "voirie"
+DEV_SMS_FROM = "+33700000001"
+
+
+async def serve_api(
+    settings: Settings, dev: DevServices | None = None, ready: list[str] | None = None
+) -> None:
+    """Run the API (and the dev services ``dev`` names) until SIGINT/SIGTERM."""
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    redis = make_redis(settings)
+    publisher = KafkaPublisher(settings.kafka_bootstrap)
+    await publisher.start()
+    smtp_server = None
+    fake_runner = None
+    try:
+        if dev is not None and dev.outbox_dir is not None:
+            port = int(str(settings.smtp_url).rsplit(":", 1)[1])
+            handler = OutboxHandler(dev.outbox_dir)
+            smtp_server = await loop.create_server(lambda: SMTP(handler), "127.0.0.1", port)
+        if dev is not None and dev.twilio is not None:
+            port = int(settings.twilio_base_url.rsplit(":", 1)[1])
+            fake_runner, _ = await twilio_fake.start(dev.twilio, "127.0.0.1", port)
+        deps = build_deps(settings, redis, publisher.publish, channels={})
+        runner = web.AppRunner(create_api(settings, deps, dev), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, settings.api_host, settings.api_port).start()
+        for line in ready or [f"API on {settings.base_url}"]:
+            print(line, flush=True)
+        await stopping.wait()
+        print("stopping…", flush=True)
+        await runner.cleanup()
+    finally:
+        if fake_runner is not None:
+            await fake_runner.cleanup()
+        if smtp_server is not None:
+            smtp_server.close()
+        await publisher.stop()
+        await redis.aclose()
+
+
+def _kept(path: Path, make: str) -> str:
+    """A secret kept under DATA_DIR (made once, readable by its owner only)."""
+    if not path.exists():
+        path.write_text(make)
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+async def _dev_key(settings: Settings) -> str:
+    """The embedded default's department key, kept under DATA_DIR and valid in its Redis."""
+    path = settings.data_dir / "dev-department-key"
+    redis = make_redis(settings)
+    try:
+        if path.exists():
+            api_key = path.read_text().strip()
+            if await department_of(redis, settings.default_city, api_key):
+                return api_key
+        api_key = await create_department_key(redis, settings.default_city, DEV_DEPARTMENT, "dev")
+        path.write_text(api_key)
+        path.chmod(0o600)
+        return api_key
+    finally:
+        await redis.aclose()
+
+
+def up(settings: Settings) -> None:
+    data = settings.data_dir
+    data.mkdir(parents=True, exist_ok=True)
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        changes: dict[str, object] = {}
+        embedded_parts = []
+        if not settings.secret_key:
+            changes["secret_key"] = Secret(_kept(data / "secret.key", secrets.token_urlsafe(48)))
+        if not settings.vapid_private_key:
+            vapid = _kept(data / "vapid.pem", generate_vapid_keys().private_key_pem)
+            changes["vapid_private_key"] = Secret(vapid)
+            embedded_parts.append(f"Web push: VAPID key in {data / 'vapid.pem'}")
+        if not settings.kafka_url:
+            port = embedded.free_port()
+            procs.append(embedded.start_tansu(port, data / "tansu.log"))
+            changes["kafka_url"] = f"kafka://127.0.0.1:{port}"
+            embedded_parts.append("Kafka: embedded Tansu broker (memory only)")
+        if not settings.redis_url:
+            port = embedded.free_port()
+            procs.append(embedded.start_redis(port, data / "redis", data / "redis.log"))
+            changes["redis_url"] = f"redis://127.0.0.1:{port}/0"
+            embedded_parts.append(f"Redis: embedded redis-server, AOF in {data / 'redis'}")
+        dev = DevServices()
+        if not settings.smtp_url:
+            changes["smtp_url"] = Secret(f"smtp://127.0.0.1:{embedded.free_port()}")
+            dev.outbox_dir = data / "outbox"
+            embedded_parts.append(f"SMTP: local outbox in {dev.outbox_dir}")
+        if not settings.twilio_account_sid:
+            sid, token = "AC" + secrets.token_hex(16), secrets.token_hex(16)
+            dev.twilio = twilio_fake.TwilioFake(sid, token, numbers=[DEV_SMS_FROM])
+            changes.update(
+                twilio_account_sid=sid,
+                twilio_auth_token=Secret(token),
+                twilio_from=DEV_SMS_FROM,
+                twilio_base_url=f"http://127.0.0.1:{embedded.free_port()}",
+            )
+            embedded_parts.append("SMS: local Twilio-shaped server (messages at /dev/sms)")
+        s = settings.replace(**changes)
+        dev_key = asyncio.run(_dev_key(s))
+        procs.append(
+            embedded.spawn(
+                embedded.python_module("notifier", "worker"),
+                env=embedded.child_env(s.to_env()),
+                inherit=True,
+            )
+        )
+        lines = [
+            "notifier is up (Ctrl-C stops everything)",
+            *(f"  {p}" for p in embedded_parts),
+            f"  API:     {s.base_url}   (health: {s.base_url}/healthz)",
+            *([f"  Outbox:  {s.base_url}/dev/outbox"] if dev.outbox_dir else []),
+            f"  Department key ({DEV_DEPARTMENT}, {s.default_city}): {dev_key}",
+        ]
+        asyncio.run(serve_api(s, dev, lines))
+    finally:
+        for p in reversed(procs):
+            embedded.stop(p)

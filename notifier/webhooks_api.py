@@ -1,0 +1,91 @@
+"""Twilio's webhooks: status callbacks and inbound SMS (STOP, ARRET, START, HELP).
+
+Each request is verified with ``X-Twilio-Signature`` over the exact public URL Twilio called
+(``NOTIFIER_PUBLIC_URL`` + path) and the form parameters; a forged one gets 403. Status
+callbacks become receipts on the ``receipts`` topic, folded into the ledger by the worker.
+"""
+
+from __future__ import annotations
+
+import logging
+from xml.sax.saxutils import escape
+
+from aiohttp import web
+
+from channels.twilio_webhooks import (
+    WebhookError,
+    parse_inbound_sms,
+    parse_status_callback,
+    signature_valid,
+)
+from notifier.http import city_of, error
+from notifier.keys import DEPS, SETTINGS
+from streams.records import Receipt
+
+log = logging.getLogger("notifier.webhooks")
+SIGNATURE = "X-Twilio-Signature"
+HELP = {
+    "fr": "Alertes de {city} : répondez STOP pour ne plus recevoir de SMS, START pour reprendre.",
+    "en": "{city} alerts: reply STOP to stop text messages, START to get them again.",
+}
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_post("/v1/cities/{city}/twilio/status", status_callback)
+    router.add_post("/v1/cities/{city}/twilio/inbound", inbound)
+
+
+async def _verified_form(request: web.Request) -> dict[str, str] | web.Response:
+    settings = request.app[SETTINGS]
+    form = await request.post()
+    params = {k: str(v) for k, v in form.items()}
+    url = settings.base_url + request.path_qs
+    token = str(settings.twilio_auth_token)
+    if not token or not signature_valid(token, url, params, request.headers.get(SIGNATURE)):
+        log.warning("refused a Twilio webhook with a bad signature on %s", request.path)
+        return error(403, SIGNATURE, "the signature does not match this URL and body")
+    return params
+
+
+async def status_callback(request: web.Request) -> web.Response:
+    city, deps = city_of(request), request.app[DEPS]
+    params = await _verified_form(request)
+    if isinstance(params, web.Response):
+        return params
+    try:
+        cb = parse_status_callback(params)
+    except WebhookError as e:
+        return error(400, "body", str(e))
+    receipt = Receipt(
+        city, "twilio", cb.message_sid, cb.status, str(cb.error_code) if cb.error_code else ""
+    )
+    await deps.publish(deps.topics.receipts, cb.message_sid.encode(), receipt.to_wire())
+    return web.Response(status=204)
+
+
+async def inbound(request: web.Request) -> web.Response:
+    """STOP (and ARRET…) switches the number off for every subscription; START on again."""
+    city, deps = city_of(request), request.app[DEPS]
+    params = await _verified_form(request)
+    if isinstance(params, web.Response):
+        return params
+    try:
+        sms = parse_inbound_sms(params)
+    except WebhookError as e:
+        return error(400, "body", str(e))
+    cp = await deps.store.contact_by_address(city, "sms", sms.from_)
+    reply = ""
+    if sms.keyword == "HELP":
+        lang = "fr"
+        if cp is not None:
+            lang = (await deps.store.citizen(city, cp.citizen)).language
+        reply = HELP.get(lang, HELP["fr"]).format(city=deps.city_name(city))
+    elif cp is not None and sms.keyword == "STOP":
+        await deps.store.set_contact_status(city, cp.id, "opted_out", "SMS STOP")
+    elif cp is not None and sms.keyword == "START" and cp.status == "opted_out":
+        await deps.store.set_contact_status(city, cp.id, "confirmed", "SMS START")
+    message = f"<Message>{escape(reply)}</Message>" if reply else ""
+    return web.Response(
+        text=f'<?xml version="1.0" encoding="UTF-8"?><Response>{message}</Response>',
+        content_type="text/xml",
+    )
