@@ -5,6 +5,8 @@ notifier worker                 only the stream processor (needs KAFKA, REDIS, S
 notifier api                    only the HTTP API (same settings)
 notifier department-key create  a department's API key, printed once
 notifier vapid-keys             a web push key pair for NOTIFIER_VAPID_PRIVATE_KEY
+notifier dead-letters list|show ID|replay ID
+notifier cap-import FILE --department NAME
 """
 
 from __future__ import annotations
@@ -14,16 +16,15 @@ import asyncio
 import contextlib
 import logging
 import sys
+from pathlib import Path
 
 from aiokafka.errors import KafkaError
 from redis.exceptions import RedisError
 
 from channels.push import generate_vapid_keys
-from notifier import up
-from notifier.auth import create_department_key
+from notifier import admin, up
 from notifier.errors import ConfigError
 from notifier.settings import Settings
-from notifier.wiring import make_redis
 from subscriptions.errors import InvalidInput
 
 log = logging.getLogger("notifier")
@@ -38,7 +39,7 @@ def _logging(settings: Settings) -> None:
     logging.getLogger("twilio").setLevel(logging.WARNING)  # it logs every request at INFO
 
 
-def main(argv: list[str] | None = None) -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="notifier", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -48,15 +49,30 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser("api", help="run only the HTTP API")
     sub.add_parser("vapid-keys", help="make a web push VAPID key pair (for NOTIFIER_VAPID_*)")
     dk = sub.add_parser("department-key", help="manage department API keys")
-    dk_sub = dk.add_subparsers(dest="action", required=True)
-    create = dk_sub.add_parser("create", help="create a key and print it (shown once)")
+    create = dk.add_subparsers(dest="action", required=True).add_parser(
+        "create", help="create a key and print it (shown once)"
+    )
     create.add_argument("--department", required=True)
     create.add_argument("--city", default=None)
     create.add_argument("--label", default="")
-    args = parser.parse_args(argv)
+    dl = sub.add_parser("dead-letters", help="list, show and replay dead letters")
+    dl_sub = dl.add_subparsers(dest="action", required=True)
+    dl_sub.add_parser("list", help="the newest first").add_argument("--limit", type=int, default=20)
+    dl_sub.add_parser("show", help="one letter in full").add_argument("id")
+    dl_sub.add_parser("replay", help="put its record back on its topic").add_argument("id")
+    cap = sub.add_parser("cap-import", help="import a CAP 1.2 file as a department")
+    cap.add_argument("file", type=Path)
+    cap.add_argument("--department", required=True)
+    cap.add_argument("--city", default=None)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
     try:
         settings = Settings.from_env()
         _logging(settings)
+        city = getattr(args, "city", None) or settings.default_city
         if args.command == "up":
             with contextlib.suppress(KeyboardInterrupt):
                 up.up(settings)
@@ -72,16 +88,9 @@ def main(argv: list[str] | None = None) -> None:
             keys = generate_vapid_keys()
             print(f"NOTIFIER_VAPID_PRIVATE_KEY={keys.private_key}")
             print(f"# public key (browsers' applicationServerKey): {keys.public_key}")
-        elif args.command == "department-key":
-            if not settings.redis_url:
-                raise ConfigError("set NOTIFIER_REDIS_URL to the Redis the service uses")
-            print(
-                asyncio.run(
-                    _create_key(
-                        settings, args.city or settings.default_city, args.department, args.label
-                    )
-                )
-            )
+        else:
+            for line in asyncio.run(_admin(settings, args, city)):
+                print(line)
     except (ConfigError, InvalidInput) as e:
         print(f"notifier: {e}", file=sys.stderr)
         sys.exit(2)
@@ -91,9 +100,16 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
 
 
-async def _create_key(settings: Settings, city: str, department: str, label: str) -> str:
-    redis = make_redis(settings)
-    try:
-        return await create_department_key(redis, city, department, label)
-    finally:
-        await redis.aclose()
+async def _admin(settings: Settings, args: argparse.Namespace, city: str) -> list[str]:
+    if args.command == "department-key":
+        return await admin.create_key(settings, city, args.department, args.label)
+    if args.command == "cap-import":
+        if not args.file.is_file():
+            raise InvalidInput("file", f"no file {args.file}")
+        xml = await asyncio.to_thread(args.file.read_bytes)
+        return await admin.cap_import(settings, city, args.department, xml)
+    if args.action == "list":
+        return await admin.list_dead_letters(settings, args.limit)
+    if args.action == "show":
+        return await admin.show_dead_letter(settings, args.id)
+    return await admin.replay_dead_letter(settings, args.id)

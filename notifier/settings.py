@@ -80,6 +80,13 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "APP_ID": ("notifier", "Faust application id, also the Kafka consumer group."),
     "BROKER_SESSION_TIMEOUT": ("10", "Kafka consumer session and rebalance timeout, seconds."),
     "SEND_CONCURRENCY": ("16", "Messages handed to a provider at once by one worker."),
+    "RATE_EMAIL": ("0", "Emails per second per city, across all workers (0: no limit)."),
+    "RATE_SMS": (
+        "0",
+        "SMS per second per city, across all workers (0: no limit); set it to what "
+        "the Twilio account allows.",
+    ),
+    "RATE_PUSH": ("0", "Web pushes per second per city, across all workers (0: no limit)."),
     "LOG_LEVEL": ("INFO", "Log level of the API and worker."),
 }
 
@@ -130,6 +137,7 @@ class Settings:
     app_id: str = "notifier"
     broker_session_timeout: float = 10.0
     send_concurrency: int = 16
+    rates: dict[str, float] = dataclasses.field(default_factory=dict)  # channel -> per second
     log_level: str = "INFO"
 
     @classmethod
@@ -169,6 +177,10 @@ class Settings:
             app_id=_env(env, "APP_ID"),
             broker_session_timeout=float(_int(env, "BROKER_SESSION_TIMEOUT", 1, 300)),
             send_concurrency=_int(env, "SEND_CONCURRENCY", 1, 1024),
+            rates={
+                c: float(_int(env, f"RATE_{c.upper()}", 0, 100_000))
+                for c in ("email", "sms", "push")
+            },
             log_level=level,
         )
 
@@ -202,6 +214,7 @@ class Settings:
             "NOTIFIER_APP_ID": self.app_id,
             "NOTIFIER_BROKER_SESSION_TIMEOUT": str(int(self.broker_session_timeout)),
             "NOTIFIER_SEND_CONCURRENCY": str(self.send_concurrency),
+            **{f"NOTIFIER_RATE_{c.upper()}": str(int(r)) for c, r in self.rates.items()},
             "NOTIFIER_LOG_LEVEL": self.log_level,
         }
 

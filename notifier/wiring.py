@@ -14,6 +14,8 @@ from notifier.settings import Settings
 from streams.deps import Deps, Publish
 from streams.event_store import EventStore
 from streams.ledger import Ledger
+from streams.ratelimit import RateLimiter
+from streams.scheduler import Scheduler
 from streams.topics import TopicNames
 from subscriptions.areas import load_catalogue
 from subscriptions.store import SubscriptionStore
@@ -67,6 +69,8 @@ def build_deps(
         channels=channels,
         enabled=settings.channels,
         publish=publish,
+        scheduler=Scheduler(redis),
+        limiter=RateLimiter(redis, settings.rates),
         topics=TopicNames.with_prefix(settings.topic_prefix),
         base_url=settings.base_url,
         secret_key=str(settings.secret_key),

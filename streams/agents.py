@@ -14,7 +14,11 @@ import faust
 from streams import handlers
 from streams.deps import Deps
 
-SWEEP_INTERVAL = 10.0
+# timer name -> (seconds between ticks, job)
+TIMERS = (
+    ("sweep-outbox", 10.0, handlers.sweep_outbox),
+    ("release-scheduled", 1.0, handlers.release_scheduled),
+)
 
 # agent name -> (topic attribute, handler)
 AGENTS = {
@@ -47,11 +51,13 @@ def register(app: faust.App, topics: dict[str, faust.TopicT], deps: Deps) -> Non
         agent.__name__ = agent.__qualname__ = name.replace("-", "_")
         app.agent(topic, name=f"notifier.{name}")(agent)
 
-    async def sweep_outbox() -> None:
-        try:
-            await handlers.sweep_outbox(deps)
-        except Exception:  # the next tick tries again; an outage must not stop the timer
-            logging.getLogger("notifier.streams").exception("outbox sweep failed")
+    for name, interval, job in TIMERS:
 
-    # one worker of the group sweeps (the leader); the events it republishes are idempotent
-    app.timer(SWEEP_INTERVAL, on_leader=True, name="notifier.sweep-outbox")(sweep_outbox)
+        async def tick(_job: Any = job, _name: str = name) -> None:
+            try:
+                await _job(deps)
+            except Exception:  # the next tick tries again; an outage must not stop the timer
+                logging.getLogger("notifier.streams").exception("%s failed", _name)
+
+        # one worker of the group runs them (the leader); what they publish is idempotent
+        app.timer(interval, on_leader=True, name=f"notifier.{name}")(tick)

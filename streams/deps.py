@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from channels.base import Channel
 from streams.event_store import EventStore
 from streams.ledger import Ledger
-from streams.topics import TopicNames
+from streams.ratelimit import RateLimiter
+from streams.scheduler import Scheduler
+from streams.topics import Publish, TopicNames
 from subscriptions.areas import AreaCatalogue
 from subscriptions.store import SubscriptionStore
 from templates.renderer import Renderer
 
-Publish = Callable[[str, bytes, bytes], Awaitable[None]]
+__all__ = ["CITY_NAMES", "Deps", "Publish"]
 CITY_NAMES = {"paris": "Paris"}
 
 
@@ -27,6 +28,8 @@ class Deps:
     renderer: Renderer
     channels: dict[str, Channel[Any]]  # empty in the API process, which sends nothing itself
     publish: Publish
+    scheduler: Scheduler
+    limiter: RateLimiter
     topics: TopicNames
     base_url: str
     secret_key: str

@@ -4,6 +4,7 @@
 - ``send_batch``: a batch on ``deliveries.<channel>`` -> ``streams.send``.
 - ``track_receipt``: a provider's receipt on ``receipts`` -> the ledger (``streams.track``).
 - ``sweep_outbox``: republish events accepted but not processed (a leader timer runs it).
+- ``release_scheduled``: publish what the scheduler holds once it is due (a leader timer too).
 - ``guarded``: runs one of them on a record; what it cannot take goes to dead letters.
 """
 
@@ -13,15 +14,24 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from streams import dead_letters
 from streams.announcements import Announcement, decode_city_event
 from streams.deps import Deps
 from streams.expand import expand_announcement, expand_cancellation
 from streams.records import dead_letter
+from streams.scheduler import release
 from streams.send import send_batch
 from streams.track import track_receipt
 from subscriptions.errors import InvalidInput
 
-__all__ = ["guarded", "handle_city_event", "send_batch", "sweep_outbox", "track_receipt"]
+__all__ = [
+    "guarded",
+    "handle_city_event",
+    "release_scheduled",
+    "send_batch",
+    "sweep_outbox",
+    "track_receipt",
+]
 log = logging.getLogger("notifier.streams")
 SWEEP_AFTER_SECONDS = 30.0
 
@@ -48,7 +58,7 @@ async def guarded(
     else:
         return
     letter = dead_letter(topic, raw, reason, partition=partition, offset=offset)
-    await deps.publish(deps.topics.dead_letters, b"", letter)
+    await dead_letters.put(deps.store.redis, deps.publish, deps.topics.dead_letters, b"", letter)
 
 
 async def handle_city_event(raw: bytes, deps: Deps) -> int:
@@ -56,6 +66,11 @@ async def handle_city_event(raw: bytes, deps: Deps) -> int:
     if isinstance(event, Announcement):
         return await expand_announcement(event, deps)
     return await expand_cancellation(event, deps)
+
+
+async def release_scheduled(deps: Deps, now: float | None = None) -> int:
+    """Publish the scheduled records whose time has come (retries, for now)."""
+    return await release(deps.scheduler, list(deps.catalogues), deps.publish, now)
 
 
 async def sweep_outbox(deps: Deps, now: float | None = None) -> int:

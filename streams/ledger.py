@@ -70,12 +70,12 @@ local status, claimed, channel = h[1], tonumber(h[2] or '0'), h[3]
 local stale = status == 'sending' and tonumber(ARGV[1]) - claimed > tonumber(ARGV[2])
 if status == 'queued' or stale then
   redis.call('HSET', KEYS[1], 'status', 'sending', 'claimed_at', ARGV[1], 'updated_at', ARGV[1])
-  redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+  local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
   if status == 'queued' then
     redis.call('HINCRBY', KEYS[2], channel .. ':queued', -1)
     redis.call('HINCRBY', KEYS[2], channel .. ':sending', 1)
   end
-  return 1
+  return attempts
 end
 return 0
 """
@@ -96,6 +96,18 @@ return 1
 """
 
 
+# KEYS: notif key, counts key; ARGV: error, retry_at, now
+_RELEASE = """
+local h = redis.call('HMGET', KEYS[1], 'status', 'channel')
+if h[1] ~= 'sending' then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'queued', 'error', ARGV[1], 'retry_at', ARGV[2],
+           'updated_at', ARGV[3])
+redis.call('HINCRBY', KEYS[2], h[2] .. ':sending', -1)
+redis.call('HINCRBY', KEYS[2], h[2] .. ':queued', 1)
+return 1
+"""
+
+
 def notification_id(city: str, event: str, citizen: str, channel: str) -> str:
     return (
         "ntf_"
@@ -109,6 +121,7 @@ class Ledger:
         self._enqueue = redis.register_script(_ENQUEUE)
         self._claim = redis.register_script(_CLAIM)
         self._advance = redis.register_script(_ADVANCE)
+        self._release = redis.register_script(_RELEASE)
 
     async def enqueue(
         self, city: str, event: str, channel: str, rows: Sequence[tuple[str, str, str]]
@@ -137,9 +150,17 @@ class Ledger:
             {(cit, cp) for st, ch, cit, cp in rows if ch == channel and st in ("sent", "delivered")}
         )
 
-    async def claim(self, city: str, event: str, nid: str) -> bool:
+    async def claim(self, city: str, event: str, nid: str) -> int:
+        """Take the hand-off of a notification: its attempt number (1, 2, …), or 0 when another
+        sender holds it or it is already done."""
         keys = [key(city, "notif", nid), key(city, "event", event, "counts")]
-        return bool(await self._claim(keys=keys, args=[int(time.time()), LEASE_SECONDS]))
+        return int(await self._claim(keys=keys, args=[int(time.time()), LEASE_SECONDS]))
+
+    async def release(self, city: str, event: str, nid: str, error: str, retry_at: float) -> bool:
+        """Give a claimed notification back (sending -> queued) to try again at ``retry_at``:
+        the one move backwards, and only from ``sending``."""
+        keys = [key(city, "notif", nid), key(city, "event", event, "counts")]
+        return bool(await self._release(keys=keys, args=[error, retry_at, int(time.time())]))
 
     async def advance(self, city: str, event: str, nid: str, status: str, **fields: str) -> bool:
         """Move a notification forward to ``status``; a move backwards is ignored (False)."""

@@ -3,15 +3,18 @@
 Before the provider call, in order: consent (the contact point must still be confirmed, or
 pending for a confirmation request), staleness (the event cancelled, or a newer version out),
 expiry, and the ledger claim that makes the hand-off happen once. Transient refusals are retried
-with backoff and jitter; a permanent one, or too many transient ones, ends ``failed`` with its
-reason and a dead letter. A provider saying the address is gone for good (a bounce, STOP, a
-push subscription 404/410) switches that contact point off in the consent ledger.
+later through the scheduler, with exponential backoff and jitter, bounded by attempts and by the
+event's expiry; a permanent one, or the last transient one, ends ``failed`` with its reason and
+a dead letter. Every provider call waits for its token in the city's rate limit first. A
+provider saying the address is gone for good (a bounce, STOP, a push subscription 404/410)
+switches that contact point off in the consent ledger.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import hashlib
 import random
 import time
@@ -22,17 +25,18 @@ from channels.base import PermanentChannelError, TransientChannelError
 from channels.email import Email, RecipientRefusedError
 from channels.push import Push, PushSubscription, SubscriptionGoneError
 from channels.sms import OptedOutError, Sms
+from streams import dead_letters
 from streams.deps import Deps
 from streams.records import (
     UNSUBSCRIBE_PLACEHOLDER,
     DeliveryBatch,
     Recipient,
     dead_letter,
-    dumps,
 )
 from subscriptions.contacts import ContactPoint
 
-SEND_ATTEMPTS = 3
+MAX_ATTEMPTS = 5
+MAX_BACKOFF = 300.0  # seconds between two tries, at most
 ALLOWED = {
     "announcement": ("confirmed",),
     "cancellation": ("confirmed",),
@@ -93,40 +97,49 @@ async def _send_one(batch: DeliveryBatch, r: Recipient, cp: ContactPoint | None,
     channel = deps.channels.get(batch.channel)
     if channel is None:
         return await _failed(batch, r, f"no {batch.channel} provider in this worker", deps)
-    if not await ledger.claim(city, batch.event, r.id):
+    attempt = await ledger.claim(city, batch.event, r.id)
+    if not attempt:
         return "already claimed"
-    message = _message(batch, r, cp, deps)
-    error = ""
-    for attempt in range(SEND_ATTEMPTS):
-        try:
-            sent = await channel.send(r.id, message)
-        except TransientChannelError as e:
-            error = e.reason
-            if attempt + 1 < SEND_ATTEMPTS:
-                delay = e.retry_after or deps.retry_base_delay * 2**attempt
-                await asyncio.sleep(delay * random.uniform(0.8, 1.2))
-            continue
-        except PermanentChannelError as e:
-            error = e.reason
-            for kind, status, how in GONE:
-                if isinstance(e, kind):
-                    await deps.store.set_contact_status(city, cp.id, status, how)
-            break
-        await ledger.advance(city, batch.event, r.id, "sent", provider_id=sent.provider_id)
-        if batch.channel == "sms":  # Twilio's status callbacks name the message by its SID
-            await ledger.remember_provider_id(city, sent.provider_id, batch.event, r.id)
-        return "sent"
-    return await _failed(batch, r, error, deps)
+    await deps.limiter.wait(city, batch.channel)
+    try:
+        sent = await channel.send(r.id, _message(batch, r, cp, deps))
+    except TransientChannelError as e:
+        return await _retry_later(batch, r, attempt, e, deps)
+    except PermanentChannelError as e:
+        for kind, status, how in GONE:
+            if isinstance(e, kind):
+                await deps.store.set_contact_status(city, cp.id, status, how)
+        return await _failed(batch, r, e.reason, deps)
+    await ledger.advance(city, batch.event, r.id, "sent", provider_id=sent.provider_id)
+    if batch.channel == "sms":  # Twilio's status callbacks name the message by its SID
+        await ledger.remember_provider_id(city, sent.provider_id, batch.event, r.id)
+    return "sent"
+
+
+async def _retry_later(
+    batch: DeliveryBatch, r: Recipient, attempt: int, e: TransientChannelError, deps: Deps
+) -> str:
+    """Back off exponentially (with jitter, or as the provider asks) through the scheduler;
+    after ``MAX_ATTEMPTS``, or when the next try would come after the expiry, it has failed."""
+    delay = e.retry_after or deps.retry_base_delay * 2 ** (attempt - 1)
+    due = time.time() + min(MAX_BACKOFF, delay) * random.uniform(0.8, 1.2)
+    expired = batch.expires_at is not None and due >= batch.expires_at
+    if attempt >= MAX_ATTEMPTS or expired:
+        return await _failed(batch, r, f"{e.reason} (after {attempt} attempts)", deps)
+    await deps.ledger.release(batch.city, batch.event, r.id, e.reason, due)
+    one = dataclasses.replace(batch, recipients=(r,))
+    topic = getattr(deps.topics, batch.channel)
+    await deps.scheduler.later(batch.city, due, topic, batch.event.encode(), one.to_wire())
+    return "retrying"
 
 
 async def _failed(batch: DeliveryBatch, r: Recipient, error: str, deps: Deps) -> str:
     await deps.ledger.advance(batch.city, batch.event, r.id, "failed", error=error)
-    letter = dumps({"city": batch.city, "event": batch.event, "notification": r.id})
-    topic = getattr(deps.topics, batch.channel)
-    await deps.publish(
-        deps.topics.dead_letters,
-        r.id.encode(),
-        dead_letter(topic, letter, f"delivery failed: {error}"),
+    # the one-recipient batch: replaying the letter tries this message again
+    one = dataclasses.replace(batch, recipients=(r,)).to_wire()
+    letter = dead_letter(getattr(deps.topics, batch.channel), one, f"delivery failed: {error}")
+    await dead_letters.put(
+        deps.store.redis, deps.publish, deps.topics.dead_letters, r.id.encode(), letter
     )
     return "failed"
 

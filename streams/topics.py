@@ -7,10 +7,14 @@ events and the event id for delivery batches, so one event's work stays ordered 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # faust is imported only by the processes that run it
     import faust
+
+# how handlers write to a topic: (topic name, key, value); the broker has it when it returns
+Publish = Callable[[str, bytes, bytes], Awaitable[None]]
 
 NAMES = {
     "city_events": "city-events",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import signal
 import subprocess
@@ -121,3 +122,68 @@ async def test_up_runs_the_walk_through_and_stops_everything(tmp_path: Path) -> 
         assert time.monotonic() < deadline, "a child of `notifier up` outlived it"
         await asyncio.sleep(0.1)
     assert up.returncode == 0
+
+
+async def test_dead_letters_are_listed_shown_and_replayed(
+    redis_url: str, kafka_url: str, tmp_path: Path
+) -> None:
+    from aiokafka import AIOKafkaConsumer
+    from redis.asyncio import Redis
+
+    from notifier.publisher import KafkaPublisher
+    from streams import dead_letters
+    from streams.records import dead_letter
+
+    topic = f"t{tmp_path.name[-8:]}.city-events"
+    redis = Redis.from_url(redis_url, decode_responses=True)
+    publisher = KafkaPublisher(kafka_url.removeprefix("kafka://"))
+    await publisher.start()
+    try:
+        letter = dead_letter(topic, b'{"type": "Nope/1"}', "invalid type: expected …")
+        await dead_letters.put(redis, publisher.publish, f"{topic}.dead", b"", letter)
+    finally:
+        await publisher.stop()
+        await redis.aclose()
+    env = {"NOTIFIER_REDIS_URL": redis_url, "NOTIFIER_KAFKA_URL": kafka_url}
+    listed = run("dead-letters", "list", env=env)
+    assert listed.returncode == 0, listed.stderr
+    line = next(x for x in listed.stdout.splitlines() if topic in x)
+    letter_id = line.split()[0]
+    assert "invalid type: expected …" in line and "(replayed)" not in line
+    shown = run("dead-letters", "show", letter_id, env=env)
+    assert '"raw": "{\\"type\\": \\"Nope/1\\"}"' in shown.stdout
+    replayed = run("dead-letters", "replay", letter_id, env=env)
+    assert replayed.returncode == 0 and f"replayed {letter_id} to {topic}" in replayed.stdout
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=kafka_url.removeprefix("kafka://"),
+        auto_offset_reset="earliest",
+        group_id=None,
+    )
+    await consumer.start()
+    try:
+        batch = await consumer.getmany(timeout_ms=10_000)
+        assert [m.value for ms in batch.values() for m in ms] == [b'{"type": "Nope/1"}']
+    finally:
+        await consumer.stop()
+    assert "(replayed)" in run("dead-letters", "list", env=env).stdout
+    missing = run("dead-letters", "show", "0-1", env=env)
+    assert (missing.returncode, missing.stderr.strip()) == (2, "notifier: id: no dead letter 0-1")
+
+
+def test_cap_import_from_the_command_line(redis_url: str, kafka_url: str, tmp_path: Path) -> None:
+    from tests.test_cap_import import paris_alert
+
+    path = tmp_path / "crue.xml"
+    path.write_bytes(paris_alert("cli-1"))
+    env = {
+        "NOTIFIER_REDIS_URL": redis_url,
+        "NOTIFIER_KAFKA_URL": kafka_url,
+        "NOTIFIER_TOPIC_PREFIX": f"t{tmp_path.name[-8:]}.",
+    }
+    r = run("cap-import", str(path), "--department", "prefecture", env=env)
+    assert r.returncode == 0, r.stderr
+    [result] = [json.loads(line) for line in r.stdout.splitlines()]
+    assert result["identifier"] == "cli-1" and result["delivered"] is True
+    r = run("cap-import", str(tmp_path / "absent.xml"), "--department", "prefecture", env=env)
+    assert (r.returncode, r.stderr.strip()) == (2, f"notifier: file: no file {tmp_path}/absent.xml")

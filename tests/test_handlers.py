@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import time
@@ -17,7 +18,8 @@ from streams import handlers
 from streams.announcements import Announcement, Cancellation
 from streams.deps import Deps
 from streams.expand import expand_announcement
-from streams.handlers import handle_city_event, sweep_outbox
+from streams.handlers import handle_city_event, release_scheduled, sweep_outbox
+from streams.ratelimit import RateLimiter
 from streams.records import DeliveryBatch
 from streams.send import send_batch
 from subscriptions.areas import load_catalogue
@@ -199,10 +201,62 @@ async def test_a_transient_refusal_is_retried_and_delivered_once(
     sink.replies = ["421 4.3.2 try again later"]
     await citizen(d.store, "a@example.org", "75105")
     await expand_announcement(await accepted(d, ["75105"]), d)
-    assert await send_batch(published[0][2], d) == {"sent": 1}
-    assert len(sink.messages) == 1
+    assert await send_batch(published[0][2], d) == {"retrying": 1}
     [nid] = [r.id for r in DeliveryBatch.from_wire(published[0][2]).recipients]
-    assert (await d.ledger.get("paris", nid))["attempts"] == "1"
+    record = await d.ledger.get("paris", nid)
+    assert (record["status"], record["error"]) == ("queued", "SMTP 421: 4.3.2 try again later")
+    assert await d.scheduler.pending("paris") == 1
+    assert await release_scheduled(d, now=time.time()) == 0  # not due yet
+    assert await release_scheduled(d, now=time.time() + 3600) == 1
+    assert await release_scheduled(d, now=time.time() + 3600) == 0  # released once
+    retry = published[-1][2]
+    assert [r.id for r in DeliveryBatch.from_wire(retry).recipients] == [nid]
+    assert await send_batch(retry, d) == {"sent": 1}
+    assert await send_batch(retry, d) == {"already claimed": 1}
+    assert len(sink.messages) == 1
+    assert (await d.ledger.get("paris", nid))["attempts"] == "2"
+    assert await d.ledger.counts("paris", "evt_1") == {"email": {"sent": 1}}
+
+
+async def test_transient_refusals_end_failed_after_the_last_attempt(
+    deps: tuple[Deps, Published], smtp: tuple[SmtpSink, str]
+) -> None:
+    d, published = deps
+    sink, _ = smtp
+    sink.replies = ["451 4.3.0 local error"] * 10
+    await citizen(d.store, "a@example.org", "75105")
+    await expand_announcement(await accepted(d, ["75105"]), d)
+    outcomes = [await send_batch(published[0][2], d)]
+    while await release_scheduled(d, now=time.time() + 3600):
+        outcomes.append(await send_batch(published[-1][2], d))
+    assert outcomes == [{"retrying": 1}] * 4 + [{"failed": 1}]
+    letter = json.loads(published[-1][2])
+    assert letter["reason"] == "delivery failed: SMTP 451: 4.3.0 local error (after 5 attempts)"
+    assert sink.messages == []
+
+
+async def test_no_retry_is_planned_past_the_expiry(
+    deps: tuple[Deps, Published], smtp: tuple[SmtpSink, str]
+) -> None:
+    d, published = deps
+    smtp[0].replies = ["421 busy"]
+    await citizen(d.store, "a@example.org", "75105")
+    d.retry_base_delay = 600.0  # the next try would come minutes later (backoff cap: 300 s)…
+    a = dataclasses.replace(announcement(["75105"]), expires_at=time.time() + 100)  # …too late
+    await d.events.accept(a)
+    await expand_announcement(a, d)
+    assert await send_batch(published[0][2], d) == {"failed": 1}
+
+
+async def test_the_rate_limit_holds_a_burst_to_the_configured_rate(redis: Redis) -> None:
+    limiter = RateLimiter(redis, {"sms": 20})
+    await asyncio.gather(*(limiter.wait("paris", "sms") for _ in range(60)))
+    # 20 tokens to start with (one second of burst), then 40 more at 20/s: about 2 s of waiting
+    assert 1.5 <= limiter.waited <= 2.5
+    other = RateLimiter(redis, {"sms": 20})
+    await other.wait("lyon", "sms")  # another city has its own bucket
+    assert other.waited == 0
+    await RateLimiter(redis, {}).wait("paris", "email")  # no limit set: no wait, no Redis
 
 
 async def test_a_permanent_refusal_fails_and_is_dead_lettered(

@@ -50,7 +50,7 @@ def test_the_worker_registers_the_expected_agents() -> None:
         "notifier.send-push": {"x.deliveries.push"},
         "notifier.track-receipts": {"x.receipts"},
     }
-    assert len(app._app_tasks) == 1  # the outbox sweep timer
+    assert len(app._app_tasks) == 2  # the outbox sweep and the scheduler timers
     assert app.conf.web_enabled is False
 
 

@@ -1,0 +1,94 @@
+"""What an operator does from the command line: department keys, dead letters, CAP import.
+
+Each function opens what it needs (Redis, a Kafka producer), does one thing, closes them and
+returns the lines to print.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from redis.asyncio import Redis
+
+from notifier.auth import create_department_key
+from notifier.cap_import import import_cap
+from notifier.errors import ConfigError
+from notifier.publisher import KafkaPublisher
+from notifier.settings import Settings
+from notifier.wiring import build_deps, make_redis
+from streams import dead_letters
+from subscriptions.errors import InvalidInput
+
+
+@asynccontextmanager
+async def _redis(settings: Settings) -> AsyncIterator[Redis]:
+    if not settings.redis_url:
+        raise ConfigError("set NOTIFIER_REDIS_URL to the Redis the service uses")
+    redis = make_redis(settings)
+    try:
+        yield redis
+    finally:
+        await redis.aclose()
+
+
+@asynccontextmanager
+async def _publisher(settings: Settings) -> AsyncIterator[KafkaPublisher]:
+    if not settings.kafka_url:
+        raise ConfigError("set NOTIFIER_KAFKA_URL to the Kafka the service uses")
+    publisher = KafkaPublisher(settings.kafka_bootstrap)
+    await publisher.start()
+    try:
+        yield publisher
+    finally:
+        await publisher.stop()
+
+
+async def create_key(settings: Settings, city: str, department: str, label: str) -> list[str]:
+    async with _redis(settings) as redis:
+        return [await create_department_key(redis, city, department, label)]
+
+
+async def list_dead_letters(settings: Settings, limit: int) -> list[str]:
+    async with _redis(settings) as redis:
+        rows = await dead_letters.listing(redis, limit)
+        lines = []
+        for letter_id, d in rows:
+            done = " (replayed)" if await dead_letters.replayed(redis, letter_id) else ""
+            lines.append(f"{letter_id}  {d['at']}  {d['topic']}  {d['reason'][:100]}{done}")
+        return lines or ["no dead letters"]
+
+
+async def show_dead_letter(settings: Settings, letter_id: str) -> list[str]:
+    async with _redis(settings) as redis:
+        d = await dead_letters.get(redis, letter_id)
+        if d is None:
+            raise InvalidInput("id", f"no dead letter {letter_id}")
+        return [json.dumps(d, indent=2, ensure_ascii=False)]
+
+
+async def replay_dead_letter(settings: Settings, letter_id: str) -> list[str]:
+    """Put the raw record back on the topic it came from (after the cause is fixed)."""
+    async with _redis(settings) as redis, _publisher(settings) as publisher:
+        d = await dead_letters.get(redis, letter_id)
+        if d is None:
+            raise InvalidInput("id", f"no dead letter {letter_id}")
+        if d["raw"] is None:
+            raise InvalidInput("id", "its record was not text; inspect it with `show`")
+        await publisher.publish(d["topic"], b"", d["raw"].encode())
+        await dead_letters.mark_replayed(redis, letter_id)
+        when = datetime.now(UTC).isoformat(timespec="seconds")
+        return [f"replayed {letter_id} to {d['topic']} at {when}"]
+
+
+async def cap_import(settings: Settings, city: str, department: str, xml: bytes) -> list[str]:
+    """A CAP document, as ``POST /v1/cities/{city}/cap`` takes it: one line per alert."""
+    async with _redis(settings) as redis, _publisher(settings) as publisher:
+        deps = build_deps(settings, redis, publisher.publish, channels={})
+        if city not in deps.catalogues:
+            raise InvalidInput("city", f"unknown city {city!r}")
+        return [
+            json.dumps(r, ensure_ascii=False) for r in await import_cap(deps, city, department, xml)
+        ]

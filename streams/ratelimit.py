@@ -1,0 +1,65 @@
+"""Per-city, per-channel rate limits: one token bucket in Redis shared by every worker, so a
+city-wide alert never goes faster than the provider account allows. Excess waits; nothing is
+dropped.
+
+::
+
+    n:{city}:rate:{channel}   hash  tokens, ts (the bucket; expires when idle)
+
+A worker takes tokens in small chunks (a tenth of a second's worth) and hands them out locally,
+so the limit costs one Redis call per chunk, not one per message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from redis.asyncio import Redis
+
+from subscriptions.store import key
+
+# KEYS: bucket; ARGV: rate (tokens/s), burst, wanted, now -> {granted, seconds to wait}
+_TAKE = """
+local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local wanted, now = tonumber(ARGV[3]), tonumber(ARGV[4])
+local h = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(h[1]) or burst
+local ts = tonumber(h[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
+local granted = math.min(wanted, math.floor(tokens))
+tokens = tokens - granted
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+redis.call('EXPIRE', KEYS[1], 3600)
+if granted > 0 then return {granted, '0'} end
+return {0, tostring((1 - tokens) / rate)}
+"""
+
+
+class RateLimiter:
+    def __init__(self, redis: Redis, rates: dict[str, float]) -> None:
+        """``rates``: messages per second per city for each channel; 0 or absent: no limit."""
+        self.redis = redis
+        self.rates = {c: r for c, r in rates.items() if r > 0}
+        self._take = redis.register_script(_TAKE)
+        self._local: dict[tuple[str, str], int] = {}
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self.waited = 0.0  # seconds spent waiting for tokens, for metrics and benchmarks
+
+    async def wait(self, city: str, channel: str) -> None:
+        rate = self.rates.get(channel)
+        if rate is None:
+            return
+        k = (city, channel)
+        async with self._locks.setdefault(k, asyncio.Lock()):
+            while self._local.get(k, 0) <= 0:
+                chunk = max(1, int(rate / 10))
+                granted, pause = await self._take(
+                    keys=[key(city, "rate", channel)], args=[rate, max(rate, 1), chunk, time.time()]
+                )
+                if int(granted) > 0:
+                    self._local[k] = int(granted)
+                    break
+                self.waited += float(pause)
+                await asyncio.sleep(float(pause))
+            self._local[k] -= 1

@@ -1,0 +1,109 @@
+"""One durable scheduler: records to publish later (retries now; deferred messages, digests and
+scheduled announcements to come), kept in Redis and released by the leader's timer.
+
+::
+
+    n:{city}:schedule        zset  item id -> when it is due
+    n:{city}:schedule:items  hash  item id -> JSON {topic, key, value (base64)}
+
+``due`` takes the items whose time has come and, in the same Lua call, pushes them a lease
+ahead, so two releasers never take the same item; ``done`` removes an item once Kafka has it. An
+item whose releaser died reappears after the lease: a release is at least once, and everything
+released is idempotent downstream (notification ids and the ledger claim).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import time
+
+from redis.asyncio import Redis
+
+from streams.topics import Publish
+from subscriptions.store import key
+
+LEASE_SECONDS = 60
+
+# KEYS: schedule zset, items hash; ARGV: now, lease, limit
+_DUE = """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+local out = {}
+for _, id in ipairs(ids) do
+  redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[2]), id)
+  local item = redis.call('HGET', KEYS[2], id)
+  if item then
+    out[#out + 1] = id
+    out[#out + 1] = item
+  else
+    redis.call('ZREM', KEYS[1], id)
+  end
+end
+return out
+"""
+
+
+class Scheduler:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._due = redis.register_script(_DUE)
+
+    def _keys(self, city: str) -> list[str]:
+        return [key(city, "schedule"), key(city, "schedule", "items")]
+
+    async def later(
+        self, city: str, when: float, topic: str, record_key: bytes, value: bytes
+    ) -> str:
+        """Publish ``value`` on ``topic`` at ``when`` (epoch seconds); the item's id."""
+        item_id = secrets.token_hex(12)
+        item = json.dumps(
+            {
+                "topic": topic,
+                "key": base64.b64encode(record_key).decode(),
+                "value": base64.b64encode(value).decode(),
+            }
+        )
+        zset, items = self._keys(city)
+        async with self.redis.pipeline(transaction=True) as p:
+            p.hset(items, item_id, item)
+            p.zadd(zset, {item_id: when})
+            await p.execute()
+        return item_id
+
+    async def due(
+        self, city: str, now: float, limit: int = 500
+    ) -> list[tuple[str, str, bytes, bytes]]:
+        """(id, topic, key, value) of the items due at ``now``, leased to this caller."""
+        flat = await self._due(keys=self._keys(city), args=[now, LEASE_SECONDS, limit])
+        out = []
+        for item_id, raw in zip(flat[::2], flat[1::2], strict=True):
+            d = json.loads(raw)
+            out.append(
+                (item_id, d["topic"], base64.b64decode(d["key"]), base64.b64decode(d["value"]))
+            )
+        return out
+
+    async def done(self, city: str, item_id: str) -> None:
+        zset, items = self._keys(city)
+        async with self.redis.pipeline(transaction=True) as p:
+            p.zrem(zset, item_id)
+            p.hdel(items, item_id)
+            await p.execute()
+
+    async def pending(self, city: str) -> int:
+        return int(await self.redis.zcard(key(city, "schedule")))
+
+
+async def release(
+    scheduler: Scheduler, cities: list[str], publish: Publish, now: float | None = None
+) -> int:
+    """Publish what is due in every city; the number released."""
+    now = time.time() if now is None else now
+    n = 0
+    for city in cities:
+        for item_id, topic, record_key, value in await scheduler.due(city, now):
+            await publish(topic, record_key, value)
+            await scheduler.done(city, item_id)
+            n += 1
+    return n
