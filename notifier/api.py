@@ -13,7 +13,8 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from channels.push import application_server_key, load_vapid_private_key
-from notifier import citizens_api, events_api, links_api, outbox, webhooks_api
+from notifier import citizens_api, events_api, links_api, manage_api, outbox, webhooks_api
+from notifier.abuse import TooMany
 from notifier.http import MAX_DOCUMENT, city_of, error
 from notifier.keys import DEPS, DEV, SETTINGS, DevServices
 from notifier.settings import Settings
@@ -35,6 +36,10 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return error(404, None, str(e))
     except Conflict as e:
         return error(409, e.field, e.reason)
+    except TooMany as e:
+        response = error(429, None, str(e))
+        response.headers["Retry-After"] = str(e.retry_after)
+        return response
     except json.JSONDecodeError as e:
         return error(400, "body", f"not valid JSON: {e.msg} at line {e.lineno} column {e.colno}")
     except web.HTTPRequestEntityTooLarge as e:
@@ -74,6 +79,7 @@ def create_api(settings: Settings, deps: Deps, dev: DevServices | None = None) -
     app.router.add_get("/v1/cities/{city}/areas", areas)
     citizens_api.add_routes(app.router)
     links_api.add_routes(app.router)
+    manage_api.add_routes(app.router)
     webhooks_api.add_routes(app.router)
     app.router.add_get("/v1/push/public-key", push_public_key)
     events_api.add_routes(app.router)

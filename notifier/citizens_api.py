@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from notifier.abuse import check_sending
 from notifier.auth import bearer
 from notifier.confirmations import send_confirmation
 from notifier.http import city_of, json_body
@@ -48,7 +49,7 @@ async def register(request: web.Request) -> web.Response:
         raise InvalidInput("email", "give an email address or a phone number (or both)")
     parsed = [_parse_contact(deps, {k: v}) for k, v in given]  # all valid before anything is kept
     citizen = await deps.store.create_citizen(city, str(language))
-    contacts = [await _add(deps, city, citizen.id, citizen.language, c) for c in parsed]
+    contacts = [await _add(request, deps, city, citizen.id, citizen.language, c) for c in parsed]
     return web.json_response(
         {
             "citizen": {"id": citizen.id, "language": citizen.language},
@@ -65,18 +66,17 @@ async def add_contact(request: web.Request) -> web.Response:
     """``{email}``, ``{phone}`` or ``{push: PushSubscription}``. A push subscription made by
     the browser that holds this citizen's token is confirmed at once."""
     city, deps = city_of(request), request.app[DEPS]
-    cid = _citizen_token(request, city)
+    cid = citizen_token(request, city)
     citizen = await deps.store.citizen(city, cid)
-    contact = await _add(
-        deps, city, cid, citizen.language, _parse_contact(deps, await json_body(request))
-    )
+    parsed = _parse_contact(deps, await json_body(request))
+    contact = await _add(request, deps, city, cid, citizen.language, parsed)
     return web.json_response(contact.public(), status=201)
 
 
 async def confirm_code(request: web.Request) -> web.Response:
     """``{code}``: the code texted to a phone number confirms it."""
     city, deps = city_of(request), request.app[DEPS]
-    cid = _citizen_token(request, city)
+    cid = citizen_token(request, city)
     cp = await deps.store.contact(city, request.match_info["pid"])
     if cp.citizen != cid or cp.channel != "sms":
         raise InvalidInput("contact", "not a phone number of this citizen")
@@ -92,7 +92,7 @@ async def confirm_code(request: web.Request) -> web.Response:
 
 async def show(request: web.Request) -> web.Response:
     city, deps = city_of(request), request.app[DEPS]
-    cid = _citizen_token(request, city)
+    cid = citizen_token(request, city)
     citizen = await deps.store.citizen(city, cid)
     return web.json_response(
         {
@@ -110,7 +110,7 @@ async def show(request: web.Request) -> web.Response:
 
 async def subscribe(request: web.Request) -> web.Response:
     city, deps = city_of(request), request.app[DEPS]
-    cid = _citizen_token(request, city)
+    cid = citizen_token(request, city)
     body = await json_body(request)
     sub, index = parse_subscription(
         body, sid=new_id("sub"), citizen=cid, catalogue=deps.catalogues[city]
@@ -138,19 +138,25 @@ def _parse_contact(deps: Deps, body: dict[str, Any]) -> tuple[str, str, str, str
 
 
 async def _add(
-    deps: Deps, city: str, cid: str, language: str, parsed: tuple[str, str, str, str]
+    request: web.Request,
+    deps: Deps,
+    city: str,
+    cid: str,
+    language: str,
+    parsed: tuple[str, str, str, str],
 ) -> ContactPoint:
     channel, address, p256dh, auth = parsed
     if channel == "push":
         return await deps.store.add_contact(
             city, cid, "push", address, "confirmed", "browser subscription", p256dh, auth
         )
+    await check_sending(deps.store.redis, request, city, channel, address)
     contact = await deps.store.add_contact(city, cid, channel, address, "pending", "api")
     await send_confirmation(deps, city, contact, language)
     return contact
 
 
-def _citizen_token(request: web.Request, city: str) -> str:
+def citizen_token(request: web.Request, city: str) -> str:
     payload = tokens.verify(request.app[DEPS].secret_key, bearer(request), "manage", city)
     if payload["s"] != request.match_info["cid"]:
         raise web.HTTPForbidden(

@@ -1,5 +1,6 @@
-"""Double opt-in: a link by email, a code by SMS. Both go out through the worker like any
-message (``deliveries.<channel>``), tracked in the ledger under a confirmation event."""
+"""Messages to one contact point, outside any event: the double opt-in request (a link by
+email, a code by SMS) and the magic link. They go out through the worker like any message
+(``deliveries.<channel>``) and are tracked in the ledger under their own event id."""
 
 from __future__ import annotations
 
@@ -25,13 +26,33 @@ async def send_confirmation(deps: Deps, city: str, contact: ContactPoint, langua
         context["code"] = code
     else:
         raise ValueError(f"{contact.channel} contact points are confirmed where they are made")
-    event = f"confirm-{contact.id}-{time.time_ns()}"
+    await send_to_contact(deps, city, contact, "confirmation", language, context)
+
+
+async def send_magic_link(deps: Deps, city: str, contact: ContactPoint, language: str) -> None:
+    """A link that opens the citizen's page for 30 days (the token is in the fragment, which
+    browsers never send to servers or proxies)."""
+    token = tokens.sign(deps.secret_key, "manage", city, contact.citizen)
+    context: dict[str, object] = {
+        "city_name": deps.city_name(city),
+        "manage_url": f"{deps.base_url}/manage#{token}",
+    }
+    await send_to_contact(deps, city, contact, "magic_link", language, context)
+
+
+async def send_to_contact(
+    deps: Deps,
+    city: str,
+    contact: ContactPoint,
+    kind: str,
+    language: str,
+    context: dict[str, object],
+) -> None:
+    event = f"{kind}-{contact.id}-{time.time_ns()}"
     nid = notification_id(city, event, contact.citizen, contact.channel)
-    lang = deps.renderer.language_for("confirmation", language)
-    variant = deps.renderer.render_parts("confirmation", contact.channel, lang, context)
+    lang = deps.renderer.language_for(kind, language)
+    variant = deps.renderer.render_parts(kind, contact.channel, lang, context)
     await deps.ledger.enqueue(city, event, contact.channel, [(nid, contact.citizen, contact.id)])
     recipient = Recipient(nid, contact.citizen, contact.id, contact.address, lang)
-    batch = DeliveryBatch(
-        city, event, "confirmation", {lang: variant}, (recipient,), channel=contact.channel
-    )
+    batch = DeliveryBatch(city, event, kind, {lang: variant}, (recipient,), channel=contact.channel)
     await deps.publish(getattr(deps.topics, contact.channel), event.encode(), batch.to_wire())

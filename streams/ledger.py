@@ -6,6 +6,7 @@
                                         error, attempts, claimed_at, updated_at
     n:{city}:event:{eid}:counts   hash  "{channel}:{status}" -> number of notifications
     n:{city}:event:{eid}:notifs   set   the keys of the event's notification records
+    n:{city}:citizen:{cid}:notifs zset  a citizen's notification ids, by when they were queued
     n:{city}:provider:{pid}       string "{event} {notification id}" of a provider's message id
 
 The notification id is derived from (city, event, citizen, channel), so an event expanded twice
@@ -136,7 +137,35 @@ class Ledger:
         for nid, citizen, contact in rows:
             argv += [key(city, "notif", nid), event, citizen, contact]
         keys = [key(city, "event", event, "counts"), key(city, "event", event, "notifs")]
-        return list(await self._enqueue(keys=keys, args=argv))
+        statuses = list(await self._enqueue(keys=keys, args=argv))
+        async with self.redis.pipeline(transaction=False) as p:  # each citizen's history
+            now = time.time()
+            for nid, citizen, _ in rows:
+                p.zadd(key(city, "citizen", citizen, "notifs"), {nid: now}, nx=True)
+            await p.execute()
+        return statuses
+
+    async def history(self, city: str, citizen: str, limit: int = 200) -> list[dict[str, str]]:
+        """A citizen's notifications, newest first: event, channel, status, times, error."""
+        nids = await self.redis.zrevrange(key(city, "citizen", citizen, "notifs"), 0, limit - 1)
+        async with self.redis.pipeline(transaction=False) as p:
+            for nid in nids:
+                p.hgetall(key(city, "notif", nid))
+            rows = await p.execute()
+        return [{"id": nid, **row} for nid, row in zip(nids, rows, strict=True) if row]
+
+    async def forget_citizen(self, city: str, citizen: str) -> int:
+        """Erase: the citizen's notifications keep their status (the event's figures stay
+        true) and lose who and where; the history index goes. The number anonymised."""
+        index = key(city, "citizen", citizen, "notifs")
+        nids = await self.redis.zrange(index, 0, -1)
+        async with self.redis.pipeline(transaction=True) as p:
+            for nid in nids:
+                p.hset(key(city, "notif", nid), mapping={"citizen": "erased", "contact": "erased"})
+                p.hdel(key(city, "notif", nid), "provider_id", "error")
+            p.delete(index)
+            await p.execute()
+        return len(nids)
 
     async def reached(self, city: str, event: str, channel: str) -> list[tuple[str, str]]:
         """(citizen, contact) of the notifications of an event the provider took (sent or

@@ -88,7 +88,7 @@ def dead_letter(
 UNSUBSCRIBE_PLACEHOLDER = "@@UNSUBSCRIBE_URL@@"
 # who may receive each kind: announcements and cancellations need a confirmed contact point,
 # a confirmation request goes to a pending one
-BATCH_KINDS = ("announcement", "cancellation", "confirmation")
+BATCH_KINDS = ("announcement", "cancellation", "confirmation", "magic_link")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -197,13 +197,51 @@ class SubscriptionStore:
         async with self.redis.pipeline(transaction=True) as p:
             p.hset(
                 key(city, "sub", sub.id),
-                mapping={**sub.to_hash(), "created_at": str(int(time.time()))},
+                mapping={
+                    **sub.to_hash(),
+                    "created_at": str(int(time.time())),
+                    "index": json.dumps(index),  # what to remove with it
+                },
             )
             p.sadd(key(city, "citizen", sub.citizen, "subs"), sub.id)
             for kind, code in index:
                 p.sadd(key(city, "idx", kind, code), sub.id)
             await p.execute()
         return sub
+
+    async def remove_subscription(self, city: str, cid: str, sid: str) -> None:
+        """Remove one of a citizen's subscriptions and its index entries, atomically."""
+        raw = await self.redis.hmget(key(city, "sub", sid), "citizen", "index")
+        if raw[0] != cid:
+            raise NotFound(f"no subscription {sid}")
+        async with self.redis.pipeline(transaction=True) as p:
+            for kind, code in json.loads(raw[1] or "[]"):
+                p.srem(key(city, "idx", kind, code), sid)
+            p.delete(key(city, "sub", sid))
+            p.srem(key(city, "citizen", cid, "subs"), sid)
+            await p.execute()
+
+    async def erase_citizen(self, city: str, cid: str) -> None:
+        """Everything held about a citizen, gone: contact points (and their addresses),
+        subscriptions (and their index entries), codes, consent log, the citizen."""
+        await self.citizen(city, cid)
+        for sid in await self.redis.smembers(key(city, "citizen", cid, "subs")):
+            await self.remove_subscription(city, cid, sid)
+        contacts = await self.contacts_of(city, cid)
+        async with self.redis.pipeline(transaction=True) as p:
+            for cp in contacts:
+                p.delete(
+                    _address_key(city, cp.channel, cp.address),
+                    key(city, "contact", cp.id),
+                    key(city, "code", cp.id),
+                )
+            p.delete(
+                key(city, "citizen", cid),
+                key(city, "citizen", cid, "contacts"),
+                key(city, "citizen", cid, "subs"),
+                key(city, "citizen", cid, "consent"),
+            )
+            await p.execute()
 
     async def subscriptions_of(self, city: str, cid: str) -> list[Subscription]:
         ids = sorted(await self.redis.smembers(key(city, "citizen", cid, "subs")))

@@ -16,7 +16,7 @@ from jinja2 import PackageLoader, StrictUndefined
 from jinja2 import TemplateError as JinjaError
 from jinja2.sandbox import SandboxedEnvironment
 
-KINDS = ("announcement", "cancellation", "confirmation")
+KINDS = ("announcement", "cancellation", "confirmation", "magic_link")
 # template files per channel, and the name of what each renders
 PARTS = {
     "email": {"email_subject": "subject", "email_text": "text", "email_html": "html"},
@@ -27,6 +27,7 @@ CHANNELS = {
     "announcement": ("email", "sms", "push"),
     "cancellation": ("email", "sms", "push"),
     "confirmation": ("email", "sms"),
+    "magic_link": ("email", "sms"),
 }
 SINGLE_LINE = {"email_subject", "push_title", "push_body", "sms"}
 LANGUAGES = ("fr", "en")

@@ -20,6 +20,7 @@ SAMPLE = {
 }
 SAMPLE["cancellation"] = {**SAMPLE["announcement"], "reason": "Les travaux sont reportés."}
 SAMPLE["confirmation"]["code"] = "123456"
+SAMPLE["magic_link"] = {"city_name": "Paris", "manage_url": "https://x/manage#t"}
 
 
 @pytest.mark.parametrize(("kind", "channel"), [(k, c) for k in KINDS for c in CHANNELS[k]])

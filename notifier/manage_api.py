@@ -1,0 +1,93 @@
+"""A citizen's own data: the magic link that opens it, export, erase, removing a
+subscription; and the small page the magic link opens (``/manage``)."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from aiohttp import web
+
+from notifier.abuse import check_sending
+from notifier.citizens_api import citizen_token
+from notifier.confirmations import send_magic_link
+from notifier.http import city_of, json_body
+from notifier.keys import DEPS
+from subscriptions.contacts import normalise_email, normalise_phone
+from subscriptions.errors import InvalidInput
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_post("/v1/cities/{city}/magic-link", magic_link)
+    router.add_get("/v1/cities/{city}/citizens/{cid}/export", export)
+    router.add_delete("/v1/cities/{city}/citizens/{cid}", erase)
+    router.add_delete("/v1/cities/{city}/citizens/{cid}/subscriptions/{sid}", unsubscribe_one)
+    router.add_get("/manage", manage_page)
+
+
+async def magic_link(request: web.Request) -> web.Response:
+    """``{email}`` or ``{phone}``: a management link goes to that address if it is a confirmed
+    contact point. The answer is the same either way, so it tells nobody who is registered."""
+    city, deps = city_of(request), request.app[DEPS]
+    body = await json_body(request)
+    if body.get("email") is not None:
+        channel, address = "email", normalise_email(body["email"])
+    elif body.get("phone") is not None:
+        channel, address = "sms", normalise_phone(body["phone"])
+    else:
+        raise InvalidInput("email", "give the email address or phone number you registered")
+    await check_sending(deps.store.redis, request, city, channel, address)
+    cp = await deps.store.contact_by_address(city, channel, address)
+    if cp is not None and cp.status == "confirmed" and channel in deps.enabled:
+        citizen = await deps.store.citizen(city, cp.citizen)
+        await send_magic_link(deps, city, cp, citizen.language)
+    return web.json_response(
+        {"status": "if this address is registered and confirmed, a link is on its way"}, status=202
+    )
+
+
+async def export(request: web.Request) -> web.Response:
+    """Everything held about the citizen, as JSON (GDPR article 20)."""
+    city, deps = city_of(request), request.app[DEPS]
+    cid = citizen_token(request, city)
+    citizen = await deps.store.citizen(city, cid)
+    contacts = await deps.store.contacts_of(city, cid)
+    body = {
+        "city": city,
+        "citizen": {"id": citizen.id, "language": citizen.language, "timezone": citizen.timezone},
+        "contacts": [
+            {"id": c.id, "channel": c.channel, "address": c.address, "status": c.status}
+            for c in contacts
+        ],
+        "subscriptions": [s.public() for s in await deps.store.subscriptions_of(city, cid)],
+        "consent": await deps.store.consent_log(city, cid),
+        "notifications": await deps.ledger.history(city, cid, limit=10_000),
+    }
+    return web.json_response(
+        body, headers={"Content-Disposition": f'attachment; filename="notifier-{city}-{cid}.json"'}
+    )
+
+
+async def erase(request: web.Request) -> web.Response:
+    """The citizen, their contact points, subscriptions and consent log go; their
+    notifications stay as anonymous counts (the departments' figures stay true)."""
+    city, deps = city_of(request), request.app[DEPS]
+    cid = citizen_token(request, city)
+    await deps.store.erase_citizen(city, cid)
+    anonymised = await deps.ledger.forget_citizen(city, cid)
+    return web.json_response({"erased": cid, "notifications_anonymised": anonymised})
+
+
+async def unsubscribe_one(request: web.Request) -> web.Response:
+    city, deps = city_of(request), request.app[DEPS]
+    cid = citizen_token(request, city)
+    await deps.store.remove_subscription(city, cid, request.match_info["sid"])
+    return web.Response(status=204)
+
+
+async def manage_page(request: web.Request) -> web.Response:
+    page = resources.files("notifier") / "static" / "manage.html"
+    return web.Response(
+        text=page.read_text(encoding="utf-8"),
+        content_type="text/html",
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+    )
