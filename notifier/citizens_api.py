@@ -25,6 +25,7 @@ from subscriptions.contacts import (
     parse_push_subscription,
 )
 from subscriptions.errors import InvalidInput
+from subscriptions.preferences import parse_quiet_hours, parse_timezone
 from subscriptions.store import LANGUAGES, new_id
 from subscriptions.subscription import parse_subscription
 
@@ -32,6 +33,7 @@ from subscriptions.subscription import parse_subscription
 def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post("/v1/cities/{city}/citizens", register)
     router.add_get("/v1/cities/{city}/citizens/{cid}", show)
+    router.add_patch("/v1/cities/{city}/citizens/{cid}", preferences)
     router.add_post("/v1/cities/{city}/citizens/{cid}/contacts", add_contact)
     router.add_post("/v1/cities/{city}/citizens/{cid}/contacts/{pid}/confirm", confirm_code)
     router.add_post("/v1/cities/{city}/citizens/{cid}/subscriptions", subscribe)
@@ -96,16 +98,30 @@ async def show(request: web.Request) -> web.Response:
     citizen = await deps.store.citizen(city, cid)
     return web.json_response(
         {
-            "citizen": {
-                "id": citizen.id,
-                "language": citizen.language,
-                "timezone": citizen.timezone,
-            },
+            "citizen": citizen.public(),
             "contacts": [c.public() for c in await deps.store.contacts_of(city, cid)],
             "subscriptions": [s.public() for s in await deps.store.subscriptions_of(city, cid)],
             "consent": await deps.store.consent_log(city, cid),
         }
     )
+
+
+async def preferences(request: web.Request) -> web.Response:
+    """``{language?, timezone?, quiet_hours?: {start, end} | null}``."""
+    city, deps = city_of(request), request.app[DEPS]
+    cid = citizen_token(request, city)
+    body = await json_body(request)
+    unknown = sorted(set(body) - {"language", "timezone", "quiet_hours"})
+    if unknown:
+        raise InvalidInput(unknown[0], "not a preference (language, timezone, quiet_hours)")
+    citizen = await deps.store.set_preferences(
+        city,
+        cid,
+        language=str(body["language"]) if "language" in body else None,
+        timezone=parse_timezone(body["timezone"]) if "timezone" in body else None,
+        quiet_hours=parse_quiet_hours(body["quiet_hours"]) if "quiet_hours" in body else False,
+    )
+    return web.json_response({"citizen": citizen.public()})
 
 
 async def subscribe(request: web.Request) -> web.Response:

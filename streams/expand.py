@@ -20,6 +20,7 @@ from streams.ledger import notification_id
 from streams.records import UNSUBSCRIBE_PLACEHOLDER, DeliveryBatch, Recipient
 from subscriptions import tokens
 from subscriptions.matcher import Match, match
+from subscriptions.preferences import DEFERRED_CHANNELS, PASS_THROUGH
 
 log = logging.getLogger("notifier.streams")
 BATCH_SIZE = 500
@@ -100,27 +101,40 @@ async def _queue(
     render: Callable[[str, str], dict[str, str]],
     version: int | None = None,
 ) -> int:
-    """Record the notifications as queued and write the batches; how many still to send."""
-    recipients = await _recipients(deps, a.city, id_key, citizen_ids, channel, a.content_for)
+    """Record the notifications as queued and write the batches (those in their quiet hours
+    to the scheduler, for the end of them); how many still to send."""
+    defer = (
+        kind == "announcement" and channel in DEFERRED_CHANNELS and (a.severity not in PASS_THROUGH)
+    )
+    recipients, quiet = await _recipients(
+        deps, a.city, id_key, citizen_ids, channel, a.content_for, defer
+    )
     rows = [(r.id, r.citizen, r.contact) for r in recipients]
     statuses = await deps.ledger.enqueue(a.city, a.id, channel, rows)
     # a redelivered record resends only what is still pending
     pending = [r for r, s in zip(recipients, statuses, strict=True) if s in ("queued", "sending")]
     variants = {lang: render(lang, channel) for lang in sorted({r.language for r in pending})}
     topic = getattr(deps.topics, channel)
-    for i in range(0, len(pending), BATCH_SIZE):
-        batch = DeliveryBatch(
-            a.city,
-            a.id,
-            kind,
-            variants,
-            tuple(pending[i : i + BATCH_SIZE]),
-            a.expires_at if kind == "announcement" else None,
-            a.version if version is None else version,
-            channel,
-            a.severity,
-        )
-        await deps.publish(topic, a.id.encode(), batch.to_wire())
+    by_due: dict[float | None, list[Recipient]] = {}
+    for r in pending:
+        by_due.setdefault(quiet.get(r.id), []).append(r)
+    for due, group in by_due.items():
+        for i in range(0, len(group), BATCH_SIZE):
+            batch = DeliveryBatch(
+                a.city,
+                a.id,
+                kind,
+                variants,
+                tuple(group[i : i + BATCH_SIZE]),
+                a.expires_at if kind == "announcement" else None,
+                a.version if version is None else version,
+                channel,
+                a.severity,
+            )
+            if due is None:
+                await deps.publish(topic, a.id.encode(), batch.to_wire())
+            else:
+                await deps.scheduler.later(a.city, due, topic, a.id.encode(), batch.to_wire())
     return len(pending)
 
 
@@ -131,10 +145,14 @@ async def _recipients(
     citizen_ids: list[str],
     channel: str,
     pick_language: PickLanguage,
-) -> list[Recipient]:
+    defer: bool = False,
+) -> tuple[list[Recipient], dict[str, float]]:
+    """The recipients, and when those in their quiet hours are due (when ``defer``)."""
     citizens = await deps.store.citizens(city, citizen_ids)
     contacts = await deps.store.confirmed_contacts(city, list(citizens), channel)
     out = []
+    quiet: dict[str, float] = {}
+    now = time.time()
     for cid, citizen in citizens.items():
         cps = contacts.get(cid)
         if not cps:
@@ -145,17 +163,13 @@ async def _recipients(
         if channel == "email":  # SMS has STOP; a push subscription is removed by the browser
             token = tokens.sign(deps.secret_key, "unsubscribe", city, cp.id)
             unsubscribe = f"{deps.base_url}/v1/unsubscribe/{token}"
-        out.append(
-            Recipient(
-                notification_id(city, id_key, cid, channel),
-                cid,
-                cp.id,
-                cp.address,
-                lang,
-                unsubscribe,
-            )
-        )
-    return out
+        nid = notification_id(city, id_key, cid, channel)
+        out.append(Recipient(nid, cid, cp.id, cp.address, lang, unsubscribe))
+        if defer and citizen.quiet_hours is not None:
+            until = citizen.quiet_hours.until(citizen.timezone, now)
+            if until is not None:
+                quiet[nid] = until
+    return out, quiet
 
 
 def _context(a: Announcement, lang: str, deps: Deps) -> dict[str, object]:

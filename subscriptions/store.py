@@ -32,6 +32,7 @@ from redis.asyncio import Redis
 
 from subscriptions.contacts import CHANNELS, STATUSES, ContactPoint
 from subscriptions.errors import InvalidInput, NotFound
+from subscriptions.preferences import QuietHours, parse_quiet_hours
 from subscriptions.subscription import Subscription
 
 LANGUAGES = ("fr", "en")
@@ -50,6 +51,19 @@ class Citizen:
     id: str
     language: str
     timezone: str
+    quiet_hours: QuietHours | None = None
+
+    @classmethod
+    def from_fields(cls, cid: str, language: str, tz: str, quiet: str | None) -> Citizen:
+        return cls(cid, language, tz, parse_quiet_hours(json.loads(quiet)) if quiet else None)
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "language": self.language,
+            "timezone": self.timezone,
+            "quiet_hours": self.quiet_hours.to_json() if self.quiet_hours else None,
+        }
 
 
 class SubscriptionStore:
@@ -138,7 +152,34 @@ class SubscriptionStore:
         h = await self.redis.hgetall(key(city, "citizen", cid))
         if not h:
             raise NotFound(f"no citizen {cid}")
-        return Citizen(h["id"], h["language"], h["timezone"])
+        return Citizen.from_fields(h["id"], h["language"], h["timezone"], h.get("quiet_hours"))
+
+    async def set_preferences(
+        self,
+        city: str,
+        cid: str,
+        language: str | None = None,
+        timezone: str | None = None,
+        quiet_hours: QuietHours | None | bool = False,
+    ) -> Citizen:
+        """Change what is given; ``quiet_hours=None`` removes them, ``False`` leaves them."""
+        await self.citizen(city, cid)
+        fields: dict[str, str] = {}
+        if language is not None:
+            if language not in LANGUAGES:
+                raise InvalidInput("language", f"must be one of {', '.join(LANGUAGES)}")
+            fields["language"] = language
+        if timezone is not None:
+            fields["timezone"] = timezone
+        if isinstance(quiet_hours, QuietHours):
+            fields["quiet_hours"] = json.dumps(quiet_hours.to_json())
+        async with self.redis.pipeline(transaction=True) as p:
+            if fields:
+                p.hset(key(city, "citizen", cid), mapping=fields)
+            if quiet_hours is None:
+                p.hdel(key(city, "citizen", cid), "quiet_hours")
+            await p.execute()
+        return await self.citizen(city, cid)
 
     async def contact(self, city: str, pid: str) -> ContactPoint:
         h = await self.redis.hgetall(key(city, "contact", pid))
@@ -258,10 +299,12 @@ class SubscriptionStore:
         ids = list(ids)
         async with self.redis.pipeline(transaction=False) as p:
             for cid in ids:
-                p.hmget(key(city, "citizen", cid), "language", "timezone")
+                p.hmget(key(city, "citizen", cid), "language", "timezone", "quiet_hours")
             rows = await p.execute()
         return {
-            cid: Citizen(cid, lang, tz) for cid, (lang, tz) in zip(ids, rows, strict=True) if lang
+            cid: Citizen.from_fields(cid, lang, tz, quiet)
+            for cid, (lang, tz, quiet) in zip(ids, rows, strict=True)
+            if lang
         }
 
 

@@ -115,12 +115,16 @@ async def api(settings: Settings, redis: Redis) -> AsyncIterator[TestClient[Any,
     """The real API with a real Kafka producer; the worker is not running."""
     publisher = KafkaPublisher(settings.kafka_bootstrap)
     await publisher.start()
-    deps = build_deps(settings, redis, publisher.publish, channels={})
-    client = TestClient(TestServer(create_api(settings, deps)))
-    await client.start_server()
-    yield client
-    await client.close()
-    await publisher.stop()
+    try:
+        deps = build_deps(settings, redis, publisher.publish, channels={})
+        client = TestClient(TestServer(create_api(settings, deps)))
+        await client.start_server()
+        try:
+            yield client
+        finally:
+            await client.close()
+    finally:
+        await publisher.stop()
 
 
 @pytest.fixture

@@ -211,3 +211,30 @@ async def test_update_and_cancel_are_the_owners_and_versioned(api: Client, redis
         "status",
     )
     assert (await api.post(f"{href}/cancel", headers=auth(roads))).status == 409
+
+
+async def test_preferences_are_validated_and_kept(api: Client) -> None:
+    a = await (await api.post("/v1/cities/paris/citizens", json={"email": "a@example.org"})).json()
+    path = f"/v1/cities/paris/citizens/{a['citizen']['id']}"
+    h = auth(a["token"])
+    assert (await error_of(await api.patch(path, json={"timezone": "Mars/Olympus"}, headers=h)))[
+        :2
+    ] == (422, "timezone")
+    bad = {"quiet_hours": {"start": "25:00", "end": "07:00"}}
+    assert (await error_of(await api.patch(path, json=bad, headers=h)))[:2] == (
+        422,
+        "quiet_hours.start",
+    )
+    assert (await error_of(await api.patch(path, json={"colour": "blue"}, headers=h)))[:2] == (
+        422,
+        "colour",
+    )
+    good = {
+        "language": "en",
+        "timezone": "America/Montreal",
+        "quiet_hours": {"start": "22:00", "end": "07:00"},
+    }
+    r = await api.patch(path, json=good, headers=h)
+    assert (await r.json())["citizen"] == {"id": a["citizen"]["id"], **good}
+    r = await api.patch(path, json={"quiet_hours": None}, headers=h)
+    assert (await r.json())["citizen"]["quiet_hours"] is None

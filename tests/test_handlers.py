@@ -7,6 +7,8 @@ import dataclasses
 import json
 import time
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from redis.asyncio import Redis
@@ -23,6 +25,7 @@ from streams.ratelimit import RateLimiter
 from streams.records import DeliveryBatch
 from streams.send import send_batch
 from subscriptions.areas import load_catalogue
+from subscriptions.preferences import parse_quiet_hours
 from subscriptions.store import SubscriptionStore, new_id
 from subscriptions.subscription import parse_subscription
 from tests.conftest import SmtpSink
@@ -359,3 +362,49 @@ async def test_the_sweep_republishes_what_the_worker_has_not_processed(
     assert await sweep_outbox(d, now=time.time() + 60) == 0  # rescheduled, not taken twice
     await handle_city_event(raw, d)
     assert await sweep_outbox(d, now=time.time() + 3600) == 0  # processed: nothing pending
+
+
+async def test_quiet_hours_defer_sms_and_push_but_a_severe_alert_passes(
+    deps: tuple[Deps, Published],
+) -> None:
+    d, published = deps
+    d.enabled = ("email", "sms")
+    c = await d.store.create_citizen("paris", "fr")
+    await d.store.add_contact("paris", c.id, "sms", "+33612345678", "confirmed", "test")
+    await d.store.add_contact("paris", c.id, "email", "a@example.org", "confirmed", "test")
+    await subscribe(d.store, c.id, area="75105", channels=["sms", "email"])
+    now = datetime.now(ZoneInfo("Europe/Paris"))
+    start = (now - timedelta(hours=1)).strftime("%H:%M")
+    end = (now + timedelta(hours=2)).strftime("%H:%M")  # quiet for two more hours
+    await d.store.set_preferences(
+        "paris", c.id, quiet_hours=parse_quiet_hours({"start": start, "end": end})
+    )
+    await expand_announcement(await accepted(d, ["75105"]), d)
+    assert {t for t, _, _ in published} == {"deliveries.email"}  # email does not wake anyone
+    assert await d.scheduler.pending("paris") == 1
+    [(_, topic, _, raw)] = await d.scheduler.due("paris", time.time() + 3 * 3600)
+    assert topic == "deliveries.sms"
+    assert [r.to for r in DeliveryBatch.from_wire(raw).recipients] == ["+33612345678"]
+    severe = dataclasses.replace(announcement(["75105"], severity="severe"), id="evt_2")
+    await d.events.accept(severe)
+    await expand_announcement(severe, d)
+    assert {t for t, _, _ in published} == {"deliveries.email", "deliveries.sms"}
+
+
+def test_quiet_hours_end_at_the_right_instant_across_dst() -> None:
+    quiet = parse_quiet_hours({"start": "22:00", "end": "07:00"})
+    assert quiet is not None
+    paris = ZoneInfo("Europe/Paris")
+    # the night clocks go forward (2026-03-29, 02:00 -> 03:00): 23:30 CET is 22:30 UTC
+    before = datetime(2026, 3, 28, 23, 30, tzinfo=paris).timestamp()
+    end = datetime.fromtimestamp(quiet.until("Europe/Paris", before), paris)
+    assert (end.date().isoformat(), end.hour, end.utcoffset()) == (
+        "2026-03-29",
+        7,
+        timedelta(hours=2),
+    )  # 07:00 CEST
+    assert (
+        quiet.until("Europe/Paris", datetime(2026, 3, 29, 12, 0, tzinfo=paris).timestamp()) is None
+    )
+    morning = datetime(2026, 10, 25, 6, 30, tzinfo=paris).timestamp()  # clocks went back at 03:00
+    assert datetime.fromtimestamp(quiet.until("Europe/Paris", morning), paris).hour == 7

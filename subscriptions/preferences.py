@@ -1,0 +1,72 @@
+"""A citizen's preferences: language, timezone, quiet hours.
+
+Quiet hours are a local time window ("22:00" to "07:00", across midnight or not) in the
+citizen's timezone; interruptive messages (SMS, push) of an event below severe that fall in it
+are deferred to its end, never dropped. zoneinfo makes the end right across DST changes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from subscriptions.errors import InvalidInput
+
+HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+PASS_THROUGH = ("severe", "extreme")  # alerts that reach people even in their quiet hours
+DEFERRED_CHANNELS = ("sms", "push")  # email does not wake anyone up
+
+
+@dataclasses.dataclass(frozen=True)
+class QuietHours:
+    start: time
+    end: time
+
+    def until(self, tz: str, now: float) -> float | None:
+        """The end of the quiet period ``now`` falls in (epoch seconds), or None."""
+        zone = ZoneInfo(tz)
+        local = datetime.fromtimestamp(now, zone)
+        t = local.time()
+        if self.start <= self.end:
+            inside = self.start <= t < self.end
+            end_day = local.date()
+        else:  # across midnight: 22:00 -> 07:00
+            inside = t >= self.start or t < self.end
+            end_day = local.date() + timedelta(days=1) if t >= self.start else local.date()
+        if not inside:
+            return None
+        # a wall-clock time in the zone, then to epoch: DST gaps and folds handled by zoneinfo
+        end = datetime.combine(end_day, self.end, tzinfo=zone)
+        return end.timestamp()
+
+    def to_json(self) -> dict[str, str]:
+        return {"start": self.start.strftime("%H:%M"), "end": self.end.strftime("%H:%M")}
+
+
+def parse_quiet_hours(value: object) -> QuietHours | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidInput("quiet_hours", 'an object {"start": "22:00", "end": "07:00"} or null')
+    parsed = []
+    for name in ("start", "end"):
+        v = value.get(name)
+        m = HHMM.match(v) if isinstance(v, str) else None
+        if m is None:
+            raise InvalidInput(f"quiet_hours.{name}", "a local time HH:MM, e.g. 22:00")
+        parsed.append(time(int(m.group(1)), int(m.group(2))))
+    if parsed[0] == parsed[1]:
+        raise InvalidInput("quiet_hours", "start and end must differ")
+    return QuietHours(parsed[0], parsed[1])
+
+
+def parse_timezone(value: object) -> str:
+    if not isinstance(value, str) or value not in available_timezones():
+        raise InvalidInput("timezone", "an IANA timezone such as Europe/Paris")
+    try:
+        ZoneInfo(value)
+    except ZoneInfoNotFoundError:
+        raise InvalidInput("timezone", "an IANA timezone such as Europe/Paris") from None
+    return value
