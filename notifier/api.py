@@ -13,7 +13,15 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from channels.push import application_server_key, load_vapid_private_key
-from notifier import citizens_api, events_api, links_api, manage_api, outbox, webhooks_api
+from notifier import (
+    citizens_api,
+    events_api,
+    links_api,
+    manage_api,
+    outbox,
+    requests_api,
+    webhooks_api,
+)
 from notifier.abuse import TooMany
 from notifier.http import MAX_DOCUMENT, city_of, error
 from notifier.keys import DEPS, DEV, SETTINGS, DevServices
@@ -83,6 +91,7 @@ def create_api(settings: Settings, deps: Deps, dev: DevServices | None = None) -
     webhooks_api.add_routes(app.router)
     app.router.add_get("/v1/push/public-key", push_public_key)
     events_api.add_routes(app.router)
+    requests_api.add_routes(app.router)
     if dev is not None:
         app[DEV] = dev
         outbox.add_routes(app.router)

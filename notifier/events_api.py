@@ -19,6 +19,7 @@ from notifier.auth import require_department
 from notifier.cap_import import import_cap
 from notifier.http import city_of, json_body
 from notifier.keys import DEPS
+from notifier.preview import preview
 from streams.announcements import Announcement
 from streams.deps import Deps
 from streams.records import iso
@@ -31,6 +32,7 @@ IDEMPOTENCY_TTL = 24 * 3600
 
 def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post("/v1/cities/{city}/announcements", publish)
+    router.add_post("/v1/cities/{city}/announcements/preview", preview_draft)
     router.add_get("/v1/cities/{city}/announcements/{eid}", show)
     router.add_put("/v1/cities/{city}/announcements/{eid}", update)
     router.add_post("/v1/cities/{city}/announcements/{eid}/cancel", cancel)
@@ -62,6 +64,20 @@ async def publish(request: web.Request) -> web.Response:
     if idem is not None:
         await _remember(deps, city, department, idem, body, answer)
     return _accepted(answer)
+
+
+async def preview_draft(request: web.Request) -> web.Response:
+    """The reach and the rendered messages of a draft: nothing is stored or sent."""
+    city, deps = city_of(request), request.app[DEPS]
+    department = await require_department(request, deps.store.redis, city)
+    a = Announcement.from_input(
+        await json_body(request),
+        id="draft",
+        city=city,
+        department=department,
+        catalogue=deps.catalogues[city],
+    )
+    return web.json_response(await preview(deps, a))
 
 
 async def update(request: web.Request) -> web.Response:

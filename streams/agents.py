@@ -11,7 +11,7 @@ from typing import Any
 
 import faust
 
-from streams import handlers
+from streams import handlers, requests
 from streams.deps import Deps
 
 # timer name -> (seconds between ticks, job)
@@ -23,6 +23,7 @@ TIMERS = (
 # agent name -> (topic attribute, handler)
 AGENTS = {
     "match-city-events": ("city_events", handlers.handle_city_event),
+    "match-request-status": ("request_status", requests.handle_request_status),
     "send-email": ("email", handlers.send_batch),
     "send-sms": ("sms", handlers.send_batch),
     "send-push": ("push", handlers.send_batch),

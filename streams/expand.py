@@ -172,7 +172,7 @@ async def _recipients(
     return out, quiet
 
 
-def _context(a: Announcement, lang: str, deps: Deps) -> dict[str, object]:
+def context_of(a: Announcement, lang: str, deps: Deps) -> dict[str, object]:
     _, content = a.content_for(lang)
     return {
         "title": content.title,
@@ -196,13 +196,13 @@ def _with_url(
 
 
 def render_announcement(a: Announcement, lang: str, channel: str, deps: Deps) -> dict[str, str]:
-    parts = deps.renderer.render_parts("announcement", channel, lang, _context(a, lang, deps))
+    parts = deps.renderer.render_parts("announcement", channel, lang, context_of(a, lang, deps))
     return _with_url(parts, a, lang, channel, deps)
 
 
 def render_cancellation(
     a: Announcement, c: Cancellation, lang: str, channel: str, deps: Deps
 ) -> dict[str, str]:
-    context = {**_context(a, lang, deps), "reason": c.reason}
+    context = {**context_of(a, lang, deps), "reason": c.reason}
     parts = deps.renderer.render_parts("cancellation", channel, lang, context)
     return _with_url(parts, a, lang, channel, deps)

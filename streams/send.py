@@ -42,6 +42,7 @@ ALLOWED = {
     "cancellation": ("confirmed",),
     "confirmation": ("pending", "confirmed"),
     "magic_link": ("confirmed",),
+    "request_status": ("confirmed",),
 }
 URGENCY = {"extreme": "high", "severe": "high", "moderate": "normal"}
 # a provider's word that an address is gone: (error, contact status, how the ledger says it)
@@ -173,7 +174,7 @@ def _topic(event: str) -> str:
 def _email(batch: DeliveryBatch, r: Recipient, address: str, mail_from: str) -> Email:
     v = batch.variants[r.language]
     headers: tuple[tuple[str, str], ...] = ()
-    if batch.kind in ("announcement", "cancellation") and r.unsubscribe_url:
+    if batch.kind in ("announcement", "cancellation", "request_status") and r.unsubscribe_url:
         headers = (
             ("List-Unsubscribe", f"<{r.unsubscribe_url}>"),
             ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),

@@ -1,14 +1,18 @@
 """A subscription: what a citizen wants to hear about, where, how.
 
 Kinds: ``area`` (a code of the city's catalogue), ``point`` (a point and a radius in metres),
-``polygon`` (a GeoJSON Polygon the citizen draws). Each carries optional category filters, a
-minimum severity and the channels to use.
+``polygon`` (a GeoJSON Polygon the citizen draws), each with optional category filters, a
+minimum severity and the channels to use; and ``request``: following a service request by its
+id (the requester is subscribed when the request is filed; anyone may follow one, even before
+it exists). A request subscription has no categories nor severity; with no channels given it
+uses every channel the citizen has confirmed.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from typing import Any
 
 from shapely.geometry import shape
@@ -20,7 +24,17 @@ from subscriptions.contacts import CHANNELS
 from subscriptions.errors import InvalidInput
 from subscriptions.geometry import circle, parse_lonlat, parse_polygon, parse_radius
 
-KINDS = ("area", "point", "polygon")
+KINDS = ("area", "point", "polygon", "request")
+# an Open311 service_request_id: Chicago's "14-00684314", Bloomington's 24 hex digits, ours
+REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def check_request_id(value: object, field: str = "request") -> str:
+    if not isinstance(value, str) or not REQUEST_ID.match(value):
+        raise InvalidInput(
+            field, "a service request id: 1-64 letters, digits, '.', '_' or '-' (e.g. 14-00684314)"
+        )
+    return value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,6 +48,7 @@ class Subscription:
     area: str = ""
     geometry: dict[str, Any] | None = None  # GeoJSON Point or Polygon, lon/lat
     radius_m: float = 0.0
+    request: str = ""  # the service_request_id a request subscription follows
 
     @classmethod
     def from_hash(cls, h: dict[str, str]) -> Subscription:
@@ -47,6 +62,7 @@ class Subscription:
             area=h.get("area", ""),
             geometry=json.loads(h["geometry"]) if h.get("geometry") else None,
             radius_m=float(h.get("radius_m") or 0),
+            request=h.get("request", ""),
         )
 
     def to_hash(self) -> dict[str, str]:
@@ -60,10 +76,13 @@ class Subscription:
             "area": self.area,
             "geometry": json.dumps(self.geometry) if self.geometry else "",
             "radius_m": str(self.radius_m),
+            "request": self.request,
         }
 
     def metric(self, catalogue: AreaCatalogue) -> BaseGeometry:
         """The subscribed surface in metres (the circle for a point and radius)."""
+        if self.kind == "request":
+            raise ValueError("a request subscription has no surface")
         if self.kind == "area":
             return catalogue.get(self.area).metric
         assert self.geometry is not None
@@ -82,6 +101,8 @@ class Subscription:
         }
         if self.kind == "area":
             d["area"] = self.area
+        elif self.kind == "request":
+            d["request"] = self.request
         elif self.kind == "point":
             lon, lat = self.geometry["coordinates"]  # type: ignore[index]
             d.update(point={"lon": lon, "lat": lat}, radius_m=self.radius_m)
@@ -94,10 +115,15 @@ def parse_subscription(
     body: dict[str, Any], *, sid: str, citizen: str, catalogue: AreaCatalogue
 ) -> tuple[Subscription, list[tuple[str, str]]]:
     """Validate a citizen's subscription body; the subscription and its index entries
-    (``("area", code)`` for an area, ``("geo", quartier)`` for each quartier a shape crosses)."""
-    given = [k for k in ("area", "point", "polygon") if body.get(k) is not None]
+    (``("area", code)`` for an area, ``("geo", quartier)`` for each quartier a shape crosses,
+    ``("request", id)`` for a followed service request)."""
+    given = [k for k in ("area", "point", "polygon", "request") if body.get(k) is not None]
     if len(given) != 1:
-        raise InvalidInput("area", "give exactly one of area, point (with radius_m) or polygon")
+        raise InvalidInput(
+            "area", "give exactly one of area, point (with radius_m), polygon or request"
+        )
+    if given[0] == "request":
+        return parse_follow(body, sid=sid, citizen=citizen)
     categories = body.get("categories", [])
     if not isinstance(categories, list):
         raise InvalidInput("categories", "must be a list")
@@ -131,3 +157,26 @@ def parse_subscription(
     if not leaves:
         raise InvalidInput(kind, "is outside the city")
     return sub, [("geo", q) for q in sorted(leaves)]
+
+
+def parse_follow(
+    body: dict[str, Any], *, sid: str, citizen: str
+) -> tuple[Subscription, list[tuple[str, str]]]:
+    """``{"request": id, "channels"?: [...]}``: follow a service request (it need not exist)."""
+    rid = check_request_id(body.get("request"))
+    for name in ("categories", "min_severity", "radius_m"):
+        if body.get(name) is not None:
+            raise InvalidInput(name, "does not apply to a request subscription")
+    channels = body.get("channels", [])  # none: every channel the citizen has confirmed
+    if not isinstance(channels, list) or any(c not in CHANNELS for c in channels):
+        raise InvalidInput("channels", f"a list of {', '.join(CHANNELS)}")
+    sub = Subscription(
+        id=sid,
+        citizen=citizen,
+        kind="request",
+        categories=(),
+        min_severity="unknown",
+        channels=tuple(sorted(set(channels))),
+        request=rid,
+    )
+    return sub, [("request", rid)]

@@ -16,7 +16,9 @@ from jinja2 import PackageLoader, StrictUndefined
 from jinja2 import TemplateError as JinjaError
 from jinja2.sandbox import SandboxedEnvironment
 
-KINDS = ("announcement", "cancellation", "confirmation", "magic_link")
+from templates.sms import BODY, SmsText, fit
+
+KINDS = ("announcement", "cancellation", "confirmation", "magic_link", "request_status")
 # template files per channel, and the name of what each renders
 PARTS = {
     "email": {"email_subject": "subject", "email_text": "text", "email_html": "html"},
@@ -28,7 +30,9 @@ CHANNELS = {
     "cancellation": ("email", "sms", "push"),
     "confirmation": ("email", "sms"),
     "magic_link": ("email", "sms"),
+    "request_status": ("email", "sms", "push"),
 }
+SMS_SEGMENTS = {"confirmation": 1}  # budget per kind; 2 segments for the others
 SINGLE_LINE = {"email_subject", "push_title", "push_body", "sms"}
 LANGUAGES = ("fr", "en")
 FALLBACK = "fr"
@@ -75,11 +79,21 @@ class Renderer:
         self, kind: str, channel: str, language: str, context: Mapping[str, Any]
     ) -> dict[str, str]:
         """The message of ``kind`` on ``channel``: {subject, text, html} for email, {text} for
-        SMS, {title, body} for push."""
+        SMS (fitted to its budget of segments), {title, body} for push."""
+        if channel == "sms":
+            return {"text": self.render_sms(kind, language, context).text}
         return {
             name: self.render(kind, part, language, context)
             for part, name in PARTS[channel].items()
         }
+
+    def render_sms(self, kind: str, language: str, context: Mapping[str, Any]) -> SmsText:
+        """The SMS with its encoding and segments; the body is cut to the kind's budget."""
+        budget = SMS_SEGMENTS.get(kind, 2)
+        if "body" not in context:
+            return fit(self.render(kind, "sms", language, context), "", budget)
+        marked = self.render(kind, "sms", language, {**context, "body": BODY})
+        return fit(marked, str(context["body"]), budget)
 
     def render_email(self, kind: str, language: str, context: Mapping[str, Any]) -> dict[str, str]:
         return self.render_parts(kind, "email", language, context)

@@ -238,3 +238,42 @@ async def test_preferences_are_validated_and_kept(api: Client) -> None:
     assert (await r.json())["citizen"] == {"id": a["citizen"]["id"], **good}
     r = await api.patch(path, json={"quiet_hours": None}, headers=h)
     assert (await r.json())["citizen"]["quiet_hours"] is None
+
+
+async def test_a_draft_shows_its_reach_and_messages_and_sends_nothing(
+    api: Client, redis: Redis
+) -> None:
+    key = await create_department_key(redis, "paris", "voirie")
+    for email, area in (
+        ("a@example.org", "75105"),
+        ("b@example.org", "7510501"),
+        ("c@example.org", "75112"),
+        ("pending@example.org", "75105"),
+    ):
+        c = await (await api.post("/v1/cities/paris/citizens", json={"email": email})).json()
+        if email != "pending@example.org":
+            await redis.hset(f"n:paris:contact:{c['contacts'][0]['id']}", "status", "confirmed")
+        await api.post(
+            f"/v1/cities/paris/citizens/{c['citizen']['id']}/subscriptions",
+            json={"area": area},
+            headers=auth(c["token"]),
+        )
+    draft = {
+        **BODY,
+        "target": {"areas": ["7510501"]},
+        "content": {
+            "fr": {"title": "Travaux", "body": "Rue fermée."},
+            "en": {"title": "Works", "body": "Street closed."},
+        },
+    }
+    r = await api.post("/v1/cities/paris/announcements/preview", json=draft, headers=auth(key))
+    body = await r.json()
+    assert (body["citizens"], body["contact_points"]) == (3, {"email": 2})
+    assert body["areas"] == "Saint-Victor"
+    assert body["messages"]["email"]["en"]["subject"] == "Works"
+    assert "Rue fermée." in body["messages"]["email"]["fr"]["text"]
+    assert await redis.zcard("n:paris:events:pending") == 0  # nothing stored, nothing sent
+    r = await api.post(
+        "/v1/cities/paris/announcements/preview", json={**draft, "category": "x"}, headers=auth(key)
+    )
+    assert (await error_of(r))[:2] == (422, "category")

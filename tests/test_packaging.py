@@ -45,6 +45,7 @@ def test_the_worker_registers_the_expected_agents() -> None:
     }
     assert agents == {
         "notifier.match-city-events": {"x.city-events"},
+        "notifier.match-request-status": {"x.request-status"},
         "notifier.send-email": {"x.deliveries.email"},
         "notifier.send-sms": {"x.deliveries.sms"},
         "notifier.send-push": {"x.deliveries.push"},

@@ -21,6 +21,20 @@ SAMPLE = {
 SAMPLE["cancellation"] = {**SAMPLE["announcement"], "reason": "Les travaux sont reportés."}
 SAMPLE["confirmation"]["code"] = "123456"
 SAMPLE["magic_link"] = {"city_name": "Paris", "manage_url": "https://x/manage#t"}
+SAMPLE["request_status"] = {
+    "request_id": "14-00684314",
+    "service_name": "Nid-de-poule",
+    "address": "12 rue Monge",
+    "status": "scheduled",
+    "status_notes": "Intervention prévue le 5 novembre.",
+    "body": "Intervention prévue le 5 novembre.",
+    "is_closed": False,
+    "role": "requester",
+    "updated_date": "03/11/2024",
+    "updated_time": "08:00",
+    "city_name": "Paris",
+    "unsubscribe_url": "https://x/u",
+}
 
 
 @pytest.mark.parametrize(("kind", "channel"), [(k, c) for k in KINDS for c in CHANNELS[k]])

@@ -1,0 +1,38 @@
+"""What a draft announcement would do, before it is sent: how many citizens and contact points
+per channel it reaches, and the messages as they would read, with SMS encoding and segments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streams.announcements import Announcement
+from streams.deps import Deps
+from streams.expand import context_of, render_announcement
+from subscriptions.matcher import match
+
+
+async def preview(deps: Deps, a: Announcement) -> dict[str, Any]:
+    catalogue = deps.catalogues[a.city]
+    matches = await match(
+        deps.store, catalogue, a.city, a.target.resolve(catalogue), a.category, a.severity
+    )
+    reach: dict[str, int] = {}
+    for channel in deps.enabled:
+        wanting = [m.citizen for m in matches if channel in m.channels]
+        contacts = await deps.store.confirmed_contacts(a.city, wanting, channel)
+        reach[channel] = len(contacts)  # one message per citizen and channel
+    messages: dict[str, dict[str, Any]] = {}
+    for channel in deps.enabled:
+        messages[channel] = {}
+        for lang in a.content:
+            parts: dict[str, Any] = render_announcement(a, lang, channel, deps)
+            if channel == "sms":
+                sms = deps.renderer.render_sms("announcement", lang, context_of(a, lang, deps))
+                parts.update(encoding=sms.encoding, segments=sms.segments, length=sms.units)
+            messages[channel][lang] = parts
+    return {
+        "citizens": len(matches),
+        "contact_points": reach,
+        "areas": a.target.area_names(catalogue),
+        "messages": messages,
+    }

@@ -1,0 +1,184 @@
+"""Service requests (Open311 GeoReport v2-shaped) and ``RequestStatusChanged/1``, the record of
+one status change of one request on ``request-status``.
+
+A record carries the request's id, the department it belongs to, the new status with its notes
+and ``updated_datetime`` (ISO 8601 with a UTC offset), and optionally the request's Open311
+fields (service, agency, address, position), which update what is kept about it. Producers key
+their records by ``service_request_id`` so that one request's changes stay in one partition.
+The same validation serves the HTTP API (422 with the field) and the worker (dead letters).
+
+Statuses are richer than Open311's open/closed; ``OPEN311`` says which of the two each one is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from streams.records import dumps, loads, parse_time
+from subscriptions.errors import InvalidInput
+from subscriptions.subscription import check_request_id
+
+STATUS_CHANGED = "RequestStatusChanged/1"
+STATUSES = (
+    "submitted",  # received, not yet looked at
+    "open",  # registered (Open311's "open")
+    "acknowledged",  # a department has looked at it and accepted it
+    "scheduled",  # work is planned (the notes say when)
+    "in_progress",  # someone is working on it
+    "referred",  # handed to another service or agency
+    "on_hold",  # waiting for something (a permit, a part, the weather)
+    "reopened",  # closed, then opened again
+    "closed",  # done (Open311's "closed")
+    "duplicate",  # closed: another request already covers it
+    "declined",  # closed: nothing will be done (not the city's, not found…)
+)
+CLOSED = ("closed", "duplicate", "declined")
+OPEN311 = {s: "closed" if s in CLOSED else "open" for s in STATUSES}
+DEPARTMENT = re.compile(r"^[a-z][a-z0-9-]{1,39}$")  # as department keys name them
+MAX_NOTES = 1000
+FUTURE_SLACK = 24 * 3600.0  # an update dated later than this would freeze the request
+# Open311 text fields a record may carry, with their longest length
+TEXT_FIELDS = {
+    "service_code": 100,
+    "service_name": 200,
+    "description": 4000,
+    "agency_responsible": 200,
+    "address": 500,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class RequestInfo:
+    """What is known about a request besides its status; empty strings are unknown."""
+
+    service_code: str = ""
+    service_name: str = ""
+    description: str = ""
+    agency_responsible: str = ""
+    requested_datetime: str = ""
+    address: str = ""
+    lat: float | None = None
+    long: float | None = None
+
+    def fields(self) -> dict[str, str]:
+        """The known fields, as kept in Redis (numbers as text)."""
+        out = {k: v for k, v in dataclasses.asdict(self).items() if v not in ("", None)}
+        return {k: str(v) for k, v in out.items()}
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in dataclasses.asdict(self).items() if v not in ("", None)}
+
+
+@dataclasses.dataclass(frozen=True)
+class StatusChange:
+    city: str
+    department: str
+    request_id: str
+    status: str
+    status_notes: str
+    updated_datetime: str  # as given: ISO 8601 with its offset
+    updated_ms: int  # the same instant, in milliseconds since the epoch: what orders changes
+    info: RequestInfo = RequestInfo()
+
+    @property
+    def event(self) -> str:
+        """The ledger's event for this change: notification ids derive from it."""
+        return change_event(self.request_id, self.updated_ms)
+
+    def to_wire(self) -> bytes:
+        return dumps(
+            {
+                "type": STATUS_CHANGED,
+                "city": self.city,
+                "department": self.department,
+                "service_request_id": self.request_id,
+                "status": self.status,
+                "status_notes": self.status_notes,
+                "updated_datetime": self.updated_datetime,
+                **self.info.to_json(),
+            }
+        )
+
+    @classmethod
+    def from_wire(cls, raw: bytes, cities: object) -> StatusChange:
+        """Decode a record; ``cities`` holds the known city ids (``InvalidInput`` says why not)."""
+        d = loads(raw, STATUS_CHANGED)
+        city = d.get("city")
+        if not isinstance(city, str) or city not in cities:  # type: ignore[operator]
+            raise InvalidInput("city", f"unknown city {city!r}")
+        department = d.get("department")
+        if not isinstance(department, str) or not DEPARTMENT.match(department):
+            raise InvalidInput("department", "required, a department name (e.g. voirie)")
+        if "updated_datetime" not in d:
+            raise InvalidInput("updated_datetime", "required, an ISO 8601 date-time")
+        return cls.from_open311(d, city=city, department=department)
+
+    @classmethod
+    def from_open311(
+        cls,
+        body: dict[str, Any],
+        *,
+        city: str,
+        department: str,
+        request_id: str | None = None,
+        now: float | None = None,
+    ) -> StatusChange:
+        """Validate Open311-shaped JSON: ``service_request_id`` (unless given), ``status``,
+        ``status_notes``, ``updated_datetime`` (default: now) and the optional request fields."""
+        now = time.time() if now is None else now
+        rid = request_id or check_request_id(body.get("service_request_id"), "service_request_id")
+        status = body.get("status")
+        if status not in STATUSES:
+            raise InvalidInput("status", f"must be one of {', '.join(STATUSES)}")
+        notes = body.get("status_notes") or ""
+        if not isinstance(notes, str) or len(notes) > MAX_NOTES:
+            raise InvalidInput("status_notes", f"a string of at most {MAX_NOTES} characters")
+        updated = body.get("updated_datetime")
+        if updated is None:
+            updated = datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds")
+        at = parse_time(updated, "updated_datetime")
+        if at > now + FUTURE_SLACK:
+            raise InvalidInput("updated_datetime", "is more than a day in the future")
+        return cls(
+            city, department, rid, status, notes.strip(), updated, round(at * 1000), _info(body)
+        )
+
+
+def change_event(request_id: str, updated_ms: int) -> str:
+    return f"request:{request_id}@{updated_ms}"
+
+
+def _info(body: dict[str, Any]) -> RequestInfo:
+    texts: dict[str, str] = {}
+    for name, limit in TEXT_FIELDS.items():
+        v = body.get(name)
+        if v is None or v == "":
+            continue
+        if not isinstance(v, str) or len(v) > limit:
+            raise InvalidInput(name, f"a string of at most {limit} characters")
+        texts[name] = v.strip()
+    requested = body.get("requested_datetime")
+    if requested is not None:
+        parse_time(requested, "requested_datetime")
+    lat, long = _coordinate(body, "lat", 90), _coordinate(body, "long", 180)
+    if (lat is None) != (long is None):
+        raise InvalidInput("lat" if lat is None else "long", "give both lat and long, or neither")
+    return RequestInfo(**texts, requested_datetime=requested or "", lat=lat, long=long)
+
+
+def _coordinate(body: dict[str, Any], name: str, limit: float) -> float | None:
+    v = body.get(name)
+    if v is None or v == "":
+        return None
+    if isinstance(v, str):  # some Open311 servers send numbers as text
+        try:
+            v = float(v)
+        except ValueError:
+            raise InvalidInput(name, "must be a number (WGS84 degrees)") from None
+    if isinstance(v, bool) or not isinstance(v, int | float) or not -limit <= v <= limit:
+        raise InvalidInput(name, f"must be a number from -{limit} to {limit} (WGS84 degrees)")
+    return float(v)
