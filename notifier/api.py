@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from aiohttp import web
 
@@ -84,6 +85,7 @@ def create_api(settings: Settings, deps: Deps, dev: DevServices | None = None) -
     app[SETTINGS] = settings
     app[DEPS] = deps
     app.router.add_get("/healthz", healthz)
+    app.router.add_static("/static/", Path(__file__).parent / "static", show_index=False)
     app.router.add_get("/v1/cities/{city}/areas", areas)
     citizens_api.add_routes(app.router)
     links_api.add_routes(app.router)

@@ -19,7 +19,7 @@ from streams.scheduler import Scheduler
 from streams.topics import TopicNames
 from subscriptions.areas import load_catalogue
 from subscriptions.store import SubscriptionStore
-from templates.renderer import Renderer
+from templates.renderer import Brand, Renderer
 
 
 def make_redis(settings: Settings) -> Redis:
@@ -57,7 +57,8 @@ def make_channels(settings: Settings) -> dict[str, Channel[Any]]:
 def build_deps(
     settings: Settings, redis: Redis, publish: Publish, channels: dict[str, Channel[Any]]
 ) -> Deps:
-    renderer = Renderer()
+    icon = f"{settings.base_url}/static/icon-192.png"
+    renderer = Renderer(brand=Brand(logo_url=icon, icon_url=icon))
     renderer.check()  # a broken template stops the start, not a send
     store = SubscriptionStore(redis)
     return Deps(

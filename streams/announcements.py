@@ -46,6 +46,7 @@ class Content:
     title: str
     body: str
     link: str = ""
+    instructions: str = ""  # what to do (CAP <instruction>)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,6 +95,7 @@ class Announcement:
                 _text(c, "title", f"content.{lang}.title", MAX_TITLE),
                 _text(c, "body", f"content.{lang}.body", MAX_BODY),
                 _link(c, f"content.{lang}.link"),
+                _text(c, "instructions", f"content.{lang}.instructions", MAX_BODY, required=False),
             )
         expires_at = None
         if body.get("expires_at") is not None:

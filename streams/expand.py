@@ -184,6 +184,8 @@ def context_of(a: Announcement, lang: str, deps: Deps) -> dict[str, object]:
         "areas": a.target.area_names(deps.catalogues[a.city]),
         "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
         "is_update": a.version > 1,
+        "instructions": content.instructions,
+        "expires_at": a.expires_at,
     }
 
 

@@ -155,6 +155,8 @@ def _message(batch: DeliveryBatch, r: Recipient, cp: ContactPoint, deps: Deps) -
         if batch.expires_at is not None:
             ttl = max(0, int(batch.expires_at - time.time()))
         payload = {"title": v["title"], "body": v["body"], "url": v["url"], "tag": batch.event}
+        if deps.renderer.brand.icon_url:
+            payload["icon"] = deps.renderer.brand.icon_url
         return Push(
             PushSubscription(cp.address, cp.p256dh, cp.auth),
             payload,

@@ -9,6 +9,7 @@ template stops the start with a clear message instead of failing a send.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,9 +17,17 @@ from jinja2 import PackageLoader, StrictUndefined
 from jinja2 import TemplateError as JinjaError
 from jinja2.sandbox import SandboxedEnvironment
 
+from templates.i18n import when
 from templates.sms import BODY, SmsText, fit
 
-KINDS = ("announcement", "cancellation", "confirmation", "magic_link", "request_status")
+KINDS = (
+    "announcement",
+    "cancellation",
+    "confirmation",
+    "digest",
+    "magic_link",
+    "request_status",
+)
 # template files per channel, and the name of what each renders
 PARTS = {
     "email": {"email_subject": "subject", "email_text": "text", "email_html": "html"},
@@ -29,6 +38,7 @@ CHANNELS = {
     "announcement": ("email", "sms", "push"),
     "cancellation": ("email", "sms", "push"),
     "confirmation": ("email", "sms"),
+    "digest": ("email", "sms", "push"),
     "magic_link": ("email", "sms"),
     "request_status": ("email", "sms", "push"),
 }
@@ -42,9 +52,21 @@ class TemplateError(Exception):
     """A template is missing, broken or refers to data it was not given."""
 
 
+@dataclasses.dataclass(frozen=True)
+class Brand:
+    """A city's look in its messages: name, colour, logo, and the timezone dates are shown in."""
+
+    name: str = "Paris"
+    colour: str = "#0b3d91"
+    logo_url: str = ""  # absolute URL of a PNG; none: the name alone
+    icon_url: str = ""  # push notifications' icon
+    timezone: str = "Europe/Paris"
+
+
 class Renderer:
-    def __init__(self, default_language: str = FALLBACK) -> None:
+    def __init__(self, default_language: str = FALLBACK, brand: Brand | None = None) -> None:
         self.default_language = default_language
+        self.brand = brand or Brand()
         self.env = SandboxedEnvironment(
             loader=PackageLoader("templates", ""),
             autoescape=lambda name: bool(name and "_html" in name),
@@ -53,6 +75,8 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self.env.globals["brand"] = self.brand
+        self.env.filters["when"] = lambda ts, lang: when(ts, lang, self.brand.timezone)
 
     def language_for(self, kind: str, language: str) -> str:
         """The citizen's language if the kind has it, else the city's default, else French."""

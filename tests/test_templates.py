@@ -1,9 +1,16 @@
 from __future__ import annotations
 
+import csv
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from pathlib import Path
+
 import pytest
 
-from templates.renderer import CHANNELS, KINDS, LANGUAGES, PARTS, Renderer, TemplateError
+from channels.email import Email, build_message
+from templates.renderer import CHANNELS, KINDS, LANGUAGES, PARTS, Brand, Renderer, TemplateError
 
+DATA = Path(__file__).parent / "data"
 SAMPLE = {
     "announcement": {
         "title": "Travaux",
@@ -21,6 +28,30 @@ SAMPLE = {
 SAMPLE["cancellation"] = {**SAMPLE["announcement"], "reason": "Les travaux sont reportés."}
 SAMPLE["confirmation"]["code"] = "123456"
 SAMPLE["magic_link"] = {"city_name": "Paris", "manage_url": "https://x/manage#t"}
+SAMPLE["announcement"].update(instructions="", expires_at=None)
+SAMPLE["digest"] = {
+    "city_name": "Paris",
+    "areas": "Panthéon",
+    "period": "daily",
+    "unsubscribe_url": "https://x/u",
+    "body": "Travaux rue Monge; Coupure d'eau",
+    "items": [
+        {
+            "title": "Travaux rue Monge",
+            "body": "Fermée.",
+            "link": "",
+            "department": "voirie",
+            "at": 1_772_546_400,
+        },
+        {
+            "title": "Coupure d'eau",
+            "body": "De 8 h à 12 h.",
+            "link": "https://www.paris.fr",
+            "department": "eau",
+            "at": 1_772_550_000,
+        },
+    ],
+}
 SAMPLE["request_status"] = {
     "request_id": "14-00684314",
     "service_name": "Nid-de-poule",
@@ -102,3 +133,77 @@ def test_sandbox_refuses_unsafe_attribute_access() -> None:
     env = Renderer().env
     with pytest.raises(Exception, match="unsafe|access"):
         env.from_string("{{ ''.__class__.__mro__[1].__subclasses__() }}").render()
+
+
+def test_dates_read_in_the_citizens_language_and_the_city_time() -> None:
+    tuesday = datetime(2026, 3, 3, 14, 0, tzinfo=UTC).timestamp()  # 15:00 in Paris (CET)
+    r = Renderer()
+    ctx = dict(
+        SAMPLE["announcement"], expires_at=tuesday, instructions="Contournez par la rue Cuvier."
+    )
+    fr = r.render_email("announcement", "fr", ctx)
+    assert "Valable jusqu'au mardi 3 mars à 15 h 00." in fr["text"]
+    assert "Que faire : Contournez par la rue Cuvier." in fr["text"]
+    assert (
+        "Valid until Tuesday 3 March at 3:00 PM."
+        in r.render_email("announcement", "en", ctx)["text"]
+    )
+    digest = r.render_email(
+        "digest",
+        "fr",
+        dict(SAMPLE["digest"], items=[dict(SAMPLE["digest"]["items"][0], at=tuesday)]),
+    )
+    assert "(voirie, mardi 3 mars à 15 h 00)" in digest["text"]
+    assert digest["subject"] == "Paris : 1 information du jour"
+
+
+def test_the_email_layout_carries_the_city_brand() -> None:
+    brand = Brand(name="Paris", colour="#123456", logo_url="https://x/static/icon-192.png")
+    html = Renderer(brand=brand).render_email("announcement", "fr", SAMPLE["announcement"])["html"]
+    assert "background:#123456" in html and 'src="https://x/static/icon-192.png"' in html
+    assert 'alt=""' in html and '<html lang="fr">' in html
+
+
+def test_an_email_is_multipart_alternative_with_the_unsubscribe_headers() -> None:
+    parts = Renderer().render_email("announcement", "fr", SAMPLE["announcement"])
+    email = Email(
+        to="a@example.org",
+        subject=parts["subject"],
+        text=parts["text"],
+        html=parts["html"],
+        message_id="<n1@paris.example>",
+        headers=(
+            ("List-Unsubscribe", "<https://x/u>"),
+            ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+        ),
+    )
+    msg = message_from_bytes(
+        bytes(build_message("Paris <n@paris.example>", email)), policy=policy.default
+    )
+    assert msg.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
+    assert msg["List-Unsubscribe"] == "<https://x/u>"
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "Rue fermée." in msg.get_body(("plain",)).get_content()
+
+
+def test_dans_ma_rue_reports_read_right_in_sms_and_push() -> None:
+    with (DATA / "dansmarue_anomalies_2023-2024_trottoirs_sample.csv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    old = (DATA / "dansmarue_anomalies_2017_sample_oldschema.csv").read_text(encoding="utf-8")
+    r = Renderer()
+    reports = [(row["soustype"], row["adresse"]) for row in rows[:300]]
+    reports += [(line.split(";")[1], line.split(";")[2]) for line in old.splitlines()[1:]]
+    for soustype, address in reports:
+        ctx = dict(
+            SAMPLE["announcement"],
+            title=soustype.split(":")[0].strip(),
+            body=f"{soustype} au {address}.",
+        )
+        push = r.render_parts("announcement", "push", "fr", ctx)
+        assert push["title"] == ctx["title"]
+        # the real data has double spaces ("1  Rue Montmartre"): a notification collapses them
+        assert " ".join(address.split()) in push["body"] or push["body"].endswith("…")
+        sms = r.render_sms("announcement", "fr", ctx)
+        assert "?" not in sms.text and sms.segments <= 2
+        assert all(c in sms.text for c in "éèàç" if c in ctx["body"][:60])
