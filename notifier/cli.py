@@ -26,6 +26,7 @@ from notifier import admin, up
 from notifier.errors import ConfigError
 from notifier.settings import Settings
 from subscriptions.errors import InvalidInput
+from templates.renderer import TemplateError
 
 log = logging.getLogger("notifier")
 
@@ -93,6 +94,9 @@ def main(argv: list[str] | None = None) -> None:
                 print(line)
     except (ConfigError, InvalidInput) as e:
         print(f"notifier: {e}", file=sys.stderr)
+        sys.exit(2)
+    except TemplateError as e:  # checked at start: a broken template stops it, not a send
+        print(f"notifier: broken template {e}", file=sys.stderr)
         sys.exit(2)
     except (OSError, KafkaError, RedisError) as e:  # a server we need is not there
         log.debug("failed", exc_info=True)

@@ -18,13 +18,16 @@ from notifier import embedded
 from tests.conftest import eventually
 
 
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "notifier", *args],
         capture_output=True,
         text=True,
         env=embedded.child_env(env or {}),
         timeout=60,
+        cwd=cwd,
     )
 
 
@@ -187,3 +190,25 @@ def test_cap_import_from_the_command_line(redis_url: str, kafka_url: str, tmp_pa
     assert result["identifier"] == "cli-1" and result["delivered"] is True
     r = run("cap-import", str(tmp_path / "absent.xml"), "--department", "prefecture", env=env)
     assert (r.returncode, r.stderr.strip()) == (2, f"notifier: file: no file {tmp_path}/absent.xml")
+
+
+def test_a_broken_template_stops_the_start_with_a_clear_message(tmp_path: Path) -> None:
+    """A copy of the templates package with one template broken, first on the path."""
+    import shutil
+
+    import templates
+
+    broken = tmp_path / "templates"
+    shutil.copytree(Path(templates.__file__).parent, broken)
+    (broken / "announcement" / "sms.fr.j2").write_text("{% if %}", encoding="utf-8")
+    env = {
+        "PYTHONPATH": str(tmp_path),
+        "NOTIFIER_KAFKA_URL": "kafka://127.0.0.1:1",
+        "NOTIFIER_REDIS_URL": "redis://127.0.0.1:1",
+        "NOTIFIER_SMTP_URL": "smtp://127.0.0.1:1",
+        "NOTIFIER_SECRET_KEY": "k" * 40,
+    }
+    r = run("worker", env=env, cwd=tmp_path)  # the current folder comes first on the path
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.startswith("notifier: broken template announcement/sms.fr.j2")
+    assert "Traceback" not in r.stderr
