@@ -6,12 +6,14 @@ failure is a 500 with no traceback (the traceback goes to the log).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from channels.push import application_server_key, load_vapid_private_key
 from notifier import (
@@ -25,7 +27,7 @@ from notifier import (
 )
 from notifier.abuse import TooMany
 from notifier.http import MAX_DOCUMENT, city_of, error
-from notifier.keys import DEPS, DEV, SETTINGS, DevServices
+from notifier.keys import CHECKS, DEPS, DEV, SETTINGS, DevServices
 from notifier.settings import Settings
 from streams.deps import Deps
 from subscriptions.errors import Conflict, InvalidInput, NotFound
@@ -63,7 +65,49 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """The process is alive."""
     return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Redis answers and the broker can be reached: 200, else 503 naming what is down."""
+    checks = {"redis": _redis_ready(request), **{n: c() for n, c in request.app[CHECKS].items()}}
+    results = {}
+    for name, check in checks.items():
+        try:
+            results[name] = "ok" if await check else "unreachable"
+        except Exception as e:  # a check that fails says so; it never takes the API down
+            results[name] = f"unreachable: {type(e).__name__}"
+    ok = all(v == "ok" for v in results.values())
+    return web.json_response(
+        {"status": "ready" if ok else "not ready", **results}, status=200 if ok else 503
+    )
+
+
+async def _redis_ready(request: web.Request) -> bool:
+    return bool(await asyncio.wait_for(request.app[DEPS].store.redis.ping(), 2.0))
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[DEPS].metrics.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+@web.middleware
+async def count_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """One count per request, labelled by the route's pattern (never by ids or tokens)."""
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as e:
+        status = e.status
+        raise
+    finally:
+        route = request.match_info.route.resource
+        pattern = route.canonical if route is not None else "unmatched"
+        request.app[DEPS].metrics.http.labels(request.method, pattern, str(status)).inc()
 
 
 async def push_public_key(request: web.Request) -> web.Response:
@@ -80,11 +124,22 @@ async def areas(request: web.Request) -> web.Response:
     return web.json_response({"city": city, "areas": request.app[DEPS].catalogues[city].summary()})
 
 
-def create_api(settings: Settings, deps: Deps, dev: DevServices | None = None) -> web.Application:
-    app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_DOCUMENT)
+def create_api(
+    settings: Settings,
+    deps: Deps,
+    dev: DevServices | None = None,
+    checks: dict[str, Callable[[], Awaitable[bool]]] | None = None,
+) -> web.Application:
+    """``checks``: what ``/readyz`` asks besides Redis (the broker, from the publisher)."""
+    app = web.Application(
+        middlewares=[count_requests, errors_middleware], client_max_size=MAX_DOCUMENT
+    )
+    app[CHECKS] = checks or {}
     app[SETTINGS] = settings
     app[DEPS] = deps
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
     app.router.add_static("/static/", Path(__file__).parent / "static", show_index=False)
     app.router.add_get("/v1/cities/{city}/areas", areas)
     citizens_api.add_routes(app.router)

@@ -54,5 +54,13 @@ async def send_to_contact(
     variant = deps.renderer.render_parts(kind, contact.channel, lang, context)
     await deps.ledger.enqueue(city, event, contact.channel, [(nid, contact.citizen, contact.id)])
     recipient = Recipient(nid, contact.citizen, contact.id, contact.address, lang)
-    batch = DeliveryBatch(city, event, kind, {lang: variant}, (recipient,), channel=contact.channel)
+    batch = DeliveryBatch(
+        city,
+        event,
+        kind,
+        {lang: variant},
+        (recipient,),
+        channel=contact.channel,
+        origin_at=time.time(),
+    )
     await deps.publish(getattr(deps.topics, contact.channel), event.encode(), batch.to_wire())

@@ -24,3 +24,4 @@ class DevServices:
 
 
 DEV = web.AppKey("dev", DevServices)
+CHECKS = web.AppKey("checks", dict)  # name -> async () -> bool, asked by /readyz

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
 
 class KafkaPublisher:
@@ -16,6 +19,14 @@ class KafkaPublisher:
 
     async def stop(self) -> None:
         await self._producer.stop()
+
+    async def ready(self) -> bool:
+        """Can the broker be reached now (its metadata fetched within two seconds)?"""
+        try:
+            await asyncio.wait_for(self._producer.client.fetch_all_metadata(), 2.0)
+            return True
+        except (TimeoutError, KafkaError, OSError):
+            return False
 
     async def publish(self, topic: str, key: bytes, value: bytes) -> None:
         """Return once the broker has the record (acks=all)."""

@@ -88,6 +88,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
     ),
     "RATE_PUSH": ("0", "Web pushes per second per city, across all workers (0: no limit)."),
     "LOG_LEVEL": ("INFO", "Log level of the API and worker."),
+    "WORKER_METRICS_PORT": (
+        "0",
+        "Port (on 127.0.0.1) where `notifier worker` serves Prometheus /metrics; 0: none. "
+        "The API serves its own at /metrics.",
+    ),
 }
 
 
@@ -139,6 +144,7 @@ class Settings:
     send_concurrency: int = 16
     rates: dict[str, float] = dataclasses.field(default_factory=dict)  # channel -> per second
     log_level: str = "INFO"
+    worker_metrics_port: int = 0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -182,6 +188,7 @@ class Settings:
                 for c in ("email", "sms", "push")
             },
             log_level=level,
+            worker_metrics_port=_int(env, "WORKER_METRICS_PORT", 0, 65535),
         )
 
     @property
@@ -216,6 +223,7 @@ class Settings:
             "NOTIFIER_SEND_CONCURRENCY": str(self.send_concurrency),
             **{f"NOTIFIER_RATE_{c.upper()}": str(int(r)) for c, r in self.rates.items()},
             "NOTIFIER_LOG_LEVEL": self.log_level,
+            "NOTIFIER_WORKER_METRICS_PORT": str(self.worker_metrics_port),
         }
 
     def require_services(self) -> None:

@@ -53,7 +53,8 @@ async def serve_api(
             port = int(settings.twilio_base_url.rsplit(":", 1)[1])
             fake_runner, _ = await twilio_fake.start(dev.twilio, "127.0.0.1", port)
         deps = build_deps(settings, redis, publisher.publish, channels={})
-        runner = web.AppRunner(create_api(settings, deps, dev), access_log=None)
+        app = create_api(settings, deps, dev, checks={"kafka": publisher.ready})
+        runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, settings.api_host, settings.api_port).start()
         for line in ready or [f"API on {settings.base_url}"]:
@@ -133,6 +134,8 @@ def up(settings: Settings) -> None:
                 twilio_base_url=f"http://127.0.0.1:{embedded.free_port()}",
             )
             embedded_parts.append("SMS: local Twilio-shaped server (messages at /dev/sms)")
+        if not settings.worker_metrics_port:
+            changes["worker_metrics_port"] = embedded.free_port()
         s = settings.replace(**changes)
         dev_key = asyncio.run(_dev_key(s))
         procs.append(
@@ -145,7 +148,8 @@ def up(settings: Settings) -> None:
         lines = [
             "notifier is up (Ctrl-C stops everything)",
             *(f"  {p}" for p in embedded_parts),
-            f"  API:     {s.base_url}   (health: {s.base_url}/healthz)",
+            f"  API:     {s.base_url}   (health: /healthz, /readyz; metrics: /metrics)",
+            f"  Worker metrics: http://127.0.0.1:{s.worker_metrics_port}/metrics",
             *([f"  Outbox:  {s.base_url}/dev/outbox"] if dev.outbox_dir else []),
             f"  Department key ({DEV_DEPARTMENT}, {s.default_city}): {dev_key}",
         ]

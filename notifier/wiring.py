@@ -14,6 +14,7 @@ from notifier.settings import Settings
 from streams.deps import Deps, Publish
 from streams.event_store import EventStore
 from streams.ledger import Ledger
+from streams.metrics import Metrics
 from streams.ratelimit import RateLimiter
 from streams.scheduler import Scheduler
 from streams.topics import TopicNames
@@ -57,6 +58,7 @@ def make_channels(settings: Settings) -> dict[str, Channel[Any]]:
 def build_deps(
     settings: Settings, redis: Redis, publish: Publish, channels: dict[str, Channel[Any]]
 ) -> Deps:
+    metrics = Metrics()
     icon = f"{settings.base_url}/static/icon-192.png"
     renderer = Renderer(brand=Brand(logo_url=icon, icon_url=icon))
     renderer.check()  # a broken template stops the start, not a send
@@ -71,7 +73,10 @@ def build_deps(
         enabled=settings.channels,
         publish=publish,
         scheduler=Scheduler(redis),
-        limiter=RateLimiter(redis, settings.rates),
+        limiter=RateLimiter(
+            redis, settings.rates, lambda ch, s: metrics.rate_limit_wait.labels(ch).inc(s)
+        ),
+        metrics=metrics,
         topics=TopicNames.with_prefix(settings.topic_prefix),
         base_url=settings.base_url,
         secret_key=str(settings.secret_key),

@@ -8,6 +8,7 @@ from typing import Any
 from channels.base import Channel
 from streams.event_store import EventStore
 from streams.ledger import Ledger
+from streams.metrics import Metrics
 from streams.ratelimit import RateLimiter
 from streams.scheduler import Scheduler
 from streams.topics import Publish, TopicNames
@@ -30,6 +31,7 @@ class Deps:
     publish: Publish
     scheduler: Scheduler
     limiter: RateLimiter
+    metrics: Metrics
     topics: TopicNames
     base_url: str
     secret_key: str

@@ -130,6 +130,7 @@ async def _queue(
                 a.version if version is None else version,
                 channel,
                 a.severity,
+                a.published_at,
             )
             if due is None:
                 await deps.publish(topic, a.id.encode(), batch.to_wire())

@@ -57,12 +57,14 @@ async def guarded(
         reason = f"error {type(e).__name__}: {e}"
     else:
         return
+    deps.metrics.dead_letters.labels(topic).inc()
     letter = dead_letter(topic, raw, reason, partition=partition, offset=offset)
     await dead_letters.put(deps.store.redis, deps.publish, deps.topics.dead_letters, b"", letter)
 
 
 async def handle_city_event(raw: bytes, deps: Deps) -> int:
     event = decode_city_event(raw, deps.catalogues)
+    deps.metrics.events.labels(type(event).__name__.lower()).inc()
     if isinstance(event, Announcement):
         return await expand_announcement(event, deps)
     return await expand_cancellation(event, deps)

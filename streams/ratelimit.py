@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 from redis.asyncio import Redis
 
@@ -37,9 +38,16 @@ return {0, tostring((1 - tokens) / rate)}
 
 
 class RateLimiter:
-    def __init__(self, redis: Redis, rates: dict[str, float]) -> None:
-        """``rates``: messages per second per city for each channel; 0 or absent: no limit."""
+    def __init__(
+        self,
+        redis: Redis,
+        rates: dict[str, float],
+        on_wait: Callable[[str, float], None] | None = None,
+    ) -> None:
+        """``rates``: messages per second per city for each channel; 0 or absent: no limit.
+        ``on_wait(channel, seconds)`` is told of every wait (for metrics)."""
         self.redis = redis
+        self.on_wait = on_wait
         self.rates = {c: r for c, r in rates.items() if r > 0}
         self._take = redis.register_script(_TAKE)
         self._local: dict[tuple[str, str], int] = {}
@@ -61,5 +69,7 @@ class RateLimiter:
                     self._local[k] = int(granted)
                     break
                 self.waited += float(pause)
+                if self.on_wait is not None:
+                    self.on_wait(channel, float(pause))
                 await asyncio.sleep(float(pause))
             self._local[k] -= 1

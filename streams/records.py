@@ -119,6 +119,7 @@ class DeliveryBatch:
     version: int = 1  # of the announcement; an older one is superseded, not sent
     channel: str = "email"
     severity: str = "unknown"  # push urgency follows it
+    origin_at: float = 0.0  # when the event was published (or the message made): for latency
 
     def to_wire(self) -> bytes:
         return dumps(
@@ -126,6 +127,7 @@ class DeliveryBatch:
                 "type": DELIVERY_BATCH,
                 "channel": self.channel,
                 "severity": self.severity,
+                "origin_at": self.origin_at,
                 "city": self.city,
                 "event": self.event,
                 "kind": self.kind,
@@ -166,6 +168,7 @@ class DeliveryBatch:
                 version,
                 channel,
                 str(d.get("severity", "unknown")),
+                float(d.get("origin_at") or 0.0),
             )
         except (KeyError, TypeError, AttributeError) as e:
             raise InvalidInput(

@@ -71,6 +71,8 @@ async def send_batch(raw: bytes, deps: Deps) -> dict[str, int]:
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
 
     await asyncio.gather(*(one(r, cp) for r, cp in zip(batch.recipients, contacts, strict=True)))
+    for outcome, n in outcomes.items():
+        deps.metrics.notifications.labels(batch.channel, outcome).inc(n)
     return outcomes
 
 
@@ -113,6 +115,8 @@ async def _send_one(batch: DeliveryBatch, r: Recipient, cp: ContactPoint | None,
                 await deps.store.set_contact_status(city, cp.id, status, how)
         return await _failed(batch, r, e.reason, deps)
     await ledger.advance(city, batch.event, r.id, "sent", provider_id=sent.provider_id)
+    if batch.origin_at:
+        deps.metrics.latency.labels(batch.channel).observe(max(0.0, time.time() - batch.origin_at))
     if batch.channel == "sms":  # Twilio's status callbacks name the message by its SID
         await ledger.remember_provider_id(city, sent.provider_id, batch.event, r.id)
     return "sent"
@@ -139,7 +143,9 @@ async def _failed(batch: DeliveryBatch, r: Recipient, error: str, deps: Deps) ->
     await deps.ledger.advance(batch.city, batch.event, r.id, "failed", error=error)
     # the one-recipient batch: replaying the letter tries this message again
     one = dataclasses.replace(batch, recipients=(r,)).to_wire()
-    letter = dead_letter(getattr(deps.topics, batch.channel), one, f"delivery failed: {error}")
+    topic = getattr(deps.topics, batch.channel)
+    deps.metrics.dead_letters.labels(topic).inc()
+    letter = dead_letter(topic, one, f"delivery failed: {error}")
     await dead_letters.put(
         deps.store.redis, deps.publish, deps.topics.dead_letters, r.id.encode(), letter
     )

@@ -106,6 +106,7 @@ def settings(kafka_url: str, redis_url: str, smtp: tuple[SmtpSink, str]) -> Sett
         topic_prefix=f"t{run}.",
         app_id=f"notifier-test-{run}",
         broker_session_timeout=6.0,
+        worker_metrics_port=embedded.free_port(),
         public_url="http://testserver",
     )
 

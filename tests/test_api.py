@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
 from notifier.auth import create_department_key
@@ -277,3 +277,32 @@ async def test_a_draft_shows_its_reach_and_messages_and_sends_nothing(
         "/v1/cities/paris/announcements/preview", json={**draft, "category": "x"}, headers=auth(key)
     )
     assert (await error_of(r))[:2] == (422, "category")
+
+
+async def test_health_readiness_and_metrics(api: Client, redis: Redis, settings: Any) -> None:
+    assert (await (await api.get("/healthz")).json()) == {"status": "ok"}
+    assert (await (await api.get("/readyz")).json()) == {"status": "ready", "redis": "ok"}
+    c = await (await api.post("/v1/cities/paris/citizens", json={"email": "a@example.org"})).json()
+    await api.get(f"/v1/cities/paris/citizens/{c['citizen']['id']}", headers=auth("forged"))
+    text = await (await api.get("/metrics")).text()
+    assert 'route="/v1/cities/{city}/citizens",status="201"' in text
+    assert 'route="/v1/cities/{city}/citizens/{cid}",status="401"' in text
+    assert c["citizen"]["id"] not in text and "a@example.org" not in text
+
+
+async def test_readiness_names_what_is_down(redis: Redis, settings: Any) -> None:
+    from notifier.api import create_api
+    from notifier.wiring import build_deps
+
+    async def broker_down() -> bool:
+        return False
+
+    async def publish(topic: str, key: bytes, value: bytes) -> None:
+        raise AssertionError("nothing is published")
+
+    deps = build_deps(settings, redis, publish, {})
+    app = create_api(settings, deps, checks={"kafka": broker_down})
+    async with TestClient(TestServer(app)) as client:
+        r = await client.get("/readyz")
+        assert r.status == 503
+        assert await r.json() == {"status": "not ready", "redis": "ok", "kafka": "unreachable"}

@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+import aiohttp
 from aiohttp.test_utils import TestClient
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from redis.asyncio import Redis
@@ -56,7 +57,11 @@ async def register(
 
 
 async def test_announcement_reaches_subscribers_mailbox_and_is_tracked(
-    api: TestClient[Any, Any], worker: Any, smtp: tuple[SmtpSink, str], redis: Redis
+    api: TestClient[Any, Any],
+    worker: Any,
+    smtp: tuple[SmtpSink, str],
+    redis: Redis,
+    settings: Settings,
 ) -> None:
     sink, _ = smtp
     key = await create_department_key(redis, "paris", "voirie")
@@ -114,6 +119,15 @@ async def test_announcement_reaches_subscribers_mailbox_and_is_tracked(
         "Confirmez votre adresse pour les alertes de Paris"
     ]
     assert all("rue Monge" not in m["Subject"] for m in sink.to("dan@example.org"))
+    # the worker's Prometheus figures say the same, with no personal data in them
+    async with aiohttp.ClientSession() as http:
+        url = f"http://127.0.0.1:{settings.worker_metrics_port}/metrics"
+        text = await (await http.get(url)).text()
+    sent = re.search(r'notifier_notifications_total\{channel="email",outcome="sent"\} (\S+)', text)
+    assert sent is not None and float(sent.group(1)) >= 2  # and the confirmations
+    assert 'notifier_event_to_provider_seconds_count{channel="email"}' in text
+    assert 'notifier_events_total{kind="announcement"} 1.0' in text
+    assert "@" not in text and "cit_" not in text
 
 
 async def test_malformed_record_goes_to_dead_letters_and_the_next_is_delivered(

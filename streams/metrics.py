@@ -1,0 +1,46 @@
+"""What the worker counts, for Prometheus: events in, notifications by channel and outcome,
+hand-off latency, retries, dead letters, rate-limit waits. One registry per process, made by
+the composition root and passed in; no label carries personal data (no address, no id)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.events = Counter(
+            "notifier_events", "Events taken from the topics, by kind", ["kind"], registry=r
+        )
+        self.notifications = Counter(
+            "notifier_notifications",
+            "Notification hand-off outcomes (sent, retrying, failed, skipped, expired, …)",
+            ["channel", "outcome"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "notifier_event_to_provider_seconds",
+            "From the event's publication (or the message's making) to the provider's acceptance",
+            ["channel"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.dead_letters = Counter(
+            "notifier_dead_letters", "Records sent to dead letters", ["source"], registry=r
+        )
+        self.http = Counter(
+            "notifier_http_requests",
+            "API requests by route and status",
+            ["method", "route", "status"],
+            registry=r,
+        )
+        self.rate_limit_wait = Counter(
+            "notifier_rate_limit_wait_seconds",
+            "Time spent waiting for rate-limit tokens",
+            ["channel"],
+            registry=r,
+        )
