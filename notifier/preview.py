@@ -14,7 +14,13 @@ from subscriptions.matcher import match
 async def preview(deps: Deps, a: Announcement) -> dict[str, Any]:
     catalogue = deps.catalogues[a.city]
     matches = await match(
-        deps.store, catalogue, a.city, a.target.resolve(catalogue), a.category, a.severity
+        deps.store,
+        catalogue,
+        a.city,
+        a.target.resolve(catalogue),
+        a.category,
+        a.severity,
+        a.department,
     )
     reach: dict[str, int] = {}
     for channel in deps.enabled:

@@ -40,7 +40,9 @@ async def expand_announcement(a: Announcement, deps: Deps) -> int:
         return 0
     catalogue = deps.catalogues[a.city]
     target = a.target.resolve(catalogue)
-    matches = await match(deps.store, catalogue, a.city, target, a.category, a.severity)
+    matches = await match(
+        deps.store, catalogue, a.city, target, a.category, a.severity, a.department
+    )
     queued = 0
     for channel in deps.enabled:
         citizens = _wanting(matches, channel)

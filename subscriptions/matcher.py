@@ -50,7 +50,9 @@ async def match(
     target: Target,
     category: str,
     severity: str,
+    department: str | None = None,
 ) -> list[Match]:
+    """Also, with ``department``, the subscribers of that department, wherever it applies."""
     area_codes = catalogue.related(target.codes)
     leaves = catalogue.leaves(target.codes)
     if target.shape is not None:
@@ -59,13 +61,15 @@ async def match(
         leaves |= catalogue.leaves(crossed) & crossed
     keys = [key(city, "idx", "area", c) for c in sorted(area_codes)]
     keys += [key(city, "idx", "geo", c) for c in sorted(leaves)]
+    if department:
+        keys.append(key(city, "idx", "dept", department))
     ids = await store.redis.sunion(keys) if keys else set()
     subs = [s for s in await store.subscriptions(city, sorted(ids)) if wants(s, category, severity)]
-    shaped = [s for s in subs if s.kind != "area"]
+    shaped = [s for s in subs if s.kind in ("point", "polygon")]
     if shaped:
         geometry = target.geometry(catalogue)
         inside = {s.id for s in shaped if s.metric(catalogue).intersects(geometry)}
-        subs = [s for s in subs if s.kind == "area" or s.id in inside]
+        subs = [s for s in subs if s.kind not in ("point", "polygon") or s.id in inside]
     return group_by_citizen(subs)
 
 

@@ -24,7 +24,8 @@ from subscriptions.contacts import CHANNELS
 from subscriptions.errors import InvalidInput
 from subscriptions.geometry import circle, parse_lonlat, parse_polygon, parse_radius
 
-KINDS = ("area", "point", "polygon", "request")
+KINDS = ("area", "point", "polygon", "request", "department")
+DEPARTMENT = re.compile(r"^[a-z][a-z0-9-]{1,39}$")  # as department keys name them
 # an Open311 service_request_id: Chicago's "14-00684314", Bloomington's 24 hex digits, ours
 REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -49,6 +50,7 @@ class Subscription:
     geometry: dict[str, Any] | None = None  # GeoJSON Point or Polygon, lon/lat
     radius_m: float = 0.0
     request: str = ""  # the service_request_id a request subscription follows
+    department: str = ""  # every announcement of this department, wherever it applies
 
     @classmethod
     def from_hash(cls, h: dict[str, str]) -> Subscription:
@@ -63,6 +65,7 @@ class Subscription:
             geometry=json.loads(h["geometry"]) if h.get("geometry") else None,
             radius_m=float(h.get("radius_m") or 0),
             request=h.get("request", ""),
+            department=h.get("department", ""),
         )
 
     def to_hash(self) -> dict[str, str]:
@@ -77,12 +80,13 @@ class Subscription:
             "geometry": json.dumps(self.geometry) if self.geometry else "",
             "radius_m": str(self.radius_m),
             "request": self.request,
+            "department": self.department,
         }
 
     def metric(self, catalogue: AreaCatalogue) -> BaseGeometry:
         """The subscribed surface in metres (the circle for a point and radius)."""
-        if self.kind == "request":
-            raise ValueError("a request subscription has no surface")
+        if self.kind in ("request", "department"):
+            raise ValueError(f"a {self.kind} subscription has no surface")
         if self.kind == "area":
             return catalogue.get(self.area).metric
         assert self.geometry is not None
@@ -103,6 +107,8 @@ class Subscription:
             d["area"] = self.area
         elif self.kind == "request":
             d["request"] = self.request
+        elif self.kind == "department":
+            d["department"] = self.department
         elif self.kind == "point":
             lon, lat = self.geometry["coordinates"]  # type: ignore[index]
             d.update(point={"lon": lon, "lat": lat}, radius_m=self.radius_m)
@@ -117,10 +123,13 @@ def parse_subscription(
     """Validate a citizen's subscription body; the subscription and its index entries
     (``("area", code)`` for an area, ``("geo", quartier)`` for each quartier a shape crosses,
     ``("request", id)`` for a followed service request)."""
-    given = [k for k in ("area", "point", "polygon", "request") if body.get(k) is not None]
+    given = [
+        k for k in ("area", "point", "polygon", "request", "department") if body.get(k) is not None
+    ]
     if len(given) != 1:
         raise InvalidInput(
-            "area", "give exactly one of area, point (with radius_m), polygon or request"
+            "area",
+            "give exactly one of area, point (with radius_m), polygon, request or department",
         )
     if given[0] == "request":
         return parse_follow(body, sid=sid, citizen=citizen)
@@ -139,6 +148,11 @@ def parse_subscription(
         "channels": tuple(sorted(set(channels))),
     }
     kind = given[0]
+    if kind == "department":
+        name = body["department"]
+        if not isinstance(name, str) or not DEPARTMENT.match(name):
+            raise InvalidInput("department", "a department name such as voirie or eau")
+        return Subscription(kind="department", department=name, **common), [("dept", name)]
     if kind == "area":
         code = body["area"]
         if not isinstance(code, str) or code not in catalogue:

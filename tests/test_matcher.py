@@ -176,3 +176,18 @@ def test_event_shapes_must_reach_the_city() -> None:
         parse_target(lyon, PARIS)
     with pytest.raises(InvalidInput, match="at least one"):
         parse_target({}, PARIS)
+
+
+async def test_a_department_subscription_hears_all_its_announcements(redis: Redis) -> None:
+    store = SubscriptionStore(redis)
+    fan, water_fan, local = await citizens(store, 3)
+    await add(store, fan, department="voirie")
+    await add(store, water_fan, department="eau", categories=["water"])
+    await add(store, local, area="75112")
+    far = parse_target({"areas": ["75119"]}, PARIS).resolve(PARIS)  # nobody lives there
+    roads = await match(store, PARIS, "paris", far, "roadworks", "minor", "voirie")
+    assert [m.citizen for m in roads] == [fan]
+    water = await match(store, PARIS, "paris", far, "roadworks", "minor", "eau")
+    assert water == []  # the category filter holds for department subscriptions too
+    with pytest.raises(InvalidInput, match="department name"):
+        parse_subscription({"department": "Voirie!"}, sid="s", citizen="c", catalogue=PARIS)
