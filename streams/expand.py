@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from streams.announcements import Announcement, Cancellation, Content
 from streams.deps import Deps
+from streams.digests import add_to_digests
 from streams.ledger import notification_id
 from streams.records import UNSUBSCRIBE_PLACEHOLDER, DeliveryBatch, Recipient
 from subscriptions import tokens
@@ -43,7 +44,7 @@ async def expand_announcement(a: Announcement, deps: Deps) -> int:
     matches = await match(
         deps.store, catalogue, a.city, target, a.category, a.severity, a.department
     )
-    queued = 0
+    queued = await add_to_digests(deps, a, matches) if a.version == 1 else 0
     for channel in deps.enabled:
         citizens = _wanting(matches, channel)
         if a.version > 1:

@@ -15,10 +15,11 @@ import time
 from collections.abc import Awaitable, Callable
 
 from streams import dead_letters
-from streams.announcements import Announcement, decode_city_event
+from streams.announcements import CANCELLED, PUBLISHED, UPDATED, Announcement, decode_city_event
 from streams.deps import Deps
+from streams.digests import DIGEST_DUE, DigestDue, release_digest
 from streams.expand import expand_announcement, expand_cancellation
-from streams.records import dead_letter
+from streams.records import dead_letter, loads_any
 from streams.scheduler import release
 from streams.send import send_batch
 from streams.track import track_receipt
@@ -34,6 +35,7 @@ __all__ = [
 ]
 log = logging.getLogger("notifier.streams")
 SWEEP_AFTER_SECONDS = 30.0
+CITY_EVENT_TYPES = (PUBLISHED, UPDATED, CANCELLED, DIGEST_DUE)
 
 
 async def guarded(
@@ -63,6 +65,9 @@ async def guarded(
 
 
 async def handle_city_event(raw: bytes, deps: Deps) -> int:
+    if loads_any(raw, CITY_EVENT_TYPES)["type"] == DIGEST_DUE:  # the scheduler's, at its time
+        deps.metrics.events.labels("digestdue").inc()
+        return await release_digest(deps, DigestDue.from_wire(raw))
     event = decode_city_event(raw, deps.catalogues)
     deps.metrics.events.labels(type(event).__name__.lower()).inc()
     if isinstance(event, Announcement):

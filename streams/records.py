@@ -88,7 +88,14 @@ def dead_letter(
 UNSUBSCRIBE_PLACEHOLDER = "@@UNSUBSCRIBE_URL@@"
 # who may receive each kind: announcements and cancellations need a confirmed contact point,
 # a confirmation request goes to a pending one
-BATCH_KINDS = ("announcement", "cancellation", "confirmation", "magic_link", "request_status")
+BATCH_KINDS = (
+    "announcement",
+    "cancellation",
+    "confirmation",
+    "digest",
+    "magic_link",
+    "request_status",
+)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -42,6 +42,7 @@ ALLOWED = {
     "cancellation": ("confirmed",),
     "confirmation": ("pending", "confirmed"),
     "magic_link": ("confirmed",),
+    "digest": ("confirmed",),
     "request_status": ("confirmed",),
 }
 URGENCY = {"extreme": "high", "severe": "high", "moderate": "normal"}
@@ -182,7 +183,9 @@ def _topic(event: str) -> str:
 def _email(batch: DeliveryBatch, r: Recipient, address: str, mail_from: str) -> Email:
     v = batch.variants[r.language]
     headers: tuple[tuple[str, str], ...] = ()
-    if batch.kind in ("announcement", "cancellation", "request_status") and r.unsubscribe_url:
+    if batch.kind in ("announcement", "cancellation", "request_status", "digest") and (
+        r.unsubscribe_url
+    ):
         headers = (
             ("List-Unsubscribe", f"<{r.unsubscribe_url}>"),
             ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),

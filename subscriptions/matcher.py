@@ -17,6 +17,7 @@ from shapely import unary_union
 from shapely.geometry.base import BaseGeometry
 
 from subscriptions.areas import AreaCatalogue
+from subscriptions.cadence import Cadence
 from subscriptions.categories import severity_rank
 from subscriptions.store import SubscriptionStore, key
 from subscriptions.subscription import Subscription
@@ -28,7 +29,8 @@ class Match:
 
     citizen: str
     subscriptions: tuple[str, ...]
-    channels: frozenset[str]
+    channels: frozenset[str]  # told at once on these
+    digests: tuple[tuple[str, Cadence], ...] = ()  # (channel, cadence) of digest-only channels
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,9 +82,23 @@ def wants(sub: Subscription, category: str, severity: str) -> bool:
 
 
 def group_by_citizen(subs: Iterable[Subscription]) -> list[Match]:
-    by: dict[str, tuple[list[str], set[str]]] = {}
-    for s in subs:
-        ids, channels = by.setdefault(s.citizen, ([], set()))
+    """One match per citizen: a channel any immediate subscription names is told at once;
+    a channel only digest subscriptions name joins the digest of the first of them."""
+    by: dict[str, tuple[list[str], set[str], dict[str, Cadence]]] = {}
+    for s in sorted(subs, key=lambda s: s.id):
+        ids, now, later = by.setdefault(s.citizen, ([], set(), {}))
         ids.append(s.id)
-        channels.update(s.channels)
-    return [Match(c, tuple(ids), frozenset(ch)) for c, (ids, ch) in sorted(by.items())]
+        for channel in s.channels:
+            if s.cadence.immediate:
+                now.add(channel)
+            else:
+                later.setdefault(channel, s.cadence)
+    return [
+        Match(
+            c,
+            tuple(ids),
+            frozenset(now),
+            tuple(sorted((ch, cad) for ch, cad in later.items() if ch not in now)),
+        )
+        for c, (ids, now, later) in sorted(by.items())
+    ]

@@ -19,6 +19,7 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from subscriptions.areas import AreaCatalogue
+from subscriptions.cadence import Cadence, cadence_from_json, parse_cadence
 from subscriptions.categories import check_category, check_severity
 from subscriptions.contacts import CHANNELS
 from subscriptions.errors import InvalidInput
@@ -51,6 +52,7 @@ class Subscription:
     radius_m: float = 0.0
     request: str = ""  # the service_request_id a request subscription follows
     department: str = ""  # every announcement of this department, wherever it applies
+    cadence: Cadence = Cadence()  # at once, or in a daily or weekly digest
 
     @classmethod
     def from_hash(cls, h: dict[str, str]) -> Subscription:
@@ -66,6 +68,7 @@ class Subscription:
             radius_m=float(h.get("radius_m") or 0),
             request=h.get("request", ""),
             department=h.get("department", ""),
+            cadence=cadence_from_json(h.get("cadence", "")),
         )
 
     def to_hash(self) -> dict[str, str]:
@@ -81,6 +84,7 @@ class Subscription:
             "radius_m": str(self.radius_m),
             "request": self.request,
             "department": self.department,
+            "cadence": json.dumps(self.cadence.to_json()),
         }
 
     def metric(self, catalogue: AreaCatalogue) -> BaseGeometry:
@@ -102,6 +106,7 @@ class Subscription:
             "categories": list(self.categories),
             "min_severity": self.min_severity,
             "channels": list(self.channels),
+            "cadence": self.cadence.to_json(),
         }
         if self.kind == "area":
             d["area"] = self.area
@@ -146,6 +151,7 @@ def parse_subscription(
         "categories": cats,
         "min_severity": check_severity(body.get("min_severity", "unknown"), "min_severity"),
         "channels": tuple(sorted(set(channels))),
+        "cadence": parse_cadence(body.get("cadence")),
     }
     kind = given[0]
     if kind == "department":

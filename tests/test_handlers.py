@@ -17,7 +17,7 @@ from channels.email import SmtpConfig, SmtpEmailChannel
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps
 from streams import handlers
-from streams.announcements import Announcement, Cancellation
+from streams.announcements import Announcement, Cancellation, Content
 from streams.deps import Deps
 from streams.expand import expand_announcement
 from streams.handlers import handle_city_event, release_scheduled, sweep_outbox
@@ -25,6 +25,8 @@ from streams.ratelimit import RateLimiter
 from streams.records import DeliveryBatch
 from streams.send import send_batch
 from subscriptions.areas import load_catalogue
+from subscriptions.cadence import parse_cadence
+from subscriptions.errors import InvalidInput
 from subscriptions.preferences import parse_quiet_hours
 from subscriptions.store import SubscriptionStore, new_id
 from subscriptions.subscription import parse_subscription
@@ -408,3 +410,53 @@ def test_quiet_hours_end_at_the_right_instant_across_dst() -> None:
     )
     morning = datetime(2026, 10, 25, 6, 30, tzinfo=paris).timestamp()  # clocks went back at 03:00
     assert datetime.fromtimestamp(quiet.until("Europe/Paris", morning), paris).hour == 7
+
+
+async def test_a_daily_digest_goes_out_once_without_what_was_cancelled(
+    deps: tuple[Deps, Published], smtp: tuple[SmtpSink, str]
+) -> None:
+    d, published = deps
+    sink, _ = smtp
+    await citizen(
+        d.store, "digest@example.org", "75105", cadence={"period": "daily", "at": "18:00"}
+    )
+    await citizen(d.store, "now@example.org", "75105")
+    first = await accepted(d, ["75105"])
+    await expand_announcement(first, d)
+    second = dataclasses.replace(
+        announcement(["7510501"]),
+        id="evt_2",
+        content={"fr": Content("Coupure d'eau", "De 8 h à 12 h.")},
+    )
+    await d.events.accept(second)
+    await expand_announcement(second, d)
+    # only the immediate subscriber's batches went out; one digest release is scheduled
+    assert [r.to for b in batches(published) for r in b.recipients] == ["now@example.org"] * 2
+    assert await d.scheduler.pending("paris") == 1
+    assert (await d.ledger.counts("paris", "evt_1"))["email"]["digested"] == 1
+    await d.events.cancel(Cancellation("evt_1", "paris", "voirie", 1, False, "", time.time()))
+    assert await release_scheduled(d, now=time.time() + 8 * 24 * 3600) == 1
+    due = published[-1][2]
+    assert json.loads(due)["type"] == "DigestDue/1"
+    assert await handle_city_event(due, d) == 1
+    assert await handle_city_event(due, d) == 0  # released twice: sent once
+    [digest] = [b for b in batches(published) if b.kind == "digest"]
+    assert await send_batch(digest.to_wire(), d) == {"sent": 1}
+    [mail] = [m for m in sink.messages if m["To"] == "digest@example.org"]
+    assert mail["Subject"] == "Paris : 1 information du jour"
+    text = mail.get_body(("plain",)).get_content()
+    assert "Coupure d'eau" in text and "Travaux" not in text  # the cancelled one is left out
+    assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_digest_times_are_local_across_dst() -> None:
+    paris = ZoneInfo("Europe/Paris")
+    daily = parse_cadence({"period": "daily", "at": "18:00"})
+    before = datetime(2026, 3, 28, 19, 0, tzinfo=paris).timestamp()  # after Saturday's 18:00
+    nxt = datetime.fromtimestamp(daily.next_due("Europe/Paris", before), paris)
+    assert (nxt.isoformat()) == "2026-03-29T18:00:00+02:00"  # Sunday, now summer time
+    weekly = parse_cadence({"period": "weekly", "day": "monday", "at": "08:00"})
+    nxt = datetime.fromtimestamp(weekly.next_due("Europe/Paris", before), paris)
+    assert nxt.isoformat() == "2026-03-30T08:00:00+02:00"
+    with pytest.raises(InvalidInput, match="cadence.day"):
+        parse_cadence({"period": "weekly", "day": "someday"})

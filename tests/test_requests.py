@@ -367,6 +367,7 @@ def test_a_follow_is_indexed_under_its_request() -> None:
         "categories": [],
         "min_severity": "unknown",
         "channels": [],
+        "cadence": {"period": "immediate"},
         "request": "14-00684314",
     }
     assert type(sub).from_hash(sub.to_hash()) == sub

@@ -1,0 +1,170 @@
+"""Digests: news a citizen chose to receive daily or weekly, gathered and sent as one message
+per channel at their local hour.
+
+::
+
+    n:{city}:digest:{cid}:{channel}:{slot}            hash   event id -> version (the items)
+    n:{city}:digest:{cid}:{channel}:{slot}:scheduled  string set once the release is scheduled
+
+Expansion adds the event to the digest of the slot (the next digest time) and, the first time,
+asks the scheduler to put a ``DigestDue/1`` on ``city-events`` at that time. The release leaves
+out what was cancelled or expired before it went out, and its notification id is derived from
+(citizen, channel, slot), so a digest goes out once even if it is released twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+from streams.announcements import Announcement
+from streams.deps import Deps
+from streams.ledger import notification_id
+from streams.records import UNSUBSCRIBE_PLACEHOLDER, DeliveryBatch, Recipient, dumps, loads
+from subscriptions import tokens
+from subscriptions.contacts import ContactPoint
+from subscriptions.errors import InvalidInput, NotFound
+from subscriptions.matcher import Match
+from subscriptions.store import key
+
+DIGEST_DUE = "DigestDue/1"
+KEEP_SECONDS = 9 * 24 * 3600  # a weekly digest's items, and a day to spare
+
+
+@dataclasses.dataclass(frozen=True)
+class DigestDue:
+    city: str
+    citizen: str
+    channel: str
+    slot: float
+    period: str
+
+    def to_wire(self) -> bytes:
+        return dumps({"type": DIGEST_DUE, **dataclasses.asdict(self)})
+
+    @classmethod
+    def from_wire(cls, raw: bytes) -> DigestDue:
+        d = loads(raw, DIGEST_DUE)
+        try:
+            return cls(
+                str(d["city"]),
+                str(d["citizen"]),
+                str(d["channel"]),
+                float(d["slot"]),
+                str(d["period"]),
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise InvalidInput("record", f"malformed {DIGEST_DUE}: {e}") from None
+
+
+def _items_key(city: str, citizen: str, channel: str, slot: float) -> str:
+    return key(city, "digest", citizen, channel, str(int(slot)))
+
+
+async def add_to_digests(deps: Deps, a: Announcement, matches: list[Match]) -> int:
+    """Put the event in the digests of those who want it that way; how many digests."""
+    wanted = [(m.citizen, ch, cad) for m in matches for ch, cad in m.digests if ch in deps.enabled]
+    if not wanted:
+        return 0
+    citizens = await deps.store.citizens(a.city, sorted({c for c, _, _ in wanted}))
+    now = time.time()
+    plans = []
+    async with deps.store.redis.pipeline(transaction=False) as p:
+        for cid, channel, cadence in wanted:
+            if cid not in citizens:
+                continue
+            slot = cadence.next_due(citizens[cid].timezone, now)
+            k = _items_key(a.city, cid, channel, slot)
+            p.hset(k, a.id, a.version)
+            p.expire(k, KEEP_SECONDS)
+            p.set(f"{k}:scheduled", "1", nx=True, ex=KEEP_SECONDS)
+            p.hincrby(key(a.city, "event", a.id, "counts"), f"{channel}:digested", 1)
+            plans.append(DigestDue(a.city, cid, channel, slot, cadence.period))
+        results = await p.execute()
+    for i, due in enumerate(plans):
+        if results[i * 4 + 2]:  # the first item of this digest: schedule its release
+            await deps.scheduler.later(
+                a.city, due.slot, deps.topics.city_events, due.citizen.encode(), due.to_wire()
+            )
+    return len(plans)
+
+
+async def release_digest(deps: Deps, due: DigestDue) -> int:
+    """Send one digest: the items still valid, in the citizen's language. 1 if queued."""
+    k = _items_key(due.city, due.citizen, due.channel, due.slot)
+    event_ids = sorted(await deps.store.redis.hkeys(k))
+    try:
+        citizen = await deps.store.citizen(due.city, due.citizen)
+    except NotFound:  # erased since
+        await deps.store.redis.delete(k)
+        return 0
+    items, languages, now = [], [], time.time()
+    for eid in event_ids:
+        try:
+            stored = await deps.events.get(due.city, eid)
+        except NotFound:
+            continue
+        if stored["status"] == "cancelled":
+            continue
+        a = Announcement.from_wire(stored["record"].encode(), deps.catalogues)
+        if a.expires_at is not None and a.expires_at <= now:
+            continue
+        lang, content = a.content_for(citizen.language)
+        languages.append(lang)
+        items.append(
+            {
+                "title": content.title,
+                "body": content.body,
+                "link": content.link,
+                "department": a.department,
+                "at": a.published_at,
+            }
+        )
+    contacts = (await deps.store.confirmed_contacts(due.city, [due.citizen], due.channel)).get(
+        due.citizen
+    )
+    queued = 0
+    if items and contacts:
+        queued = await _send(deps, due, citizen.language, items, contacts[0])
+    await deps.store.redis.delete(k)
+    return queued
+
+
+async def _send(
+    deps: Deps, due: DigestDue, language: str, items: list[dict[str, object]], contact: ContactPoint
+) -> int:
+    event = f"digest-{due.citizen}-{due.channel}-{int(due.slot)}"
+    nid = notification_id(due.city, event, due.citizen, due.channel)
+    [status] = await deps.ledger.enqueue(
+        due.city, event, due.channel, [(nid, due.citizen, contact.id)]
+    )
+    if status not in ("queued", "sending"):
+        return 0  # released before: it went out already
+    lang = deps.renderer.language_for("digest", language)
+    unsubscribe = ""
+    if due.channel == "email":
+        token = tokens.sign(deps.secret_key, "unsubscribe", due.city, contact.id)
+        unsubscribe = f"{deps.base_url}/v1/unsubscribe/{token}"
+    context = {
+        "city_name": deps.city_name(due.city),
+        "areas": deps.city_name(due.city),
+        "period": due.period,
+        "items": items,
+        "body": "; ".join(str(i["title"]) for i in items),
+        "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
+    }
+    parts = deps.renderer.render_parts("digest", due.channel, lang, context)
+    if due.channel == "push":
+        parts["url"] = deps.base_url
+    recipient = Recipient(nid, due.citizen, contact.id, contact.address, lang, unsubscribe)
+    batch = DeliveryBatch(
+        due.city,
+        event,
+        "digest",
+        {lang: parts},
+        (recipient,),
+        channel=due.channel,
+        origin_at=due.slot,
+    )
+    await deps.publish(getattr(deps.topics, due.channel), event.encode(), batch.to_wire())
+    return 1
