@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 
+from notifier import auth
 from notifier.auth import create_department_key
 from notifier.cap_import import import_cap
 from notifier.errors import ConfigError
@@ -46,9 +47,27 @@ async def _publisher(settings: Settings) -> AsyncIterator[KafkaPublisher]:
         await publisher.stop()
 
 
-async def create_key(settings: Settings, city: str, department: str, label: str) -> list[str]:
+async def create_key(
+    settings: Settings, city: str, department: str, label: str, scopes: tuple[str, ...]
+) -> list[str]:
     async with _redis(settings) as redis:
-        return [await create_department_key(redis, city, department, label)]
+        return [await create_department_key(redis, city, department, label, scopes)]
+
+
+async def list_keys(settings: Settings, city: str) -> list[str]:
+    async with _redis(settings) as redis:
+        rows = await auth.list_keys(redis, city)
+    return [
+        f"{r['id']}  {r['department']}  {r.get('scopes', '')}  "
+        f"{datetime.fromtimestamp(int(r['created_at']), UTC).date()}  {r.get('label', '')}"
+        for r in rows
+    ] or [f"no department keys in {city}"]
+
+
+async def revoke_key(settings: Settings, city: str, key_id: str) -> list[str]:
+    async with _redis(settings) as redis:
+        department = await auth.revoke_key(redis, city, key_id)
+    return [f"revoked {key_id} of {department} ({city})"]
 
 
 async def list_dead_letters(settings: Settings, limit: int) -> list[str]:

@@ -50,12 +50,22 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("api", help="run only the HTTP API")
     sub.add_parser("vapid-keys", help="make a web push VAPID key pair (for NOTIFIER_VAPID_*)")
     dk = sub.add_parser("department-key", help="manage department API keys")
-    create = dk.add_subparsers(dest="action", required=True).add_parser(
-        "create", help="create a key and print it (shown once)"
-    )
+    dk_sub = dk.add_subparsers(dest="action", required=True)
+    create = dk_sub.add_parser("create", help="create a key and print it (shown once)")
     create.add_argument("--department", required=True)
     create.add_argument("--city", default=None)
     create.add_argument("--label", default="")
+    create.add_argument(
+        "--scopes",
+        default="publish,statistics",
+        help="comma-separated: publish, statistics, templates",
+    )
+    dk_sub.add_parser("list", help="the keys of a city (ids, never the keys)").add_argument(
+        "--city", default=None
+    )
+    revoke = dk_sub.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("id")
+    revoke.add_argument("--city", default=None)
     dl = sub.add_parser("dead-letters", help="list, show and replay dead letters")
     dl_sub = dl.add_subparsers(dest="action", required=True)
     dl_sub.add_parser("list", help="the newest first").add_argument("--limit", type=int, default=20)
@@ -106,7 +116,12 @@ def main(argv: list[str] | None = None) -> None:
 
 async def _admin(settings: Settings, args: argparse.Namespace, city: str) -> list[str]:
     if args.command == "department-key":
-        return await admin.create_key(settings, city, args.department, args.label)
+        if args.action == "list":
+            return await admin.list_keys(settings, city)
+        if args.action == "revoke":
+            return await admin.revoke_key(settings, city, args.id)
+        scopes = tuple(s.strip() for s in args.scopes.split(",") if s.strip())
+        return await admin.create_key(settings, city, args.department, args.label, scopes)
     if args.command == "cap-import":
         if not args.file.is_file():
             raise InvalidInput("file", f"no file {args.file}")

@@ -7,9 +7,11 @@ different body is a 409.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
+import time
 from typing import Any
 
 from aiohttp import web
@@ -22,7 +24,7 @@ from notifier.keys import DEPS
 from notifier.preview import preview
 from streams.announcements import Announcement
 from streams.deps import Deps
-from streams.records import iso
+from streams.records import iso, parse_time
 from subscriptions.errors import Conflict, InvalidInput
 from subscriptions.store import key
 
@@ -41,7 +43,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
 
 async def publish(request: web.Request) -> web.Response:
     city, deps = city_of(request), request.app[DEPS]
-    department = await require_department(request, deps.store.redis, city)
+    department = await require_department(request, deps.store.redis, city, "publish")
     body = await json_body(request)
     idem = request.headers.get("Idempotency-Key")
     if idem is not None:
@@ -56,7 +58,10 @@ async def publish(request: web.Request) -> web.Response:
             department=department,
             catalogue=deps.catalogues[city],
         )
-        answer = await publishing.publish(deps, a)
+        scheduled_at = _scheduled_at(body, a)
+        if scheduled_at is not None:
+            a = dataclasses.replace(a, published_at=scheduled_at)
+        answer = await publishing.publish(deps, a, scheduled=scheduled_at is not None)
     except BaseException:
         if idem is not None:  # a refused request does not burn its key
             await deps.store.redis.delete(_idem_key(city, department, idem))
@@ -69,7 +74,7 @@ async def publish(request: web.Request) -> web.Response:
 async def preview_draft(request: web.Request) -> web.Response:
     """The reach and the rendered messages of a draft: nothing is stored or sent."""
     city, deps = city_of(request), request.app[DEPS]
-    department = await require_department(request, deps.store.redis, city)
+    department = await require_department(request, deps.store.redis, city, "publish")
     a = Announcement.from_input(
         await json_body(request),
         id="draft",
@@ -83,7 +88,7 @@ async def preview_draft(request: web.Request) -> web.Response:
 async def update(request: web.Request) -> web.Response:
     """A new version: the whole announcement again (target, content, severity, expiry)."""
     city, deps = city_of(request), request.app[DEPS]
-    department = await require_department(request, deps.store.redis, city)
+    department = await require_department(request, deps.store.redis, city, "publish")
     eid = request.match_info["eid"]
     await publishing.own_event(deps, city, eid, department)
     body = await json_body(request)
@@ -96,7 +101,7 @@ async def update(request: web.Request) -> web.Response:
 async def cancel(request: web.Request) -> web.Response:
     """Stop what has not gone out; with ``notify`` (default), tell those already told."""
     city, deps = city_of(request), request.app[DEPS]
-    department = await require_department(request, deps.store.redis, city)
+    department = await require_department(request, deps.store.redis, city, "publish")
     eid = request.match_info["eid"]
     await publishing.own_event(deps, city, eid, department)
     body = await json_body(request) if request.can_read_body else {}
@@ -113,11 +118,25 @@ async def cancel(request: web.Request) -> web.Response:
 async def cap(request: web.Request) -> web.Response:
     """A CAP 1.2 document (one alert, or an ``<alerts>`` collection): one result per alert."""
     city, deps = city_of(request), request.app[DEPS]
-    department = await require_department(request, deps.store.redis, city)
+    department = await require_department(request, deps.store.redis, city, "publish")
     if request.content_type not in ("application/cap+xml", "application/xml", "text/xml"):
         raise InvalidInput("Content-Type", "must be application/cap+xml or application/xml")
     results = await import_cap(deps, city, department, await request.read())
     return web.json_response({"alerts": results}, status=202)
+
+
+def _scheduled_at(body: dict[str, Any], a: Announcement) -> float | None:
+    """``scheduled_at``: publish later (within a year), before the announcement expires."""
+    if body.get("scheduled_at") is None:
+        return None
+    when = parse_time(body["scheduled_at"], "scheduled_at")
+    if when <= time.time():
+        raise InvalidInput("scheduled_at", "is in the past; leave it out to publish now")
+    if when > time.time() + 366 * 24 * 3600:
+        raise InvalidInput("scheduled_at", "more than a year ahead")
+    if a.expires_at is not None and a.expires_at <= when:
+        raise InvalidInput("scheduled_at", "is after expires_at")
+    return when
 
 
 def _accepted(answer: dict[str, Any]) -> web.Response:
@@ -126,7 +145,7 @@ def _accepted(answer: dict[str, Any]) -> web.Response:
 
 async def show(request: web.Request) -> web.Response:
     city, deps = city_of(request), request.app[DEPS]
-    department = await require_department(request, deps.store.redis, city)
+    department = await require_department(request, deps.store.redis, city, "statistics")
     eid = request.match_info["eid"]
     stored = await publishing.own_event(deps, city, eid, department)
     record = json.loads(stored["record"])

@@ -24,9 +24,16 @@ def new_event_id() -> str:
     return "evt_" + secrets.token_hex(10)
 
 
-async def publish(deps: Deps, a: Announcement) -> dict[str, Any]:
-    await deps.events.accept(a)  # durable before it is published or answered
-    return await hand_over(deps, a.city, a.id, a.version, a.to_wire())
+async def publish(deps: Deps, a: Announcement, scheduled: bool = False) -> dict[str, Any]:
+    """Keep it, then hand it to Kafka; ``scheduled``: at ``a.published_at``, by the scheduler."""
+    await deps.events.accept(a, scheduled)  # durable before it is published or answered
+    if not scheduled:
+        return await hand_over(deps, a.city, a.id, a.version, a.to_wire())
+    await deps.scheduler.later(
+        a.city, a.published_at, deps.topics.city_events, a.id.encode(), a.to_wire()
+    )
+    href = f"/v1/cities/{a.city}/announcements/{a.id}"
+    return {"id": a.id, "version": a.version, "status": "scheduled", "href": href}
 
 
 async def update(deps: Deps, a: Announcement) -> dict[str, Any]:

@@ -56,7 +56,7 @@ def _href(city: str, rid: str) -> str:
 
 async def file(request: web.Request) -> web.Response:
     city, deps = city_of(request), request.app[DEPS]
-    department = await require_department(request, deps.store.redis, city)
+    department = await require_department(request, deps.store.redis, city, "publish")
     body = await json_body(request)
     body.setdefault("service_request_id", new_id("req"))
     body.setdefault("status", "open")
@@ -88,7 +88,7 @@ async def change_status(request: web.Request) -> web.Response:
     """202: on its way to the worker. 200: the same change as the last applied (a retry).
     409: older than the last applied change. 503: the event log is away; send it again."""
     city, deps = city_of(request), request.app[DEPS]
-    department = await require_department(request, deps.store.redis, city)
+    department = await require_department(request, deps.store.redis, city, "publish")
     rid = check_request_id(request.match_info["rid"], "service_request_id")
     current = await RequestStore(deps.store.redis).owned(city, rid, department)
     body = await json_body(request)
@@ -123,7 +123,7 @@ async def change_status(request: web.Request) -> web.Response:
 
 async def show(request: web.Request) -> web.Response:
     city, deps = city_of(request), request.app[DEPS]
-    department = await require_department(request, deps.store.redis, city)
+    department = await require_department(request, deps.store.redis, city, "statistics")
     rid = check_request_id(request.match_info["rid"], "service_request_id")
     store = RequestStore(deps.store.redis)
     h = await store.owned(city, rid, department)

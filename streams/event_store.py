@@ -8,10 +8,10 @@
     n:{city}:events:pending  zset  event ids whose outbox record the worker has not processed yet,
                                    scored by when it was last handed to Kafka
 
-An event is ``accepted`` (in Redis), ``published`` (Kafka has it), ``processed`` (the worker
-expanded it) or ``cancelled``. The sweep republishes what stays pending: after a broker outage,
-or with the embedded broker (which keeps nothing) restarted. Reprocessing is harmless: the
-ledger creates each notification once.
+An event is ``scheduled`` (for a later time), ``accepted`` (in Redis), ``published`` (Kafka has
+it), ``processed`` (the worker expanded it) or ``cancelled``. The sweep republishes what stays
+pending: after a broker outage, or with the embedded broker (which keeps nothing) restarted.
+Reprocessing is harmless: the ledger creates each notification once.
 """
 
 from __future__ import annotations
@@ -68,7 +68,9 @@ class EventStore:
     def _keys(self, city: str, eid: str) -> list[str]:
         return [key(city, "event", eid), key(city, "events", "pending")]
 
-    async def accept(self, a: Announcement) -> None:
+    async def accept(self, a: Announcement, scheduled: bool = False) -> None:
+        """Keep the announcement (the outbox). A scheduled one waits for its time
+        (``a.published_at``): the sweep does not look at it before."""
         record = a.to_wire().decode()
         async with self.redis.pipeline(transaction=True) as p:
             p.hset(
@@ -76,14 +78,15 @@ class EventStore:
                 mapping={
                     "id": a.id,
                     "department": a.department,
-                    "status": "accepted",
+                    "status": "scheduled" if scheduled else "accepted",
                     "version": a.version,
                     "record": record,
                     "outbox": record,
                     "accepted_at": str(time.time()),
                 },
             )
-            p.zadd(key(a.city, "events", "pending"), {a.id: time.time()})
+            when = a.published_at if scheduled else time.time()
+            p.zadd(key(a.city, "events", "pending"), {a.id: when})
             await p.execute()
 
     async def update(self, a: Announcement) -> None:

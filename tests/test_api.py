@@ -306,3 +306,33 @@ async def test_readiness_names_what_is_down(redis: Redis, settings: Any) -> None
         r = await client.get("/readyz")
         assert r.status == 503
         assert await r.json() == {"status": "not ready", "redis": "ok", "kafka": "unreachable"}
+
+
+async def test_key_scopes_limit_what_a_key_may_do(api: Client, redis: Redis) -> None:
+    reader = await create_department_key(redis, "paris", "voirie", scopes=("statistics",))
+    writer = await create_department_key(redis, "paris", "voirie", scopes=("publish",))
+    r = await api.post("/v1/cities/paris/announcements", json=BODY, headers=auth(reader))
+    assert await error_of(r) == (403, "Authorization", "this key may not publish")
+    r = await api.post("/v1/cities/paris/announcements", json=BODY, headers=auth(writer))
+    href = (await r.json())["href"]
+    assert (await api.get(href, headers=auth(reader))).status == 200
+    assert (await error_of(await api.get(href, headers=auth(writer))))[0] == 403
+
+
+async def test_a_scheduled_announcement_waits_for_its_time(api: Client, redis: Redis) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    key = await create_department_key(redis, "paris", "voirie")
+    later = datetime.now(UTC) + timedelta(hours=2)
+    body = {**BODY, "scheduled_at": later.isoformat()}
+    r = await api.post("/v1/cities/paris/announcements", json=body, headers=auth(key))
+    answer = await r.json()
+    assert (r.status, answer["status"]) == (202, "scheduled")
+    shown = await (await api.get(answer["href"], headers=auth(key))).json()
+    assert shown["status"] == "scheduled"
+    assert shown["published_at"] == later.isoformat(timespec="seconds").replace("+00:00", "Z")
+    [(_, when)] = await redis.zrange("n:paris:schedule", 0, -1, withscores=True)
+    assert abs(when - later.timestamp()) < 1
+    past = {**BODY, "scheduled_at": "2020-01-01T00:00:00Z"}
+    r = await api.post("/v1/cities/paris/announcements", json=past, headers=auth(key))
+    assert (await error_of(r))[:2] == (422, "scheduled_at")

@@ -212,3 +212,33 @@ def test_a_broken_template_stops_the_start_with_a_clear_message(tmp_path: Path) 
     assert r.returncode == 2, r.stderr
     assert r.stderr.startswith("notifier: broken template announcement/sms.fr.j2")
     assert "Traceback" not in r.stderr
+
+
+def test_department_keys_are_listed_by_id_and_revoked(redis_url: str, tmp_path: Path) -> None:
+    env = {"NOTIFIER_REDIS_URL": redis_url, "NOTIFIER_DEFAULT_CITY": "paris"}
+    created = run(
+        "department-key",
+        "create",
+        "--department",
+        "propretes",
+        "--label",
+        "test",
+        "--scopes",
+        "statistics",
+        env=env,
+    )
+    api_key = created.stdout.strip()
+    listed = run("department-key", "list", env=env)
+    [line] = [x for x in listed.stdout.splitlines() if "propretes" in x]
+    key_id = line.split()[0]
+    assert api_key not in listed.stdout and "statistics" in line and "test" in line
+    revoked = run("department-key", "revoke", key_id, env=env)
+    assert revoked.stdout.strip() == f"revoked {key_id} of propretes (paris)"
+    assert "propretes" not in run("department-key", "list", env=env).stdout
+    again = run("department-key", "revoke", key_id, env=env)
+    assert (again.returncode, again.stderr.strip()) == (
+        2,
+        f"notifier: id: no key {key_id} in paris",
+    )
+    bad = run("department-key", "create", "--department", "x-y", "--scopes", "root", env=env)
+    assert bad.returncode == 2 and "scopes" in bad.stderr
