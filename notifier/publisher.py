@@ -9,10 +9,18 @@ from aiokafka.errors import KafkaError
 
 
 class KafkaPublisher:
-    def __init__(self, bootstrap: str) -> None:
+    def __init__(self, bootstrap: str, timeout: float = 10.0) -> None:
+        """``timeout``: how long a publish may wait for the broker before it fails (the API
+        then keeps the event in its outbox and answers; the sweep hands it over later)."""
         # No idempotent producer: Tansu does not implement InitProducerId. Duplicates from a
         # retried send are harmless downstream (notification ids and the ledger claim).
-        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap,
+            acks="all",
+            linger_ms=2,
+            request_timeout_ms=int(timeout * 1000),
+        )
+        self.timeout = timeout
 
     async def start(self) -> None:
         await self._producer.start()
@@ -29,5 +37,7 @@ class KafkaPublisher:
             return False
 
     async def publish(self, topic: str, key: bytes, value: bytes) -> None:
-        """Return once the broker has the record (acks=all)."""
-        await self._producer.send_and_wait(topic, value=value, key=key or None)
+        """Return once the broker has the record (acks=all); ``TimeoutError`` past the timeout."""
+        await asyncio.wait_for(
+            self._producer.send_and_wait(topic, value=value, key=key or None), self.timeout
+        )

@@ -53,8 +53,8 @@ def register(app: faust.App, topics: dict[str, faust.TopicT], deps: Deps) -> Non
         app.agent(topic, name=f"notifier.{name}")(agent)
 
     for name, interval, job in TIMERS:
-
-        async def tick(_job: Any = job, _name: str = name) -> None:
+        # Faust calls a timer with the app when it takes an argument: take it, use the deps
+        async def tick(app: faust.App, _job: Any = job, _name: str = name) -> None:
             try:
                 await _job(deps)
             except Exception:  # the next tick tries again; an outage must not stop the timer
