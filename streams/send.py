@@ -27,6 +27,7 @@ from channels.push import Push, PushSubscription, SubscriptionGoneError
 from channels.sms import OptedOutError, Sms
 from streams import dead_letters
 from streams.deps import Deps
+from streams.ledger import LEASE_SECONDS
 from streams.records import (
     UNSUBSCRIBE_PLACEHOLDER,
     DeliveryBatch,
@@ -71,10 +72,30 @@ async def send_batch(raw: bytes, deps: Deps) -> dict[str, int]:
                 outcome = await _send_one(batch, r, cp, deps)
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
 
-    await asyncio.gather(*(one(r, cp) for r, cp in zip(batch.recipients, contacts, strict=True)))
+    results = await asyncio.gather(
+        *(one(r, cp) for r, cp in zip(batch.recipients, contacts, strict=True)),
+        return_exceptions=True,  # every recipient finishes before the batch may fail
+    )
     for outcome, n in outcomes.items():
         deps.metrics.notifications.labels(batch.channel, outcome).inc(n)
+    errors = [e for e in results if isinstance(e, BaseException)]
+    if errors:
+        raise errors[0]  # the batch goes to dead letters with the reason; replaying it is safe
     return outcomes
+
+
+async def _held_elsewhere(batch: DeliveryBatch, r: Recipient, deps: Deps) -> str:
+    """Another sender holds the claim, or the message is done. A claim still ``sending`` may
+    be a sender that crashed: look again once its lease is over (the claim is taken back then
+    and the message sent), so a crash never loses a message."""
+    record = await deps.ledger.get(batch.city, r.id)
+    if record.get("status") != "sending":
+        return "already claimed"
+    when = float(record.get("claimed_at") or time.time()) + LEASE_SECONDS + 1
+    one = dataclasses.replace(batch, recipients=(r,))
+    topic = getattr(deps.topics, batch.channel)
+    await deps.scheduler.later(batch.city, when, topic, batch.event.encode(), one.to_wire())
+    return "in flight"
 
 
 async def _stale(batch: DeliveryBatch, deps: Deps) -> str | None:
@@ -104,7 +125,7 @@ async def _send_one(batch: DeliveryBatch, r: Recipient, cp: ContactPoint | None,
         return await _failed(batch, r, f"no {batch.channel} provider in this worker", deps)
     attempt = await ledger.claim(city, batch.event, r.id)
     if not attempt:
-        return "already claimed"
+        return await _held_elsewhere(batch, r, deps)
     await deps.limiter.wait(city, batch.channel)
     try:
         sent = await channel.send(r.id, _message(batch, r, cp, deps))

@@ -21,6 +21,7 @@ from streams.announcements import Announcement, Cancellation, Content
 from streams.deps import Deps
 from streams.expand import expand_announcement
 from streams.handlers import handle_city_event, release_scheduled, sweep_outbox
+from streams.ledger import LEASE_SECONDS
 from streams.ratelimit import RateLimiter
 from streams.records import DeliveryBatch
 from streams.send import send_batch
@@ -460,3 +461,23 @@ def test_digest_times_are_local_across_dst() -> None:
     assert nxt.isoformat() == "2026-03-30T08:00:00+02:00"
     with pytest.raises(InvalidInput, match="cadence.day"):
         parse_cadence({"period": "weekly", "day": "someday"})
+
+
+async def test_a_message_held_by_a_crashed_sender_is_sent_after_its_lease(
+    deps: tuple[Deps, Published], smtp: tuple[SmtpSink, str]
+) -> None:
+    d, published = deps
+    sink, _ = smtp
+    await citizen(d.store, "a@example.org", "75105")
+    await expand_announcement(await accepted(d, ["75105"]), d)
+    raw = published[-1][2]
+    [r] = DeliveryBatch.from_wire(raw).recipients
+    assert await d.ledger.claim("paris", "evt_1", r.id)  # a sender took it, then died
+    assert await send_batch(raw, d) == {"in flight": 1}  # the batch, redelivered at once
+    assert sink.messages == []
+    [(_, _, _, again)] = await d.scheduler.due("paris", time.time() + LEASE_SECONDS + 5)
+    await d.store.redis.hset(
+        f"n:paris:notif:{r.id}", "claimed_at", int(time.time()) - LEASE_SECONDS - 5
+    )
+    assert await send_batch(again, d) == {"sent": 1}  # the lease is over: taken back, sent
+    assert len(sink.messages) == 1
