@@ -21,6 +21,7 @@ from notifier import (
     events_api,
     links_api,
     manage_api,
+    openapi,
     outbox,
     requests_api,
     webhooks_api,
@@ -149,6 +150,7 @@ def create_api(
     app.router.add_get("/v1/push/public-key", push_public_key)
     events_api.add_routes(app.router)
     requests_api.add_routes(app.router)
+    openapi.add_routes(app.router)
     if dev is not None:
         app[DEV] = dev
         outbox.add_routes(app.router)

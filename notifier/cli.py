@@ -7,6 +7,7 @@ notifier department-key create  a department's API key, printed once
 notifier vapid-keys             a web push key pair for NOTIFIER_VAPID_PRIVATE_KEY
 notifier dead-letters list|show ID|replay ID
 notifier cap-import FILE --department NAME
+notifier import-subscribers FILE [--dry-run]
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from aiokafka.errors import KafkaError
 from redis.exceptions import RedisError
 
 from channels.push import generate_vapid_keys
-from notifier import admin, up
+from notifier import admin, bulk_import_cli, up
 from notifier.errors import ConfigError
 from notifier.settings import Settings
 from subscriptions.errors import InvalidInput
@@ -75,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     cap.add_argument("file", type=Path)
     cap.add_argument("--department", required=True)
     cap.add_argument("--city", default=None)
+    bulk_import_cli.add_parser(sub)
     return parser
 
 
@@ -99,6 +101,8 @@ def main(argv: list[str] | None = None) -> None:
             keys = generate_vapid_keys()
             print(f"NOTIFIER_VAPID_PRIVATE_KEY={keys.private_key}")
             print(f"# public key (browsers' applicationServerKey): {keys.public_key}")
+        elif args.command == "import-subscribers":
+            sys.exit(asyncio.run(bulk_import_cli.run(settings, args)))
         else:
             for line in asyncio.run(_admin(settings, args, city)):
                 print(line)
