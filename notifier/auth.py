@@ -42,7 +42,7 @@ async def create_department_key(
     label: str = "",
     scopes: tuple[str, ...] = DEFAULT_SCOPES,
 ) -> str:
-    if not DEPARTMENT.match(department):
+    if not DEPARTMENT.fullmatch(department):
         raise InvalidInput("department", "2-40 characters: lower-case letters, digits and '-'")
     unknown = [s for s in scopes if s not in SCOPES]
     if unknown or not scopes:

@@ -20,7 +20,7 @@ from notifier import publishing
 from notifier.cap import cap_to_announcement_input, parse_cap_collection
 from streams.announcements import Announcement
 from streams.deps import Deps
-from subscriptions.errors import InvalidInput, NotFound
+from subscriptions.errors import Conflict, InvalidInput, NotFound
 from subscriptions.geometry import circle, parse_polygon
 from subscriptions.store import key
 from subscriptions.targets import MAX_EVENT_POLYGON_KM2
@@ -43,7 +43,7 @@ async def import_cap(deps: Deps, city: str, department: str, xml: bytes) -> list
             continue
         try:
             result.update(await _apply(deps, city, department, body))
-        except (InvalidInput, NotFound) as e:
+        except (InvalidInput, NotFound, Conflict) as e:
             result.update(delivered=False, reason=str(e))
         results.append(result)
     return results

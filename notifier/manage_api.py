@@ -53,7 +53,7 @@ async def export(request: web.Request) -> web.Response:
     contacts = await deps.store.contacts_of(city, cid)
     body = {
         "city": city,
-        "citizen": {"id": citizen.id, "language": citizen.language, "timezone": citizen.timezone},
+        "citizen": citizen.public(),
         "contacts": [
             {"id": c.id, "channel": c.channel, "address": c.address, "status": c.status}
             for c in contacts

@@ -57,7 +57,7 @@ def parse_cadence(value: object) -> Cadence:
     if value["period"] == "immediate":
         return Cadence()
     at = value.get("at", "18:00")
-    m = HHMM.match(at) if isinstance(at, str) else None
+    m = HHMM.fullmatch(at) if isinstance(at, str) else None
     if m is None:
         raise InvalidInput("cadence.at", "a local time HH:MM, e.g. 18:00")
     day = value.get("day", "monday")

@@ -53,7 +53,7 @@ def parse_quiet_hours(value: object) -> QuietHours | None:
     parsed = []
     for name in ("start", "end"):
         v = value.get(name)
-        m = HHMM.match(v) if isinstance(v, str) else None
+        m = HHMM.fullmatch(v) if isinstance(v, str) else None
         if m is None:
             raise InvalidInput(f"quiet_hours.{name}", "a local time HH:MM, e.g. 22:00")
         parsed.append(time(int(m.group(1)), int(m.group(2))))

@@ -32,7 +32,7 @@ REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 def check_request_id(value: object, field: str = "request") -> str:
-    if not isinstance(value, str) or not REQUEST_ID.match(value):
+    if not isinstance(value, str) or not REQUEST_ID.fullmatch(value):
         raise InvalidInput(
             field, "a service request id: 1-64 letters, digits, '.', '_' or '-' (e.g. 14-00684314)"
         )
@@ -156,7 +156,7 @@ def parse_subscription(
     kind = given[0]
     if kind == "department":
         name = body["department"]
-        if not isinstance(name, str) or not DEPARTMENT.match(name):
+        if not isinstance(name, str) or not DEPARTMENT.fullmatch(name):
             raise InvalidInput("department", "a department name such as voirie or eau")
         return Subscription(kind="department", department=name, **common), [("dept", name)]
     if kind == "area":

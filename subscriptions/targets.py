@@ -91,7 +91,7 @@ def parse_target(value: object, catalogue: AreaCatalogue, field: str = "target")
             or not (0 < radius <= MAX_EVENT_RADIUS_M)
         ):
             raise InvalidInput(
-                f"{where}.radius_m", f"a number of metres, 1 to {MAX_EVENT_RADIUS_M}"
+                f"{where}.radius_m", f"a number of metres, above 0 and at most {MAX_EVENT_RADIUS_M}"
             )
         if not circle(catalogue.projection, lon, lat, radius).intersects(catalogue.boundary):
             raise InvalidInput(where, "does not reach the city")

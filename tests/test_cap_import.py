@@ -121,3 +121,18 @@ async def test_a_paris_alert_is_published_updated_and_cancelled_by_reference(
         "cancelled": [first["id"]],
     }
     assert (await (await api.get(first["href"], headers=auth)).json())["status"] == "cancelled"
+
+
+async def test_a_second_cancel_is_reported_not_refused(
+    api: TestClient[Any, Any], redis: Redis
+) -> None:
+    key = await create_department_key(redis, "paris", "prefecture")
+    [first] = (await post_cap(api, key, paris_alert("crue-9")))[1]["alerts"]
+    ref = f"crue@paris.example,crue-9,{datetime.now(UTC).isoformat(timespec='seconds')}"
+    cancel = paris_alert("crue-10", "Cancel", ref)
+    status, body = await post_cap(api, key, cancel)
+    assert status == 202 and body["alerts"][0]["cancelled"] == [first["id"]]
+    status, body = await post_cap(api, key, paris_alert("crue-11", "Cancel", ref))
+    assert status == 202
+    assert body["alerts"][0]["delivered"] is False
+    assert body["alerts"][0]["reason"] == "status: the announcement is cancelled"
