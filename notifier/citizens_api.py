@@ -111,15 +111,20 @@ async def preferences(request: web.Request) -> web.Response:
     city, deps = city_of(request), request.app[DEPS]
     cid = citizen_token(request, city)
     body = await json_body(request)
-    unknown = sorted(set(body) - {"language", "timezone", "quiet_hours"})
+    allowed = {"language", "timezone", "quiet_hours", "default_channels"}
+    unknown = sorted(set(body) - allowed)
     if unknown:
-        raise InvalidInput(unknown[0], "not a preference (language, timezone, quiet_hours)")
+        raise InvalidInput(unknown[0], f"not a preference ({', '.join(sorted(allowed))})")
+    channels = body.get("default_channels")
+    if channels is not None and not isinstance(channels, list):
+        raise InvalidInput("default_channels", "a list of channels")
     citizen = await deps.store.set_preferences(
         city,
         cid,
         language=str(body["language"]) if "language" in body else None,
         timezone=parse_timezone(body["timezone"]) if "timezone" in body else None,
         quiet_hours=parse_quiet_hours(body["quiet_hours"]) if "quiet_hours" in body else False,
+        default_channels=tuple(str(c) for c in channels) if channels is not None else None,
     )
     return web.json_response({"citizen": citizen.public()})
 
@@ -128,6 +133,9 @@ async def subscribe(request: web.Request) -> web.Response:
     city, deps = city_of(request), request.app[DEPS]
     cid = citizen_token(request, city)
     body = await json_body(request)
+    if "channels" not in body and "request" not in body:  # the citizen's default channels
+        citizen = await deps.store.citizen(city, cid)
+        body = {**body, "channels": list(citizen.default_channels)}
     sub, index = parse_subscription(
         body, sid=new_id("sub"), citizen=cid, catalogue=deps.catalogues[city]
     )

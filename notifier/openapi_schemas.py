@@ -100,9 +100,42 @@ _CONTACT = obj(
 _FILTERS: dict[str, Schema] = {
     "categories": array(ref("Category"), description="none: every category"),
     "min_severity": {**ref("SeverityInput"), "default": "unknown"},
-    "channels": array(ref("Channel"), minItems=1, default=["email"]),
+    "channels": array(
+        ref("Channel"), minItems=1, description="none: the citizen's default_channels"
+    ),
+    "cadence": ref("Cadence"),
 }
-_KIND_KEYS = ("area", "point", "polygon", "request")
+_KIND_KEYS = ("area", "point", "polygon", "request", "department")
+_CADENCE: Schema = {
+    "description": "When news goes out: at once, or in a digest at a local time.",
+    "anyOf": [
+        {"const": "immediate"},
+        obj({"period": {"const": "immediate"}}, ("period",)),
+        obj(
+            {
+                "period": {"enum": ["daily", "weekly"]},
+                "at": {
+                    "type": "string",
+                    "pattern": "^([01]\\d|2[0-3]):([0-5]\\d)$",
+                    "default": "18:00",
+                },
+                "day": {
+                    "enum": [
+                        "monday",
+                        "tuesday",
+                        "wednesday",
+                        "thursday",
+                        "friday",
+                        "saturday",
+                        "sunday",
+                    ],
+                    "default": "monday",
+                },
+            },
+            ("period",),
+        ),
+    ],
+}
 
 
 def _subscription_input(kind: str, properties: dict[str, Schema], *required: str) -> Schema:
@@ -399,11 +432,14 @@ SCHEMAS: dict[str, Schema] = {
             "language": ref("Language"),
             "timezone": {"type": "string", "description": "an IANA timezone, e.g. Europe/Paris"},
             "quiet_hours": nullable(ref("QuietHours")),
+            "default_channels": array(ref("Channel"), minItems=1),
         },
         additionalProperties=False,
     ),
+    "Cadence": _CADENCE,
     "SubscriptionInput": {
-        "description": "Exactly one of area, point (with radius_m), polygon or request.",
+        "description": "Exactly one of area, point (with radius_m), polygon, request or "
+        "department.",
         "oneOf": [
             _subscription_input(
                 "area", {"area": {"type": "string", "description": "an area code"}, **_FILTERS}
@@ -418,6 +454,13 @@ SCHEMAS: dict[str, Schema] = {
                 "radius_m",
             ),
             _subscription_input("polygon", {"polygon": ref("SubscriptionPolygon"), **_FILTERS}),
+            _subscription_input(
+                "department",
+                {
+                    "department": {"type": "string", "pattern": "^[a-z][a-z0-9-]{1,39}$"},
+                    **_FILTERS,
+                },
+            ),
             _subscription_input(
                 "request",
                 {
@@ -442,6 +485,8 @@ SCHEMAS: dict[str, Schema] = {
             "radius_m": {"type": "number"},
             "polygon": ref("SubscriptionPolygon"),
             "request": ref("RequestId"),
+            "department": STRING,
+            "cadence": ref("Cadence"),
         },
         ("id", "kind", "categories", "min_severity", "channels"),
         oneOf=[
@@ -449,6 +494,7 @@ SCHEMAS: dict[str, Schema] = {
             obj({"kind": {"const": "point"}}, ("point", "radius_m")),
             obj({"kind": {"const": "polygon"}}, ("polygon",)),
             obj({"kind": {"const": "request"}}, ("request",)),
+            obj({"kind": {"const": "department"}}, ("department",)),
         ],
     ),
     "ContactPoint": _CONTACT,
@@ -458,6 +504,7 @@ SCHEMAS: dict[str, Schema] = {
             "language": ref("Language"),
             "timezone": STRING,
             "quiet_hours": nullable(ref("QuietHours")),
+            "default_channels": array(ref("Channel")),
         },
         ("id", "language", "timezone", "quiet_hours"),
     ),

@@ -52,10 +52,19 @@ class Citizen:
     language: str
     timezone: str
     quiet_hours: QuietHours | None = None
+    default_channels: tuple[str, ...] = ("email",)  # for a subscription that names none
 
     @classmethod
-    def from_fields(cls, cid: str, language: str, tz: str, quiet: str | None) -> Citizen:
-        return cls(cid, language, tz, parse_quiet_hours(json.loads(quiet)) if quiet else None)
+    def from_fields(
+        cls, cid: str, language: str, tz: str, quiet: str | None, channels: str | None = None
+    ) -> Citizen:
+        return cls(
+            cid,
+            language,
+            tz,
+            parse_quiet_hours(json.loads(quiet)) if quiet else None,
+            tuple(json.loads(channels)) if channels else ("email",),
+        )
 
     def public(self) -> dict[str, Any]:
         return {
@@ -63,6 +72,7 @@ class Citizen:
             "language": self.language,
             "timezone": self.timezone,
             "quiet_hours": self.quiet_hours.to_json() if self.quiet_hours else None,
+            "default_channels": list(self.default_channels),
         }
 
 
@@ -152,7 +162,9 @@ class SubscriptionStore:
         h = await self.redis.hgetall(key(city, "citizen", cid))
         if not h:
             raise NotFound(f"no citizen {cid}")
-        return Citizen.from_fields(h["id"], h["language"], h["timezone"], h.get("quiet_hours"))
+        return Citizen.from_fields(
+            h["id"], h["language"], h["timezone"], h.get("quiet_hours"), h.get("default_channels")
+        )
 
     async def set_preferences(
         self,
@@ -161,6 +173,7 @@ class SubscriptionStore:
         language: str | None = None,
         timezone: str | None = None,
         quiet_hours: QuietHours | None | bool = False,
+        default_channels: tuple[str, ...] | None = None,
     ) -> Citizen:
         """Change what is given; ``quiet_hours=None`` removes them, ``False`` leaves them."""
         await self.citizen(city, cid)
@@ -173,6 +186,10 @@ class SubscriptionStore:
             fields["timezone"] = timezone
         if isinstance(quiet_hours, QuietHours):
             fields["quiet_hours"] = json.dumps(quiet_hours.to_json())
+        if default_channels is not None:
+            if not default_channels or any(c not in CHANNELS for c in default_channels):
+                raise InvalidInput("default_channels", f"a non-empty list of {', '.join(CHANNELS)}")
+            fields["default_channels"] = json.dumps(sorted(set(default_channels)))
         async with self.redis.pipeline(transaction=True) as p:
             if fields:
                 p.hset(key(city, "citizen", cid), mapping=fields)

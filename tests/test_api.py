@@ -233,9 +233,14 @@ async def test_preferences_are_validated_and_kept(api: Client) -> None:
         "language": "en",
         "timezone": "America/Montreal",
         "quiet_hours": {"start": "22:00", "end": "07:00"},
+        "default_channels": ["email"],
     }
     r = await api.patch(path, json=good, headers=h)
     assert (await r.json())["citizen"] == {"id": a["citizen"]["id"], **good}
+    r = await api.patch(path, json={"default_channels": ["fax"]}, headers=h)
+    assert (await error_of(r))[:2] == (422, "default_channels")
+    r = await api.post(f"{path}/subscriptions", json={"area": "75105"}, headers=h)
+    assert (await r.json())["channels"] == ["email"]  # the default when none is named
     r = await api.patch(path, json={"quiet_hours": None}, headers=h)
     assert (await r.json())["citizen"]["quiet_hours"] is None
 
