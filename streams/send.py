@@ -215,8 +215,9 @@ def _email(batch: DeliveryBatch, r: Recipient, address: str, mail_from: str) -> 
     return Email(
         to=address,
         subject=v["subject"],
-        text=v["text"].replace(UNSUBSCRIBE_PLACEHOLDER, r.unsubscribe_url),
-        html=v["html"].replace(UNSUBSCRIBE_PLACEHOLDER, r.unsubscribe_url),
+        text=v["text"],
+        html=v["html"],
         message_id=f"<{r.id}@{domain}>",
         headers=headers,
+        fills=((UNSUBSCRIBE_PLACEHOLDER, r.unsubscribe_url),),
     )

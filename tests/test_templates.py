@@ -207,3 +207,43 @@ def test_dans_ma_rue_reports_read_right_in_sms_and_push() -> None:
         sms = r.render_sms("announcement", "fr", ctx)
         assert "?" not in sms.text and sms.segments <= 2
         assert all(c in sms.text for c in "éèàç" if c in ctx["body"][:60])
+
+
+def test_a_message_is_built_once_and_filled_per_recipient() -> None:
+    from channels.email import MessageCache
+
+    parts = Renderer().render_email(
+        "announcement",
+        "fr",
+        SAMPLE["announcement"]
+        | {"unsubscribe_url": "@@UNSUBSCRIBE_URL@@", "body": "Rue fermée. " * 200},
+    )
+    cache = MessageCache("Ville de Paris <notifications@paris.example>")
+    seen = []
+    for n in range(3):
+        url = f"https://x/v1/unsubscribe/token-{n}"
+        email = Email(
+            to=f"c{n}@example.org",
+            subject=parts["subject"],
+            text=parts["text"],
+            html=parts["html"],
+            message_id=f"<n{n}@paris.example>",
+            headers=(
+                ("List-Unsubscribe", f"<{url}>"),
+                ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+            ),
+            fills=(("@@UNSUBSCRIBE_URL@@", url),),
+        )
+        raw = cache.render(email)
+        assert raw is not None  # the fast path
+        msg = message_from_bytes(raw, policy=policy.default)
+        assert (msg["To"], msg["Message-ID"]) == (f"c{n}@example.org", f"<n{n}@paris.example>")
+        assert msg["List-Unsubscribe"] == f"<{url}>" and "placeholder" not in raw.decode()
+        assert url in msg.get_body(("plain",)).get_content()
+        assert f'href="{url}"' in msg.get_body(("html",)).get_content()
+        assert "Rue fermée. Rue fermée." in msg.get_body(("plain",)).get_content()
+        assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+        seen.append(msg["Date"])
+    assert len(cache._cache) == 1  # built once
+    odd = Email(to="zoé@exemple.fr", subject="s", text="t", html="<p>h</p>", message_id="<m@x>")
+    assert cache.render(odd) is None  # a non-ASCII address takes the slow path
