@@ -28,6 +28,7 @@ test: install ## run the test suite (starts its own Kafka, Redis and SMTP server
 bench: install ## run the benchmarks and print their figures
 	$(PY) bench/e2e.py
 	$(PY) bench/channel_rates.py
+	$(PY) bench/api_writes.py
 
 lint: install ## ruff and mypy
 	$(VENV)/bin/ruff check .

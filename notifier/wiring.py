@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from channels.base import Channel
 from channels.email import SmtpConfig, SmtpEmailChannel
@@ -24,9 +24,17 @@ from templates.renderer import Brand, Renderer
 
 
 def make_redis(settings: Settings) -> Redis:
-    return Redis.from_url(
-        settings.redis_url, decode_responses=True, health_check_interval=30, socket_keepalive=True
+    """A blocking pool: under a burst, a request waits (up to 10 s) for a connection instead
+    of failing at once with "Too many connections"."""
+    pool = BlockingConnectionPool.from_url(
+        settings.redis_url,
+        max_connections=100,
+        timeout=10,
+        decode_responses=True,
+        health_check_interval=30,
+        socket_keepalive=True,
     )
+    return Redis.from_pool(pool)  # the client owns the pool and closes it
 
 
 def make_channels(settings: Settings) -> dict[str, Channel[Any]]:

@@ -17,7 +17,11 @@ log = logging.getLogger("notifier.worker")
 
 
 def build_worker_app(settings: Settings) -> faust.App:
-    app = create_app(settings.app_id, settings.kafka_url, settings.broker_session_timeout)
+    datadir = settings.data_dir / "faust" / settings.app_id
+    datadir.parent.mkdir(parents=True, exist_ok=True)  # Faust makes only the last folder
+    app = create_app(
+        settings.app_id, settings.kafka_url, settings.broker_session_timeout, str(datadir)
+    )
     topics = declare(app, TopicNames.with_prefix(settings.topic_prefix))
     by_name = {t.get_topic_name(): t for t in topics.values()}
 

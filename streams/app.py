@@ -3,13 +3,21 @@ by ``streams.agents.register`` from the composition root (``notifier.worker``)."
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import faust
 
 
-def create_app(app_id: str, broker: str, session_timeout: float) -> faust.App:
+def create_app(
+    app_id: str, broker: str, session_timeout: float, datadir: str | None = None
+) -> faust.App:
+    """``datadir``: where Faust keeps its (empty: memory store) folder; by default a temporary
+    one, so nothing lands in the current directory."""
     return faust.App(
         app_id,
         broker=broker,
+        datadir=datadir or os.path.join(tempfile.gettempdir(), f"faust-{app_id}"),
         autodiscover=False,
         store="memory://",
         # The worker serves no Faust web views; ours is the aiohttp API.

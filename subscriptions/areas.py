@@ -99,6 +99,10 @@ class AreaCatalogue:
                 out.add(code)
         return out
 
+    def crossed_leaves(self, metric: BaseGeometry) -> set[str]:
+        """The lowest-level areas (quartiers) a metric geometry shares surface with."""
+        return {c for c in self.intersecting(metric) if c not in self._children}
+
     def union(self, codes: Iterable[str]) -> BaseGeometry:
         return unary_union([self.get(c).metric for c in codes])
 

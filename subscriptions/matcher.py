@@ -60,7 +60,7 @@ async def match(
     if target.shape is not None:
         crossed = catalogue.intersecting(target.shape)
         area_codes |= crossed
-        leaves |= catalogue.leaves(crossed) & crossed
+        leaves |= catalogue.crossed_leaves(target.shape)
     keys = [key(city, "idx", "area", c) for c in sorted(area_codes)]
     keys += [key(city, "idx", "geo", c) for c in sorted(leaves)]
     if department:

@@ -173,7 +173,7 @@ def parse_subscription(
     else:
         geometry, metric = parse_polygon(body["polygon"], "polygon", catalogue.projection)
         sub = Subscription(kind="polygon", geometry=geometry, **common)
-    leaves = catalogue.leaves(catalogue.intersecting(metric))
+    leaves = catalogue.crossed_leaves(metric)
     if not leaves:
         raise InvalidInput(kind, "is outside the city")
     return sub, [("geo", q) for q in sorted(leaves)]

@@ -96,7 +96,9 @@ def smtp() -> Iterator[tuple[SmtpSink, str]]:
 
 
 @pytest.fixture
-def settings(kafka_url: str, redis_url: str, smtp: tuple[SmtpSink, str]) -> Settings:
+def settings(
+    kafka_url: str, redis_url: str, smtp: tuple[SmtpSink, str], tmp_path: Path
+) -> Settings:
     run = uuid.uuid4().hex[:8]
     return Settings(
         kafka_url=kafka_url,
@@ -107,6 +109,7 @@ def settings(kafka_url: str, redis_url: str, smtp: tuple[SmtpSink, str]) -> Sett
         app_id=f"notifier-test-{run}",
         broker_session_timeout=6.0,
         worker_metrics_port=embedded.free_port(),
+        data_dir=tmp_path / "var",
         public_url="http://testserver",
     )
 

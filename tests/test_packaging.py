@@ -28,7 +28,7 @@ def test_build_lists_the_packages_and_ships_templates_and_data() -> None:
     assert (ROOT / "subscriptions/data/paris_arrondissements.geojson").exists()
 
 
-def test_the_worker_registers_the_expected_agents() -> None:
+def test_the_worker_registers_the_expected_agents(tmp_path: Path) -> None:
     from notifier.worker import build_worker_app
 
     settings = Settings(
@@ -37,6 +37,7 @@ def test_the_worker_registers_the_expected_agents() -> None:
         smtp_url=Secret("smtp://127.0.0.1:1"),
         secret_key=Secret("k" * 48),
         topic_prefix="x.",
+        data_dir=tmp_path,
     )
     app = build_worker_app(settings)
     agents = {
