@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import email.utils
 import logging
 import time
 from typing import Generic, TypeVar
@@ -39,6 +40,20 @@ class Sent:
     """The provider accepted the message; ``provider_id`` lets receipts find it again."""
 
     provider_id: str
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """``Retry-After`` as seconds from now: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 M = TypeVar("M")

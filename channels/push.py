@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-import email.utils
 import json
 import re
 import time
@@ -27,7 +26,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid
 from pywebpush import WebPusher
 
-from channels.base import Channel, PermanentChannelError, Sent, TransientChannelError
+from channels.base import (
+    Channel,
+    PermanentChannelError,
+    Sent,
+    TransientChannelError,
+    parse_retry_after,
+)
 
 URGENCIES = ("very-low", "low", "normal", "high")
 TOPIC = re.compile(r"^[A-Za-z0-9_-]{1,32}$")  # RFC 8030 5.4: URL-safe base64 alphabet
@@ -138,20 +143,6 @@ def generate_vapid_keys() -> VapidKeys:
     ).decode()
     raw = key.private_numbers().private_value.to_bytes(32, "big")
     return VapidKeys(pem, b64url_encode(raw), application_server_key(key))
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """``Retry-After`` as seconds from now: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 class WebPushChannel(Channel[Push]):

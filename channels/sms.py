@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import email.utils
 import json
 import re
-import time
 from typing import Any
 
 import aiohttp
@@ -30,7 +28,13 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from channels.base import Channel, PermanentChannelError, Sent, TransientChannelError
+from channels.base import (
+    Channel,
+    PermanentChannelError,
+    Sent,
+    TransientChannelError,
+    parse_retry_after,
+)
 
 TWILIO_API = "https://api.twilio.com"
 MESSAGING_SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
@@ -48,20 +52,6 @@ class Sms:
     body: str = dataclasses.field(repr=False)
     notification_id: str
     status_callback: str | None = None  # where Twilio POSTs sent/delivered/failed
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """``Retry-After`` as seconds from now: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def _twilio_code(response: Response) -> object:
