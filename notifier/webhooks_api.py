@@ -1,4 +1,5 @@
-"""Twilio's webhooks: status callbacks and inbound SMS (STOP, ARRET, START, HELP).
+"""Twilio's webhooks: status callbacks and inbound SMS (STOP, ARRET, START, HELP, and the
+6-digit confirmation code sent back).
 
 Each request is verified with ``X-Twilio-Signature`` over the exact public URL Twilio called
 (``NOTIFIER_PUBLIC_URL`` + path) and the form parameters; a forged one gets 403. Status
@@ -8,6 +9,7 @@ callbacks become receipts on the ``receipts`` topic, folded into the ledger by t
 from __future__ import annotations
 
 import logging
+import re
 from xml.sax.saxutils import escape
 
 from aiohttp import web
@@ -20,10 +22,16 @@ from channels.twilio_webhooks import (
 )
 from notifier.http import city_of, error
 from notifier.keys import DEPS, SETTINGS
+from streams.deps import Deps
 from streams.records import Receipt
 
 log = logging.getLogger("notifier.webhooks")
 SIGNATURE = "X-Twilio-Signature"
+CODE = re.compile(r"\d{6}")
+CONFIRMED = {
+    "fr": "Numéro confirmé : vous recevrez les alertes choisies. STOP pour ne plus recevoir.",
+    "en": "Number confirmed: you will get the alerts you chose. STOP to opt out.",
+}
 HELP = {
     "fr": "Alertes de {city} : répondez STOP pour ne plus recevoir de SMS, START pour reprendre.",
     "en": "{city} alerts: reply STOP to stop text messages, START to get them again.",
@@ -63,6 +71,10 @@ async def status_callback(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def _language(deps: Deps, city: str, cid: str) -> str:
+    return (await deps.store.citizen(city, cid)).language
+
+
 async def inbound(request: web.Request) -> web.Response:
     """STOP (and ARRET…) switches the number off for every subscription; START on again."""
     city, deps = city_of(request), request.app[DEPS]
@@ -76,14 +88,18 @@ async def inbound(request: web.Request) -> web.Response:
     cp = await deps.store.contact_by_address(city, "sms", sms.from_)
     reply = ""
     if sms.keyword == "HELP":
-        lang = "fr"
-        if cp is not None:
-            lang = (await deps.store.citizen(city, cp.citizen)).language
+        lang = await _language(deps, city, cp.citizen) if cp is not None else "fr"
         reply = HELP.get(lang, HELP["fr"]).format(city=deps.city_name(city))
     elif cp is not None and sms.keyword == "STOP":
         await deps.store.set_contact_status(city, cp.id, "opted_out", "SMS STOP")
     elif cp is not None and sms.keyword == "START" and cp.status == "opted_out":
         await deps.store.set_contact_status(city, cp.id, "confirmed", "SMS START")
+    elif cp is not None and cp.status == "pending" and CODE.fullmatch(sms.body.strip()):
+        # replying with the code confirms the number: no token needed (an imported phone-only
+        # citizen has none), the reply comes from the number itself
+        if await deps.store.check_code(city, cp.id, sms.body.strip()):
+            await deps.store.set_contact_status(city, cp.id, "confirmed", "SMS code reply")
+            reply = CONFIRMED.get(await _language(deps, city, cp.citizen), CONFIRMED["fr"])
     message = f"<Message>{escape(reply)}</Message>" if reply else ""
     return web.Response(
         text=f'<?xml version="1.0" encoding="UTF-8"?><Response>{message}</Response>',

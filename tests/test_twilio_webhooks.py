@@ -161,3 +161,39 @@ def test_status_callbacks() -> None:
         parse_status_callback({"MessageSid": base["MessageSid"]})
     with pytest.raises(WebhookError):
         parse_status_callback({**base, "MessageStatus": "failed", "ErrorCode": "x"})
+
+
+async def test_replying_with_the_code_confirms_the_number(redis: Any, settings: Any) -> None:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from notifier.api import create_api
+    from notifier.settings import Secret
+    from notifier.wiring import build_deps
+    from subscriptions.store import SubscriptionStore
+
+    token = "f" * 32
+    s = settings.replace(twilio_auth_token=Secret(token))
+
+    async def publish(topic: str, key: bytes, value: bytes) -> None:
+        raise AssertionError("an inbound SMS publishes nothing")
+
+    store = SubscriptionStore(redis)
+    c = await store.create_citizen("paris", "en")
+    cp = await store.add_contact("paris", c.id, "sms", "+33612345678", "pending", "import")
+    await store.set_code("paris", cp.id, "246810")
+    url = f"{s.base_url}/v1/cities/paris/twilio/inbound"
+    async with TestClient(TestServer(create_api(s, build_deps(s, redis, publish, {})))) as client:
+        for body, status in (("111111", "pending"), (" 246810 ", "confirmed")):
+            params = {
+                "MessageSid": "SM" + "b" * 32,
+                "AccountSid": "AC" + "1" * 32,
+                "From": "+33612345678",
+                "To": "+33700000001",
+                "Body": body,
+            }
+            headers = {"X-Twilio-Signature": compute_signature(token, url, params)}
+            r = await client.post("/v1/cities/paris/twilio/inbound", data=params, headers=headers)
+            assert r.status == 200
+            assert (await store.contact("paris", cp.id)).status == status
+        assert "Number confirmed" in await r.text()
+    assert (await store.consent_log("paris", c.id))[-1]["how"] == "SMS code reply"
