@@ -25,8 +25,8 @@ from redis.asyncio import Redis
 
 from subscriptions.errors import InvalidInput
 from subscriptions.store import key
+from subscriptions.subscription import DEPARTMENT
 
-DEPARTMENT = re.compile(r"^[a-z][a-z0-9-]{1,39}$")
 SCOPES = ("publish", "statistics", "templates")
 DEFAULT_SCOPES = ("publish", "statistics")
 

@@ -17,7 +17,8 @@ import hashlib
 from typing import Any
 
 from notifier import publishing
-from notifier.cap import cap_to_announcement_input, parse_cap_collection
+from notifier.cap import parse_cap_collection
+from notifier.cap_mapping import cap_to_announcement_input
 from streams.announcements import Announcement
 from streams.deps import Deps
 from subscriptions.errors import Conflict, InvalidInput, NotFound

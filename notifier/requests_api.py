@@ -25,23 +25,13 @@ from notifier.auth import require_department
 from notifier.http import city_of, error, json_body
 from notifier.keys import DEPS
 from notifier.request_filing import Requester, file_request
-from streams.request_records import OPEN311, StatusChange, change_event
+from streams.request_records import OPEN311, REQUEST_FIELDS, StatusChange, change_event
 from streams.request_store import RequestStore
 from subscriptions.errors import Conflict, InvalidInput
 from subscriptions.store import new_id
 from subscriptions.subscription import check_request_id
 
 log = logging.getLogger("notifier.api")
-FIELDS = (
-    "service_code",
-    "service_name",
-    "description",
-    "agency_responsible",
-    "requested_datetime",
-    "address",
-    "lat",
-    "long",
-)
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
@@ -138,7 +128,7 @@ async def show(request: web.Request) -> web.Response:
                 totals.setdefault(channel, {}).setdefault(status, 0)
                 totals[channel][status] += n
     out: dict[str, Any] = {"service_request_id": rid, "department": department}
-    for name in FIELDS:
+    for name in REQUEST_FIELDS:
         if name in h:
             out[name] = float(h[name]) if name in ("lat", "long") else h[name]
     out.update(

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
+from typing import TypeVar
 from xml.sax.saxutils import escape
 
 from aiohttp import web
@@ -27,6 +29,7 @@ from streams.records import Receipt
 
 log = logging.getLogger("notifier.webhooks")
 SIGNATURE = "X-Twilio-Signature"
+T = TypeVar("T")
 CODE = re.compile(r"\d{6}")
 CONFIRMED = {
     "fr": "Numéro confirmé : vous recevrez les alertes choisies. STOP pour ne plus recevoir.",
@@ -43,7 +46,8 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post("/v1/cities/{city}/twilio/inbound", inbound)
 
 
-async def _verified_form(request: web.Request) -> dict[str, str] | web.Response:
+async def _verified(request: web.Request, parse: Callable[[dict[str, str]], T]) -> T | web.Response:
+    """The webhook's form, signature checked and parsed; or the 403/400 to answer."""
     settings = request.app[SETTINGS]
     form = await request.post()
     params = {k: str(v) for k, v in form.items()}
@@ -52,18 +56,17 @@ async def _verified_form(request: web.Request) -> dict[str, str] | web.Response:
     if not token or not signature_valid(token, url, params, request.headers.get(SIGNATURE)):
         log.warning("refused a Twilio webhook with a bad signature on %s", request.path)
         return error(403, SIGNATURE, "the signature does not match this URL and body")
-    return params
+    try:
+        return parse(params)
+    except WebhookError as e:
+        return error(400, "body", str(e))
 
 
 async def status_callback(request: web.Request) -> web.Response:
     city, deps = city_of(request), request.app[DEPS]
-    params = await _verified_form(request)
-    if isinstance(params, web.Response):
-        return params
-    try:
-        cb = parse_status_callback(params)
-    except WebhookError as e:
-        return error(400, "body", str(e))
+    cb = await _verified(request, parse_status_callback)
+    if isinstance(cb, web.Response):
+        return cb
     receipt = Receipt(
         city, "twilio", cb.message_sid, cb.status, str(cb.error_code) if cb.error_code else ""
     )
@@ -78,13 +81,9 @@ async def _language(deps: Deps, city: str, cid: str) -> str:
 async def inbound(request: web.Request) -> web.Response:
     """STOP (and ARRET…) switches the number off for every subscription; START on again."""
     city, deps = city_of(request), request.app[DEPS]
-    params = await _verified_form(request)
-    if isinstance(params, web.Response):
-        return params
-    try:
-        sms = parse_inbound_sms(params)
-    except WebhookError as e:
-        return error(400, "body", str(e))
+    sms = await _verified(request, parse_inbound_sms)
+    if isinstance(sms, web.Response):
+        return sms
     cp = await deps.store.contact_by_address(city, "sms", sms.from_)
     reply = ""
     if sms.keyword == "HELP":

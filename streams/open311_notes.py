@@ -26,7 +26,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from streams.request_records import StatusChange
+from streams.request_records import REQUEST_FIELDS, StatusChange
 from subscriptions.errors import InvalidInput
 
 NOTE_STATUS = {
@@ -37,16 +37,6 @@ NOTE_STATUS = {
     "follow_on_closed": "in_progress",
     "closed": "closed",
 }
-REQUEST_FIELDS = (
-    "service_code",
-    "service_name",
-    "description",
-    "agency_responsible",
-    "requested_datetime",
-    "address",
-    "lat",
-    "long",
-)
 
 
 def changes_from_notes(

@@ -13,14 +13,13 @@ Statuses are richer than Open311's open/closed; ``OPEN311`` says which of the tw
 from __future__ import annotations
 
 import dataclasses
-import re
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 from streams.records import dumps, loads, parse_time
 from subscriptions.errors import InvalidInput
-from subscriptions.subscription import check_request_id
+from subscriptions.subscription import DEPARTMENT, check_request_id
 
 STATUS_CHANGED = "RequestStatusChanged/1"
 STATUSES = (
@@ -38,10 +37,21 @@ STATUSES = (
 )
 CLOSED = ("closed", "duplicate", "declined")
 OPEN311 = {s: "closed" if s in CLOSED else "open" for s in STATUSES}
-DEPARTMENT = re.compile(r"^[a-z][a-z0-9-]{1,39}$")  # as department keys name them
 MAX_NOTES = 1000
 FUTURE_SLACK = 24 * 3600.0  # an update dated later than this would freeze the request
 # Open311 text fields a record may carry, with their longest length
+# the Open311 fields of a request kept with it (besides id, status and times)
+REQUEST_FIELDS = (
+    "service_code",
+    "service_name",
+    "description",
+    "agency_responsible",
+    "requested_datetime",
+    "address",
+    "lat",
+    "long",
+)
+
 TEXT_FIELDS = {
     "service_code": 100,
     "service_name": 200,
@@ -111,7 +121,7 @@ class StatusChange:
         if not isinstance(city, str) or city not in cities:  # type: ignore[operator]
             raise InvalidInput("city", f"unknown city {city!r}")
         department = d.get("department")
-        if not isinstance(department, str) or not DEPARTMENT.match(department):
+        if not isinstance(department, str) or not DEPARTMENT.fullmatch(department):
             raise InvalidInput("department", "required, a department name (e.g. voirie)")
         if "updated_datetime" not in d:
             raise InvalidInput("updated_datetime", "required, an ISO 8601 date-time")

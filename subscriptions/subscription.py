@@ -26,7 +26,7 @@ from subscriptions.errors import InvalidInput
 from subscriptions.geometry import circle, parse_lonlat, parse_polygon, parse_radius
 
 KINDS = ("area", "point", "polygon", "request", "department")
-DEPARTMENT = re.compile(r"^[a-z][a-z0-9-]{1,39}$")  # as department keys name them
+DEPARTMENT = re.compile(r"[a-z][a-z0-9-]{1,39}")  # a department, as its keys name it (whole)
 # an Open311 service_request_id: Chicago's "14-00684314", Bloomington's 24 hex digits, ours
 REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 

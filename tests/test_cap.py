@@ -21,16 +21,15 @@ from shapely.geometry import Polygon
 
 from notifier.cap import (
     CAP_CATEGORIES,
-    CATEGORY_MAP,
     MAX_XML_BYTES,
     CapAlert,
     CapCircle,
     CapGeocode,
     CapReference,
-    cap_to_announcement_input,
     parse_cap,
     parse_cap_collection,
 )
+from notifier.cap_mapping import CATEGORY_MAP, cap_to_announcement_input
 from streams.announcements import Announcement
 from streams.records import MAX_BODY, MAX_TITLE
 from subscriptions.areas import load_catalogue

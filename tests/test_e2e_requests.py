@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
-from notifier.api import create_api
 from notifier.auth import create_department_key
-from notifier.publisher import KafkaPublisher
 from notifier.settings import Settings
-from notifier.wiring import build_deps
 from streams import dead_letters
 from streams.request_records import StatusChange
 from streams.topics import TopicNames
@@ -26,15 +22,9 @@ HREF = f"/v1/cities/paris/requests/{RID}"
 
 
 @pytest.fixture
-async def client(settings: Settings, redis: Redis) -> AsyncIterator[TestClient[Any, Any]]:
-    publisher = KafkaPublisher(settings.kafka_bootstrap)
-    await publisher.start()
-    deps = build_deps(settings, redis, publisher.publish, channels={})
-    c = TestClient(TestServer(create_api(settings, deps)))
-    await c.start_server()
-    yield c
-    await c.close()
-    await publisher.stop()
+def client(api: TestClient[Any, Any]) -> TestClient[Any, Any]:
+    """The API of tests/conftest.py (real Redis, real Kafka producer)."""
+    return api
 
 
 async def test_the_requester_follows_the_request_filed_and_hears_of_each_change_once(

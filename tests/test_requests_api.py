@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from aiokafka import AIOKafkaConsumer
 from redis.asyncio import Redis
 
-from notifier.api import create_api
 from notifier.auth import create_department_key
 from notifier.keys import DEPS
-from notifier.publisher import KafkaPublisher
 from notifier.settings import Settings
-from notifier.wiring import build_deps
 from streams.request_records import StatusChange
 from streams.requests import handle_request_status
 from subscriptions.store import key
@@ -38,15 +34,9 @@ FILED = {
 
 
 @pytest.fixture
-async def client(settings: Settings, redis: Redis) -> AsyncIterator[Client]:
-    publisher = KafkaPublisher(settings.kafka_bootstrap)
-    await publisher.start()
-    deps = build_deps(settings, redis, publisher.publish, channels={})
-    c = TestClient(TestServer(create_api(settings, deps)))
-    await c.start_server()
-    yield c
-    await c.close()
-    await publisher.stop()
+def client(api: Client) -> Client:
+    """The API of tests/conftest.py (real Redis, real Kafka producer)."""
+    return api
 
 
 def auth(token: str) -> dict[str, str]:
