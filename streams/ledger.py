@@ -21,10 +21,11 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 
+from streams.coalesce import Coalescer
 from subscriptions.store import key
 
 RANK = {
@@ -64,36 +65,59 @@ if n > 0 then redis.call('HINCRBY', KEYS[1], ARGV[1] .. ':queued', n) end
 return out
 """
 
-# KEYS: notif key, counts key; ARGV: now, lease
+# KEYS: (notif key, counts key) for each notification; ARGV: now, lease
+# -> the attempt number of each (0: another sender holds it, or it is done)
 _CLAIM = """
-local h = redis.call('HMGET', KEYS[1], 'status', 'claimed_at', 'channel')
-local status, claimed, channel = h[1], tonumber(h[2] or '0'), h[3]
-local stale = status == 'sending' and tonumber(ARGV[1]) - claimed > tonumber(ARGV[2])
-if status == 'queued' or stale then
-  redis.call('HSET', KEYS[1], 'status', 'sending', 'claimed_at', ARGV[1], 'updated_at', ARGV[1])
-  local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-  if status == 'queued' then
-    redis.call('HINCRBY', KEYS[2], channel .. ':queued', -1)
-    redis.call('HINCRBY', KEYS[2], channel .. ':sending', 1)
+local out = {}
+for k = 1, #KEYS, 2 do
+  local h = redis.call('HMGET', KEYS[k], 'status', 'claimed_at', 'channel')
+  local status, claimed, channel = h[1], tonumber(h[2] or '0'), h[3]
+  local stale = status == 'sending' and tonumber(ARGV[1]) - claimed > tonumber(ARGV[2])
+  local attempts = 0
+  if status == 'queued' or stale then
+    redis.call('HSET', KEYS[k], 'status', 'sending', 'claimed_at', ARGV[1], 'updated_at', ARGV[1])
+    attempts = redis.call('HINCRBY', KEYS[k], 'attempts', 1)
+    if status == 'queued' then
+      redis.call('HINCRBY', KEYS[k+1], channel .. ':queued', -1)
+      redis.call('HINCRBY', KEYS[k+1], channel .. ':sending', 1)
+    end
   end
-  return attempts
+  out[#out + 1] = attempts
 end
-return 0
+return out
 """
 
-# KEYS: notif key, counts key; ARGV: new status, its rank, now, then field/value pairs
+# KEYS: for each notification its key, its event's counts key and, when its provider id is to be
+# indexed, the provider key; ARGV: now, the provider key's TTL, then for each notification: new
+# status, its rank, the provider key's value or '', the number of field/value pairs, the pairs
+# -> 1 for each that moved, else 0
 _ADVANCE = """
-local h = redis.call('HMGET', KEYS[1], 'status', 'channel')
-local status, channel = h[1], h[2]
-if not status then return 0 end
 local rank = {queued=0, sending=1, sent=2, delivered=3, undelivered=3, failed=3, expired=3,
               skipped=3, superseded=3, cancelled=3}
-if tonumber(ARGV[2]) <= rank[status] then return 0 end
-redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updated_at', ARGV[3])
-for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1]) end
-redis.call('HINCRBY', KEYS[2], channel .. ':' .. status, -1)
-redis.call('HINCRBY', KEYS[2], channel .. ':' .. ARGV[1], 1)
-return 1
+local out = {}
+local k, a = 1, 3
+while a <= #ARGV do
+  local target, r, indexed, npairs = ARGV[a], tonumber(ARGV[a+1]), ARGV[a+2], tonumber(ARGV[a+3])
+  local first, last = a + 4, a + 3 + 2 * npairs
+  local nkey, ckey = KEYS[k], KEYS[k+1]
+  a, k = last + 1, k + 2
+  if indexed ~= '' then
+    redis.call('SET', KEYS[k], indexed, 'EX', ARGV[2])
+    k = k + 1
+  end
+  local h = redis.call('HMGET', nkey, 'status', 'channel')
+  local status, channel = h[1], h[2]
+  local moved = 0
+  if status and r > rank[status] then
+    redis.call('HSET', nkey, 'status', target, 'updated_at', ARGV[1])
+    for i = first, last, 2 do redis.call('HSET', nkey, ARGV[i], ARGV[i+1]) end
+    redis.call('HINCRBY', ckey, channel .. ':' .. status, -1)
+    redis.call('HINCRBY', ckey, channel .. ':' .. target, 1)
+    moved = 1
+  end
+  out[#out + 1] = moved
+end
+return out
 """
 
 
@@ -107,6 +131,24 @@ redis.call('HINCRBY', KEYS[2], h[2] .. ':sending', -1)
 redis.call('HINCRBY', KEYS[2], h[2] .. ':queued', 1)
 return 1
 """
+
+
+_Move = tuple[str, str, str, str, bool, dict[str, str]]  # city, event, nid, status, index, fields
+_Item = TypeVar("_Item", bound=tuple[Any, ...])
+
+
+def _by_city(items: Sequence[_Item]) -> list[tuple[str, list[int], list[_Item]]]:
+    """Items grouped by their city (first element): (city, the items' positions, the items)."""
+    groups: dict[str, tuple[list[int], list[_Item]]] = {}
+    for i, item in enumerate(items):
+        at, group = groups.setdefault(item[0], ([], []))
+        at.append(i)
+        group.append(item)
+    return [(city, at, group) for city, (at, group) in groups.items()]
+
+
+def _notif_keys(city: str, event: str, nid: str) -> list[str]:
+    return [key(city, "notif", nid), key(city, "event", event, "counts")]
 
 
 def notification_id(city: str, event: str, citizen: str, channel: str) -> str:
@@ -123,6 +165,8 @@ class Ledger:
         self._claim = redis.register_script(_CLAIM)
         self._advance = redis.register_script(_ADVANCE)
         self._release = redis.register_script(_RELEASE)
+        self._claims = Coalescer(self._claim_many)
+        self._advances = Coalescer(self._advance_many)
 
     async def enqueue(
         self, city: str, event: str, channel: str, rows: Sequence[tuple[str, str, str]]
@@ -181,27 +225,62 @@ class Ledger:
 
     async def claim(self, city: str, event: str, nid: str) -> int:
         """Take the hand-off of a notification: its attempt number (1, 2, …), or 0 when another
-        sender holds it or it is already done."""
-        keys = [key(city, "notif", nid), key(city, "event", event, "counts")]
-        return int(await self._claim(keys=keys, args=[int(time.time()), LEASE_SECONDS]))
+        sender holds it or it is already done. Claims made together go in one script call."""
+        return await self._claims((city, event, nid))
+
+    async def _claim_many(self, items: Sequence[tuple[str, str, str]]) -> list[int]:
+        out = [0] * len(items)
+        for city, at, group in _by_city(items):
+            keys = [k for _, event, nid in group for k in _notif_keys(city, event, nid)]
+            found = await self._claim(keys=keys, args=[int(time.time()), LEASE_SECONDS])
+            for i, n in zip(at, found, strict=True):
+                out[i] = int(n)
+        return out
 
     async def release(self, city: str, event: str, nid: str, error: str, retry_at: float) -> bool:
         """Give a claimed notification back (sending -> queued) to try again at ``retry_at``:
         the one move backwards, and only from ``sending``."""
-        keys = [key(city, "notif", nid), key(city, "event", event, "counts")]
+        keys = _notif_keys(city, event, nid)
         return bool(await self._release(keys=keys, args=[error, retry_at, int(time.time())]))
 
-    async def advance(self, city: str, event: str, nid: str, status: str, **fields: str) -> bool:
-        """Move a notification forward to ``status``; a move backwards is ignored (False)."""
-        argv: list[Any] = [status, RANK[status], int(time.time())]
-        for k, v in fields.items():
-            argv += [k, v]
-        keys = [key(city, "notif", nid), key(city, "event", event, "counts")]
-        return bool(await self._advance(keys=keys, args=argv))
+    async def advance(
+        self,
+        city: str,
+        event: str,
+        nid: str,
+        status: str,
+        *,
+        error: str | None = None,
+        provider_id: str | None = None,
+        index: bool = False,
+    ) -> bool:
+        """Move a notification forward to ``status``, with its last error or its provider's
+        id; a move backwards is ignored (False). ``index``: also remember ``provider_id`` so
+        that the provider's receipts (which name its own id) find the notification. Moves
+        made together go in one script call."""
+        if index and not provider_id:
+            raise ValueError("index needs a provider_id")
+        fields = {"error": error, "provider_id": provider_id}
+        move = (city, event, nid, status, index, {k: v for k, v in fields.items() if v})
+        return await self._advances(move)
 
-    async def remember_provider_id(self, city: str, provider_id: str, event: str, nid: str) -> None:
-        """So that a provider's receipt (which names its own id) finds the notification."""
-        await self.redis.set(key(city, "provider", provider_id), f"{event} {nid}", ex=PROVIDER_TTL)
+    async def _advance_many(self, items: Sequence[_Move]) -> list[bool]:
+        out = [False] * len(items)
+        for city, at, group in _by_city(items):
+            keys: list[str] = []
+            argv: list[Any] = [int(time.time()), PROVIDER_TTL]
+            for _, event, nid, status, index, fields in group:
+                keys += _notif_keys(city, event, nid)
+                indexed = ""
+                if index:
+                    keys.append(key(city, "provider", fields["provider_id"]))
+                    indexed = f"{event} {nid}"
+                argv += [status, RANK[status], indexed, len(fields)]
+                for k, v in fields.items():
+                    argv += [k, v]
+            for i, n in zip(at, await self._advance(keys=keys, args=argv), strict=True):
+                out[i] = bool(n)
+        return out
 
     async def by_provider_id(self, city: str, provider_id: str) -> tuple[str, str] | None:
         """(event, notification id) of a provider id, or None."""

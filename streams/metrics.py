@@ -29,6 +29,14 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.unrecorded = Histogram(
+            "notifier_accepted_to_recorded_seconds",
+            "From the provider's acceptance to the ledger's 'sent': the window in which a crash"
+            " makes the message go out again once the claim's lease is over",
+            ["channel"],
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
+            registry=r,
+        )
         self.dead_letters = Counter(
             "notifier_dead_letters", "Records sent to dead letters", ["source"], registry=r
         )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
+import functools
 import hashlib
 import random
 import time
@@ -37,6 +38,7 @@ from streams.records import (
 from subscriptions.contacts import ContactPoint
 
 MAX_ATTEMPTS = 5
+CHUNK_PER_SENDER = 4  # a batch is claimed in chunks of this many times SEND_CONCURRENCY
 MAX_BACKOFF = 300.0  # seconds between two tries, at most
 ALLOWED = {
     "announcement": ("confirmed",),
@@ -56,7 +58,12 @@ GONE: tuple[tuple[type[Exception], str, str], ...] = (
 
 
 async def send_batch(raw: bytes, deps: Deps) -> dict[str, int]:
-    """Hand each notification of a batch over once; the outcome counts of this call."""
+    """Hand each notification of a batch over once; the outcome counts of this call.
+
+    The batch goes in chunks of a few times the concurrency: a chunk's ledger claims are one
+    Redis call, then its messages go to the provider ``send_concurrency`` at a time, and their
+    outcomes are written together as they come. A chunk never holds claims for long, so a
+    rate-limited batch does not outlive the claims' lease."""
     batch = DeliveryBatch.from_wire(raw)
     stale = await _stale(batch, deps)
     contacts = await deps.store.contacts(batch.city, [r.contact for r in batch.recipients])
@@ -64,21 +71,24 @@ async def send_batch(raw: bytes, deps: Deps) -> dict[str, int]:
     outcomes: dict[str, int] = {}
 
     async def one(r: Recipient, cp: ContactPoint | None) -> None:
-        async with sem:
-            if stale:
-                await deps.ledger.advance(batch.city, batch.event, r.id, stale)
-                outcome = stale
-            else:
-                outcome = await _send_one(batch, r, cp, deps)
-            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        if stale:
+            await deps.ledger.advance(batch.city, batch.event, r.id, stale)
+            outcome = stale
+        else:
+            outcome = await _send_one(batch, r, cp, deps, sem)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
 
-    results = await asyncio.gather(
-        *(one(r, cp) for r, cp in zip(batch.recipients, contacts, strict=True)),
-        return_exceptions=True,  # every recipient finishes before the batch may fail
-    )
+    pairs = list(zip(batch.recipients, contacts, strict=True))
+    size = CHUNK_PER_SENDER * deps.send_concurrency
+    errors: list[BaseException] = []
+    for start in range(0, len(pairs), size):
+        results = await asyncio.gather(
+            *(one(r, cp) for r, cp in pairs[start : start + size]),
+            return_exceptions=True,  # every recipient finishes before the batch may fail
+        )
+        errors += [e for e in results if isinstance(e, BaseException)]
     for outcome, n in outcomes.items():
         deps.metrics.notifications.labels(batch.channel, outcome).inc(n)
-    errors = [e for e in results if isinstance(e, BaseException)]
     if errors:
         raise errors[0]  # the batch goes to dead letters with the reason; replaying it is safe
     return outcomes
@@ -110,7 +120,9 @@ async def _stale(batch: DeliveryBatch, deps: Deps) -> str | None:
     return None
 
 
-async def _send_one(batch: DeliveryBatch, r: Recipient, cp: ContactPoint | None, deps: Deps) -> str:
+async def _send_one(
+    batch: DeliveryBatch, r: Recipient, cp: ContactPoint | None, deps: Deps, sem: asyncio.Semaphore
+) -> str:
     city, ledger = batch.city, deps.ledger
     if cp is None or cp.status not in ALLOWED[batch.kind]:
         # consent first: the contact point was unsubscribed, erased or never confirmed
@@ -126,9 +138,10 @@ async def _send_one(batch: DeliveryBatch, r: Recipient, cp: ContactPoint | None,
     attempt = await ledger.claim(city, batch.event, r.id)
     if not attempt:
         return await _held_elsewhere(batch, r, deps)
-    await deps.limiter.wait(city, batch.channel)
     try:
-        sent = await channel.send(r.id, _message(batch, r, cp, deps))
+        async with sem:
+            await deps.limiter.wait(city, batch.channel)
+            sent = await channel.send(r.id, _message(batch, r, cp, deps))
     except TransientChannelError as e:
         return await _retry_later(batch, r, attempt, e, deps)
     except PermanentChannelError as e:
@@ -136,11 +149,13 @@ async def _send_one(batch: DeliveryBatch, r: Recipient, cp: ContactPoint | None,
             if isinstance(e, kind):
                 await deps.store.set_contact_status(city, cp.id, status, how)
         return await _failed(batch, r, e.reason, deps)
-    await ledger.advance(city, batch.event, r.id, "sent", provider_id=sent.provider_id)
+    accepted = time.time()
     if batch.origin_at:
-        deps.metrics.latency.labels(batch.channel).observe(max(0.0, time.time() - batch.origin_at))
-    if batch.channel == "sms":  # Twilio's status callbacks name the message by its SID
-        await ledger.remember_provider_id(city, sent.provider_id, batch.event, r.id)
+        deps.metrics.latency.labels(batch.channel).observe(max(0.0, accepted - batch.origin_at))
+    # Twilio's status callbacks name the message by its SID: index it (SMS only)
+    index = batch.channel == "sms"
+    await ledger.advance(city, batch.event, r.id, "sent", index=index, provider_id=sent.provider_id)
+    deps.metrics.unrecorded.labels(batch.channel).observe(time.time() - accepted)
     return "sent"
 
 
@@ -201,6 +216,11 @@ def _topic(event: str) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(event.encode()).digest()).decode()[:32]
 
 
+@functools.cache
+def _domain(mail_from: str) -> str:
+    return parseaddr(mail_from)[1].rpartition("@")[2] or "notifier.invalid"
+
+
 def _email(batch: DeliveryBatch, r: Recipient, address: str, mail_from: str) -> Email:
     v = batch.variants[r.language]
     headers: tuple[tuple[str, str], ...] = ()
@@ -211,13 +231,12 @@ def _email(batch: DeliveryBatch, r: Recipient, address: str, mail_from: str) -> 
             ("List-Unsubscribe", f"<{r.unsubscribe_url}>"),
             ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
         )
-    domain = parseaddr(mail_from)[1].rpartition("@")[2] or "notifier.invalid"
     return Email(
         to=address,
         subject=v["subject"],
         text=v["text"],
         html=v["html"],
-        message_id=f"<{r.id}@{domain}>",
+        message_id=f"<{r.id}@{_domain(mail_from)}>",
         headers=headers,
         fills=((UNSUBSCRIBE_PLACEHOLDER, r.unsubscribe_url),),
     )

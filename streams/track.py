@@ -31,8 +31,8 @@ async def track_receipt(raw: bytes, deps: Deps) -> str:
         log.warning("receipt for an unknown %s message %s", r.provider, r.provider_id)
         return "unknown"
     event, nid = found
-    fields = {"error": f"{r.provider} error {r.error_code}"} if r.error_code else {}
-    moved = await deps.ledger.advance(r.city, event, nid, status, **fields)
+    error = f"{r.provider} error {r.error_code}" if r.error_code else None
+    moved = await deps.ledger.advance(r.city, event, nid, status, error=error)
     if r.error_code == "21610":
         record = await deps.ledger.get(r.city, nid)
         await deps.store.set_contact_status(

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+
 from redis.asyncio import Redis
 
 from streams.ledger import Ledger, notification_id
@@ -48,3 +50,30 @@ async def test_statuses_never_move_backwards(redis: Redis) -> None:
     assert record["status"] == "delivered" and "provider_id" not in record
     assert await ledger.counts("paris", "e") == {"email": {"delivered": 1}}
     assert not await ledger.advance("paris", "e", "unknown", "sent")
+
+
+async def test_claims_and_moves_made_together_answer_each_caller(redis: Redis) -> None:
+    """Concurrent claims and moves go to Redis together; each caller still gets its own
+    answer, across events and cities, and two claims of one notification give one winner."""
+    ledger = Ledger(redis)
+    await ledger.enqueue("paris", "e1", "sms", [(f"p{i}", f"c{i}", "x") for i in range(50)])
+    await ledger.enqueue("lyon", "e2", "sms", [(f"l{i}", f"c{i}", "x") for i in range(50)])
+    wanted = [("paris", "e1", f"p{i}") for i in range(50)] + [
+        ("lyon", "e2", f"l{i}") for i in range(0, 50, 2)
+    ]
+    wanted += [("paris", "e1", "p0"), ("paris", "e1", "nope")]  # a second claim, an unknown one
+    claims = await asyncio.gather(*(ledger.claim(*w) for w in wanted))
+    assert claims[:75] == [1] * 75 and claims[75:] == [0, 0]
+    moves = await asyncio.gather(
+        *(
+            ledger.advance(c, e, n, "sent", index=c == "lyon", provider_id=f"SM{n}")
+            for c, e, n in wanted[:75]
+        ),
+        ledger.advance("paris", "e1", "p1", "queued"),  # backwards: refused
+    )
+    assert moves == [True] * 75 + [False]
+    assert await ledger.counts("paris", "e1") == {"sms": {"sent": 50}}
+    assert await ledger.counts("lyon", "e2") == {"sms": {"sent": 25, "queued": 25}}
+    assert await ledger.by_provider_id("lyon", "SMl4") == ("e2", "l4")
+    assert await ledger.by_provider_id("paris", "SMp4") is None  # not asked to index it
+    assert (await ledger.get("lyon", "l4"))["provider_id"] == "SMl4"
