@@ -107,17 +107,21 @@ async def show(request: web.Request) -> web.Response:
 
 
 async def preferences(request: web.Request) -> web.Response:
-    """``{language?, timezone?, quiet_hours?: {start, end} | null}``."""
+    """``{language?, timezone?, quiet_hours?: {start, end} | null, default_channels?,
+    fallback?}``."""
     city, deps = city_of(request), request.app[DEPS]
     cid = citizen_token(request, city)
     body = await json_body(request)
-    allowed = {"language", "timezone", "quiet_hours", "default_channels"}
+    allowed = {"language", "timezone", "quiet_hours", "default_channels", "fallback"}
     unknown = sorted(set(body) - allowed)
     if unknown:
         raise InvalidInput(unknown[0], f"not a preference ({', '.join(sorted(allowed))})")
     channels = body.get("default_channels")
     if channels is not None and not isinstance(channels, list):
         raise InvalidInput("default_channels", "a list of channels")
+    fallback = body.get("fallback")
+    if fallback is not None and not isinstance(fallback, list):
+        raise InvalidInput("fallback", "a list of channels (sms, email), in the order to try")
     citizen = await deps.store.set_preferences(
         city,
         cid,
@@ -125,6 +129,7 @@ async def preferences(request: web.Request) -> web.Response:
         timezone=parse_timezone(body["timezone"]) if "timezone" in body else None,
         quiet_hours=parse_quiet_hours(body["quiet_hours"]) if "quiet_hours" in body else False,
         default_channels=tuple(str(c) for c in channels) if channels is not None else None,
+        fallback=tuple(str(c) for c in fallback) if fallback is not None else None,
     )
     return web.json_response({"citizen": citizen.public()})
 

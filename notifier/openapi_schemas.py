@@ -106,6 +106,12 @@ _FILTERS: dict[str, Schema] = {
     "cadence": ref("Cadence"),
 }
 _KIND_KEYS = ("area", "point", "polygon", "request", "department")
+_FALLBACK = array(
+    {"type": "string", "enum": ["sms", "email"]},
+    uniqueItems=True,
+    description="Where an alert goes, in this order, when its web push is not delivered "
+    "(the subscription was removed, or the push service kept refusing it). Empty: nowhere.",
+)
 _CADENCE: Schema = {
     "description": "When news goes out: at once, or in a digest at a local time.",
     "anyOf": [
@@ -433,6 +439,7 @@ SCHEMAS: dict[str, Schema] = {
             "timezone": {"type": "string", "description": "an IANA timezone, e.g. Europe/Paris"},
             "quiet_hours": nullable(ref("QuietHours")),
             "default_channels": array(ref("Channel"), minItems=1),
+            "fallback": _FALLBACK,
         },
         additionalProperties=False,
     ),
@@ -505,6 +512,7 @@ SCHEMAS: dict[str, Schema] = {
             "timezone": STRING,
             "quiet_hours": nullable(ref("QuietHours")),
             "default_channels": array(ref("Channel")),
+            "fallback": _FALLBACK,
         },
         ("id", "language", "timezone", "quiet_hours"),
     ),

@@ -10,6 +10,7 @@ already told, on the channels they were told on.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -49,15 +50,7 @@ async def expand_announcement(a: Announcement, deps: Deps) -> int:
         citizens = _wanting(matches, channel)
         if a.version > 1:
             citizens |= {cit for cit, _ in await deps.ledger.reached(a.city, a.id, channel)}
-        queued += await _queue(
-            deps,
-            a,
-            "announcement",
-            channel,
-            sorted(citizens),
-            version_key(a.id, a.version),
-            lambda lang, ch: render_announcement(a, lang, ch, deps),
-        )
+        queued += await queue_announcement(deps, a, channel, sorted(citizens))
     await deps.events.processed(
         a.city, a.id, a.version, processed_at=str(time.time()), matched=len(matches), queued=queued
     )
@@ -88,6 +81,14 @@ async def expand_cancellation(c: Cancellation, deps: Deps) -> int:
     await deps.events.processed(c.city, c.id, c.version)
     log.info("event=%s cancelled city=%s notices=%d", c.id, c.city, queued)
     return queued
+
+
+async def queue_announcement(deps: Deps, a: Announcement, channel: str, citizens: list[str]) -> int:
+    """Queue this version of the announcement for these citizens on one channel (those with a
+    confirmed contact point on it); how many still to send."""
+    id_key = version_key(a.id, a.version)
+    render = functools.partial(render_announcement, a, deps=deps)
+    return await _queue(deps, a, "announcement", channel, citizens, id_key, render)
 
 
 def _wanting(matches: list[Match], channel: str) -> set[str]:

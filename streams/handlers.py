@@ -19,6 +19,7 @@ from streams.announcements import CANCELLED, PUBLISHED, UPDATED, Announcement, d
 from streams.deps import Deps
 from streams.digests import DIGEST_DUE, DigestDue, release_digest
 from streams.expand import expand_announcement, expand_cancellation
+from streams.fallback import FALLBACK_DUE, FallbackDue, release_fallback
 from streams.records import dead_letter, loads_any
 from streams.scheduler import release
 from streams.send import send_batch
@@ -35,7 +36,7 @@ __all__ = [
 ]
 log = logging.getLogger("notifier.streams")
 SWEEP_AFTER_SECONDS = 30.0
-CITY_EVENT_TYPES = (PUBLISHED, UPDATED, CANCELLED, DIGEST_DUE)
+CITY_EVENT_TYPES = (PUBLISHED, UPDATED, CANCELLED, DIGEST_DUE, FALLBACK_DUE)
 
 
 async def guarded(
@@ -65,9 +66,13 @@ async def guarded(
 
 
 async def handle_city_event(raw: bytes, deps: Deps) -> int:
-    if loads_any(raw, CITY_EVENT_TYPES)["type"] == DIGEST_DUE:  # the scheduler's, at its time
+    kind = loads_any(raw, CITY_EVENT_TYPES)["type"]
+    if kind == DIGEST_DUE:  # the scheduler's, at its time
         deps.metrics.events.labels("digestdue").inc()
         return await release_digest(deps, DigestDue.from_wire(raw))
+    if kind == FALLBACK_DUE:  # a web push alert that was not delivered
+        deps.metrics.events.labels("fallbackdue").inc()
+        return await release_fallback(deps, FallbackDue.from_wire(raw))
     event = decode_city_event(raw, deps.catalogues)
     deps.metrics.events.labels(type(event).__name__.lower()).inc()
     if isinstance(event, Announcement):

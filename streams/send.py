@@ -5,9 +5,10 @@ pending for a confirmation request), staleness (the event cancelled, or a newer 
 expiry, and the ledger claim that makes the hand-off happen once. Transient refusals are retried
 later through the scheduler, with exponential backoff and jitter, bounded by attempts and by the
 event's expiry; a permanent one, or the last transient one, ends ``failed`` with its reason and
-a dead letter. Every provider call waits for its token in the city's rate limit first. A
-provider saying the address is gone for good (a bounce, STOP, a push subscription 404/410)
-switches that contact point off in the consent ledger.
+a dead letter (and, for a web push alert, a fallback to the citizen's SMS or email where they
+asked for it: ``streams.fallback``). Every provider call waits for its token in the city's rate
+limit first. A provider saying the address is gone for good (a bounce, STOP, a push
+subscription 404/410) switches that contact point off in the consent ledger.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from channels.push import Push, PushSubscription, SubscriptionGoneError
 from channels.sms import OptedOutError, Sms
 from streams import dead_letters
 from streams.deps import Deps
+from streams.fallback import FROM_CHANNELS, FallbackDue
 from streams.ledger import LEASE_SECONDS
 from streams.records import (
     UNSUBSCRIBE_PLACEHOLDER,
@@ -186,6 +188,10 @@ async def _failed(batch: DeliveryBatch, r: Recipient, error: str, deps: Deps) ->
     await dead_letters.put(
         deps.store.redis, deps.publish, deps.topics.dead_letters, r.id.encode(), letter
     )
+    if batch.kind == "announcement" and batch.channel in FROM_CHANNELS:
+        # the citizen may want it by SMS or email instead (``streams.fallback``)
+        due = FallbackDue(batch.city, batch.event, batch.version, r.citizen, batch.channel, error)
+        await deps.publish(deps.topics.city_events, batch.event.encode(), due.to_wire())
     return "failed"
 
 

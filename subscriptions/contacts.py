@@ -11,6 +11,7 @@ import phonenumbers
 from subscriptions.errors import InvalidInput
 
 CHANNELS = ("email", "sms", "push")
+FALLBACK_CHANNELS = ("sms", "email")  # where an undelivered web push may go instead
 # pending: not confirmed yet; confirmed: may be used; unsubscribed: one-click or by the citizen;
 # opted_out: replied STOP (or Twilio said 21610); bounced: the mail server refused it for good;
 # gone: the push service said the subscription no longer exists (404/410)

@@ -30,7 +30,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from subscriptions.contacts import CHANNELS, STATUSES, ContactPoint
+from subscriptions.contacts import CHANNELS, FALLBACK_CHANNELS, STATUSES, ContactPoint
 from subscriptions.errors import InvalidInput, NotFound
 from subscriptions.preferences import QuietHours, parse_quiet_hours
 from subscriptions.subscription import Subscription
@@ -53,17 +53,20 @@ class Citizen:
     timezone: str
     quiet_hours: QuietHours | None = None
     default_channels: tuple[str, ...] = ("email",)  # for a subscription that names none
+    # where an alert goes, in this order, when its web push is not delivered (none: nowhere)
+    fallback: tuple[str, ...] = ()
 
     @classmethod
-    def from_fields(
-        cls, cid: str, language: str, tz: str, quiet: str | None, channels: str | None = None
-    ) -> Citizen:
+    def from_hash(cls, h: dict[str, str]) -> Citizen:
+        quiet, channels = h.get("quiet_hours"), h.get("default_channels")
+        fallback = h.get("fallback")
         return cls(
-            cid,
-            language,
-            tz,
+            h["id"],
+            h["language"],
+            h["timezone"],
             parse_quiet_hours(json.loads(quiet)) if quiet else None,
             tuple(json.loads(channels)) if channels else ("email",),
+            tuple(json.loads(fallback)) if fallback else (),
         )
 
     def public(self) -> dict[str, Any]:
@@ -73,6 +76,7 @@ class Citizen:
             "timezone": self.timezone,
             "quiet_hours": self.quiet_hours.to_json() if self.quiet_hours else None,
             "default_channels": list(self.default_channels),
+            "fallback": list(self.fallback),
         }
 
 
@@ -162,9 +166,7 @@ class SubscriptionStore:
         h = await self.redis.hgetall(key(city, "citizen", cid))
         if not h:
             raise NotFound(f"no citizen {cid}")
-        return Citizen.from_fields(
-            h["id"], h["language"], h["timezone"], h.get("quiet_hours"), h.get("default_channels")
-        )
+        return Citizen.from_hash(h)
 
     async def set_preferences(
         self,
@@ -174,6 +176,7 @@ class SubscriptionStore:
         timezone: str | None = None,
         quiet_hours: QuietHours | None | bool = False,
         default_channels: tuple[str, ...] | None = None,
+        fallback: tuple[str, ...] | None = None,
     ) -> Citizen:
         """Change what is given; ``quiet_hours=None`` removes them, ``False`` leaves them."""
         await self.citizen(city, cid)
@@ -190,6 +193,14 @@ class SubscriptionStore:
             if not default_channels or any(c not in CHANNELS for c in default_channels):
                 raise InvalidInput("default_channels", f"a non-empty list of {', '.join(CHANNELS)}")
             fields["default_channels"] = json.dumps(sorted(set(default_channels)))
+        if fallback is not None:
+            if any(c not in FALLBACK_CHANNELS for c in fallback) or len(set(fallback)) < len(
+                fallback
+            ):
+                raise InvalidInput(
+                    "fallback", f"a list of distinct channels among {', '.join(FALLBACK_CHANNELS)}"
+                )
+            fields["fallback"] = json.dumps(list(fallback))
         async with self.redis.pipeline(transaction=True) as p:
             if fields:
                 p.hset(key(city, "citizen", cid), mapping=fields)
@@ -319,8 +330,8 @@ class SubscriptionStore:
                 p.hmget(key(city, "citizen", cid), "language", "timezone", "quiet_hours")
             rows = await p.execute()
         return {
-            cid: Citizen.from_fields(cid, lang, tz, quiet)
-            for cid, (lang, tz, quiet) in zip(ids, rows, strict=True)
+            cid: Citizen.from_hash({"id": cid, "language": lang, "timezone": tz, "quiet_hours": q})
+            for cid, (lang, tz, q) in zip(ids, rows, strict=True)
             if lang
         }
 

@@ -106,7 +106,9 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def citizen_with_phone_and_push(w: World) -> tuple[dict[str, Any], str]:
+async def citizen_with_phone_and_push(
+    w: World, channels: tuple[str, ...] = ("sms", "push")
+) -> tuple[dict[str, Any], str]:
     r = await w.api.post("/v1/cities/paris/citizens", json={"phone": "06 12 34 56 78"})
     assert r.status == 201, await r.text()
     c = await r.json()
@@ -135,7 +137,7 @@ async def citizen_with_phone_and_push(w: World) -> tuple[dict[str, Any], str]:
     assert r.status == 201 and (await r.json())["status"] == "confirmed"
     r = await w.api.post(
         f"/v1/cities/paris/citizens/{cid}/subscriptions",
-        json={"area": "75105", "channels": ["sms", "push"]},
+        json={"area": "75105", "channels": list(channels)},
         headers=auth(c["token"]),
     )
     assert r.status == 201, await r.text()
@@ -222,3 +224,33 @@ async def test_stop_switches_sms_off_and_a_forged_stop_is_refused(world: World) 
         what="the push, which STOP does not touch",
     )
     assert len(w.twilio.sent_to(PHONE)) == before  # no SMS after STOP
+
+
+async def test_a_push_alert_to_a_gone_subscription_falls_back_to_sms(world: World) -> None:
+    """She follows her quartier by web push only and asked for SMS when a push fails: the
+    browser dropped the subscription (410), so the alert comes by SMS, and the push contact
+    is switched off."""
+    w = world
+    c, token = await citizen_with_phone_and_push(w, channels=("push",))
+    cid = c["citizen"]["id"]
+    r = await w.api.patch(
+        f"/v1/cities/paris/citizens/{cid}", json={"fallback": ["sms"]}, headers=auth(c["token"])
+    )
+    assert (await r.json())["citizen"]["fallback"] == ["sms"]
+    w.push.mark_gone(token)
+    href = await announce(w, "Coupure d'eau")
+    [sms] = await eventually(
+        lambda: [m for m in w.twilio.sent_to(PHONE) if "Coupure" in m.body], what="the SMS"
+    )
+    assert sms.body.startswith("Paris : Coupure d'eau.")
+
+    async def figures() -> dict[str, Any] | None:
+        body = await (await w.api.get(href, headers=auth(w.key))).json()
+        return body if body["deliveries"].get("sms") == {"delivered": 1} else None
+
+    body = await eventually(figures, what="the fallback SMS delivered")
+    assert body["deliveries"]["push"] == {"failed": 1}
+    held = await (
+        await w.api.get(f"/v1/cities/paris/citizens/{cid}", headers=auth(c["token"]))
+    ).json()
+    assert {x["channel"]: x["status"] for x in held["contacts"]}["push"] == "gone"

@@ -20,6 +20,7 @@ from streams import handlers
 from streams.announcements import Announcement, Cancellation, Content
 from streams.deps import Deps
 from streams.expand import expand_announcement
+from streams.fallback import FallbackDue, release_fallback
 from streams.handlers import handle_city_event, release_scheduled, sweep_outbox
 from streams.ledger import LEASE_SECONDS
 from streams.ratelimit import RateLimiter
@@ -481,3 +482,49 @@ async def test_a_message_held_by_a_crashed_sender_is_sent_after_its_lease(
     )
     assert await send_batch(again, d) == {"sent": 1}  # the lease is over: taken back, sent
     assert len(sink.messages) == 1
+
+
+async def test_a_push_alert_not_delivered_falls_back_to_email_where_the_citizen_asked(
+    deps: tuple[Deps, Published],
+) -> None:
+    d, published = deps
+    d.enabled = ("email", "push")  # and this worker has no push provider: every push fails
+    s = d.store
+    for name, fallback in (("wants", ("email",)), ("not-asked", ())):
+        c = await s.create_citizen("paris", "fr")
+        await s.add_contact("paris", c.id, "email", f"{name}@example.org", "confirmed", "test")
+        await s.add_contact("paris", c.id, "push", f"https://push.example/{name}", "confirmed", "t")
+        await subscribe(s, c.id, area="75105", channels=["push"])
+        await s.set_preferences("paris", c.id, fallback=fallback)
+    await expand_announcement(await accepted(d, ["7510501"]), d)
+    [push] = [DeliveryBatch.from_wire(v) for t, _, v in published if t == "deliveries.push"]
+    assert batches(published) == []  # nobody chose email for this
+    assert await send_batch(push.to_wire(), d) == {"failed": 2}
+    dues = [v for t, _, v in published if t == d.topics.city_events]
+    assert len(dues) == 2
+    for v in dues:  # nothing for a version other than the event's current one
+        assert (
+            await release_fallback(d, dataclasses.replace(FallbackDue.from_wire(v), version=2)) == 0
+        )
+    assert batches(published) == []
+    assert sorted([await handle_city_event(v, d) for v in dues]) == [0, 1]
+    [fallback] = batches(published)
+    assert [r.to for r in fallback.recipients] == ["wants@example.org"]
+    assert fallback.kind == "announcement" and "Travaux" in fallback.variants["fr"]["subject"]
+    counts = await d.ledger.counts("paris", "evt_1")
+    assert counts == {"push": {"failed": 2}, "email": {"queued": 1}}
+    # once only: a replayed fallback queues nothing more
+    assert [await handle_city_event(v, d) for v in dues] == [0, 0]
+    assert len(batches(published)) == 1
+
+
+async def test_the_fallback_preference_takes_only_sms_and_email(
+    deps: tuple[Deps, Published],
+) -> None:
+    d, _ = deps
+    c = await d.store.create_citizen("paris", "fr")
+    for wrong in (("push",), ("sms", "sms"), ("fax",)):
+        with pytest.raises(InvalidInput, match="fallback"):
+            await d.store.set_preferences("paris", c.id, fallback=wrong)
+    updated = await d.store.set_preferences("paris", c.id, fallback=("sms", "email"))
+    assert updated.fallback == ("sms", "email") and updated.public()["fallback"] == ["sms", "email"]
