@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help install run test bench lint clean
+.PHONY: help install browser run test bench lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -19,10 +19,20 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The browser tests (tests/web) drive Debian's Chromium; Playwright's own browser download is
+# not used (and cannot be fetched here). Installs it once, as root or through sudo.
+browser: ## install Debian's chromium for the browser tests, if it is missing
+	@command -v chromium >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then sudo=; \
+		elif command -v sudo >/dev/null; then sudo=sudo; \
+		else echo "chromium is missing and this is not root: apt-get install chromium"; exit 1; fi; \
+		$$sudo apt-get update && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }
+
 run: install ## bring the whole service up on the embedded default (Ctrl-C stops it)
 	$(VENV)/bin/notifier up
 
-test: install ## run the test suite (starts its own Kafka, Redis and SMTP servers)
+test: install browser ## run the test suite (starts its own Kafka, Redis and SMTP servers)
 	$(PY) -m pytest
 
 bench: install ## run the benchmarks and print their figures

@@ -12,6 +12,7 @@ import abc
 import dataclasses
 import email.utils
 import logging
+import sys
 import time
 from typing import Generic, TypeVar
 
@@ -74,13 +75,28 @@ class Channel(abc.ABC, Generic[M]):
             outcome = "transient" if isinstance(e, TransientChannelError) else "permanent"
             raise
         finally:
+            ms = (time.perf_counter() - start) * 1000
+            error = None
+            if outcome != "sent":  # then sys.exc_info() is what propagates
+                failure = sys.exc_info()[1]
+                error = type(failure).__name__
+                if isinstance(failure, ChannelError):
+                    error = failure.reason
             log.info(
                 "delivery notification=%s channel=%s provider=%s outcome=%s duration_ms=%.1f",
                 notification_id,
                 self.name,
                 self.provider,
                 outcome,
-                (time.perf_counter() - start) * 1000,
+                ms,
+                extra={  # the same, as fields for JSON logs (never the address)
+                    "notification_id": notification_id,
+                    "channel": self.name,
+                    "provider": self.provider,
+                    "outcome": outcome,
+                    "duration_ms": round(ms, 1),
+                    "error": error,  # the provider's words may hold the address: logs mask it
+                },
             )
 
     @abc.abstractmethod

@@ -21,8 +21,10 @@ from notifier import (
     events_api,
     links_api,
     manage_api,
+    map_api,
     openapi,
     outbox,
+    pages,
     requests_api,
     webhooks_api,
 )
@@ -151,6 +153,8 @@ def create_api(
     events_api.add_routes(app.router)
     requests_api.add_routes(app.router)
     openapi.add_routes(app.router)
+    map_api.add_routes(app.router)
+    pages.add_routes(app.router, dev=dev is not None)
     if dev is not None:
         app[DEV] = dev
         outbox.add_routes(app.router)

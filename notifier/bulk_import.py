@@ -36,7 +36,7 @@ from notifier.confirmations import send_confirmation
 from streams.deps import Deps
 from subscriptions.contacts import ContactPoint
 from subscriptions.errors import InvalidInput
-from subscriptions.store import _address_key, _consent, key, new_id
+from subscriptions.store import _address_key, _consent, key, log_changes, new_id
 from subscriptions.subscription import Subscription
 
 __all__ = ["FileError", "ImportStopped", "Progress", "Report", "import_csv"]
@@ -301,6 +301,7 @@ def _queue(tx: Pipeline, city: str, plans: Sequence[_Plan]) -> None:
         tx.sadd(key(city, "import", "owed"), *owed)
     for k, sids in index.items():
         tx.sadd(k, *sids)
+    log_changes(tx, city, "add", [p.subscription.id for p in plans if p.subscription is not None])
 
 
 async def _ask(deps: Deps, city: str, asks: list[_Plan], report: Report) -> None:

@@ -8,6 +8,7 @@ notifier vapid-keys             a web push key pair for NOTIFIER_VAPID_PRIVATE_K
 notifier dead-letters list|show ID|replay ID
 notifier cap-import FILE --department NAME
 notifier import-subscribers FILE [--dry-run]
+notifier topics create|check    the Kafka topics, as NOTIFIER_TOPIC_* plan them
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from aiokafka.errors import KafkaError
 from redis.exceptions import RedisError
 
 from channels.push import generate_vapid_keys
-from notifier import admin, bulk_import_cli, up
+from notifier import admin, bulk_import_cli, logs, topics_admin, up
 from notifier.errors import ConfigError
 from notifier.settings import Settings
 from subscriptions.errors import InvalidInput
@@ -32,13 +33,8 @@ from templates.renderer import TemplateError
 log = logging.getLogger("notifier")
 
 
-def _logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)
-    logging.getLogger("mail.log").setLevel(logging.WARNING)
-    logging.getLogger("twilio").setLevel(logging.WARNING)  # it logs every request at INFO
+def _logging(settings: Settings, command: str) -> None:
+    logs.setup(settings, component=command)  # text or JSON lines, personal data masked
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -77,6 +73,10 @@ def _parser() -> argparse.ArgumentParser:
     cap.add_argument("--department", required=True)
     cap.add_argument("--city", default=None)
     bulk_import_cli.add_parser(sub)
+    topics = sub.add_parser("topics", help="create or check the Kafka topics on a cluster")
+    topics_sub = topics.add_subparsers(dest="action", required=True)
+    topics_sub.add_parser("create", help="make the missing topics (existing ones are left)")
+    topics_sub.add_parser("check", help="compare the topics with the plan; exit 1 if they differ")
     return parser
 
 
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     try:
         settings = Settings.from_env()
-        _logging(settings)
+        _logging(settings, args.command)
         city = getattr(args, "city", None) or settings.default_city
         if args.command == "up":
             with contextlib.suppress(KeyboardInterrupt):
@@ -103,6 +103,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"# public key (browsers' applicationServerKey): {keys.public_key}")
         elif args.command == "import-subscribers":
             sys.exit(asyncio.run(bulk_import_cli.run(settings, args)))
+        elif args.command == "topics":
+            sys.exit(_topics(settings, args.action))
         else:
             for line in asyncio.run(_admin(settings, args, city)):
                 print(line)
@@ -116,6 +118,30 @@ def main(argv: list[str] | None = None) -> None:
         log.debug("failed", exc_info=True)
         print(f"notifier: cannot reach a service: {type(e).__name__}: {e}", file=sys.stderr)
         sys.exit(1)
+
+
+def _topics(settings: Settings, action: str) -> int:
+    """0: the topics are as planned; 1: they are not (or the cluster does not answer)."""
+    if not settings.kafka_url:
+        raise ConfigError("set NOTIFIER_KAFKA_URL: `notifier topics` works on a running cluster")
+    run = topics_admin.create if action == "create" else topics_admin.check
+    try:
+        report = asyncio.run(run(settings))
+    except topics_admin.BrokerUnreachableError as e:
+        print(f"notifier: {e}", file=sys.stderr)
+        return 1
+    for line in report.lines:
+        print(line)
+    for note in report.unverified:
+        print(f"notifier: warning: {note}", file=sys.stderr)
+    if report.problems:
+        print(
+            f"notifier: {len(report.problems)} problem(s) with the topics: "
+            + "; ".join(report.problems),
+            file=sys.stderr,
+        )
+        return 1
+    return 0
 
 
 async def _admin(settings: Settings, args: argparse.Namespace, city: str) -> list[str]:

@@ -11,6 +11,7 @@ from subscriptions.errors import InvalidInput, NotFound
 
 MAX_BODY = 64 * 1024  # JSON bodies
 MAX_DOCUMENT = 1024 * 1024  # CAP documents; also aiohttp's limit for any body
+MAX_DEPTH = 32  # arrays and objects in a JSON body (a GeoJSON target needs 6)
 
 
 def error(status: int, field: str | None, reason: str) -> web.Response:
@@ -24,13 +25,42 @@ def city_of(request: web.Request) -> str:
     return city
 
 
+def bad_request(field: str, reason: str) -> web.HTTPBadRequest:
+    """A 400 with our JSON error (the errors middleware lets JSON HTTP errors through)."""
+    return web.HTTPBadRequest(
+        text=json.dumps({"error": {"field": field, "reason": reason}}),
+        content_type="application/json",
+    )
+
+
+def _depth(value: object) -> int:
+    """How deeply arrays and objects nest in a parsed JSON value (without recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, dict | list):
+            deepest = max(deepest, d)
+            stack.extend((child, d + 1) for child in (v.values() if isinstance(v, dict) else v))
+    return deepest
+
+
 async def json_body(request: web.Request) -> dict[str, object]:
     if request.content_type != "application/json":
         raise InvalidInput("Content-Type", "must be application/json")
-    text = await request.text()
-    if len(text) > MAX_BODY:
-        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=len(text))
-    body = json.loads(text)
+    raw = await request.read()
+    if len(raw) > MAX_BODY:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=len(raw))
+    try:
+        text = raw.decode(request.charset or "utf-8")
+    except (LookupError, UnicodeDecodeError):
+        raise bad_request("body", f"not text in {request.charset or 'utf-8'}") from None
+    try:
+        body = json.loads(text)  # not JSON: the errors middleware answers 400
+        too_deep = _depth(body) > MAX_DEPTH
+    except RecursionError:  # deeper than the parser itself goes
+        too_deep = True
+    if too_deep:
+        raise bad_request("body", f"nested deeper than {MAX_DEPTH} levels")
     if not isinstance(body, dict):
         raise InvalidInput("body", "must be a JSON object")
     return body

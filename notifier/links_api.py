@@ -37,6 +37,7 @@ def _page(
         text=(
             f'<!doctype html><html lang="fr"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width">'
+            '<link rel="stylesheet" href="/static/site.css">'
             f"<title>{html.escape(title)}</title></head>"
             f"<body><main><h1>{html.escape(title)}</h1><p>{html.escape(message)}</p>{form}</main></body></html>"
         ),

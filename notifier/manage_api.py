@@ -15,6 +15,8 @@ from notifier.keys import DEPS
 from subscriptions.contacts import normalise_email, normalise_phone
 from subscriptions.errors import InvalidInput
 
+FIELDS = (("email", "email", normalise_email), ("phone", "sms", normalise_phone))
+
 
 def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post("/v1/cities/{city}/magic-link", magic_link)
@@ -29,12 +31,10 @@ async def magic_link(request: web.Request) -> web.Response:
     contact point. The answer is the same either way, so it tells nobody who is registered."""
     city, deps = city_of(request), request.app[DEPS]
     body = await json_body(request)
-    if body.get("email") is not None:
-        channel, address = "email", normalise_email(body["email"])
-    elif body.get("phone") is not None:
-        channel, address = "sms", normalise_phone(body["phone"])
-    else:
+    given = [(c, n(body[k])) for k, c, n in FIELDS if body.get(k) is not None]  # all valid
+    if not given:
         raise InvalidInput("email", "give the email address or phone number you registered")
+    channel, address = given[0]  # the email address first
     await check_sending(deps.store.redis, request, city, channel, address)
     cp = await deps.store.contact_by_address(city, channel, address)
     if cp is not None and cp.status == "confirmed" and channel in deps.enabled:

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from notifier.abuse import LIMITS
 from notifier.events_api import IDEMPOTENCY_TTL
+from notifier.map_api import SCHEMA as MAP
 from notifier.openapi_schemas import ERRORS, Schema, components, header, ref
 
 METHODS = ("get", "put", "post", "delete", "patch")
@@ -100,7 +101,8 @@ def _link_ops(kind: str, verb: str) -> list[tuple[str, str, Schema]]:
     """A link in a message: GET shows a button (scanners prefetch links), POST acts."""
     path = f"/v1/{kind}/{{token}}"
     done = {"application/json": {"schema": ref("ContactAnswer")}, **HTML}
-    form = {FORM: {"schema": {"properties": {"List-Unsubscribe": {"const": "One-Click"}}}}}
+    one_click = {"type": "string", "description": "`One-Click` (RFC 8058); any POST acts"}
+    form = {FORM: {"schema": {"properties": {"List-Unsubscribe": one_click}}}}
     page = ok("A page with a button; nothing changes.", content=HTML)
     act = ok("Done (a page when `Accept` asks for text/html).", content=done)
     body = form if kind == "unsubscribe" else None
@@ -149,6 +151,16 @@ ROUTES: list[tuple[str, str, Schema]] = [
     ("get", "/v1/cities/{city}/areas", op(
         "areas", "citizens", "The area catalogue",
         {200: ok("Arrondissements, then quartiers.", "Areas")}, (404,))),
+    ("get", "/v1/cities/{city}/map", op(
+        "area_map", "citizens", "The areas drawn as SVG paths (the pages' map)",
+        {200: ok("Outlines and the projection.", content={"application/json": {"schema": MAP}})},
+        (404,))),
+    ("get", "/", op("portal", "pages", "The citizen portal", {200: ok("HTML.", content=HTML)})),
+    ("get", "/console", op(
+        "console", "pages", "The department console", {200: ok("HTML.", content=HTML)})),
+    ("get", "/sw.js", op(
+        "service_worker", "pages", "The web push service worker",
+        {200: ok("JavaScript.", content={"text/javascript": TEXT})})),
     ("post", "/v1/cities/{city}/citizens", op(
         "register", "citizens", "Register an email address and/or a phone number",
         {201: ok("The citizen, pending contact points, a management token.", "Registered")},

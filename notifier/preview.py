@@ -8,23 +8,16 @@ from typing import Any
 from streams.announcements import Announcement
 from streams.deps import Deps
 from streams.expand import context_of, render_announcement
-from subscriptions.matcher import match
 
 
 async def preview(deps: Deps, a: Announcement) -> dict[str, Any]:
     catalogue = deps.catalogues[a.city]
-    matches = await match(
-        deps.store,
-        catalogue,
-        a.city,
-        a.target.resolve(catalogue),
-        a.category,
-        a.severity,
-        a.department,
+    audience = await deps.matcher.match(
+        a.city, a.target.resolve(catalogue), a.category, a.severity, a.department
     )
     reach: dict[str, int] = {}
     for channel in deps.enabled:
-        wanting = [m.citizen for m in matches if channel in m.channels]
+        wanting = audience.wanting(channel)
         contacts = await deps.store.confirmed_contacts(a.city, wanting, channel)
         reach[channel] = len(contacts)  # one message per citizen and channel
     messages: dict[str, dict[str, Any]] = {}
@@ -37,7 +30,7 @@ async def preview(deps: Deps, a: Announcement) -> dict[str, Any]:
                 parts.update(encoding=sms.encoding, segments=sms.segments, length=sms.units)
             messages[channel][lang] = parts
     return {
-        "citizens": len(matches),
+        "citizens": len(audience),
         "contact_points": reach,
         "areas": a.target.area_names(catalogue),
         "messages": messages,

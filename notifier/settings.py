@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from notifier.errors import ConfigError
+from streams.topics import NAMES as TOPIC_NAMES
 
 
 class Secret(str):
@@ -93,6 +94,27 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "Port (on 127.0.0.1) where `notifier worker` serves Prometheus /metrics; 0: none. "
         "The API serves its own at /metrics.",
     ),
+    "LOG_FORMAT": (
+        "text",
+        "`text` (one readable line per record) or `json` (one JSON object per line, with the "
+        "structured fields as keys; use it in production). Personal data is masked in both.",
+    ),
+    "TOPIC_PARTITIONS": (
+        "4",
+        "Partitions of each topic `notifier topics create` makes and `check` expects: a number "
+        "for all, then `topic=number` overrides, e.g. `6,fanout=24,deliveries.email=24` "
+        "(names without the prefix).",
+    ),
+    "TOPIC_REPLICATION": (
+        "1",
+        "Replication factor of the topics `notifier topics create` makes (3 on a production "
+        "cluster).",
+    ),
+    "TOPIC_MIN_INSYNC_REPLICAS": (
+        "0",
+        "`min.insync.replicas` set on each topic `notifier topics create` makes (2 with a "
+        "replication of 3); 0: the broker's default.",
+    ),
 }
 
 
@@ -120,6 +142,31 @@ def _url(environ: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str
     return raw
 
 
+def _partitions(raw: str) -> tuple[int, dict[str, int]]:
+    """``6,fanout=24,deliveries.email=24``: the default, then overrides by topic name."""
+    head, *rest = [part.strip() for part in raw.split(",")]
+
+    def number(text: str, what: str) -> int:
+        if not text.isdigit() or not 1 <= int(text) <= 10_000:
+            raise ConfigError(
+                f"NOTIFIER_TOPIC_PARTITIONS: {what} {text!r} is not a number of partitions "
+                "(1..10000)"
+            )
+        return int(text)
+
+    default = number(head, "the default")
+    by_name: dict[str, int] = {}
+    for part in rest:
+        name, sep, count = (x.strip() for x in part.partition("="))
+        if not sep or name not in TOPIC_NAMES.values():
+            raise ConfigError(
+                f"NOTIFIER_TOPIC_PARTITIONS: {part!r} is not topic=number with a topic among "
+                + ", ".join(sorted(TOPIC_NAMES.values()))
+            )
+        by_name[name] = number(count, name)
+    return default, by_name
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     kafka_url: str = ""
@@ -145,6 +192,12 @@ class Settings:
     rates: dict[str, float] = dataclasses.field(default_factory=dict)  # channel -> per second
     log_level: str = "INFO"
     worker_metrics_port: int = 0
+    log_format: str = "text"
+    topic_partitions: int = 4
+    # topic name (without the prefix) -> partitions, where it differs from ``topic_partitions``
+    topic_partitions_by_name: dict[str, int] = dataclasses.field(default_factory=dict)
+    topic_replication: int = 1
+    topic_min_insync_replicas: int = 0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -160,6 +213,17 @@ class Settings:
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ConfigError(f"NOTIFIER_LOG_LEVEL={level!r} is not DEBUG, INFO, WARNING or ERROR")
         city = _env(env, "DEFAULT_CITY")
+        log_format = _env(env, "LOG_FORMAT").lower()
+        if log_format not in {"text", "json"}:
+            raise ConfigError(f"NOTIFIER_LOG_FORMAT={log_format!r} is not text or json")
+        partitions, by_name = _partitions(_env(env, "TOPIC_PARTITIONS"))
+        replication = _int(env, "TOPIC_REPLICATION", 1, 32)
+        min_insync = _int(env, "TOPIC_MIN_INSYNC_REPLICAS", 0, 32)
+        if min_insync > replication:
+            raise ConfigError(
+                f"NOTIFIER_TOPIC_MIN_INSYNC_REPLICAS={min_insync} is more than "
+                f"NOTIFIER_TOPIC_REPLICATION={replication}: nothing could be written"
+            )
         if not city.isidentifier() or not city.islower():
             raise ConfigError(f"NOTIFIER_DEFAULT_CITY={city!r} must be a lower-case identifier")
         return cls(
@@ -189,6 +253,11 @@ class Settings:
             },
             log_level=level,
             worker_metrics_port=_int(env, "WORKER_METRICS_PORT", 0, 65535),
+            log_format=log_format,
+            topic_partitions=partitions,
+            topic_partitions_by_name=by_name,
+            topic_replication=replication,
+            topic_min_insync_replicas=min_insync,
         )
 
     @property
@@ -224,6 +293,13 @@ class Settings:
             **{f"NOTIFIER_RATE_{c.upper()}": str(int(r)) for c, r in self.rates.items()},
             "NOTIFIER_LOG_LEVEL": self.log_level,
             "NOTIFIER_WORKER_METRICS_PORT": str(self.worker_metrics_port),
+            "NOTIFIER_LOG_FORMAT": self.log_format,
+            "NOTIFIER_TOPIC_PARTITIONS": ",".join(
+                [str(self.topic_partitions)]
+                + [f"{n}={p}" for n, p in sorted(self.topic_partitions_by_name.items())]
+            ),
+            "NOTIFIER_TOPIC_REPLICATION": str(self.topic_replication),
+            "NOTIFIER_TOPIC_MIN_INSYNC_REPLICAS": str(self.topic_min_insync_replicas),
         }
 
     def require_services(self) -> None:
@@ -254,6 +330,10 @@ class Settings:
         return (
             ("email",) + (("sms",) if sms else ()) + (("push",) if self.vapid_private_key else ())
         )
+
+    def partitions_of(self, name: str) -> int:
+        """Planned partitions of a topic, by its name without the prefix."""
+        return self.topic_partitions_by_name.get(name, self.topic_partitions)
 
     @property
     def kafka_bootstrap(self) -> str:

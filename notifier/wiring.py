@@ -19,6 +19,7 @@ from streams.ratelimit import RateLimiter
 from streams.scheduler import Scheduler
 from streams.topics import TopicNames
 from subscriptions.areas import load_catalogue
+from subscriptions.matcher import Matcher
 from subscriptions.store import SubscriptionStore
 from templates.renderer import Brand, Renderer
 
@@ -71,11 +72,13 @@ def build_deps(
     renderer = Renderer(brand=Brand(logo_url=icon, icon_url=icon))
     renderer.check()  # a broken template stops the start, not a send
     store = SubscriptionStore(redis)
+    catalogues = {settings.default_city: load_catalogue(settings.default_city)}
     return Deps(
         store=store,
         ledger=Ledger(redis),
         events=EventStore(redis),
-        catalogues={settings.default_city: load_catalogue(settings.default_city)},
+        catalogues=catalogues,
+        matcher=Matcher(redis, catalogues),
         renderer=renderer,
         channels=channels,
         enabled=settings.channels,

@@ -7,6 +7,7 @@ import logging
 import faust
 from prometheus_client import start_http_server
 
+from notifier import logs
 from notifier.settings import Settings
 from notifier.wiring import build_deps, make_channels, make_redis
 from streams import agents
@@ -41,5 +42,11 @@ def build_worker_app(settings: Settings) -> faust.App:
 
 def run_worker(settings: Settings) -> None:
     app = build_worker_app(settings)
+    logs.add_kafka_context(settings)  # lines logged while handling a record name it
     log.info("worker %s consuming from %s", settings.app_id, settings.kafka_url)
-    faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True).execute_from_commandline()
+    # our logging (``notifier.logs``, set up by the CLI) stays: Faust would replace it with its own
+    worker = faust.Worker(
+        app, loglevel=settings.log_level.lower(), quiet=True, override_logging=False
+    )
+    worker.spinner = None  # it writes terminal codes to stdout, between the log lines
+    worker.execute_from_commandline()

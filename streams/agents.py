@@ -24,6 +24,7 @@ TIMERS = (
 AGENTS = {
     "match-city-events": ("city_events", handlers.handle_city_event),
     "match-request-status": ("request_status", requests.handle_request_status),
+    "expand-fanout": ("fanout", handlers.expand_shard),
     "send-email": ("email", handlers.send_batch),
     "send-sms": ("sms", handlers.send_batch),
     "send-push": ("push", handlers.send_batch),

@@ -13,6 +13,7 @@ from streams.ratelimit import RateLimiter
 from streams.scheduler import Scheduler
 from streams.topics import Publish, TopicNames
 from subscriptions.areas import AreaCatalogue
+from subscriptions.matcher import Matcher
 from subscriptions.store import SubscriptionStore
 from templates.renderer import Renderer
 
@@ -26,6 +27,7 @@ class Deps:
     ledger: Ledger
     events: EventStore
     catalogues: dict[str, AreaCatalogue]
+    matcher: Matcher
     renderer: Renderer
     channels: dict[str, Channel[Any]]  # empty in the API process, which sends nothing itself
     publish: Publish

@@ -24,7 +24,7 @@ from streams.records import UNSUBSCRIBE_PLACEHOLDER, DeliveryBatch, Recipient, d
 from subscriptions import tokens
 from subscriptions.contacts import ContactPoint
 from subscriptions.errors import InvalidInput, NotFound
-from subscriptions.matcher import Match
+from subscriptions.live_index import Audience
 from subscriptions.store import key
 
 DIGEST_DUE = "DigestDue/1"
@@ -61,9 +61,14 @@ def _items_key(city: str, citizen: str, channel: str, slot: float) -> str:
     return key(city, "digest", citizen, channel, str(int(slot)))
 
 
-async def add_to_digests(deps: Deps, a: Announcement, matches: list[Match]) -> int:
+async def add_to_digests(deps: Deps, a: Announcement, audience: Audience) -> int:
     """Put the event in the digests of those who want it that way; how many digests."""
-    wanted = [(m.citizen, ch, cad) for m in matches for ch, cad in m.digests if ch in deps.enabled]
+    wanted = [
+        (cid, ch, cad)
+        for cid, digests in audience.digests.items()
+        for ch, cad in digests
+        if ch in deps.enabled
+    ]
     if not wanted:
         return 0
     citizens = await deps.store.citizens(a.city, sorted({c for c, _, _ in wanted}))

@@ -18,10 +18,11 @@ from collections.abc import Callable
 from streams.announcements import Announcement, Cancellation, Content
 from streams.deps import Deps
 from streams.digests import add_to_digests
+from streams.fanout import SHARD_SIZE, FanoutShard, shards
 from streams.ledger import notification_id
 from streams.records import UNSUBSCRIBE_PLACEHOLDER, DeliveryBatch, Recipient
 from subscriptions import tokens
-from subscriptions.matcher import Match, match
+from subscriptions.live_index import Audience
 from subscriptions.preferences import DEFERRED_CHANNELS, PASS_THROUGH
 
 log = logging.getLogger("notifier.streams")
@@ -35,28 +36,72 @@ def version_key(event: str, version: int) -> str:
 
 
 async def expand_announcement(a: Announcement, deps: Deps) -> int:
-    """Queue one message per reached citizen and channel; the number queued."""
-    status, current = await deps.events.state(a.city, a.id)
-    if status == "cancelled" or current > a.version:
-        log.info("event=%s v%d is stale (%s, v%d): not expanded", a.id, a.version, status, current)
+    """Match the announcement and queue one message per reached citizen and channel, in place
+    for an audience of one shard, else through shards on the fanout topic
+    (``streams.fanout``); the number queued here."""
+    if await _stale(deps, a.city, a.id, a.version):
         return 0
     catalogue = deps.catalogues[a.city]
-    target = a.target.resolve(catalogue)
-    matches = await match(
-        deps.store, catalogue, a.city, target, a.category, a.severity, a.department
+    audience = await deps.matcher.match(
+        a.city, a.target.resolve(catalogue), a.category, a.severity, a.department
     )
-    queued = await add_to_digests(deps, a, matches) if a.version == 1 else 0
-    for channel in deps.enabled:
-        citizens = _wanting(matches, channel)
-        if a.version > 1:
-            citizens |= {cit for cit, _ in await deps.ledger.reached(a.city, a.id, channel)}
-        queued += await queue_announcement(deps, a, channel, sorted(citizens))
+    queued, parts = 0, [audience]
+    if len(audience) > SHARD_SIZE:
+        parts = []
+        for shard in shards(a.city, a.id, a.version, audience):
+            key = f"{a.id}:{shard.shard}".encode()  # the shards spread over the partitions
+            await deps.publish(deps.topics.fanout, key, shard.to_wire())
+    for part in parts:
+        queued += await _expand(deps, a, part)
+    if a.version > 1:  # an update also reaches everyone an earlier version reached
+        for channel in deps.enabled:
+            told = {cit for cit, _ in await deps.ledger.reached(a.city, a.id, channel)}
+            queued += await queue_announcement(deps, a, channel, sorted(told))
     await deps.events.processed(
-        a.city, a.id, a.version, processed_at=str(time.time()), matched=len(matches), queued=queued
+        a.city,
+        a.id,
+        a.version,
+        processed_at=str(time.time()),
+        matched=len(audience),
+        queued=queued,  # here: the shards' are in the ledger's figures
+        shards=0 if parts else (len(audience) + SHARD_SIZE - 1) // SHARD_SIZE,
     )
     log.info(
-        "event=%s v%d city=%s matched=%d queued=%d", a.id, a.version, a.city, len(matches), queued
+        "event=%s v%d city=%s matched=%d queued here=%d%s",
+        a.id,
+        a.version,
+        a.city,
+        len(audience),
+        queued,
+        "" if parts else " (in shards)",
     )
+    return queued
+
+
+async def expand_shard(raw: bytes, deps: Deps) -> int:
+    """One shard of a large audience (``streams.fanout``): the number queued."""
+    shard = FanoutShard.from_wire(raw)
+    if await _stale(deps, shard.city, shard.event, shard.version):
+        return 0
+    stored = await deps.events.get(shard.city, shard.event)
+    a = Announcement.from_wire(stored["record"].encode(), deps.catalogues)
+    if a.version != shard.version:  # a newer version came after the staleness check
+        return 0
+    return await _expand(deps, a, shard.audience)
+
+
+async def _stale(deps: Deps, city: str, event: str, version: int) -> bool:
+    status, current = await deps.events.state(city, event)
+    if status == "cancelled" or current > version:
+        log.info("event=%s v%d is stale (%s, v%d): not expanded", event, version, status, current)
+        return True
+    return False
+
+
+async def _expand(deps: Deps, a: Announcement, audience: Audience) -> int:
+    queued = await add_to_digests(deps, a, audience) if a.version == 1 else 0
+    for channel in deps.enabled:
+        queued += await queue_announcement(deps, a, channel, audience.wanting(channel))
     return queued
 
 
@@ -89,10 +134,6 @@ async def queue_announcement(deps: Deps, a: Announcement, channel: str, citizens
     id_key = version_key(a.id, a.version)
     render = functools.partial(render_announcement, a, deps=deps)
     return await _queue(deps, a, "announcement", channel, citizens, id_key, render)
-
-
-def _wanting(matches: list[Match], channel: str) -> set[str]:
-    return {m.citizen for m in matches if channel in m.channels}
 
 
 async def _queue(

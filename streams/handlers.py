@@ -1,6 +1,7 @@
 """The plain async handlers the agents call: no Faust here, so they are tested without Kafka.
 
 - ``handle_city_event``: an announcement, update or cancellation -> ``streams.expand``.
+- ``expand_shard``: a shard of a large audience on ``fanout`` -> ``streams.expand``.
 - ``send_batch``: a batch on ``deliveries.<channel>`` -> ``streams.send``.
 - ``track_receipt``: a provider's receipt on ``receipts`` -> the ledger (``streams.track``).
 - ``sweep_outbox``: republish events accepted but not processed (a leader timer runs it).
@@ -18,7 +19,7 @@ from streams import dead_letters
 from streams.announcements import CANCELLED, PUBLISHED, UPDATED, Announcement, decode_city_event
 from streams.deps import Deps
 from streams.digests import DIGEST_DUE, DigestDue, release_digest
-from streams.expand import expand_announcement, expand_cancellation
+from streams.expand import expand_announcement, expand_cancellation, expand_shard
 from streams.fallback import FALLBACK_DUE, FallbackDue, release_fallback
 from streams.records import dead_letter, loads_any
 from streams.scheduler import release
@@ -27,6 +28,7 @@ from streams.track import track_receipt
 from subscriptions.errors import InvalidInput
 
 __all__ = [
+    "expand_shard",
     "guarded",
     "handle_city_event",
     "release_scheduled",

@@ -4,33 +4,22 @@ A target is a set of area codes and/or a drawn shape (polygons, circles), in met
 - Area subscriptions match when their area overlaps the target: for codes, the areas above and
   below them in the hierarchy; for a shape, every area that shares surface with it.
 - Point-and-radius and polygon subscriptions are indexed by the quartiers they cross; those of
-  the quartiers the target covers are the candidates, and shapely decides exactly which of them
-  intersect the target.
+  the quartiers an area target covers cross it; for a drawn target, shapely decides exactly which
+  of the candidates intersect it.
+- Then the category and the minimum severity, and one entry per citizen (the union of their
+  subscriptions' channels). The work is done in memory: ``subscriptions.live_index``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
 
+from redis.asyncio import Redis
 from shapely import unary_union
 from shapely.geometry.base import BaseGeometry
 
 from subscriptions.areas import AreaCatalogue
-from subscriptions.cadence import Cadence
-from subscriptions.categories import severity_rank
-from subscriptions.store import SubscriptionStore, key
-from subscriptions.subscription import Subscription
-
-
-@dataclasses.dataclass(frozen=True)
-class Match:
-    """One citizen matched by an event, with the subscriptions that matched."""
-
-    citizen: str
-    subscriptions: tuple[str, ...]
-    channels: frozenset[str]  # told at once on these
-    digests: tuple[tuple[str, Cadence], ...] = ()  # (channel, cadence) of digest-only channels
+from subscriptions.live_index import Audience, LiveIndex
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,60 +34,37 @@ class Target:
         return unary_union(parts)
 
 
-async def match(
-    store: SubscriptionStore,
-    catalogue: AreaCatalogue,
-    city: str,
-    target: Target,
-    category: str,
-    severity: str,
-    department: str | None = None,
-) -> list[Match]:
-    """Also, with ``department``, the subscribers of that department, wherever it applies."""
-    area_codes = catalogue.related(target.codes)
-    leaves = catalogue.leaves(target.codes)
-    if target.shape is not None:
-        crossed = catalogue.intersecting(target.shape)
-        area_codes |= crossed
-        leaves |= catalogue.crossed_leaves(target.shape)
-    keys = [key(city, "idx", "area", c) for c in sorted(area_codes)]
-    keys += [key(city, "idx", "geo", c) for c in sorted(leaves)]
-    if department:
-        keys.append(key(city, "idx", "dept", department))
-    ids = await store.redis.sunion(keys) if keys else set()
-    subs = [s for s in await store.subscriptions(city, sorted(ids)) if wants(s, category, severity)]
-    shaped = [s for s in subs if s.kind in ("point", "polygon")]
-    if shaped:
-        geometry = target.geometry(catalogue)
-        inside = {s.id for s in shaped if s.metric(catalogue).intersects(geometry)}
-        subs = [s for s in subs if s.kind not in ("point", "polygon") or s.id in inside]
-    return group_by_citizen(subs)
+class Matcher:
+    """Each city's subscriptions in memory (``subscriptions.live_index``), loaded on the first
+    match of the city in this process and kept current from the store's change log."""
 
+    def __init__(self, redis: Redis, catalogues: dict[str, AreaCatalogue]) -> None:
+        self.catalogues = catalogues
+        self.indexes = {city: LiveIndex(redis, city, c) for city, c in catalogues.items()}
 
-def wants(sub: Subscription, category: str, severity: str) -> bool:
-    if sub.categories and category not in sub.categories:
-        return False
-    return severity_rank(severity) >= severity_rank(sub.min_severity)
-
-
-def group_by_citizen(subs: Iterable[Subscription]) -> list[Match]:
-    """One match per citizen: a channel any immediate subscription names is told at once;
-    a channel only digest subscriptions name joins the digest of the first of them."""
-    by: dict[str, tuple[list[str], set[str], dict[str, Cadence]]] = {}
-    for s in sorted(subs, key=lambda s: s.id):
-        ids, now, later = by.setdefault(s.citizen, ([], set(), {}))
-        ids.append(s.id)
-        for channel in s.channels:
-            if s.cadence.immediate:
-                now.add(channel)
-            else:
-                later.setdefault(channel, s.cadence)
-    return [
-        Match(
-            c,
-            tuple(ids),
-            frozenset(now),
-            tuple(sorted((ch, cad) for ch, cad in later.items() if ch not in now)),
-        )
-        for c, (ids, now, later) in sorted(by.items())
-    ]
+    async def match(
+        self,
+        city: str,
+        target: Target,
+        category: str,
+        severity: str,
+        department: str | None = None,
+        explain: bool = False,
+    ) -> Audience:
+        """Also, with ``department``, the subscribers of that department, wherever it applies.
+        ``explain``: say which subscriptions matched each citizen."""
+        catalogue = self.catalogues[city]
+        area_codes = catalogue.related(target.codes)
+        leaves = catalogue.leaves(target.codes)
+        if target.shape is not None:
+            area_codes |= catalogue.intersecting(target.shape)
+            leaves |= catalogue.crossed_leaves(target.shape)
+        entries = [("area", c) for c in area_codes] + [("geo", c) for c in leaves]
+        if department:
+            entries.append(("dept", department))
+        index = self.indexes[city]
+        await index.refresh()
+        # shaped subscriptions are indexed under the quartiers they cross: those under a quartier
+        # of an area target cross the target; only a drawn target needs the geometry
+        shape = target.geometry(catalogue) if target.shape is not None else None
+        return index.match(entries, category, severity, shape, explain)

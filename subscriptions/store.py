@@ -12,6 +12,11 @@ Every key starts with ``n:{city}:`` so a city's data never mixes with another's:
     n:{city}:sub:{sid}                  hash   id, citizen, kind, area, categories, channels, ...
     n:{city}:idx:area:{code}            set    area subscriptions on that area
     n:{city}:idx:geo:{quartier}         set    point and polygon subscriptions crossing it
+    n:{city}:subs:log                   stream seq, op (add|del), sub: every change, in order
+    n:{city}:subs:seq                   string the last change's seq
+
+The change log is how the processes that match events (``subscriptions.live_index``) keep their
+copy in memory current: each change is appended in the same transaction as the change itself.
 
 Writes that touch several keys go through one MULTI/EXEC, so a crash never leaves a
 subscription half-indexed.
@@ -29,6 +34,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from subscriptions.contacts import CHANNELS, FALLBACK_CHANNELS, STATUSES, ContactPoint
 from subscriptions.errors import InvalidInput, NotFound
@@ -36,6 +42,25 @@ from subscriptions.preferences import QuietHours, parse_quiet_hours
 from subscriptions.subscription import Subscription
 
 LANGUAGES = ("fr", "en")
+CHANGE_LOG = "subs:log"
+CHANGE_LOG_LENGTH = 200_000  # about; a process further behind than this loads everything again
+# KEYS: the log, its sequence; ARGV: op, max length, then subscription ids
+_LOG_CHANGES = """
+for i = 3, #ARGV do
+  local seq = redis.call('INCR', KEYS[2])
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*',
+             'seq', seq, 'op', ARGV[1], 'sub', ARGV[i])
+end
+return #ARGV - 2
+"""
+
+
+def log_changes(p: Pipeline, city: str, op: str, sids: list[str]) -> None:
+    """Queue the change log entries of ``op`` ("add" or "del") on these subscriptions in a
+    pipeline, to go with the transaction that makes the change."""
+    if sids:
+        keys = (key(city, CHANGE_LOG), key(city, "subs", "seq"))
+        p.eval(_LOG_CHANGES, 2, *keys, op, CHANGE_LOG_LENGTH, *sids)
 
 
 def key(city: str, *parts: str) -> str:
@@ -275,6 +300,7 @@ class SubscriptionStore:
             p.sadd(key(city, "citizen", sub.citizen, "subs"), sub.id)
             for kind, code in index:
                 p.sadd(key(city, "idx", kind, code), sub.id)
+            log_changes(p, city, "add", [sub.id])
             await p.execute()
         return sub
 
@@ -288,6 +314,7 @@ class SubscriptionStore:
                 p.srem(key(city, "idx", kind, code), sid)
             p.delete(key(city, "sub", sid))
             p.srem(key(city, "citizen", cid, "subs"), sid)
+            log_changes(p, city, "del", [sid])
             await p.execute()
 
     async def erase_citizen(self, city: str, cid: str) -> None:

@@ -234,6 +234,7 @@ async def test_preferences_are_validated_and_kept(api: Client) -> None:
         "timezone": "America/Montreal",
         "quiet_hours": {"start": "22:00", "end": "07:00"},
         "default_channels": ["email"],
+        "fallback": ["email"],
     }
     r = await api.patch(path, json=good, headers=h)
     assert (await r.json())["citizen"] == {"id": a["citizen"]["id"], **good}

@@ -22,7 +22,7 @@ from notifier.wiring import build_deps
 from streams.deps import Deps
 from streams.records import DeliveryBatch
 from subscriptions.areas import load_catalogue
-from subscriptions.matcher import Target, match
+from subscriptions.matcher import Target
 from subscriptions.store import key, new_id
 from subscriptions.subscription import parse_subscription
 
@@ -185,8 +185,8 @@ async def test_good_rows_are_imported_and_every_rejected_row_says_why(
     assert len(await d.store.consent_log("paris", stop.citizen)) == 1
 
     # the matcher finds them through the indexes
-    found = await match(d.store, PARIS, "paris", Target(codes=("7510501",)), "roadworks", "minor")
-    assert {m.citizen for m in found} == {alice.citizen, phone.citizen, bob.citizen}
+    found = await d.matcher.match("paris", Target(codes=("7510501",)), "roadworks", "minor")
+    assert set(found.citizens) == {alice.citizen, phone.citizen, bob.citizen}
 
 
 async def test_a_dry_run_writes_nothing_and_reports_what_it_would_do(

@@ -13,7 +13,8 @@ from shapely.geometry import Point
 from subscriptions.areas import load_catalogue
 from subscriptions.errors import InvalidInput
 from subscriptions.geometry import circle
-from subscriptions.matcher import match
+from subscriptions.live_index import Audience
+from subscriptions.matcher import Matcher, Target
 from subscriptions.store import SubscriptionStore, new_id
 from subscriptions.subscription import parse_subscription
 from subscriptions.targets import parse_target
@@ -30,6 +31,14 @@ def dans_ma_rue() -> list[tuple[float, float, int]]:
         lat, lon = (float(x) for x in r["geo_point_2d"].split(","))
         out.append((lon, lat, int(r["arrondissement"])))
     return out
+
+
+async def match(
+    store: SubscriptionStore, target: Target, category: str, severity: str, dept: str = ""
+) -> Audience:
+    """As a worker matches, from a fresh process (which loads the city first)."""
+    matcher = Matcher(store.redis, {"paris": PARIS})
+    return await matcher.match("paris", target, category, severity, dept or None, explain=True)
 
 
 async def add(store: SubscriptionStore, cid: str, **body: object) -> str:
@@ -69,7 +78,7 @@ async def test_radius_subscriptions_match_exactly_what_brute_force_finds(redis: 
         area = PARIS.get(code).metric
         expected = {cid for cid, c in circles.items() if c.intersects(area)}
         target = parse_target({"areas": [code]}, PARIS).resolve(PARIS)
-        got = {m.citizen for m in await match(store, PARIS, "paris", target, "roadworks", "minor")}
+        got = set((await match(store, target, "roadworks", "minor")).citizens)
         assert got == expected, code
         assert expected  # the sample has subscribers around every one of these areas
 
@@ -85,10 +94,7 @@ async def test_a_drawn_event_reaches_areas_it_crosses_and_shapes_it_touches(redi
     await add(store, e, polygon={"type": "Polygon", "coordinates": [square]})
     # a 150 m circle around the Panthéon, as CAP would send it
     target = parse_target({"circles": [{"lon": 2.3464, "lat": 48.8462, "radius_m": 150}]}, PARIS)
-    got = {
-        m.citizen
-        for m in await match(store, PARIS, "paris", target.resolve(PARIS), "safety", "severe")
-    }
+    got = set((await match(store, target.resolve(PARIS), "safety", "severe")).citizens)
     crossed = PARIS.intersecting(target.resolve(PARIS).shape)
     assert "75105" in crossed and "75112" not in crossed
     assert got == {a, d, e} | ({b} if "7510502" in crossed else set())
@@ -101,8 +107,8 @@ async def test_a_citizen_matched_twice_is_one_match_naming_both(redis: Redis) ->
     s1 = await add(store, cid, area="75105")
     s2 = await add(store, cid, point={"lon": 2.3470, "lat": 48.8462}, radius_m=500)
     target = parse_target({"areas": ["7510501"]}, PARIS).resolve(PARIS)
-    [m] = await match(store, PARIS, "paris", target, "roadworks", "minor")
-    assert m.citizen == cid and sorted(m.subscriptions) == sorted([s1, s2])
+    found = await match(store, target, "roadworks", "minor")
+    assert found.citizens == [cid] and found.subscriptions == [tuple(sorted([s1, s2]))]
 
 
 @pytest.mark.parametrize(
@@ -185,9 +191,9 @@ async def test_a_department_subscription_hears_all_its_announcements(redis: Redi
     await add(store, water_fan, department="eau", categories=["water"])
     await add(store, local, area="75112")
     far = parse_target({"areas": ["75119"]}, PARIS).resolve(PARIS)  # nobody lives there
-    roads = await match(store, PARIS, "paris", far, "roadworks", "minor", "voirie")
-    assert [m.citizen for m in roads] == [fan]
-    water = await match(store, PARIS, "paris", far, "roadworks", "minor", "eau")
-    assert water == []  # the category filter holds for department subscriptions too
+    roads = await match(store, far, "roadworks", "minor", "voirie")
+    assert roads.citizens == [fan]
+    water = await match(store, far, "roadworks", "minor", "eau")
+    assert water.citizens == []  # the category filter holds for department subscriptions too
     with pytest.raises(InvalidInput, match="department name"):
         parse_subscription({"department": "Voirie!"}, sid="s", citizen="c", catalogue=PARIS)

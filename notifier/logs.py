@@ -1,0 +1,189 @@
+"""Logging for every ``notifier`` process: text for a terminal, JSON lines for production.
+
+``NOTIFIER_LOG_FORMAT=json`` writes one JSON object per line: ``ts`` (UTC, ISO 8601), ``level``,
+``logger``, ``component`` (api, worker, up, or the command), ``message``, then every structured
+field a call passed as ``extra`` (the canonical delivery line carries ``notification_id``,
+``channel``, ``provider``, ``outcome``, ``duration_ms``, ``error``) and ``exc`` for a traceback.
+In the worker, a record logged while a Kafka record is handled also carries ``topic``,
+``partition``, ``offset`` and the record's key under its meaning (``event_id`` on the event and
+delivery topics, ``request_id`` on request-status, ``provider_id`` on receipts).
+
+Personal data stays out in both formats: we never log an address on purpose, and as a second
+line of defence every string is masked before it is written (email addresses, phone numbers,
+the path of URLs, the password of a URL, long random tokens), so a provider's error text such as
+``550 <alice@example.org>: no such user`` or ``The 'To' number +33612345678 is not valid``
+cannot carry one into the logs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from notifier.settings import Settings
+from streams.topics import TopicNames
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+QUIET = {
+    "aiokafka": logging.WARNING,
+    "mail.log": logging.WARNING,
+    "twilio": logging.WARNING,  # it logs every request at INFO, with the recipient's number
+}
+
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# +33612345678, %2B33612345678 (form-encoded), 0033612345678, 06 12 34 56 78; written to start
+# with one character class, which the regex engine scans for quickly (this runs on every line)
+_PHONE = re.compile(
+    r"[+%0](?:(?<=\+)\d[\d .-]{6,18}\d"
+    r"|(?<=%)2[Bb]\d[\d .-]{6,18}\d"
+    r"|(?<=0)(?<!\w0)(?:0\d[\d .-]{6,18}\d|[1-9](?:[ .-]?\d\d){4}(?!\w)))"
+)
+# the path of a URL (push endpoints are capability URLs; links carry signed tokens) and the
+# password in one (smtp://user:password@host)
+_URL = re.compile(
+    r"\b([a-z][a-z0-9+.-]*://)(?:([^\s/:@]*):[^\s/@]+@)?([^\s/?#\"'<>]*)([^\s\"'<>]*)", re.I
+)
+# random base64url of 32 characters or more (signed links, department keys, VAPID and push
+# keys) mixes upper case, lower case and digits; our ids (ntf_…, evt_…, confirmation-cp_…-…,
+# topic and group names) are lower case, so they stay readable
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{32,}(?:\.[A-Za-z0-9_-]+)*")
+MASK = "…"
+
+# attributes every LogRecord has: whatever else a record carries came from ``extra``
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+}
+
+
+def redact(text: str) -> str:
+    """``text`` without email addresses, phone numbers, URL paths and passwords, or tokens."""
+
+    def url(m: re.Match[str]) -> str:
+        scheme, user, host, rest = m.groups()
+        login = "" if user is None else f"{user}:{MASK}@"
+        return f"{scheme}{login}{host}{'/' + MASK if rest.strip('/') else rest}"
+
+    # cheap tests first: this runs on every line, one per delivery attempt among them
+    if "://" in text:
+        text = _URL.sub(url, text)
+    if "@" in text:
+        text = _EMAIL.sub("<email>", text)
+    text = _PHONE.sub("<phone>", text)
+    return _TOKEN.sub(_token, text) if len(text) >= 32 else text
+
+
+def _token(m: re.Match[str]) -> str:
+    word = m.group(0)
+    mixed = any(c.isupper() for c in word) and any(c.islower() for c in word)
+    return MASK if mixed and any(c.isdigit() for c in word) else word
+
+
+def _clean(value: Any) -> Any:
+    if value is None or type(value) in (int, float, bool):
+        return value
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_clean(v) for v in value]
+    return redact(str(value))
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, component: str) -> None:
+        super().__init__()
+        self.component = component
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "component": self.component,
+            "message": redact(record.getMessage()),
+        }
+        fields = vars(record)
+        for name in [n for n in fields if n not in _STANDARD]:  # what ``extra`` brought
+            if name not in out and name[0] != "_":
+                out[name] = _clean(fields[name])
+        if record.exc_info:
+            out["exc"] = redact(self.formatException(record.exc_info))
+        elif record.exc_text:
+            out["exc"] = redact(record.exc_text)
+        if record.stack_info:
+            out["stack"] = redact(self.formatStack(record.stack_info))
+        return json.dumps(out, ensure_ascii=False, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+class KafkaRecordContext(logging.Filter):
+    """Adds the Kafka record a worker is handling (Faust's ``current_event``) to each log
+    record: topic, partition, offset, and the record's key under its meaning."""
+
+    def __init__(self, names: TopicNames) -> None:
+        import faust  # only the worker installs this filter, and it runs Faust anyway
+
+        super().__init__()
+        self.current_event = faust.current_event
+        self.key_field = {
+            names.city_events: "event_id",
+            names.fanout: "event_id",
+            names.email: "event_id",
+            names.sms: "event_id",
+            names.push: "event_id",
+            names.request_status: "request_id",
+            names.receipts: "provider_id",
+        }
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        event = self.current_event()
+        if event is None:
+            return True
+        message = event.message
+        fields: dict[str, Any] = {
+            "topic": message.topic,
+            "partition": message.partition,
+            "offset": message.offset,
+        }
+        field = self.key_field.get(message.topic)
+        if field and isinstance(message.key, bytes) and message.key:
+            fields[field] = message.key.decode("utf-8", "replace")
+        for name, value in fields.items():
+            if not hasattr(record, name):
+                setattr(record, name, value)
+        return True
+
+
+def setup(settings: Settings, component: str, stream: IO[str] | None = None) -> logging.Handler:
+    """Configure the root logger from the settings; the handler it installed."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    if settings.log_format == "json":
+        handler.setFormatter(JsonFormatter(component))
+    else:
+        handler.setFormatter(TextFormatter(TEXT_FORMAT))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(settings.log_level)
+    for name, level in QUIET.items():
+        logging.getLogger(name).setLevel(max(level, root.level))
+    logging.captureWarnings(True)  # warnings become records, so JSON output stays JSON
+    return handler
+
+
+def add_kafka_context(settings: Settings) -> None:
+    """In the worker: every record logged while a Kafka record is handled names that record."""
+    context = KafkaRecordContext(TopicNames.with_prefix(settings.topic_prefix))
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(context)

@@ -1,0 +1,371 @@
+// The area picker of the portal and the console: the city's arrondissements and quartiers
+// drawn as SVG from GET /v1/cities/{city}/map, plus a point and radius, or a drawn polygon.
+//
+// Keyboard: the map is one tab stop (a listbox); arrow keys move between areas, Home/End jump,
+// typing the start of a name goes to it, Enter or Space selects. Clicks do the same.
+import { t, onLanguage, apply } from "/static/i18n.js";
+
+const SVG = "http://www.w3.org/2000/svg";
+const MIN_RADIUS = 50, MAX_RADIUS = 5000;
+
+function el(name, attrs = {}, ns = null) {
+  const e = ns ? document.createElementNS(ns, name) : document.createElement(name);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  return e;
+}
+
+function fold(s) {  // for type-ahead: case and accents do not matter
+  return s.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
+}
+
+/** "Saint-Victor (5e)" or "5e arrondissement – Panthéon", in the page's language; ``a`` is an
+ *  area of /v1/cities/{city}/areas or /map. */
+export function areaName(a) {
+  const n = Number((a.kind === "arrondissement" ? a.code : a.parent).slice(-2));
+  const ord = t("map.ordinal", { n });
+  return t(a.kind === "arrondissement" ? "map.arrondissement.name" : "map.quartier.name", { ord, name: a.name });
+}
+
+export class AreaMap {
+  /** root: an empty element; options: {city, id (a prefix for element ids), modes} */
+  constructor(root, { city, id = "map", modes = ["areas", "point", "polygon"] } = {}) {
+    this.root = root; this.city = city; this.id = id; this.modes = modes;
+    this.mode = modes[0]; this.level = "quartier";
+    this.selected = new Set(); this.point = null; this.radius = 300; this.vertices = [];
+    this.listeners = []; this.typed = ""; this.typedAt = 0;
+    this.ready = this.load();
+  }
+
+  onChange(fn) { this.listeners.push(fn); }
+
+  changed() { this.renderSelection(); this.listeners.forEach((fn) => fn(this)); }
+
+  async load() {
+    const r = await fetch(`/v1/cities/${encodeURIComponent(this.city)}/map`);
+    if (!r.ok) throw new Error(`map: ${r.status}`);
+    this.data = await r.json();
+    this.byCode = new Map(this.data.areas.map((a) => [a.code, a]));
+    this.build();
+    onLanguage(() => this.relabel());
+    this.relabel();
+  }
+
+  // ---- building -------------------------------------------------------------------------
+  build() {
+    const id = this.id, root = this.root;
+    root.classList.add("map-picker");
+    root.replaceChildren();
+    if (this.modes.length > 1) {
+      const modes = el("div", { role: "radiogroup", class: "choices", "aria-labelledby": `${id}-mode-label` });
+      const label = el("span", { id: `${id}-mode-label`, class: "visually-hidden", "data-i18n": "map.mode" });
+      modes.append(label);
+      for (const m of this.modes) {
+        const lab = el("label");
+        const input = el("input", { type: "radio", name: `${id}-mode`, value: m, id: `${id}-mode-${m}` });
+        input.checked = m === this.mode;
+        input.addEventListener("change", () => this.setMode(m));
+        lab.append(input, " ", el("span", { "data-i18n": `map.mode.${m}` }));
+        modes.append(lab);
+      }
+      root.append(modes);
+    }
+    const levels = el("div", { role: "radiogroup", class: "choices levels", "aria-labelledby": `${id}-level-label` });
+    levels.append(el("span", { id: `${id}-level-label`, "data-i18n": "map.level" }));
+    for (const lv of ["quartier", "arrondissement"]) {
+      const lab = el("label");
+      const input = el("input", { type: "radio", name: `${id}-level`, value: lv, id: `${id}-level-${lv}` });
+      input.checked = lv === this.level;
+      input.addEventListener("change", () => this.setLevel(lv));
+      lab.append(input, " ", el("span", { "data-i18n": `map.level.${lv}` }));
+      levels.append(lab);
+    }
+    this.levelsEl = levels;
+    root.append(levels);
+
+    const help = el("p", { class: "hint", id: `${id}-help` });
+    this.helpEl = help;
+    root.append(help);
+
+    const { width, height } = this.data;
+    const svg = el("svg", { viewBox: `0 0 ${width} ${height}`, class: "map", id: `${id}-svg` }, SVG);
+    this.svg = svg;
+    const groups = {};
+    for (const kind of ["quartier", "arrondissement"]) {
+      const g = el("g", { role: "listbox", "aria-multiselectable": "true", "data-kind": kind,
+        "aria-describedby": `${id}-help` }, SVG);
+      groups[kind] = g;
+    }
+    const borders = el("g", { "aria-hidden": "true" }, SVG);
+    const labels = el("g", { "aria-hidden": "true" }, SVG);
+    for (const a of this.data.areas) {
+      const p = el("path", { d: a.d, class: "area", role: "option", tabindex: "-1",
+        "aria-selected": "false", "data-code": a.code, id: `${id}-area-${a.code}` }, SVG);
+      p.append(el("title", {}, SVG));
+      p.addEventListener("click", (ev) => this.clickArea(ev, a.code));
+      p.addEventListener("focus", () => this.showFocus(p));
+      p.addEventListener("blur", () => this.focusRing.setAttribute("visibility", "hidden"));
+      groups[a.kind].append(p);
+      if (a.kind === "arrondissement") {
+        borders.append(el("path", { d: a.d, class: "border" }, SVG));
+        const text = el("text", { x: a.label[0], y: a.label[1], class: "label" }, SVG);
+        text.textContent = String(Number(a.code.slice(-2)));
+        labels.append(text);
+      }
+    }
+    this.groups = groups; this.labels = labels;
+    this.focusRing = el("use", { class: "focus-ring", visibility: "hidden" }, SVG);
+    this.shape = el("g", { "aria-hidden": "true" }, SVG);
+    svg.append(groups.quartier, groups.arrondissement, borders, labels, this.shape, this.focusRing);
+    svg.addEventListener("keydown", (ev) => this.key(ev));
+    svg.addEventListener("click", (ev) => this.clickMap(ev));
+    root.append(svg);
+
+    // the selected areas, each with a button that removes it
+    const live = el("p", { class: "status", "aria-live": "polite", id: `${id}-summary` });
+    this.summaryEl = live;
+    this.listEl = el("ul", { class: "selection-list", "aria-labelledby": `${id}-summary` });
+    root.append(live, this.listEl);
+
+    // point and radius
+    const point = el("div", { class: "point-fields" });
+    point.innerHTML = `
+      <div class="field"><label for="${id}-lat" data-i18n="map.lat"></label>
+        <input type="number" id="${id}-lat" step="0.0001" min="-90" max="90" inputmode="decimal"></div>
+      <div class="field"><label for="${id}-lon" data-i18n="map.lon"></label>
+        <input type="number" id="${id}-lon" step="0.0001" min="-180" max="180" inputmode="decimal"></div>
+      <div class="field"><label for="${id}-radius" data-i18n="map.radius"></label>
+        <input type="number" id="${id}-radius" min="${MIN_RADIUS}" max="${MAX_RADIUS}" step="50" value="${this.radius}">
+        <input type="range" id="${id}-radius-range" min="${MIN_RADIUS}" max="2000" step="50" value="${this.radius}" data-i18n-attr="aria-label:map.radius"></div>
+      <button type="button" id="${id}-locate" data-i18n="map.locate"></button>`;
+    this.pointEl = point;
+    const lat = point.querySelector(`#${id}-lat`), lon = point.querySelector(`#${id}-lon`);
+    const radius = point.querySelector(`#${id}-radius`), range = point.querySelector(`#${id}-radius-range`);
+    const fromInputs = () => {
+      const la = parseFloat(lat.value), lo = parseFloat(lon.value);
+      this.point = Number.isFinite(la) && Number.isFinite(lo) ? { lat: la, lon: lo } : null;
+      this.drawShape(); this.changed();
+    };
+    lat.addEventListener("input", fromInputs); lon.addEventListener("input", fromInputs);
+    radius.addEventListener("input", () => { this.radius = Number(radius.value); range.value = radius.value; this.drawShape(); this.changed(); });
+    range.addEventListener("input", () => { this.radius = Number(range.value); radius.value = range.value; this.drawShape(); this.changed(); });
+    point.querySelector(`#${id}-locate`).addEventListener("click", () => {
+      navigator.geolocation?.getCurrentPosition((pos) => {
+        this.setPoint(pos.coords.longitude, pos.coords.latitude);
+      });
+    });
+    this.inputs = { lat, lon, radius, range };
+
+    // the polygon
+    const poly = el("div", { class: "polygon-fields" });
+    poly.innerHTML = `
+      <button type="button" id="${id}-undo" data-i18n="map.undo"></button>
+      <button type="button" id="${id}-clear" data-i18n="map.clear"></button>`;
+    poly.querySelector(`#${id}-undo`).addEventListener("click", () => { this.vertices.pop(); this.drawShape(); this.changed(); });
+    poly.querySelector(`#${id}-clear`).addEventListener("click", () => { this.vertices = []; this.drawShape(); this.changed(); });
+    this.polyEl = poly;
+    root.append(point, poly);
+    this.setMode(this.mode);
+  }
+
+  relabel() {
+    for (const a of this.data.areas) {
+      const p = this.svg.querySelector(`[data-code="${a.code}"]`);
+      const name = this.areaName(a.code);
+      p.setAttribute("aria-label", name);
+      p.querySelector("title").textContent = name;
+    }
+    this.groups.quartier.setAttribute("aria-label", t("map.quartiers"));
+    this.groups.arrondissement.setAttribute("aria-label", t("map.arrondissements"));
+    this.svg.setAttribute("aria-label", t("map.label"));
+    apply(this.root);
+    this.helpEl.textContent = t(`map.help.${this.mode}`);
+    this.renderSelection();
+  }
+
+  areaName(code) {
+    const a = this.byCode.get(code);
+    return a ? areaName(a) : code;
+  }
+
+  // ---- modes ----------------------------------------------------------------------------
+  setMode(mode) {
+    this.mode = mode;
+    const r = this.root.querySelector(`#${this.id}-mode-${mode}`);
+    if (r) r.checked = true;
+    this.levelsEl.hidden = mode !== "areas";
+    this.pointEl.hidden = mode !== "point";
+    this.polyEl.hidden = mode !== "polygon";
+    this.svg.classList.toggle("drawing", mode !== "areas");
+    this.setLevel(this.level);
+    this.helpEl.textContent = t(`map.help.${mode}`);
+    this.drawShape();
+    this.changed();
+  }
+
+  setLevel(level) {
+    this.level = level;
+    const areas = this.mode === "areas";
+    const shown = areas ? level : "quartier";
+    this.groups.quartier.setAttribute("display", shown === "quartier" ? "inline" : "none");
+    this.groups.arrondissement.setAttribute("display", shown === "arrondissement" ? "inline" : "none");
+    this.labels.setAttribute("display", shown === "arrondissement" ? "inline" : "none");
+    // only the areas of the level in use are in the tab order, and only in the areas mode
+    for (const g of Object.values(this.groups)) {
+      g.querySelectorAll("path").forEach((p) => p.setAttribute("tabindex", "-1"));
+      g.setAttribute("aria-hidden", String(!areas || g !== this.groups[shown]));
+    }
+    if (areas) (this.current(shown) || this.options(shown)[0]).setAttribute("tabindex", "0");
+  }
+
+  options(kind = this.level) { return [...this.groups[kind].querySelectorAll("path")]; }
+
+  current(kind = this.level) {
+    return this.options(kind).find((p) => this.selected.has(p.dataset.code)) || null;
+  }
+
+  // ---- areas ----------------------------------------------------------------------------
+  clickArea(ev, code) {
+    if (this.mode !== "areas") return;  // the map click places a point or a vertex
+    ev.stopPropagation();
+    this.moveFocus(ev.currentTarget, false);
+    this.toggle(code);
+  }
+
+  toggle(code) {
+    if (this.selected.has(code)) this.selected.delete(code); else this.selected.add(code);
+    const p = this.svg.querySelector(`[data-code="${code}"]`);
+    p.setAttribute("aria-selected", String(this.selected.has(code)));
+    this.changed();
+  }
+
+  select(codes) {
+    this.selected = new Set(codes);
+    this.svg.querySelectorAll("path.area").forEach((p) =>
+      p.setAttribute("aria-selected", String(this.selected.has(p.dataset.code))));
+    this.changed();
+  }
+
+  moveFocus(p, focus = true) {
+    this.options().forEach((o) => o.setAttribute("tabindex", "-1"));
+    p.setAttribute("tabindex", "0");
+    if (focus) p.focus();
+  }
+
+  showFocus(p) {
+    this.focusRing.setAttribute("href", `#${p.id}`);
+    this.focusRing.setAttribute("visibility", "visible");
+  }
+
+  key(ev) {
+    const p = ev.target.closest?.("path.area");
+    if (!p || this.mode !== "areas") return;
+    const all = this.options(), i = all.indexOf(p);
+    let next = null;
+    if (ev.key === "ArrowRight" || ev.key === "ArrowDown") next = all[(i + 1) % all.length];
+    else if (ev.key === "ArrowLeft" || ev.key === "ArrowUp") next = all[(i - 1 + all.length) % all.length];
+    else if (ev.key === "Home") next = all[0];
+    else if (ev.key === "End") next = all[all.length - 1];
+    else if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); this.toggle(p.dataset.code); return; }
+    else if (ev.key.length === 1 && !ev.ctrlKey && !ev.metaKey && !ev.altKey) {
+      const now = Date.now();
+      this.typed = (now - this.typedAt > 1000 ? "" : this.typed) + fold(ev.key);
+      this.typedAt = now;
+      const names = all.map((o) => fold(this.byCode.get(o.dataset.code).name));
+      const order = [...all.keys()].map((k) => (i + (this.typed.length === 1 ? 1 : 0) + k) % all.length);
+      const hit = order.find((k) => names[k].startsWith(this.typed));
+      if (hit !== undefined) next = all[hit];
+      ev.preventDefault();
+    }
+    if (next) { ev.preventDefault(); this.moveFocus(next); }
+  }
+
+  // ---- point and polygon ----------------------------------------------------------------
+  lonlat(ev) {
+    const pt = this.svg.createSVGPoint();
+    pt.x = ev.clientX; pt.y = ev.clientY;
+    const { x, y } = pt.matrixTransform(this.svg.getScreenCTM().inverse());
+    const tr = this.data.transform;
+    return { lon: +(tr.lon0 + x / tr.x_per_lon).toFixed(6), lat: +(tr.lat0 - y / tr.y_per_lat).toFixed(6) };
+  }
+
+  xy(lon, lat) {
+    const tr = this.data.transform;
+    return [(lon - tr.lon0) * tr.x_per_lon, (tr.lat0 - lat) * tr.y_per_lat];
+  }
+
+  clickMap(ev) {
+    if (this.mode === "point") { const { lon, lat } = this.lonlat(ev); this.setPoint(lon, lat); }
+    else if (this.mode === "polygon") {
+      const { lon, lat } = this.lonlat(ev);
+      this.vertices.push([lon, lat]); this.drawShape(); this.changed();
+    }
+  }
+
+  setPoint(lon, lat) {
+    this.point = { lon: +lon.toFixed(6), lat: +lat.toFixed(6) };
+    this.inputs.lat.value = this.point.lat; this.inputs.lon.value = this.point.lon;
+    this.drawShape(); this.changed();
+  }
+
+  drawShape() {
+    if (!this.shape) return;
+    this.shape.replaceChildren();
+    if (this.mode === "point" && this.point) {
+      const [x, y] = this.xy(this.point.lon, this.point.lat);
+      const r = this.radius / this.data.transform.metres_per_unit;
+      this.shape.append(el("circle", { cx: x, cy: y, r, class: "shape" }, SVG));
+      this.shape.append(el("circle", { cx: x, cy: y, r: 3, class: "vertex" }, SVG));
+    } else if (this.mode === "polygon" && this.vertices.length) {
+      const pts = this.vertices.map(([lo, la]) => this.xy(lo, la).join(",")).join(" ");
+      this.shape.append(el(this.vertices.length > 2 ? "polygon" : "polyline", { points: pts, class: "shape" }, SVG));
+      for (const [lo, la] of this.vertices) {
+        const [x, y] = this.xy(lo, la);
+        this.shape.append(el("circle", { cx: x, cy: y, r: 3.5, class: "vertex" }, SVG));
+      }
+    }
+  }
+
+  // ---- what was chosen ------------------------------------------------------------------
+  renderSelection() {
+    if (!this.summaryEl) return;
+    this.listEl.replaceChildren();
+    if (this.mode === "areas") {
+      const names = [...this.selected].map((c) => this.areaName(c));
+      this.summaryEl.textContent = names.length ? t("map.selected", { n: names.length }) : t("map.none");
+      for (const code of this.selected) {
+        const li = el("li");
+        const b = el("button", { type: "button", "aria-label": t("map.remove", { name: this.areaName(code) }) });
+        b.textContent = "×";
+        b.addEventListener("click", () => this.toggle(code));
+        li.append(this.areaName(code), b);
+        this.listEl.append(li);
+      }
+    } else if (this.mode === "point") {
+      this.summaryEl.textContent = this.point
+        ? t("map.point.summary", { r: this.radius, lat: this.point.lat, lon: this.point.lon })
+        : t("map.point.none");
+    } else {
+      this.summaryEl.textContent = t("map.polygon.summary", { n: this.vertices.length });
+    }
+  }
+
+  /** What the citizen or the department chose: {areas}, {point, radius_m} or {polygon}. */
+  value() {
+    if (this.mode === "areas") return { areas: [...this.selected] };
+    if (this.mode === "point") return this.point ? { point: this.point, radius_m: this.radius } : {};
+    if (this.vertices.length < 3) return {};
+    const ring = [...this.vertices, this.vertices[0]];
+    return { polygon: { type: "Polygon", coordinates: [ring] } };
+  }
+
+  isEmpty() {
+    const v = this.value();
+    return !(v.areas?.length || v.point || v.polygon);
+  }
+
+  focus() {
+    if (this.mode === "areas") (this.options().find((p) => p.getAttribute("tabindex") === "0") || this.options()[0]).focus();
+    else if (this.mode === "point") this.inputs.lat.focus();
+    else this.svg.focus();
+  }
+}

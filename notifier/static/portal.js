@@ -1,0 +1,214 @@
+// The citizen portal: where (map, point and radius, or a drawn area), what (categories,
+// severity), how (channels, contact points, language), when (at once or a digest; quiet hours).
+// Registration, then one subscription per chosen area; confirmation by the emailed link or the
+// texted code. Opened as /#<management token> it adds subscriptions to that citizen.
+import { api, citizenOf, showError } from "/static/api.js";
+import { apply, setupLanguages, t, onLanguage, lang } from "/static/i18n.js";
+import { AreaMap } from "/static/map.js";
+import { enablePush, pushSupported } from "/static/push.js";
+
+const CATEGORIES = ["roadworks", "water", "waste", "transport", "events", "safety", "weather",
+  "environment", "culture", "general"];
+const SEVERITIES = ["unknown", "minor", "moderate", "severe", "extreme"];
+const DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+const $ = (id) => document.getElementById(id);
+const city = document.querySelector("meta[name=notifier-city]").content;
+const offered = document.querySelector("meta[name=notifier-channels]").content.split(",").filter(Boolean);
+
+let session = null;  // {token, base, contacts} once registered (or opened with a token)
+
+setupLanguages($("languages"));
+
+function checkbox(container, name, value, labelKey, checked = false) {
+  const label = document.createElement("label");
+  const input = Object.assign(document.createElement("input"), { type: "checkbox", name, value, checked });
+  input.id = `${name}-${value}`;
+  const span = document.createElement("span");
+  span.dataset.i18n = labelKey;
+  label.append(input, " ", span);
+  container.append(label);
+  return input;
+}
+
+for (const c of CATEGORIES) checkbox($("categories"), "category", c, `category.${c}`);
+for (const s of SEVERITIES) $("min-severity").append(new Option("", s));
+for (const d of DAYS) $("digest-day").append(new Option("", d));
+const channelBoxes = {};
+for (const ch of ["email", "sms", "push"]) {
+  if (!offered.includes(ch) || (ch === "push" && !pushSupported())) continue;
+  const label = ch === "push" ? "portal.channel.push" : `channel.${ch}`;
+  channelBoxes[ch] = checkbox($("channels"), "channel", ch, label, ch === "email");
+}
+$("phone-field").hidden = !offered.includes("sms");
+
+function relabel() {
+  [...$("min-severity").options].forEach((o) => { o.textContent = t(`severity.${o.value}`); });
+  [...$("digest-day").options].forEach((o) => { o.textContent = t(`day.${o.value}`); });
+  document.title = t("portal.doc_title");
+}
+onLanguage(relabel);
+relabel();
+apply($("subscribe"));  // the checkboxes made above
+$("language").value = lang();
+onLanguage(() => { if (!session) $("language").value = lang(); });
+
+const map = new AreaMap($("map"), { city, id: "where" });
+
+// the digest and quiet hours fields appear with the choices that need them
+document.querySelectorAll("input[name=cadence]").forEach((r) => r.addEventListener("change", () => {
+  const v = document.querySelector("input[name=cadence]:checked").value;
+  $("digest-fields").hidden = v === "immediate";
+  $("digest-day").hidden = $("digest-day-label").hidden = v !== "weekly";
+}));
+$("quiet").addEventListener("change", () => { $("quiet-times").hidden = !$("quiet").checked; });
+
+// opened from the management page: add subscriptions to that citizen
+const hashToken = location.hash.slice(1);
+if (hashToken && citizenOf(hashToken)) {
+  session = { token: hashToken, base: citizenOf(hashToken).base, contacts: [] };
+  $("adding").hidden = false;
+  $("contact-fields").hidden = true;
+  $("quiet-fields").hidden = true;
+  history.replaceState(null, "", location.pathname);  // the token leaves the address bar
+}
+
+const fields = () => ({
+  email: $("email"), phone: $("phone"), language: $("language"), point: $("where-lat"),
+  radius_m: $("where-radius"), quiet_hours: $("quiet-start"), cadence: $("digest-at"),
+});
+
+function chosenChannels() {
+  return Object.entries(channelBoxes).filter(([, b]) => b.checked).map(([c]) => c);
+}
+
+function cadence() {
+  const v = document.querySelector("input[name=cadence]:checked").value;
+  if (v === "immediate") return "immediate";
+  const out = { period: v, at: $("digest-at").value };
+  if (v === "weekly") out.day = $("digest-day").value;
+  return out;
+}
+
+/** Checks what the API would refuse anyway, so the message comes before anything is sent. */
+function localProblem(channels) {
+  if (map.isEmpty()) return { field: "area", message: t(`portal.error.where.${map.mode}`) };
+  if (!channels.length) return { field: "channels", message: t("portal.error.channels") };
+  if (session) return null;
+  const email = $("email").value.trim(), phone = $("phone").value.trim();
+  if (!email && !phone) return { field: "email", message: t("portal.error.contact") };
+  if (channels.includes("email") && !email) return { field: "email", message: t("portal.error.email") };
+  if (channels.includes("sms") && !phone) return { field: "phone", message: t("portal.error.phone") };
+  return null;
+}
+
+function subscriptionBodies(channels) {
+  const common = { channels, cadence: cadence(), min_severity: $("min-severity").value };
+  const categories = [...document.querySelectorAll("input[name=category]:checked")].map((c) => c.value);
+  if (categories.length) common.categories = categories;
+  const where = map.value();
+  if (where.areas) return where.areas.map((area) => ({ area, ...common }));
+  return [{ ...where, ...common }];
+}
+
+async function register(channels) {
+  const body = { language: $("language").value };
+  const email = $("email").value.trim(), phone = $("phone").value.trim();
+  if (email) body.email = email;
+  if (phone && offered.includes("sms")) body.phone = phone;
+  const r = await api("POST", `/v1/cities/${encodeURIComponent(city)}/citizens`, { body });
+  session = { token: r.token, base: citizenOf(r.token).base, contacts: r.contacts };
+  if ($("quiet").checked) {
+    await api("PATCH", session.base, { token: session.token,
+      body: { quiet_hours: { start: $("quiet-start").value, end: $("quiet-end").value } } });
+  }
+}
+
+$("subscribe").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const errors = $("errors");
+  let channels = chosenChannels();
+  const problem = localProblem(channels);
+  if (problem) {
+    showError(errors, { message: problem.message, field: problem.field }, fields());
+    return;
+  }
+  showError(errors, null);
+  $("submit").disabled = true;
+  const notes = [];
+  try {
+    if (!session) await register(channels);
+    if (channels.includes("push")) {
+      try {
+        await enablePush(session.base, session.token);
+        notes.push(t("push.on"));
+      } catch (e) {
+        channels = channels.filter((c) => c !== "push");
+        notes.push(t(e.message === "denied" ? "push.denied" : "push.failed"));
+        if (!channels.length) throw { message: t("push.denied"), field: "channels" };
+      }
+    }
+    const made = [];
+    for (const body of subscriptionBodies(channels)) {
+      made.push(await api("POST", `${session.base}/subscriptions`, { token: session.token, body }));
+    }
+    showDone(made, notes);
+  } catch (e) {
+    showError(errors, e, fields());
+  } finally {
+    $("submit").disabled = false;
+  }
+});
+
+function showDone(made, notes) {
+  const list = $("done-list");
+  list.replaceChildren();
+  const add = (text) => { const li = document.createElement("li"); li.textContent = text; list.append(li); };
+  add(t("portal.done.subscriptions", { n: made.length }));
+  for (const c of session.contacts || []) {
+    if (c.channel === "email" && c.status === "pending") add(t("portal.done.email", { address: c.address }));
+  }
+  notes.forEach(add);
+  const phone = (session.contacts || []).find((c) => c.channel === "sms" && c.status === "pending");
+  $("code-form").hidden = !phone;
+  if (phone) { session.phone = phone; add(t("portal.done.sms", { address: phone.address })); }
+  $("manage-link").href = `/manage#${session.token}`;
+  $("subscribe").hidden = true;
+  $("done").hidden = false;
+  $("done").focus();
+}
+
+$("code-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  try {
+    await api("POST", `${session.base}/contacts/${session.phone.id}/confirm`,
+      { token: session.token, body: { code: $("code").value.trim() } });
+    $("code-status").textContent = t("portal.code.ok");
+    $("code-status").className = "ok";
+  } catch (e) {
+    $("code-status").textContent = e.reason || e.message;
+    $("code-status").className = "error";
+  }
+});
+
+$("another").addEventListener("click", () => {
+  $("done").hidden = true;
+  $("subscribe").hidden = false;
+  $("contact-fields").hidden = true;  // the same citizen: no second registration
+  $("adding").hidden = false;
+  map.select([]);
+  map.focus();
+});
+
+$("magic").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const value = $("magic-address").value.trim();
+  const body = value.includes("@") ? { email: value } : { phone: value };
+  try {
+    await api("POST", `/v1/cities/${encodeURIComponent(city)}/magic-link`, { body });
+    $("magic-status").textContent = t("portal.magic.sent");
+    $("magic-status").className = "ok";
+  } catch (e) {
+    $("magic-status").textContent = e.status === 429 ? t("error.too_many") : e.message;
+    $("magic-status").className = "error";
+  }
+});

@@ -1,0 +1,279 @@
+"""A city's subscriptions in the memory of the process that matches events against them.
+
+Matching a city-wide alert by reading each subscription from Redis costs a round trip per
+thousand subscriptions and a Python object per subscription: minutes and gigabytes at a million.
+Here each subscription is one row of a few packed columns (citizen, categories as bits, minimum
+severity, channels as bits, kind), and each index entry the store writes with it
+(``("area", code)``, ``("geo", quartier)``, ``("dept", name)``) a list of rows; a match is a few
+NumPy operations over the rows of the target's index entries.
+
+The index follows the store through its change log (``n:{city}:subs:log``, a Redis stream the
+store appends to in the same transaction as each change): every match first reads what was
+added or removed since the last one (one round trip when nothing was), so a subscription stored
+before an event was published is always seen. A process loads the whole city once, on its first
+match; a gap in the log (trimmed while the process was away) makes it load again.
+
+Shapes: a point-and-radius or polygon subscription is indexed under each quartier it crosses, so
+for a target made of area codes every shaped subscription under the target's quartiers crosses
+it, and no geometry is computed. For a drawn target (circle, polygon), shapely decides for the
+candidates (their metric shapes are made on first use and kept).
+"""
+
+from __future__ import annotations
+
+import array
+import dataclasses
+import json
+import logging
+from collections.abc import Iterable
+
+import numpy as np
+from redis.asyncio import Redis
+from shapely.geometry.base import BaseGeometry
+
+from subscriptions.areas import AreaCatalogue
+from subscriptions.cadence import Cadence, cadence_from_json
+from subscriptions.categories import CATEGORIES, SEVERITIES, severity_rank
+from subscriptions.contacts import CHANNELS
+from subscriptions.store import CHANGE_LOG, key
+from subscriptions.subscription import Subscription
+
+log = logging.getLogger("notifier.matching")
+CHANNEL_BIT = {c: 1 << i for i, c in enumerate(CHANNELS)}
+CATEGORY_BIT = {c: 1 << i for i, c in enumerate(CATEGORIES)}
+SHAPED = ("point", "polygon")
+FIELDS = ("citizen", "kind", "categories", "min_severity", "channels", "cadence", "index")
+SHAPE_FIELDS = ("geometry", "radius_m")
+LOAD_CHUNK = 2000
+
+
+@dataclasses.dataclass(frozen=True)
+class Audience:
+    """Who an event reaches: each citizen once, with the channels to tell at once (bits of
+    ``CHANNEL_BIT``) and, for channels only digest subscriptions name, their cadence."""
+
+    citizens: list[str]
+    channels: list[int]
+    digests: dict[str, tuple[tuple[str, Cadence], ...]]
+    # with ``explain``: the subscriptions that matched, for each citizen
+    subscriptions: list[tuple[str, ...]] | None = None
+
+    def __len__(self) -> int:
+        return len(self.citizens)
+
+    def wanting(self, channel: str) -> list[str]:
+        """The citizens to tell at once on ``channel``, sorted."""
+        bit = CHANNEL_BIT[channel]
+        return [c for c, mask in zip(self.citizens, self.channels, strict=True) if mask & bit]
+
+    def counts(self) -> dict[str, int]:
+        masks = np.asarray(self.channels, dtype=np.uint8)
+        return {c: int(np.count_nonzero(masks & bit)) for c, bit in CHANNEL_BIT.items()}
+
+
+class LiveIndex:
+    def __init__(self, redis: Redis, city: str, catalogue: AreaCatalogue) -> None:
+        self.redis, self.city, self.catalogue = redis, city, catalogue
+        self._clear()
+
+    def _clear(self) -> None:
+        self.loaded = False
+        self._seq = 0  # the last change applied
+        self._stream_id = "0-0"
+        self._row: dict[str, int] = {}  # subscription id -> its row
+        self._sids: list[str] = []  # row -> subscription id
+        self._citizen_no: dict[str, int] = {}
+        self._citizens: list[str] = []
+        # the columns, one entry per row
+        self._cit = array.array("i")
+        self._cats = array.array("I")  # category bits; 0: every category
+        self._sev = array.array("b")
+        self._now = array.array("B")  # channels told at once
+        self._later = array.array("B")  # channels of a digest subscription
+        self._alive = array.array("B")
+        self._postings: dict[tuple[str, str], array.array[int]] = {}
+        self._cadence: dict[int, Cadence] = {}  # rows of digest subscriptions
+        self._shapes: dict[int, dict[str, str]] = {}  # rows of shaped ones: what makes the shape
+        self._metric: dict[int, BaseGeometry] = {}
+
+    def __len__(self) -> int:
+        return len(self._row)
+
+    # -- keeping up with the store ----------------------------------------------------------
+
+    async def refresh(self) -> None:
+        """Apply the changes since the last call; load everything the first time, or when
+        the change log lost some (trimmed while this process was away)."""
+        if not self.loaded:
+            await self._load()
+        log_key = key(self.city, CHANGE_LOG)
+        while True:
+            found = await self.redis.xread({log_key: self._stream_id}, count=LOAD_CHUNK)
+            if not found:
+                return
+            entries = found[0][1]
+            first = int(entries[0][1]["seq"])
+            if first > self._seq + 1:  # the changes in between were trimmed away
+                log.warning("city=%s change log gap: %d after %d", self.city, first, self._seq)
+                self._clear()
+                await self._load()
+                continue
+            added: list[str] = []
+            removed: list[str] = []
+            for stream_id, fields in entries:
+                self._stream_id = stream_id
+                seq = int(fields["seq"])
+                if seq <= self._seq:
+                    continue  # applied by the load already
+                self._seq = seq
+                (added if fields["op"] == "add" else removed).append(fields["sub"])
+            for sid in removed:
+                self._remove(sid)
+            await self._fetch(added)
+
+    async def _load(self) -> None:
+        """Every subscription of the city, from the position of the change log at the start
+        (changes made during the scan are applied again afterwards: adding is idempotent)."""
+        log_key = key(self.city, CHANGE_LOG)
+        last = await self.redis.xrevrange(log_key, count=1)
+        if last:
+            self._stream_id, self._seq = last[0][0], int(last[0][1]["seq"])
+        prefix = key(self.city, "sub", "")
+        batch: list[str] = []
+        async for k in self.redis.scan_iter(match=prefix + "*", count=LOAD_CHUNK):
+            sid = k[len(prefix) :]
+            if ":" not in sid:
+                batch.append(sid)
+            if len(batch) >= LOAD_CHUNK:
+                await self._fetch(batch)
+                batch = []
+        await self._fetch(batch)
+        self.loaded = True
+        log.info("city=%s subscriptions loaded: %d", self.city, len(self))
+
+    async def _fetch(self, sids: list[str]) -> None:
+        for start in range(0, len(sids), LOAD_CHUNK):
+            chunk = sids[start : start + LOAD_CHUNK]
+            async with self.redis.pipeline(transaction=False) as p:
+                for sid in chunk:
+                    p.hmget(key(self.city, "sub", sid), *FIELDS, *SHAPE_FIELDS)
+                rows = await p.execute()
+            for sid, values in zip(chunk, rows, strict=True):
+                if values[0] is None:  # removed since
+                    self._remove(sid)
+                else:
+                    self._add(sid, dict(zip(FIELDS + SHAPE_FIELDS, values, strict=True)))
+
+    def _add(self, sid: str, h: dict[str, str]) -> None:
+        self._remove(sid)  # a subscription added again replaces its row
+        row = len(self._alive)
+        self._row[sid] = row
+        self._sids.append(sid)
+        citizen = h["citizen"]
+        no = self._citizen_no.get(citizen)
+        if no is None:
+            no = self._citizen_no[citizen] = len(self._citizens)
+            self._citizens.append(citizen)
+        channels = 0
+        for c in json.loads(h["channels"]):
+            channels |= CHANNEL_BIT[c]
+        cadence = cadence_from_json(h.get("cadence") or "")
+        cats = 0
+        for c in json.loads(h["categories"]):
+            cats |= CATEGORY_BIT.get(c, 0)
+        self._cit.append(no)
+        self._cats.append(cats)
+        self._sev.append(severity_rank(h["min_severity"]))
+        self._now.append(channels if cadence.immediate else 0)
+        self._later.append(0 if cadence.immediate else channels)
+        self._alive.append(1)
+        if not cadence.immediate:
+            self._cadence[row] = cadence
+        if h["kind"] in SHAPED:
+            self._shapes[row] = {k: h[k] for k in ("kind", "geometry", "radius_m")}
+        for kind, code in json.loads(h.get("index") or "[]"):
+            self._postings.setdefault((kind, code), array.array("i")).append(row)
+
+    def _remove(self, sid: str) -> None:
+        row = self._row.pop(sid, None)
+        if row is not None:
+            self._alive[row] = 0
+            self._shapes.pop(row, None)
+            self._metric.pop(row, None)
+            self._cadence.pop(row, None)
+
+    # -- matching ---------------------------------------------------------------------------
+
+    def match(
+        self,
+        entries: Iterable[tuple[str, str]],
+        category: str,
+        severity: str,
+        shape: BaseGeometry | None = None,
+        explain: bool = False,
+    ) -> Audience:
+        """The audience of the rows under these index entries that want this category and
+        severity; with ``shape`` (a drawn target), shaped subscriptions must also cross it.
+        ``explain``: say which subscriptions matched each citizen."""
+        lists = [self._postings[e] for e in entries if e in self._postings]
+        if not lists:
+            return Audience([], [], {}, [] if explain else None)
+        rows = np.unique(np.concatenate([np.frombuffer(a, dtype=np.int32) for a in lists]))
+        alive = np.frombuffer(self._alive, dtype=np.uint8)[rows]
+        cats = np.frombuffer(self._cats, dtype=np.uint32)[rows]
+        sev = np.frombuffer(self._sev, dtype=np.int8)[rows]
+        bit = CATEGORY_BIT[category]
+        keep = (alive == 1) & ((cats == 0) | ((cats & bit) != 0))
+        keep &= sev <= severity_rank(severity)
+        rows = rows[keep]
+        if shape is not None:
+            rows = self._crossing(rows, shape)
+        return self._audience(rows, explain)
+
+    def _crossing(self, rows: np.ndarray, shape: BaseGeometry) -> np.ndarray:
+        shaped = [int(r) for r in rows if int(r) in self._shapes]
+        if not shaped:
+            return rows
+        out = {r for r in shaped if not self._metric_of(r).intersects(shape)}
+        return np.array([r for r in rows if int(r) not in out], dtype=np.int32)
+
+    def _metric_of(self, row: int) -> BaseGeometry:
+        found = self._metric.get(row)
+        if found is None:
+            h = self._shapes[row]
+            sub = Subscription(
+                "", "", h["kind"], (), SEVERITIES[0], (),
+                geometry=json.loads(h["geometry"]), radius_m=float(h["radius_m"] or 0),
+            )  # fmt: skip
+            found = self._metric[row] = sub.metric(self.catalogue)
+        return found
+
+    def _audience(self, rows: np.ndarray, explain: bool) -> Audience:
+        if len(rows) == 0:
+            return Audience([], [], {}, [] if explain else None)
+        cit = np.frombuffer(self._cit, dtype=np.int32)[rows]
+        now = np.frombuffer(self._now, dtype=np.uint8)[rows]
+        later = np.frombuffer(self._later, dtype=np.uint8)[rows]
+        order = np.argsort(cit, kind="stable")
+        cit, now, later, rows = cit[order], now[order], later[order], rows[order]
+        starts = np.flatnonzero(np.r_[True, cit[1:] != cit[:-1]])
+        now_by = np.bitwise_or.reduceat(now, starts)
+        later_by = np.bitwise_or.reduceat(later, starts)
+        names = [self._citizens[i] for i in cit[starts].tolist()]
+        digests: dict[str, tuple[tuple[str, Cadence], ...]] = {}
+        for i in np.flatnonzero(later_by & ~now_by).tolist():
+            end = starts[i + 1] if i + 1 < len(starts) else len(rows)
+            first: dict[str, Cadence] = {}
+            for r in rows[starts[i] : end].tolist():  # the first digest of each channel
+                for c, b in CHANNEL_BIT.items():
+                    if self._later[r] & b and not now_by[i] & b and r in self._cadence:
+                        first.setdefault(c, self._cadence[r])
+            digests[names[i]] = tuple(sorted(first.items()))
+        matched = None
+        if explain:
+            ends = [*starts[1:].tolist(), len(rows)]
+            matched = [
+                tuple(sorted(self._sids[r] for r in rows[a:b].tolist()))
+                for a, b in zip(starts.tolist(), ends, strict=True)
+            ]
+        return Audience(names, now_by.tolist(), digests, matched)

@@ -1,0 +1,209 @@
+"""Logs as an operator reads them: JSON lines with the delivery's fields as keys, and no
+address, phone number, push endpoint or token in them, whatever a provider answers."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from redis.asyncio import Redis
+
+from channels.base import PermanentChannelError
+from channels.email import Email, SmtpConfig, SmtpEmailChannel
+from channels.sms import Sms, TwilioSmsChannel
+from notifier import embedded, logs, twilio_fake
+from notifier.api import create_api
+from notifier.publisher import KafkaPublisher
+from notifier.settings import Secret, Settings
+from notifier.wiring import build_deps
+from tests.conftest import SmtpSink, eventually
+
+ALICE = "alice.martin@example.org"
+PHONE = "+33612345678"
+SENDER = "+33700000001"
+SID, TOKEN = "AC" + "2" * 32, "e" * 32
+CANONICAL = {"notification_id", "channel", "provider", "outcome", "duration_ms", "error"}
+# what must never be written, in any of the forms it could take
+PERSONAL = (ALICE, "alice.martin", PHONE, PHONE.lstrip("+"), "%2B33612345678", "06 12 34 56 78")
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    for h in handlers:
+        root.addHandler(h)
+    root.setLevel(level)
+    logging.captureWarnings(False)
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    """Every line, parsed: a line that is not a JSON object fails the test."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    parsed = [json.loads(line) for line in lines]
+    assert all(isinstance(p, dict) for p in parsed)
+    return parsed
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("SMTP 550: 5.1.1 <alice.martin@example.org>: no such user", "SMTP 550: 5.1.1 <<email>>"),
+        ("The 'To' number +33612345678 is not valid", "The 'To' number <phone> is not valid"),
+        ("To=%2B33612345678&Body=x", "To=<phone>&Body=x"),
+        ("rappel au 06 12 34 56 78", "rappel au <phone>"),
+        ("https://fcm.googleapis.com/fcm/send/dGVzdC1lbmRwb2ludA:APA91b", "https://fcm.googleapis.com/…"),
+        ("smtp://mailer:hunter2@relay.example:587", "smtp://mailer:…@relay.example:587"),
+        ("redis://:s3cret@redis:6379/0", "redis://:…@redis:6379/…"),
+        ("POST /v1/unsubscribe/" + "eyJwIjoidW5zdWIifQ" * 3 + ".c2ln", "POST /v1/unsubscribe/…"),
+        ("key nk_" + "A1b2C3d4" * 6, "key …"),
+        ("event confirmation-cp_0123456789abcdef-1715240125123456789", "cp_0123456789abcdef-17152"),
+        ("kafka://k1:9092,k2:9092", "kafka://k1:9092,k2:9092"),  # what is not personal stays
+        ("notification=ntf_0123456789abcdef01234567 duration_ms=12.5", "ntf_0123456789abcdef"),
+        ("2026-05-09 07:35:25,123 at +01:00", "2026-05-09 07:35:25,123 at +01:00"),
+    ],
+)
+def test_personal_data_and_secrets_are_masked(text: str, shown: str) -> None:
+    masked = logs.redact(text)
+    assert shown in masked
+    for secret in ("alice", "33612345678", "hunter2", "s3cret", "APA91b", "A1b2C3d4", "c2ln"):
+        assert secret not in masked or secret in shown
+
+
+async def test_a_delivery_logs_one_json_line_with_its_fields_and_no_address(
+    smtp: tuple[SmtpSink, str], restore_logging: None
+) -> None:
+    sink, url = smtp
+    out = io.StringIO()
+    logs.setup(Settings(log_format="json", log_level="DEBUG"), "worker", stream=out)
+    fake = twilio_fake.TwilioFake(SID, TOKEN, numbers=[SENDER])
+    runner, twilio_url = await twilio_fake.start(fake)
+    email = SmtpEmailChannel(SmtpConfig.from_url(url), "Ville <no-reply@paris.example>")
+    sms = TwilioSmsChannel(SID, TOKEN, SENDER, base_url=twilio_url)
+    message = Email(ALICE, "Travaux", "Rue Monge fermée.", "<p>Rue Monge fermée.</p>", "<n1@x>")
+    try:
+        await email.send("ntf_1", message)
+        # the relay's refusal quotes the address, as real ones do
+        sink.replies.append(f"550 5.1.1 <{ALICE}>: mailbox unavailable")
+        with pytest.raises(PermanentChannelError):
+            await email.send("ntf_2", message)
+        await sms.send("ntf_3", Sms(PHONE, "Coupure d'eau rue Monge.", "ntf_3"))
+    finally:
+        await email.close()
+        await sms.close()
+        await fake.idle()
+        await runner.cleanup()
+    written = out.getvalue()
+    lines = json_lines(written)
+    deliveries = {r["notification_id"]: r for r in lines if r["logger"] == "notifier.delivery"}
+    assert set(deliveries) == {"ntf_1", "ntf_2", "ntf_3"}  # one line per attempt
+    for record in deliveries.values():
+        assert CANONICAL <= set(record) and record["component"] == "worker"
+        assert isinstance(record["duration_ms"], float) and record["level"] == "INFO"
+    assert [deliveries[n]["outcome"] for n in ("ntf_1", "ntf_2", "ntf_3")] == [
+        "sent",
+        "permanent",
+        "sent",
+    ]
+    assert (deliveries["ntf_1"]["channel"], deliveries["ntf_1"]["provider"]) == ("email", "smtp")
+    assert (deliveries["ntf_3"]["channel"], deliveries["ntf_3"]["provider"]) == ("sms", "twilio")
+    assert deliveries["ntf_1"]["error"] is None
+    assert deliveries["ntf_2"]["error"].startswith("SMTP 550: 5.1.1 <<email>>")
+    for secret in (*PERSONAL, TOKEN):
+        assert secret not in written
+
+
+def test_text_logs_are_masked_too(restore_logging: None) -> None:
+    out = io.StringIO()
+    logs.setup(Settings(log_format="text"), "api", stream=out)
+    logging.getLogger("notifier.test").warning("refused %s then %s", ALICE, PHONE)
+    line = out.getvalue().strip()
+    assert line.endswith("WARNING notifier.test refused <email> then <phone>")
+
+
+def test_the_log_format_is_a_setting() -> None:
+    assert Settings.from_env({}).log_format == "text"
+    assert Settings.from_env({"NOTIFIER_LOG_FORMAT": "JSON"}).log_format == "json"
+    with pytest.raises(Exception, match="NOTIFIER_LOG_FORMAT='xml' is not text or json"):
+        Settings.from_env({"NOTIFIER_LOG_FORMAT": "xml"})
+
+
+@pytest.fixture
+async def world(
+    settings: Settings, redis: Redis, smtp: tuple[SmtpSink, str], logs: Path
+) -> AsyncIterator[tuple[TestClient[Any, Any], twilio_fake.TwilioFake, Settings, Path]]:
+    """The API in this process, ``notifier worker`` as a process writing JSON logs to a file."""
+    fake = twilio_fake.TwilioFake(SID, TOKEN, numbers=[SENDER])
+    runner, twilio_url = await twilio_fake.start(fake)
+    s = settings.replace(
+        twilio_account_sid=SID,
+        twilio_auth_token=Secret(TOKEN),
+        twilio_from=SENDER,
+        twilio_base_url=twilio_url,
+        log_format="json",
+    )
+    publisher = KafkaPublisher(s.kafka_bootstrap)
+    await publisher.start()
+    api = TestClient(TestServer(create_api(s, build_deps(s, redis, publisher.publish, {}))))
+    await api.start_server()
+    log = logs / f"worker-json-{s.app_id}.log"
+    worker = embedded.spawn(
+        embedded.python_module("notifier", "worker"), log, env=embedded.child_env(s.to_env())
+    )
+    try:
+        yield api, fake, s, log
+    finally:
+        embedded.stop(worker)
+        await api.close()
+        await publisher.stop()
+        await fake.idle()
+        await runner.cleanup()
+
+
+async def test_the_worker_writes_json_lines_with_the_record_and_no_personal_data(
+    world: tuple[TestClient[Any, Any], twilio_fake.TwilioFake, Settings, Path],
+    smtp: tuple[SmtpSink, str],
+) -> None:
+    api, fake, settings, log = world
+    sink, _ = smtp
+    sink.replies.append(f"451 4.2.0 <{ALICE}>: greylisted, try again later")  # then it takes it
+    body = {"email": ALICE, "phone": "06 12 34 56 78"}
+    r = await api.post("/v1/cities/paris/citizens", json=body)
+    assert r.status == 201, await r.text()
+    await eventually(lambda: sink.to(ALICE), what="the confirmation email, on the second try")
+    await eventually(lambda: fake.sent_to(PHONE), what="the confirmation code by SMS")
+
+    def attempts() -> list[dict[str, Any]]:
+        found = [r for r in json_lines(log.read_text()) if r["logger"] == "notifier.delivery"]
+        return found if len(found) >= 3 else []
+
+    deliveries = await eventually(attempts, within=10, what="three delivery lines in the log")
+    emails = [d for d in deliveries if d["channel"] == "email"]
+    [text] = [d for d in deliveries if d["channel"] == "sms"]
+    assert [d["outcome"] for d in emails] == ["transient", "sent"]
+    assert emails[0]["error"].startswith("SMTP 451: 4.2.0 <<email>>: greylisted")
+    assert emails[0]["notification_id"] == emails[1]["notification_id"]
+    prefix = settings.topic_prefix
+    for d in deliveries:
+        assert CANONICAL <= set(d) and d["component"] == "worker"
+        # the Kafka record being handled: its topic, partition, offset and key (the event id)
+        assert d["topic"] == f"{prefix}deliveries.{d['channel']}"
+        assert isinstance(d["partition"], int) and isinstance(d["offset"], int)
+        assert d["event_id"]
+    assert text["outcome"] == "sent" and text["provider"] == "twilio"
+    written = log.read_text()
+    json_lines(written)  # every line the worker wrote, Faust's and aiokafka's included
+    assert '"logger": "faust.' in written or '"logger": "mode.' in written
+    for secret in (*PERSONAL, TOKEN, str(settings.secret_key)):
+        assert secret not in written
+    assert not re.search(r"\d{6} est votre code", written)  # nor the code it texted

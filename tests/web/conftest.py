@@ -1,0 +1,213 @@
+"""Browser tests: Debian's Chromium driven by Playwright against the real API on a port, with the
+real worker, Redis, Tansu and an SMTP server from the root fixtures, the Twilio-shaped server and
+the local push service (the only fakes: they stand for paid or browser-vendor services).
+
+Each test gets its own API server (its settings name it as the public URL, so the links in the
+messages lead to it), a fresh browser context in French, and fails on any JavaScript error.
+Screenshots go to ``test-artifacts/screenshots/`` for review.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from playwright.async_api import Browser, Page, async_playwright
+from redis.asyncio import Redis
+
+from channels.push import generate_vapid_keys
+from notifier import embedded, twilio_fake
+from notifier.api import create_api
+from notifier.auth import create_department_key
+from notifier.publisher import KafkaPublisher
+from notifier.push_service_fake import PushServiceFake
+from notifier.push_service_fake import create_app as push_app
+from notifier.settings import Secret, Settings
+from notifier.wiring import build_deps
+from tests.conftest import ROOT, SmtpSink, eventually
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+SMS_FROM = "+33700000001"
+TWILIO_SID, TWILIO_TOKEN = "AC" + "2" * 32, "e" * 32
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "browser: drives Chromium (tests/web)")
+
+
+@pytest.fixture(scope="session")
+def vapid_private_key() -> str:
+    return generate_vapid_keys().private_key
+
+
+@pytest.fixture
+def web_port() -> int:
+    return embedded.free_port()
+
+
+@pytest.fixture
+def twilio_port() -> int:
+    return embedded.free_port()
+
+
+@pytest.fixture
+def settings(
+    settings: Settings, web_port: int, twilio_port: int, vapid_private_key: str
+) -> Settings:
+    """The root settings, with every channel on and the links leading to this test's server."""
+    return settings.replace(
+        public_url=f"http://127.0.0.1:{web_port}",
+        vapid_private_key=Secret(vapid_private_key),
+        twilio_account_sid=TWILIO_SID,
+        twilio_auth_token=Secret(TWILIO_TOKEN),
+        twilio_from=SMS_FROM,
+        twilio_base_url=f"http://127.0.0.1:{twilio_port}",
+    )
+
+
+@dataclasses.dataclass
+class Site:
+    url: str
+    api: TestClient[Any, Any]  # for what the test does outside the browser
+    settings: Settings
+    redis: Redis
+    smtp: SmtpSink
+    twilio: twilio_fake.TwilioFake
+    push: PushServiceFake
+    push_url: str
+
+    async def department_key(self, department: str = "voirie") -> str:
+        return await create_department_key(self.redis, "paris", department)
+
+    async def mail(self, to: str, pattern: str, what: str) -> str:
+        """The plain-text body of the first email to ``to`` whose text matches ``pattern``."""
+
+        def found() -> str | None:
+            for m in self.smtp.to(to):
+                text = m.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+                if re.search(pattern, text):
+                    return str(text)
+            return None
+
+        return str(await eventually(found, what=what))
+
+
+@pytest.fixture
+async def site(
+    settings: Settings,
+    redis: Redis,
+    smtp: tuple[SmtpSink, str],
+    web_port: int,
+    twilio_port: int,
+) -> AsyncIterator[Site]:
+    twilio = twilio_fake.TwilioFake(TWILIO_SID, TWILIO_TOKEN, numbers=[SMS_FROM])
+    twilio_runner, _ = await twilio_fake.start(twilio, "127.0.0.1", twilio_port)
+    push = PushServiceFake()
+    push_runner = web.AppRunner(push_app(push), access_log=None)
+    await push_runner.setup()
+    push_port = embedded.free_port()
+    await web.TCPSite(push_runner, "127.0.0.1", push_port).start()
+    publisher = KafkaPublisher(settings.kafka_bootstrap)
+    await publisher.start()
+    app = create_api(settings, build_deps(settings, redis, publisher.publish, {}))
+    client = TestClient(TestServer(app, host="127.0.0.1", port=web_port))
+    await client.start_server()
+    try:
+        yield Site(
+            settings.base_url,
+            client,
+            settings,
+            redis,
+            smtp[0],
+            twilio,
+            push,
+            f"http://127.0.0.1:{push_port}",
+        )
+    finally:
+        await client.close()
+        await publisher.stop()
+        await twilio.idle()
+        await twilio_runner.cleanup()
+        await push_runner.cleanup()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make browser` installs Debian's chromium package")
+    return CHROMIUM
+
+
+@pytest.fixture
+async def browser(chromium: str) -> AsyncIterator[Browser]:
+    async with async_playwright() as p:
+        b = await p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+NewPage = Callable[..., Awaitable[Page]]
+
+
+@pytest.fixture
+async def new_page(browser: Browser, site: Site) -> AsyncIterator[NewPage]:
+    """``await new_page(width=…, init_script=…)``: a page in a fresh context (French locale,
+    notifications allowed); any JavaScript error on it fails the test."""
+    contexts = []
+    errors: list[str] = []
+
+    async def make(width: int = 1280, height: int = 1000, init_script: str = "") -> Page:
+        context = await browser.new_context(
+            base_url=site.url,
+            locale="fr-FR",
+            viewport={"width": width, "height": height},
+            accept_downloads=True,
+        )
+        contexts.append(context)
+        await context.grant_permissions(["notifications"], origin=site.url)
+        if init_script:
+            await context.add_init_script(init_script)
+        page = await context.new_page()
+        page.on("pageerror", lambda e: errors.append(f"{page.url}: {e}"))
+        return page
+
+    yield make
+    for c in contexts:
+        await c.close()
+    assert errors == [], "JavaScript errors in the pages"
+
+
+@pytest.fixture
+async def page(new_page: NewPage) -> Page:
+    return await new_page()
+
+
+async def screenshot(page: Page, name: str) -> None:
+    """A full-page screenshot for review, under test-artifacts/screenshots/."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+async def in_language(page: Page, language: str) -> None:
+    """Press the language switch of the page's header."""
+    await page.get_by_role("button", name={"fr": "Français", "en": "English"}[language]).click()
+    await page.wait_for_function(f"document.documentElement.lang === {language!r}")
