@@ -47,6 +47,7 @@ def test_the_worker_registers_the_expected_agents(tmp_path: Path) -> None:
     assert agents == {
         "notifier.match-city-events": {"x.city-events"},
         "notifier.match-request-status": {"x.request-status"},
+        "notifier.expand-fanout": {"x.fanout"},
         "notifier.send-email": {"x.deliveries.email"},
         "notifier.send-sms": {"x.deliveries.sms"},
         "notifier.send-push": {"x.deliveries.push"},
