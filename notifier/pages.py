@@ -51,9 +51,7 @@ def _page(name: str, **values: str) -> web.Response:
 async def portal(request: web.Request) -> web.Response:
     """Subscribe: the map, what, how; the channels offered here are named in the page."""
     settings = request.app[SETTINGS]
-    return _page(
-        "portal.html", city=settings.default_city, channels=",".join(settings.channels)
-    )
+    return _page("portal.html", city=settings.default_city, channels=",".join(settings.channels))
 
 
 async def console(request: web.Request) -> web.Response:

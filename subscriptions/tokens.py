@@ -49,7 +49,8 @@ def verify(
 ) -> dict[str, Any]:
     """The payload (``c`` city, ``s`` subject) of a valid token, or ``InvalidInput('token', …)``."""
     body, _, mac = token.partition(".")
-    if not body or not mac or not hmac.compare_digest(_mac(secret, body), mac):
+    ascii_parts = token.isascii() and body and mac  # compare_digest takes ASCII str only
+    if not ascii_parts or not hmac.compare_digest(_mac(secret, body), mac):
         raise InvalidInput("token", "not a valid token")
     try:
         payload = json.loads(_unb64(body))

@@ -62,7 +62,10 @@ def json_lines(text: str) -> list[dict[str, Any]]:
         ("The 'To' number +33612345678 is not valid", "The 'To' number <phone> is not valid"),
         ("To=%2B33612345678&Body=x", "To=<phone>&Body=x"),
         ("rappel au 06 12 34 56 78", "rappel au <phone>"),
-        ("https://fcm.googleapis.com/fcm/send/dGVzdC1lbmRwb2ludA:APA91b", "https://fcm.googleapis.com/…"),
+        (
+            "https://fcm.googleapis.com/fcm/send/dGVzdC1lbmRwb2ludA:APA91b",
+            "https://fcm.googleapis.com/…",
+        ),
         ("smtp://mailer:hunter2@relay.example:587", "smtp://mailer:…@relay.example:587"),
         ("redis://:s3cret@redis:6379/0", "redis://:…@redis:6379/…"),
         ("POST /v1/unsubscribe/" + "eyJwIjoidW5zdWIifQ" * 3 + ".c2ln", "POST /v1/unsubscribe/…"),

@@ -55,8 +55,12 @@ async def registered(site: Site) -> str:
     )
     await site.api.post(
         f"/v1/cities/paris/citizens/{cid}/subscriptions",
-        json={"point": {"lon": 2.347, "lat": 48.8462}, "radius_m": 300, "channels": ["sms"],
-              "cadence": {"period": "daily", "at": "18:00"}},
+        json={
+            "point": {"lon": 2.347, "lat": 48.8462},
+            "radius_m": 300,
+            "channels": ["sms"],
+            "cadence": {"period": "daily", "at": "18:00"},
+        },
         headers={"Authorization": f"Bearer {token}"},
     )
     return f"/manage#{token}"

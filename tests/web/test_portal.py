@@ -27,8 +27,11 @@ def announcement(title: str, link: str = "https://www.paris.fr/travaux") -> dict
         "severity": "moderate",
         "target": {"areas": [SAINT_VICTOR]},
         "content": {
-            "fr": {"title": title, "body": "La rue Monge est fermée du 1er au 5 décembre.",
-                   "link": link},
+            "fr": {
+                "title": title,
+                "body": "La rue Monge est fermée du 1er au 5 décembre.",
+                "link": link,
+            },
             "en": {"title": f"EN {title}", "body": "Rue Monge is closed 1-5 December."},
         },
     }
@@ -81,9 +84,7 @@ async def test_a_citizen_subscribes_by_clicking_a_quartier_confirms_and_gets_the
     assert "Saint-Victor" in text  # why she receives it
 
 
-async def test_the_unsubscribe_link_of_an_email_works(
-    page: Page, site: Site, worker: Any
-) -> None:
+async def test_the_unsubscribe_link_of_an_email_works(page: Page, site: Site, worker: Any) -> None:
     await subscribe_on_the_map(page, "bob@example.org")
     manage = await page.locator("#manage-link").get_attribute("href")
     await confirm_by_the_emailed_link(page, site, "bob@example.org")
@@ -165,8 +166,10 @@ async def test_web_push_opt_in_registers_the_browser_and_it_gets_what_the_servic
     # what the push service would hand to the browser reaches the service worker: it shows it
     cdp = await page.context.new_cdp_session(page)
     registrations: list[dict[str, Any]] = []
-    cdp.on("ServiceWorker.workerRegistrationUpdated", lambda e: registrations.extend(
-        e["registrations"]))
+    cdp.on(
+        "ServiceWorker.workerRegistrationUpdated",
+        lambda e: registrations.extend(e["registrations"]),
+    )
     await cdp.send("ServiceWorker.enable")
     registration = await eventually(
         lambda: [x for x in registrations if x["scopeURL"] == f"{site.url}/"],
@@ -229,9 +232,19 @@ async def test_the_keyboard_alone_reaches_every_control_and_selects_an_area(
             break
         reached.append(now)
     expected = {
-        "where-mode-areas", "where-level-quartier", "min-severity", "channel-email",
-        "channel-sms", "channel-push", "email", "phone", "language", "quiet", "submit",
-        "magic-address", *(f"category-{c}" for c in ("roadworks", "water", "general")),
+        "where-mode-areas",
+        "where-level-quartier",
+        "min-severity",
+        "channel-email",
+        "channel-sms",
+        "channel-push",
+        "email",
+        "phone",
+        "language",
+        "quiet",
+        "submit",
+        "magic-address",
+        *(f"category-{c}" for c in ("roadworks", "water", "general")),
     }
     assert expected <= set(reached), expected - set(reached)
     assert sum(r.startswith("area:") for r in reached) == 1  # the map is one tab stop
