@@ -39,8 +39,9 @@ class Matcher:
     match of the city in this process and kept current from the store's change log."""
 
     def __init__(self, redis: Redis, catalogues: dict[str, AreaCatalogue]) -> None:
-        self.catalogues = catalogues
-        self.indexes = {city: LiveIndex(redis, city, c) for city, c in catalogues.items()}
+        self.redis = redis
+        self.catalogues = catalogues  # shared with the city registry, which adds cities to it
+        self.indexes: dict[str, LiveIndex] = {}
 
     async def match(
         self,
@@ -62,7 +63,9 @@ class Matcher:
         entries = [("area", c) for c in area_codes] + [("geo", c) for c in leaves]
         if department:
             entries.append(("dept", department))
-        index = self.indexes[city]
+        index = self.indexes.get(city)
+        if index is None:
+            index = self.indexes[city] = LiveIndex(self.redis, city, catalogue)
         await index.refresh()
         # shaped subscriptions are indexed under the quartiers they cross: those under a quartier
         # of an area target cross the target; only a drawn target needs the geometry
