@@ -1,4 +1,5 @@
-"""What an operator does from the command line: department keys, dead letters, CAP import.
+"""What an operator does from the command line: cities, operator and department keys, dead
+letters, CAP import.
 
 Each function opens what it needs (Redis, a Kafka producer), does one thing, closes them and
 returns the lines to print.
@@ -6,10 +7,13 @@ returns the lines to print.
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 from redis.asyncio import Redis
 
@@ -21,6 +25,7 @@ from notifier.publisher import KafkaPublisher
 from notifier.settings import Settings
 from notifier.wiring import build_deps, make_redis
 from streams import dead_letters
+from subscriptions.cities import Cities, City, put_city
 from subscriptions.errors import InvalidInput
 
 
@@ -51,7 +56,62 @@ async def create_key(
     settings: Settings, city: str, department: str, label: str, scopes: tuple[str, ...]
 ) -> list[str]:
     async with _redis(settings) as redis:
+        place = await _city(settings, redis, city)
+        if place.departments and department not in place.departments:
+            raise InvalidInput("department", f"not a department of {city}: {place.departments}")
         return [await create_department_key(redis, city, department, label, scopes)]
+
+
+async def _city(settings: Settings, redis: Redis, city: str) -> City:
+    cities = Cities(redis, settings.default_city)
+    if not await cities.ensure(city):
+        raise InvalidInput("city", f"no city {city!r} (`notifier city list`)")
+    return cities[city]
+
+
+async def create_city(settings: Settings, path: Path) -> list[str]:
+    """A city document, its GeoJSON files read from beside it."""
+    doc = await asyncio.to_thread(_read_document, path)
+    async with _redis(settings) as redis:
+        city, areas, new = await put_city(redis, doc)
+    kinds = ", ".join(f"{n} {k}" for k, n in Counter(a["kind"] for a in areas).items())
+    return [f"{'created' if new else 'replaced'} {city.id} ({city.name}): {kinds}"]
+
+
+def _read_document(path: Path) -> object:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        for level in ("areas", "subareas"):
+            spec = doc.get(level) if isinstance(doc, dict) else None
+            if isinstance(spec, dict) and isinstance(spec.get("geojson"), str):
+                spec["geojson"] = json.loads((path.parent / spec["geojson"]).read_text("utf-8"))
+    except OSError as e:
+        raise InvalidInput("file", f"cannot read {e.filename or path}: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise InvalidInput("file", "not UTF-8 text") from None
+    except json.JSONDecodeError as e:
+        raise InvalidInput("file", f"not JSON: {e.msg} at line {e.lineno}") from None
+    return doc
+
+
+async def list_cities(settings: Settings) -> list[str]:
+    async with _redis(settings) as redis:
+        cities = Cities(redis, settings.default_city)
+        await cities.refresh()
+        return [f"{c}  {cities[c].name}" for c in cities.ids()]
+
+
+async def show_city(settings: Settings, city: str) -> list[str]:
+    async with _redis(settings) as redis:
+        place = await _city(settings, redis, city)
+    return [json.dumps(place.to_json(), indent=2, ensure_ascii=False)]
+
+
+async def create_operator_key(settings: Settings, city: str, label: str) -> list[str]:
+    async with _redis(settings) as redis:
+        if city != "*":
+            await _city(settings, redis, city)
+        return [await auth.create_operator_key(redis, city, label)]
 
 
 async def list_keys(settings: Settings, city: str) -> list[str]:
@@ -106,7 +166,7 @@ async def cap_import(settings: Settings, city: str, department: str, xml: bytes)
     """A CAP document, as ``POST /v1/cities/{city}/cap`` takes it: one line per alert."""
     async with _redis(settings) as redis, _publisher(settings) as publisher:
         deps = build_deps(settings, redis, publisher.publish, channels={})
-        if city not in deps.catalogues:
+        if not await deps.cities.ensure(city):
             raise InvalidInput("city", f"unknown city {city!r}")
         return [
             json.dumps(r, ensure_ascii=False) for r in await import_cap(deps, city, department, xml)

@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from channels.push import application_server_key, load_vapid_private_key
 from notifier import (
+    cities_api,
     citizens_api,
     events_api,
     links_api,
@@ -113,6 +114,16 @@ async def count_requests(request: web.Request, handler: Handler) -> web.StreamRe
         request.app[DEPS].metrics.http.labels(request.method, pattern, str(status)).inc()
 
 
+@web.middleware
+async def load_city(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A city created since this process started (by another process) is loaded before the
+    route runs; an unknown one is then a 404 (``http.city_of``)."""
+    city = request.match_info.get("city")
+    if city is not None:
+        await request.app[DEPS].cities.ensure(city)
+    return await handler(request)
+
+
 async def push_public_key(request: web.Request) -> web.Response:
     """The VAPID public key a browser passes to ``pushManager.subscribe``."""
     settings = request.app[SETTINGS]
@@ -135,7 +146,7 @@ def create_api(
 ) -> web.Application:
     """``checks``: what ``/readyz`` asks besides Redis (the broker, from the publisher)."""
     app = web.Application(
-        middlewares=[count_requests, errors_middleware], client_max_size=MAX_DOCUMENT
+        middlewares=[count_requests, errors_middleware, load_city], client_max_size=MAX_DOCUMENT
     )
     app[CHECKS] = checks or {}
     app[SETTINGS] = settings
@@ -145,6 +156,7 @@ def create_api(
     app.router.add_get("/metrics", metrics)
     app.router.add_static("/static/", Path(__file__).parent / "static", show_index=False)
     app.router.add_get("/v1/cities/{city}/areas", areas)
+    cities_api.add_routes(app.router)
     citizens_api.add_routes(app.router)
     links_api.add_routes(app.router)
     manage_api.add_routes(app.router)

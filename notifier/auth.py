@@ -10,6 +10,11 @@ the template management to come).
     n:{city}:departments                   set   departments that have had a key
 
 A key is named by the first 12 hex digits of its hash (its id), for listing and revoking.
+
+Operator keys are for the people who run the service: they create and change cities and read
+a city's usage figures; one is for one city or (``*``) for every city::
+
+    n:opkey:{sha256 of the key}            hash  city (or *), label, created_at
 """
 
 from __future__ import annotations
@@ -102,6 +107,34 @@ async def revoke_key(redis: Redis, city: str, key_id: str) -> str:
                         await p.execute()
             return department
     raise InvalidInput("id", f"no key {key_id} in {city}")
+
+
+async def create_operator_key(redis: Redis, city: str = "*", label: str = "") -> str:
+    """A key for the operators of ``city`` ("*": of every city, who may also create cities)."""
+    api_key = "no_" + secrets.token_urlsafe(32)
+    await redis.hset(
+        f"n:opkey:{_digest(api_key)}",
+        mapping={"city": city, "label": label, "created_at": str(int(time.time()))},
+    )
+    return api_key
+
+
+async def require_operator(request: web.Request, redis: Redis, city: str) -> str:
+    """The scope ("*" or the city) of the request's operator key, if it covers ``city``
+    (``"*"``: a key for every city is needed); 401/403 otherwise."""
+    scope = await redis.hget(f"n:opkey:{_digest(bearer(request))}", "city")
+    if scope is None:
+        raise web.HTTPUnauthorized(
+            text='{"error": {"field": "Authorization", "reason": "not an operator key"}}',
+            content_type="application/json",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if scope != "*" and scope != city:
+        raise web.HTTPForbidden(
+            text='{"error": {"field": "Authorization", "reason": "this key is for another city"}}',
+            content_type="application/json",
+        )
+    return str(scope)
 
 
 def bearer(request: web.Request) -> str:

@@ -26,7 +26,7 @@ from subscriptions.contacts import (
 )
 from subscriptions.errors import InvalidInput
 from subscriptions.preferences import parse_quiet_hours, parse_timezone
-from subscriptions.store import LANGUAGES, new_id
+from subscriptions.store import new_id
 from subscriptions.subscription import parse_subscription
 
 
@@ -43,14 +43,13 @@ async def register(request: web.Request) -> web.Response:
     """``{email?, phone?, language?}``: a citizen, each contact pending until confirmed."""
     city, deps = city_of(request), request.app[DEPS]
     body = await json_body(request)
-    language = body.get("language", "fr")
-    if language not in LANGUAGES:
-        raise InvalidInput("language", f"must be one of {', '.join(LANGUAGES)}")
+    place = deps.city(city)
+    language = place.check_language(body.get("language", place.default_language))
     given = [(k, body[k]) for k in ("email", "phone") if body.get(k) is not None]
     if not given:
         raise InvalidInput("email", "give an email address or a phone number (or both)")
     parsed = [_parse_contact(deps, {k: v}) for k, v in given]  # all valid before anything is kept
-    citizen = await deps.store.create_citizen(city, str(language))
+    citizen = await deps.store.create_citizen(city, language, place.timezone)
     contacts = [await _add(request, deps, city, citizen.id, citizen.language, c) for c in parsed]
     return web.json_response(
         {
@@ -147,6 +146,10 @@ async def subscribe(request: web.Request) -> web.Response:
     off = [c for c in sub.channels if c not in deps.enabled]
     if off:
         raise InvalidInput("channels", f"{', '.join(off)} is not offered here")
+    offered = deps.city(city).categories
+    for c in sub.categories:
+        if c not in offered:
+            raise InvalidInput("categories", f"{c} is not a category of {city}: {offered}")
     await deps.store.add_subscription(city, sub, index)
     return web.json_response(sub.public(), status=201)
 

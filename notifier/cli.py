@@ -4,6 +4,8 @@ notifier up                     everything on one machine; embeds what is not co
 notifier worker                 only the stream processor (needs KAFKA, REDIS, SMTP, SECRET)
 notifier api                    only the HTTP API (same settings)
 notifier department-key create  a department's API key, printed once
+notifier city create FILE|list|show ID   the cities served (tenants), from a city document
+notifier operator-key create [--city C]  a key for the operators' API, printed once
 notifier vapid-keys             a web push key pair for NOTIFIER_VAPID_PRIVATE_KEY
 notifier dead-letters list|show ID|replay ID
 notifier cap-import FILE --department NAME
@@ -63,6 +65,19 @@ def _parser() -> argparse.ArgumentParser:
     revoke = dk_sub.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("id")
     revoke.add_argument("--city", default=None)
+    city = sub.add_parser("city", help="create, list and show the cities served")
+    city_sub = city.add_subparsers(dest="action", required=True)
+    city_sub.add_parser("create", help="create or replace a city from its document").add_argument(
+        "file", type=Path, help="a city document (JSON); its GeoJSON files relative to it"
+    )
+    city_sub.add_parser("list", help="the cities")
+    city_sub.add_parser("show", help="one city's settings").add_argument("id")
+    ok = sub.add_parser("operator-key", help="keys for the operators' API (cities, usage)")
+    ok_create = ok.add_subparsers(dest="action", required=True).add_parser(
+        "create", help="create a key and print it (shown once)"
+    )
+    ok_create.add_argument("--city", default="*", help="one city's operators (default: all)")
+    ok_create.add_argument("--label", default="")
     dl = sub.add_parser("dead-letters", help="list, show and replay dead letters")
     dl_sub = dl.add_subparsers(dest="action", required=True)
     dl_sub.add_parser("list", help="the newest first").add_argument("--limit", type=int, default=20)
@@ -86,6 +101,8 @@ def main(argv: list[str] | None = None) -> None:
         settings = Settings.from_env()
         _logging(settings, args.command)
         city = getattr(args, "city", None) or settings.default_city
+        if args.command == "operator-key":
+            city = args.city
         if args.command == "up":
             with contextlib.suppress(KeyboardInterrupt):
                 up.up(settings)
@@ -152,6 +169,14 @@ async def _admin(settings: Settings, args: argparse.Namespace, city: str) -> lis
             return await admin.revoke_key(settings, city, args.id)
         scopes = tuple(s.strip() for s in args.scopes.split(",") if s.strip())
         return await admin.create_key(settings, city, args.department, args.label, scopes)
+    if args.command == "city":
+        if args.action == "create":
+            return await admin.create_city(settings, args.file)
+        if args.action == "list":
+            return await admin.list_cities(settings)
+        return await admin.show_city(settings, args.id)
+    if args.command == "operator-key":
+        return await admin.create_operator_key(settings, city, args.label)
     if args.command == "cap-import":
         if not args.file.is_file():
             raise InvalidInput("file", f"no file {args.file}")

@@ -58,6 +58,7 @@ async def publish(request: web.Request) -> web.Response:
             department=department,
             catalogue=deps.catalogues[city],
         )
+        offered_in_city(deps, a)
         scheduled_at = _scheduled_at(body, a)
         if scheduled_at is not None:
             a = dataclasses.replace(a, published_at=scheduled_at)
@@ -71,6 +72,13 @@ async def publish(request: web.Request) -> web.Response:
     return _accepted(answer)
 
 
+def offered_in_city(deps: Deps, a: Announcement) -> None:
+    """The announcement's category is one the city has."""
+    categories = deps.city(a.city).categories
+    if a.category not in categories:
+        raise InvalidInput("category", f"not a category of {a.city}: {', '.join(categories)}")
+
+
 async def preview_draft(request: web.Request) -> web.Response:
     """The reach and the rendered messages of a draft: nothing is stored or sent."""
     city, deps = city_of(request), request.app[DEPS]
@@ -82,6 +90,7 @@ async def preview_draft(request: web.Request) -> web.Response:
         department=department,
         catalogue=deps.catalogues[city],
     )
+    offered_in_city(deps, a)
     return web.json_response(await preview(deps, a))
 
 
@@ -95,6 +104,7 @@ async def update(request: web.Request) -> web.Response:
     a = Announcement.from_input(
         body, id=eid, city=city, department=department, catalogue=deps.catalogues[city]
     )
+    offered_in_city(deps, a)
     return _accepted(await publishing.update(deps, a))
 
 

@@ -44,12 +44,12 @@ def _depth(value: object) -> int:
     return deepest
 
 
-async def json_body(request: web.Request) -> dict[str, object]:
+async def json_body(request: web.Request, limit: int = MAX_BODY) -> dict[str, object]:
     if request.content_type != "application/json":
         raise InvalidInput("Content-Type", "must be application/json")
     raw = await request.read()
-    if len(raw) > MAX_BODY:
-        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=len(raw))
+    if len(raw) > limit:
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(raw))
     try:
         text = raw.decode(request.charset or "utf-8")
     except (LookupError, UnicodeDecodeError):

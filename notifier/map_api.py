@@ -46,7 +46,7 @@ SCHEMA: dict[str, Any] = {  # the answer, for the OpenAPI document
                 "required": ["code", "kind", "name", "parent", "d", "label"],
                 "properties": {
                     "code": {"type": "string"},
-                    "kind": {"enum": ["arrondissement", "quartier"]},
+                    "kind": {"type": "string", "examples": ["arrondissement", "quartier"]},
                     "name": {"type": "string"},
                     "parent": {"type": ["string", "null"]},
                     "d": {"type": "string", "description": "SVG path data"},

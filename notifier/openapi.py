@@ -25,6 +25,7 @@ Security = list[dict[str, list[str]]]
 CITIZEN: Security = [{"citizenToken": []}]
 DEPARTMENT: Security = [{"departmentKey": []}]
 TWILIO: Security = [{"twilioSignature": []}]
+OPERATOR: Security = [{"operatorKey": []}]
 JSON_ERRORS = (400, 413, 422)
 CITIZEN_ERRORS = (401, 403, 404)
 HTML = {"text/html": {"schema": {"type": "string"}}}
@@ -148,6 +149,20 @@ ROUTES: list[tuple[str, str, Schema]] = [
     ("get", "/v1/push/public-key", op(
         "push_public_key", "citizens", "The VAPID key for pushManager.subscribe",
         {200: ok("The key.", "PushKey")}, (404,))),
+    ("get", "/v1/cities", op(
+        "cities", "cities", "The cities served here", {200: ok("Their ids and names.", "Cities")})),
+    ("get", "/v1/cities/{city}", op(
+        "city", "cities", "A city: name, languages, categories, look",
+        {200: ok("The city.", "City")}, (404,))),
+    ("put", "/v1/cities/{city}", op(
+        "put_city", "cities", "Create or replace a city from its document",
+        {200: ok("Replaced.", "CityPut"), 201: ok("Created.", "CityPut")},
+        (*JSON_ERRORS, 401, 403, 404), security=OPERATOR, body="CityInput",
+        description="A new city needs an operator key for every city; a city's own key may "
+        "change it. Processes that have not seen it load it on first use.")),
+    ("get", "/v1/cities/{city}/usage", op(
+        "usage", "cities", "This month's messages against the city's quotas and rates",
+        {200: ok("Per channel.", "Usage")}, (401, 403, 404), security=OPERATOR)),
     ("get", "/v1/cities/{city}/areas", op(
         "areas", "citizens", "The area catalogue",
         {200: ok("Arrondissements, then quartiers.", "Areas")}, (404,))),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from notifier import openapi_cities
 from notifier.http import MAX_BODY as MAX_JSON
 from notifier.http import MAX_DOCUMENT
 from streams.announcements import MAX_REASON
@@ -652,7 +653,7 @@ SCHEMAS: dict[str, Schema] = {
                 obj(
                     {
                         "code": {"type": "string", "examples": ["75105"]},
-                        "kind": {"enum": ["arrondissement", "quartier"]},
+                        "kind": {"type": "string", "examples": ["arrondissement", "quartier"]},
                         "name": STRING,
                         "parent": {"type": ["string", "null"]},
                     },
@@ -735,7 +736,7 @@ def components() -> Schema:
     errors["TooMany"]["headers"] = {"Retry-After": header("RetryAfter")}
     path = {"type": "string"}
     return {
-        "schemas": SCHEMAS,
+        "schemas": {**SCHEMAS, **openapi_cities.SCHEMAS},
         "responses": errors,
         "headers": {
             "Location": _header("Where to read it.", STRING),
@@ -765,6 +766,7 @@ def components() -> Schema:
                 "bearerFormat": "nk_…",
                 "description": "A department key (`notifier department-key create`).",
             },
+            "operatorKey": openapi_cities.OPERATOR_KEY,
             "twilioSignature": {
                 "type": "apiKey",
                 "in": "header",

@@ -15,10 +15,11 @@ from streams.deps import Deps, Publish
 from streams.event_store import EventStore
 from streams.ledger import Ledger
 from streams.metrics import Metrics
+from streams.quotas import Quotas
 from streams.ratelimit import RateLimiter
 from streams.scheduler import Scheduler
 from streams.topics import TopicNames
-from subscriptions.areas import load_catalogue
+from subscriptions.cities import Cities
 from subscriptions.matcher import Matcher
 from subscriptions.store import SubscriptionStore
 from templates.renderer import Brand, Renderer
@@ -72,21 +73,26 @@ def build_deps(
     renderer = Renderer(brand=Brand(logo_url=icon, icon_url=icon))
     renderer.check()  # a broken template stops the start, not a send
     store = SubscriptionStore(redis)
-    catalogues = {settings.default_city: load_catalogue(settings.default_city)}
+    cities = Cities(redis, settings.default_city)
     return Deps(
         store=store,
         ledger=Ledger(redis),
         events=EventStore(redis),
-        catalogues=catalogues,
-        matcher=Matcher(redis, catalogues),
+        cities=cities,
+        catalogues=cities.catalogues,
+        matcher=Matcher(redis, cities.catalogues),
         renderer=renderer,
         channels=channels,
         enabled=settings.channels,
         publish=publish,
         scheduler=Scheduler(redis),
         limiter=RateLimiter(
-            redis, settings.rates, lambda ch, s: metrics.rate_limit_wait.labels(ch).inc(s)
+            redis,
+            settings.rates,
+            lambda ch, s: metrics.rate_limit_wait.labels(ch).inc(s),
+            city_rates=lambda city: cities.get(city).rates,
         ),
+        quotas=Quotas(redis),
         metrics=metrics,
         topics=TopicNames.with_prefix(settings.topic_prefix),
         base_url=settings.base_url,

@@ -20,6 +20,11 @@ TIMERS = (
     ("release-scheduled", 1.0, handlers.release_scheduled),
 )
 
+# on every worker (not only the leader): cities created or changed since are loaded
+EVERY_WORKER = (("refresh-cities", 10.0, lambda deps: deps.cities.refresh()),)
+# small records that may name a city this worker has not loaded yet: it is loaded first
+CITY_FIRST = ("city_events", "request_status", "fanout")
+
 # agent name -> (topic attribute, handler)
 AGENTS = {
     "match-city-events": ("city_events", handlers.handle_city_event),
@@ -38,9 +43,14 @@ def register(app: faust.App, topics: dict[str, faust.TopicT], deps: Deps) -> Non
         topic_name = topic.get_topic_name()
 
         async def agent(
-            stream: faust.StreamT[Any], _h: Any = handler, _t: str = topic_name
+            stream: faust.StreamT[Any],
+            _h: Any = handler,
+            _t: str = topic_name,
+            _city_first: bool = attr in CITY_FIRST,
         ) -> None:
             async for event in stream.events():
+                if _city_first:
+                    await deps.cities.ensure_in(event.value)
                 await handlers.guarded(
                     _t,
                     event.value,
@@ -53,7 +63,7 @@ def register(app: faust.App, topics: dict[str, faust.TopicT], deps: Deps) -> Non
         agent.__name__ = agent.__qualname__ = name.replace("-", "_")
         app.agent(topic, name=f"notifier.{name}")(agent)
 
-    for name, interval, job in TIMERS:
+    for name, interval, job in (*TIMERS, *EVERY_WORKER):
         # Faust calls a timer with the app when it takes an argument: take it, use the deps
         async def tick(app: faust.App, _job: Any = job, _name: str = name) -> None:
             try:
@@ -61,5 +71,6 @@ def register(app: faust.App, topics: dict[str, faust.TopicT], deps: Deps) -> Non
             except Exception:  # the next tick tries again; an outage must not stop the timer
                 logging.getLogger("notifier.streams").exception("%s failed", _name)
 
-        # one worker of the group runs them (the leader); what they publish is idempotent
-        app.timer(interval, on_leader=True, name=f"notifier.{name}")(tick)
+        # TIMERS: one worker of the group runs them (the leader); what they publish is idempotent
+        leader = (name, interval, job) in TIMERS
+        app.timer(interval, on_leader=leader, name=f"notifier.{name}")(tick)

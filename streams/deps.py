@@ -9,16 +9,17 @@ from channels.base import Channel
 from streams.event_store import EventStore
 from streams.ledger import Ledger
 from streams.metrics import Metrics
+from streams.quotas import Quotas
 from streams.ratelimit import RateLimiter
 from streams.scheduler import Scheduler
 from streams.topics import Publish, TopicNames
 from subscriptions.areas import AreaCatalogue
+from subscriptions.cities import Cities, City
 from subscriptions.matcher import Matcher
 from subscriptions.store import SubscriptionStore
 from templates.renderer import Renderer
 
-__all__ = ["CITY_NAMES", "Deps", "Publish"]
-CITY_NAMES = {"paris": "Paris"}
+__all__ = ["Deps", "Publish"]
 
 
 @dataclasses.dataclass
@@ -26,13 +27,15 @@ class Deps:
     store: SubscriptionStore
     ledger: Ledger
     events: EventStore
-    catalogues: dict[str, AreaCatalogue]
+    cities: Cities
+    catalogues: dict[str, AreaCatalogue]  # cities.catalogues
     matcher: Matcher
     renderer: Renderer
     channels: dict[str, Channel[Any]]  # empty in the API process, which sends nothing itself
     publish: Publish
     scheduler: Scheduler
     limiter: RateLimiter
+    quotas: Quotas
     metrics: Metrics
     topics: TopicNames
     base_url: str
@@ -42,8 +45,11 @@ class Deps:
     send_concurrency: int = 16
     retry_base_delay: float = 0.5
 
+    def city(self, city: str) -> City:
+        return self.cities.get(city)
+
     def city_name(self, city: str) -> str:
-        return CITY_NAMES.get(city, city.title())
+        return self.cities.get(city).name
 
     def sms_status_url(self, city: str) -> str:
         """Where Twilio posts the status of the SMS it took (``notifier.webhooks_api``)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from redis.asyncio import Redis
 
@@ -43,19 +43,27 @@ class RateLimiter:
         redis: Redis,
         rates: dict[str, float],
         on_wait: Callable[[str, float], None] | None = None,
+        city_rates: Callable[[str], Mapping[str, float]] | None = None,
     ) -> None:
         """``rates``: messages per second per city for each channel; 0 or absent: no limit.
+        ``city_rates(city)``: a city's own rates, which replace those (its provider account).
         ``on_wait(channel, seconds)`` is told of every wait (for metrics)."""
         self.redis = redis
         self.on_wait = on_wait
         self.rates = {c: r for c, r in rates.items() if r > 0}
+        self.city_rates = city_rates
         self._take = redis.register_script(_TAKE)
         self._local: dict[tuple[str, str], int] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self.waited = 0.0  # seconds spent waiting for tokens, for metrics and benchmarks
 
+    def rate(self, city: str, channel: str) -> float | None:
+        """Messages per second for a city's channel; None: no limit."""
+        own = self.city_rates(city).get(channel) if self.city_rates is not None else None
+        return own if own is not None else self.rates.get(channel)
+
     async def wait(self, city: str, channel: str) -> None:
-        rate = self.rates.get(channel)
+        rate = self.rate(city, channel)
         if rate is None:
             return
         k = (city, channel)

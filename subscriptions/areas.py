@@ -27,7 +27,7 @@ MIN_OVERLAP_M2 = 1.0
 @dataclasses.dataclass(frozen=True)
 class Area:
     code: str
-    kind: str  # "arrondissement" | "quartier"
+    kind: str  # the level's name: "arrondissement", "quartier" in Paris
     name: str
     parent: str | None
     geometry: BaseGeometry = dataclasses.field(compare=False, repr=False)  # lon/lat
@@ -110,7 +110,7 @@ class AreaCatalogue:
         return [
             {"code": a.code, "kind": a.kind, "name": a.name, "parent": a.parent}
             for a in sorted(
-                self._areas.values(), key=lambda a: (a.kind != "arrondissement", a.code)
+                self._areas.values(), key=lambda a: (a.parent is not None, a.code)
             )
         ]
 

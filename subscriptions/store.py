@@ -109,7 +109,9 @@ class SubscriptionStore:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
 
-    async def create_citizen(self, city: str, language: str) -> Citizen:
+    async def create_citizen(
+        self, city: str, language: str, timezone: str = "Europe/Paris"
+    ) -> Citizen:
         if language not in LANGUAGES:
             raise InvalidInput("language", f"must be one of {', '.join(LANGUAGES)}")
         cid = new_id("cit")
@@ -118,11 +120,11 @@ class SubscriptionStore:
             mapping={
                 "id": cid,
                 "language": language,
-                "timezone": "Europe/Paris",
+                "timezone": timezone,
                 "created_at": str(int(time.time())),
             },
         )
-        return Citizen(cid, language, "Europe/Paris")
+        return Citizen(cid, language, timezone)
 
     async def add_contact(
         self,
