@@ -1,9 +1,10 @@
 """A citizen's own data: the magic link that opens it, export, erase, removing a
-subscription; and the small page the magic link opens (``/manage``)."""
+subscription, moving to another city; and the small page the magic link opens (``/manage``)."""
 
 from __future__ import annotations
 
 from importlib import resources
+from typing import Any
 
 from aiohttp import web
 
@@ -12,6 +13,7 @@ from notifier.citizens_api import citizen_token
 from notifier.confirmations import send_magic_link
 from notifier.http import city_of, json_body
 from notifier.keys import DEPS
+from subscriptions import moving, tokens
 from subscriptions.contacts import normalise_email, normalise_phone
 from subscriptions.errors import InvalidInput
 
@@ -23,6 +25,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/v1/cities/{city}/citizens/{cid}/export", export)
     router.add_delete("/v1/cities/{city}/citizens/{cid}", erase)
     router.add_delete("/v1/cities/{city}/citizens/{cid}/subscriptions/{sid}", unsubscribe_one)
+    router.add_post("/v1/cities/{city}/citizens/{cid}/move", move)
     router.add_get("/manage", manage_page)
 
 
@@ -75,6 +78,34 @@ async def erase(request: web.Request) -> web.Response:
     await deps.store.erase_citizen(city, cid)
     anonymised = await deps.ledger.forget_citizen(city, cid)
     return web.json_response({"erased": cid, "notifications_anonymised": anonymised})
+
+
+async def move(request: web.Request) -> web.Response:
+    """``{to, home?: {lon, lat}, radius_m?}``: the account goes to city ``to``
+    (``subscriptions.moving``); a management token for it there."""
+    city, deps = city_of(request), request.app[DEPS]
+    cid = citizen_token(request, city)
+    body = await json_body(request)
+    to = body.get("to")
+    if not isinstance(to, str) or not await deps.cities.ensure(to):
+        raise InvalidInput("to", "a city served here (GET /v1/cities)")
+    home = body.get("home")
+    if home is not None and not isinstance(home, dict):
+        raise InvalidInput("home", 'the new address as {"lon": ..., "lat": ...}')
+    radius: Any = body.get("radius_m", moving.DEFAULT_RADIUS_M)  # checked with the subscriptions
+    moved = await moving.move(
+        deps.store, city, cid, deps.cities[to], deps.catalogues[to], home, radius
+    )
+    return web.json_response(
+        {
+            "city": to,
+            "citizen": (await deps.store.citizen(to, cid)).public(),
+            "token": tokens.sign(deps.secret_key, "manage", to, cid),
+            "subscriptions": [s.public() for s in moved.subscriptions],
+            "to_choose_again": moved.to_choose_again,
+            "following_in": {city: moved.following} if moved.following else {},
+        }
+    )
 
 
 async def unsubscribe_one(request: web.Request) -> web.Response:

@@ -203,6 +203,13 @@ ROUTES: list[tuple[str, str, Schema]] = [
     ("post", C + "/subscriptions", citizen_op(
         "subscribe", "Subscribe: area, point and radius, polygon, or service request",
         {201: ok("The subscription.", "Subscription")}, body="SubscriptionInput")),
+    ("post", C + "/move", citizen_op(
+        "move", "Move to another city, keeping the account",
+        {200: ok("The citizen there, a token for it, what was carried.", "Moved")},
+        body="MoveInput", more_errors=(409,),
+        description="Contact points, consents, language and preferences come along. Area, "
+        "point and polygon subscriptions become radius subscriptions around `home` (else "
+        "they are listed to choose again); request follows stay until the request closes.")),
     ("delete", C + "/subscriptions/{sid}", citizen_op(
         "unsubscribe_one", "Remove one subscription", {204: ok("Removed.")})),
     ("post", "/v1/cities/{city}/magic-link", op(

@@ -133,6 +133,35 @@ SCHEMAS: dict[str, Schema] = {
         },
         "required": ["name", "areas"],
     },
+    "MoveInput": {
+        "type": "object",
+        "properties": {
+            "to": {"type": "string", "description": "The city moved to (`GET /v1/cities`)."},
+            "home": {
+                "type": "object",
+                "properties": {"lon": {"type": "number"}, "lat": {"type": "number"}},
+                "required": ["lon", "lat"],
+                "description": "The new address.",
+            },
+            "radius_m": {"type": "number", "description": "Around `home`; 500 m if none."},
+        },
+        "required": ["to"],
+    },
+    "Moved": {
+        "type": "object",
+        "properties": {
+            "city": STRING,
+            "citizen": {"type": "object"},
+            "token": STRING,
+            "subscriptions": {"type": "array", "items": _ref("Subscription")},
+            "to_choose_again": {"type": "array", "items": _ref("Subscription")},
+            "following_in": {
+                "type": "object",
+                "additionalProperties": {"type": "array", "items": STRING},
+            },
+        },
+        "required": ["city", "citizen", "token", "subscriptions", "to_choose_again"],
+    },
     "Usage": {
         "type": "object",
         "properties": {

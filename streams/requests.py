@@ -21,6 +21,7 @@ from streams.request_records import CLOSED, StatusChange, change_event
 from streams.request_store import RequestStore
 from subscriptions import tokens
 from subscriptions.errors import InvalidInput
+from subscriptions.moving import end_follows
 
 log = logging.getLogger("notifier.streams")
 KIND = "request_status"
@@ -45,6 +46,8 @@ async def handle_request_status(raw: bytes, deps: Deps) -> int:
         return 0
     queued = await notify(deps, store, change.city, change.request_id)
     await store.done(change.city, change.request_id, change.updated_ms)
+    if change.status == "closed":  # those who moved away stop following it here
+        await end_follows(deps.store, change.city, change.request_id)
     return queued
 
 

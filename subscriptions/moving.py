@@ -1,0 +1,183 @@
+"""A citizen moves to another city and keeps their account.
+
+What comes along: the contact points (same ids, same status: a confirmed address stays
+confirmed), the consent ledger (with a ``moved`` entry in both cities), language (the new
+city's default if it does not offer theirs) and preferences. What becomes of the subscriptions:
+
+- area, point and polygon subscriptions: with a new ``home``, each becomes a radius
+  subscription around it, with its categories (those the new city has), minimum severity,
+  channels and cadence; without one they are listed to be chosen again;
+- department subscriptions are listed to be chosen again (departments are the city's own);
+- request follows stay in the old city until the request closes (``end_follows``): the old
+  city keeps the citizen and their contact points for them, and nothing else; a week after
+  the last one closes, that goes too.
+
+The old city's other subscriptions are removed at once, so none of its events reaches the
+citizen afterwards.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from typing import Any
+
+from subscriptions.areas import AreaCatalogue
+from subscriptions.cities import City
+from subscriptions.contacts import ContactPoint
+from subscriptions.errors import Conflict, InvalidInput
+from subscriptions.store import SubscriptionStore, _address_key, key, new_id
+from subscriptions.subscription import Subscription, parse_subscription
+
+DEFAULT_RADIUS_M = 500.0
+LEFTOVER_SECONDS = 7 * 86400
+SURFACES = ("area", "point", "polygon")
+
+
+@dataclasses.dataclass(frozen=True)
+class Moved:
+    citizen: str
+    subscriptions: list[Subscription]  # made in the new city
+    to_choose_again: list[dict[str, Any]]  # the old ones that could not be carried
+    following: list[str]  # service requests still followed in the old city
+
+
+async def move(
+    store: SubscriptionStore,
+    old: str,
+    cid: str,
+    new: City,
+    catalogue: AreaCatalogue,
+    home: dict[str, Any] | None = None,
+    radius_m: float = DEFAULT_RADIUS_M,
+) -> Moved:
+    """Move citizen ``cid`` from city ``old`` to city ``new`` (its area ``catalogue``)."""
+    if new.id == old:
+        raise InvalidInput("to", "is the city the citizen is in")
+    redis = store.redis
+    citizen = await store.citizen(old, cid)
+    raw = await redis.hgetall(key(old, "citizen", cid))
+    contacts = await store.contacts_of(old, cid)
+    subs = await store.subscriptions_of(old, cid)
+    follows = [s for s in subs if s.kind == "request"]
+    carried, again = _carry(subs, cid, new, catalogue, home, radius_m)
+    await _claim_addresses(store, new.id, contacts)
+    moved_at = int(time.time())
+    language = citizen.language if citizen.language in new.languages else new.default_language
+    consent = await redis.lrange(key(old, "citizen", cid, "consent"), 0, -1)
+    entry = {"change": "moved", "from": old, "to": new.id, "how": "citizen", "at": moved_at}
+    async with redis.pipeline(transaction=True) as p:
+        p.hset(key(new.id, "citizen", cid), mapping={**raw, "language": language})
+        for cp in contacts:
+            p.hset(key(new.id, "contact", cp.id), mapping=_contact_fields(cp))
+            p.sadd(key(new.id, "citizen", cid, "contacts"), cp.id)
+        if consent:
+            p.rpush(key(new.id, "citizen", cid, "consent"), *consent)
+        p.rpush(key(new.id, "citizen", cid, "consent"), json.dumps(entry))
+        p.rpush(key(old, "citizen", cid, "consent"), json.dumps(entry))
+        p.hset(key(old, "citizen", cid), "moved_to", new.id)
+        await p.execute()
+    for sub, index in carried:
+        await store.add_subscription(new.id, sub, index)
+    for s in subs:
+        if s.kind != "request":
+            await store.remove_subscription(old, cid, s.id)
+    if not follows:
+        await store.erase_citizen(old, cid)
+    return Moved(cid, [s for s, _ in carried], again, sorted({s.request for s in follows}))
+
+
+def _carry(
+    subs: list[Subscription],
+    cid: str,
+    new: City,
+    catalogue: AreaCatalogue,
+    home: dict[str, Any] | None,
+    radius_m: float,
+) -> tuple[list[tuple[Subscription, list[tuple[str, str]]]], list[dict[str, Any]]]:
+    """The new city's subscriptions made from the old ones, and those to choose again."""
+    carried: dict[str, tuple[Subscription, list[tuple[str, str]]]] = {}
+    again = []
+    for s in subs:
+        if s.kind == "request":
+            continue
+        if s.kind == "department" or home is None:
+            again.append(s.public())
+            continue
+        categories = [c for c in s.categories if c in new.categories]
+        if s.categories and not categories:
+            again.append(s.public())  # none of its categories exists there
+            continue
+        body = {
+            "point": home,
+            "radius_m": radius_m,
+            "categories": categories,
+            "min_severity": s.min_severity,
+            "channels": list(s.channels),
+            "cadence": s.cadence.to_json(),
+        }
+        try:
+            sub, index = parse_subscription(
+                body, sid=new_id("sub"), citizen=cid, catalogue=catalogue
+            )
+        except InvalidInput as e:  # the home is not in the new city, a radius out of bounds
+            raise InvalidInput("home" if e.field == "point" else e.field, e.reason) from None
+        same = json.dumps({k: v for k, v in sub.public().items() if k != "id"}, sort_keys=True)
+        carried.setdefault(same, (sub, index))  # two old ones alike make one new one
+    return list(carried.values()), again
+
+
+async def _claim_addresses(
+    store: SubscriptionStore, city: str, contacts: list[ContactPoint]
+) -> None:
+    """Each address for this citizen in the new city, or ``Conflict`` and nothing kept."""
+    claimed: list[str] = []
+    for cp in contacts:
+        k = _address_key(city, cp.channel, cp.address)
+        if not await store.redis.set(k, cp.id, nx=True):
+            if claimed:
+                await store.redis.delete(*claimed)
+            field = {"email": "email", "sms": "phone", "push": "push"}[cp.channel]
+            raise Conflict(field, f"already registered in {city} by another account")
+        claimed.append(k)
+
+
+def _contact_fields(cp: ContactPoint) -> dict[str, str]:
+    fields = {
+        "id": cp.id,
+        "citizen": cp.citizen,
+        "channel": cp.channel,
+        "address": cp.address,
+        "status": cp.status,
+    }
+    if cp.channel == "push":
+        fields.update(p256dh=cp.p256dh, auth=cp.auth)
+    return fields
+
+
+async def end_follows(store: SubscriptionStore, city: str, rid: str) -> int:
+    """A closed request: the follows of citizens who have moved away end. A moved citizen with
+    nothing left to follow in the old city is kept there ``LEFTOVER_SECONDS`` more (the closing
+    message and its retries need their contact point), then Redis lets it go. The number of
+    follows ended."""
+    redis = store.redis
+    sids = sorted(await redis.smembers(key(city, "idx", "request", rid)))
+    ended = 0
+    for sub in await store.subscriptions(city, sids):
+        cid = sub.citizen
+        if not await redis.hexists(key(city, "citizen", cid), "moved_to"):
+            continue
+        await store.remove_subscription(city, cid, sub.id)
+        ended += 1
+        if await redis.scard(key(city, "citizen", cid, "subs")):
+            continue
+        contacts = await store.contacts_of(city, cid)
+        keys = [key(city, "citizen", cid, *part) for part in ((), ("contacts",), ("consent",))]
+        keys += [key(city, "contact", cp.id) for cp in contacts]
+        keys += [_address_key(city, cp.channel, cp.address) for cp in contacts]
+        async with redis.pipeline(transaction=True) as p:
+            for k in keys:
+                p.expire(k, LEFTOVER_SECONDS)
+            await p.execute()
+    return ended
