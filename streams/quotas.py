@@ -6,12 +6,15 @@ every worker, and the month's usage figures the city's operators see.
     n:{city}:usage:{channel}:{YYYY-MM}   string  messages handed over this month (UTC months)
 
 Every message handed over is counted, quota or not. Where the city has a quota, a worker takes
-its share before the provider call, atomically: under a burst from any number of workers the
-count never passes the quota; what does not fit is refused (the caller records why).
+its share before the provider call, atomically, in chunks of ``CHUNK`` (one Redis call per
+chunk, not per message; what a batch took and did not use is given back when it ends): under a
+burst from any number of workers the count never passes the quota; what does not fit is refused
+(the caller records why). Without a quota a batch counts what it handed over when it ends.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterable
 
@@ -19,6 +22,7 @@ from redis.asyncio import Redis
 
 from subscriptions.store import key
 
+CHUNK = 20
 KEEP_SECONDS = 400 * 86400  # a month's figure stays a year and a bit
 # KEYS: counter; ARGV: wanted, quota (-1: none), ttl -> granted
 _TAKE = """
@@ -46,6 +50,33 @@ class Quotas:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
         self._take = redis.register_script(_TAKE)
+        self._held: dict[tuple[str, str], int] = {}  # taken from Redis, not used yet
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+
+    async def acquire(self, city: str, channel: str, quota: int | None) -> bool:
+        """One message under the city's monthly quota (always, without one)."""
+        if quota is None:
+            return True
+        k = (city, channel)
+        async with self._locks.setdefault(k, asyncio.Lock()):
+            if self._held.get(k, 0) <= 0:
+                self._held[k] = await self.take(city, channel, CHUNK, quota)
+                if not self._held[k]:
+                    return False
+            self._held[k] -= 1
+            return True
+
+    async def settle(self, city: str, channel: str, quota: int | None, handed_over: int) -> None:
+        """At the end of a batch: count what went without a quota; give back what was taken
+        for the quota and not used."""
+        if quota is None:
+            if handed_over > 0:
+                await self.take(city, channel, handed_over, None)
+            return
+        k = (city, channel)
+        async with self._locks.setdefault(k, asyncio.Lock()):
+            unused, self._held[k] = self._held.get(k, 0), 0
+        await self.give_back(city, channel, unused)
 
     async def take(
         self, city: str, channel: str, wanted: int, quota: int | None, now: float | None = None
