@@ -21,6 +21,7 @@ from channels.push import generate_vapid_keys
 from notifier import embedded, twilio_fake
 from notifier.api import create_api
 from notifier.auth import create_department_key, department_of
+from notifier.errors import ConfigError
 from notifier.keys import DevServices
 from notifier.outbox import OutboxHandler
 from notifier.publisher import KafkaPublisher
@@ -53,6 +54,12 @@ async def serve_api(
             port = int(settings.twilio_base_url.rsplit(":", 1)[1])
             fake_runner, _ = await twilio_fake.start(dev.twilio, "127.0.0.1", port)
         deps = build_deps(settings, redis, publisher.publish, channels={})
+        await deps.cities.refresh()
+        if settings.default_city not in deps.cities:
+            raise ConfigError(
+                f"NOTIFIER_DEFAULT_CITY={settings.default_city!r} is not a city here: "
+                "create it with `notifier city create FILE`"
+            )
         app = create_api(settings, deps, dev, checks={"kafka": publisher.ready})
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
