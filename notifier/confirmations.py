@@ -16,7 +16,7 @@ from subscriptions.contacts import ContactPoint
 
 async def send_confirmation(deps: Deps, city: str, contact: ContactPoint, language: str) -> None:
     """Ask a pending contact point to confirm: an email link, or an SMS code (kept hashed)."""
-    context: dict[str, object] = {"city_name": deps.city_name(city)}
+    context: dict[str, object] = {**deps.city_context(city)}
     if contact.channel == "email":
         token = tokens.sign(deps.secret_key, "confirm", city, contact.id)
         context["confirm_url"] = f"{deps.base_url}/v1/confirm/{token}"
@@ -34,7 +34,7 @@ async def send_magic_link(deps: Deps, city: str, contact: ContactPoint, language
     browsers never send to servers or proxies)."""
     token = tokens.sign(deps.secret_key, "manage", city, contact.citizen)
     context: dict[str, object] = {
-        "city_name": deps.city_name(city),
+        **deps.city_context(city),
         "manage_url": f"{deps.base_url}/manage#{token}",
     }
     await send_to_contact(deps, city, contact, "magic_link", language, context)

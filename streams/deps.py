@@ -51,6 +51,18 @@ class Deps:
     def city_name(self, city: str) -> str:
         return self.cities.get(city).name
 
+    def city_context(self, city: str) -> dict[str, Any]:
+        """What every message of a city is rendered with: its name and look (``Brand``)."""
+        c, default = self.cities.get(city), self.renderer.brand
+        brand = dataclasses.replace(
+            default,
+            name=c.name,
+            colour=c.colour,
+            logo_url=c.logo_url or default.logo_url,
+            timezone=c.timezone,
+        )
+        return {"city_name": c.name, "brand": brand}
+
     def sms_status_url(self, city: str) -> str:
         """Where Twilio posts the status of the SMS it took (``notifier.webhooks_api``)."""
         return f"{self.base_url}/v1/cities/{city}/twilio/status"

@@ -151,7 +151,7 @@ async def _send(
         token = tokens.sign(deps.secret_key, "unsubscribe", due.city, contact.id)
         unsubscribe = f"{deps.base_url}/v1/unsubscribe/{token}"
     context = {
-        "city_name": deps.city_name(due.city),
+        **deps.city_context(due.city),
         "areas": deps.city_name(due.city),
         "period": due.period,
         "items": items,

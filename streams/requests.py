@@ -26,7 +26,6 @@ from subscriptions.moving import end_follows
 log = logging.getLogger("notifier.streams")
 KIND = "request_status"
 BATCH_SIZE = 500
-TIMEZONE = ZoneInfo("Europe/Paris")  # how dates are written in the messages
 SEVERITY = "moderate"  # push urgency "normal": news about one's own request, not an alert
 
 
@@ -136,7 +135,8 @@ async def _recipients(
 
 def context(deps: Deps, request: dict[str, str], role: str) -> dict[str, object]:
     """What the ``request_status`` templates are given."""
-    at = datetime.fromtimestamp(int(request["updated_ms"]) / 1000, TIMEZONE)
+    tz = ZoneInfo(deps.city(request["city"]).timezone)  # dates as they read in the city
+    at = datetime.fromtimestamp(int(request["updated_ms"]) / 1000, tz)
     notes = request.get("status_notes", "")
     # "body": what the renderer may cut to fit an SMS in its segments (only when there is one)
     return ({"body": notes} if notes else {}) | {
@@ -149,7 +149,7 @@ def context(deps: Deps, request: dict[str, str], role: str) -> dict[str, object]
         "role": role,  # requester or follower
         "updated_date": at.strftime("%d/%m/%Y"),
         "updated_time": at.strftime("%H:%M"),
-        "city_name": deps.city_name(request["city"]),
+        **deps.city_context(request["city"]),
         "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
     }
 

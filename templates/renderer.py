@@ -13,8 +13,9 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from jinja2 import PackageLoader, StrictUndefined
+from jinja2 import PackageLoader, StrictUndefined, pass_context
 from jinja2 import TemplateError as JinjaError
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
 from templates.i18n import when
@@ -75,8 +76,14 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        # a context's own ``brand`` (its city's: ``Deps.city_context``) overrides this one
         self.env.globals["brand"] = self.brand
-        self.env.filters["when"] = lambda ts, lang: when(ts, lang, self.brand.timezone)
+
+        @pass_context
+        def when_there(ctx: Context, ts: float | None, lang: str) -> str:
+            return when(ts, lang, ctx.get("brand", self.brand).timezone)
+
+        self.env.filters["when"] = when_there
 
     def language_for(self, kind: str, language: str) -> str:
         """The citizen's language if the kind has it, else the city's default, else French."""
