@@ -81,6 +81,17 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "APP_ID": ("notifier", "Faust application id, also the Kafka consumer group."),
     "BROKER_SESSION_TIMEOUT": ("10", "Kafka consumer session and rebalance timeout, seconds."),
     "SEND_CONCURRENCY": ("16", "Messages handed to a provider at once by one worker."),
+    "RETRY_MAX_DELAY": (
+        "300",
+        "Longest wait, seconds, between two tries of a message a provider refused for the time "
+        "being (an outage, a 4xx/5xx that may pass); the waits double from half a second up to "
+        "it, with jitter.",
+    ),
+    "RETRY_GIVE_UP_AFTER": (
+        "21600",
+        "How long, seconds, such a message keeps being tried from its first refusal (never past "
+        "its event's expiry); then it ends `failed`, in dead letters with its last error.",
+    ),
     "RATE_EMAIL": ("0", "Emails per second per city, across all workers (0: no limit)."),
     "RATE_SMS": (
         "0",
@@ -189,6 +200,8 @@ class Settings:
     app_id: str = "notifier"
     broker_session_timeout: float = 10.0
     send_concurrency: int = 16
+    retry_max_delay: float = 300.0
+    retry_give_up_after: float = 21600.0
     rates: dict[str, float] = dataclasses.field(default_factory=dict)  # channel -> per second
     log_level: str = "INFO"
     worker_metrics_port: int = 0
@@ -247,6 +260,8 @@ class Settings:
             app_id=_env(env, "APP_ID"),
             broker_session_timeout=float(_int(env, "BROKER_SESSION_TIMEOUT", 1, 300)),
             send_concurrency=_int(env, "SEND_CONCURRENCY", 1, 1024),
+            retry_max_delay=float(_int(env, "RETRY_MAX_DELAY", 1, 86_400)),
+            retry_give_up_after=float(_int(env, "RETRY_GIVE_UP_AFTER", 0, 30 * 86_400)),
             rates={
                 c: float(_int(env, f"RATE_{c.upper()}", 0, 100_000))
                 for c in ("email", "sms", "push")
@@ -290,6 +305,8 @@ class Settings:
             "NOTIFIER_APP_ID": self.app_id,
             "NOTIFIER_BROKER_SESSION_TIMEOUT": str(int(self.broker_session_timeout)),
             "NOTIFIER_SEND_CONCURRENCY": str(self.send_concurrency),
+            "NOTIFIER_RETRY_MAX_DELAY": str(int(self.retry_max_delay)),
+            "NOTIFIER_RETRY_GIVE_UP_AFTER": str(int(self.retry_give_up_after)),
             **{f"NOTIFIER_RATE_{c.upper()}": str(int(r)) for c, r in self.rates.items()},
             "NOTIFIER_LOG_LEVEL": self.log_level,
             "NOTIFIER_WORKER_METRICS_PORT": str(self.worker_metrics_port),

@@ -17,7 +17,7 @@ from streams.ledger import Ledger
 from streams.metrics import Metrics
 from streams.quotas import Quotas
 from streams.ratelimit import RateLimiter
-from streams.scheduler import Scheduler
+from streams.scheduler import Backoff, Scheduler
 from streams.topics import TopicNames
 from subscriptions.cities import Cities
 from subscriptions.matcher import Matcher
@@ -85,7 +85,10 @@ def build_deps(
         channels=channels,
         enabled=settings.channels,
         publish=publish,
-        scheduler=Scheduler(redis),
+        scheduler=Scheduler(
+            redis,
+            Backoff(longest=settings.retry_max_delay, give_up_after=settings.retry_give_up_after),
+        ),
         limiter=RateLimiter(
             redis,
             settings.rates,

@@ -13,6 +13,7 @@ import faust
 
 from streams import handlers, requests
 from streams.deps import Deps
+from streams.ledger import STORE_AWAY
 
 # timer name -> (seconds between ticks, job)
 TIMERS = (
@@ -68,6 +69,8 @@ def register(app: faust.App, topics: dict[str, faust.TopicT], deps: Deps) -> Non
         async def tick(app: faust.App, _job: Any = job, _name: str = name) -> None:
             try:
                 await _job(deps)
+            except STORE_AWAY as e:  # one line a tick, no traceback: it is an outage
+                logging.getLogger("notifier.streams").warning("%s: Redis away: %s", _name, e)
             except Exception:  # the next tick tries again; an outage must not stop the timer
                 logging.getLogger("notifier.streams").exception("%s failed", _name)
 

@@ -43,7 +43,6 @@ class Deps:
     mail_from: str
     enabled: tuple[str, ...] = ("email",)  # the channels this deployment sends on
     send_concurrency: int = 16
-    retry_base_delay: float = 0.5
 
     def city(self, city: str) -> City:
         return self.cities.get(city)

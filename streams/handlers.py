@@ -6,14 +6,18 @@
 - ``track_receipt``: a provider's receipt on ``receipts`` -> the ledger (``streams.track``).
 - ``sweep_outbox``: republish events accepted but not processed (a leader timer runs it).
 - ``release_scheduled``: publish what the scheduler holds once it is due (a leader timer too).
-- ``guarded``: runs one of them on a record; what it cannot take goes to dead letters.
+- ``guarded``: runs one of them on a record; what it cannot take goes to dead letters, and
+  while the store is away the record is held, not dropped.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from streams import dead_letters
 from streams.announcements import CANCELLED, PUBLISHED, UPDATED, Announcement, decode_city_event
@@ -21,6 +25,7 @@ from streams.deps import Deps
 from streams.digests import DIGEST_DUE, DigestDue, release_digest
 from streams.expand import expand_announcement, expand_cancellation, expand_shard
 from streams.fallback import FALLBACK_DUE, FallbackDue, release_fallback
+from streams.ledger import STORE_AWAY
 from streams.records import dead_letter, loads_any
 from streams.scheduler import release
 from streams.send import send_batch
@@ -39,6 +44,10 @@ __all__ = [
 log = logging.getLogger("notifier.streams")
 SWEEP_AFTER_SECONDS = 30.0
 CITY_EVENT_TYPES = (PUBLISHED, UPDATED, CANCELLED, DIGEST_DUE, FALLBACK_DUE)
+# while the store is away, a record is tried again after waits doubling between these (seconds)
+STORE_WAIT_FIRST = 0.5
+STORE_WAIT_LONGEST = 10.0
+T = TypeVar("T")
 
 
 async def guarded(
@@ -51,20 +60,64 @@ async def guarded(
 ) -> None:
     """Run a handler; a record it cannot take goes to dead letters with the reason.
 
-    An agent that raises has its record acknowledged and lost, so nothing escapes here."""
-    try:
-        await handler(raw, deps)
-    except InvalidInput as e:
-        log.warning("dead letter from %s: %s", topic, e)
-        reason = f"invalid {e}"
-    except Exception as e:  # a bug or an outage: keep the record, say why, keep flowing
-        log.exception("handler failed on a record from %s", topic)
-        reason = f"error {type(e).__name__}: {e}"
-    else:
+    An agent that raises has its record acknowledged and lost, so nothing escapes here. While
+    the store (Redis) is away, neither the handler nor the dead letter can do their work: the
+    record is held and the handler run again until the store is back (every step is idempotent:
+    notification ids, ledger claims). The agent waits meanwhile, and its offset with it."""
+
+    async def run() -> str | None:
+        """The handler once: why the record goes to dead letters, or None."""
+        try:
+            await handler(raw, deps)
+        except STORE_AWAY:
+            raise
+        except InvalidInput as e:
+            log.warning("dead letter from %s: %s", topic, e)
+            return f"invalid {e}"
+        except Exception as e:  # a bug: keep the record, say why, keep flowing
+            log.exception("handler failed on a record from %s", topic)
+            return f"error {type(e).__name__}: {e}"
+        return None
+
+    reason = await _through_outages(topic, run)
+    if reason is None:
         return
     deps.metrics.dead_letters.labels(topic).inc()
     letter = dead_letter(topic, raw, reason, partition=partition, offset=offset)
-    await dead_letters.put(deps.store.redis, deps.publish, deps.topics.dead_letters, b"", letter)
+    await _through_outages(
+        topic,
+        lambda: dead_letters.put(
+            deps.store.redis, deps.publish, deps.topics.dead_letters, b"", letter
+        ),
+    )
+
+
+async def _through_outages(topic: str, attempt: Callable[[], Awaitable[T]]) -> T:
+    """``attempt()`` again and again while it fails for the store being away, with backoff;
+    one line in the log when it goes, one when it is back, not one per try."""
+    wait, since = STORE_WAIT_FIRST, None
+    while True:
+        try:
+            result = await attempt()
+        except STORE_AWAY as e:
+            if since is None:
+                since = time.monotonic()
+                log.warning(
+                    "the store is away (%s: %s): holding a record from %s until it is back",
+                    type(e).__name__,
+                    e,
+                    topic,
+                )
+            await asyncio.sleep(wait * random.uniform(0.8, 1.0))
+            wait = min(STORE_WAIT_LONGEST, wait * 2)
+            continue
+        if since is not None:
+            log.info(
+                "the store is back: the record from %s held %.1f s went through",
+                topic,
+                time.monotonic() - since,
+            )
+        return result
 
 
 async def handle_city_event(raw: bytes, deps: Deps) -> int:

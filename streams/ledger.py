@@ -3,7 +3,8 @@
 ::
 
     n:{city}:notif:{nid}          hash  event, citizen, channel, contact, status, provider_id,
-                                        error, attempts, claimed_at, updated_at
+                                        error, attempts, claimed_at, updated_at, retry_at,
+                                        failing_since (its first transient failure)
     n:{city}:event:{eid}:counts   hash  "{channel}:{status}" -> number of notifications
     n:{city}:event:{eid}:notifs   set   the keys of the event's notification records
     n:{city}:citizen:{cid}:notifs zset  a citizen's notification ids, by when they were queued
@@ -21,8 +22,9 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
+from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
 from streams.coalesce import Coalescer
@@ -42,6 +44,16 @@ RANK = {
 }
 FINAL = {s for s, r in RANK.items() if r == 3}
 LEASE_SECONDS = 120
+# What Redis raises while it is away (stopped, restarting, loading its data, failing over), as
+# against a record or a call that is wrong: what meets one waits for the store and tries again,
+# it does not give up the record it holds (``streams.handlers.guarded``).
+STORE_AWAY: tuple[type[Exception], ...] = (
+    redis_errors.ConnectionError,  # BusyLoadingError (still loading its data) among them
+    redis_errors.TimeoutError,
+    redis_errors.ReadOnlyError,  # a replica that was the primary, during a failover
+    redis_errors.TryAgainError,
+    redis_errors.ClusterDownError,
+)
 PROVIDER_TTL = 7 * 24 * 3600  # receipts come within hours; a week is plenty
 
 # KEYS: counts key, the event's set of notification keys;
@@ -121,18 +133,23 @@ return out
 """
 
 
-# KEYS: notif key, counts key; ARGV: error, retry_at, now
+# KEYS: notif key, counts key; ARGV: error, retry_at, now, give up after (seconds, or '')
+# -> 1 released, 0 not held (not sending), -1 failing for too long by retry_at (left as it is)
 _RELEASE = """
-local h = redis.call('HMGET', KEYS[1], 'status', 'channel')
+local h = redis.call('HMGET', KEYS[1], 'status', 'channel', 'failing_since')
 if h[1] ~= 'sending' then return 0 end
+local since = h[3] or ARGV[3]
+if ARGV[4] ~= '' and tonumber(ARGV[2]) > tonumber(since) + tonumber(ARGV[4]) then return -1 end
 redis.call('HSET', KEYS[1], 'status', 'queued', 'error', ARGV[1], 'retry_at', ARGV[2],
-           'updated_at', ARGV[3])
+           'updated_at', ARGV[3], 'failing_since', since)
 redis.call('HINCRBY', KEYS[2], h[2] .. ':sending', -1)
 redis.call('HINCRBY', KEYS[2], h[2] .. ':queued', 1)
 return 1
 """
 
 
+Released = Literal["released", "not held", "given up"]
+_RELEASED: dict[int, Released] = {1: "released", 0: "not held", -1: "given up"}
 _Move = tuple[str, str, str, str, bool, dict[str, str]]  # city, event, nid, status, index, fields
 _Item = TypeVar("_Item", bound=tuple[Any, ...])
 
@@ -237,11 +254,23 @@ class Ledger:
                 out[i] = int(n)
         return out
 
-    async def release(self, city: str, event: str, nid: str, error: str, retry_at: float) -> bool:
+    async def release(
+        self,
+        city: str,
+        event: str,
+        nid: str,
+        error: str,
+        retry_at: float,
+        give_up_after: float | None = None,
+    ) -> Released:
         """Give a claimed notification back (sending -> queued) to try again at ``retry_at``:
-        the one move backwards, and only from ``sending``."""
+        the one move backwards, and only from ``sending`` ("not held" otherwise). Its first
+        release marks when it began failing: "given up", and nothing changes, when ``retry_at``
+        is more than ``give_up_after`` seconds after that."""
         keys = _notif_keys(city, event, nid)
-        return bool(await self._release(keys=keys, args=[error, retry_at, int(time.time())]))
+        bound = "" if give_up_after is None else repr(float(give_up_after))
+        args = [error, retry_at, int(time.time()), bound]
+        return _RELEASED[int(await self._release(keys=keys, args=args))]
 
     async def advance(
         self,

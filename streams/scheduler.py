@@ -10,12 +10,17 @@ scheduled announcements to come), kept in Redis and released by the leader's tim
 ahead, so two releasers never take the same item; ``done`` removes an item once Kafka has it. An
 item whose releaser died reappears after the lease: a release is at least once, and everything
 released is idempotent downstream (notification ids and the ledger claim).
+
+``Backoff`` spaces the retries of what a provider refused for the time being; the scheduler
+holds the one its senders use (``Scheduler.retry``).
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
+import random
 import secrets
 import time
 
@@ -25,6 +30,26 @@ from streams.topics import Publish
 from subscriptions.store import key
 
 LEASE_SECONDS = 60
+
+
+@dataclasses.dataclass(frozen=True)
+class Backoff:
+    """When to try again: waits that double from ``first`` up to ``longest`` seconds, with
+    jitter (a crowd refused together comes back spread out), for ``give_up_after`` seconds
+    from the first refusal at most. The defaults ride out a provider's outage of hours."""
+
+    first: float = 0.5
+    longest: float = 300.0
+    give_up_after: float = 6 * 3600.0
+
+    def wait(self, attempt: int, asked: float | None = None) -> float:
+        """Seconds between try ``attempt`` (1, 2, …), just refused, and the next: what the
+        provider asked (``Retry-After``) when it did, never more than ``longest``."""
+        if asked:
+            return min(self.longest, asked * random.uniform(1.0, 1.2))
+        step = min(self.longest, self.first * 2.0 ** min(attempt - 1, 64))
+        return step * random.uniform(0.8, 1.0)
+
 
 # KEYS: schedule zset, items hash; ARGV: now, lease, limit
 _DUE = """
@@ -45,8 +70,9 @@ return out
 
 
 class Scheduler:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, retry: Backoff | None = None) -> None:
         self.redis = redis
+        self.retry = retry or Backoff()  # how the senders space their retries
         self._due = redis.register_script(_DUE)
 
     def _keys(self, city: str) -> list[str]:

@@ -3,25 +3,34 @@
 Before the provider call, in order: consent (the contact point must still be confirmed, or
 pending for a confirmation request), staleness (the event cancelled, or a newer version out),
 expiry, and the ledger claim that makes the hand-off happen once. Transient refusals are retried
-later through the scheduler, with exponential backoff and jitter, bounded by attempts and by the
-event's expiry; a permanent one, or the last transient one, ends ``failed`` with its reason and
-a dead letter (and, for a web push alert, a fallback to the citizen's SMS or email where they
-asked for it: ``streams.fallback``). Every provider call waits for its token in the city's rate
-limit first. A provider saying the address is gone for good (a bounce, STOP, a push
-subscription 404/410) switches that contact point off in the consent ledger.
+later through the scheduler, with exponential backoff and jitter (``Scheduler.retry``), for as
+long as the backoff allows and never past the event's expiry; a permanent one, or the last
+transient one, ends ``failed`` with its reason and a dead letter (and, for a web push alert, a
+fallback to the citizen's SMS or email where they asked for it: ``streams.fallback``). Every
+provider call waits for its token in the city's rate limit first. A provider saying the address
+is gone for good (a bounce, STOP, a push subscription 404/410) switches that contact point off
+in the consent ledger.
+
+At most ``send_concurrency`` messages of a batch are between the provider call and the ledger
+write at once: what a crash, or the store going away, can leave taken by the provider and not
+recorded (sent again once its claim lapses). Once the store has failed, the batch hands nothing
+more over: the rest keep their claims and go when those lapse, once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import dataclasses
 import functools
 import hashlib
-import random
 import time
+from collections.abc import AsyncIterator
 from email.utils import parseaddr
 from typing import Any
+
+from redis import exceptions as redis_errors
 
 from channels.base import PermanentChannelError, TransientChannelError
 from channels.email import Email, RecipientRefusedError
@@ -30,7 +39,7 @@ from channels.sms import OptedOutError, Sms
 from streams import dead_letters
 from streams.deps import Deps
 from streams.fallback import FROM_CHANNELS, FallbackDue
-from streams.ledger import LEASE_SECONDS
+from streams.ledger import LEASE_SECONDS, STORE_AWAY
 from streams.records import (
     UNSUBSCRIBE_PLACEHOLDER,
     DeliveryBatch,
@@ -39,9 +48,7 @@ from streams.records import (
 )
 from subscriptions.contacts import ContactPoint
 
-MAX_ATTEMPTS = 5
 CHUNK_PER_SENDER = 4  # a batch is claimed in chunks of this many times SEND_CONCURRENCY
-MAX_BACKOFF = 300.0  # seconds between two tries, at most
 ALLOWED = {
     "announcement": ("confirmed",),
     "cancellation": ("confirmed",),
@@ -69,7 +76,7 @@ async def send_batch(raw: bytes, deps: Deps) -> dict[str, int]:
     batch = DeliveryBatch.from_wire(raw)
     stale = await _stale(batch, deps)
     contacts = await deps.store.contacts(batch.city, [r.contact for r in batch.recipients])
-    sem = asyncio.Semaphore(deps.send_concurrency)
+    hand_off = _HandOff(deps.send_concurrency)
     outcomes: dict[str, int] = {}
 
     async def one(r: Recipient, cp: ContactPoint | None) -> None:
@@ -77,7 +84,7 @@ async def send_batch(raw: bytes, deps: Deps) -> dict[str, int]:
             await deps.ledger.advance(batch.city, batch.event, r.id, stale)
             outcome = stale
         else:
-            outcome = await _send_one(batch, r, cp, deps, sem)
+            outcome = await _send_one(batch, r, cp, deps, hand_off)
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
 
     pairs = list(zip(batch.recipients, contacts, strict=True))
@@ -89,11 +96,35 @@ async def send_batch(raw: bytes, deps: Deps) -> dict[str, int]:
             return_exceptions=True,  # every recipient finishes before the batch may fail
         )
         errors += [e for e in results if isinstance(e, BaseException)]
+        if hand_off.store_away:
+            break  # the whole batch is tried again once the store is back
     for outcome, n in outcomes.items():
         deps.metrics.notifications.labels(batch.channel, outcome).inc(n)
     if errors:
-        raise errors[0]  # the batch goes to dead letters with the reason; replaying it is safe
+        # the batch is held and tried again while the store is away (``handlers.guarded``), or
+        # goes to dead letters with the reason; either is safe
+        raise next((e for e in errors if isinstance(e, STORE_AWAY)), errors[0])
     return outcomes
+
+
+class _HandOff:
+    """The provider calls of one batch: ``n`` at a time, each slot held until the ledger has
+    the outcome. Once a slot has met the store away, no more are given."""
+
+    def __init__(self, n: int) -> None:
+        self._sem = asyncio.Semaphore(n)
+        self.store_away = False
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        async with self._sem:
+            if self.store_away:
+                raise redis_errors.ConnectionError("the store went away during this batch")
+            try:
+                yield
+            except STORE_AWAY:
+                self.store_away = True
+                raise
 
 
 async def _held_elsewhere(batch: DeliveryBatch, r: Recipient, deps: Deps) -> str:
@@ -123,7 +154,7 @@ async def _stale(batch: DeliveryBatch, deps: Deps) -> str | None:
 
 
 async def _send_one(
-    batch: DeliveryBatch, r: Recipient, cp: ContactPoint | None, deps: Deps, sem: asyncio.Semaphore
+    batch: DeliveryBatch, r: Recipient, cp: ContactPoint | None, deps: Deps, hand_off: _HandOff
 ) -> str:
     city, ledger = batch.city, deps.ledger
     if cp is None or cp.status not in ALLOWED[batch.kind]:
@@ -141,9 +172,14 @@ async def _send_one(
     if not attempt:
         return await _held_elsewhere(batch, r, deps)
     try:
-        async with sem:
+        async with hand_off.slot():  # until the ledger has it: the window for a duplicate
             await deps.limiter.wait(city, batch.channel)
             sent = await channel.send(r.id, _message(batch, r, cp, deps))
+            accepted = time.time()
+            # Twilio's status callbacks name the message by its SID: index it (SMS only)
+            index = batch.channel == "sms"
+            pid = sent.provider_id
+            await ledger.advance(city, batch.event, r.id, "sent", index=index, provider_id=pid)
     except TransientChannelError as e:
         return await _retry_later(batch, r, attempt, e, deps)
     except PermanentChannelError as e:
@@ -151,27 +187,31 @@ async def _send_one(
             if isinstance(e, kind):
                 await deps.store.set_contact_status(city, cp.id, status, how)
         return await _failed(batch, r, e.reason, deps)
-    accepted = time.time()
+    deps.metrics.unrecorded.labels(batch.channel).observe(time.time() - accepted)
     if batch.origin_at:
         deps.metrics.latency.labels(batch.channel).observe(max(0.0, accepted - batch.origin_at))
-    # Twilio's status callbacks name the message by its SID: index it (SMS only)
-    index = batch.channel == "sms"
-    await ledger.advance(city, batch.event, r.id, "sent", index=index, provider_id=sent.provider_id)
-    deps.metrics.unrecorded.labels(batch.channel).observe(time.time() - accepted)
     return "sent"
 
 
 async def _retry_later(
     batch: DeliveryBatch, r: Recipient, attempt: int, e: TransientChannelError, deps: Deps
 ) -> str:
-    """Back off exponentially (with jitter, or as the provider asks) through the scheduler;
-    after ``MAX_ATTEMPTS``, or when the next try would come after the expiry, it has failed."""
-    delay = e.retry_after or deps.retry_base_delay * 2 ** (attempt - 1)
-    due = time.time() + min(MAX_BACKOFF, delay) * random.uniform(0.8, 1.2)
-    expired = batch.expires_at is not None and due >= batch.expires_at
-    if attempt >= MAX_ATTEMPTS or expired:
-        return await _failed(batch, r, f"{e.reason} (after {attempt} attempts)", deps)
-    await deps.ledger.release(batch.city, batch.event, r.id, e.reason, due)
+    """Try again later through the scheduler, spaced by its backoff (``Scheduler.retry``:
+    exponential with jitter, or as the provider asks). When the next try would come after the
+    event's expiry, or after the backoff's time to give up (from the first refusal), it has
+    failed."""
+    backoff = deps.scheduler.retry
+    due = time.time() + backoff.wait(attempt, e.retry_after)
+    last = f"{e.reason} (after {attempt} attempts)"
+    if batch.expires_at is not None and due >= batch.expires_at:
+        return await _failed(batch, r, last, deps)
+    released = await deps.ledger.release(
+        batch.city, batch.event, r.id, e.reason, due, backoff.give_up_after
+    )
+    if released == "given up":
+        return await _failed(batch, r, last, deps)
+    if released == "not held":  # its claim lapsed meanwhile: whoever took it back sends it
+        return "already claimed"
     one = dataclasses.replace(batch, recipients=(r,))
     topic = getattr(deps.topics, batch.channel)
     await deps.scheduler.later(batch.city, due, topic, batch.event.encode(), one.to_wire())
@@ -179,7 +219,8 @@ async def _retry_later(
 
 
 async def _failed(batch: DeliveryBatch, r: Recipient, error: str, deps: Deps) -> str:
-    await deps.ledger.advance(batch.city, batch.event, r.id, "failed", error=error)
+    """The dead letter (and the fallback) first, then the ledger: cut off in between (a crash,
+    the store away), the message is still claimed and ends here again, not without its letter."""
     # the one-recipient batch: replaying the letter tries this message again
     one = dataclasses.replace(batch, recipients=(r,)).to_wire()
     topic = getattr(deps.topics, batch.channel)
@@ -192,6 +233,7 @@ async def _failed(batch: DeliveryBatch, r: Recipient, error: str, deps: Deps) ->
         # the citizen may want it by SMS or email instead (``streams.fallback``)
         due = FallbackDue(batch.city, batch.event, batch.version, r.citizen, batch.channel, error)
         await deps.publish(deps.topics.city_events, batch.event.encode(), due.to_wire())
+    await deps.ledger.advance(batch.city, batch.event, r.id, "failed", error=error)
     return "failed"
 
 

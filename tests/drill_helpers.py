@@ -36,6 +36,7 @@ from streams.ledger import LEASE_SECONDS
 from subscriptions.areas import load_catalogue
 from subscriptions.store import SubscriptionStore, new_id
 from subscriptions.subscription import parse_subscription
+from tests.conftest import eventually
 
 CITY = "paris"
 FROM = "+33700000001"
@@ -272,6 +273,66 @@ async def subscribe(
 
     await asyncio.gather(*(one(i) for i in range(n)))
     return seen
+
+
+@dataclasses.dataclass
+class EmailFlow:
+    """What ``email_flow`` set up: the settings the workers run with, the SMTP server, the
+    served API, the subscribers' addresses, and the workers (more may be started)."""
+
+    settings: Settings
+    smtp: SmtpServer
+    api: Api
+    to: list[str]
+    workers: list[Worker]
+    logs: Path
+
+    def start_worker(self, name: str) -> Worker:
+        w = Worker(self.settings, self.logs / f"worker-{self.settings.app_id}-{name}.log")
+        self.workers.append(w)
+        return w
+
+
+@contextlib.asynccontextmanager
+async def email_flow(
+    settings: Settings, redis: Redis, logs: Path, citizens: int, workers: tuple[str, ...] = ("1",)
+) -> AsyncIterator[EmailFlow]:
+    """A drill's stage for email: an SMTP server, ``citizens`` subscribers of 75105
+    (``email_address(i)``) and one of 75112 for the warm-up, the workers named ``workers``
+    started, the API served, and one warm-up email through (the group has joined, every agent
+    runs). On the way out the workers stop (the tail of their logs printed when the drill
+    failed) and the SMTP server too."""
+    smtp = SmtpServer()
+    smtp.up()
+    s = settings.replace(smtp_url=Secret(smtp.url), worker_metrics_port=0)
+    started: list[Worker] = []
+    try:
+        to = await subscribe(redis, citizens, "email", email_address)
+        await subscribe(redis, 1, "email", lambda i: "warm@example.org", area="75112")
+        async with served_api(s, redis) as api:
+            flow = EmailFlow(s, smtp, api, to, started, logs)
+            for name in workers:
+                flow.start_worker(name)
+            await api.announce("Avant", area="75112")
+            await eventually(
+                lambda: reached(smtp.received(), "Avant") or not all(w.alive() for w in started),
+                within=90,
+                what="the warm-up email",
+            )
+            assert all(w.alive() for w in started), started[0].tail()
+            yield flow
+    except BaseException:
+        for w in started:
+            print(w.tail())
+        raise
+    finally:
+        for w in started:
+            w.stop()
+        smtp.down()
+
+
+def email_address(i: int) -> str:
+    return f"c{i}@example.org"
 
 
 def token_of(sub: PushSubscription) -> str:

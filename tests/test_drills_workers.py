@@ -26,39 +26,21 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from notifier.settings import Secret, Settings
+from notifier.settings import Settings
 from tests.conftest import eventually
 from tests.drill_helpers import (
     Api,
-    SmtpServer,
-    Worker,
     duplicates,
+    email_flow,
     end_leases,
     reached,
     redis_time,
-    served_api,
     settled,
-    subscribe,
 )
 
 FANOUT = int(os.environ.get("DRILL_FANOUT", "20000"))
 
 pytestmark = pytest.mark.drill
-
-
-def email(i: int) -> str:
-    return f"c{i}@example.org"
-
-
-async def warm_up(api: Api, smtp: SmtpServer, workers: list[Worker]) -> None:
-    """One email to one citizen: the group has joined and every agent runs."""
-    await api.announce("Avant", area="75112")
-    await eventually(
-        lambda: reached(smtp.received(), "Avant") or not all(w.alive() for w in workers),
-        within=90,
-        what="the warm-up email",
-    )
-    assert all(w.alive() for w in workers), workers[0].tail()
 
 
 async def until_everyone(
@@ -95,52 +77,34 @@ async def until_everyone(
 async def test_a_worker_killed_mid_fanout_and_restarted_sends_everything_once(
     settings: Settings, redis: Redis, logs: Path
 ) -> None:
-    smtp = SmtpServer()
-    smtp.up()
-    s = settings.replace(smtp_url=Secret(smtp.url), worker_metrics_port=0)
-    to = await subscribe(redis, FANOUT, "email", email)
-    await subscribe(redis, 1, "email", lambda i: "warm@example.org", area="75112")
-    first = Worker(s, logs / f"worker-{s.app_id}-1.log")
-    workers = [first]
-    try:
-        async with served_api(s, redis) as api:
-            await warm_up(api, smtp, workers)
-            event = await api.announce("Grande")
-            await eventually(
-                lambda: len(reached(smtp.received(), "Grande")) >= FANOUT // 4,
-                within=FANOUT / 50,
-                what="a quarter of the fan-out",
-            )
-            killed_at = await redis_time(redis)
-            first.kill()
-            at_kill = len(reached(smtp.received(), "Grande"))
-            assert at_kill < FANOUT, "the fan-out was over before the kill: no drill"
-            workers.append(Worker(s, logs / f"worker-{s.app_id}-2.log"))
-            await until_everyone(
-                redis,
-                lambda: len(set(reached(smtp.received(), "Grande"))),
-                FANOUT,
-                killed_at,
-                within=60 + FANOUT / 50,
-                figures=lambda: api.deliveries(event["href"]),
-            )
-            await eventually(
-                lambda: _settled(api, event["href"], FANOUT), within=60, what="the ledger"
-            )
-            figures = await api.deliveries(event["href"])
+    async with email_flow(settings, redis, logs, FANOUT) as f:
+        smtp, api, [first] = f.smtp, f.api, f.workers
+        event = await api.announce("Grande")
+        await eventually(
+            lambda: len(reached(smtp.received(), "Grande")) >= FANOUT // 4,
+            within=FANOUT / 50,
+            what="a quarter of the fan-out",
+        )
+        killed_at = await redis_time(redis)
+        first.kill()
+        at_kill = len(reached(smtp.received(), "Grande"))
+        assert at_kill < FANOUT, "the fan-out was over before the kill: no drill"
+        f.start_worker("2")
+        await until_everyone(
+            redis,
+            lambda: len(set(reached(smtp.received(), "Grande"))),
+            FANOUT,
+            killed_at,
+            within=60 + FANOUT / 50,
+            figures=lambda: api.deliveries(event["href"]),
+        )
+        await eventually(lambda: _settled(api, event["href"], FANOUT), within=60, what="the ledger")
+        figures = await api.deliveries(event["href"])
         received = reached(smtp.received(), "Grande")
-        assert sorted(set(received)) == sorted(to)  # everyone
+        assert sorted(set(received)) == sorted(f.to)  # everyone
         assert figures == {"email": {"sent": FANOUT}}
         print(f"{FANOUT} notifications, killed at {at_kill}: {duplicates(received)} duplicates")
-        assert duplicates(received) <= s.send_concurrency
-    except BaseException:
-        for w in workers:
-            print(w.tail())
-        raise
-    finally:
-        for w in workers:
-            w.stop()
-        smtp.down()
+        assert duplicates(received) <= f.settings.send_concurrency
 
 
 EVENTS = 8  # announcements: their delivery batches spread over the partitions by event id
@@ -151,76 +115,54 @@ AUDIENCE = 1000
 async def test_two_workers_one_killed_the_other_takes_over(
     settings: Settings, redis: Redis, logs: Path
 ) -> None:
-    smtp = SmtpServer()
-    smtp.up()
-    s = settings.replace(smtp_url=Secret(smtp.url), worker_metrics_port=0)
-    to = await subscribe(redis, AUDIENCE, "email", email)
-    await subscribe(redis, 1, "email", lambda i: "warm@example.org", area="75112")
-    workers = [Worker(s, logs / f"worker-{s.app_id}-{n}.log") for n in ("a", "b")]
-    try:
-        async with served_api(s, redis) as api:
-            await warm_up(api, smtp, workers)
+    async with email_flow(settings, redis, logs, AUDIENCE, workers=("a", "b")) as f:
+        smtp, api, workers = f.smtp, f.api, f.workers
+        await eventually(
+            lambda: (
+                all("_on_partitions_assigned" in w.log.read_text() for w in workers)
+                and all(w.alive() for w in workers)
+            ),
+            within=60,
+            what="both workers holding partitions",
+        )
+        titles = [f"Lot {n}" for n in range(EVENTS)]
+        events = [await api.announce(t) for t in titles]
+
+        def lot() -> list[tuple[str, str]]:
+            return [(to_, t) for to_, text in smtp.received() for t in titles if t in text]
+
+        def got() -> int:
+            return len(set(lot()))
+
+        total = EVENTS * AUDIENCE
+        await eventually(lambda: got() >= total // 5, within=60, what="a fifth of the lot")
+        # kill the worker that has sent the most so far: it holds partitions with work
+        busiest = max(workers, key=lambda w: w.log.read_text().count("outcome=sent"))
+        killed_at = await redis_time(redis)
+        busiest.kill()
+        at_kill = got()
+        assert at_kill < total, "the lot was all sent before the kill: no drill"
+        survivor = next(w for w in workers if w is not busiest)
+        sent_by_survivor = survivor.log.read_text().count("outcome=sent")
+
+        async def figures_now() -> list[dict[str, dict[str, int]]]:
+            return [await api.deliveries(e["href"]) for e in events]
+
+        await until_everyone(redis, got, total, killed_at, within=120, figures=figures_now)
+        for e in events:
             await eventually(
-                lambda: (
-                    all("_on_partitions_assigned" in w.log.read_text() for w in workers)
-                    and all(w.alive() for w in workers)
-                ),
+                functools.partial(_settled, api, e["href"], AUDIENCE),
                 within=60,
-                what="both workers holding partitions",
+                what="the ledger",
             )
-            titles = [f"Lot {n}" for n in range(EVENTS)]
-            events = [await api.announce(t) for t in titles]
-
-            def lot() -> list[tuple[str, str]]:
-                return [(to_, t) for to_, text in smtp.received() for t in titles if t in text]
-
-            def got() -> int:
-                return len(set(lot()))
-
-            total = EVENTS * AUDIENCE
-            await eventually(lambda: got() >= total // 5, within=60, what="a fifth of the lot")
-            # kill the worker that has sent the most so far: it holds partitions with work
-            busiest = max(workers, key=lambda w: w.log.read_text().count("outcome=sent"))
-            killed_at = await redis_time(redis)
-            busiest.kill()
-            at_kill = got()
-            assert at_kill < total, "the lot was all sent before the kill: no drill"
-            survivor = next(w for w in workers if w is not busiest)
-            sent_by_survivor = survivor.log.read_text().count("outcome=sent")
-
-            async def figures_now() -> list[dict[str, dict[str, int]]]:
-                return [await api.deliveries(e["href"]) for e in events]
-
-            await until_everyone(
-                redis,
-                got,
-                total,
-                killed_at,
-                within=120,
-                figures=figures_now,
-            )
-            for e in events:
-                await eventually(
-                    functools.partial(_settled, api, e["href"], AUDIENCE),
-                    within=60,
-                    what="the ledger",
-                )
-            figures = await figures_now()
+        figures = await figures_now()
         assert survivor.alive() and not busiest.alive()
         assert survivor.log.read_text().count("outcome=sent") > sent_by_survivor
         received = lot()
-        assert {to_ for to_, _ in received} == set(to)
+        assert {to_ for to_, _ in received} == set(f.to)
         assert figures == [{"email": {"sent": AUDIENCE}}] * EVENTS
         print(f"{total} notifications, killed at {at_kill}: {duplicates(received)} duplicates")
-        assert duplicates(received) <= s.send_concurrency
-    except BaseException:
-        for w in workers:
-            print(w.tail())
-        raise
-    finally:
-        for w in workers:
-            w.stop()
-        smtp.down()
+        assert duplicates(received) <= f.settings.send_concurrency
 
 
 async def _settled(api: Api, href: str, n: int) -> bool:

@@ -8,15 +8,18 @@ import json
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from channels.email import SmtpConfig, SmtpEmailChannel
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps
-from streams import handlers
+from streams import dead_letters, handlers
 from streams.announcements import Announcement, Cancellation, Content
 from streams.deps import Deps
 from streams.expand import expand_announcement
@@ -25,6 +28,7 @@ from streams.handlers import handle_city_event, release_scheduled, sweep_outbox
 from streams.ledger import LEASE_SECONDS
 from streams.ratelimit import RateLimiter
 from streams.records import DeliveryBatch
+from streams.scheduler import Backoff
 from streams.send import send_batch
 from subscriptions.areas import load_catalogue
 from subscriptions.cadence import parse_cadence
@@ -48,7 +52,7 @@ async def deps(redis: Redis, smtp: tuple[SmtpSink, str]) -> AsyncIterator[tuple[
     settings = Settings(secret_key=Secret("k" * 48), public_url="https://alerts.example")
     channel = SmtpEmailChannel(SmtpConfig.from_url(smtp[1]), settings.mail_from, pool_size=2)
     d = build_deps(settings, redis, publish, {"email": channel})
-    d.retry_base_delay = 0.01
+    d.scheduler.retry = Backoff(first=0.01)
     yield d, published
     await channel.close()
 
@@ -225,21 +229,31 @@ async def test_a_transient_refusal_is_retried_and_delivered_once(
     assert await d.ledger.counts("paris", "evt_1") == {"email": {"sent": 1}}
 
 
-async def test_transient_refusals_end_failed_after_the_last_attempt(
+async def test_transient_refusals_are_retried_until_the_backoff_gives_up(
     deps: tuple[Deps, Published], smtp: tuple[SmtpSink, str]
 ) -> None:
     d, published = deps
     sink, _ = smtp
-    sink.replies = ["451 4.3.0 local error"] * 10
+    sink.replies = ["451 4.3.0 local error"] * 20
     await citizen(d.store, "a@example.org", "75105")
     await expand_announcement(await accepted(d, ["75105"]), d)
+    [nid] = [r.id for r in DeliveryBatch.from_wire(published[0][2]).recipients]
     outcomes = [await send_batch(published[0][2], d)]
-    while await release_scheduled(d, now=time.time() + 3600):
+    since = (await d.ledger.get("paris", nid))["failing_since"]
+    while len(outcomes) < 8 and await release_scheduled(d, now=time.time() + 3600):
         outcomes.append(await send_batch(published[-1][2], d))
-    assert outcomes == [{"retrying": 1}] * 4 + [{"failed": 1}]
+    assert outcomes == [{"retrying": 1}] * 8  # tries are not counted: an outage is ridden out
+    assert (await d.ledger.get("paris", nid))["failing_since"] == since  # the first refusal
+    # the backoff's time is up (hours, by default): the message has been failing longer than that
+    ago = float(since) - d.scheduler.retry.give_up_after - 1
+    await d.store.redis.hset(f"n:paris:notif:{nid}", "failing_since", ago)
+    assert await release_scheduled(d, now=time.time() + 3600) == 1
+    assert await send_batch(published[-1][2], d) == {"failed": 1}
     letter = json.loads(published[-1][2])
-    assert letter["reason"] == "delivery failed: SMTP 451: 4.3.0 local error (after 5 attempts)"
+    assert letter["reason"] == "delivery failed: SMTP 451: 4.3.0 local error (after 9 attempts)"
     assert sink.messages == []
+    assert await d.ledger.counts("paris", "evt_1") == {"email": {"failed": 1}}
+    assert await release_scheduled(d, now=time.time() + 3600) == 0  # nothing more planned
 
 
 async def test_no_retry_is_planned_past_the_expiry(
@@ -248,7 +262,7 @@ async def test_no_retry_is_planned_past_the_expiry(
     d, published = deps
     smtp[0].replies = ["421 busy"]
     await citizen(d.store, "a@example.org", "75105")
-    d.retry_base_delay = 600.0  # the next try would come minutes later (backoff cap: 300 s)…
+    d.scheduler.retry = Backoff(first=600.0)  # the next try would come minutes later…
     a = dataclasses.replace(announcement(["75105"]), expires_at=time.time() + 100)  # …too late
     await d.events.accept(a)
     await expand_announcement(a, d)
@@ -299,6 +313,95 @@ async def test_guarded_dead_letters_what_a_handler_cannot_take(
     assert topic == "dead-letters"
     assert letter["reason"] == "invalid id: required, a non-empty string"
     assert (letter["topic"], letter["offset"]) == ("city-events", 3)
+
+
+async def test_guarded_holds_a_record_while_the_store_is_away(
+    deps: tuple[Deps, Published], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A handler, or the dead letter of a bad record, that meets Redis away is run again until
+    it is back: nothing dropped, one line in the log when it goes and one when it is back."""
+    d, published = deps
+    monkeypatch.setattr(handlers, "STORE_WAIT_FIRST", 0.0)
+    away = ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+    tries: list[bytes] = []
+
+    async def flaky(raw: bytes, _: Deps) -> None:
+        tries.append(raw)
+        if len(tries) <= 3:
+            raise away
+
+    with caplog.at_level("INFO", logger="notifier.streams"):
+        await handlers.guarded("deliveries.email", b"{}", d, flaky)
+    assert len(tries) == 4 and published == []  # held, run again, done: no dead letter
+    said = [r.getMessage() for r in caplog.records if r.name == "notifier.streams"]
+    assert len(said) == 2, said
+    assert said[0].startswith("the store is away (ConnectionError: Error 111")
+    assert said[1].startswith("the store is back")
+
+    put, puts = dead_letters.put, 0
+
+    async def put_when_back(*args: Any) -> None:
+        nonlocal puts
+        puts += 1
+        if puts <= 2:
+            raise RedisTimeoutError("Timeout reading from 127.0.0.1:6379")
+        await put(*args)
+
+    monkeypatch.setattr(dead_letters, "put", put_when_back)
+    await handlers.guarded("city-events", b"{", d, handlers.handle_city_event)
+    [(topic, _, raw)] = published  # bad in itself: its dead letter, once the store is back
+    assert topic == "dead-letters" and json.loads(raw)["reason"].startswith("invalid")
+    assert puts == 3 and len(await dead_letters.listing(d.store.redis)) == 1
+
+
+async def test_the_store_going_away_mid_batch_stops_the_hand_off_and_loses_nothing(
+    deps: tuple[Deps, Published], smtp: tuple[SmtpSink, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis goes away while a batch is going out: no more messages are handed over, at most
+    ``send_concurrency`` are taken by the provider and not written, the record is held and run
+    again once Redis is back; what was left claimed goes after its lease, once."""
+    d, published = deps
+    sink, _ = smtp
+    monkeypatch.setattr(handlers, "STORE_WAIT_FIRST", 0.0)
+    d.send_concurrency = 4
+    for i in range(40):
+        await citizen(d.store, f"c{i}@example.org", "75105")
+    await expand_announcement(await accepted(d, ["75105"]), d)
+    [raw] = [v for t, _, v in published if t == "deliveries.email"]
+    advance, written, runs = d.ledger.advance, 0, 0
+
+    async def advance_until_away(*args: Any, **kw: Any) -> bool:
+        nonlocal written
+        if runs == 1 and written >= 6:  # the first run: Redis goes away after 6 writes
+            raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+        written += 1
+        return await advance(*args, **kw)
+
+    async def send(raw: bytes, d: Deps) -> dict[str, int]:
+        nonlocal runs
+        runs += 1
+        return await send_batch(raw, d)
+
+    monkeypatch.setattr(d.ledger, "advance", advance_until_away)
+    await handlers.guarded("deliveries.email", raw, d, send)
+    assert runs == 2
+    assert [t for t, _, _ in published].count("dead-letters") == 0
+    counts = (await d.ledger.counts("paris", "evt_1"))["email"]
+    assert counts == {"sent": 40 - counts["sending"], "sending": counts["sending"]}
+    taken_not_written = len(sink.messages) - counts["sent"]
+    assert 0 < taken_not_written <= d.send_concurrency < counts["sending"]
+    # the claims left by the outage lapse: each is looked at again, taken back, sent once
+    for k in [k async for k in d.store.redis.scan_iter(match="n:paris:notif:*")]:
+        if await d.store.redis.hget(k, "status") == "sending":
+            await d.store.redis.hset(k, "claimed_at", int(time.time()) - LEASE_SECONDS - 5)
+    again = await release_scheduled(d, now=time.time() + LEASE_SECONDS + 5)
+    assert again == counts["sending"]
+    for _, _, one in published[-again:]:
+        assert await send_batch(one, d) == {"sent": 1}
+    assert await d.ledger.counts("paris", "evt_1") == {"email": {"sent": 40}}
+    to = [m["To"] for m in sink.messages]
+    assert set(to) == {f"c{i}@example.org" for i in range(40)}
+    assert len(to) - 40 == taken_not_written  # the only duplicates: taken, not written
 
 
 async def test_an_update_supersedes_what_is_unsent_and_reaches_the_same_people(

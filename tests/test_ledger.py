@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from redis.asyncio import Redis
 
@@ -77,3 +78,27 @@ async def test_claims_and_moves_made_together_answer_each_caller(redis: Redis) -
     assert await ledger.by_provider_id("lyon", "SMl4") == ("e2", "l4")
     assert await ledger.by_provider_id("paris", "SMp4") is None  # not asked to index it
     assert (await ledger.get("lyon", "l4"))["provider_id"] == "SMl4"
+
+
+async def test_a_release_marks_when_it_began_failing_and_gives_up_past_the_bound(
+    redis: Redis,
+) -> None:
+    ledger = Ledger(redis)
+    await ledger.enqueue("paris", "e", "email", [("n1", "c1", "p1")])
+    assert await ledger.release("paris", "e", "n1", "421", 0.0) == "not held"  # queued
+    await ledger.claim("paris", "e", "n1")
+    now = time.time()
+    assert await ledger.release("paris", "e", "n1", "421 busy", now + 1, 3600) == "released"
+    first = await ledger.get("paris", "n1")
+    assert (first["status"], first["error"]) == ("queued", "421 busy")
+    since = float(first["failing_since"])
+    assert now - 1 <= since <= now
+    await ledger.claim("paris", "e", "n1")  # the retry, refused again: the mark stays
+    assert await ledger.release("paris", "e", "n1", "421 again", since + 3600, 3600) == "released"
+    assert float((await ledger.get("paris", "n1"))["failing_since"]) == since
+    await ledger.claim("paris", "e", "n1")
+    # a next try after the bound: nothing changes, the sender ends it failed
+    assert await ledger.release("paris", "e", "n1", "421", since + 3601, 3600) == "given up"
+    assert (await ledger.get("paris", "n1"))["status"] == "sending"
+    assert await ledger.release("paris", "e", "n1", "421", since + 10**9) == "released"  # no bound
+    assert await ledger.counts("paris", "e") == {"email": {"queued": 1}}

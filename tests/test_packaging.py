@@ -53,7 +53,7 @@ def test_the_worker_registers_the_expected_agents(tmp_path: Path) -> None:
         "notifier.send-push": {"x.deliveries.push"},
         "notifier.track-receipts": {"x.receipts"},
     }
-    assert len(app._app_tasks) == 2  # the outbox sweep and the scheduler timers
+    assert len(app._app_tasks) == 3  # the outbox sweep, the scheduler, the cities' refresh
     assert app.conf.web_enabled is False
 
 
