@@ -1,6 +1,11 @@
 """The web pages: the citizen portal (``/``), the department console (``/console``), the
 service worker of web push (``/sw.js``) and, under ``notifier up``, the dev outbox (``/dev/``).
 
+The portal and the console are for one city: ``?city=<id>``, else the deployment's default city;
+an unknown city answers a 404 page naming the cities there are. The page carries the city's id
+(and its name, so that nothing flickers); its scripts read the rest (categories, languages,
+colour) from ``GET /v1/cities/{city}``.
+
 Plain HTML, CSS and JavaScript from ``notifier/static`` (no build step, nothing fetched from
 elsewhere); every page speaks to the API like any other client. The magic link's page
 (``/manage``) is served by ``notifier.manage_api``.
@@ -9,17 +14,20 @@ elsewhere); every page speaks to the API like any other client. The magic link's
 from __future__ import annotations
 
 import html
+import re
+from collections.abc import Mapping
 from importlib import resources
 
 from aiohttp import web
 
-from notifier.keys import SETTINGS
+from notifier.keys import DEPS, SETTINGS
 
 # Scripts and styles come only from this origin (no inline script, no inline style attribute).
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
+PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 PAGE_HEADERS = {
     "Content-Security-Policy": CSP,
     "Referrer-Policy": "no-referrer",
@@ -40,23 +48,46 @@ def _static(name: str) -> str:
     return (resources.files("notifier") / "static" / name).read_text(encoding="utf-8")
 
 
-def _page(name: str, **values: str) -> web.Response:
-    """A page of ``static``, with ``{{name}}`` placeholders filled in (escaped)."""
-    text = _static(name)
-    for k, v in values.items():
-        text = text.replace("{{" + k + "}}", html.escape(v))
-    return web.Response(text=text, content_type="text/html", headers=PAGE_HEADERS)
+def _page(
+    name: str, status: int = 200, markup: Mapping[str, str] | None = None, **values: str
+) -> web.Response:
+    """A page of ``static``, with ``{{name}}`` placeholders filled in: ``values`` escaped,
+    ``markup`` as it is (HTML the caller escaped)."""
+    filled = {k: html.escape(v) for k, v in values.items()} | dict(markup or {})
+    text = PLACEHOLDER.sub(lambda m: filled.get(m[1], m[0]), _static(name))  # in one pass
+    return web.Response(text=text, status=status, content_type="text/html", headers=PAGE_HEADERS)
+
+
+async def _city(request: web.Request, path: str) -> tuple[str, str] | web.Response:
+    """The id and name of the city a page is for (``?city=``, else the default city), loading
+    a city created elsewhere; else the 404 page, which links to the cities there are."""
+    cities = request.app[DEPS].cities
+    city = request.query.get("city") or request.app[SETTINGS].default_city
+    if await cities.ensure(city):
+        return city, cities[city].name
+    await cities.refresh()
+    links = "".join(
+        f'<li><a href="{path}?city={html.escape(c)}">{html.escape(cities[c].name)}</a></li>'
+        for c in cities.ids()
+    )
+    return _page("nocity.html", 404, {"cities": links}, city=city)
 
 
 async def portal(request: web.Request) -> web.Response:
     """Subscribe: the map, what, how; the channels offered here are named in the page."""
-    settings = request.app[SETTINGS]
-    return _page("portal.html", city=settings.default_city, channels=",".join(settings.channels))
+    found = await _city(request, "/")
+    if isinstance(found, web.Response):
+        return found
+    channels = ",".join(request.app[SETTINGS].channels)
+    return _page("portal.html", city=found[0], city_name=found[1], channels=channels)
 
 
 async def console(request: web.Request) -> web.Response:
     """Compose, preview, publish, update, cancel; watch the delivery figures."""
-    return _page("console.html", city=request.app[SETTINGS].default_city)
+    found = await _city(request, "/console")
+    if isinstance(found, web.Response):
+        return found
+    return _page("console.html", city=found[0], city_name=found[1])
 
 
 async def service_worker(request: web.Request) -> web.Response:

@@ -2,31 +2,35 @@
 // tab only, sent as Bearer), compose an announcement or alert (map, category, severity, content
 // in French and English, validity), preview its reach and messages, publish, update, cancel,
 // and watch its delivery figures (polled) drawn over time per channel.
+// The city is the page's (/console?city=<id>): its categories and languages come from
+// GET /v1/cities/{city}; the key and the recent announcements are kept per city.
 import { api, showError } from "/static/api.js";
-import { setupLanguages, t, onLanguage } from "/static/i18n.js";
+import { setupLanguages, t, has, onLanguage, languages } from "/static/i18n.js";
 import { AreaMap } from "/static/map.js";
 import { chart, SERIES, seriesValue } from "/static/chart.js";
+import { loadCity } from "/static/city.js";
 
-const CATEGORIES = ["roadworks", "water", "waste", "transport", "events", "safety", "weather",
-  "environment", "culture", "general"];
 const SEVERITIES = ["minor", "moderate", "severe", "extreme", "unknown"];
-const KEY = "notifier.console.key", RECENT = "notifier.console.events";
 const UNSUBSCRIBE = "@@UNSUBSCRIBE_URL@@";  // each recipient's own link, filled in when sent
 const POLL_MS = 2000, POLL_FOR_MS = 10 * 60 * 1000;
 const $ = (id) => document.getElementById(id);
 const city = document.querySelector("meta[name=notifier-city]").content;
 const base = `/v1/cities/${encodeURIComponent(city)}/announcements`;
+const KEY = `notifier.console.key.${city}`, RECENT = `notifier.console.events.${city}`;
+const config = await loadCity(city);
+const LANGS = ["fr", "en"].filter((l) => languages().includes(l));  // content in these
 
 let key = sessionStorage.getItem(KEY);
 let map = null;
 let current = null;  // {href, id, samples: [{at, counts}], lastChange, timer, last}
 
 setupLanguages($("languages"));
-for (const c of CATEGORIES) $("category").append(new Option("", c));
+for (const c of config.categories) $("category").append(new Option("", c));
+document.querySelectorAll("#compose fieldset[lang]").forEach((f) => { f.hidden = !LANGS.includes(f.lang); });
 for (const s of SEVERITIES) $("severity").append(new Option("", s));
 
 function relabel() {
-  [...$("category").options].forEach((o) => { o.textContent = t(`category.${o.value}`); });
+  [...$("category").options].forEach((o) => { o.textContent = has(`category.${o.value}`) ? t(`category.${o.value}`) : o.value; });
   [...$("severity").options].forEach((o) => { o.textContent = t(`level.${o.value}`); });
   document.title = t("console.doc_title");
   renderRecent();
@@ -92,9 +96,9 @@ function localIso(input) {  // a datetime-local value, in the browser's time zon
 
 function draft() {
   const content = {};
-  for (const lang of ["fr", "en"]) {
+  for (const lang of LANGS) {
     const title = $(`${lang}-title`).value.trim(), body = $(`${lang}-body`).value.trim();
-    if (!title && !body && lang === "en") continue;
+    if (!title && !body && lang !== config.default_language) continue;
     const c = { title, body };
     const link = $(`${lang}-link`).value.trim(), todo = $(`${lang}-instructions`).value.trim();
     if (link) c.link = link;

@@ -2,15 +2,24 @@
 // code, add one, turn on web push here), subscriptions (remove; add through the portal),
 // preferences (language, quiet hours), export and erase.
 import { api, citizenOf } from "/static/api.js";
-import { setupLanguages, t, onLanguage } from "/static/i18n.js";
+import { setupLanguages, t, onLanguage, languages } from "/static/i18n.js";
 import { areaName } from "/static/map.js";
 import { enablePush, pushSupported } from "/static/push.js";
+import { loadCity } from "/static/city.js";
 
 const $ = (id) => document.getElementById(id);
 const token = location.hash.slice(1);
 const who = token ? citizenOf(token) : null;
 let me = null, areas = new Map();
 
+// the citizen's city names the header and the languages; without one, the header says "My alerts"
+const brand = document.querySelector("header .brand");
+if (who && await loadCity(who.city).then(() => true, () => false)) {
+  brand.href = `/?city=${encodeURIComponent(who.city)}`;
+  for (const o of [...$("language").options]) if (!languages().includes(o.value)) o.remove();
+} else {
+  brand.dataset.i18n = "manage.brand";
+}
 setupLanguages($("languages"));
 
 function say(el, text, ok = true) {
@@ -33,7 +42,7 @@ function button(key, onClick, vars = {}, cls = "") {
 }
 
 function where(s) {
-  if (s.kind === "area") return areas.has(s.area) ? areaName(areas.get(s.area)) : s.area;
+  if (s.kind === "area") return areas.has(s.area) ? areaName(areas.get(s.area), who.city) : s.area;
   if (s.kind === "point") return t("manage.sub.point", { r: s.radius_m, lat: s.point.lat, lon: s.point.lon });
   if (s.kind === "polygon") return t("manage.sub.polygon");
   if (s.kind === "department") return t("manage.sub.department", { name: s.department });
@@ -119,7 +128,7 @@ async function load() {
 
 async function start() {
   if (!who) { say($("status"), t("manage.invalid"), false); return; }
-  $("add-sub").href = `/#${token}`;
+  $("add-sub").href = `/?city=${encodeURIComponent(who.city)}#${token}`;
   try {
     const r = await api("GET", `/v1/cities/${encodeURIComponent(who.city)}/areas`);
     areas = new Map(r.areas.map((a) => [a.code, a]));

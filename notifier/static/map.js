@@ -1,12 +1,17 @@
-// The area picker of the portal and the console: the city's arrondissements and quartiers
-// drawn as SVG from GET /v1/cities/{city}/map, plus a point and radius, or a drawn polygon.
+// The area picker of the portal and the console: the city's areas drawn as SVG from
+// GET /v1/cities/{city}/map, plus a point and radius, or a drawn polygon. A city has one or two
+// levels of areas, their kinds named by the city ("arrondissement" > "quartier" in Paris): the
+// first level is the areas with no parent, the second those with one. Paris names its areas with
+// the arrondissement's ordinal ("Saint-Victor (5e)"); other cities by their names.
 //
 // Keyboard: the map is one tab stop (a listbox); arrow keys move between areas, Home/End jump,
 // typing the start of a name goes to it, Enter or Space selects. Clicks do the same.
-import { t, onLanguage, apply } from "/static/i18n.js";
+import { t, has, onLanguage, apply } from "/static/i18n.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const MIN_RADIUS = 50, MAX_RADIUS = 5000;
+const ORDINALS = "paris";  // the city whose areas are named with the arrondissement's ordinal
+const NAMED = ["arrondissement", "quartier"];  // the kinds the strings have words for
 
 function el(name, attrs = {}, ns = null) {
   const e = ns ? document.createElementNS(ns, name) : document.createElement(name);
@@ -18,9 +23,10 @@ function fold(s) {  // for type-ahead: case and accents do not matter
   return s.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
 }
 
-/** "Saint-Victor (5e)" or "5e arrondissement – Panthéon", in the page's language; ``a`` is an
- *  area of /v1/cities/{city}/areas or /map. */
-export function areaName(a) {
+/** In Paris "Saint-Victor (5e)" or "5e arrondissement – Panthéon", in the page's language;
+ *  elsewhere the area's name. ``a`` is an area of /v1/cities/{city}/areas or /map. */
+export function areaName(a, city) {
+  if (city !== ORDINALS) return a.name;
   const n = Number((a.kind === "arrondissement" ? a.code : a.parent).slice(-2));
   const ord = t("map.ordinal", { n });
   return t(a.kind === "arrondissement" ? "map.arrondissement.name" : "map.quartier.name", { ord, name: a.name });
@@ -30,7 +36,7 @@ export class AreaMap {
   /** root: an empty element; options: {city, id (a prefix for element ids), modes} */
   constructor(root, { city, id = "map", modes = ["areas", "point", "polygon"] } = {}) {
     this.root = root; this.city = city; this.id = id; this.modes = modes;
-    this.mode = modes[0]; this.level = "quartier";
+    this.mode = modes[0]; this.level = null;  // the kind shown, once loaded
     this.selected = new Set(); this.point = null; this.radius = 300; this.vertices = [];
     this.listeners = []; this.typed = ""; this.typedAt = 0;
     this.ready = this.load();
@@ -45,6 +51,10 @@ export class AreaMap {
     if (!r.ok) throw new Error(`map: ${r.status}`);
     this.data = await r.json();
     this.byCode = new Map(this.data.areas.map((a) => [a.code, a]));
+    const kinds = (second) => [...new Set(this.data.areas.filter((a) => !a.parent === !second).map((a) => a.kind))];
+    this.top = kinds(false);  // the first level's kind (or kinds)
+    this.kinds = [...kinds(true), ...this.top];  // the finest first, as the picker offers them
+    this.level = this.kinds[0];
     this.build();
     onLanguage(() => this.relabel());
     this.relabel();
@@ -71,12 +81,12 @@ export class AreaMap {
     }
     const levels = el("div", { role: "radiogroup", class: "choices levels", "aria-labelledby": `${id}-level-label` });
     levels.append(el("span", { id: `${id}-level-label`, "data-i18n": "map.level" }));
-    for (const lv of ["quartier", "arrondissement"]) {
+    for (const lv of this.kinds) {
       const lab = el("label");
       const input = el("input", { type: "radio", name: `${id}-level`, value: lv, id: `${id}-level-${lv}` });
       input.checked = lv === this.level;
       input.addEventListener("change", () => this.setLevel(lv));
-      lab.append(input, " ", el("span", { "data-i18n": `map.level.${lv}` }));
+      lab.append(input, " ", el("span", { class: "level-name", "data-kind": lv }));
       levels.append(lab);
     }
     this.levelsEl = levels;
@@ -90,7 +100,7 @@ export class AreaMap {
     const svg = el("svg", { viewBox: `0 0 ${width} ${height}`, class: "map", id: `${id}-svg` }, SVG);
     this.svg = svg;
     const groups = {};
-    for (const kind of ["quartier", "arrondissement"]) {
+    for (const kind of this.kinds) {
       const g = el("g", { role: "listbox", "aria-multiselectable": "true", "data-kind": kind,
         "aria-describedby": `${id}-help` }, SVG);
       groups[kind] = g;
@@ -105,17 +115,17 @@ export class AreaMap {
       p.addEventListener("focus", () => this.showFocus(p));
       p.addEventListener("blur", () => this.focusRing.setAttribute("visibility", "hidden"));
       groups[a.kind].append(p);
-      if (a.kind === "arrondissement") {
+      if (!a.parent) {
         borders.append(el("path", { d: a.d, class: "border" }, SVG));
         const text = el("text", { x: a.label[0], y: a.label[1], class: "label" }, SVG);
-        text.textContent = String(Number(a.code.slice(-2)));
+        text.textContent = this.city === ORDINALS ? String(Number(a.code.slice(-2))) : a.name;
         labels.append(text);
       }
     }
     this.groups = groups; this.labels = labels;
     this.focusRing = el("use", { class: "focus-ring", visibility: "hidden" }, SVG);
     this.shape = el("g", { "aria-hidden": "true" }, SVG);
-    svg.append(groups.quartier, groups.arrondissement, borders, labels, this.shape, this.focusRing);
+    svg.append(...this.kinds.map((k) => groups[k]), borders, labels, this.shape, this.focusRing);
     svg.addEventListener("keydown", (ev) => this.key(ev));
     svg.addEventListener("click", (ev) => this.clickMap(ev));
     root.append(svg);
@@ -174,17 +184,32 @@ export class AreaMap {
       p.setAttribute("aria-label", name);
       p.querySelector("title").textContent = name;
     }
-    this.groups.quartier.setAttribute("aria-label", t("map.quartiers"));
-    this.groups.arrondissement.setAttribute("aria-label", t("map.arrondissements"));
+    for (const [kind, g] of Object.entries(this.groups)) {
+      g.setAttribute("aria-label", NAMED.includes(kind) ? t(`map.${kind}s`) : t("map.group", { level: this.levelName(kind) }));
+    }
     this.svg.setAttribute("aria-label", t("map.label"));
     apply(this.root);
+    this.root.querySelectorAll(".level-name").forEach((e) => { e.textContent = this.levelName(e.dataset.kind); });
+    const mode = this.root.querySelector(`#${this.id}-mode-areas + span`);
+    if (mode && !this.kinds.every((k) => NAMED.includes(k))) mode.textContent = t("map.mode.areas.any");
     this.helpEl.textContent = t(`map.help.${this.mode}`);
     this.renderSelection();
   }
 
   areaName(code) {
     const a = this.byCode.get(code);
-    return a ? areaName(a) : code;
+    return a ? areaName(a, this.city) : code;
+  }
+
+  /** "quartiers", or the kind as the city names it when the strings have no word for it. */
+  levelName(kind) {
+    return has(`map.level.${kind}`) ? t(`map.level.${kind}`) : kind.replaceAll("_", " ");
+  }
+
+  /** The key of the message asking for an area in the current mode. */
+  missingKey() {
+    const any = this.mode === "areas" && !this.kinds.every((k) => NAMED.includes(k));
+    return `portal.error.where.${this.mode}${any ? ".any" : ""}`;
   }
 
   // ---- modes ----------------------------------------------------------------------------
@@ -192,7 +217,7 @@ export class AreaMap {
     this.mode = mode;
     const r = this.root.querySelector(`#${this.id}-mode-${mode}`);
     if (r) r.checked = true;
-    this.levelsEl.hidden = mode !== "areas";
+    this.levelsEl.hidden = mode !== "areas" || this.kinds.length < 2;
     this.pointEl.hidden = mode !== "point";
     this.polyEl.hidden = mode !== "polygon";
     this.svg.classList.toggle("drawing", mode !== "areas");
@@ -205,10 +230,9 @@ export class AreaMap {
   setLevel(level) {
     this.level = level;
     const areas = this.mode === "areas";
-    const shown = areas ? level : "quartier";
-    this.groups.quartier.setAttribute("display", shown === "quartier" ? "inline" : "none");
-    this.groups.arrondissement.setAttribute("display", shown === "arrondissement" ? "inline" : "none");
-    this.labels.setAttribute("display", shown === "arrondissement" ? "inline" : "none");
+    const shown = areas ? level : this.kinds[0];  // the finest under a point or a drawn area
+    for (const [kind, g] of Object.entries(this.groups)) g.setAttribute("display", kind === shown ? "inline" : "none");
+    this.labels.setAttribute("display", this.top.includes(shown) ? "inline" : "none");
     // only the areas of the level in use are in the tab order, and only in the areas mode
     for (const g of Object.values(this.groups)) {
       g.querySelectorAll("path").forEach((p) => p.setAttribute("tabindex", "-1"));

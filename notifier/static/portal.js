@@ -2,18 +2,20 @@
 // severity), how (channels, contact points, language), when (at once or a digest; quiet hours).
 // Registration, then one subscription per chosen area; confirmation by the emailed link or the
 // texted code. Opened as /#<management token> it adds subscriptions to that citizen.
+// The city is the page's (/?city=<id>): its name, categories, languages and colour come from
+// GET /v1/cities/{city}; a picker leads to the others when there are others.
 import { api, citizenOf, showError } from "/static/api.js";
-import { apply, setupLanguages, t, onLanguage, lang } from "/static/i18n.js";
+import { apply, setupLanguages, t, has, onLanguage, lang, languages } from "/static/i18n.js";
 import { AreaMap } from "/static/map.js";
 import { enablePush, pushSupported } from "/static/push.js";
+import { loadCity, listCities } from "/static/city.js";
 
-const CATEGORIES = ["roadworks", "water", "waste", "transport", "events", "safety", "weather",
-  "environment", "culture", "general"];
 const SEVERITIES = ["unknown", "minor", "moderate", "severe", "extreme"];
 const DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
 const $ = (id) => document.getElementById(id);
 const city = document.querySelector("meta[name=notifier-city]").content;
 const offered = document.querySelector("meta[name=notifier-channels]").content.split(",").filter(Boolean);
+const config = await loadCity(city);
 
 let session = null;  // {token, base, contacts} once registered (or opened with a token)
 
@@ -24,13 +26,14 @@ function checkbox(container, name, value, labelKey, checked = false) {
   const input = Object.assign(document.createElement("input"), { type: "checkbox", name, value, checked });
   input.id = `${name}-${value}`;
   const span = document.createElement("span");
-  span.dataset.i18n = labelKey;
+  if (has(labelKey)) span.dataset.i18n = labelKey; else span.textContent = value;
   label.append(input, " ", span);
   container.append(label);
   return input;
 }
 
-for (const c of CATEGORIES) checkbox($("categories"), "category", c, `category.${c}`);
+for (const c of config.categories) checkbox($("categories"), "category", c, `category.${c}`);
+for (const o of [...$("language").options]) if (!languages().includes(o.value)) o.remove();
 for (const s of SEVERITIES) $("min-severity").append(new Option("", s));
 for (const d of DAYS) $("digest-day").append(new Option("", d));
 const channelBoxes = {};
@@ -46,6 +49,16 @@ function relabel() {
   [...$("digest-day").options].forEach((o) => { o.textContent = t(`day.${o.value}`); });
   document.title = t("portal.doc_title");
 }
+
+/** The other cities of this deployment, when there are others: a plain GET form to /?city=. */
+async function cityPicker() {
+  const cities = await listCities().catch(() => []);
+  if (cities.length < 2) return;
+  const select = $("city-picker");
+  for (const c of cities) select.append(new Option(c.name, c.id, false, c.id === city));
+  $("city-form").hidden = false;
+}
+cityPicker();
 onLanguage(relabel);
 relabel();
 apply($("subscribe"));  // the checkboxes made above
@@ -91,7 +104,7 @@ function cadence() {
 
 /** Checks what the API would refuse anyway, so the message comes before anything is sent. */
 function localProblem(channels) {
-  if (map.isEmpty()) return { field: "area", message: t(`portal.error.where.${map.mode}`) };
+  if (map.isEmpty()) return { field: "area", message: t(map.missingKey()) };
   if (!channels.length) return { field: "channels", message: t("portal.error.channels") };
   if (session) return null;
   const email = $("email").value.trim(), phone = $("phone").value.trim();
