@@ -30,6 +30,7 @@ class Email:
     headers: tuple[tuple[str, str], ...] = ()
     # (stand-in, value) to put into the bodies: the text and html above hold the stand-ins
     fills: tuple[tuple[str, str], ...] = ()
+    sender: str = ""  # the From of this message (a city's); none: the channel's
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,7 +61,7 @@ class SmtpConfig:
 
 def build_message(mail_from: str, msg: Email, date: str | None = None) -> EmailMessage:
     m = EmailMessage(policy=email.policy.SMTP)
-    m["From"] = mail_from
+    m["From"] = msg.sender or mail_from
     m["To"] = msg.to
     m["Subject"] = msg.subject
     m["Date"] = date or email.utils.formatdate(localtime=False, usegmt=True)
@@ -100,7 +101,7 @@ class MessageCache:
             return None
         names = tuple(n for n, _ in msg.headers)
         marks = tuple(f for f, _ in msg.fills)
-        k = (msg.subject, msg.text, msg.html, names, marks)
+        k = (msg.sender, msg.subject, msg.text, msg.html, names, marks)
         if k not in self._cache:
             self._cache[k] = self._template(msg)
             if len(self._cache) > self.size:
@@ -173,8 +174,9 @@ class SmtpEmailChannel(Channel[Email]):
                 smtp = await self._connect()
                 self._open.add(smtp)
             raw = self._messages.render(message)
+            envelope = email.utils.parseaddr(message.sender)[1] if message.sender else self._sender
             if raw is not None:
-                await smtp.sendmail(self._sender, [message.to], raw)
+                await smtp.sendmail(envelope, [message.to], raw)
             else:
                 filled = message
                 for mark, value in message.fills:

@@ -52,6 +52,7 @@ class Sms:
     body: str = dataclasses.field(repr=False)
     notification_id: str
     status_callback: str | None = None  # where Twilio POSTs sent/delivered/failed
+    sender: str = ""  # a number or MG SID of the account for this message (a city's); none: ours
 
 
 def _twilio_code(response: Response) -> object:
@@ -153,17 +154,18 @@ class TwilioSmsChannel(Channel[Sms]):
         self._client.region = None
         self._client.api.base_url = self.base_url
 
-    def _sender_args(self) -> dict[str, str]:
-        if MESSAGING_SERVICE_SID.match(self.sender):
-            return {"messaging_service_sid": self.sender}
-        return {"from_": self.sender}
+    def _sender_args(self, sender: str) -> dict[str, str]:
+        if MESSAGING_SERVICE_SID.match(sender):
+            return {"messaging_service_sid": sender}
+        return {"from_": sender}
 
     async def _send(self, message: Sms) -> Sent:
         kwargs: dict[str, Any] = {"to": message.to, "body": message.body}
         if message.status_callback:
             kwargs["status_callback"] = message.status_callback
         try:
-            created = await self._client.messages.create_async(**kwargs, **self._sender_args())
+            sender = self._sender_args(message.sender or self.sender)
+            created = await self._client.messages.create_async(**kwargs, **sender)
         except TwilioRestException as e:
             raise _refused(e.status, e.code) from None
         except TwilioServiceException as e:

@@ -74,6 +74,7 @@ async def send_batch(raw: bytes, deps: Deps) -> dict[str, int]:
     outcomes are written together as they come. A chunk never holds claims for long, so a
     rate-limited batch does not outlive the claims' lease."""
     batch = DeliveryBatch.from_wire(raw)
+    await deps.cities.ensure(batch.city)  # its senders and quotas, if made since we started
     stale = await _stale(batch, deps)
     contacts = await deps.store.contacts(batch.city, [r.contact for r in batch.recipients])
     hand_off = _HandOff(deps.send_concurrency)
@@ -98,6 +99,8 @@ async def send_batch(raw: bytes, deps: Deps) -> dict[str, int]:
         errors += [e for e in results if isinstance(e, BaseException)]
         if hand_off.store_away:
             break  # the whole batch is tried again once the store is back
+    quota = deps.city(batch.city).monthly_quotas.get(batch.channel)
+    await deps.quotas.settle(batch.city, batch.channel, quota, outcomes.get("sent", 0))
     for outcome, n in outcomes.items():
         deps.metrics.notifications.labels(batch.channel, outcome).inc(n)
     if errors:
@@ -173,6 +176,10 @@ async def _send_one(
         return await _held_elsewhere(batch, r, deps)
     try:
         async with hand_off.slot():  # until the ledger has it: the window for a duplicate
+            quota = deps.city(city).monthly_quotas.get(batch.channel)
+            if not await deps.quotas.acquire(city, batch.channel, quota):
+                spent = f"the city's monthly {batch.channel} quota ({quota}) is spent"
+                return await _failed(batch, r, spent, deps)
             await deps.limiter.wait(city, batch.channel)
             sent = await channel.send(r.id, _message(batch, r, cp, deps))
             accepted = time.time()
@@ -239,8 +246,10 @@ async def _failed(batch: DeliveryBatch, r: Recipient, error: str, deps: Deps) ->
 
 def _message(batch: DeliveryBatch, r: Recipient, cp: ContactPoint, deps: Deps) -> Any:
     v = batch.variants[r.language]
+    city = deps.city(batch.city)  # its own senders, where it has them
     if batch.channel == "sms":
-        return Sms(cp.address, v["text"], r.id, deps.sms_status_url(batch.city))
+        status_url = deps.sms_status_url(batch.city)
+        return Sms(cp.address, v["text"], r.id, status_url, sender=city.sms_from)
     if batch.channel == "push":
         ttl = 24 * 3600
         if batch.expires_at is not None:
@@ -256,7 +265,9 @@ def _message(batch: DeliveryBatch, r: Recipient, cp: ContactPoint, deps: Deps) -
             URGENCY.get(batch.severity, "low"),
             _topic(batch.event),
         )
-    return _email(batch, r, cp.address, deps.mail_from)
+    return _email(
+        batch, r, cp.address, city.mail_from or deps.mail_from, city.mail_from, city.reply_to
+    )
 
 
 def _topic(event: str) -> str:
@@ -269,13 +280,20 @@ def _domain(mail_from: str) -> str:
     return parseaddr(mail_from)[1].rpartition("@")[2] or "notifier.invalid"
 
 
-def _email(batch: DeliveryBatch, r: Recipient, address: str, mail_from: str) -> Email:
+def _email(
+    batch: DeliveryBatch,
+    r: Recipient,
+    address: str,
+    mail_from: str,
+    sender: str = "",  # the city's own From, if it has one (else the channel's, ``mail_from``)
+    reply_to: str = "",
+) -> Email:
     v = batch.variants[r.language]
-    headers: tuple[tuple[str, str], ...] = ()
+    headers: tuple[tuple[str, str], ...] = (("Reply-To", reply_to),) if reply_to else ()
     if batch.kind in ("announcement", "cancellation", "request_status", "digest") and (
         r.unsubscribe_url
     ):
-        headers = (
+        headers += (
             ("List-Unsubscribe", f"<{r.unsubscribe_url}>"),
             ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
         )
@@ -287,4 +305,5 @@ def _email(batch: DeliveryBatch, r: Recipient, address: str, mail_from: str) -> 
         message_id=f"<{r.id}@{_domain(mail_from)}>",
         headers=headers,
         fills=((UNSUBSCRIBE_PLACEHOLDER, r.unsubscribe_url),),
+        sender=sender,
     )

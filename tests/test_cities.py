@@ -15,10 +15,18 @@ from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
 from notifier.auth import create_department_key, create_operator_key
+from streams.announcements import Announcement
+from streams.deps import Deps
+from streams.expand import expand_announcement
+from streams.send import send_batch
 from subscriptions.cities import Cities, parse_city, put_city
 from subscriptions.errors import InvalidInput
+from subscriptions.store import new_id
+from subscriptions.subscription import parse_subscription
+from tests.conftest import SmtpSink
 from tests.test_api import auth, error_of
 from tests.test_cli import run
+from tests.test_handlers import deps  # noqa: F401  (the fixture)
 
 Client = TestClient[Any, Any]
 DOC_FILE = Path(__file__).parent / "data" / "cities" / "paris_centre" / "city.json"
@@ -314,3 +322,54 @@ def test_the_city_document_in_the_tests_is_what_the_sources_say() -> None:
     doc = centre_doc()
     names = [f["properties"]["l_aroff"] for f in doc["areas"]["geojson"]["features"]]
     assert sorted(names) == ["Bourse", "Hôtel-de-Ville", "Louvre", "Temple"]
+
+
+# ---------------------------------------------------------------------------- its own senders
+
+
+async def test_a_citys_messages_go_from_its_senders_in_its_colours_within_its_quota(
+    deps: tuple[Deps, list[tuple[str, bytes, bytes]]],  # noqa: F811 (test_handlers' fixture)
+    smtp: tuple[SmtpSink, str],
+) -> None:
+    d, published = deps
+    sink, _ = smtp
+    doc = centre_doc()
+    doc["limits"] = {"monthly_quotas": {"email": 3}}
+    await put_city(d.store.redis, doc)
+    assert await d.cities.ensure("paris_centre")
+    catalogue = d.catalogues["paris_centre"]
+    for i in range(5):
+        c = await d.store.create_citizen("paris_centre", "fr")
+        await d.store.add_contact(
+            "paris_centre", c.id, "email", f"c{i}@example.org", "confirmed", "test"
+        )
+        sub, index = parse_subscription(
+            {"area": "75103"}, sid=new_id("sub"), citizen=c.id, catalogue=catalogue
+        )
+        await d.store.add_subscription("paris_centre", sub, index)
+    a = Announcement.from_input(
+        {
+            "category": "roadworks",
+            "target": {"areas": ["7510301"]},
+            "content": {"fr": {"title": "Travaux rue de Bretagne", "body": "Fermée."}},
+        },
+        id="evt_c",
+        city="paris_centre",
+        department="voirie",
+        catalogue=catalogue,
+    )
+    await d.events.accept(a)
+    await expand_announcement(a, d)
+    [batch] = [v for t, _, v in published if t == "deliveries.email"]
+    assert await send_batch(batch, d) == {"sent": 3, "failed": 2}
+    assert [m["From"] for m in sink.messages] == ["Paris Centre <alertes@paris-centre.example>"] * 3
+    assert {m["Reply-To"] for m in sink.messages} == {"mairie@paris-centre.example"}
+    assert {e[0] for e in sink.envelopes} == {"alertes@paris-centre.example"}
+    html = sink.messages[0].get_body(("html",)).get_content()
+    assert "#c8102e" in html and "Paris Centre" in html
+    assert await d.ledger.counts("paris_centre", "evt_c") == {"email": {"sent": 3, "failed": 2}}
+    letters = [json.loads(v) for t, _, v in published if t == "dead-letters"]
+    assert [x["reason"] for x in letters] == [
+        "delivery failed: the city's monthly email quota (3) is spent"
+    ] * 2
+    assert await d.quotas.usage("paris_centre", ["email"]) == {"email": 3}
