@@ -373,3 +373,54 @@ async def test_a_citys_messages_go_from_its_senders_in_its_colours_within_its_qu
         "delivery failed: the city's monthly email quota (3) is spent"
     ] * 2
     assert await d.quotas.usage("paris_centre", ["email"]) == {"email": 3}
+
+
+async def test_an_event_of_one_city_reaches_no_one_of_another_on_the_same_streets(
+    deps: tuple[Deps, list[tuple[str, bytes, bytes]]],  # noqa: F811 (test_handlers' fixture)
+) -> None:
+    d, published = deps
+    await make_centre(d.store.redis)
+    assert await d.cities.ensure("paris_centre")
+    ids = {}
+    for city in ("paris", "paris_centre"):
+        c = await d.store.create_citizen(city, "fr")
+        await d.store.add_contact(city, c.id, "email", "same@example.org", "confirmed", "t")
+        sub, index = parse_subscription(
+            {"area": "7510301"}, sid=new_id("sub"), citizen=c.id, catalogue=d.catalogues[city]
+        )
+        await d.store.add_subscription(city, sub, index)
+        ids[city] = c.id
+    for city in ("paris", "paris_centre"):
+        a = Announcement.from_input(
+            {
+                "category": "roadworks",
+                "target": {"areas": ["75103"]},
+                "content": {"fr": {"title": "Travaux", "body": "Fermée."}},
+            },
+            id=f"evt_{city}",
+            city=city,
+            department="voirie",
+            catalogue=d.catalogues[city],
+        )
+        await d.events.accept(a)
+        await expand_announcement(a, d)
+    reached = {
+        (b["city"], r["citizen"])
+        for t, _, v in published
+        if t == "deliveries.email"
+        for b in [json.loads(v)]
+        for r in b["recipients"]
+    }
+    assert reached == {("paris", ids["paris"]), ("paris_centre", ids["paris_centre"])}
+
+
+async def test_a_citys_own_rate_replaces_the_deployments(
+    deps: tuple[Deps, list[tuple[str, bytes, bytes]]],  # noqa: F811 (test_handlers' fixture)
+) -> None:
+    d, _ = deps
+    d.limiter.rates = {"sms": 100.0}
+    await make_centre(d.store.redis)  # its document: 50 SMS a second
+    assert await d.cities.ensure("paris_centre")
+    assert d.limiter.rate("paris_centre", "sms") == 50.0
+    assert d.limiter.rate("paris", "sms") == 100.0
+    assert d.limiter.rate("paris_centre", "email") is None
