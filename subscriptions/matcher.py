@@ -64,7 +64,7 @@ class Matcher:
         if department:
             entries.append(("dept", department))
         index = self.indexes.get(city)
-        if index is None:
+        if index is None or index.catalogue is not catalogue:  # new, or its areas replaced
             index = self.indexes[city] = LiveIndex(self.redis, city, catalogue)
         await index.refresh()
         # shaped subscriptions are indexed under the quartiers they cross: those under a quartier
