@@ -155,9 +155,10 @@ def up(settings: Settings) -> None:
         lines = [
             "notifier is up (Ctrl-C stops everything)",
             *(f"  {p}" for p in embedded_parts),
-            f"  API:     {s.base_url}   (health: /healthz, /readyz; metrics: /metrics)",
+            f"  Portal:  {s.base_url}/   console: {s.base_url}/console",
+            f"  API:     {s.base_url}   (/v1/docs; health: /healthz, /readyz; /metrics)",
             f"  Worker metrics: http://127.0.0.1:{s.worker_metrics_port}/metrics",
-            *([f"  Outbox:  {s.base_url}/dev/outbox"] if dev.outbox_dir else []),
+            *([f"  Outbox:  {s.base_url}/dev/   (what was sent)"] if dev.outbox_dir else []),
             f"  Department key ({DEV_DEPARTMENT}, {s.default_city}): {dev_key}",
         ]
         asyncio.run(serve_api(s, dev, lines))
