@@ -10,6 +10,7 @@ already told, on the channels they were told on.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import itertools
 import logging
@@ -128,8 +129,18 @@ async def _expand(deps: Deps, a: Announcement, audience: Audience) -> int:
     enabled = sum(CHANNEL_BIT[c] for c in deps.enabled)
     told = [c for c, m in zip(audience.citizens, audience.channels, strict=True) if m & enabled]
     reach = await read_reach(deps, a.city, told)  # once for every channel
-    for channel in deps.enabled:
-        queued += await queue_announcement(deps, a, channel, audience.wanting(channel), reach)
+    # the channels side by side: one's CPU work overlaps another's waits on Redis and Kafka
+    done = await asyncio.gather(
+        *(
+            queue_announcement(deps, a, channel, audience.wanting(channel), reach)
+            for channel in deps.enabled
+        ),
+        return_exceptions=True,  # every channel finishes before the shard may fail
+    )
+    for n in done:
+        if isinstance(n, BaseException):
+            raise n  # redelivered, the shard queues what is missing only
+        queued += n
     return queued
 
 
@@ -209,10 +220,13 @@ async def _queue(
                 a.severity,
                 a.published_at,
             )
+            # keyed by its first notification: a large audience's batches spread over the
+            # partitions, so every sender of the group takes part
+            key = f"{a.id}:{group[i].id}".encode()
             if due is None:
-                await deps.publish(topic, a.id.encode(), batch.to_wire())
+                await deps.publish(topic, key, batch.to_wire())
             else:
-                await deps.scheduler.later(a.city, due, topic, a.id.encode(), batch.to_wire())
+                await deps.scheduler.later(a.city, due, topic, key, batch.to_wire())
     return len(pending)
 
 
@@ -282,7 +296,7 @@ async def read_reach(deps: Deps, city: str, citizen_ids: Sequence[str]) -> Reach
         for (cid, (language, timezone, quiet, _)), group in zip(found, pids, strict=True):
             h = {"id": cid, "language": language, "timezone": timezone, "quiet_hours": quiet}
             mine = [tuple(c) for c in itertools.islice(contacts, len(group)) if c[0] is not None]
-            out[cid] = (Citizen.from_hash(h), mine)  # type: ignore[misc]
+            out[cid] = (Citizen.from_hash(h), mine)
     return out
 
 
