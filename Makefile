@@ -39,6 +39,7 @@ bench: install ## run the benchmarks and print their figures
 	$(PY) bench/e2e.py
 	$(PY) bench/channel_rates.py
 	$(PY) bench/api_writes.py
+	$(PY) bench/match_scale.py
 
 lint: install ## ruff and mypy
 	$(VENV)/bin/ruff check .

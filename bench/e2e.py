@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import os
 import subprocess
@@ -25,7 +26,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -346,9 +347,6 @@ async def run_end_to_end(
     redis = make_redis(settings)
     publisher = KafkaPublisher(settings.kafka_bootstrap)
     deps = build_deps(settings, redis, publisher.publish, channels={})
-    runner: web.AppRunner | None = None
-    proc: subprocess.Popen[bytes] | None = None
-    log = logs / "worker.log"
     try:
         t = time.monotonic()
         await seed(deps, subscribers, BULK, AREA)
@@ -356,39 +354,55 @@ async def run_end_to_end(
         seeded = time.monotonic() - t
         print(f"  {subscribers} subscribers created through the store in {seeded:.1f}s", flush=True)
         api_key = await create_department_key(redis, CITY, "voirie", "bench")
+        async with api_and_worker(settings, deps, publisher, logs / "worker.log") as proc:
+            started = time.monotonic()
+            meter = CpuMeter({"notifier worker": proc.pid, **pids})
+            async with aiohttp.ClientSession(
+                settings.base_url, headers={"Authorization": f"Bearer {api_key}"}
+            ) as http:
+                await announce(http, WARMUP_AREA)
+                await eventually(
+                    lambda: bool(sink.times(WARMUP)) or proc.poll() is not None,
+                    within,
+                    "the warm-up email",
+                )
+                if proc.poll() is not None:
+                    raise RuntimeError(f"worker exited with {proc.returncode}")
+                joined = time.monotonic() - started
+                print(f"  worker joined; warm-up email after {joined:.1f}s", flush=True)
+
+                meter.start()
+                posted = time.monotonic()
+                href = await announce(http, AREA)
+                got = await wait_flow(lambda: sink.times(BULK), subscribers, within, proc)
+                meter.stop()
+                report = await settled_report(http, href, subscribers)
+            return EndToEnd(subscribers, seeded, joined, Flow.of(got), posted, report, meter.line())
+    finally:
+        await redis.aclose()
+
+
+@contextlib.asynccontextmanager
+async def api_and_worker(
+    settings: Settings, deps: Deps, publisher: KafkaPublisher, log: Path
+) -> AsyncIterator[subprocess.Popen[bytes]]:
+    """The API served from this process as ``notifier api`` serves it (``create_api`` on an
+    ``AppRunner`` without access log, ``publisher`` started) and ``python -m notifier worker``
+    logging to ``log``; both stopped on the way out, the worker's last lines printed if
+    anything failed."""
+    runner: web.AppRunner | None = None
+    proc: subprocess.Popen[bytes] | None = None
+    try:
         await publisher.start()
         runner = web.AppRunner(create_api(settings, deps), access_log=None)
         await runner.setup()
         await web.TCPSite(runner, settings.api_host, settings.api_port).start()
-
-        started = time.monotonic()
         proc = embedded.spawn(
             embedded.python_module("notifier", "worker"),
             log,
             env=embedded.child_env(settings.to_env()),
         )
-        meter = CpuMeter({"notifier worker": proc.pid, **pids})
-        async with aiohttp.ClientSession(
-            settings.base_url, headers={"Authorization": f"Bearer {api_key}"}
-        ) as http:
-            await announce(http, WARMUP_AREA)
-            await eventually(
-                lambda: bool(sink.times(WARMUP)) or proc.poll() is not None,
-                within,
-                "the warm-up email",
-            )
-            if proc.poll() is not None:
-                raise RuntimeError(f"worker exited with {proc.returncode}")
-            joined = time.monotonic() - started
-            print(f"  worker joined; warm-up email after {joined:.1f}s", flush=True)
-
-            meter.start()
-            posted = time.monotonic()
-            href = await announce(http, AREA)
-            got = await wait_flow(lambda: sink.times(BULK), subscribers, within, proc)
-            meter.stop()
-            report = await settled_report(http, href, subscribers)
-        return EndToEnd(subscribers, seeded, joined, Flow.of(got), posted, report, meter.line())
+        yield proc
     except BaseException:
         print(tail(log), file=sys.stderr)
         raise
@@ -398,7 +412,6 @@ async def run_end_to_end(
         if runner is not None:
             await runner.cleanup()
         await publisher.stop()
-        await redis.aclose()
 
 
 # -- the run ----------------------------------------------------------------------------------
