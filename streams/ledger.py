@@ -57,23 +57,27 @@ STORE_AWAY: tuple[type[Exception], ...] = (
 PROVIDER_TTL = 7 * 24 * 3600  # receipts come within hours; a week is plenty
 
 # KEYS: counts key, the event's set of notification keys;
-# ARGV: channel, now, then (notif key, event, citizen, contact) repeated.
+# ARGV: channel, now (s), now (history score), the city's key prefix, event,
+# then (notification id, citizen, contact) repeated.
 _ENQUEUE = """
+local channel, now, score, prefix, event = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local out = {}
 local n = 0
-for i = 3, #ARGV, 4 do
-  local k = ARGV[i]
+for i = 6, #ARGV, 3 do
+  local nid, citizen = ARGV[i], ARGV[i+1]
+  local k = prefix .. 'notif:' .. nid
   local status = redis.call('HGET', k, 'status')
   if not status then
-    redis.call('HSET', k, 'event', ARGV[i+1], 'citizen', ARGV[i+2], 'contact', ARGV[i+3],
-               'channel', ARGV[1], 'status', 'queued', 'attempts', 0, 'updated_at', ARGV[2])
+    redis.call('HSET', k, 'event', event, 'citizen', citizen, 'contact', ARGV[i+2],
+               'channel', channel, 'status', 'queued', 'attempts', 0, 'updated_at', now)
     redis.call('SADD', KEYS[2], k)
     n = n + 1
     status = 'queued'
   end
+  redis.call('ZADD', prefix .. 'citizen:' .. citizen .. ':notifs', 'NX', score, nid)
   out[#out + 1] = status
 end
-if n > 0 then redis.call('HINCRBY', KEYS[1], ARGV[1] .. ':queued', n) end
+if n > 0 then redis.call('HINCRBY', KEYS[1], channel .. ':queued', n) end
 return out
 """
 
@@ -194,17 +198,13 @@ class Ledger:
         still pending."""
         if not rows:
             return []
-        argv: list[Any] = [channel, int(time.time())]
-        for nid, citizen, contact in rows:
-            argv += [key(city, "notif", nid), event, citizen, contact]
+        now = time.time()
+        argv: list[Any] = [channel, int(now), now, key(city, ""), event]
+        for row in rows:
+            argv += row
         keys = [key(city, "event", event, "counts"), key(city, "event", event, "notifs")]
-        statuses = list(await self._enqueue(keys=keys, args=argv))
-        async with self.redis.pipeline(transaction=False) as p:  # each citizen's history
-            now = time.time()
-            for nid, citizen, _ in rows:
-                p.zadd(key(city, "citizen", citizen, "notifs"), {nid: now}, nx=True)
-            await p.execute()
-        return statuses
+        # each citizen's history (``history``) is written by the same call
+        return list(await self._enqueue(keys=keys, args=argv))
 
     async def history(self, city: str, citizen: str, limit: int = 200) -> list[dict[str, str]]:
         """A citizen's notifications, newest first: event, channel, status, times, error."""
