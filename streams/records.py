@@ -139,7 +139,7 @@ class DeliveryBatch:
                 "event": self.event,
                 "kind": self.kind,
                 "variants": self.variants,
-                "recipients": [dataclasses.asdict(r) for r in self.recipients],
+                "recipients": [vars(r) for r in self.recipients],  # flat: no asdict copy
                 "expires_at": iso(self.expires_at) if self.expires_at else None,
                 "version": self.version,
             }
