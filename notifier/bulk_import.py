@@ -119,7 +119,7 @@ async def import_csv(
     deps: Deps, city: str, path: Path, dry_run: bool, progress: Progress
 ) -> Report:
     """Import the rows of ``path``; FileError if it cannot be read or has no valid header."""
-    if city not in deps.catalogues:
+    if not await deps.cities.ensure(city):
         raise InvalidInput("city", f"unknown city {city!r}")
     header, body = records(await asyncio.to_thread(read_file, path))
     report = Report(dry_run)
