@@ -75,8 +75,12 @@ async def erase(request: web.Request) -> web.Response:
     notifications stay as anonymous counts (the departments' figures stay true)."""
     city, deps = city_of(request), request.app[DEPS]
     cid = citizen_token(request, city)
+    old = await moving.left_behind(deps.store, city, cid)
     await deps.store.erase_citizen(city, cid)
     anonymised = await deps.ledger.forget_citizen(city, cid)
+    if old is not None:  # what the city they moved from still held (their request follows)
+        await deps.store.erase_citizen(old, cid)
+        anonymised += await deps.ledger.forget_citizen(old, cid)
     return web.json_response({"erased": cid, "notifications_anonymised": anonymised})
 
 

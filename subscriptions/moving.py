@@ -68,7 +68,10 @@ async def move(
     consent = await redis.lrange(key(old, "citizen", cid, "consent"), 0, -1)
     entry = {"change": "moved", "from": old, "to": new.id, "how": "citizen", "at": moved_at}
     async with redis.pipeline(transaction=True) as p:
-        p.hset(key(new.id, "citizen", cid), mapping={**raw, "language": language})
+        p.hset(
+            key(new.id, "citizen", cid),
+            mapping={**raw, "language": language, "moved_from": old},
+        )
         for cp in contacts:
             p.hset(key(new.id, "contact", cp.id), mapping=_contact_fields(cp))
             p.sadd(key(new.id, "citizen", cid, "contacts"), cp.id)
@@ -154,6 +157,15 @@ def _contact_fields(cp: ContactPoint) -> dict[str, str]:
     if cp.channel == "push":
         fields.update(p256dh=cp.p256dh, auth=cp.auth)
     return fields
+
+
+async def left_behind(store: SubscriptionStore, city: str, cid: str) -> str | None:
+    """The city a citizen moved from that still holds some of them (their request follows),
+    if any: an erasure erases that too."""
+    old = await store.redis.hget(key(city, "citizen", cid), "moved_from")
+    if old and await store.redis.hget(key(old, "citizen", cid), "moved_to") == city:
+        return str(old)
+    return None
 
 
 async def end_follows(store: SubscriptionStore, city: str, rid: str) -> int:

@@ -182,3 +182,23 @@ async def test_a_moved_citizen_hears_the_new_city_and_only_their_request_from_th
     assert 0 < await redis.ttl("n:paris:address:email:alice@example.org") <= 7 * 86400
     assert works("alice@example.org") == [subject]  # never Paris's
     assert works("neighbour@example.org")[0].endswith("Paris works")
+
+
+async def test_erasing_after_a_move_erases_what_the_old_city_still_held(
+    api: Client, redis: Redis
+) -> None:
+    await make_centre(redis)
+    carol = await citizen_in_paris(api, redis, "carol@example.org")
+    r = await api.post(
+        f"/v1/cities/paris/citizens/{carol['id']}/move",
+        json={"to": "paris_centre", "home": HOME},
+        headers=auth(carol["token"]),
+    )
+    token = (await r.json())["token"]
+    assert await redis.exists(f"n:paris:citizen:{carol['id']}")  # her follow of req-42
+    r = await api.delete(f"/v1/cities/paris_centre/citizens/{carol['id']}", headers=auth(token))
+    assert r.status == 200, await r.text()
+    for city in ("paris", "paris_centre"):
+        assert not await redis.exists(f"n:{city}:citizen:{carol['id']}")
+        assert not await redis.exists(f"n:{city}:address:email:carol@example.org")
+        assert not await redis.smembers(f"n:{city}:idx:request:req-42")
