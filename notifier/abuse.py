@@ -10,10 +10,12 @@ limit, the API answers 429 with Retry-After.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 
 from aiohttp import web
 from redis.asyncio import Redis
 
+from notifier.keys import SETTINGS
 from subscriptions.store import key
 
 # what -> (how many, per how many seconds)
@@ -44,8 +46,26 @@ async def hit(redis: Redis, city: str, what: str, who: str) -> None:
 
 
 def client_address(request: web.Request) -> str:
-    """The client's address as aiohttp sees it (behind a proxy, configure it to set this)."""
-    return request.remote or "unknown"
+    """The client's address: the TCP peer, or behind trusted proxies (``TRUSTED_PROXIES``) the
+    last address of ``X-Forwarded-For`` that is not one of them (those before it may be
+    forged by the client; each proxy appends the address it saw)."""
+    peer = request.remote or "unknown"
+    trusted = [ipaddress.ip_network(n) for n in request.app[SETTINGS].trusted_proxies]
+    if not trusted or not _within(peer, trusted):
+        return peer
+    hops = [h.strip() for h in ",".join(request.headers.getall("X-Forwarded-For", [])).split(",")]
+    for hop in reversed([h for h in hops if h]):
+        if not _within(hop, trusted):
+            return hop
+    return peer
+
+
+def _within(address: str, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False  # not an address: never trusted, so it is the client as far as we know
+    return any(ip in n for n in networks)
 
 
 async def check_sending(

@@ -7,6 +7,7 @@ Every variable is listed in ``VARIABLES`` (and in the README, which a test keeps
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -56,6 +57,12 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "VAPID_SUBJECT": ("mailto:notifications@paris.example", "VAPID contact (mailto: or https:)."),
     "API_HOST": ("127.0.0.1", "Address the HTTP API binds to."),
     "API_PORT": ("8080", "Port of the HTTP API."),
+    "TRUSTED_PROXIES": (
+        "",
+        "Reverse proxies in front of the API (comma-separated addresses or networks, e.g. "
+        "`10.0.0.0/8`): behind them the client is the last address of `X-Forwarded-For` that "
+        "is not one of them (abuse limits count per client). Empty: the TCP peer.",
+    ),
     "PUBLIC_URL": (
         "",
         "Base URL citizens reach the API at, used in links in messages. Empty: `http://API_HOST:API_PORT`.",
@@ -153,6 +160,18 @@ def _url(environ: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str
     return raw
 
 
+def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    out = []
+    for part in (p.strip() for p in _env(env, name).split(",")):
+        if not part:
+            continue
+        try:
+            out.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError:
+            raise ConfigError(f"NOTIFIER_{name}: {part!r} is not an address or network") from None
+    return tuple(out)
+
+
 def _partitions(raw: str) -> tuple[int, dict[str, int]]:
     """``6,fanout=24,deliveries.email=24``: the default, then overrides by topic name."""
     head, *rest = [part.strip() for part in raw.split(",")]
@@ -193,6 +212,7 @@ class Settings:
     api_host: str = "127.0.0.1"
     api_port: int = 8080
     public_url: str = ""
+    trusted_proxies: tuple[str, ...] = ()  # networks, e.g. ("10.0.0.0/8",)
     secret_key: Secret = Secret("")
     data_dir: Path = Path("var")
     default_city: str = "paris"
@@ -253,6 +273,7 @@ class Settings:
             api_host=host,
             api_port=port,
             public_url=_env(env, "PUBLIC_URL").rstrip("/"),
+            trusted_proxies=_networks(env, "TRUSTED_PROXIES"),
             secret_key=Secret(_env(env, "SECRET_KEY")),
             data_dir=Path(_env(env, "DATA_DIR")),
             default_city=city,
@@ -298,6 +319,7 @@ class Settings:
             "NOTIFIER_API_HOST": self.api_host,
             "NOTIFIER_API_PORT": str(self.api_port),
             "NOTIFIER_PUBLIC_URL": self.public_url,
+            "NOTIFIER_TRUSTED_PROXIES": ",".join(self.trusted_proxies),
             "NOTIFIER_SECRET_KEY": str(self.secret_key),
             "NOTIFIER_DATA_DIR": str(self.data_dir),
             "NOTIFIER_DEFAULT_CITY": self.default_city,
