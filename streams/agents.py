@@ -23,6 +23,7 @@ TIMERS = (
 
 # on every worker (not only the leader): cities created or changed since are loaded
 EVERY_WORKER = (("refresh-cities", 10.0, lambda deps: deps.cities.refresh()),)
+LAG_INTERVAL = 5.0  # seconds between two readings of the consumer lag
 # small records that may name a city this worker has not loaded yet: it is loaded first
 CITY_FIRST = ("city_events", "request_status", "fanout")
 
@@ -63,6 +64,13 @@ def register(app: faust.App, topics: dict[str, faust.TopicT], deps: Deps) -> Non
 
         agent.__name__ = agent.__qualname__ = name.replace("-", "_")
         app.agent(topic, name=f"notifier.{name}")(agent)
+
+    @app.timer(LAG_INTERVAL, name="notifier.consumer-lag")  # every worker: its own partitions
+    async def lag(app: faust.App) -> None:
+        try:
+            deps.metrics.record_lag(app.consumer)
+        except Exception:  # figures, not work: never stop the worker for them
+            logging.getLogger("notifier.streams").exception("consumer lag")
 
     for name, interval, job in (*TIMERS, *EVERY_WORKER):
         # Faust calls a timer with the app when it takes an argument: take it, use the deps

@@ -1,10 +1,13 @@
 """What the worker counts, for Prometheus: events in, notifications by channel and outcome,
-hand-off latency, retries, dead letters, rate-limit waits. One registry per process, made by
-the composition root and passed in; no label carries personal data (no address, no id)."""
+hand-off latency, retries, dead letters, rate-limit waits, consumer lag. One registry per
+process, made by the composition root and passed in; no label carries personal data (no
+address, no id)."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
 
@@ -52,3 +55,26 @@ class Metrics:
             ["channel"],
             registry=r,
         )
+        self.consumer_lag = Gauge(
+            "notifier_consumer_lag",
+            "Records on the partitions this worker holds that it has not read yet",
+            ["topic", "partition"],
+            registry=r,
+        )
+
+    def record_lag(self, consumer: Any) -> None:
+        """The lag of each partition a Faust consumer holds: its highwater (the next offset
+        to be written) less the next offset it will read."""
+        held = consumer.assignment()
+        for tp in held:
+            highwater = consumer.highwater(tp)
+            if highwater is None:
+                continue  # not fetched yet
+            read = consumer._read_offset.get(tp)  # the last offset read (Faust keeps it)
+            if read is None:
+                read = (consumer._committed_offset.get(tp) or 0) - 1
+            lag = max(0, int(highwater) - int(read) - 1)
+            self.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
+        for labels in list(self.consumer_lag._metrics):  # partitions handed to another worker
+            if (labels[0], int(labels[1])) not in {(tp.topic, tp.partition) for tp in held}:
+                self.consumer_lag.remove(*labels)

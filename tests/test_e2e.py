@@ -129,6 +129,16 @@ async def test_announcement_reaches_subscribers_mailbox_and_is_tracked(
     assert 'notifier_events_total{kind="announcement"} 1.0' in text
     assert "@" not in text and "cit_" not in text
 
+    async def lag() -> list[str]:  # read every 5 s, once the consumer has fetched
+        async with aiohttp.ClientSession() as http:
+            text = await (await http.get(url)).text()
+        city_events = f"{settings.topic_prefix}city-events"
+        return re.findall(
+            rf'notifier_consumer_lag\{{partition="\d+",topic="{city_events}"\}} 0.0', text
+        )
+
+    assert await eventually(lag, what="the consumer lag of city-events, all read")
+
 
 async def test_malformed_record_goes_to_dead_letters_and_the_next_is_delivered(
     api: TestClient[Any, Any],
