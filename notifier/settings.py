@@ -107,9 +107,14 @@ VARIABLES: dict[str, tuple[str, str]] = {
     ),
     "RATE_PUSH": ("0", "Web pushes per second per city, across all workers (0: no limit)."),
     "LOG_LEVEL": ("INFO", "Log level of the API and worker."),
+    "WORKER_METRICS_HOST": (
+        "127.0.0.1",
+        "Address `notifier worker` serves its metrics on (`0.0.0.0` in a container, for a "
+        "scraper outside it; keep the port off the public network).",
+    ),
     "WORKER_METRICS_PORT": (
         "0",
-        "Port (on 127.0.0.1) where `notifier worker` serves Prometheus /metrics; 0: none. "
+        "Port where `notifier worker` serves Prometheus /metrics; 0: none. "
         "The API serves its own at /metrics.",
     ),
     "LOG_FORMAT": (
@@ -225,6 +230,7 @@ class Settings:
     rates: dict[str, float] = dataclasses.field(default_factory=dict)  # channel -> per second
     log_level: str = "INFO"
     worker_metrics_port: int = 0
+    worker_metrics_host: str = "127.0.0.1"
     log_format: str = "text"
     topic_partitions: int = 4
     # topic name (without the prefix) -> partitions, where it differs from ``topic_partitions``
@@ -289,6 +295,7 @@ class Settings:
             },
             log_level=level,
             worker_metrics_port=_int(env, "WORKER_METRICS_PORT", 0, 65535),
+            worker_metrics_host=_env(env, "WORKER_METRICS_HOST"),
             log_format=log_format,
             topic_partitions=partitions,
             topic_partitions_by_name=by_name,
@@ -332,6 +339,7 @@ class Settings:
             **{f"NOTIFIER_RATE_{c.upper()}": str(int(r)) for c, r in self.rates.items()},
             "NOTIFIER_LOG_LEVEL": self.log_level,
             "NOTIFIER_WORKER_METRICS_PORT": str(self.worker_metrics_port),
+            "NOTIFIER_WORKER_METRICS_HOST": self.worker_metrics_host,
             "NOTIFIER_LOG_FORMAT": self.log_format,
             "NOTIFIER_TOPIC_PARTITIONS": ",".join(
                 [str(self.topic_partitions)]

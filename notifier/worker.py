@@ -33,7 +33,9 @@ def build_worker_app(settings: Settings) -> faust.App:
     redis = make_redis(settings)
     deps = build_deps(settings, redis, publish, make_channels(settings))
     if settings.worker_metrics_port:
-        start_http_server(settings.worker_metrics_port, "127.0.0.1", deps.metrics.registry)
+        start_http_server(
+            settings.worker_metrics_port, settings.worker_metrics_host, deps.metrics.registry
+        )
     agents.register(app, topics, deps)
     # Connections (Redis, SMTP) close with the process: Faust offers no hook after the agents
     # have stopped, and closing them earlier would fail the records still in flight.

@@ -166,7 +166,10 @@ def test_the_stack_has_the_shape_the_guide_describes() -> None:
         assert after["topics-init"] == {"condition": "service_completed_successfully"}
         assert after["redis"] == {"condition": "service_healthy"}
     env = {n: environment(s) for n, s in ours(services).items()}
-    assert env["worker"] == env["api"] == env["topics-init"]  # one set of settings
+    # one set of settings; the workers also serve their metrics on the compose network
+    metrics = {"NOTIFIER_WORKER_METRICS_HOST": "0.0.0.0", "NOTIFIER_WORKER_METRICS_PORT": "9100"}
+    assert env["worker"] == env["api"] | metrics
+    assert env["api"] == env["topics-init"]
     redis = services["redis"]["command"]
     assert redis[redis.index("--appendonly") + 1] == "yes"
     assert redis[redis.index("--maxmemory-policy") + 1] == "noeviction"
