@@ -76,7 +76,7 @@ def build_deps(
     cities = Cities(redis, settings.default_city)
     return Deps(
         store=store,
-        ledger=Ledger(redis),
+        ledger=Ledger(redis, settings.ledger_retention_days * 86400),
         events=EventStore(redis),
         cities=cities,
         catalogues=cities.catalogues,

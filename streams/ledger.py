@@ -57,27 +57,36 @@ STORE_AWAY: tuple[type[Exception], ...] = (
 PROVIDER_TTL = 7 * 24 * 3600  # receipts come within hours; a week is plenty
 
 # KEYS: counts key, the event's set of notification keys;
-# ARGV: channel, now (s), now (history score), the city's key prefix, event,
-# then (notification id, citizen, contact) repeated.
+# ARGV: channel, now (s), now (history score), the city's key prefix, event, seconds to keep,
+# then (notification id, citizen, contact) repeated. A notification, the event's set of them
+# and the citizen's history keep for that long (the event's counts stay).
 _ENQUEUE = """
 local channel, now, score, prefix, event = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local keep = tonumber(ARGV[6])
 local out = {}
 local n = 0
-for i = 6, #ARGV, 3 do
+for i = 7, #ARGV, 3 do
   local nid, citizen = ARGV[i], ARGV[i+1]
   local k = prefix .. 'notif:' .. nid
   local status = redis.call('HGET', k, 'status')
   if not status then
     redis.call('HSET', k, 'event', event, 'citizen', citizen, 'contact', ARGV[i+2],
                'channel', channel, 'status', 'queued', 'attempts', 0, 'updated_at', now)
+    redis.call('EXPIRE', k, keep)
     redis.call('SADD', KEYS[2], k)
     n = n + 1
     status = 'queued'
   end
-  redis.call('ZADD', prefix .. 'citizen:' .. citizen .. ':notifs', 'NX', score, nid)
+  local history = prefix .. 'citizen:' .. citizen .. ':notifs'
+  redis.call('ZADD', history, 'NX', score, nid)
+  redis.call('ZREMRANGEBYSCORE', history, '-inf', tonumber(score) - keep)
+  redis.call('EXPIRE', history, keep)
   out[#out + 1] = status
 end
-if n > 0 then redis.call('HINCRBY', KEYS[1], channel .. ':queued', n) end
+if n > 0 then
+  redis.call('HINCRBY', KEYS[1], channel .. ':queued', n)
+  redis.call('EXPIRE', KEYS[2], keep)
+end
 return out
 """
 
@@ -179,9 +188,17 @@ def notification_id(city: str, event: str, citizen: str, channel: str) -> str:
     )
 
 
+DEFAULT_RETENTION = 90 * 86400
+
+
 class Ledger:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, retention: float = DEFAULT_RETENTION) -> None:
+        """``retention``: seconds a notification's record keeps from its queueing (its
+        event's counts stay); at least the week a provider's receipt may take."""
+        if retention < PROVIDER_TTL:
+            raise ValueError(f"a retention under {PROVIDER_TTL} s would lose late receipts")
         self.redis = redis
+        self.retention = int(retention)
         self._enqueue = redis.register_script(_ENQUEUE)
         self._claim = redis.register_script(_CLAIM)
         self._advance = redis.register_script(_ADVANCE)
@@ -199,7 +216,7 @@ class Ledger:
         if not rows:
             return []
         now = time.time()
-        argv: list[Any] = [channel, int(now), now, key(city, ""), event]
+        argv: list[Any] = [channel, int(now), now, key(city, ""), event, self.retention]
         for row in rows:
             argv += row
         keys = [key(city, "event", event, "counts"), key(city, "event", event, "notifs")]
