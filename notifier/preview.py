@@ -8,6 +8,7 @@ from typing import Any
 from streams.announcements import Announcement
 from streams.deps import Deps
 from streams.expand import context_of, render_announcement
+from streams.records import UNSUBSCRIBE_PLACEHOLDER
 
 
 async def preview(deps: Deps, a: Announcement) -> dict[str, Any]:
@@ -21,10 +22,14 @@ async def preview(deps: Deps, a: Announcement) -> dict[str, Any]:
         contacts = await deps.store.confirmed_contacts(a.city, wanting, channel)
         reach[channel] = len(contacts)  # one message per citizen and channel
     messages: dict[str, dict[str, Any]] = {}
+    sample_link = f"{deps.base_url}/v1/unsubscribe/…"
     for channel in deps.enabled:
         messages[channel] = {}
         for lang in a.content:
-            parts: dict[str, Any] = render_announcement(a, lang, channel, deps)
+            parts: dict[str, Any] = {
+                name: text.replace(UNSUBSCRIBE_PLACEHOLDER, sample_link)  # each their own
+                for name, text in render_announcement(a, lang, channel, deps).items()
+            }
             if channel == "sms":
                 sms = deps.renderer.render_sms("announcement", lang, context_of(a, lang, deps))
                 parts.update(encoding=sms.encoding, segments=sms.segments, length=sms.units)

@@ -278,6 +278,9 @@ async def test_a_draft_shows_its_reach_and_messages_and_sends_nothing(
     assert body["areas"] == "Saint-Victor"
     assert body["messages"]["email"]["en"]["subject"] == "Works"
     assert "Rue fermée." in body["messages"]["email"]["fr"]["text"]
+    # each citizen gets their own unsubscribe link; the preview shows where it goes
+    text = body["messages"]["email"]["fr"]["text"]
+    assert "@@" not in text and "http://testserver/v1/unsubscribe/…" in text
     assert await redis.zcard("n:paris:events:pending") == 0  # nothing stored, nothing sent
     r = await api.post(
         "/v1/cities/paris/announcements/preview", json={**draft, "category": "x"}, headers=auth(key)
