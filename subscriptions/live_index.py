@@ -22,6 +22,7 @@ candidates (their metric shapes are made on first use and kept).
 from __future__ import annotations
 
 import array
+import asyncio
 import dataclasses
 import functools
 import json
@@ -85,6 +86,7 @@ class Audience:
 class LiveIndex:
     def __init__(self, redis: Redis, city: str, catalogue: AreaCatalogue) -> None:
         self.redis, self.city, self.catalogue = redis, city, catalogue
+        self._lock = asyncio.Lock()
         self._read = redis.register_script(_FETCH)
         self._clear()
 
@@ -118,7 +120,12 @@ class LiveIndex:
 
     async def refresh(self) -> None:
         """Apply the changes since the last call; load everything the first time, or when
-        the change log lost some (trimmed while this process was away)."""
+        the change log lost some (trimmed while this process was away). Callers at the same
+        time wait for one another: a load or a change is applied once."""
+        async with self._lock:
+            await self._refresh()
+
+    async def _refresh(self) -> None:
         if not self.loaded:
             await self._load()
         log_key = key(self.city, CHANGE_LOG)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import random
 from pathlib import Path
@@ -109,6 +110,28 @@ async def test_a_citizen_matched_twice_is_one_match_naming_both(redis: Redis) ->
     target = parse_target({"areas": ["7510501"]}, PARIS).resolve(PARIS)
     found = await match(store, target, "roadworks", "minor")
     assert found.citizens == [cid] and found.subscriptions == [tuple(sorted([s1, s2]))]
+
+
+async def test_first_matches_at_the_same_time_load_the_city_once(
+    redis: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A fresh process taking several events at once (two agents, two API previews): one
+    load (a city of a million subscriptions takes seconds of CPU), the same audiences."""
+    store = SubscriptionStore(redis)
+    ids = await citizens(store, 30)
+    for cid in ids:
+        await add(store, cid, area="75105")
+    matcher = Matcher(redis, {"paris": PARIS})
+    target = parse_target({"areas": ["7510501"]}, PARIS).resolve(PARIS)
+    caplog.set_level("INFO", logger="notifier")
+    found = await asyncio.gather(
+        *(matcher.match("paris", target, "roadworks", "minor", explain=True) for _ in range(4))
+    )
+    for audience in found:
+        assert sorted(audience.citizens) == sorted(ids)
+        assert all(len(subs) == 1 for subs in audience.subscriptions)
+    loads = [r for r in caplog.records if "subscriptions loaded" in r.getMessage()]
+    assert len(loads) == 1
 
 
 @pytest.mark.parametrize(
