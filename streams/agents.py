@@ -65,6 +65,14 @@ def register(app: faust.App, topics: dict[str, faust.TopicT], deps: Deps) -> Non
         agent.__name__ = agent.__qualname__ = name.replace("-", "_")
         app.agent(topic, name=f"notifier.{name}")(agent)
 
+    @app.task
+    async def warm() -> None:  # the cities' subscriptions in memory while the group forms
+        try:
+            await deps.cities.refresh()
+            await deps.matcher.warm()
+        except Exception:  # the first event loads what this could not
+            logging.getLogger("notifier.streams").exception("warming the matcher")
+
     @app.timer(LAG_INTERVAL, name="notifier.consumer-lag")  # every worker: its own partitions
     async def lag(app: faust.App) -> None:
         try:

@@ -43,6 +43,18 @@ class Matcher:
         self.catalogues = catalogues  # shared with the city registry, which adds cities to it
         self.indexes: dict[str, LiveIndex] = {}
 
+    def index(self, city: str) -> LiveIndex:
+        catalogue = self.catalogues[city]
+        index = self.indexes.get(city)
+        if index is None or index.catalogue is not catalogue:  # new, or its areas replaced
+            index = self.indexes[city] = LiveIndex(self.redis, city, catalogue)
+        return index
+
+    async def warm(self) -> None:
+        """Load every known city now (a worker's start), not on its first event."""
+        for city in list(self.catalogues):
+            await self.index(city).refresh()
+
     async def match(
         self,
         city: str,
@@ -63,9 +75,7 @@ class Matcher:
         entries = [("area", c) for c in area_codes] + [("geo", c) for c in leaves]
         if department:
             entries.append(("dept", department))
-        index = self.indexes.get(city)
-        if index is None or index.catalogue is not catalogue:  # new, or its areas replaced
-            index = self.indexes[city] = LiveIndex(self.redis, city, catalogue)
+        index = self.index(city)
         await index.refresh()
         # shaped subscriptions are indexed under the quartiers they cross: those under a quartier
         # of an area target cross the target; only a drawn target needs the geometry

@@ -53,7 +53,7 @@ def test_the_worker_registers_the_expected_agents(tmp_path: Path) -> None:
         "notifier.send-push": {"x.deliveries.push"},
         "notifier.track-receipts": {"x.receipts"},
     }
-    assert len(app._app_tasks) == 4  # outbox sweep, scheduler, cities' refresh, consumer lag
+    assert len(app._app_tasks) == 5  # warm-up; outbox sweep, scheduler, cities, consumer lag
     assert app.conf.web_enabled is False
 
 
