@@ -3,10 +3,38 @@ by ``streams.agents.register`` from the composition root (``notifier.worker``)."
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
+from collections.abc import Callable
+from typing import Any
 
 import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
+
+# How long a fetch waits at the broker for records to arrive. Faust asks for 1.5 s; Kafka answers
+# as soon as a record comes, but Tansu (the broker here and in the tests) holds every fetch for
+# its whole wait, so each hop of a notification (city-events, deliveries) waited 0-1.5 s. Short
+# fetches cost a few idle requests a second per consumer, on Kafka too.
+FETCH_MAX_WAIT_MS = 100
+
+
+def _short_fetches(create: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(create)
+    def create_consumer(self: Any, *args: Any, **kwargs: Any) -> Any:
+        consumer = create(self, *args, **kwargs)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when the consumer starts
+        return consumer
+
+    create_consumer.short_fetches = True  # type: ignore[attr-defined]
+    return create_consumer
+
+
+_thread = faust_aiokafka.AIOKafkaConsumerThread
+if not getattr(_thread._create_worker_consumer, "short_fetches", False):
+    _thread._create_worker_consumer = _short_fetches(  # type: ignore[method-assign]
+        _thread._create_worker_consumer
+    )
 
 
 def create_app(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import tomllib
+import types
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,17 @@ def test_channels_subscriptions_and_templates_stay_independent() -> None:
             source = path.read_text()
             for forbidden in ("import faust", "from streams", "from notifier", "import notifier"):
                 assert forbidden not in source, f"{path.name} imports {forbidden}"
+
+
+def test_the_workers_fetches_wait_briefly() -> None:
+    """Tansu holds a fetch for its whole wait even when records come: a short wait is what
+    keeps each hop of a notification (city-events, deliveries) quick. Faust makes the worker's
+    consumer with 1.5 s; ours is installed on its consumer thread and sets 100 ms."""
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    from streams.app import FETCH_MAX_WAIT_MS, _short_fetches
+
+    assert getattr(AIOKafkaConsumerThread._create_worker_consumer, "short_fetches", False)
+    made = types.SimpleNamespace(_fetch_max_wait_ms=1500)  # as Faust creates it
+    assert _short_fetches(lambda thread, transport: made)(None, None) is made
+    assert made._fetch_max_wait_ms == FETCH_MAX_WAIT_MS == 100
