@@ -78,7 +78,7 @@ async def expand_announcement(a: Announcement, deps: Deps) -> int:
             key = f"{a.id}:{shard.shard}".encode()  # the shards spread over the partitions
             await deps.publish(deps.topics.fanout, key, shard.to_wire())
     for part in parts:
-        queued += await _expand(deps, a, part)
+        queued += await _expand(deps, a, part, bulk=False)
     if a.version > 1:  # an update also reaches everyone an earlier version reached
         for channel in deps.enabled:
             told = {cit for cit, _ in await deps.ledger.reached(a.city, a.id, channel)}
@@ -113,7 +113,7 @@ async def expand_shard(raw: bytes, deps: Deps) -> int:
     a = Announcement.from_wire(stored["record"].encode(), deps.catalogues)
     if a.version != shard.version:  # a newer version came after the staleness check
         return 0
-    return await _expand(deps, a, shard.audience)
+    return await _expand(deps, a, shard.audience, bulk=True)
 
 
 async def _stale(deps: Deps, city: str, event: str, version: int) -> bool:
@@ -124,7 +124,8 @@ async def _stale(deps: Deps, city: str, event: str, version: int) -> bool:
     return False
 
 
-async def _expand(deps: Deps, a: Announcement, audience: Audience) -> int:
+async def _expand(deps: Deps, a: Announcement, audience: Audience, bulk: bool) -> int:
+    """``bulk``: a shard of a large audience, whose batches go in the bulk lane."""
     queued = await add_to_digests(deps, a, audience) if a.version == 1 else 0
     enabled = sum(CHANNEL_BIT[c] for c in deps.enabled)
     told = [c for c, m in zip(audience.citizens, audience.channels, strict=True) if m & enabled]
@@ -132,7 +133,7 @@ async def _expand(deps: Deps, a: Announcement, audience: Audience) -> int:
     # the channels side by side: one's CPU work overlaps another's waits on Redis and Kafka
     done = await asyncio.gather(
         *(
-            queue_announcement(deps, a, channel, audience.wanting(channel), reach)
+            queue_announcement(deps, a, channel, audience.wanting(channel), reach, bulk)
             for channel in deps.enabled
         ),
         return_exceptions=True,  # every channel finishes before the shard may fail
@@ -152,6 +153,7 @@ async def expand_cancellation(c: Cancellation, deps: Deps) -> int:
         a = Announcement.from_wire(stored["record"].encode(), deps.catalogues)
         for channel in deps.enabled:
             told = sorted({cit for cit, _ in await deps.ledger.reached(c.city, c.id, channel)})
+            bulk = len(told) > SHARD_SIZE
             queued += await _queue(
                 deps,
                 a,
@@ -161,6 +163,7 @@ async def expand_cancellation(c: Cancellation, deps: Deps) -> int:
                 f"{c.id}#cancel",
                 lambda lang, ch: render_cancellation(a, c, lang, ch, deps),
                 c.version,
+                bulk=bulk,
             )
     await deps.events.processed(c.city, c.id, c.version)
     log.info("event=%s cancelled city=%s notices=%d", c.id, c.city, queued)
@@ -168,14 +171,21 @@ async def expand_cancellation(c: Cancellation, deps: Deps) -> int:
 
 
 async def queue_announcement(
-    deps: Deps, a: Announcement, channel: str, citizens: list[str], reach: Reach | None = None
+    deps: Deps,
+    a: Announcement,
+    channel: str,
+    citizens: list[str],
+    reach: Reach | None = None,
+    bulk: bool = False,
 ) -> int:
     """Queue this version of the announcement for these citizens on one channel (those with a
     confirmed contact point on it); how many still to send. ``reach``: what ``read_reach``
     read of them already."""
     id_key = version_key(a.id, a.version)
     render = functools.partial(render_announcement, a, deps=deps)
-    return await _queue(deps, a, "announcement", channel, citizens, id_key, render, reach=reach)
+    return await _queue(
+        deps, a, "announcement", channel, citizens, id_key, render, reach=reach, bulk=bulk
+    )
 
 
 async def _queue(
@@ -188,9 +198,11 @@ async def _queue(
     render: Callable[[str, str], dict[str, str]],
     version: int | None = None,
     reach: Reach | None = None,
+    bulk: bool = False,
 ) -> int:
     """Record the notifications as queued and write the batches (those in their quiet hours
-    to the scheduler, for the end of them); how many still to send."""
+    to the scheduler, for the end of them) to the channel's topic, or its bulk lane; how many
+    still to send."""
     defer = (
         kind == "announcement" and channel in DEFERRED_CHANNELS and (a.severity not in PASS_THROUGH)
     )
@@ -202,7 +214,7 @@ async def _queue(
     # a redelivered record resends only what is still pending
     pending = [r for r, s in zip(recipients, statuses, strict=True) if s in ("queued", "sending")]
     variants = {lang: render(lang, channel) for lang in sorted({r.language for r in pending})}
-    topic = getattr(deps.topics, channel)
+    topic = deps.topics.deliveries(channel, bulk)
     by_due: dict[float | None, list[Recipient]] = {}
     for r in pending:
         by_due.setdefault(quiet.get(r.id), []).append(r)

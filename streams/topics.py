@@ -1,7 +1,8 @@
 """Every topic of the service, declared in one place.
 
 Topics carry raw bytes (JSON wire records from ``streams.records``); keys are the event id for
-events and the event id for delivery batches, so one event's work stays ordered in a partition.
+events, so one event's versions stay ordered in a partition, and the event id with the first
+notification for delivery batches, so a large audience spreads over the partitions.
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ NAMES = {
     "email": "deliveries.email",
     "sms": "deliveries.sms",
     "push": "deliveries.push",
+    # the batches of audiences over a fan-out shard (city-wide alerts): their own lane, so that
+    # a neighbourhood's messages never wait behind a million others (``streams.expand``)
+    "email_bulk": "deliveries.email.bulk",
+    "sms_bulk": "deliveries.sms.bulk",
+    "push_bulk": "deliveries.push.bulk",
     "receipts": "receipts",
     "dead_letters": "dead-letters",
 }
@@ -36,12 +42,19 @@ class TopicNames:
     email: str
     sms: str
     push: str
+    email_bulk: str
+    sms_bulk: str
+    push_bulk: str
     receipts: str
     dead_letters: str
 
     @classmethod
     def with_prefix(cls, prefix: str) -> TopicNames:
         return cls(**{attr: prefix + name for attr, name in NAMES.items()})
+
+    def deliveries(self, channel: str, bulk: bool = False) -> str:
+        """The topic of a channel's delivery batches: the bulk lane for large audiences."""
+        return str(getattr(self, f"{channel}_bulk" if bulk else channel))
 
 
 def declare(app: faust.App, names: TopicNames) -> dict[str, faust.TopicT]:

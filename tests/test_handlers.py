@@ -631,3 +631,35 @@ async def test_the_fallback_preference_takes_only_sms_and_email(
             await d.store.set_preferences("paris", c.id, fallback=wrong)
     updated = await d.store.set_preferences("paris", c.id, fallback=("sms", "email"))
     assert updated.fallback == ("sms", "email") and updated.public()["fallback"] == ["sms", "email"]
+
+
+async def test_a_large_audience_goes_in_shards_and_its_batches_in_the_bulk_lane(
+    deps: tuple[Deps, Published], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every worker expands a shard; the batches of a city-wide alert do not hold up a
+    neighbourhood's (their own topics, their own agents)."""
+    d, published = deps
+    monkeypatch.setattr("streams.expand.SHARD_SIZE", 3)
+    monkeypatch.setattr("streams.fanout.SHARD_SIZE", 3)
+    everyone = {await citizen(d.store, f"c{i}@example.org", "75105") for i in range(7)}
+    await expand_announcement(await accepted(d, ["75105"]), d)
+    shards = [v for t, _, v in published if t == "fanout"]
+    assert len(shards) == 3 and not [t for t, _, _ in published if t.startswith("deliveries")]
+    for raw in shards:
+        await handlers.expand_shard(raw, d)
+    lanes = {t for t, _, _ in published if t.startswith("deliveries")}
+    assert lanes == {"deliveries.email.bulk"}
+    reached = {
+        r.citizen
+        for t, _, v in published
+        if t == "deliveries.email.bulk"
+        for r in DeliveryBatch.from_wire(v).recipients
+    }
+    assert reached == everyone
+    # a small event, at the same time, goes in the usual lane
+    published.clear()
+    small = dataclasses.replace(announcement(["75112"]), id="evt_2")
+    await d.events.accept(small)
+    await citizen(d.store, "q@example.org", "75112")
+    await expand_announcement(small, d)
+    assert {t for t, _, _ in published} == {"deliveries.email"}

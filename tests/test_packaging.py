@@ -52,6 +52,9 @@ def test_the_worker_registers_the_expected_agents(tmp_path: Path) -> None:
         "notifier.send-email": {"x.deliveries.email"},
         "notifier.send-sms": {"x.deliveries.sms"},
         "notifier.send-push": {"x.deliveries.push"},
+        "notifier.send-email-bulk": {"x.deliveries.email.bulk"},
+        "notifier.send-sms-bulk": {"x.deliveries.sms.bulk"},
+        "notifier.send-push-bulk": {"x.deliveries.push.bulk"},
         "notifier.track-receipts": {"x.receipts"},
     }
     assert len(app._app_tasks) == 5  # warm-up; outbox sweep, scheduler, cities, consumer lag
