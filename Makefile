@@ -40,6 +40,7 @@ bench: install ## run the benchmarks and print their figures
 	$(PY) bench/channel_rates.py
 	$(PY) bench/api_writes.py
 	$(PY) bench/match_scale.py
+	$(PY) bench/citywide.py
 
 lint: install ## ruff and mypy
 	$(VENV)/bin/ruff check .

@@ -338,6 +338,23 @@ def machine_busy() -> float:
     return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
+async def start_raw(
+    settings: Settings, msgs: dict[str, list[Any]], smtp_pool: int, limit: int
+) -> dict[str, Raw]:
+    """Each channel's client library alone, on the messages built beforehand, started."""
+    s = settings
+    raw: dict[str, Raw] = {
+        "email": RawEmail(
+            SmtpConfig.from_url(str(s.smtp_url)), s.mail_from, msgs["email"], smtp_pool
+        ),
+        "sms": RawSms(s.twilio_base_url, msgs["sms"], limit),
+        "push": RawPush(str(s.vapid_private_key), s.vapid_subject, msgs["push"], limit),
+    }
+    for r in raw.values():
+        await r.start()
+    return raw
+
+
 async def timed(meter: CpuMeter, expected: int, work: Callable[[], Awaitable[int]]) -> Run:
     """``work`` timed, with the CPU of our processes and of everything else on the machine
     (``others``: other people's jobs on these cores make a run slower, not the code)."""
@@ -564,17 +581,7 @@ class Bench:
         for channel in CHANNELS:
             self.messages[channel] = await built_messages(self.deps, batches[channel])
         msgs = {c: [m for _, m in self.messages[c]] for c in CHANNELS}
-        self.raw = {
-            "email": RawEmail(
-                SmtpConfig.from_url(str(s.smtp_url)), s.mail_from, msgs["email"], a.smtp_pool
-            ),
-            "sms": RawSms(s.twilio_base_url, msgs["sms"], a.raw_concurrency),
-            "push": RawPush(
-                str(s.vapid_private_key), s.vapid_subject, msgs["push"], a.raw_concurrency
-            ),
-        }
-        for raw in self.raw.values():
-            await raw.start()
+        self.raw = await start_raw(s, msgs, a.smtp_pool, a.raw_concurrency)
         # warm-up: connections opened, code paths run once (a second, at most, per channel)
         for channel in CHANNELS:
             few = self.messages[channel][:100]
@@ -686,14 +693,10 @@ def worker_logging(settings: Settings, path: Path) -> None:
     logging.getLogger("twilio").setLevel(logging.WARNING)
 
 
-async def bench(
-    args: argparse.Namespace,
-    ports: dict[str, int],
-    push_subscriptions: list[dict[str, Any]],
-    pids: dict[str, int],
-    logs: Path,
-) -> None:
-    settings = Settings(
+def server_settings(ports: dict[str, int], **more: Any) -> Settings:
+    """Settings of a client of ``bench/channel_servers.py`` and of the redis-server on
+    ``ports``, database 0 (a fresh VAPID key), with ``more``."""
+    return Settings(
         redis_url=f"redis://127.0.0.1:{ports['redis']}/0",
         smtp_url=Secret(f"smtp://127.0.0.1:{ports['smtp']}"),
         twilio_account_sid=ACCOUNT_SID,
@@ -702,6 +705,19 @@ async def bench(
         twilio_base_url=f"http://127.0.0.1:{ports['twilio']}",
         vapid_private_key=Secret(generate_vapid_keys().private_key),
         secret_key=Secret("x" * 48),
+        **more,
+    )
+
+
+async def bench(
+    args: argparse.Namespace,
+    ports: dict[str, int],
+    push_subscriptions: list[dict[str, Any]],
+    pids: dict[str, int],
+    logs: Path,
+) -> None:
+    settings = server_settings(
+        ports,
         public_url="https://alerts.example",  # links in the messages, the SMS status callback
         send_concurrency=args.concurrency,
     )
@@ -727,6 +743,35 @@ async def bench(
         for channel in channels.values():
             await channel.close()
         await redis.aclose()
+
+
+def start_servers(
+    ports: dict[str, int],
+    tmp: Path,
+    logs: Path,
+    push_option: str,
+    push_value: int,
+    procs: list[subprocess.Popen[bytes]],
+) -> tuple[subprocess.Popen[bytes], list[dict[str, Any]]]:
+    """``bench/channel_servers.py`` on ``ports`` (smtp, twilio, push), appended to ``procs``
+    once started (so that the caller stops it); its push subscriptions once it listens.
+    ``push_option``: ``--push-subscribers`` or ``--push-pool``, with ``push_value``."""
+    ready = tmp / "push-subscriptions.json"
+    command = [
+        sys.executable,
+        str(HERE / "channel_servers.py"),
+        *("--smtp-port", str(ports["smtp"]), "--twilio-port", str(ports["twilio"])),
+        *("--push-port", str(ports["push"]), "--ready", str(ready)),
+        *(push_option, str(push_value)),
+    ]
+    procs.append(embedded.spawn(command, logs / "servers.log"))
+    servers = procs[-1]
+    asyncio.run(
+        eventually(lambda: ready.exists() or servers.poll() is not None, 120, "the servers")
+    )
+    if servers.poll() is not None:
+        raise RuntimeError(f"servers exited: {tail(logs / 'servers.log')}")
+    return servers, list(json.loads(ready.read_text()))
 
 
 async def server_counts(port: int) -> dict[str, int]:
@@ -777,23 +822,10 @@ def main() -> None:
         try:
             ports = {k: embedded.free_port() for k in ("redis", "smtp", "twilio", "push")}
             procs.append(embedded.start_redis(ports["redis"], None, logs / "redis.log"))
-            ready = Path(tmp) / "push-subscriptions.json"
             t = time.monotonic()
-            command = [
-                sys.executable,
-                str(HERE / "channel_servers.py"),
-                *("--smtp-port", str(ports["smtp"]), "--twilio-port", str(ports["twilio"])),
-                *("--push-port", str(ports["push"]), "--ready", str(ready)),
-                *("--push-subscribers", str(args.messages)),
-            ]
-            procs.append(embedded.spawn(command, logs / "servers.log"))
-            servers = procs[-1]
-            asyncio.run(
-                eventually(lambda: ready.exists() or servers.poll() is not None, 120, "the servers")
+            servers, push_subscriptions = start_servers(
+                ports, Path(tmp), logs, "--push-subscribers", args.messages, procs
             )
-            if servers.poll() is not None:
-                raise RuntimeError(f"servers exited: {tail(logs / 'servers.log')}")
-            push_subscriptions = json.loads(ready.read_text())
             print(
                 f"servers up in {time.monotonic() - t:.1f}s (SMTP, Twilio, push service with "
                 f"{len(push_subscriptions)} subscriptions) in process {servers.pid}",

@@ -34,7 +34,7 @@ import math
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +80,13 @@ JITTER_M = 150.0
 QUIET = json.dumps({"start": "22:00", "end": "07:00"})
 PIPE_CHUNK = 500  # subscriptions (and their citizens) per change-log call and grouped SADDs
 GRAZE_M = 10.0  # a circle reaching less than this into a quartier has its overlap computed
+# citizen number -> (endpoint, p256dh, auth) of their push subscription
+PushOf = Callable[[int], tuple[str, str, str]]
+
+
+def unreachable_push(c: int) -> tuple[str, str, str]:
+    """A push subscription nothing serves (the city-wide alert of ``match_scale`` never sends)."""
+    return f"http://127.0.0.1:9/push/{c}", "B" + "A" * 86, "A" * 22
 
 
 @dataclasses.dataclass
@@ -295,17 +302,16 @@ def redis_cli() -> str:
     return found
 
 
-def _contact_fields(city: City, c: int, ch: str, pid: str) -> tuple[str, dict[str, str]]:
-    address = {
-        "email": f"c{c}@bench.example",
-        "sms": f"+336{c:08d}",
-        "push": f"http://127.0.0.1:9/push/{c}",  # nothing listens; never reached in the bench
-    }[ch]
+def _contact_fields(
+    city: City, c: int, ch: str, pid: str, push: PushOf
+) -> tuple[str, dict[str, str]]:
+    endpoint, p256dh, auth = push(c) if ch == "push" else ("", "", "")
+    address = {"email": f"c{c}@bench.example", "sms": f"+336{c:08d}", "push": endpoint}[ch]
     status = "confirmed" if city.contacts[ch][c] == 2 else "pending"
     fields = {"id": pid, "citizen": city.citizens[c], "channel": ch, "address": address}
     fields["status"] = status
     if ch == "push":
-        fields.update(p256dh="B" + "A" * 86, auth="A" * 22)
+        fields.update(p256dh=p256dh, auth=auth)
     return address, fields
 
 
@@ -313,7 +319,7 @@ def _hset(k: str, mapping: dict[str, str]) -> bytes:
     return command("HSET", k, *(x for kv in mapping.items() for x in kv))
 
 
-def commands(city: City) -> Iterator[bytes]:
+def commands(city: City, push: PushOf = unreachable_push) -> Iterator[bytes]:
     """The commands, in chunks of ``PIPE_CHUNK`` subscriptions with their new citizens."""
     yield command("SCRIPT", "LOAD", _LOG_CHANGES)
     log_sha = hashlib.sha1(_LOG_CHANGES.encode(), usedforsecurity=False).hexdigest()
@@ -336,7 +342,7 @@ def commands(city: City) -> Iterator[bytes]:
             for ch in CHANNELS:
                 if city.contacts[ch][c]:
                     pid = f"cp_{c:014x}{CHANNELS.index(ch):02x}"
-                    address, fields = _contact_fields(city, c, ch, pid)
+                    address, fields = _contact_fields(city, c, ch, pid, push)
                     addresses += [_address_key(CITY, ch, address), pid]
                     out.append(_hset(key(CITY, "contact", pid), fields))
                     pids.append(pid)
@@ -364,8 +370,9 @@ def commands(city: City) -> Iterator[bytes]:
         yield b"".join(out)
 
 
-def write(city: City, port: int) -> int:
-    """Pipe every command to the redis-server on ``port``; the number of replies."""
+def write(city: City, port: int, push: PushOf = unreachable_push) -> int:
+    """Pipe every command to the redis-server on ``port``; the number of replies. ``push``:
+    each citizen's push subscription (by default one nothing serves)."""
     proc = subprocess.Popen(
         [redis_cli(), "-h", "127.0.0.1", "-p", str(port), "--pipe"],
         stdin=subprocess.PIPE,
@@ -374,7 +381,7 @@ def write(city: City, port: int) -> int:
     )
     assert proc.stdin is not None
     try:
-        for block in commands(city):
+        for block in commands(city, push):
             proc.stdin.write(block)
         output = proc.communicate(timeout=600)[0].decode(errors="replace")
     finally:

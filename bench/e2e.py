@@ -390,24 +390,37 @@ async def api_and_worker(
     ``AppRunner`` without access log, ``publisher`` started) and ``python -m notifier worker``
     logging to ``log``; both stopped on the way out, the worker's last lines printed if
     anything failed."""
+    async with api_and_workers(settings, deps, publisher, [log]) as procs:
+        yield procs[0]
+
+
+@contextlib.asynccontextmanager
+async def api_and_workers(
+    settings: Settings, deps: Deps, publisher: KafkaPublisher, logs: list[Path]
+) -> AsyncIterator[list[subprocess.Popen[bytes]]]:
+    """As ``api_and_worker``, with one worker per log in ``logs``, all in one consumer group."""
     runner: web.AppRunner | None = None
-    proc: subprocess.Popen[bytes] | None = None
+    procs: list[subprocess.Popen[bytes]] = []
     try:
         await publisher.start()
         runner = web.AppRunner(create_api(settings, deps), access_log=None)
         await runner.setup()
         await web.TCPSite(runner, settings.api_host, settings.api_port).start()
-        proc = embedded.spawn(
-            embedded.python_module("notifier", "worker"),
-            log,
-            env=embedded.child_env(settings.to_env()),
-        )
-        yield proc
+        for log in logs:
+            procs.append(
+                embedded.spawn(
+                    embedded.python_module("notifier", "worker"),
+                    log,
+                    env=embedded.child_env(settings.to_env()),
+                )
+            )
+        yield procs
     except BaseException:
-        print(tail(log), file=sys.stderr)
+        for log in logs:
+            print(tail(log), file=sys.stderr)
         raise
     finally:
-        if proc is not None:
+        for proc in procs:
             embedded.stop(proc)
         if runner is not None:
             await runner.cleanup()

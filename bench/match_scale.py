@@ -325,24 +325,31 @@ async def py_spy_start(py_spy: str, pid: int, out: Path) -> asyncio.subprocess.P
     return proc
 
 
-async def py_spy_stop(proc: asyncio.subprocess.Process, out: Path) -> list[str]:
+async def py_spy_stop(
+    proc: asyncio.subprocess.Process,
+    out: Path,
+    keys: tuple[tuple[str, str], ...] = KEY_FUNCTIONS,
+) -> list[str]:
     if proc.returncode is None:
         proc.send_signal(signal.SIGINT)  # it writes what it sampled, then exits
     await asyncio.wait_for(proc.wait(), 60)
-    return await asyncio.to_thread(py_spy_summary, out)
+    return await asyncio.to_thread(py_spy_summary, out, 14, keys)
 
 
-def py_spy_summary(out: Path, top: int = 14) -> list[str]:
-    """``channel_rates``'s summary of py-spy's raw stacks, with this bench's key functions."""
+def py_spy_summary(
+    out: Path, top: int = 14, keys: tuple[tuple[str, str], ...] = KEY_FUNCTIONS
+) -> list[str]:
+    """``channel_rates``'s summary of py-spy's raw stacks, with ``keys`` (by default this
+    bench's key functions)."""
     if not out.exists():
         return ["  (py-spy wrote nothing)"]
     profile = from_py_spy(out)
-    inside = dict.fromkeys(KEY_FUNCTIONS, 0.0)
+    inside = dict.fromkeys(keys, 0.0)
     for line in out.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         if stack and count.isdigit():
             seen = {(fn, file) for fn, file, _ in map(parse_frame, stack.split(";"))}
-            for k in KEY_FUNCTIONS:
+            for k in keys:
                 if any(is_key(k, fn, file) for fn, file in seen):
                     inside[k] += int(count)
     profile.inside = inside
@@ -465,6 +472,17 @@ async def build(n: int, catalogue: AreaCatalogue, port: int) -> tuple[Built, dic
     return built, city.confirmed_bits()
 
 
+def print_rows(rows: list[tuple[str, str, str]]) -> None:
+    """(figure, value, goal) rows as a table, between blank lines."""
+    width = max(len(r[0]) for r in rows)
+    vwidth = max(len(r[1]) for r in rows)
+    print()
+    print(f"{'figure':<{width}}  {'value':>{vwidth}}  goal")
+    for name, value, goal in rows:
+        print(f"{name:<{width}}  {value:>{vwidth}}  {goal}")
+    print()
+
+
 def print_table(
     built: Built,
     load_s: float,
@@ -497,13 +515,7 @@ def print_table(
         ("worker peak RSS, MB", f"{w.peak_mb:,.0f}", ""),
         ("redis used_memory after build, MB", f"{built.redis_mb:,.0f}", ""),
     ]  # fmt: skip
-    width = max(len(r[0]) for r in rows)
-    vwidth = max(len(r[1]) for r in rows)
-    print()
-    print(f"{'figure':<{width}}  {'value':>{vwidth}}  goal")
-    for name, value, goal in rows:
-        print(f"{name:<{width}}  {value:>{vwidth}}  {goal}")
-    print()
+    print_rows(rows)
     kinds = ", ".join(f"{k} {v:,}" for k, v in built.kinds.items())
     print(f"build: {kinds}; generated in {built.generate:.1f}s, written in {built.write:.1f}s "
           f"({built.replies:,} commands); index entries of {built.checked[0]} shapes checked "

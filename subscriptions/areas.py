@@ -109,9 +109,7 @@ class AreaCatalogue:
     def summary(self) -> list[dict[str, Any]]:
         return [
             {"code": a.code, "kind": a.kind, "name": a.name, "parent": a.parent}
-            for a in sorted(
-                self._areas.values(), key=lambda a: (a.parent is not None, a.code)
-            )
+            for a in sorted(self._areas.values(), key=lambda a: (a.parent is not None, a.code))
         ]
 
 
