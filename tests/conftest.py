@@ -5,6 +5,7 @@ topic prefix and consumer group, and an empty Redis database."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import email.policy
 import subprocess
@@ -114,9 +115,9 @@ def settings(
     )
 
 
-@pytest.fixture
-async def api(settings: Settings, redis: Redis) -> AsyncIterator[TestClient[Any, Any]]:
-    """The real API with a real Kafka producer; the worker is not running."""
+@contextlib.asynccontextmanager
+async def api_client(settings: Settings, redis: Redis) -> AsyncIterator[TestClient[Any, Any]]:
+    """The real API with a real Kafka producer, on these settings."""
     publisher = KafkaPublisher(settings.kafka_bootstrap)
     await publisher.start()
     try:
@@ -129,6 +130,13 @@ async def api(settings: Settings, redis: Redis) -> AsyncIterator[TestClient[Any,
             await client.close()
     finally:
         await publisher.stop()
+
+
+@pytest.fixture
+async def api(settings: Settings, redis: Redis) -> AsyncIterator[TestClient[Any, Any]]:
+    """The real API with a real Kafka producer; the worker is not running."""
+    async with api_client(settings, redis) as client:
+        yield client
 
 
 @pytest.fixture

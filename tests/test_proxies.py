@@ -7,34 +7,19 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
-from notifier.api import create_api
-from notifier.publisher import KafkaPublisher
 from notifier.settings import ConfigError, Settings
-from notifier.wiring import build_deps
+from tests.conftest import api_client
 
 Client = TestClient[Any, Any]
-
-
-async def client(settings: Settings, redis: Redis) -> AsyncIterator[Client]:
-    publisher = KafkaPublisher(settings.kafka_bootstrap)
-    await publisher.start()
-    deps = build_deps(settings, redis, publisher.publish, channels={})
-    c = TestClient(TestServer(create_api(settings, deps)))
-    await c.start_server()
-    try:
-        yield c
-    finally:
-        await c.close()
-        await publisher.stop()
 
 
 @pytest.fixture
 async def behind_proxy(settings: Settings, redis: Redis) -> AsyncIterator[Client]:
     """The test client connects from 127.0.0.1: here, that is the proxy."""
-    async for c in client(settings.replace(trusted_proxies=("127.0.0.0/8",)), redis):
+    async with api_client(settings.replace(trusted_proxies=("127.0.0.0/8",)), redis) as c:
         yield c
 
 
