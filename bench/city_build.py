@@ -52,8 +52,8 @@ from subscriptions.store import (
     _LOG_CHANGES,
     CHANGE_LOG,
     CHANGE_LOG_LENGTH,
-    _address_key,
     _consent,
+    address_key,
     key,
 )
 from subscriptions.subscription import Subscription, parse_subscription
@@ -343,7 +343,7 @@ def commands(city: City, push: PushOf = unreachable_push) -> Iterator[bytes]:
                 if city.contacts[ch][c]:
                     pid = f"cp_{c:014x}{CHANNELS.index(ch):02x}"
                     address, fields = _contact_fields(city, c, ch, pid, push)
-                    addresses += [_address_key(CITY, ch, address), pid]
+                    addresses += [address_key(CITY, ch, address), pid]
                     out.append(_hset(key(CITY, "contact", pid), fields))
                     pids.append(pid)
                     consents.append(_consent(pid, fields["status"], "bench"))

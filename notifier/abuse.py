@@ -9,6 +9,7 @@ limit, the API answers 429 with Retry-After.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 
@@ -50,7 +51,7 @@ def client_address(request: web.Request) -> str:
     last address of ``X-Forwarded-For`` that is not one of them (those before it may be
     forged by the client; each proxy appends the address it saw)."""
     peer = request.remote or "unknown"
-    trusted = [ipaddress.ip_network(n) for n in request.app[SETTINGS].trusted_proxies]
+    trusted = _networks(request.app[SETTINGS].trusted_proxies)
     if not trusted or not _within(peer, trusted):
         return peer
     hops = [h.strip() for h in ",".join(request.headers.getall("X-Forwarded-For", [])).split(",")]
@@ -58,6 +59,11 @@ def client_address(request: web.Request) -> str:
         if not _within(hop, trusted):
             return hop
     return peer
+
+
+@functools.cache
+def _networks(names: tuple[str, ...]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    return [ipaddress.ip_network(n) for n in names]
 
 
 def _within(address: str, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:

@@ -36,7 +36,7 @@ from notifier.confirmations import send_confirmation
 from streams.deps import Deps
 from subscriptions.contacts import ContactPoint
 from subscriptions.errors import InvalidInput
-from subscriptions.store import _address_key, _consent, key, log_changes, new_id
+from subscriptions.store import _consent, address_key, key, log_changes, new_id
 from subscriptions.subscription import Subscription
 
 __all__ = ["FileError", "ImportStopped", "Progress", "Report", "import_csv"]
@@ -153,7 +153,7 @@ async def _apply(deps: Deps, city: str, rows: list[Row], dry_run: bool, report: 
     for _ in range(TRIES):
         async with redis.pipeline(transaction=True) as tx:
             watch: Watch = _unwatched if dry_run else tx.watch
-            addresses = [_address_key(city, r.channel, r.address) for r in rows]
+            addresses = [address_key(city, r.channel, r.address) for r in rows]
             await watch(*addresses)
             pids: list[str | None] = await redis.mget(addresses)
             held = await _read_held(redis, city, [p for p in pids if p], watch)
@@ -271,7 +271,7 @@ def _queue(tx: Pipeline, city: str, plans: Sequence[_Plan]) -> None:
     for p in plans:
         cp, how = p.contact, p.row.consent or NO_CONSENT
         if p.new:
-            addresses[_address_key(city, cp.channel, cp.address)] = cp.id
+            addresses[address_key(city, cp.channel, cp.address)] = cp.id
             citizen = {"id": cp.citizen, "language": p.language, "timezone": "Europe/Paris"}
             tx.hset(key(city, "citizen", cp.citizen), mapping=citizen | {"created_at": now})
             contact = {"id": cp.id, "citizen": cp.citizen, "channel": cp.channel}

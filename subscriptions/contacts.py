@@ -40,6 +40,19 @@ class ContactPoint:
             h.get("auth", ""),
         )
 
+    def to_hash(self) -> dict[str, str]:
+        """As the store keeps it (``from_hash`` reads it back)."""
+        fields = {
+            "id": self.id,
+            "citizen": self.citizen,
+            "channel": self.channel,
+            "address": self.address,
+            "status": self.status,
+        }
+        if self.channel == "push":
+            fields.update(p256dh=self.p256dh, auth=self.auth)
+        return fields
+
     def public(self) -> dict[str, str]:
         address = self.address
         if self.channel == "push":  # the endpoint is a capability URL: show its host only

@@ -26,8 +26,8 @@ from typing import Any
 from subscriptions.areas import AreaCatalogue
 from subscriptions.cities import City
 from subscriptions.contacts import ContactPoint
-from subscriptions.errors import Conflict, InvalidInput
-from subscriptions.store import SubscriptionStore, _address_key, key, new_id
+from subscriptions.errors import Conflict, InvalidInput, NotFound
+from subscriptions.store import Citizen, SubscriptionStore, address_key, key, new_id
 from subscriptions.subscription import Subscription, parse_subscription
 
 DEFAULT_RADIUS_M = 500.0
@@ -56,8 +56,10 @@ async def move(
     if new.id == old:
         raise InvalidInput("to", "is the city the citizen is in")
     redis = store.redis
-    citizen = await store.citizen(old, cid)
     raw = await redis.hgetall(key(old, "citizen", cid))
+    if not raw:
+        raise NotFound(f"no citizen {cid}")
+    citizen = Citizen.from_hash(raw)
     contacts = await store.contacts_of(old, cid)
     subs = await store.subscriptions_of(old, cid)
     follows = [s for s in subs if s.kind == "request"]
@@ -73,7 +75,7 @@ async def move(
             mapping={**raw, "language": language, "moved_from": old},
         )
         for cp in contacts:
-            p.hset(key(new.id, "contact", cp.id), mapping=_contact_fields(cp))
+            p.hset(key(new.id, "contact", cp.id), mapping=cp.to_hash())
             p.sadd(key(new.id, "citizen", cid, "contacts"), cp.id)
         if consent:
             p.rpush(key(new.id, "citizen", cid, "consent"), *consent)
@@ -137,26 +139,13 @@ async def _claim_addresses(
     """Each address for this citizen in the new city, or ``Conflict`` and nothing kept."""
     claimed: list[str] = []
     for cp in contacts:
-        k = _address_key(city, cp.channel, cp.address)
+        k = address_key(city, cp.channel, cp.address)
         if not await store.redis.set(k, cp.id, nx=True):
             if claimed:
                 await store.redis.delete(*claimed)
             field = {"email": "email", "sms": "phone", "push": "push"}[cp.channel]
             raise Conflict(field, f"already registered in {city} by another account")
         claimed.append(k)
-
-
-def _contact_fields(cp: ContactPoint) -> dict[str, str]:
-    fields = {
-        "id": cp.id,
-        "citizen": cp.citizen,
-        "channel": cp.channel,
-        "address": cp.address,
-        "status": cp.status,
-    }
-    if cp.channel == "push":
-        fields.update(p256dh=cp.p256dh, auth=cp.auth)
-    return fields
 
 
 async def left_behind(store: SubscriptionStore, city: str, cid: str) -> str | None:
@@ -187,7 +176,7 @@ async def end_follows(store: SubscriptionStore, city: str, rid: str) -> int:
         contacts = await store.contacts_of(city, cid)
         keys = [key(city, "citizen", cid, *part) for part in ((), ("contacts",), ("consent",))]
         keys += [key(city, "contact", cp.id) for cp in contacts]
-        keys += [_address_key(city, cp.channel, cp.address) for cp in contacts]
+        keys += [address_key(city, cp.channel, cp.address) for cp in contacts]
         async with redis.pipeline(transaction=True) as p:
             for k in keys:
                 p.expire(k, LEFTOVER_SECONDS)

@@ -141,22 +141,13 @@ class SubscriptionStore:
         assert channel in CHANNELS and status in STATUSES
         pid = new_id("cp")
         # one citizen per address; email local parts compare case-insensitively, as providers do
-        claimed = await self.redis.set(_address_key(city, channel, address), pid, nx=True)
+        claimed = await self.redis.set(address_key(city, channel, address), pid, nx=True)
         if not claimed:
             field = {"email": "email", "sms": "phone", "push": "push.endpoint"}[channel]
             raise InvalidInput(field, "already registered; ask for a management link instead")
         cp = ContactPoint(pid, cid, channel, address, status, p256dh, auth)
-        fields = {
-            "id": pid,
-            "citizen": cid,
-            "channel": channel,
-            "address": address,
-            "status": status,
-        }
-        if channel == "push":
-            fields.update(p256dh=p256dh, auth=auth)
         async with self.redis.pipeline(transaction=True) as p:
-            p.hset(key(city, "contact", pid), mapping=fields)
+            p.hset(key(city, "contact", pid), mapping=cp.to_hash())
             p.sadd(key(city, "citizen", cid, "contacts"), pid)
             p.rpush(key(city, "citizen", cid, "consent"), _consent(pid, status, how))
             await p.execute()
@@ -165,7 +156,7 @@ class SubscriptionStore:
     async def contact_by_address(
         self, city: str, channel: str, address: str
     ) -> ContactPoint | None:
-        pid = await self.redis.get(_address_key(city, channel, address))
+        pid = await self.redis.get(address_key(city, channel, address))
         return None if pid is None else await self.contact(city, pid)
 
     async def set_code(self, city: str, pid: str, code: str, ttl: int = 900) -> None:
@@ -329,7 +320,7 @@ class SubscriptionStore:
         async with self.redis.pipeline(transaction=True) as p:
             for cp in contacts:
                 p.delete(
-                    _address_key(city, cp.channel, cp.address),
+                    address_key(city, cp.channel, cp.address),
                     key(city, "contact", cp.id),
                     key(city, "code", cp.id),
                 )
@@ -365,7 +356,7 @@ class SubscriptionStore:
         }
 
 
-def _address_key(city: str, channel: str, address: str) -> str:
+def address_key(city: str, channel: str, address: str) -> str:
     return key(city, "address", channel, address.lower() if channel == "email" else address)
 
 

@@ -55,6 +55,7 @@ from notifier.http import MAX_DOCUMENT
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps
 from subscriptions import tokens
+from tests.test_cap import BILLION_LAUGHS
 from tests.test_cap_import import XML, paris_alert
 
 SECRET = "test-secret-" + "x" * 40
@@ -395,20 +396,6 @@ async def test_template_syntax_in_an_announcement_is_shown_as_text_not_run(
             assert "49" not in rendered.replace(text, "")  # {{ 7*7 }} was not evaluated
             assert "<class" not in rendered and "uid=" not in rendered and "xxxx" not in rendered
     assert app.published == []  # a preview sends nothing
-
-
-BILLION_LAUGHS = b"""<?xml version="1.0"?>
-<!DOCTYPE alert [<!ENTITY lol "lol">
- <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
- <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
- <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
- <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
- <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
- <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
- <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
- <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
- <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">]>
-<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2"><identifier>&lol9;</identifier></alert>"""
 
 
 async def test_hostile_cap_documents_get_a_clear_422_and_publish_nothing(
