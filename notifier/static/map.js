@@ -37,6 +37,7 @@ export class AreaMap {
   constructor(root, { city, id = "map", modes = ["areas", "point", "polygon"] } = {}) {
     this.root = root; this.city = city; this.id = id; this.modes = modes;
     this.mode = modes[0]; this.level = null;  // the kind shown, once loaded
+    this.kinds = [];  // the city's levels, once loaded (a form may be sent before)
     this.selected = new Set(); this.point = null; this.radius = 300; this.vertices = [];
     this.listeners = []; this.typed = ""; this.typedAt = 0;
     this.ready = this.load();
