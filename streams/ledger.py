@@ -204,7 +204,7 @@ class Ledger:
         self._advance = redis.register_script(_ADVANCE)
         self._release = redis.register_script(_RELEASE)
         self._claims = Coalescer(self._claim_many)
-        self._advances = Coalescer(self._advance_many)
+        self._advances = Coalescer(self.advance_many)
 
     async def enqueue(
         self, city: str, event: str, channel: str, rows: Sequence[tuple[str, str, str]]
@@ -310,7 +310,9 @@ class Ledger:
         move = (city, event, nid, status, index, {k: v for k, v in fields.items() if v})
         return await self._advances(move)
 
-    async def _advance_many(self, items: Sequence[_Move]) -> list[bool]:
+    async def advance_many(self, items: Sequence[_Move]) -> list[bool]:
+        """``advance`` for many (city, event, notification id, status, index, fields) in one
+        script call per city: whether each moved."""
         out = [False] * len(items)
         for city, at, group in _by_city(items):
             keys: list[str] = []

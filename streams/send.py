@@ -11,10 +11,14 @@ provider call waits for its token in the city's rate limit first. A provider say
 is gone for good (a bounce, STOP, a push subscription 404/410) switches that contact point off
 in the consent ledger.
 
-At most ``send_concurrency`` messages of a batch are between the provider call and the ledger
-write at once: what a crash, or the store going away, can leave taken by the provider and not
-recorded (sent again once its claim lapses). Once the store has failed, the batch hands nothing
-more over: the rest keep their claims and go when those lapse, once.
+A batch goes in chunks of ``CHUNK_PER_SENDER * send_concurrency`` messages: one script call
+claims a chunk, its messages go to the provider ``send_concurrency`` at a time, and what the
+provider took is written ``sent`` by one script call when the chunk ends (a write per message
+cost the worker more than a quarter of its time). So at most a chunk of messages is between the
+provider's acceptance and the ledger write: what a crash, or the store going away, can leave
+taken by the provider and not recorded (sent again once its claim lapses). Once the store has
+failed, the batch hands nothing more over: the rest keep their claims and go when those lapse,
+once.
 """
 
 from __future__ import annotations
@@ -69,10 +73,8 @@ GONE: tuple[tuple[type[Exception], str, str], ...] = (
 async def send_batch(raw: bytes, deps: Deps) -> dict[str, int]:
     """Hand each notification of a batch over once; the outcome counts of this call.
 
-    The batch goes in chunks of a few times the concurrency: a chunk's ledger claims are one
-    Redis call, then its messages go to the provider ``send_concurrency`` at a time, and their
-    outcomes are written together as they come. A chunk never holds claims for long, so a
-    rate-limited batch does not outlive the claims' lease."""
+    The batch goes in chunks of a few times the concurrency (the module's docstring). A chunk
+    never holds claims for long, so a rate-limited batch does not outlive the claims' lease."""
     batch = DeliveryBatch.from_wire(raw)
     await deps.cities.ensure(batch.city)  # its senders and quotas, if made since we started
     stale = await _stale(batch, deps)
@@ -97,6 +99,11 @@ async def send_batch(raw: bytes, deps: Deps) -> dict[str, int]:
             return_exceptions=True,  # every recipient finishes before the batch may fail
         )
         errors += [e for e in results if isinstance(e, BaseException)]
+        try:
+            await hand_off.record(batch, deps)
+        except STORE_AWAY as e:
+            errors.append(e)
+            hand_off.store_away = True
         if hand_off.store_away:
             break  # the whole batch is tried again once the store is back
     quota = deps.city(batch.city).monthly_quotas.get(batch.channel)
@@ -111,12 +118,32 @@ async def send_batch(raw: bytes, deps: Deps) -> dict[str, int]:
 
 
 class _HandOff:
-    """The provider calls of one batch: ``n`` at a time, each slot held until the ledger has
-    the outcome. Once a slot has met the store away, no more are given."""
+    """The provider calls of one batch: ``n`` at a time, and what the provider took, to be
+    written at the end of the chunk (``record``). Once a slot has met the store away, no more
+    are given."""
 
     def __init__(self, n: int) -> None:
         self._sem = asyncio.Semaphore(n)
         self.store_away = False
+        self.accepted: list[tuple[Recipient, str, float]] = []  # recipient, provider id, when
+
+    async def record(self, batch: DeliveryBatch, deps: Deps) -> None:
+        """Write ``sent`` for what the provider took since the last call, in one script call.
+        Twilio's status callbacks name the message by its SID: that is indexed (SMS only)."""
+        if not self.accepted:
+            return
+        accepted, self.accepted = self.accepted, []
+        city, event, index = batch.city, batch.event, batch.channel == "sms"
+        await deps.ledger.advance_many(
+            [(city, event, r.id, "sent", index, {"provider_id": p}) for r, p, _ in accepted]
+        )
+        now = time.time()
+        unrecorded = deps.metrics.unrecorded.labels(batch.channel)
+        latency = deps.metrics.latency.labels(batch.channel)
+        for _, _, when in accepted:
+            unrecorded.observe(now - when)
+            if batch.origin_at:
+                latency.observe(max(0.0, when - batch.origin_at))
 
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
@@ -175,18 +202,13 @@ async def _send_one(
     if not attempt:
         return await _held_elsewhere(batch, r, deps)
     try:
-        async with hand_off.slot():  # until the ledger has it: the window for a duplicate
+        async with hand_off.slot():
             quota = deps.city(city).monthly_quotas.get(batch.channel)
             if not await deps.quotas.acquire(city, batch.channel, quota):
                 spent = f"the city's monthly {batch.channel} quota ({quota}) is spent"
                 return await _failed(batch, r, spent, deps)
             await deps.limiter.wait(city, batch.channel)
             sent = await channel.send(r.id, _message(batch, r, cp, deps))
-            accepted = time.time()
-            # Twilio's status callbacks name the message by its SID: index it (SMS only)
-            index = batch.channel == "sms"
-            pid = sent.provider_id
-            await ledger.advance(city, batch.event, r.id, "sent", index=index, provider_id=pid)
     except TransientChannelError as e:
         return await _retry_later(batch, r, attempt, e, deps)
     except PermanentChannelError as e:
@@ -194,9 +216,7 @@ async def _send_one(
             if isinstance(e, kind):
                 await deps.store.set_contact_status(city, cp.id, status, how)
         return await _failed(batch, r, e.reason, deps)
-    deps.metrics.unrecorded.labels(batch.channel).observe(time.time() - accepted)
-    if batch.origin_at:
-        deps.metrics.latency.labels(batch.channel).observe(max(0.0, accepted - batch.origin_at))
+    hand_off.accepted.append((r, sent.provider_id, time.time()))  # written when the chunk ends
     return "sent"
 
 

@@ -259,7 +259,10 @@ class SubscriptionStore:
         n = len(CONTACT_FIELDS)
         rows = (flat[i : i + n] for i in range(0, len(flat), n))
         return [
-            None if f[0] is None else ContactPoint(*f[:5], f[5] or "", f[6] or "") for f in rows
+            None
+            if f[0] is None
+            else ContactPoint(f[0], f[1], f[2], f[3], f[4], f[5] or "", f[6] or "")
+            for f in rows
         ]
 
     async def confirmed_contacts(
