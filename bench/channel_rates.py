@@ -29,7 +29,6 @@ import cProfile
 import dataclasses
 import functools
 import json
-import logging
 import os
 import pstats
 import signal
@@ -59,9 +58,10 @@ from channels.base import Channel
 from channels.email import Email, SmtpConfig, build_message
 from channels.push import Push, generate_vapid_keys, load_vapid_private_key
 from channels.sms import Sms
-from notifier import embedded
+from notifier import embedded, logs
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps, make_channels, make_redis
+from streams import heap
 from streams.announcements import Announcement
 from streams.deps import Deps
 from streams.expand import expand_announcement
@@ -586,6 +586,7 @@ class Bench:
         for channel in CHANNELS:
             few = self.messages[channel][:100]
             await via_channel(self.channels[channel], few, s.send_concurrency)
+        heap.freeze()  # as the worker does once started (``streams.agents``): the setup's objects
 
     async def measure(self, rep: int) -> None:
         n = self.args.messages
@@ -643,13 +644,14 @@ class Bench:
             "path/raw",
             "channel/raw",
             "raw µs/msg",
+            "channel µs/msg",
             "path µs/msg",
             "µs raw/path",
         )
         rows = [header]
         for c in a.channels:
             raw, ch, path = (self.median(c, w, lambda r: r.rate) for w in WAYS)
-            raw_us, path_us = (self.median(c, w, lambda r: r.client_us) for w in ("raw", "path"))
+            raw_us, ch_us, path_us = (self.median(c, w, lambda r: r.client_us) for w in WAYS)
             rows.append(
                 (
                     c,
@@ -659,6 +661,7 @@ class Bench:
                     f"{path / raw:.2f}",
                     f"{ch / raw:.2f}",
                     f"{raw_us:,.0f}",
+                    f"{ch_us:,.0f}",
                     f"{path_us:,.0f}",
                     f"{raw_us / path_us:.2f}",
                 )
@@ -681,16 +684,9 @@ class Bench:
 
 
 def worker_logging(settings: Settings, path: Path) -> None:
-    """As ``notifier worker`` logs (``notifier.cli``), to a file: the per-delivery INFO line
-    is part of the path."""
-    logging.basicConfig(
-        filename=path,
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)
-    logging.getLogger("mail.log").setLevel(logging.WARNING)
-    logging.getLogger("twilio").setLevel(logging.WARNING)
+    """As ``notifier worker`` logs (``notifier.logs.setup``), to a file: the per-delivery INFO
+    line is part of the path."""
+    logs.setup(settings, "worker", open(path, "a", encoding="utf-8"))  # noqa: SIM115 (for the run)
 
 
 def server_settings(ports: dict[str, int], **more: Any) -> Settings:

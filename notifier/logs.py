@@ -176,6 +176,10 @@ def setup(settings: Settings, component: str, stream: IO[str] | None = None) -> 
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(settings.log_level)
+    # what no format of ours shows, not looked up for every record (the logging HOWTO's
+    # "Optimization"): the caller's file and line, the thread, the process
+    logging._srcfile = None  # type: ignore[attr-defined]
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     for name, level in QUIET.items():
         logging.getLogger(name).setLevel(max(level, root.level))
     logging.captureWarnings(True)  # warnings become records, so JSON output stays JSON

@@ -11,7 +11,7 @@ from typing import Any
 
 import faust
 
-from streams import handlers, requests
+from streams import handlers, heap, requests
 from streams.deps import Deps
 from streams.ledger import STORE_AWAY
 
@@ -75,6 +75,8 @@ def register(app: faust.App, topics: dict[str, faust.TopicT], deps: Deps) -> Non
             await deps.matcher.warm()
         except Exception:  # the first event loads what this could not
             logging.getLogger("notifier.streams").exception("warming the matcher")
+        frozen = heap.freeze()
+        logging.getLogger("notifier.streams").info("started: %d objects frozen", frozen)
 
     @app.timer(LAG_INTERVAL, name="notifier.consumer-lag")  # every worker: its own partitions
     async def lag(app: faust.App) -> None:

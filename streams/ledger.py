@@ -20,6 +20,7 @@ write, is the only window for a duplicate. Every script keeps the counts in step
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Sequence
 from typing import Any, Literal, TypeVar
@@ -56,21 +57,25 @@ STORE_AWAY: tuple[type[Exception], ...] = (
 )
 PROVIDER_TTL = 7 * 24 * 3600  # receipts come within hours; a week is plenty
 
+# The scripts take their items as one JSON argument: redis-py packs each argument of a command
+# by joining it to what it has packed so far, which costs the worker more for a few hundred
+# arguments than the script costs Redis.
+#
 # KEYS: counts key, the event's set of notification keys;
 # ARGV: channel, now (s), now (history score), the city's key prefix, event, seconds to keep,
-# then (notification id, citizen, contact) repeated. A notification, the event's set of them
-# and the citizen's history keep for that long (the event's counts stay).
+# JSON [[notification id, citizen, contact], ...]. A notification, the event's set of them and
+# the citizen's history keep for that long (the event's counts stay).
 _ENQUEUE = """
 local channel, now, score, prefix, event = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local keep = tonumber(ARGV[6])
 local out = {}
 local n = 0
-for i = 7, #ARGV, 3 do
-  local nid, citizen = ARGV[i], ARGV[i+1]
+for _, row in ipairs(cjson.decode(ARGV[7])) do
+  local nid, citizen = row[1], row[2]
   local k = prefix .. 'notif:' .. nid
   local status = redis.call('HGET', k, 'status')
   if not status then
-    redis.call('HSET', k, 'event', event, 'citizen', citizen, 'contact', ARGV[i+2],
+    redis.call('HSET', k, 'event', event, 'citizen', citizen, 'contact', row[3],
                'channel', channel, 'status', 'queued', 'attempts', 0, 'updated_at', now)
     redis.call('EXPIRE', k, keep)
     redis.call('SADD', KEYS[2], k)
@@ -90,21 +95,24 @@ end
 return out
 """
 
-# KEYS: (notif key, counts key) for each notification; ARGV: now, lease
+# ARGV: now, lease, the city's key prefix, JSON [[event, notification id], ...]
 # -> the attempt number of each (0: another sender holds it, or it is done)
 _CLAIM = """
+local now, lease, prefix = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local out = {}
-for k = 1, #KEYS, 2 do
-  local h = redis.call('HMGET', KEYS[k], 'status', 'claimed_at', 'channel')
+for _, item in ipairs(cjson.decode(ARGV[4])) do
+  local nkey = prefix .. 'notif:' .. item[2]
+  local h = redis.call('HMGET', nkey, 'status', 'claimed_at', 'channel')
   local status, claimed, channel = h[1], tonumber(h[2] or '0'), h[3]
-  local stale = status == 'sending' and tonumber(ARGV[1]) - claimed > tonumber(ARGV[2])
+  local stale = status == 'sending' and tonumber(now) - claimed > lease
   local attempts = 0
   if status == 'queued' or stale then
-    redis.call('HSET', KEYS[k], 'status', 'sending', 'claimed_at', ARGV[1], 'updated_at', ARGV[1])
-    attempts = redis.call('HINCRBY', KEYS[k], 'attempts', 1)
+    redis.call('HSET', nkey, 'status', 'sending', 'claimed_at', now, 'updated_at', now)
+    attempts = redis.call('HINCRBY', nkey, 'attempts', 1)
     if status == 'queued' then
-      redis.call('HINCRBY', KEYS[k+1], channel .. ':queued', -1)
-      redis.call('HINCRBY', KEYS[k+1], channel .. ':sending', 1)
+      local ckey = prefix .. 'event:' .. item[1] .. ':counts'
+      redis.call('HINCRBY', ckey, channel .. ':queued', -1)
+      redis.call('HINCRBY', ckey, channel .. ':sending', 1)
     end
   end
   out[#out + 1] = attempts
@@ -112,30 +120,27 @@ end
 return out
 """
 
-# KEYS: for each notification its key, its event's counts key and, when its provider id is to be
-# indexed, the provider key; ARGV: now, the provider key's TTL, then for each notification: new
-# status, its rank, the provider key's value or '', the number of field/value pairs, the pairs
+# ARGV: now, the provider key's TTL, the city's key prefix, JSON [[event, notification id, new
+# status, index (1: remember its provider_id), {field: value}], ...]
 # -> 1 for each that moved, else 0
 _ADVANCE = """
 local rank = {queued=0, sending=1, sent=2, delivered=3, undelivered=3, failed=3, expired=3,
               skipped=3, superseded=3, cancelled=3}
+local now, ttl, prefix = ARGV[1], ARGV[2], ARGV[3]
 local out = {}
-local k, a = 1, 3
-while a <= #ARGV do
-  local target, r, indexed, npairs = ARGV[a], tonumber(ARGV[a+1]), ARGV[a+2], tonumber(ARGV[a+3])
-  local first, last = a + 4, a + 3 + 2 * npairs
-  local nkey, ckey = KEYS[k], KEYS[k+1]
-  a, k = last + 1, k + 2
-  if indexed ~= '' then
-    redis.call('SET', KEYS[k], indexed, 'EX', ARGV[2])
-    k = k + 1
+for _, item in ipairs(cjson.decode(ARGV[4])) do
+  local event, nid, target, fields = item[1], item[2], item[3], item[5]
+  local nkey = prefix .. 'notif:' .. nid
+  if item[4] == 1 then
+    redis.call('SET', prefix .. 'provider:' .. fields.provider_id, event .. ' ' .. nid, 'EX', ttl)
   end
   local h = redis.call('HMGET', nkey, 'status', 'channel')
   local status, channel = h[1], h[2]
   local moved = 0
-  if status and r > rank[status] then
-    redis.call('HSET', nkey, 'status', target, 'updated_at', ARGV[1])
-    for i = first, last, 2 do redis.call('HSET', nkey, ARGV[i], ARGV[i+1]) end
+  if status and rank[target] > rank[status] then
+    redis.call('HSET', nkey, 'status', target, 'updated_at', now)
+    for name, value in pairs(fields) do redis.call('HSET', nkey, name, value) end
+    local ckey = prefix .. 'event:' .. event .. ':counts'
     redis.call('HINCRBY', ckey, channel .. ':' .. status, -1)
     redis.call('HINCRBY', ckey, channel .. ':' .. target, 1)
     moved = 1
@@ -216,9 +221,7 @@ class Ledger:
         if not rows:
             return []
         now = time.time()
-        argv: list[Any] = [channel, int(now), now, key(city, ""), event, self.retention]
-        for row in rows:
-            argv += row
+        argv = [channel, int(now), now, key(city, ""), event, self.retention, json.dumps(rows)]
         keys = [key(city, "event", event, "counts"), key(city, "event", event, "notifs")]
         # each citizen's history (``history``) is written by the same call
         return list(await self._enqueue(keys=keys, args=argv))
@@ -265,9 +268,9 @@ class Ledger:
     async def _claim_many(self, items: Sequence[tuple[str, str, str]]) -> list[int]:
         out = [0] * len(items)
         for city, at, group in _by_city(items):
-            keys = [k for _, event, nid in group for k in _notif_keys(city, event, nid)]
-            found = await self._claim(keys=keys, args=[int(time.time()), LEASE_SECONDS])
-            for i, n in zip(at, found, strict=True):
+            pairs = json.dumps([(event, nid) for _, event, nid in group])
+            args = [int(time.time()), LEASE_SECONDS, key(city, ""), pairs]
+            for i, n in zip(at, await self._claim(args=args), strict=True):
                 out[i] = int(n)
         return out
 
@@ -306,6 +309,8 @@ class Ledger:
         made together go in one script call."""
         if index and not provider_id:
             raise ValueError("index needs a provider_id")
+        if status not in RANK:
+            raise ValueError(f"no status {status!r}")
         fields = {"error": error, "provider_id": provider_id}
         move = (city, event, nid, status, index, {k: v for k, v in fields.items() if v})
         return await self._advances(move)
@@ -315,18 +320,14 @@ class Ledger:
         script call per city: whether each moved."""
         out = [False] * len(items)
         for city, at, group in _by_city(items):
-            keys: list[str] = []
-            argv: list[Any] = [int(time.time()), PROVIDER_TTL]
-            for _, event, nid, status, index, fields in group:
-                keys += _notif_keys(city, event, nid)
-                indexed = ""
-                if index:
-                    keys.append(key(city, "provider", fields["provider_id"]))
-                    indexed = f"{event} {nid}"
-                argv += [status, RANK[status], indexed, len(fields)]
-                for k, v in fields.items():
-                    argv += [k, v]
-            for i, n in zip(at, await self._advance(keys=keys, args=argv), strict=True):
+            moves = json.dumps(
+                [
+                    (event, nid, status, int(index), fields)
+                    for _, event, nid, status, index, fields in group
+                ]
+            )
+            args = [int(time.time()), PROVIDER_TTL, key(city, ""), moves]
+            for i, n in zip(at, await self._advance(args=args), strict=True):
                 out[i] = bool(n)
         return out
 
