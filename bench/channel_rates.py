@@ -380,7 +380,7 @@ KEY_FUNCTIONS = (
     ("from_wire", "streams/records.py"),
     ("_stale", "streams/send.py"),
     ("contacts", "subscriptions/store.py"),
-    ("_send_one", "streams/send.py"),
+    ("_send", "streams/send.py"),
     ("claim", "streams/ledger.py"),
     ("wait", "streams/ratelimit.py"),
     ("_message", "streams/send.py"),

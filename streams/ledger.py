@@ -208,7 +208,7 @@ class Ledger:
         self._claim = redis.register_script(_CLAIM)
         self._advance = redis.register_script(_ADVANCE)
         self._release = redis.register_script(_RELEASE)
-        self._claims = Coalescer(self._claim_many)
+        self._claims = Coalescer(self.claim_many)
         self._advances = Coalescer(self.advance_many)
 
     async def enqueue(
@@ -265,7 +265,8 @@ class Ledger:
         sender holds it or it is already done. Claims made together go in one script call."""
         return await self._claims((city, event, nid))
 
-    async def _claim_many(self, items: Sequence[tuple[str, str, str]]) -> list[int]:
+    async def claim_many(self, items: Sequence[tuple[str, str, str]]) -> list[int]:
+        """``claim`` for many (city, event, notification id), in one script call per city."""
         out = [0] * len(items)
         for city, at, group in _by_city(items):
             pairs = json.dumps([(event, nid) for _, event, nid in group])

@@ -25,18 +25,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
+import collections
 import dataclasses
 import functools
 import hashlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import Coroutine
 from email.utils import parseaddr
 from typing import Any
 
-from redis import exceptions as redis_errors
-
-from channels.base import PermanentChannelError, TransientChannelError
+from channels.base import Channel, PermanentChannelError, TransientChannelError
 from channels.email import Email, RecipientRefusedError
 from channels.push import Push, PushSubscription, SubscriptionGoneError
 from channels.sms import OptedOutError, Sms
@@ -74,87 +72,156 @@ async def send_batch(raw: bytes, deps: Deps) -> dict[str, int]:
     """Hand each notification of a batch over once; the outcome counts of this call.
 
     The batch goes in chunks of a few times the concurrency (the module's docstring). A chunk
-    never holds claims for long, so a rate-limited batch does not outlive the claims' lease."""
+    never holds claims for long, so a rate-limited batch does not outlive the claims' lease.
+    Every recipient of a chunk is dealt with before the batch may fail."""
     batch = DeliveryBatch.from_wire(raw)
     await deps.cities.ensure(batch.city)  # its senders and quotas, if made since we started
+    sender = _Sender(batch, deps)
     stale = await _stale(batch, deps)
-    contacts = await deps.store.contacts(batch.city, [r.contact for r in batch.recipients])
-    hand_off = _HandOff(deps.send_concurrency)
-    outcomes: dict[str, int] = {}
-
-    async def one(r: Recipient, cp: ContactPoint | None) -> None:
-        if stale:
-            await deps.ledger.advance(batch.city, batch.event, r.id, stale)
-            outcome = stale
-        else:
-            outcome = await _send_one(batch, r, cp, deps, hand_off)
-        outcomes[outcome] = outcomes.get(outcome, 0) + 1
-
-    pairs = list(zip(batch.recipients, contacts, strict=True))
-    size = CHUNK_PER_SENDER * deps.send_concurrency
-    errors: list[BaseException] = []
-    for start in range(0, len(pairs), size):
-        results = await asyncio.gather(
-            *(one(r, cp) for r, cp in pairs[start : start + size]),
-            return_exceptions=True,  # every recipient finishes before the batch may fail
-        )
-        errors += [e for e in results if isinstance(e, BaseException)]
-        try:
-            await hand_off.record(batch, deps)
-        except STORE_AWAY as e:
-            errors.append(e)
-            hand_off.store_away = True
-        if hand_off.store_away:
-            break  # the whole batch is tried again once the store is back
-    quota = deps.city(batch.city).monthly_quotas.get(batch.channel)
-    await deps.quotas.settle(batch.city, batch.channel, quota, outcomes.get("sent", 0))
+    if stale:
+        await sender.end([(r, stale, None) for r in batch.recipients])
+    else:
+        contacts = await deps.store.contacts(batch.city, [r.contact for r in batch.recipients])
+        pairs = list(zip(batch.recipients, contacts, strict=True))
+        size = CHUNK_PER_SENDER * deps.send_concurrency
+        for start in range(0, len(pairs), size):
+            try:
+                await sender.chunk(pairs[start : start + size])
+            except STORE_AWAY as e:
+                sender.failed(e)
+            except Exception as e:  # the other chunks still go
+                sender.errors.append(e)
+            if sender.store_away:
+                break  # the whole batch is tried again once the store is back
+    outcomes = sender.outcomes
+    await deps.quotas.settle(batch.city, batch.channel, sender.quota, outcomes.get("sent", 0))
     for outcome, n in outcomes.items():
         deps.metrics.notifications.labels(batch.channel, outcome).inc(n)
-    if errors:
+    if sender.errors:
         # the batch is held and tried again while the store is away (``handlers.guarded``), or
         # goes to dead letters with the reason; either is safe
+        errors = sender.errors
         raise next((e for e in errors if isinstance(e, STORE_AWAY)), errors[0])
     return outcomes
 
 
-class _HandOff:
-    """The provider calls of one batch: ``n`` at a time, and what the provider took, to be
-    written at the end of the chunk (``record``). Once a slot has met the store away, no more
-    are given."""
+class _Sender:
+    """One batch's hand-off, a chunk at a time: the checks before the claim (consent, expiry),
+    the chunk's claims in one call, its messages to the provider ``send_concurrency`` at a time,
+    and what the provider took written ``sent`` in one call. Once the store has failed, nothing
+    more is handed over."""
 
-    def __init__(self, n: int) -> None:
-        self._sem = asyncio.Semaphore(n)
+    def __init__(self, batch: DeliveryBatch, deps: Deps) -> None:
+        self.batch, self.deps = batch, deps
+        self.channel = deps.channels.get(batch.channel)
+        self.quota = deps.city(batch.city).monthly_quotas.get(batch.channel)
+        self.outcomes: dict[str, int] = {}
+        self.errors: list[BaseException] = []
         self.store_away = False
-        self.accepted: list[tuple[Recipient, str, float]] = []  # recipient, provider id, when
+        self._accepted: list[tuple[Recipient, str, float]] = []  # recipient, provider id, when
 
-    async def record(self, batch: DeliveryBatch, deps: Deps) -> None:
-        """Write ``sent`` for what the provider took since the last call, in one script call.
-        Twilio's status callbacks name the message by its SID: that is indexed (SMS only)."""
-        if not self.accepted:
+    def failed(self, e: BaseException) -> None:
+        self.errors.append(e)
+        if isinstance(e, STORE_AWAY):
+            self.store_away = True
+
+    def _count(self, outcome: str, n: int = 1) -> None:
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + n
+
+    async def end(self, ends: list[tuple[Recipient, str, str | None]]) -> None:
+        """Final statuses without a hand-off (stale, skipped, expired), in one call."""
+        if not ends:
             return
-        accepted, self.accepted = self.accepted, []
-        city, event, index = batch.city, batch.event, batch.channel == "sms"
+        b = self.batch
+        await self.deps.ledger.advance_many(
+            [(b.city, b.event, r.id, st, False, {"error": e} if e else {}) for r, st, e in ends]
+        )
+        for _, status, _ in ends:
+            self._count(status)
+
+    async def chunk(self, pairs: list[tuple[Recipient, ContactPoint | None]]) -> None:
+        b, deps = self.batch, self.deps
+        ends: list[tuple[Recipient, str, str | None]] = []
+        ready: list[tuple[Recipient, ContactPoint]] = []
+        now = time.time()
+        for r, cp in pairs:
+            if cp is None or cp.status not in ALLOWED[b.kind]:
+                # consent first: the contact point was unsubscribed, erased or never confirmed
+                ends.append((r, "skipped", f"contact {cp.status if cp else 'gone'}"))
+            elif b.expires_at is not None and b.expires_at <= now:
+                ends.append((r, "expired", None))
+            else:
+                ready.append((r, cp))
+        await self.end(ends)
+        if self.channel is None:
+            why = f"no {b.channel} provider in this worker"
+            await self._each([_failed(b, r, why, deps) for r, _ in ready])
+            return
+        attempts = await deps.ledger.claim_many([(b.city, b.event, r.id) for r, _ in ready])
+        claimed = list(zip(ready, attempts, strict=True))
+        await self._each([_held_elsewhere(b, r, deps) for (r, _), a in claimed if not a])
+        queue = collections.deque((r, cp, a) for (r, cp), a in claimed if a)
+        senders = min(deps.send_concurrency, len(queue))
+        await asyncio.gather(*(self._hand_over(self.channel, queue) for _ in range(senders)))
+        await self._record()
+
+    async def _each(self, steps: list[Coroutine[Any, Any, str]]) -> None:
+        for result in await asyncio.gather(*steps, return_exceptions=True):
+            if isinstance(result, BaseException):
+                self.failed(result)
+            else:
+                self._count(result)
+
+    async def _hand_over(
+        self, channel: Channel[Any], queue: collections.deque[tuple[Recipient, ContactPoint, int]]
+    ) -> None:
+        """One of the ``send_concurrency`` senders of a chunk: its next message, until none is
+        left or the store is away."""
+        while queue and not self.store_away:
+            r, cp, attempt = queue.popleft()
+            try:
+                self._count(await self._send(channel, r, cp, attempt))
+            except Exception as e:  # the others go on, unless it is the store
+                self.failed(e)
+
+    async def _send(
+        self, channel: Channel[Any], r: Recipient, cp: ContactPoint, attempt: int
+    ) -> str:
+        b, deps = self.batch, self.deps
+        try:
+            if not await deps.quotas.acquire(b.city, b.channel, self.quota):
+                spent = f"the city's monthly {b.channel} quota ({self.quota}) is spent"
+                return await _failed(b, r, spent, deps)
+            await deps.limiter.wait(b.city, b.channel)
+            sent = await channel.send(r.id, _message(b, r, cp, deps))
+        except TransientChannelError as e:
+            return await _retry_later(b, r, attempt, e, deps)
+        except PermanentChannelError as e:
+            for kind, status, how in GONE:
+                if isinstance(e, kind):
+                    await deps.store.set_contact_status(b.city, cp.id, status, how)
+            return await _failed(b, r, e.reason, deps)
+        self._accepted.append((r, sent.provider_id, time.time()))  # written as the chunk ends
+        return "sent"
+
+    async def _record(self) -> None:
+        """Write ``sent`` for what the provider took in this chunk, in one script call.
+        Twilio's status callbacks name the message by its SID: that is indexed (SMS only)."""
+        if not self._accepted:
+            return
+        b, deps = self.batch, self.deps
+        accepted, self._accepted = self._accepted, []
+        index = b.channel == "sms"
         await deps.ledger.advance_many(
-            [(city, event, r.id, "sent", index, {"provider_id": p}) for r, p, _ in accepted]
+            [(b.city, b.event, r.id, "sent", index, {"provider_id": p}) for r, p, _ in accepted]
         )
         now = time.time()
-        unrecorded = deps.metrics.unrecorded.labels(batch.channel)
-        latency = deps.metrics.latency.labels(batch.channel)
+        unrecorded = deps.metrics.unrecorded.labels(b.channel)
+        latency = deps.metrics.latency.labels(b.channel)
         for _, _, when in accepted:
             unrecorded.observe(now - when)
-            if batch.origin_at:
-                latency.observe(max(0.0, when - batch.origin_at))
-
-    @contextlib.asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        async with self._sem:
-            if self.store_away:
-                raise redis_errors.ConnectionError("the store went away during this batch")
-            try:
-                yield
-            except STORE_AWAY:
-                self.store_away = True
-                raise
+            if b.origin_at:
+                latency.observe(max(0.0, when - b.origin_at))
 
 
 async def _held_elsewhere(batch: DeliveryBatch, r: Recipient, deps: Deps) -> str:
@@ -181,43 +248,6 @@ async def _stale(batch: DeliveryBatch, deps: Deps) -> str | None:
     if version > batch.version:
         return "superseded"
     return None
-
-
-async def _send_one(
-    batch: DeliveryBatch, r: Recipient, cp: ContactPoint | None, deps: Deps, hand_off: _HandOff
-) -> str:
-    city, ledger = batch.city, deps.ledger
-    if cp is None or cp.status not in ALLOWED[batch.kind]:
-        # consent first: the contact point was unsubscribed, erased or never confirmed
-        reason = f"contact {cp.status if cp else 'gone'}"
-        await ledger.advance(city, batch.event, r.id, "skipped", error=reason)
-        return "skipped"
-    if batch.expires_at is not None and batch.expires_at <= time.time():
-        await ledger.advance(city, batch.event, r.id, "expired")
-        return "expired"
-    channel = deps.channels.get(batch.channel)
-    if channel is None:
-        return await _failed(batch, r, f"no {batch.channel} provider in this worker", deps)
-    attempt = await ledger.claim(city, batch.event, r.id)
-    if not attempt:
-        return await _held_elsewhere(batch, r, deps)
-    try:
-        async with hand_off.slot():
-            quota = deps.city(city).monthly_quotas.get(batch.channel)
-            if not await deps.quotas.acquire(city, batch.channel, quota):
-                spent = f"the city's monthly {batch.channel} quota ({quota}) is spent"
-                return await _failed(batch, r, spent, deps)
-            await deps.limiter.wait(city, batch.channel)
-            sent = await channel.send(r.id, _message(batch, r, cp, deps))
-    except TransientChannelError as e:
-        return await _retry_later(batch, r, attempt, e, deps)
-    except PermanentChannelError as e:
-        for kind, status, how in GONE:
-            if isinstance(e, kind):
-                await deps.store.set_contact_status(city, cp.id, status, how)
-        return await _failed(batch, r, e.reason, deps)
-    hand_off.accepted.append((r, sent.provider_id, time.time()))  # written when the chunk ends
-    return "sent"
 
 
 async def _retry_later(
