@@ -11,10 +11,11 @@ provider call waits for its token in the city's rate limit first. A provider say
 is gone for good (a bounce, STOP, a push subscription 404/410) switches that contact point off
 in the consent ledger.
 
-A batch goes in chunks of ``CHUNK_PER_SENDER * send_concurrency`` messages: one script call
-claims a chunk, its messages go to the provider ``send_concurrency`` at a time, and what the
-provider took is written ``sent`` by one script call when the chunk ends (a write per message
-cost the worker more than a quarter of its time). So at most a chunk of messages is between the
+A batch is claimed in chunks of ``CHUNK_PER_SENDER * send_concurrency`` messages, one script
+call each; its messages go to the provider ``send_concurrency`` at a time; what the provider took
+is written ``sent`` by one script call each time a chunk's worth has been taken (a write per
+message cost the worker more than a quarter of its time). So at most a chunk's worth, plus the
+messages then in flight (``(CHUNK_PER_SENDER + 1) * send_concurrency`` in all), is between the
 provider's acceptance and the ledger write: what a crash, or the store going away, can leave
 taken by the provider and not recorded (sent again once its claim lapses). Once the store has
 failed, the batch hands nothing more over: the rest keep their claims and go when those lapse,
@@ -34,7 +35,7 @@ from collections.abc import Coroutine
 from email.utils import parseaddr
 from typing import Any
 
-from channels.base import Channel, PermanentChannelError, TransientChannelError
+from channels.base import PermanentChannelError, TransientChannelError
 from channels.email import Email, RecipientRefusedError
 from channels.push import Push, PushSubscription, SubscriptionGoneError
 from channels.sms import OptedOutError, Sms
@@ -71,9 +72,9 @@ GONE: tuple[tuple[type[Exception], str, str], ...] = (
 async def send_batch(raw: bytes, deps: Deps) -> dict[str, int]:
     """Hand each notification of a batch over once; the outcome counts of this call.
 
-    The batch goes in chunks of a few times the concurrency (the module's docstring). A chunk
-    never holds claims for long, so a rate-limited batch does not outlive the claims' lease.
-    Every recipient of a chunk is dealt with before the batch may fail."""
+    The batch is claimed a chunk at a time (the module's docstring), so claims are never held
+    for long and a rate-limited batch does not outlive the claims' lease. Every recipient is
+    dealt with before the batch may fail."""
     batch = DeliveryBatch.from_wire(raw)
     await deps.cities.ensure(batch.city)  # its senders and quotas, if made since we started
     sender = _Sender(batch, deps)
@@ -82,17 +83,7 @@ async def send_batch(raw: bytes, deps: Deps) -> dict[str, int]:
         await sender.end([(r, stale, None) for r in batch.recipients])
     else:
         contacts = await deps.store.contacts(batch.city, [r.contact for r in batch.recipients])
-        pairs = list(zip(batch.recipients, contacts, strict=True))
-        size = CHUNK_PER_SENDER * deps.send_concurrency
-        for start in range(0, len(pairs), size):
-            try:
-                await sender.chunk(pairs[start : start + size])
-            except STORE_AWAY as e:
-                sender.failed(e)
-            except Exception as e:  # the other chunks still go
-                sender.errors.append(e)
-            if sender.store_away:
-                break  # the whole batch is tried again once the store is back
+        await sender.run(list(zip(batch.recipients, contacts, strict=True)))
     outcomes = sender.outcomes
     await deps.quotas.settle(batch.city, batch.channel, sender.quota, outcomes.get("sent", 0))
     for outcome, n in outcomes.items():
@@ -105,19 +96,29 @@ async def send_batch(raw: bytes, deps: Deps) -> dict[str, int]:
     return outcomes
 
 
+_Claimed = tuple[Recipient, ContactPoint, int]  # the recipient, its contact, the attempt
+
+
 class _Sender:
-    """One batch's hand-off, a chunk at a time: the checks before the claim (consent, expiry),
-    the chunk's claims in one call, its messages to the provider ``send_concurrency`` at a time,
-    and what the provider took written ``sent`` in one call. Once the store has failed, nothing
-    more is handed over."""
+    """One batch's hand-off: ``send_concurrency`` senders take the claimed messages one after
+    the other. The next chunk is checked (consent, expiry) and claimed, in one call, while the
+    last messages of the one before are still going; what the provider took is written ``sent``
+    in one call once a chunk's worth has been taken. Once the store has failed, nothing more is
+    handed over."""
 
     def __init__(self, batch: DeliveryBatch, deps: Deps) -> None:
         self.batch, self.deps = batch, deps
         self.channel = deps.channels.get(batch.channel)
         self.quota = deps.city(batch.city).monthly_quotas.get(batch.channel)
+        self.size = CHUNK_PER_SENDER * deps.send_concurrency
         self.outcomes: dict[str, int] = {}
         self.errors: list[BaseException] = []
         self.store_away = False
+        self._chunks: collections.deque[list[tuple[Recipient, ContactPoint | None]]] = (
+            collections.deque()
+        )
+        self._queue: collections.deque[_Claimed] = collections.deque()
+        self._claiming: asyncio.Task[None] | None = None
         self._accepted: list[tuple[Recipient, str, float]] = []  # recipient, provider id, when
 
     def failed(self, e: BaseException) -> None:
@@ -139,31 +140,69 @@ class _Sender:
         for _, status, _ in ends:
             self._count(status)
 
-    async def chunk(self, pairs: list[tuple[Recipient, ContactPoint | None]]) -> None:
+    async def run(self, pairs: list[tuple[Recipient, ContactPoint | None]]) -> None:
+        self._chunks.extend(pairs[i : i + self.size] for i in range(0, len(pairs), self.size))
+        senders = min(self.deps.send_concurrency, len(pairs))
+        await asyncio.gather(*(self._hand_over() for _ in range(senders)))
+        while self._claiming is not None:  # claimed ahead when the store went away: let it end
+            await self._claiming
+        if not self.store_away:
+            try:
+                await self._record()
+            except Exception as e:
+                self.failed(e)
+
+    async def _hand_over(self) -> None:
+        """One sender: the next claimed message, until none is left or the store is away."""
+        while (item := await self._next()) is not None:
+            try:
+                self._count(await self._send(*item))
+                if len(self._accepted) >= self.size:
+                    await self._record()
+            except Exception as e:  # the others go on, unless it is the store
+                self.failed(e)
+
+    async def _next(self) -> _Claimed | None:
+        while not self.store_away:
+            if len(self._queue) < self.deps.send_concurrency and self._claiming is None:
+                if self._chunks:  # claimed ahead, while the queue still feeds every sender
+                    self._claiming = asyncio.ensure_future(self._claim(self._chunks.popleft()))
+            if self._queue:
+                return self._queue.popleft()
+            if self._claiming is None:
+                return None
+            await self._claiming
+        return None
+
+    async def _claim(self, pairs: list[tuple[Recipient, ContactPoint | None]]) -> None:
+        """A chunk's checks before the claim, then its claims in one call: what this worker
+        now holds goes on the queue. Never raises: the batch hears of it (``failed``)."""
         b, deps = self.batch, self.deps
-        ends: list[tuple[Recipient, str, str | None]] = []
-        ready: list[tuple[Recipient, ContactPoint]] = []
-        now = time.time()
-        for r, cp in pairs:
-            if cp is None or cp.status not in ALLOWED[b.kind]:
-                # consent first: the contact point was unsubscribed, erased or never confirmed
-                ends.append((r, "skipped", f"contact {cp.status if cp else 'gone'}"))
-            elif b.expires_at is not None and b.expires_at <= now:
-                ends.append((r, "expired", None))
-            else:
-                ready.append((r, cp))
-        await self.end(ends)
-        if self.channel is None:
-            why = f"no {b.channel} provider in this worker"
-            await self._each([_failed(b, r, why, deps) for r, _ in ready])
-            return
-        attempts = await deps.ledger.claim_many([(b.city, b.event, r.id) for r, _ in ready])
-        claimed = list(zip(ready, attempts, strict=True))
-        await self._each([_held_elsewhere(b, r, deps) for (r, _), a in claimed if not a])
-        queue = collections.deque((r, cp, a) for (r, cp), a in claimed if a)
-        senders = min(deps.send_concurrency, len(queue))
-        await asyncio.gather(*(self._hand_over(self.channel, queue) for _ in range(senders)))
-        await self._record()
+        try:
+            ends: list[tuple[Recipient, str, str | None]] = []
+            ready: list[tuple[Recipient, ContactPoint]] = []
+            now = time.time()
+            for r, cp in pairs:
+                if cp is None or cp.status not in ALLOWED[b.kind]:
+                    # consent first: the contact point was unsubscribed, erased or never confirmed
+                    ends.append((r, "skipped", f"contact {cp.status if cp else 'gone'}"))
+                elif b.expires_at is not None and b.expires_at <= now:
+                    ends.append((r, "expired", None))
+                else:
+                    ready.append((r, cp))
+            await self.end(ends)
+            if self.channel is None:
+                why = f"no {b.channel} provider in this worker"
+                await self._each([_failed(b, r, why, deps) for r, _ in ready])
+                return
+            attempts = await deps.ledger.claim_many([(b.city, b.event, r.id) for r, _ in ready])
+            claimed = list(zip(ready, attempts, strict=True))
+            await self._each([_held_elsewhere(b, r, deps) for (r, _), a in claimed if not a])
+            self._queue.extend((r, cp, a) for (r, cp), a in claimed if a)
+        except Exception as e:
+            self.failed(e)
+        finally:
+            self._claiming = None
 
     async def _each(self, steps: list[Coroutine[Any, Any, str]]) -> None:
         for result in await asyncio.gather(*steps, return_exceptions=True):
@@ -172,22 +211,9 @@ class _Sender:
             else:
                 self._count(result)
 
-    async def _hand_over(
-        self, channel: Channel[Any], queue: collections.deque[tuple[Recipient, ContactPoint, int]]
-    ) -> None:
-        """One of the ``send_concurrency`` senders of a chunk: its next message, until none is
-        left or the store is away."""
-        while queue and not self.store_away:
-            r, cp, attempt = queue.popleft()
-            try:
-                self._count(await self._send(channel, r, cp, attempt))
-            except Exception as e:  # the others go on, unless it is the store
-                self.failed(e)
-
-    async def _send(
-        self, channel: Channel[Any], r: Recipient, cp: ContactPoint, attempt: int
-    ) -> str:
-        b, deps = self.batch, self.deps
+    async def _send(self, r: Recipient, cp: ContactPoint, attempt: int) -> str:
+        b, deps, channel = self.batch, self.deps, self.channel
+        assert channel is not None  # none: nothing was claimed
         try:
             if not await deps.quotas.acquire(b.city, b.channel, self.quota):
                 spent = f"the city's monthly {b.channel} quota ({self.quota}) is spent"
@@ -201,11 +227,11 @@ class _Sender:
                 if isinstance(e, kind):
                     await deps.store.set_contact_status(b.city, cp.id, status, how)
             return await _failed(b, r, e.reason, deps)
-        self._accepted.append((r, sent.provider_id, time.time()))  # written as the chunk ends
+        self._accepted.append((r, sent.provider_id, time.time()))  # written with its chunk's worth
         return "sent"
 
     async def _record(self) -> None:
-        """Write ``sent`` for what the provider took in this chunk, in one script call.
+        """Write ``sent`` for what the provider took since the last write, in one script call.
         Twilio's status callbacks name the message by its SID: that is indexed (SMS only)."""
         if not self._accepted:
             return
