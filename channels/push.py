@@ -77,9 +77,10 @@ class PushSubscription:
         return f"{u.scheme}://{u.netloc}"
 
     def keys_valid(self) -> bool:
+        """The keys' sizes and form; whether the point is on the curve is found out when the
+        payload is encrypted for it (``WebPushChannel`` makes that a permanent error too)."""
         try:
             point, auth = b64url_decode(self.p256dh), b64url_decode(self.auth)
-            ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
         except (ValueError, binascii.Error):
             return False
         return len(point) == 65 and point[0] == 4 and len(auth) == 16
@@ -211,6 +212,8 @@ class WebPushChannel(Channel[Push]):
             )
         except (aiohttp.ClientError, TimeoutError) as e:
             raise TransientChannelError(f"push connection: {type(e).__name__}") from None
+        except ValueError:  # the receiver's key is not a point of P-256: nothing to encrypt to
+            raise PermanentChannelError("invalid subscription keys") from None
         assert isinstance(resp, aiohttp.ClientResponse)  # a str only when curl=True
         status = resp.status
         if status in (200, 201, 202):
