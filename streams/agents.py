@@ -35,9 +35,9 @@ AGENTS = {
     "send-email": ("email", handlers.send_batch),
     "send-sms": ("sms", handlers.send_batch),
     "send-push": ("push", handlers.send_batch),
-    "send-email-bulk": ("email_bulk", handlers.send_batch),
-    "send-sms-bulk": ("sms_bulk", handlers.send_batch),
-    "send-push-bulk": ("push_bulk", handlers.send_batch),
+    "send-email-bulk": ("email_bulk", handlers.send_bulk_batch),
+    "send-sms-bulk": ("sms_bulk", handlers.send_bulk_batch),
+    "send-push-bulk": ("push_bulk", handlers.send_bulk_batch),
     "track-receipts": ("receipts", handlers.track_receipt),
 }
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from channels.base import Channel
 from streams.event_store import EventStore
+from streams.lanes import Lanes
 from streams.ledger import Ledger
 from streams.metrics import Metrics
 from streams.quotas import Quotas
@@ -43,6 +44,7 @@ class Deps:
     mail_from: str
     enabled: tuple[str, ...] = ("email",)  # the channels this deployment sends on
     send_concurrency: int = 16
+    lanes: Lanes = dataclasses.field(default_factory=Lanes)  # the bulk lane gives way
 
     def city(self, city: str) -> City:
         return self.cities.get(city)

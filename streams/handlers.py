@@ -3,6 +3,7 @@
 - ``handle_city_event``: an announcement, update or cancellation -> ``streams.expand``.
 - ``expand_shard``: a shard of a large audience on ``fanout`` -> ``streams.expand``.
 - ``send_batch``: a batch on ``deliveries.<channel>`` -> ``streams.send``.
+- ``send_bulk_batch``: a batch on ``deliveries.<channel>.bulk``, which gives way to the others.
 - ``track_receipt``: a provider's receipt on ``receipts`` -> the ledger (``streams.track``).
 - ``sweep_outbox``: republish events accepted but not processed (a leader timer runs it).
 - ``release_scheduled``: publish what the scheduler holds once it is due (a leader timer too).
@@ -38,10 +39,17 @@ __all__ = [
     "handle_city_event",
     "release_scheduled",
     "send_batch",
+    "send_bulk_batch",
     "sweep_outbox",
     "track_receipt",
 ]
 log = logging.getLogger("notifier.streams")
+
+
+async def send_bulk_batch(raw: bytes, deps: Deps) -> dict[str, int]:
+    return await send_batch(raw, deps, bulk=True)
+
+
 SWEEP_AFTER_SECONDS = 30.0
 CITY_EVENT_TYPES = (PUBLISHED, UPDATED, CANCELLED, DIGEST_DUE, FALLBACK_DUE)
 # while the store is away, a record is tried again after waits doubling between these (seconds)

@@ -52,6 +52,14 @@ from streams.records import (
 from subscriptions.contacts import ContactPoint
 
 CHUNK_PER_SENDER = 4  # a batch is claimed in chunks of this many times SEND_CONCURRENCY
+
+
+def unrecorded_at_most(send_concurrency: int) -> int:
+    """The most messages a batch can have handed over and not yet written in the ledger: what
+    a crash can send twice (the module's docstring)."""
+    return (CHUNK_PER_SENDER + 1) * send_concurrency
+
+
 ALLOWED = {
     "announcement": ("confirmed",),
     "cancellation": ("confirmed",),
@@ -69,21 +77,27 @@ GONE: tuple[tuple[type[Exception], str, str], ...] = (
 )
 
 
-async def send_batch(raw: bytes, deps: Deps) -> dict[str, int]:
+async def send_batch(raw: bytes, deps: Deps, bulk: bool = False) -> dict[str, int]:
     """Hand each notification of a batch over once; the outcome counts of this call.
 
     The batch is claimed a chunk at a time (the module's docstring), so claims are never held
     for long and a rate-limited batch does not outlive the claims' lease. Every recipient is
-    dealt with before the batch may fail."""
+    dealt with before the batch may fail. ``bulk``: a batch of the bulk lane, which gives way
+    to the normal lane (``streams.lanes``)."""
     batch = DeliveryBatch.from_wire(raw)
     await deps.cities.ensure(batch.city)  # its senders and quotas, if made since we started
-    sender = _Sender(batch, deps)
+    sender = _Sender(batch, deps, bulk)
     stale = await _stale(batch, deps)
     if stale:
         await sender.end([(r, stale, None) for r in batch.recipients])
     else:
         contacts = await deps.store.contacts(batch.city, [r.contact for r in batch.recipients])
-        await sender.run(list(zip(batch.recipients, contacts, strict=True)))
+        pairs = list(zip(batch.recipients, contacts, strict=True))
+        if bulk:
+            await sender.run(pairs)
+        else:
+            with deps.lanes.normal():
+                await sender.run(pairs)
     outcomes = sender.outcomes
     await deps.quotas.settle(batch.city, batch.channel, sender.quota, outcomes.get("sent", 0))
     for outcome, n in outcomes.items():
@@ -106,8 +120,8 @@ class _Sender:
     in one call once a chunk's worth has been taken. Once the store has failed, nothing more is
     handed over."""
 
-    def __init__(self, batch: DeliveryBatch, deps: Deps) -> None:
-        self.batch, self.deps = batch, deps
+    def __init__(self, batch: DeliveryBatch, deps: Deps, bulk: bool = False) -> None:
+        self.batch, self.deps, self.bulk = batch, deps, bulk
         self.channel = deps.channels.get(batch.channel)
         self.quota = deps.city(batch.city).monthly_quotas.get(batch.channel)
         self.size = CHUNK_PER_SENDER * deps.send_concurrency
@@ -163,6 +177,8 @@ class _Sender:
                 self.failed(e)
 
     async def _next(self) -> _Claimed | None:
+        if self.bulk:
+            await self.deps.lanes.bulk_turn()
         while not self.store_away:
             if len(self._queue) < self.deps.send_concurrency and self._claiming is None:
                 if self._chunks:  # claimed ahead, while the queue still feeds every sender
