@@ -56,6 +56,7 @@ from notifier.api import create_api
 from notifier.publisher import KafkaPublisher
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps, make_redis
+from streams import heap
 from streams.deps import Deps
 from subscriptions import tokens
 from subscriptions.areas import AreaCatalogue
@@ -816,6 +817,7 @@ async def bench(
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, settings.api_host, settings.api_port).start()
+        heap.freeze()  # as ``notifier api`` does once it serves (``notifier.up``)
         async with (
             aiohttp.ClientSession() as http,
             http.get(f"{settings.base_url}/readyz") as r,

@@ -27,6 +27,7 @@ from notifier.outbox import OutboxHandler
 from notifier.publisher import KafkaPublisher
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps, make_redis
+from streams import heap
 
 DEV_DEPARTMENT = "voirie"
 DEV_SMS_FROM = "+33700000001"
@@ -64,6 +65,7 @@ async def serve_api(
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, settings.api_host, settings.api_port).start()
+        heap.freeze()  # what it loaded to start is not walked by every full collection
         for line in ready or [f"API on {settings.base_url}"]:
             print(line, flush=True)
         await stopping.wait()
