@@ -96,7 +96,7 @@ async def send_batch(raw: bytes, deps: Deps, bulk: bool = False) -> dict[str, in
         if bulk:
             await sender.run(pairs)
         else:
-            with deps.lanes.normal():
+            with deps.lanes.normal(batch.channel):
                 await sender.run(pairs)
     outcomes = sender.outcomes
     await deps.quotas.settle(batch.city, batch.channel, sender.quota, outcomes.get("sent", 0))
@@ -178,7 +178,7 @@ class _Sender:
 
     async def _next(self) -> _Claimed | None:
         if self.bulk:
-            await self.deps.lanes.bulk_turn()
+            await self.deps.lanes.bulk_turn(self.batch.channel)
         while not self.store_away:
             if len(self._queue) < self.deps.send_concurrency and self._claiming is None:
                 if self._chunks:  # claimed ahead, while the queue still feeds every sender
