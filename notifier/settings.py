@@ -87,7 +87,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
     ),
     "APP_ID": ("notifier", "Faust application id, also the Kafka consumer group."),
     "BROKER_SESSION_TIMEOUT": ("10", "Kafka consumer session and rebalance timeout, seconds."),
-    "SEND_CONCURRENCY": ("16", "Messages handed to a provider at once by one worker."),
+    "SEND_CONCURRENCY": (
+        "16",
+        "Messages handed to a provider at once by one worker, per channel and lane; a crash"
+        " can send at most 5 times as many twice, per channel and lane.",
+    ),
     "RETRY_MAX_DELAY": (
         "300",
         "Longest wait, seconds, between two tries of a message a provider refused for the time "
