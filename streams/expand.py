@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -34,21 +35,27 @@ PickLanguage = Callable[[str], tuple[str, Content]]
 READ_CHUNK = 1000  # citizens read by one script call (Redis is busy ~1-2 ms with it)
 CITIZEN_FIELDS = ("language", "timezone", "quiet_hours")
 CONTACT_FIELDS = ("id", "citizen", "channel", "address", "status")
-# KEYS: each citizen's hash and set of contact points, in turn; ARGV: the hash's fields
+# ARGV: the city's key prefix, JSON [citizen id, ...], then the citizen hash's fields (the ids
+# as one argument: redis-py packs many arguments slowly)
 # -> for each citizen: the fields' values (nil where missing), then its contact point ids
 _READ_CITIZENS = """
+local prefix, fields = ARGV[1], {unpack(ARGV, 3)}
 local out = {}
-for i = 1, #KEYS, 2 do
-  local row = redis.call('HMGET', KEYS[i], unpack(ARGV))
-  row[#row + 1] = redis.call('SMEMBERS', KEYS[i + 1])
+for _, id in ipairs(cjson.decode(ARGV[2])) do
+  local row = redis.call('HMGET', prefix .. 'citizen:' .. id, unpack(fields))
+  row[#row + 1] = redis.call('SMEMBERS', prefix .. 'citizen:' .. id .. ':contacts')
   out[#out + 1] = row
 end
 return out
 """
-# KEYS: hashes; ARGV: fields -> each hash's values of the fields (nil where missing)
-_READ_HASHES = """
+# ARGV: the city's key prefix, JSON [contact point id, ...], then the fields
+# -> each contact point's values of the fields (nil where missing)
+_READ_CONTACTS = """
+local prefix, fields = ARGV[1], {unpack(ARGV, 3)}
 local out = {}
-for i, k in ipairs(KEYS) do out[i] = redis.call('HMGET', k, unpack(ARGV)) end
+for i, id in ipairs(cjson.decode(ARGV[2])) do
+  out[i] = redis.call('HMGET', prefix .. 'contact:' .. id, unpack(fields))
+end
 return out
 """
 ContactRow = tuple[str, str, str, str, str]  # id, citizen, channel, address, status
@@ -292,18 +299,16 @@ async def read_reach(deps: Deps, city: str, citizen_ids: Sequence[str]) -> Reach
     citizen and channel, which was most of expanding a large audience."""
     redis = deps.store.redis
     read_citizens = redis.register_script(_READ_CITIZENS)
-    read_hashes = redis.register_script(_READ_HASHES)
+    read_contacts = redis.register_script(_READ_CONTACTS)
+    prefix = key(city, "")
     out: Reach = {}
     for start in range(0, len(citizen_ids), READ_CHUNK):
-        ids = citizen_ids[start : start + READ_CHUNK]
-        keys = [
-            k for c in ids for k in (key(city, "citizen", c), key(city, "citizen", c, "contacts"))
-        ]
-        rows = await read_citizens(keys=keys, args=CITIZEN_FIELDS) if keys else []
+        ids = list(citizen_ids[start : start + READ_CHUNK])
+        rows = await read_citizens(args=[prefix, json.dumps(ids), *CITIZEN_FIELDS]) if ids else []
         found = [(cid, row) for cid, row in zip(ids, rows, strict=True) if row[0]]
         pids = [sorted(row[-1]) for _, row in found]
-        contact_keys = [key(city, "contact", pid) for group in pids for pid in group]
-        read = await read_hashes(keys=contact_keys, args=CONTACT_FIELDS) if contact_keys else []
+        flat = [pid for group in pids for pid in group]
+        read = await read_contacts(args=[prefix, json.dumps(flat), *CONTACT_FIELDS]) if flat else []
         contacts = iter(read)
         for (cid, (language, timezone, quiet, _)), group in zip(found, pids, strict=True):
             h = {"id": cid, "language": language, "timezone": timezone, "quiet_hours": quiet}
