@@ -86,11 +86,14 @@ async def add_to_digests(deps: Deps, a: Announcement, audience: Audience) -> int
             p.hincrby(key(a.city, "event", a.id, "counts"), f"{channel}:digested", 1)
             plans.append(DigestDue(a.city, cid, channel, slot, cadence.period))
         results = await p.execute()
-    for i, due in enumerate(plans):
-        if results[i * 4 + 2]:  # the first item of this digest: schedule its release
-            await deps.scheduler.later(
-                a.city, due.slot, deps.topics.city_events, due.citizen.encode(), due.to_wire()
-            )
+    topic = deps.topics.city_events
+    # the first item put in a digest schedules the digest's release
+    releases = [
+        (due.slot, topic, due.citizen.encode(), due.to_wire())
+        for i, due in enumerate(plans)
+        if results[i * 4 + 2]
+    ]
+    await deps.scheduler.later_many(a.city, releases)
     return len(plans)
 
 

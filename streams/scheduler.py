@@ -23,6 +23,7 @@ import json
 import random
 import secrets
 import time
+from collections.abc import Sequence
 
 from redis.asyncio import Redis
 
@@ -82,20 +83,29 @@ class Scheduler:
         self, city: str, when: float, topic: str, record_key: bytes, value: bytes
     ) -> str:
         """Publish ``value`` on ``topic`` at ``when`` (epoch seconds); the item's id."""
-        item_id = secrets.token_hex(12)
-        item = json.dumps(
-            {
-                "topic": topic,
-                "key": base64.b64encode(record_key).decode(),
-                "value": base64.b64encode(value).decode(),
-            }
-        )
-        zset, items = self._keys(city)
-        async with self.redis.pipeline(transaction=True) as p:
-            p.hset(items, item_id, item)
-            p.zadd(zset, {item_id: when})
-            await p.execute()
+        [item_id] = await self.later_many(city, [(when, topic, record_key, value)])
         return item_id
+
+    async def later_many(
+        self, city: str, records: Sequence[tuple[float, str, bytes, bytes]]
+    ) -> list[str]:
+        """``later`` for many (when, topic, key, value), a transaction per thousand (Redis is
+        not held for long); their ids."""
+        zset, items = self._keys(city)
+        ids = [secrets.token_hex(12) for _ in records]
+        pairs = list(zip(ids, records, strict=True))
+        for start in range(0, len(pairs), 1000):
+            async with self.redis.pipeline(transaction=True) as p:
+                for item_id, (when, topic, record_key, value) in pairs[start : start + 1000]:
+                    item = {
+                        "topic": topic,
+                        "key": base64.b64encode(record_key).decode(),
+                        "value": base64.b64encode(value).decode(),
+                    }
+                    p.hset(items, item_id, json.dumps(item))
+                    p.zadd(zset, {item_id: when})
+                await p.execute()
+        return ids
 
     async def due(
         self, city: str, now: float, limit: int = 500

@@ -204,6 +204,21 @@ async def test_an_expired_event_is_not_sent(
     assert smtp[0].messages == []
 
 
+async def test_items_scheduled_together_are_each_released_once_when_due(
+    deps: tuple[Deps, Published],
+) -> None:
+    d, published = deps
+    now, topic = time.time(), d.topics.city_events
+    records = [(now + 60 * (i % 2), topic, f"k{i}".encode(), f"v{i}".encode()) for i in range(2100)]
+    ids = await d.scheduler.later_many("paris", records)  # more than one transaction's worth
+    assert len(set(ids)) == 2100 and await d.scheduler.pending("paris") == 2100
+    published.clear()
+    while await release_scheduled(d, now=now + 30):  # the first 1,050 are due
+        pass
+    assert sorted(v for t, _, v in published) == sorted(f"v{i}".encode() for i in range(0, 2100, 2))
+    assert await d.scheduler.pending("paris") == 1050
+
+
 async def test_a_transient_refusal_is_retried_and_delivered_once(
     deps: tuple[Deps, Published], smtp: tuple[SmtpSink, str]
 ) -> None:
