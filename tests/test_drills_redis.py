@@ -2,12 +2,14 @@
 are going out. The ledger, the outbox and the schedule are in Redis; while it is away the worker
 holds the delivery batch it was on (``streams.handlers.guarded``) and hands nothing more over;
 once it is back with what its AOF kept, every email goes out, none twice beyond what was in
-flight (claims left by the outage are taken back after their lease: ``end_leases``)."""
+flight (claims left by the outage are taken back after their lease: ``end_leases``); a restart
+can cut a worker off twice (stopping, then loading its AOF), each cut bounded so."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,6 @@ from tests.drill_helpers import (
     email_flow,
     end_leases,
     reached,
-    redis_time,
     settled,
 )
 
@@ -58,8 +59,10 @@ async def test_a_redis_restart_during_a_flow_loses_nothing(
                 within=60,
                 what="a fifth of the emails",
             )
-            went_away = await redis_time(redis)
             own_redis.down()
+            # once it has exited (it serves while it shuts down): no claim is newer than this;
+            # the worker's claims are stamped with this machine's clock
+            went_away = time.time()
             sent_before = len(reached(smtp.received(), "Pendant"))
             await asyncio.sleep(DOWN_FOR)  # Redis stays away this long
             own_redis.up()
@@ -80,15 +83,26 @@ async def test_a_redis_restart_during_a_flow_loses_nothing(
                 raise AssertionError(
                     f"{e}: {got} of {CITIZENS} reached; ledger {figures}"
                 ) from None
-            await eventually(
-                lambda: _settled(api, event["href"]), within=30, what="the ledger's outcomes"
-            )
-            figures = await api.deliveries(event["href"])
+
+            async def recorded() -> bool:
+                # what was taken and not written when Redis went away is sent again once its
+                # claim lapses; so is what a worker's retry took while Redis was still coming
+                # back (it answers, then refuses while it loads its AOF): every reader has its
+                # email by now, so a claim older than two seconds is one of those
+                await end_leases(redis, time.time() - 2)
+                return await _settled(api, event["href"])
+
+            try:
+                await eventually(recorded, within=30, what="the ledger's outcomes")
+            finally:
+                figures = await api.deliveries(event["href"])
+                print(f"ledger after the restart: {figures}")
         received = reached(smtp.received(), "Pendant")
         assert sorted(set(received)) == sorted(f.to)
         assert figures == {"email": {"sent": CITIZENS}}
-        # at most the messages the worker had in hand when Redis went away
-        bound = unrecorded_at_most(f.settings.send_concurrency)
+        # at most the messages the worker had in hand each time Redis went away from under it:
+        # when it stopped, and once more when the worker's retry met it still loading its AOF
+        bound = 2 * unrecorded_at_most(f.settings.send_concurrency)
         assert duplicates(received) <= bound, duplicates(received)
     finally:
         await redis.aclose()

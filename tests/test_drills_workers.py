@@ -87,8 +87,8 @@ async def test_a_worker_killed_mid_fanout_and_restarted_sends_everything_once(
             within=FANOUT / 50,
             what="a quarter of the fan-out",
         )
-        killed_at = await redis_time(redis)
         first.kill()
+        killed_at = await redis_time(redis)  # after: no claim of the killed worker is newer
         at_kill = len(reached(smtp.received(), "Grande"))
         assert at_kill < FANOUT, "the fan-out was over before the kill: no drill"
         f.start_worker("2")
@@ -140,8 +140,8 @@ async def test_two_workers_one_killed_the_other_takes_over(
         await eventually(lambda: got() >= total // 5, within=60, what="a fifth of the lot")
         # kill the worker that has sent the most so far: it holds partitions with work
         busiest = max(workers, key=lambda w: w.log.read_text().count("outcome=sent"))
-        killed_at = await redis_time(redis)
         busiest.kill()
+        killed_at = await redis_time(redis)  # after: no claim of the killed worker is newer
         at_kill = got()
         assert at_kill < total, "the lot was all sent before the kill: no drill"
         survivor = next(w for w in workers if w is not busiest)
