@@ -29,7 +29,6 @@ class Coalescer(Generic[T, R]):
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._scheduled = False
         self._running: set[asyncio.Task[None]] = set()
-        self.flushes = 0  # how many calls made, for benchmarks and tests
 
     async def __call__(self, item: T) -> R:
         loop = asyncio.get_running_loop()
@@ -50,7 +49,6 @@ class Coalescer(Generic[T, R]):
     def _kick(self) -> None:
         items, self._pending = self._pending, []
         if items:
-            self.flushes += 1
             task = asyncio.ensure_future(self._run(items))
             self._running.add(task)  # keep a reference until it is done
             task.add_done_callback(self._done)

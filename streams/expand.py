@@ -34,7 +34,6 @@ BATCH_SIZE = 500
 PickLanguage = Callable[[str], tuple[str, Content]]
 READ_CHUNK = 1000  # citizens read by one script call (Redis is busy ~1-2 ms with it)
 CITIZEN_FIELDS = ("language", "timezone", "quiet_hours")
-CONTACT_FIELDS = ("id", "citizen", "channel", "address", "status")
 # ARGV: the city's key prefix, JSON [citizen id, ...], then the citizen hash's fields (the ids
 # as one argument: redis-py packs many arguments slowly)
 # -> for each citizen: the fields' values (nil where missing), then its contact point ids
@@ -45,16 +44,6 @@ for _, id in ipairs(cjson.decode(ARGV[2])) do
   local row = redis.call('HMGET', prefix .. 'citizen:' .. id, unpack(fields))
   row[#row + 1] = redis.call('SMEMBERS', prefix .. 'citizen:' .. id .. ':contacts')
   out[#out + 1] = row
-end
-return out
-"""
-# ARGV: the city's key prefix, JSON [contact point id, ...], then the fields
-# -> each contact point's values of the fields (nil where missing)
-_READ_CONTACTS = """
-local prefix, fields = ARGV[1], {unpack(ARGV, 3)}
-local out = {}
-for i, id in ipairs(cjson.decode(ARGV[2])) do
-  out[i] = redis.call('HMGET', prefix .. 'contact:' .. id, unpack(fields))
 end
 return out
 """
@@ -294,12 +283,12 @@ async def _recipients(
 async def read_reach(deps: Deps, city: str, citizen_ids: Sequence[str]) -> Reach:
     """What ``SubscriptionStore.citizens`` and ``confirmed_contacts`` read of these citizens,
     for every channel at once: the citizens that exist, each with all their contact points
-    (any channel and status), sorted by id. Two script calls per ``READ_CHUNK`` citizens: the
+    (any channel and status), sorted by id. A script call per ``READ_CHUNK`` citizens, and the
+    store's read of their contact points: the
     store's pipelines cost ~30 us of redis-py per command, three or four commands for each
     citizen and channel, which was most of expanding a large audience."""
     redis = deps.store.redis
     read_citizens = redis.register_script(_READ_CITIZENS)
-    read_contacts = redis.register_script(_READ_CONTACTS)
     prefix = key(city, "")
     out: Reach = {}
     for start in range(0, len(citizen_ids), READ_CHUNK):
@@ -308,11 +297,14 @@ async def read_reach(deps: Deps, city: str, citizen_ids: Sequence[str]) -> Reach
         found = [(cid, row) for cid, row in zip(ids, rows, strict=True) if row[0]]
         pids = [sorted(row[-1]) for _, row in found]
         flat = [pid for group in pids for pid in group]
-        read = await read_contacts(args=[prefix, json.dumps(flat), *CONTACT_FIELDS]) if flat else []
-        contacts = iter(read)
+        contacts = iter(await deps.store.contacts(city, flat))
         for (cid, (language, timezone, quiet, _)), group in zip(found, pids, strict=True):
             h = {"id": cid, "language": language, "timezone": timezone, "quiet_hours": quiet}
-            mine = [tuple(c) for c in itertools.islice(contacts, len(group)) if c[0] is not None]
+            mine: list[ContactRow] = [
+                (c.id, c.citizen, c.channel, c.address, c.status)
+                for c in itertools.islice(contacts, len(group))
+                if c is not None
+            ]
             out[cid] = (Citizen.from_hash(h), mine)
     return out
 

@@ -124,7 +124,6 @@ class _Sender:
         self.batch, self.deps, self.bulk = batch, deps, bulk
         self.channel = deps.channels.get(batch.channel)
         self.quota = deps.city(batch.city).monthly_quotas.get(batch.channel)
-        self.limited = deps.limiter.rate(batch.city, batch.channel) is not None
         self.size = CHUNK_PER_SENDER * deps.send_concurrency
         self.outcomes: dict[str, int] = {}
         self.errors: list[BaseException] = []
@@ -232,13 +231,10 @@ class _Sender:
         b, deps, channel = self.batch, self.deps, self.channel
         assert channel is not None  # none: nothing was claimed
         try:
-            if self.quota is not None and not await deps.quotas.acquire(
-                b.city, b.channel, self.quota
-            ):
+            if not await deps.quotas.acquire(b.city, b.channel, self.quota):
                 spent = f"the city's monthly {b.channel} quota ({self.quota}) is spent"
                 return await _failed(b, r, spent, deps)
-            if self.limited:
-                await deps.limiter.wait(b.city, b.channel)
+            await deps.limiter.wait(b.city, b.channel)
             sent = await channel.send(r.id, _message(b, r, cp, deps))
         except TransientChannelError as e:
             return await _retry_later(b, r, attempt, e, deps)

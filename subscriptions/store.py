@@ -45,15 +45,15 @@ LANGUAGES = ("fr", "en")
 CHANGE_LOG = "subs:log"
 CHANGE_LOG_LENGTH = 200_000  # about; a process further behind than this loads everything again
 # ARGV: the city's key prefix, JSON [contact point id, ...] (one argument: redis-py packs many
-# slowly) -> for each, its CONTACT_FIELDS (nil: none)
+# slowly), then the fields -> for each, the fields' values, flat (nil: none)
 CONTACTS_PER_CALL = 1000
 CONTACT_FIELDS = ("id", "citizen", "channel", "address", "status", "p256dh", "auth")
 _CONTACTS = """
+local prefix, fields = ARGV[1], {unpack(ARGV, 3)}
 local out = {}
 for _, id in ipairs(cjson.decode(ARGV[2])) do
-  local h = redis.call('HMGET', ARGV[1] .. 'contact:' .. id,
-                       'id', 'citizen', 'channel', 'address', 'status', 'p256dh', 'auth')
-  for j = 1, 7 do out[#out + 1] = h[j] end
+  local h = redis.call('HMGET', prefix .. 'contact:' .. id, unpack(fields))
+  for j = 1, #fields do out[#out + 1] = h[j] end
 end
 return out
 """
@@ -256,9 +256,8 @@ class SubscriptionStore:
         batch reads hundreds, and a pipelined command each cost more than the send."""
         ids, prefix, flat = list(ids), key(city, ""), []
         for start in range(0, len(ids), CONTACTS_PER_CALL):  # Redis is not held for long
-            flat += await self._contacts(
-                args=[prefix, json.dumps(ids[start : start + CONTACTS_PER_CALL])]
-            )
+            chunk = json.dumps(ids[start : start + CONTACTS_PER_CALL])
+            flat += await self._contacts(args=[prefix, chunk, *CONTACT_FIELDS])
         n = len(CONTACT_FIELDS)
         rows = (flat[i : i + n] for i in range(0, len(flat), n))
         return [
