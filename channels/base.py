@@ -4,6 +4,10 @@
 per attempt (notification id, channel, provider, outcome, duration; never the address), and
 translates provider errors into ``TransientChannelError`` (try again) or
 ``PermanentChannelError`` (do not). Subclasses implement ``_send()`` and ``close()``.
+
+The line goes through ``logging`` (logger ``notifier.delivery``), unless the process's logging
+setup installed a direct writer with ``write_attempt_lines_with`` (``notifier.logs`` does): that
+writer writes the same line without a ``LogRecord`` and says when it cannot.
 """
 
 from __future__ import annotations
@@ -14,9 +18,48 @@ import email.utils
 import logging
 import sys
 import time
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 log = logging.getLogger("notifier.delivery")
+ATTEMPT = "delivery notification=%s channel=%s provider=%s outcome=%s duration_ms=%.1f"
+
+# (notification id, channel, provider, outcome, duration in ms, error) -> written?
+AttemptWriter = Callable[[str, str, str, str, float, str | None], bool]
+_write_directly: AttemptWriter | None = None
+
+
+def write_attempt_lines_with(writer: AttemptWriter | None) -> None:
+    """From now on ``Channel.send`` gives its line to ``writer`` first; when ``writer`` returns
+    False (the logging configuration is not the one it writes for), to ``logging``."""
+    global _write_directly
+    _write_directly = writer
+
+
+def log_attempt(
+    notification_id: str, channel: str, provider: str, outcome: str, ms: float, error: str | None
+) -> None:
+    """The canonical line of one attempt; ``error`` is the provider's words, masked by the logs."""
+    if _write_directly is not None and _write_directly(
+        notification_id, channel, provider, outcome, ms, error
+    ):
+        return
+    log.info(
+        ATTEMPT,
+        notification_id,
+        channel,
+        provider,
+        outcome,
+        ms,
+        extra={  # the same, as fields for JSON logs (never the address)
+            "notification_id": notification_id,
+            "channel": channel,
+            "provider": provider,
+            "outcome": outcome,
+            "duration_ms": round(ms, 1),
+            "error": error,  # the provider's words may hold the address: logs mask it
+        },
+    )
 
 
 class ChannelError(Exception):
@@ -82,22 +125,7 @@ class Channel(abc.ABC, Generic[M]):
                 error = type(failure).__name__
                 if isinstance(failure, ChannelError):
                     error = failure.reason
-            log.info(
-                "delivery notification=%s channel=%s provider=%s outcome=%s duration_ms=%.1f",
-                notification_id,
-                self.name,
-                self.provider,
-                outcome,
-                ms,
-                extra={  # the same, as fields for JSON logs (never the address)
-                    "notification_id": notification_id,
-                    "channel": self.name,
-                    "provider": self.provider,
-                    "outcome": outcome,
-                    "duration_ms": round(ms, 1),
-                    "error": error,  # the provider's words may hold the address: logs mask it
-                },
-            )
+            log_attempt(notification_id, self.name, self.provider, outcome, ms, error)
 
     @abc.abstractmethod
     async def _send(self, message: M) -> Sent: ...

@@ -15,6 +15,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
+from channels import base as channels_base
 from channels.base import PermanentChannelError
 from channels.email import Email, SmtpConfig, SmtpEmailChannel
 from channels.sms import Sms, TwilioSmsChannel
@@ -132,6 +133,45 @@ def test_text_logs_are_masked_too(restore_logging: None) -> None:
     logging.getLogger("notifier.test").warning("refused %s then %s", ALICE, PHONE)
     line = out.getvalue().strip()
     assert line.endswith("WARNING notifier.test refused <email> then <phone>")
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_the_delivery_line_written_directly_is_the_one_logging_writes(
+    log_format: str, restore_logging: None
+) -> None:
+    out = io.StringIO()
+    handler = logs.setup(Settings(log_format=log_format), "worker", stream=out)
+    attempt = ("ntf_0123456789abcdef", "email", "smtp", "permanent", 1234.56)
+    error = f"SMTP 550: 5.1.1 <{ALICE}>: unknown, call {PHONE}"
+    assert logs.AttemptLines(handler)(*attempt, error)  # written without a LogRecord
+    direct = out.getvalue()
+    channels_base.write_attempt_lines_with(None)
+    channels_base.log_attempt(*attempt, error)  # through logging
+    through_logging = out.getvalue()[len(direct) :]
+    stamp = re.compile(r"^\S+ \S+ |\"ts\": \"[^\"]+\"")  # text: date and time; JSON: "ts"
+    assert stamp.sub("", direct) == stamp.sub("", through_logging)
+    assert "duration_ms=1234.6" in direct and ALICE not in direct and PHONE not in direct
+    if log_format == "json":
+        [line] = json_lines(direct)
+        assert line["error"] == "SMTP 550: 5.1.1 <<email>>: unknown, call <phone>"
+
+
+def test_the_delivery_line_reaches_any_other_handler_through_logging(
+    restore_logging: None,
+) -> None:
+    out = io.StringIO()
+    handler = logs.setup(Settings(log_format="json"), "worker", stream=out)
+    seen: list[logging.LogRecord] = []
+
+    class Other(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    logging.getLogger().addHandler(Other())
+    assert not logs.AttemptLines(handler)("ntf_1", "sms", "twilio", "sent", 3.0, None)
+    channels_base.log_attempt("ntf_1", "sms", "twilio", "sent", 3.0, None)
+    assert [(r.name, r.notification_id) for r in seen] == [("notifier.delivery", "ntf_1")]  # type: ignore[attr-defined]
+    assert json_lines(out.getvalue())[0]["notification_id"] == "ntf_1"
 
 
 def test_the_log_format_is_a_setting() -> None:
