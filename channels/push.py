@@ -41,6 +41,7 @@ TOPIC = re.compile(r"^[A-Za-z0-9_-]{1,32}$")  # RFC 8030 5.4: URL-safe base64 al
 MAX_PAYLOAD = 4096 - 86 - 16 - 1
 VAPID_LIFETIME = 12 * 3600  # the JWT's exp; push services refuse more than 24 h
 VAPID_REFRESH_BEFORE = 3600  # sign a new one when the cached one has less than this left
+_compact_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 class SubscriptionGoneError(PermanentChannelError):
@@ -73,8 +74,12 @@ class PushSubscription:
 
     @property
     def origin(self) -> str:
-        u = urlsplit(self.endpoint)
-        return f"{u.scheme}://{u.netloc}"
+        """``scheme://host[:port]`` of the endpoint, the VAPID audience."""
+        scheme, sep, rest = self.endpoint.partition("://")
+        if not sep:  # not an absolute URL (the API refuses those): as urlsplit reads it
+            u = urlsplit(self.endpoint)
+            return f"{u.scheme}://{u.netloc}"
+        return f"{scheme.lower()}://{rest.split('/', 1)[0].split('?', 1)[0].split('#', 1)[0]}"
 
     def keys_valid(self) -> bool:
         """The keys' sizes and form; whether the point is on the curve is found out when the
@@ -104,7 +109,7 @@ class Push:
             raise ValueError("topic: at most 32 characters of A-Z a-z 0-9 - _")
 
     def data(self) -> bytes:
-        return json.dumps(dict(self.payload), separators=(",", ":"), ensure_ascii=False).encode()
+        return _compact_json(dict(self.payload)).encode()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,6 +170,7 @@ class WebPushChannel(Channel[Push]):
         self.subject = vapid_subject
         self.public_key = application_server_key(self._vapid.private_key)
         self.timeout = timeout
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
         self.max_connections = max_connections
         self._clock = clock
         self._headers: dict[str, tuple[str, float]] = {}  # origin -> (Authorization, renew at)
@@ -186,7 +192,7 @@ class WebPushChannel(Channel[Push]):
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self.max_connections),
-                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                timeout=self._timeout,
             )
         return self._session
 
@@ -208,7 +214,7 @@ class WebPushChannel(Channel[Push]):
                 headers,
                 ttl=message.ttl,
                 content_encoding="aes128gcm",
-                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                timeout=self._timeout,
             )
         except (aiohttp.ClientError, TimeoutError) as e:
             raise TransientChannelError(f"push connection: {type(e).__name__}") from None

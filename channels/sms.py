@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 import json
 import re
 from typing import Any
@@ -63,6 +64,11 @@ def _twilio_code(response: Response) -> object:
     return payload.get("code") if isinstance(payload, dict) else None
 
 
+@functools.lru_cache(maxsize=64)  # one account per city at most
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+
 class _HttpClient(AsyncTwilioHttpClient):
     """twilio's aiohttp client with a session made on first use (inside the event loop),
     a real timeout (twilio passes ``timeout=None`` per request, which aiohttp reads as "no
@@ -93,8 +99,7 @@ class _HttpClient(AsyncTwilioHttpClient):
             # twilio would pass aiohttp.BasicAuth, deprecated in aiohttp 3.14 (a
             # DeprecationWarning on every request); the header is the same. twilio's request
             # log leaves out any header named Authorization.
-            credentials = f"{auth[0]}:{auth[1]}".encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(credentials).decode("ascii")
+            headers["Authorization"] = _basic(*auth)
         try:
             response = await super().request(
                 method,

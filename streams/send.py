@@ -362,6 +362,7 @@ def _message(batch: DeliveryBatch, r: Recipient, cp: ContactPoint, deps: Deps) -
     )
 
 
+@functools.lru_cache(maxsize=1024)  # an event's messages go out together
 def _topic(event: str) -> str:
     """A push Topic (≤ 32 URL-safe characters): a later version replaces a queued one."""
     return base64.urlsafe_b64encode(hashlib.sha256(event.encode()).digest()).decode()[:32]

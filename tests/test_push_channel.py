@@ -322,6 +322,23 @@ def test_push_values_are_checked() -> None:
     assert same == sub and sub.origin == "https://push.example"
 
 
+@pytest.mark.parametrize(
+    ("endpoint", "origin"),
+    [
+        ("https://fcm.googleapis.com/fcm/send/dGVzdA:APA91b", "https://fcm.googleapis.com"),
+        (
+            "https://updates.push.services.mozilla.com/wpush/v2/gAAAA",
+            "https://updates.push.services.mozilla.com",
+        ),
+        ("HTTP://127.0.0.1:8080/push/x?y=1", "http://127.0.0.1:8080"),
+        ("https://[::1]:8443#frag", "https://[::1]:8443"),
+        ("https://web.push.apple.com?token=x", "https://web.push.apple.com"),
+    ],
+)
+def test_the_vapid_audience_is_the_endpoints_origin(endpoint: str, origin: str) -> None:
+    assert PushSubscription(endpoint, *_keys()).origin == origin
+
+
 async def test_no_vapid_key_and_no_endpoint_reach_the_logs(
     service: tuple[PushServiceFake, str], caplog: pytest.LogCaptureFixture
 ) -> None:
