@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import secrets
 from typing import Any
 
 from channels.base import Channel
@@ -45,6 +46,8 @@ class Deps:
     enabled: tuple[str, ...] = ("email",)  # the channels this deployment sends on
     send_concurrency: int = 16
     lanes: Lanes = dataclasses.field(default_factory=Lanes)  # the bulk lane gives way
+    # this process, in the ledger's claims: its own claims it may take back at once
+    instance: str = dataclasses.field(default_factory=lambda: secrets.token_hex(6))
 
     def city(self, city: str) -> City:
         return self.cities.get(city)

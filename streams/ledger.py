@@ -3,8 +3,9 @@
 ::
 
     n:{city}:notif:{nid}          hash  event, citizen, channel, contact, status, provider_id,
-                                        error, attempts, claimed_at, updated_at, retry_at,
-                                        failing_since (its first transient failure)
+                                        error, attempts, claimed_at, holder (who claimed it),
+                                        updated_at, retry_at, failing_since (its first
+                                        transient failure)
     n:{city}:event:{eid}:counts   hash  "{channel}:{status}" -> number of notifications
     n:{city}:event:{eid}:notifs   set   the keys of the event's notification records
     n:{city}:citizen:{cid}:notifs zset  a citizen's notification ids, by when they were queued
@@ -13,8 +14,10 @@
 The notification id is derived from (city, event, citizen, channel), so an event expanded twice
 yields the same ids and ``enqueue`` creates each record once. ``claim`` (queued -> sending) guards
 the hand-off to the provider: only one sender wins it. A claim older than the lease may be taken
-again (the sender that held it crashed); that, between the provider's acceptance and the ledger
-write, is the only window for a duplicate. Every script keeps the counts in step atomically.
+again (the sender that held it crashed), and so may a claim its own holder left (a batch run
+again by the same worker after the store was away: nothing of the first run is still going);
+that, between the provider's acceptance and the ledger write, is the only window for a
+duplicate. Every script keeps the counts in step atomically.
 """
 
 from __future__ import annotations
@@ -95,19 +98,21 @@ end
 return out
 """
 
-# ARGV: now, lease, the city's key prefix, JSON [[event, notification id], ...]
-# -> the attempt number of each (0: another sender holds it, or it is done)
+# ARGV: now, lease, the city's key prefix, JSON [[event, notification id], ...], the holder
+# ('' for none) -> the attempt number of each (0: another sender holds it, or it is done)
 _CLAIM = """
-local now, lease, prefix = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local now, lease, prefix, holder = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[5]
 local out = {}
 for _, item in ipairs(cjson.decode(ARGV[4])) do
   local nkey = prefix .. 'notif:' .. item[2]
-  local h = redis.call('HMGET', nkey, 'status', 'claimed_at', 'channel')
+  local h = redis.call('HMGET', nkey, 'status', 'claimed_at', 'channel', 'holder')
   local status, claimed, channel = h[1], tonumber(h[2] or '0'), h[3]
-  local stale = status == 'sending' and tonumber(now) - claimed > lease
+  local mine = holder ~= '' and h[4] == holder
+  local stale = status == 'sending' and (mine or tonumber(now) - claimed > lease)
   local attempts = 0
   if status == 'queued' or stale then
-    redis.call('HSET', nkey, 'status', 'sending', 'claimed_at', now, 'updated_at', now)
+    redis.call('HSET', nkey, 'status', 'sending', 'claimed_at', now, 'updated_at', now,
+               'holder', holder)
     attempts = redis.call('HINCRBY', nkey, 'attempts', 1)
     if status == 'queued' then
       local ckey = prefix .. 'event:' .. item[1] .. ':counts'
@@ -233,7 +238,12 @@ class Ledger:
             for nid in nids:
                 p.hgetall(key(city, "notif", nid))
             rows = await p.execute()
-        return [{"id": nid, **row} for nid, row in zip(nids, rows, strict=True) if row]
+        internal = ("holder",)  # which worker's run claimed it: nothing of the citizen's
+        return [
+            {"id": nid, **{k: v for k, v in row.items() if k not in internal}}
+            for nid, row in zip(nids, rows, strict=True)
+            if row
+        ]
 
     async def forget_citizen(self, city: str, citizen: str) -> int:
         """Erase: the citizen's notifications keep their status (the event's figures stay
@@ -265,12 +275,16 @@ class Ledger:
         sender holds it or it is already done. Claims made together go in one script call."""
         return await self._claims((city, event, nid))
 
-    async def claim_many(self, items: Sequence[tuple[str, str, str]]) -> list[int]:
-        """``claim`` for many (city, event, notification id), in one script call per city."""
+    async def claim_many(
+        self, items: Sequence[tuple[str, str, str]], holder: str = ""
+    ) -> list[int]:
+        """``claim`` for many (city, event, notification id), in one script call per city.
+        ``holder`` names who claims: a claim left by the same holder may be taken again at
+        once, not only after the lease (the holder knows that nothing of it is going)."""
         out = [0] * len(items)
         for city, at, group in _by_city(items):
             pairs = json.dumps([(event, nid) for _, event, nid in group])
-            args = [int(time.time()), LEASE_SECONDS, key(city, ""), pairs]
+            args = [int(time.time()), LEASE_SECONDS, key(city, ""), pairs, holder]
             for i, n in zip(at, await self._claim(args=args), strict=True):
                 out[i] = int(n)
         return out

@@ -17,9 +17,10 @@ is written ``sent`` by one script call each time a chunk's worth has been taken 
 message cost the worker more than a quarter of its time). So at most a chunk's worth, plus the
 messages then in flight (``(CHUNK_PER_SENDER + 1) * send_concurrency`` in all), is between the
 provider's acceptance and the ledger write: what a crash, or the store going away, can leave
-taken by the provider and not recorded (sent again once its claim lapses). Once the store has
-failed, the batch hands nothing more over: the rest keep their claims and go when those lapse,
-once.
+taken by the provider and not recorded (sent again when its claim is taken back). Once the store
+has failed, the batch hands nothing more over: the record is held and the batch run again once
+the store is back, and that run takes back the claims the first left (``_holder``); another
+worker, or this one restarted, takes them back when their lease lapses.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ async def send_batch(raw: bytes, deps: Deps, bulk: bool = False) -> dict[str, in
     to the normal lane (``streams.lanes``)."""
     batch = DeliveryBatch.from_wire(raw)
     await deps.cities.ensure(batch.city)  # its senders and quotas, if made since we started
-    sender = _Sender(batch, deps, bulk)
+    sender = _Sender(batch, deps, bulk, _holder(raw, deps))
     stale = await _stale(batch, deps)
     if stale:
         await sender.end([(r, stale, None) for r in batch.recipients])
@@ -110,6 +111,13 @@ async def send_batch(raw: bytes, deps: Deps, bulk: bool = False) -> dict[str, in
     return outcomes
 
 
+def _holder(raw: bytes, deps: Deps) -> str:
+    """Who claims a batch's messages: this process and this batch. Run again here (the store
+    was away: ``handlers.guarded``), the batch takes back at once what it had claimed, as the
+    first run is over; another worker, or this one after a restart, waits for the lease."""
+    return f"{deps.instance}:{hashlib.blake2b(raw, digest_size=8).hexdigest()}"
+
+
 _Claimed = tuple[Recipient, ContactPoint, int]  # the recipient, its contact, the attempt
 
 
@@ -120,8 +128,10 @@ class _Sender:
     in one call once a chunk's worth has been taken. Once the store has failed, nothing more is
     handed over."""
 
-    def __init__(self, batch: DeliveryBatch, deps: Deps, bulk: bool = False) -> None:
-        self.batch, self.deps, self.bulk = batch, deps, bulk
+    def __init__(
+        self, batch: DeliveryBatch, deps: Deps, bulk: bool = False, holder: str = ""
+    ) -> None:
+        self.batch, self.deps, self.bulk, self.holder = batch, deps, bulk, holder
         self.channel = deps.channels.get(batch.channel)
         self.quota = deps.city(batch.city).monthly_quotas.get(batch.channel)
         self.size = CHUNK_PER_SENDER * deps.send_concurrency
@@ -211,7 +221,8 @@ class _Sender:
                 why = f"no {b.channel} provider in this worker"
                 await self._each([_failed(b, r, why, deps) for r, _ in ready])
                 return
-            attempts = await deps.ledger.claim_many([(b.city, b.event, r.id) for r, _ in ready])
+            wanted = [(b.city, b.event, r.id) for r, _ in ready]
+            attempts = await deps.ledger.claim_many(wanted, self.holder)
             claimed = list(zip(ready, attempts, strict=True))
             await self._each([_held_elsewhere(b, r, deps) for (r, _), a in claimed if not a])
             self._queue.extend((r, cp, a) for (r, cp), a in claimed if a)

@@ -20,6 +20,7 @@ from channels.email import SmtpConfig, SmtpEmailChannel
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps
 from streams import dead_letters, handlers
+from streams import send as send_module
 from streams.announcements import Announcement, Cancellation, Content
 from streams.deps import Deps
 from streams.expand import expand_announcement
@@ -375,7 +376,7 @@ async def test_the_store_going_away_mid_batch_stops_the_hand_off_and_loses_nothi
     """Redis goes away while a batch is going out: no more messages are handed over, at most a
     chunk's worth and what was in flight (``(CHUNK_PER_SENDER + 1) * send_concurrency``) are
     taken by the provider and not written, the record is held and run again once Redis is back;
-    what was left claimed goes after its lease, once."""
+    that run takes back what the first had claimed, at once, and sends the rest once."""
     d, published = deps
     sink, _ = smtp
     monkeypatch.setattr(handlers, "STORE_WAIT_FIRST", 0.0)
@@ -385,6 +386,7 @@ async def test_the_store_going_away_mid_batch_stops_the_hand_off_and_loses_nothi
     await expand_announcement(await accepted(d, ["75105"]), d)
     [raw] = [v for t, _, v in published if t == "deliveries.email"]
     advance, written, runs = d.ledger.advance_many, 0, 0
+    after_first: dict[str, int] = {}
 
     async def advance_until_away(*args: Any, **kw: Any) -> list[bool]:
         nonlocal written
@@ -396,31 +398,47 @@ async def test_the_store_going_away_mid_batch_stops_the_hand_off_and_loses_nothi
     async def send(raw: bytes, d: Deps) -> dict[str, int]:
         nonlocal runs
         runs += 1
+        if runs == 2:  # the store is back: what the first run left
+            after_first.update((await d.ledger.counts("paris", "evt_1"))["email"])
+            after_first["taken"] = len(sink.messages)
         return await send_batch(raw, d)
 
     monkeypatch.setattr(d.ledger, "advance_many", advance_until_away)
     await handlers.guarded("deliveries.email", raw, d, send)
     assert runs == 2
     assert [t for t, _, _ in published].count("dead-letters") == 0
-    counts = (await d.ledger.counts("paris", "evt_1"))["email"]
-    assert counts == {"sent": 40 - counts["sending"], "sending": counts["sending"]}
-    taken_not_written = len(sink.messages) - counts["sent"]
-    # written in chunks of 16: the first was, the second was not
     chunk = CHUNK_PER_SENDER * d.send_concurrency
+    # written in chunks of 16: the first was, the second was not
+    taken_not_written = after_first["taken"] - after_first["sent"]
+    assert after_first["sent"] == chunk
     assert chunk <= taken_not_written <= unrecorded_at_most(d.send_concurrency)
-    assert counts["sent"] == chunk and taken_not_written <= counts["sending"]
-    # the claims left by the outage lapse: each is looked at again, taken back, sent once
-    for k in [k async for k in d.store.redis.scan_iter(match="n:paris:notif:*")]:
-        if await d.store.redis.hget(k, "status") == "sending":
-            await d.store.redis.hset(k, "claimed_at", int(time.time()) - LEASE_SECONDS - 5)
-    again = await release_scheduled(d, now=time.time() + LEASE_SECONDS + 5)
-    assert again == counts["sending"]
-    for _, _, one in published[-again:]:
-        assert await send_batch(one, d) == {"sent": 1}
+    assert taken_not_written <= after_first["sending"]
+    # the second run took back its own claims without waiting for their lease: all are sent,
+    # nothing is left for later
     assert await d.ledger.counts("paris", "evt_1") == {"email": {"sent": 40}}
+    assert await d.scheduler.pending("paris") == 0
     to = [m["To"] for m in sink.messages]
     assert set(to) == {f"c{i}@example.org" for i in range(40)}
     assert len(to) - 40 == taken_not_written  # the only duplicates: taken, not written
+
+
+async def test_a_claim_is_taken_back_at_once_by_its_holder_only(
+    deps: tuple[Deps, Published], smtp: tuple[SmtpSink, str]
+) -> None:
+    """The batch's run in this worker may take back its own claims; another worker (another
+    ``Deps.instance``) or another batch waits for the lease."""
+    d, published = deps
+    await citizen(d.store, "a@example.org", "75105")
+    await expand_announcement(await accepted(d, ["75105"]), d)
+    [raw] = [v for t, _, v in published if t == "deliveries.email"]
+    [r] = DeliveryBatch.from_wire(raw).recipients
+    mine = send_module._holder(raw, d)
+    assert await d.ledger.claim_many([("paris", "evt_1", r.id)], mine) == [1]  # then cut off
+    other = dataclasses.replace(d, instance="other-worker")
+    assert await send_batch(raw, other) == {"in flight": 1}  # looked at again after the lease
+    assert await d.ledger.claim_many([("paris", "evt_1", r.id)], "another batch") == [0]
+    assert await send_batch(raw, d) == {"sent": 1}
+    assert (await d.ledger.get("paris", r.id))["attempts"] == "2"
 
 
 async def test_an_update_supersedes_what_is_unsent_and_reaches_the_same_people(
