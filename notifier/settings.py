@@ -92,6 +92,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "Messages handed to a provider at once by one worker, per channel and lane; a crash"
         " can send at most 5 times as many twice, per channel and lane.",
     ),
+    "SMTP_CONNECTIONS": (
+        "8",
+        "SMTP connections one worker keeps open to the relay (at most SEND_CONCURRENCY are"
+        " used); raise it with SEND_CONCURRENCY when the relay is far and allows more.",
+    ),
     "RETRY_MAX_DELAY": (
         "300",
         "Longest wait, seconds, between two tries of a message a provider refused for the time "
@@ -234,6 +239,7 @@ class Settings:
     app_id: str = "notifier"
     broker_session_timeout: float = 10.0
     send_concurrency: int = 16
+    smtp_connections: int = 8
     retry_max_delay: float = 300.0
     retry_give_up_after: float = 21600.0
     ledger_retention_days: int = 90
@@ -297,6 +303,7 @@ class Settings:
             app_id=_env(env, "APP_ID"),
             broker_session_timeout=float(_int(env, "BROKER_SESSION_TIMEOUT", 1, 300)),
             send_concurrency=_int(env, "SEND_CONCURRENCY", 1, 1024),
+            smtp_connections=_int(env, "SMTP_CONNECTIONS", 1, 256),
             retry_max_delay=float(_int(env, "RETRY_MAX_DELAY", 1, 86_400)),
             retry_give_up_after=float(_int(env, "RETRY_GIVE_UP_AFTER", 0, 30 * 86_400)),
             ledger_retention_days=_int(env, "LEDGER_RETENTION_DAYS", 7, 3650),
@@ -345,6 +352,7 @@ class Settings:
             "NOTIFIER_APP_ID": self.app_id,
             "NOTIFIER_BROKER_SESSION_TIMEOUT": str(int(self.broker_session_timeout)),
             "NOTIFIER_SEND_CONCURRENCY": str(self.send_concurrency),
+            "NOTIFIER_SMTP_CONNECTIONS": str(self.smtp_connections),
             "NOTIFIER_RETRY_MAX_DELAY": str(int(self.retry_max_delay)),
             "NOTIFIER_RETRY_GIVE_UP_AFTER": str(int(self.retry_give_up_after)),
             "NOTIFIER_LEDGER_RETENTION_DAYS": str(self.ledger_retention_days),

@@ -45,7 +45,7 @@ def make_channels(settings: Settings) -> dict[str, Channel[Any]]:
         "email": SmtpEmailChannel(
             SmtpConfig.from_url(str(settings.smtp_url)),
             settings.mail_from,
-            pool_size=max(1, min(8, settings.send_concurrency)),
+            pool_size=min(settings.smtp_connections, settings.send_concurrency),
         )
     }
     if "sms" in settings.channels:

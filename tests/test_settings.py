@@ -24,11 +24,12 @@ def test_values_are_read_and_typed() -> None:
             "NOTIFIER_KAFKA_URL": "kafka://k1:9092,k2:9092",
             "NOTIFIER_API_PORT": "9000",
             "NOTIFIER_SEND_CONCURRENCY": "64",
+            "NOTIFIER_SMTP_CONNECTIONS": "32",
             "NOTIFIER_PUBLIC_URL": "https://alerts.paris.example/",
         }
     )
     assert s.kafka_bootstrap == "k1:9092,k2:9092"
-    assert s.api_port == 9000 and s.send_concurrency == 64
+    assert s.api_port == 9000 and s.send_concurrency == 64 and s.smtp_connections == 32
     assert s.base_url == "https://alerts.paris.example"
 
 
