@@ -1,7 +1,8 @@
 """The HTTP API: ``create_api(settings, deps)`` builds the aiohttp application.
 
-Every error is JSON ``{"error": {"field": …, "reason": …}}`` with a 4xx status; an unexpected
-failure is a 500 with no traceback (the traceback goes to the log).
+Every error is JSON ``{"error": {"field": …, "reason": …}}`` with a 4xx status; the store
+(Redis) away is a 503 with ``Retry-After``; an unexpected failure is a 500 with no traceback
+(the traceback goes to the log).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from notifier.http import MAX_DOCUMENT, city_of, error
 from notifier.keys import CHECKS, DEPS, DEV, SETTINGS, DevServices
 from notifier.settings import Settings
 from streams.deps import Deps
+from streams.ledger import STORE_AWAY
 from subscriptions.errors import Conflict, InvalidInput, NotFound
 
 log = logging.getLogger("notifier.api")
@@ -54,6 +56,11 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     except TooMany as e:
         response = error(429, None, str(e))
         response.headers["Retry-After"] = str(e.retry_after)
+        return response
+    except STORE_AWAY as e:  # Redis restarting or failing over: the client may try again
+        log.warning("the store is away on %s %s: %s", request.method, request.path, e)
+        response = error(503, None, "the service's store is unavailable; try again shortly")
+        response.headers["Retry-After"] = "5"
         return response
     except json.JSONDecodeError as e:
         return error(400, "body", f"not valid JSON: {e.msg} at line {e.lineno} column {e.colno}")

@@ -79,6 +79,8 @@ def op(
     answers = {str(status): answer for status, answer in responses.items()}
     for status in errors:
         answers[str(status)] = {"$ref": f"#/components/responses/{ERRORS[status][0]}"}
+    # any operation may meet the store away (``notifier.api``); /readyz says its own 503
+    answers.setdefault("503", {"$ref": "#/components/responses/Unavailable"})
     out["responses"] = dict(sorted(answers.items()))
     return out
 

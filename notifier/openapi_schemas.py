@@ -706,7 +706,11 @@ ERRORS = {
     ),
     422: ("Invalid", "A field, header or path part is wrong: `field` names it, `reason` says why."),
     429: ("TooMany", "Too many messages to an address typed in: try again after `Retry-After`."),
-    503: ("Unavailable", "The event log (Kafka) is away: send the same request again."),
+    503: (
+        "Unavailable",
+        "The store (Redis) or the event log (Kafka) is away: send the same request again"
+        " (after `Retry-After`, when given).",
+    ),
 }
 PARAMETERS = {
     "city": "The city (tenant), e.g. `paris`.",

@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from channels.base import Channel
 from channels.email import SmtpConfig, SmtpEmailChannel
@@ -27,7 +30,13 @@ from templates.renderer import Brand, Renderer
 
 def make_redis(settings: Settings) -> Redis:
     """A blocking pool: under a burst, a request waits (up to 10 s) for a connection instead
-    of failing at once with "Too many connections"."""
+    of failing at once with "Too many connections".
+
+    A command that meets a connection the server closed (Redis restarted, or failed over) is
+    sent once more on a new connection, rather than failing the request or holding the batch.
+    Had the server run it before closing, it runs twice; the ledger's scripts, the schedule and
+    the store's writes by id are idempotent, and the rare rest (a citizen created twice) is
+    the price of not answering 500 to every request after a restart. A timeout is not retried."""
     pool = BlockingConnectionPool.from_url(
         settings.redis_url,
         max_connections=100,
@@ -35,6 +44,8 @@ def make_redis(settings: Settings) -> Redis:
         decode_responses=True,
         health_check_interval=30,
         socket_keepalive=True,
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+        retry_on_error=[RedisConnectionError],
     )
     return Redis.from_pool(pool)  # the client owns the pool and closes it
 

@@ -345,3 +345,44 @@ async def test_a_scheduled_announcement_waits_for_its_time(api: Client, redis: R
     past = {**BODY, "scheduled_at": "2020-01-01T00:00:00Z"}
     r = await api.post("/v1/cities/paris/announcements", json=past, headers=auth(key))
     assert (await error_of(r))[:2] == (422, "scheduled_at")
+
+
+async def test_the_store_away_is_a_503_and_a_restart_is_ridden_over(
+    settings: Any, tmp_path: Any
+) -> None:
+    """Redis restarts (the same port, its AOF): the next request goes through on a new
+    connection, though the pooled one was closed by the restart. Redis stops: the API answers
+    503 with Retry-After, not a 500."""
+    from notifier import embedded
+    from notifier.api import create_api
+    from notifier.wiring import build_deps, make_redis
+
+    async def publish(topic: str, key: bytes, value: bytes) -> None:
+        pass
+
+    port = embedded.free_port()
+    server = embedded.start_redis(port, tmp_path / "redis")
+    s = settings.replace(redis_url=f"redis://127.0.0.1:{port}/0")
+    redis = make_redis(s)
+    app = create_api(s, build_deps(s, redis, publish, {}))
+    try:
+        async with TestClient(TestServer(app)) as client:
+
+            async def subscribe(email: str) -> Any:
+                return await client.post("/v1/cities/paris/citizens", json={"email": email})
+
+            assert (await subscribe("before@example.org")).status == 201
+            embedded.stop(server)  # its pooled connection is now closed
+            server = embedded.start_redis(port, tmp_path / "redis")
+            assert (await subscribe("after@example.org")).status == 201
+            embedded.stop(server)
+            r = await subscribe("away@example.org")
+            assert r.status == 503 and r.headers["Retry-After"] == "5"
+            assert await error_of(r) == (
+                503,
+                None,
+                "the service's store is unavailable; try again shortly",
+            )
+    finally:
+        await redis.aclose()
+        embedded.stop(server)

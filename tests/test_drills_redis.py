@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from redis.asyncio import Redis
 
 from notifier.settings import Settings
+from notifier.wiring import make_redis
 from streams.send import unrecorded_at_most
 from tests.conftest import eventually
 from tests.drill_helpers import (
@@ -46,7 +46,7 @@ async def test_a_redis_restart_during_a_flow_loses_nothing(
     settings: Settings, own_redis: RedisServer, logs: Path
 ) -> None:
     s = settings.replace(redis_url=own_redis.url)
-    redis = Redis.from_url(s.redis_url, decode_responses=True)
+    redis = make_redis(s)  # the API's client, as ``notifier api`` makes it
     try:
         async with email_flow(s, redis, logs, CITIZENS) as f:
             smtp, api = f.smtp, f.api
