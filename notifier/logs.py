@@ -9,8 +9,8 @@ In the worker, a record logged while a Kafka record is handled also carries ``to
 delivery topics, ``request_id`` on request-status, ``provider_id`` on receipts).
 
 The canonical delivery line is written straight to the handler ``setup`` installed, without a
-``LogRecord`` (``AttemptLines``): the same text, at a quarter of the cost. It is one line per
-hand-off, the busiest line there is.
+``LogRecord`` (``AttemptLines``): the same text, at a third to a half of the cost. It is one
+line per hand-off, the busiest line there is.
 
 Personal data stays out in both formats: we never log an address on purpose, and as a second
 line of defence every string is masked before it is written (email addresses, phone numbers,
@@ -208,11 +208,13 @@ class AttemptLines:
     without going through ``logging``: the text its formatter would make of the record
     ``logging`` would build, Kafka context included.
 
-    Through ``logging`` the line cost about 36 µs in the send path (the record, the logger
-    hierarchy, the formatter, the whole line searched for personal data), nearly a fifth of an
-    SMS hand-off; written here, about 9. Only the fields that vary are masked, one by one: the
-    rest of the line is ours, and a field's neighbours (``=`` and a space) end every pattern
-    ``redact`` looks for, so the result is the same. When the configuration is not ``setup``'s
+    Through ``logging`` the line cost 36-38 µs in an SMS channel's send (the record, the logger
+    hierarchy, the formatter, the whole line searched for personal data), a sixth of the
+    hand-off; written here, 12-14 (JSON: 55, and 30 here; ``bench/README.md``).
+
+    Only the fields that vary are masked, one by one: the rest of the line is ours, and a
+    field's neighbours (``=`` and a space) end every pattern ``redact`` looks for, so the result
+    is the same. When the configuration is not ``setup``'s
     (another handler or filter, the logger off or below INFO), it declines and the line goes
     through ``logging``."""
 
@@ -220,18 +222,19 @@ class AttemptLines:
 
     def __init__(self, handler: logging.StreamHandler[IO[str]]) -> None:
         self.handler = handler
-        self.chain = [logging.getLogger(n) for n in ("notifier.delivery", "notifier", "")]
+        parts = self.LOGGER.split(".")  # the logger, its parents, the root
+        names = [".".join(parts[:i]) for i in range(len(parts), 0, -1)]
+        self.chain = [*map(logging.getLogger, names), logging.getLogger()]
 
     def _declines(self) -> bool:
-        h = self.handler
-        log, parent, root = self.chain
+        h, log, root = self.handler, self.chain[0], self.chain[-1]
         return (
             len(root.handlers) != 1
             or root.handlers[0] is not h
             or not log.isEnabledFor(logging.INFO)
             or h.level > logging.INFO
-            or any(c.filters or (c.handlers and c is not root) for c in self.chain)
-            or not (log.propagate and parent.propagate)
+            or any(c.filters for c in self.chain)
+            or any(c.handlers or not c.propagate for c in self.chain[:-1])
             or any(type(f) is not KafkaRecordContext for f in h.filters)
         )
 
