@@ -60,6 +60,7 @@ _TOKEN = re.compile(r"[A-Za-z0-9_-]{32,}(?:\.[A-Za-z0-9_-]+)*")
 MASK = "…"
 # one encoder for every line (``json.dumps`` with options builds a new one each call)
 _dumps = json.JSONEncoder(ensure_ascii=False, default=str).encode
+_string = json.encoder.encode_basestring  # what ``_dumps`` writes for a str, quotes included
 
 # attributes every LogRecord has: whatever else a record carries came from ``extra``
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
@@ -260,18 +261,21 @@ class AttemptLines:
             msecs = int((created - int(created)) * 1000)
             line = f"{formatter.asctime(created, msecs)} INFO {self.LOGGER} {message}"
         elif type(formatter) is JsonFormatter:
-            out = formatter.head(created, "INFO", self.LOGGER, message)
-            out["notification_id"] = nid
-            out["channel"] = channel
-            out["provider"] = provider
-            out["outcome"] = outcome
-            out["duration_ms"] = round(ms, 1)
-            out["error"] = None if error is None else redact(error)
+            # what ``JsonFormatter.format`` writes, key by key (the tests compare the two)
+            ts = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+            line = (
+                f'{{"ts": "{ts}", "level": "INFO", "logger": "{self.LOGGER}", '
+                f'"component": {_string(formatter.component)}, "message": {_string(message)}, '
+                f'"notification_id": {_string(nid)}, "channel": {_string(channel)}, '
+                f'"provider": {_string(provider)}, "outcome": {_string(outcome)}, '
+                f'"duration_ms": {round(ms, 1)!r}, '
+                f'"error": {"null" if error is None else _string(redact(error))}'
+            )
             for f in h.filters:
                 if isinstance(f, KafkaRecordContext):  # the only kind ``_declines`` lets by
                     for name, value in f.fields().items():
-                        out.setdefault(name, _clean(value))
-            line = _dumps(out)
+                        line += f', "{name}": {_dumps(_clean(value))}'
+            line += "}"
         else:
             return False
         h.acquire()

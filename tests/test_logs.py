@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import re
+import types
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from notifier.api import create_api
 from notifier.publisher import KafkaPublisher
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps
+from streams.topics import TopicNames
 from tests.conftest import SmtpSink, eventually
 
 ALICE = "alice.martin@example.org"
@@ -141,6 +143,12 @@ def test_the_delivery_line_written_directly_is_the_one_logging_writes(
 ) -> None:
     out = io.StringIO()
     handler = logs.setup(Settings(log_format=log_format), "worker", stream=out)
+    # as in the worker: the Kafka record being handled
+    context = logs.KafkaRecordContext(TopicNames.with_prefix("x."))
+    record = types.SimpleNamespace(topic="x.deliveries.email", partition=3, offset=41, key=b"evt_1")
+    event = types.SimpleNamespace(message=record)
+    context.current_event = lambda: event  # type: ignore[assignment,return-value]
+    handler.addFilter(context)
     attempt = ("ntf_0123456789abcdef", "email", "smtp", "permanent", 1234.56)
     error = f"SMTP 550: 5.1.1 <{ALICE}>: unknown, call {PHONE}"
     assert logs.AttemptLines(handler)(*attempt, error)  # written without a LogRecord
@@ -154,6 +162,12 @@ def test_the_delivery_line_written_directly_is_the_one_logging_writes(
     if log_format == "json":
         [line] = json_lines(direct)
         assert line["error"] == "SMTP 550: 5.1.1 <<email>>: unknown, call <phone>"
+        assert (line["topic"], line["partition"], line["offset"], line["event_id"]) == (
+            "x.deliveries.email",
+            3,
+            41,
+            "evt_1",
+        )
 
 
 def test_the_delivery_line_reaches_any_other_handler_through_logging(
