@@ -48,7 +48,9 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from e2e import CpuMeter, eventually, tail
+from e2e import eventually, tail
+from measure import CpuMeter, latency_summary, machine_busy, percentile
+from profiles import from_py_spy
 from shapely.geometry import Point
 
 from notifier import embedded
@@ -187,21 +189,6 @@ def gc_line(pauses: dict[str, list[float]]) -> str:
         f"{g} {int(n)}x (total {total:.0f} ms, longest {longest:.1f} ms)"
         for g, (n, total, longest) in pauses.items()
     )
-
-
-def percentile(values: list[float], p: float) -> float:
-    """Nearest rank of sorted ``values``; nan when there are none."""
-    if not values:
-        return float("nan")
-    return values[min(len(values) - 1, max(0, math.ceil(p / 100 * len(values)) - 1))]
-
-
-def latency_summary(values_s: list[float]) -> dict[str, float]:
-    ms = sorted(v * 1000 for v in values_s)
-    out = {f"p{p:g}": percentile(ms, p) for p in (50, 90, 95, 99, 99.9)}
-    out["max"] = ms[-1] if ms else float("nan")
-    out["mean"] = sum(ms) / len(ms) if ms else float("nan")
-    return out
 
 
 class Load:
@@ -367,13 +354,6 @@ def load_main(spec_path: Path, out: Path) -> None:
 
 
 # -- the bench process: the API, the baselines ---------------------------------------------
-
-
-def machine_busy() -> float:
-    """CPU seconds the whole machine has been busy (all cores): ``/proc/stat`` less idle."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
-    user, nice, system, idle, iowait, irq, softirq = fields
-    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclasses.dataclass
@@ -554,17 +534,6 @@ async def stored_subscriptions(deps: Deps) -> int:
 
 # -- where the API's time goes (--py-spy) -------------------------------------------------
 
-AREAS = (  # (area, any of these in "/" + the file's path); the first that matches
-    ("geometry (shapely, pyproj)", ("/shapely/", "/pyproj/")),
-    ("redis-py", ("/redis/", "hiredis")),
-    ("aiohttp", ("/aiohttp/", "/multidict/", "/yarl/", "/propcache/")),
-    ("prometheus_client", ("/prometheus_client/",)),
-    ("json", ("/json/",)),
-    ("asyncio + sockets", ("/asyncio/", "/selectors.py", "/socket.py")),
-    ("logging", ("/logging/",)),
-    ("ours: subscriptions", ("/subscriptions/",)),
-    ("ours: notifier", ("/notifier/",)),
-)
 # (function, end of its file's path): the share of samples with it on the stack
 KEY_FUNCTIONS = (
     ("_handle_request", "aiohttp/web_protocol.py"),
@@ -582,75 +551,6 @@ KEY_FUNCTIONS = (
     ("json_response", "aiohttp/web_response.py"),
     ("finish_response", "aiohttp/web_protocol.py"),
 )
-
-
-def parse_frame(frame: str) -> tuple[str, str]:
-    """py-spy's ``function (file:line)``: (function, file)."""
-    function, _, rest = frame.partition(" (")
-    return function, rest.rstrip(")").rpartition(":")[0]
-
-
-def area_of(filename: str) -> str:
-    where = "/" + filename.lstrip("/")
-    for name, needles in AREAS:
-        if any(n in where for n in needles):
-            return name
-    return "other"
-
-
-def is_key(key: tuple[str, str], function: str, filename: str) -> bool:
-    """py-spy names functions by their qualified name (``SubscriptionStore.citizen``)."""
-    fn, file = key
-    return filename.endswith(file) and (function == fn or function.endswith("." + fn))
-
-
-def short(path: str) -> str:
-    for prefix in (str(SELF.parent.parent) + "/", "site-packages/", "/lib/python3.11/"):
-        if prefix in path:
-            return path.split(prefix, 1)[1]
-    return path
-
-
-def py_spy_summary(path: Path, top: int = 12) -> list[str]:
-    """py-spy's raw (collapsed) stacks, ``frame;frame;... count`` with the innermost last:
-    own time by area, the share of samples with each area or key function on the stack,
-    the top functions by own time."""
-    own: Counter[str] = Counter()
-    own_area: Counter[str] = Counter()
-    under: Counter[str] = Counter()
-    inside: Counter[str] = Counter()
-    total = 0
-    for line in path.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack or not count.isdigit():
-            continue
-        n = int(count)
-        total += n
-        frames = [parse_frame(f) for f in stack.split(";")]
-        function, filename = frames[-1]
-        own[f"{function} ({short(filename)})"] += n
-        own_area[area_of(filename)] += n
-        for a in {area_of(f) for _, f in frames} - {"asyncio + sockets", "other"}:
-            under[a] += n
-        for k in KEY_FUNCTIONS:
-            if any(is_key(k, fn, f) for fn, f in frames):
-                inside[k[0]] += n
-    if not total:
-        return ["  (py-spy took no samples)"]
-
-    def pct(v: int) -> str:
-        return f"{v / total:.0%}"
-
-    lines = [
-        f"  {total} samples; own time by area: "
-        + ", ".join(f"{a} {pct(v)}" for a, v in own_area.most_common()),
-        "  with a frame of, anywhere on the stack: "
-        + ", ".join(f"{a} {pct(v)}" for a, v in under.most_common()),
-        "  inside: " + ", ".join(f"{fn} {pct(inside[fn])}" for fn, _ in KEY_FUNCTIONS),
-        "  top functions by own time:",
-    ]
-    lines += [f"    {pct(v):>4}  {k}" for k, v in own.most_common(top)]
-    return lines
 
 
 async def profiled(py_spy: str, out: Path, run: Callable[[], Awaitable[Run]]) -> list[str]:
@@ -680,7 +580,10 @@ async def profiled(py_spy: str, out: Path, run: Callable[[], Awaitable[Run]]) ->
         f"profiled closed loop (py-spy at 200 Hz, not in the table): "
         f"{w['writes_per_s']:,.0f} writes/s, API CPU {result.cpu['API (this process)']:.0%}"
     )
-    return [head, *py_spy_summary(out)]
+    if not await asyncio.to_thread(out.exists):
+        return [head, "  (py-spy wrote nothing)"]
+    profile = await asyncio.to_thread(from_py_spy, out, KEY_FUNCTIONS)
+    return [head, f"  {profile.total:.0f} samples", *profile.report(12)]
 
 
 # -- the report ---------------------------------------------------------------------------

@@ -30,14 +30,12 @@ import dataclasses
 import functools
 import json
 import os
-import pstats
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from email.utils import parseaddr
 from pathlib import Path
@@ -47,7 +45,9 @@ import aiohttp
 import aiosmtplib
 from aiosmtplib.email import flatten_message
 from channel_servers import ACCOUNT_SID, AUTH_TOKEN, SMS_FROM
-from e2e import CpuMeter, eventually, tail
+from e2e import eventually, tail
+from measure import CpuMeter, machine_busy
+from profiles import Profile, from_cprofile, from_py_spy
 from py_vapid import Vapid
 from pywebpush import WebPusher
 from redis.asyncio import Redis
@@ -331,13 +331,6 @@ class Run:
         return self.cpu.get("client", float("nan")) * self.seconds / self.count * 1e6
 
 
-def machine_busy() -> float:
-    """CPU seconds the whole machine has been busy (all cores): ``/proc/stat`` less idle."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
-    user, nice, system, idle, iowait, irq, softirq = fields
-    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
-
-
 async def start_raw(
     settings: Settings, msgs: dict[str, list[Any]], smtp_pool: int, limit: int
 ) -> dict[str, Raw]:
@@ -402,128 +395,6 @@ KEY_FUNCTIONS = (
     ("remember_provider_id", "streams/ledger.py"),
     ("execute_command", "redis/asyncio/client.py"),
 )
-AREAS = (  # (area, any of these in "/" + the file's path); the first that matches
-    ("stdlib email (MIME)", ("/email/",)),
-    ("aiosmtplib", ("/aiosmtplib/",)),
-    ("redis-py", ("/redis/", "hiredis")),
-    ("logging", ("/logging/",)),
-    ("twilio", ("/twilio/",)),
-    ("aiohttp", ("/aiohttp/", "/multidict/", "/yarl/", "/propcache/", "/aiohappyeyeballs/")),
-    ("push crypto", ("/pywebpush/", "/http_ece/", "/cryptography/", "/py_vapid/", "hashlib")),
-    ("asyncio + sockets", ("/asyncio/", "/selectors.py", "/socket.py", "socket", "epoll")),
-    ("json", ("/json/",)),
-    ("urllib", ("/urllib/",)),
-    ("ours: streams", ("/streams/",)),
-    ("ours: channels", ("/channels/",)),
-    ("ours: subscriptions", ("/subscriptions/",)),
-    ("dataclasses", ("/dataclasses.py",)),
-)
-UNDER_SKIPPED = {"asyncio + sockets", "other Python"}  # the event loop is under everything
-IDLE = "<method 'poll' of 'select.epoll' objects>"  # cProfile: the loop waiting, not working
-
-
-def area(filename: str, function: str) -> str:
-    """What a function belongs to. cProfile names C functions with the file ``~``."""
-    where = function if filename == "~" else "/" + filename.lstrip("/")
-    for name, needles in AREAS:
-        if any(n in where for n in needles):
-            return name
-    return "builtins" if filename == "~" else "other Python"
-
-
-def is_key(key: tuple[str, str], function: str, filename: str) -> bool:
-    """py-spy names functions by their qualified name (``Ledger.claim``,
-    ``send_batch.<locals>.one``); cProfile by their plain name."""
-    fn, file = key
-    return filename.endswith(file) and (
-        function == fn or function.endswith("." + fn) or function.startswith(fn + ".")
-    )
-
-
-@dataclasses.dataclass
-class Profile:
-    tool: str
-    total: float  # seconds (cProfile) or samples (py-spy) of work
-    areas: Counter[str]
-    own: Counter[str]  # "function (file:line)" -> own time
-    inside: dict[tuple[str, str], float]  # KEY_FUNCTIONS -> time inside each
-    # py-spy only: area -> samples with a frame of that area anywhere on the stack (redis-py
-    # sends each command from a task of its own, aiohttp writes bodies from one: "inside"
-    # the functions above misses that time, this does not)
-    under: Counter[str] = dataclasses.field(default_factory=Counter)
-
-    def report(self, top: int) -> list[str]:
-        def pct(v: float) -> str:
-            return f"{v / self.total:.0%}" if self.total else "-"
-
-        areas = ", ".join(f"{a} {pct(v)}" for a, v in self.areas.most_common() if v)
-        inside = ", ".join(
-            f"{fn} {pct(v)}" for (fn, _), v in self.inside.items() if v >= 0.01 * self.total
-        )
-        lines = [f"  own time by area: {areas}"]
-        if self.under:
-            under = ", ".join(f"{a} {pct(v)}" for a, v in self.under.most_common() if v)
-            lines.append(f"  with a frame of, anywhere on the stack: {under}")
-        lines.append(f"  time inside: {inside}")
-        lines.append("  top functions by own time:")
-        lines += [f"    {pct(v):>4}  {k}" for k, v in self.own.most_common(top)]
-        return lines
-
-
-def short(path: str) -> str:
-    for prefix in (str(ROOT) + "/", "site-packages/", "/lib/python3.11/"):
-        if prefix in path:
-            return path.split(prefix, 1)[1]
-    return path
-
-
-def from_cprofile(prof: cProfile.Profile) -> Profile:
-    stats: dict[Any, Any] = pstats.Stats(prof).stats  # type: ignore[attr-defined]
-    areas: Counter[str] = Counter()
-    own: Counter[str] = Counter()
-    inside = dict.fromkeys(KEY_FUNCTIONS, 0.0)
-    for (filename, line, function), (_, _, tottime, cumtime, _) in stats.items():
-        if function == IDLE:
-            continue
-        areas[area(filename, function)] += tottime
-        own[f"{function} ({short(filename)}:{line})"] += tottime
-        for k in KEY_FUNCTIONS:
-            if is_key(k, function, filename):
-                inside[k] += cumtime
-    return Profile("cProfile", sum(areas.values()), areas, own, inside)
-
-
-def from_py_spy(path: Path) -> Profile:
-    """py-spy's raw (collapsed) stacks: ``frame;frame;... count``, each frame
-    ``function (file:line)``, the innermost last."""
-    areas: Counter[str] = Counter()
-    under: Counter[str] = Counter()
-    own: Counter[str] = Counter()
-    inside = dict.fromkeys(KEY_FUNCTIONS, 0.0)
-    total = 0
-    for line in path.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack or not count.isdigit():
-            continue
-        n = int(count)
-        frames = [parse_frame(f) for f in stack.split(";")]
-        function, filename, lineno = frames[-1]
-        total += n
-        areas[area(filename, function)] += n
-        own[f"{function} ({short(filename)}:{lineno})"] += n
-        seen = {(name, file) for name, file, _ in frames}
-        for k in KEY_FUNCTIONS:
-            if any(is_key(k, name, file) for name, file in seen):
-                inside[k] += n
-        for a in {area(file, name) for name, file in seen} - UNDER_SKIPPED:
-            under[a] += n
-    return Profile("py-spy", total, areas, own, inside, under)
-
-
-def parse_frame(frame: str) -> tuple[str, str, str]:
-    function, _, rest = frame.partition(" (")
-    filename, _, lineno = rest.rstrip(")").rpartition(":")
-    return function, filename, lineno
 
 
 async def profiled(
@@ -538,7 +409,7 @@ async def profiled(
             count = await work()
         finally:
             prof.disable()
-        return Run(count, time.perf_counter() - t, {}), from_cprofile(prof)
+        return Run(count, time.perf_counter() - t, {}), from_cprofile(prof, KEY_FUNCTIONS)
     args = [py_spy, "record", "--pid", str(os.getpid()), "--rate", "500", "--format", "raw"]
     proc = await asyncio.create_subprocess_exec(
         *args,
@@ -556,7 +427,7 @@ async def profiled(
     finally:
         proc.send_signal(signal.SIGINT)  # it writes what it sampled, then exits
         await asyncio.wait_for(proc.wait(), 30)
-    return run, from_py_spy(out)
+    return run, from_py_spy(out, KEY_FUNCTIONS)
 
 
 # -- the run ----------------------------------------------------------------------------------

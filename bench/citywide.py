@@ -47,12 +47,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from api_writes import latency_summary
 from channel_rates import KEY_FUNCTIONS as SEND_KEYS
 from channel_rates import (
     Collector,
     built_messages,
-    machine_busy,
     server_settings,
     start_raw,
     start_servers,
@@ -61,7 +59,7 @@ from channel_rates import (
 from channel_rates import expand as expand_rates
 from channel_rates import seed as seed_rates
 from city_build import CITY, City, generate, write
-from e2e import CpuMeter, api_and_workers
+from e2e import api_and_workers
 from match_scale import (
     CITYWIDE,
     announcement,
@@ -70,9 +68,9 @@ from match_scale import (
     print_rows,
     py_spy_start,
     py_spy_stop,
-    rss_mb,
     run_flow,
 )
+from measure import CpuMeter, latency_summary, machine_busy, rss_mb
 from redis.asyncio import Redis
 
 from notifier import embedded

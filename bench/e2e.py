@@ -36,6 +36,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope, Session
+from measure import CpuMeter
 
 from notifier import embedded
 from notifier.api import create_api
@@ -95,31 +96,6 @@ class Flow:
     def rate(self) -> float:
         span = self.last - self.first
         return (self.count - 1) / span if self.count > 1 and span > 0 else float("nan")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (all its threads)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-class CpuMeter:
-    """CPU each process used between ``start`` and ``stop``, as a share of one core."""
-
-    def __init__(self, pids: dict[str, int]) -> None:
-        self.pids = pids
-        self._t0, self._c0 = 0.0, {n: 0.0 for n in pids}
-        self.shares: dict[str, float] = {}
-
-    def start(self) -> None:
-        self._t0, self._c0 = time.monotonic(), {n: cpu_seconds(p) for n, p in self.pids.items()}
-
-    def stop(self) -> None:
-        wall = max(time.monotonic() - self._t0, 1e-9)
-        self.shares = {n: (cpu_seconds(p) - self._c0[n]) / wall for n, p in self.pids.items()}
-
-    def line(self) -> str:
-        return ", ".join(f"{n} {s:.0%}" for n, s in self.shares.items())
 
 
 async def eventually(check: Callable[[], Awaitable[bool] | bool], within: float, what: str) -> None:

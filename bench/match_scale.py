@@ -40,15 +40,16 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-from api_writes import latency_summary
-from channel_rates import from_py_spy, is_key, machine_busy, parse_frame
 from channel_servers import ACCOUNT_SID, AUTH_TOKEN, SMS_FROM
 from city_build import CITY, check_index, generate, write
-from e2e import CpuMeter, api_and_worker
+from e2e import api_and_worker
+from measure import CpuMeter, latency_summary, machine_busy, rss_mb
+from profiles import Key, from_py_spy
 from redis.asyncio import Redis
 
 from channels.push import generate_vapid_keys
@@ -106,13 +107,6 @@ KEY_FUNCTIONS = (
 
 
 # -- memory ---------------------------------------------------------------------------------------
-
-
-def rss_mb(pid: int | str = "self", field: str = "VmRSS") -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def deep_size(root: object) -> int:
@@ -328,7 +322,7 @@ async def py_spy_start(py_spy: str, pid: int, out: Path) -> asyncio.subprocess.P
 async def py_spy_stop(
     proc: asyncio.subprocess.Process,
     out: Path,
-    keys: tuple[tuple[str, str], ...] = KEY_FUNCTIONS,
+    keys: Sequence[Key] = KEY_FUNCTIONS,
 ) -> list[str]:
     if proc.returncode is None:
         proc.send_signal(signal.SIGINT)  # it writes what it sampled, then exits
@@ -336,23 +330,12 @@ async def py_spy_stop(
     return await asyncio.to_thread(py_spy_summary, out, 14, keys)
 
 
-def py_spy_summary(
-    out: Path, top: int = 14, keys: tuple[tuple[str, str], ...] = KEY_FUNCTIONS
-) -> list[str]:
-    """``channel_rates``'s summary of py-spy's raw stacks, with ``keys`` (by default this
-    bench's key functions)."""
+def py_spy_summary(out: Path, top: int = 14, keys: Sequence[Key] = KEY_FUNCTIONS) -> list[str]:
+    """py-spy's raw stacks summarised (``profiles``), with ``keys`` (by default this bench's
+    key functions)."""
     if not out.exists():
         return ["  (py-spy wrote nothing)"]
-    profile = from_py_spy(out)
-    inside = dict.fromkeys(keys, 0.0)
-    for line in out.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if stack and count.isdigit():
-            seen = {(fn, file) for fn, file, _ in map(parse_frame, stack.split(";"))}
-            for k in keys:
-                if any(is_key(k, fn, file) for fn, file in seen):
-                    inside[k] += int(count)
-    profile.inside = inside
+    profile = from_py_spy(out, keys)
     return [f"  {profile.total:.0f} samples at 100 Hz", *profile.report(top)]
 
 
