@@ -16,11 +16,8 @@ async def preview(deps: Deps, a: Announcement) -> dict[str, Any]:
     audience = await deps.matcher.match(
         a.city, a.target.resolve(catalogue), a.category, a.severity, a.department
     )
-    reach: dict[str, int] = {}
-    for channel in deps.enabled:
-        wanting = audience.wanting(channel)
-        contacts = await deps.store.confirmed_contacts(a.city, wanting, channel)
-        reach[channel] = len(contacts)  # one message per citizen and channel
+    wanting = {channel: audience.wanting(channel) for channel in deps.enabled}
+    reach = await deps.store.reach(a.city, wanting)  # one message per citizen and channel
     messages: dict[str, dict[str, Any]] = {}
     sample_link = f"{deps.base_url}/v1/unsubscribe/…"
     for channel in deps.enabled:
