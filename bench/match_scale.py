@@ -345,6 +345,21 @@ class Worker:
     flow: Flow
     peak_mb: float
     profile: list[str]
+    previews: list[float]  # POST .../announcements/preview of the city-wide alert, seconds
+
+
+async def preview_times(http: aiohttp.ClientSession, draft: dict[str, Any]) -> list[float]:
+    """The API's preview of a draft, three times: the audience matched, its reach counted per
+    channel (``SubscriptionStore.reach``), the messages rendered; nothing sent."""
+    out = []
+    for _ in range(3):
+        t = time.perf_counter()
+        async with http.post(f"/v1/cities/{CITY}/announcements/preview", json=draft) as r:
+            if r.status != 200:
+                raise RuntimeError(f"preview: {r.status} {await r.text()}")
+            await r.read()
+        out.append(time.perf_counter() - t)
+    return out
 
 
 async def run_worker(
@@ -378,6 +393,7 @@ async def run_worker(
     redis = make_redis(settings)
     publisher = KafkaPublisher(settings.kafka_bootstrap)
     deps = build_deps(settings, redis, publisher.publish, channels={})
+    deps.matcher = matcher  # the API's, for the preview: loaded already
     catalogue = matcher.catalogues[CITY]
     arrondissements = [a.code for a in catalogue.of_kind("arrondissement")]
     try:
@@ -398,6 +414,8 @@ async def run_worker(
             audience = await matcher.match(CITY, citywide(catalogue), *CITYWIDE)
             expected = expected_counts(audience, confirmed)
             print(f"  city-wide alert: {len(audience):,} citizens, {expected}", flush=True)
+            previews = await preview_times(http, announcement(*CITYWIDE, arrondissements))
+            print(f"  its draft previewed in {' / '.join(f'{t:.2f}' for t in previews)} s")
             gc.collect()
             meter = CpuMeter({"worker": proc.pid, **pids})
             busy = machine_busy()
@@ -418,7 +436,7 @@ async def run_worker(
                     *await py_spy_stop(spy, out),
                 ]
             peak = rss_mb(proc.pid, "VmHWM")
-        return Worker(warm.all_done, alert, peak, profile)
+        return Worker(warm.all_done, alert, peak, profile, previews)
     finally:
         await redis.aclose()
 
@@ -493,6 +511,8 @@ def print_table(
         ),
         ("city-wide alert, accepted -> all queued, s", f"{f.all_done:.1f}",
          f"<= {CITYWIDE_GOAL_S:g}"),
+        ("city-wide draft, API preview (reach per channel), 3 runs, s",
+         " / ".join(f"{t:.2f}" for t in w.previews), ""),
         ("live index, own size, MB", f"{index_mb:,.0f}", ""),
         ("this process RSS, index loaded / peak, MB", f"{rss[0]:,.0f} / {rss[1]:,.0f}", ""),
         ("worker peak RSS, MB", f"{w.peak_mb:,.0f}", ""),
