@@ -107,7 +107,9 @@ async def change_status(request: web.Request) -> web.Response:
         await deps.publish(deps.topics.request_status, rid.encode(), change.to_wire())
     except Exception as e:
         log.warning("status change of %s not published, the event log is unavailable: %s", rid, e)
-        return error(503, None, "the event log is unavailable; send the same change again")
+        response = error(503, None, "the event log is unavailable; send the same change again")
+        response.headers["Retry-After"] = "5"
+        return response
     return web.json_response(answer, status=202, headers={"Location": _href(city, rid)})
 
 

@@ -253,3 +253,32 @@ async def test_the_department_reads_the_request_its_history_and_deliveries(
         ],
         "deliveries": {"email": {"queued": 1}},
     }
+
+
+async def test_a_status_change_the_event_log_cannot_take_is_a_503_to_send_again(
+    client: Client, redis: Redis, settings: Settings
+) -> None:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from notifier.api import create_api
+    from notifier.wiring import build_deps
+
+    voirie = await create_department_key(redis, "paris", "voirie")
+    await file(client, voirie)
+
+    async def log_away(topic: str, key: bytes, value: bytes) -> None:
+        raise ConnectionError("the broker is unreachable")
+
+    app = create_api(settings, build_deps(settings, redis, log_away, {}))
+    async with TestClient(TestServer(app)) as away:
+        change = {"status": "in_progress", "updated_datetime": "2024-11-03T08:00:00+01:00"}
+        url = "/v1/cities/paris/requests/14-00684314/status"
+        r = await away.post(url, json=change, headers=auth(voirie))
+        assert r.headers["Retry-After"] == "5"
+        assert await error_of(r) == (
+            503,
+            None,
+            "the event log is unavailable; send the same change again",
+        )
+    r = await client.post(url, json=change, headers=auth(voirie))  # the log is back
+    assert r.status == 202
