@@ -94,7 +94,7 @@ KEY_FUNCTIONS = (
     ("expand_shard", "streams/expand.py"),
     ("from_wire", "streams/fanout.py"),
     ("add_to_digests", "streams/digests.py"),
-    ("read_reach", "streams/expand.py"),
+    ("citizens_and_contacts", "subscriptions/store.py"),
     ("queue_announcement", "streams/expand.py"),  # each channel runs in a task of its own
     ("_recipients", "streams/expand.py"),
     ("sign", "subscriptions/tokens.py"),

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import itertools
-import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from streams.announcements import Announcement, Cancellation, Content
 from streams.deps import Deps
@@ -27,28 +25,12 @@ from streams.records import UNSUBSCRIBE_PLACEHOLDER, DeliveryBatch, Recipient
 from subscriptions import tokens
 from subscriptions.live_index import CHANNEL_BIT, Audience
 from subscriptions.preferences import DEFERRED_CHANNELS, PASS_THROUGH
-from subscriptions.store import Citizen, key
+from subscriptions.store import Citizen, ContactRow
 
 log = logging.getLogger("notifier.streams")
 BATCH_SIZE = 500
 PickLanguage = Callable[[str], tuple[str, Content]]
-READ_CHUNK = 1000  # citizens read by one script call (Redis is busy ~1-2 ms with it)
-CITIZEN_FIELDS = ("language", "timezone", "quiet_hours")
-# ARGV: the city's key prefix, JSON [citizen id, ...], then the citizen hash's fields (the ids
-# as one argument: redis-py packs many arguments slowly)
-# -> for each citizen: the fields' values (nil where missing), then its contact point ids
-_READ_CITIZENS = """
-local prefix, fields = ARGV[1], {unpack(ARGV, 3)}
-local out = {}
-for _, id in ipairs(cjson.decode(ARGV[2])) do
-  local row = redis.call('HMGET', prefix .. 'citizen:' .. id, unpack(fields))
-  row[#row + 1] = redis.call('SMEMBERS', prefix .. 'citizen:' .. id .. ':contacts')
-  out[#out + 1] = row
-end
-return out
-"""
-ContactRow = tuple[str, str, str, str, str]  # id, citizen, channel, address, status
-# citizen id -> the citizen, and their contact points (by id), as ``Reach`` reads them
+# citizen id -> the citizen, and their contact points, as the store reads them
 Reach = dict[str, tuple[Citizen, list[ContactRow]]]
 
 
@@ -125,7 +107,7 @@ async def _expand(deps: Deps, a: Announcement, audience: Audience, bulk: bool) -
     queued = await add_to_digests(deps, a, audience) if a.version == 1 else 0
     enabled = sum(CHANNEL_BIT[c] for c in deps.enabled)
     told = [c for c, m in zip(audience.citizens, audience.channels, strict=True) if m & enabled]
-    reach = await read_reach(deps, a.city, told)  # once for every channel
+    reach = await deps.store.citizens_and_contacts(a.city, told)  # once for every channel
     # the channels side by side: one's CPU work overlaps another's waits on Redis and Kafka
     done = await asyncio.gather(
         *(
@@ -175,8 +157,8 @@ async def queue_announcement(
     bulk: bool = False,
 ) -> int:
     """Queue this version of the announcement for these citizens on one channel (those with a
-    confirmed contact point on it); how many still to send. ``reach``: what ``read_reach``
-    read of them already."""
+    confirmed contact point on it); how many still to send. ``reach``: what
+    ``SubscriptionStore.citizens_and_contacts`` read of them already."""
     id_key = version_key(a.id, a.version)
     render = functools.partial(render_announcement, a, deps=deps)
     return await _queue(
@@ -250,7 +232,7 @@ async def _recipients(
 ) -> tuple[list[Recipient], dict[str, float]]:
     """The recipients, and when those in their quiet hours are due (when ``defer``)."""
     if reach is None:
-        reach = await read_reach(deps, city, citizen_ids)
+        reach = await deps.store.citizens_and_contacts(city, citizen_ids)
     citizens = {cid: reach[cid][0] for cid in citizen_ids if cid in reach}
     # consent first: confirmed contact points on the channel, as ``confirmed_contacts`` says
     contacts: dict[str, list[ContactRow]] = {}
@@ -278,35 +260,6 @@ async def _recipients(
             if until is not None:
                 quiet[nid] = until
     return out, quiet
-
-
-async def read_reach(deps: Deps, city: str, citizen_ids: Sequence[str]) -> Reach:
-    """What ``SubscriptionStore.citizens`` and ``confirmed_contacts`` read of these citizens,
-    for every channel at once: the citizens that exist, each with all their contact points
-    (any channel and status), sorted by id. A script call per ``READ_CHUNK`` citizens, and the
-    store's read of their contact points: the
-    store's pipelines cost ~30 us of redis-py per command, three or four commands for each
-    citizen and channel, which was most of expanding a large audience."""
-    redis = deps.store.redis
-    read_citizens = redis.register_script(_READ_CITIZENS)
-    prefix = key(city, "")
-    out: Reach = {}
-    for start in range(0, len(citizen_ids), READ_CHUNK):
-        ids = list(citizen_ids[start : start + READ_CHUNK])
-        rows = await read_citizens(args=[prefix, json.dumps(ids), *CITIZEN_FIELDS]) if ids else []
-        found = [(cid, row) for cid, row in zip(ids, rows, strict=True) if row[0]]
-        pids = [sorted(row[-1]) for _, row in found]
-        flat = [pid for group in pids for pid in group]
-        contacts = iter(await deps.store.contacts(city, flat))
-        for (cid, (language, timezone, quiet, _)), group in zip(found, pids, strict=True):
-            h = {"id": cid, "language": language, "timezone": timezone, "quiet_hours": quiet}
-            mine: list[ContactRow] = [
-                (c.id, c.citizen, c.channel, c.address, c.status)
-                for c in itertools.islice(contacts, len(group))
-                if c is not None
-            ]
-            out[cid] = (Citizen.from_hash(h), mine)
-    return out
 
 
 def context_of(a: Announcement, lang: str, deps: Deps) -> dict[str, object]:

@@ -27,10 +27,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
+import itertools
 import json
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -78,6 +79,22 @@ for _, item in ipairs(cjson.decode(ARGV[2])) do
 end
 return counts
 """
+READ_CHUNK = 1000  # citizens read by one script call (Redis is busy ~1-2 ms with it)
+CITIZEN_FIELDS = ("language", "timezone", "quiet_hours")
+# ARGV: the city's key prefix, JSON [citizen id, ...], then the citizen hash's fields (the ids
+# as one argument: redis-py packs many arguments slowly)
+# -> for each citizen: the fields' values (nil where missing), then its contact point ids
+_READ_CITIZENS = """
+local prefix, fields = ARGV[1], {unpack(ARGV, 3)}
+local out = {}
+for _, id in ipairs(cjson.decode(ARGV[2])) do
+  local row = redis.call('HMGET', prefix .. 'citizen:' .. id, unpack(fields))
+  row[#row + 1] = redis.call('SMEMBERS', prefix .. 'citizen:' .. id .. ':contacts')
+  out[#out + 1] = row
+end
+return out
+"""
+ContactRow = tuple[str, str, str, str, str]  # id, citizen, channel, address, status
 # KEYS: the log, its sequence; ARGV: op, max length, then subscription ids
 _LOG_CHANGES = """
 for i = 3, #ARGV do
@@ -144,6 +161,7 @@ class SubscriptionStore:
         self.redis = redis
         self._contacts = redis.register_script(_CONTACTS)
         self._reach = redis.register_script(_REACH)
+        self._read_citizens = redis.register_script(_READ_CITIZENS)
 
     async def create_citizen(
         self, city: str, language: str, timezone: str = "Europe/Paris"
@@ -288,6 +306,31 @@ class SubscriptionStore:
             else ContactPoint(f[0], f[1], f[2], f[3], f[4], f[5] or "", f[6] or "")
             for f in rows
         ]
+
+    async def citizens_and_contacts(
+        self, city: str, cids: Sequence[str]
+    ) -> dict[str, tuple[Citizen, list[ContactRow]]]:
+        """What ``citizen`` and ``confirmed_contacts`` read of these citizens, for every channel
+        at once (an expansion's): the citizens that exist, each with all their contact points
+        (any channel and status), sorted by id. A script call per ``READ_CHUNK`` citizens, then
+        ``contacts``: pipelines cost ~30 us of redis-py per command, three or four commands for
+        each citizen and channel, which was most of expanding a large audience."""
+        prefix, out = key(city, ""), {}
+        for start in range(0, len(cids), READ_CHUNK):
+            ids = list(cids[start : start + READ_CHUNK])
+            rows = await self._read_citizens(args=[prefix, json.dumps(ids), *CITIZEN_FIELDS])
+            found = [(cid, row) for cid, row in zip(ids, rows, strict=True) if row[0]]
+            pids = [sorted(row[-1]) for _, row in found]
+            contacts = iter(await self.contacts(city, [pid for group in pids for pid in group]))
+            for (cid, (language, timezone, quiet, _)), group in zip(found, pids, strict=True):
+                h = {"id": cid, "language": language, "timezone": timezone, "quiet_hours": quiet}
+                mine: list[ContactRow] = [
+                    (c.id, c.citizen, c.channel, c.address, c.status)
+                    for c in itertools.islice(contacts, len(group))
+                    if c is not None
+                ]
+                out[cid] = (Citizen.from_hash(h), mine)
+        return out
 
     async def reach(self, city: str, wanting: dict[str, list[str]]) -> dict[str, int]:
         """For each channel, how many of the citizens who want it (``wanting``: channel ->
