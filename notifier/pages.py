@@ -17,19 +17,24 @@ import html
 import re
 from collections.abc import Mapping
 from importlib import resources
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from notifier.keys import DEPS, SETTINGS
+from subscriptions.cities import City
 
-# Scripts and styles come only from this origin (no inline script, no inline style attribute).
+# Scripts and styles come only from this origin (no inline script, no inline style attribute);
+# images from it too, and from the city's logo's origin on its own pages (``_csp``).
 CSP = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "default-src 'self'; img-src 'self' data:{images}; style-src 'self'; script-src 'self'; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
+# an https origin as a CSP source: a host name or address and a port, nothing else
+IMAGE_ORIGIN = re.compile(r"https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?")
 PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 PAGE_HEADERS = {
-    "Content-Security-Policy": CSP,
+    "Content-Security-Policy": CSP.format(images=""),
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-cache",
@@ -49,28 +54,49 @@ def _static(name: str) -> str:
 
 
 def _page(
-    name: str, status: int = 200, markup: Mapping[str, str] | None = None, **values: str
+    name: str,
+    status: int = 200,
+    markup: Mapping[str, str] | None = None,
+    city: City | None = None,
+    **values: str,
 ) -> web.Response:
     """A page of ``static``, with ``{{name}}`` placeholders filled in: ``values`` escaped,
-    ``markup`` as it is (HTML the caller escaped)."""
-    filled = {k: html.escape(v) for k, v in values.items()} | dict(markup or {})
+    ``markup`` as it is (HTML the caller escaped); a ``city``'s page names it (``{{city}}``,
+    ``{{city_name}}``) and shows its logo (``{{logo}}``), which its CSP lets in."""
+    headers, extra = PAGE_HEADERS, dict(markup or {})
+    if city is not None:
+        values = {"city": city.id, "city_name": city.name, **values}
+        origin = _image_origin(city.logo_url)
+        extra["logo"] = ""
+        if origin:
+            extra["logo"] = f'<img class="logo" src="{html.escape(city.logo_url)}" alt="">'
+            csp = CSP.format(images=" " + origin)
+            headers = {**PAGE_HEADERS, "Content-Security-Policy": csp}
+    filled = {k: html.escape(v) for k, v in values.items()} | extra
     text = PLACEHOLDER.sub(lambda m: filled.get(m[1], m[0]), _static(name))  # in one pass
-    return web.Response(text=text, status=status, content_type="text/html", headers=PAGE_HEADERS)
+    return web.Response(text=text, status=status, content_type="text/html", headers=headers)
 
 
-async def _city(request: web.Request, path: str) -> tuple[str, str] | web.Response:
-    """The id and name of the city a page is for (``?city=``, else the default city), loading
-    a city created elsewhere; else the 404 page, which links to the cities there are."""
+def _image_origin(url: str) -> str:
+    """The origin of an https URL, as a CSP source; "" for none, or for anything else."""
+    parts = urlsplit(url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    return origin if parts.scheme == "https" and IMAGE_ORIGIN.fullmatch(origin) else ""
+
+
+async def _city(request: web.Request, path: str) -> City | web.Response:
+    """The city a page is for (``?city=``, else the default city), loading a city created
+    elsewhere; else the 404 page, which links to the cities there are."""
     cities = request.app[DEPS].cities
     city = request.query.get("city") or request.app[SETTINGS].default_city
     if await cities.ensure(city):
-        return city, cities[city].name
+        return cities[city]
     await cities.refresh()
     links = "".join(
         f'<li><a href="{path}?city={html.escape(c)}">{html.escape(cities[c].name)}</a></li>'
         for c in cities.ids()
     )
-    return _page("nocity.html", 404, {"cities": links}, city=city)
+    return _page("nocity.html", 404, {"cities": links}, unknown=city)
 
 
 async def portal(request: web.Request) -> web.Response:
@@ -79,7 +105,7 @@ async def portal(request: web.Request) -> web.Response:
     if isinstance(found, web.Response):
         return found
     channels = ",".join(request.app[SETTINGS].channels)
-    return _page("portal.html", city=found[0], city_name=found[1], channels=channels)
+    return _page("portal.html", city=found, channels=channels)
 
 
 async def console(request: web.Request) -> web.Response:
@@ -87,7 +113,7 @@ async def console(request: web.Request) -> web.Response:
     found = await _city(request, "/console")
     if isinstance(found, web.Response):
         return found
-    return _page("console.html", city=found[0], city_name=found[1])
+    return _page("console.html", city=found)
 
 
 async def service_worker(request: web.Request) -> web.Response:

@@ -68,6 +68,9 @@ def test_a_city_document_gives_its_areas_with_their_parents() -> None:
         ({"email": {"from": "not an address"}}, "email.from"),
         ({"sms": {"from": "0612345678"}}, "sms.from"),
         ({"branding": {"colour": "red"}}, "branding.colour"),
+        ({"branding": {"logo_url": "http://cdn.example/l.png"}}, "branding.logo_url"),
+        ({"branding": {"logo_url": "https://x.example; script-src *"}}, "branding.logo_url"),
+        ({"branding": {"logo_url": 'https://x.example/l.png" onerror="'}}, "branding.logo_url"),
         ({"limits": {"monthly_quotas": {"fax": 10}}}, "limits.monthly_quotas.fax"),
         (
             {"areas": {"code": "c_arinsee", "name": "l_aroff", "geojson": {"type": "Feature"}}},

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, Route, expect
 
 from notifier.auth import create_department_key
 from subscriptions.cities import put_city
@@ -153,3 +154,35 @@ async def test_an_unknown_city_is_a_404_page_that_leads_to_the_others(
     await page.get_by_role("link", name="Paris Centre").click()
     await expect(page).to_have_url(f"{site.url}/console?city=paris_centre")
     await expect(page.locator("header .brand")).to_contain_text("Paris Centre")
+
+
+async def test_a_citys_logo_shows_in_its_pages_and_its_csp_lets_only_that_origin_in(
+    page: Page, site: Site
+) -> None:
+    doc = centre_doc()
+    doc["branding"] = {**doc.get("branding", {}), "logo_url": "https://cdn.centre.example/l.png"}
+    await put_city(site.redis, doc)
+    png = (Path(__file__).parents[2] / "notifier" / "static" / "icon-192.png").read_bytes()
+    fetched: list[str] = []
+
+    async def cdn(route: Route) -> None:  # the city's CDN, as Chromium would reach it
+        fetched.append(route.request.url)
+        await route.fulfill(status=200, content_type="image/png", body=png)
+
+    await page.route("https://cdn.centre.example/**", cdn)
+    for path in ("/", "/console"):
+        r = await page.goto(f"{path}?city=paris_centre")
+        assert r is not None
+        csp = (await r.all_headers())["content-security-policy"]
+        assert "img-src 'self' data: https://cdn.centre.example;" in csp
+        logo = page.locator("header.top img.logo")
+        await expect(logo).to_have_attribute("src", "https://cdn.centre.example/l.png")
+        assert await logo.evaluate("(img) => img.complete && img.naturalWidth") == 192
+    assert fetched == ["https://cdn.centre.example/l.png"] * 2
+    # Paris has no logo: no image, and images from this origin only
+    r = await page.goto("/?city=paris")
+    assert (
+        r is not None
+        and "img-src 'self' data:;" in (await r.all_headers())["content-security-policy"]
+    )
+    await expect(page.locator("header.top img.logo")).to_have_count(0)
