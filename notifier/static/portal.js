@@ -14,6 +14,12 @@ const SEVERITIES = ["unknown", "minor", "moderate", "severe", "extreme"];
 const DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
 const $ = (id) => document.getElementById(id);
 const city = document.querySelector("meta[name=notifier-city]").content;
+// opened with another city's citizen's token: their city's portal is the one that adds to them
+const owner = citizenOf(location.hash.slice(1));
+if (owner && owner.city !== city) {
+  location.replace(`/?city=${encodeURIComponent(owner.city)}${location.hash}`);
+  await new Promise(() => {});  // nothing more of this page: it is being replaced
+}
 const offered = document.querySelector("meta[name=notifier-channels]").content.split(",").filter(Boolean);
 const config = await loadCity(city);
 
@@ -82,7 +88,8 @@ if (hashToken && citizenOf(hashToken)) {
   $("adding").hidden = false;
   $("contact-fields").hidden = true;
   $("quiet-fields").hidden = true;
-  history.replaceState(null, "", location.pathname);  // the token leaves the address bar
+  // the token leaves the address bar; the city stays in it
+  history.replaceState(null, "", location.pathname + location.search);
 }
 
 const fields = () => ({

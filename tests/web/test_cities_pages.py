@@ -90,6 +90,11 @@ async def test_the_portal_of_paris_centre_and_a_subscription_to_one_of_its_quart
     await expect(page.locator("header .brand")).to_have_text("Alertes de Paris Centre")
     await expect(page.locator("#subs")).to_contain_text("Archives")
     await expect(page.locator("#add-sub")).to_have_attribute("href", f"/?city=paris_centre#{token}")
+    # the token in another city's portal: it leads to this citizen's city, adding to them
+    await page.goto(f"/?city=paris#{token}")
+    await expect(page).to_have_url(f"{site.url}/?city=paris_centre")
+    await expect(page.locator("header .brand")).to_have_text("Alertes de Paris Centre")
+    await expect(page.locator("#adding")).to_be_visible()
 
     # in English, the city's name follows
     await page.goto("/?city=paris_centre")
