@@ -25,7 +25,7 @@ from notifier.keys import DEPS, SETTINGS
 from subscriptions.cities import City
 
 # Scripts and styles come only from this origin (no inline script, no inline style attribute);
-# images from it too, and from the city's logo's origin on its own pages (``_csp``).
+# images from it too, and from the city's logo's origin on its own pages (``_page``).
 CSP = (
     "default-src 'self'; img-src 'self' data:{images}; style-src 'self'; script-src 'self'; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
