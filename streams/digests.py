@@ -15,6 +15,7 @@ out what was cancelled or expired before it went out, and its notification id is
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 
 from streams.announcements import Announcement
@@ -29,6 +30,26 @@ from subscriptions.store import key
 
 DIGEST_DUE = "DigestDue/1"
 KEEP_SECONDS = 9 * 24 * 3600  # a weekly digest's items, and a day to spare
+ADD_PER_CALL = 1000
+# ARGV: the event's counts key, seconds to keep, event id, version, JSON [[digest's items key,
+# channel], ...] -> for each, 1 when it is the digest's first item (its release is to be
+# scheduled), else 0. In one call, where a pipeline cost the worker four commands a citizen.
+_ADD = """
+local counts, keep, event, version = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local out, per_channel = {}, {}
+for _, item in ipairs(cjson.decode(ARGV[5])) do
+  local k, channel = item[1], item[2]
+  redis.call('HSET', k, event, version)
+  redis.call('EXPIRE', k, keep)
+  local first = redis.call('SET', k .. ':scheduled', '1', 'NX', 'EX', keep)
+  out[#out + 1] = first and 1 or 0
+  per_channel[channel] = (per_channel[channel] or 0) + 1
+end
+for channel, n in pairs(per_channel) do
+  redis.call('HINCRBY', counts, channel .. ':digested', n)
+end
+return out
+"""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,24 +95,26 @@ async def add_to_digests(deps: Deps, a: Announcement, audience: Audience) -> int
     citizens = await deps.store.citizens(a.city, sorted({c for c, _, _ in wanted}))
     now = time.time()
     plans = []
-    async with deps.store.redis.pipeline(transaction=False) as p:
-        for cid, channel, cadence in wanted:
-            if cid not in citizens:
-                continue
+    for cid, channel, cadence in wanted:
+        if cid in citizens:
             slot = cadence.next_due(citizens[cid].timezone, now)
-            k = _items_key(a.city, cid, channel, slot)
-            p.hset(k, a.id, a.version)
-            p.expire(k, KEEP_SECONDS)
-            p.set(f"{k}:scheduled", "1", nx=True, ex=KEEP_SECONDS)
-            p.hincrby(key(a.city, "event", a.id, "counts"), f"{channel}:digested", 1)
             plans.append(DigestDue(a.city, cid, channel, slot, cadence.period))
-        results = await p.execute()
+    add = deps.store.redis.register_script(_ADD)  # once an announcement: no need to keep it
+    counts = key(a.city, "event", a.id, "counts")
+    first: list[int] = []
+    for start in range(0, len(plans), ADD_PER_CALL):  # Redis is not held for long
+        items = [
+            (_items_key(a.city, d.citizen, d.channel, d.slot), d.channel)
+            for d in plans[start : start + ADD_PER_CALL]
+        ]
+        args = [counts, KEEP_SECONDS, a.id, a.version, json.dumps(items)]
+        first += await add(args=args)
     topic = deps.topics.city_events
     # the first item put in a digest schedules the digest's release
     releases = [
         (due.slot, topic, due.citizen.encode(), due.to_wire())
-        for i, due in enumerate(plans)
-        if results[i * 4 + 2]
+        for due, new in zip(plans, first, strict=True)
+        if new
     ]
     await deps.scheduler.later_many(a.city, releases)
     return len(plans)

@@ -45,15 +45,16 @@ from subscriptions.subscription import Subscription
 LANGUAGES = ("fr", "en")
 CHANGE_LOG = "subs:log"
 CHANGE_LOG_LENGTH = 200_000  # about; a process further behind than this loads everything again
-# ARGV: the city's key prefix, JSON [contact point id, ...] (one argument: redis-py packs many
-# slowly), then the fields -> for each, the fields' values, flat (nil: none)
+# ARGV: the hashes' key prefix (``n:{city}:contact:``, ``n:{city}:citizen:``), JSON [id, ...]
+# (one argument: redis-py packs many slowly), then the fields -> for each hash, the fields'
+# values, flat (nil: none)
 CONTACTS_PER_CALL = 1000
 CONTACT_FIELDS = ("id", "citizen", "channel", "address", "status", "p256dh", "auth")
-_CONTACTS = """
+_HASH_FIELDS = """
 local prefix, fields = ARGV[1], {unpack(ARGV, 3)}
 local out = {}
 for _, id in ipairs(cjson.decode(ARGV[2])) do
-  local h = redis.call('HMGET', prefix .. 'contact:' .. id, unpack(fields))
+  local h = redis.call('HMGET', prefix .. id, unpack(fields))
   for j = 1, #fields do out[#out + 1] = h[j] end
 end
 return out
@@ -159,7 +160,7 @@ class Citizen:
 class SubscriptionStore:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
-        self._contacts = redis.register_script(_CONTACTS)
+        self._hash_fields_script = redis.register_script(_HASH_FIELDS)
         self._reach = redis.register_script(_REACH)
         self._read_citizens = redis.register_script(_READ_CITIZENS)
 
@@ -294,18 +295,25 @@ class SubscriptionStore:
     async def contacts(self, city: str, ids: Iterable[str]) -> list[ContactPoint | None]:
         """These contact points (None for one that is gone), in one script call: a send
         batch reads hundreds, and a pipelined command each cost more than the send."""
-        ids, prefix, flat = list(ids), key(city, ""), []
-        for start in range(0, len(ids), CONTACTS_PER_CALL):  # Redis is not held for long
-            chunk = json.dumps(ids[start : start + CONTACTS_PER_CALL])
-            flat += await self._contacts(args=[prefix, chunk, *CONTACT_FIELDS])
-        n = len(CONTACT_FIELDS)
-        rows = (flat[i : i + n] for i in range(0, len(flat), n))
+        rows = await self._hash_fields(key(city, "contact", ""), list(ids), CONTACT_FIELDS)
         return [
             None
             if f[0] is None
             else ContactPoint(f[0], f[1], f[2], f[3], f[4], f[5] or "", f[6] or "")
             for f in rows
         ]
+
+    async def _hash_fields(
+        self, prefix: str, ids: list[str], fields: Sequence[str]
+    ) -> list[list[Any]]:
+        """``fields`` of the hashes ``prefix + id``, in order: a script call per
+        ``CONTACTS_PER_CALL`` ids, so that Redis is not held for long."""
+        flat: list[Any] = []
+        for start in range(0, len(ids), CONTACTS_PER_CALL):
+            chunk = json.dumps(ids[start : start + CONTACTS_PER_CALL])
+            flat += await self._hash_fields_script(args=[prefix, chunk, *fields])
+        n = len(fields)
+        return [flat[i : i + n] for i in range(0, len(flat), n)]
 
     async def citizens_and_contacts(
         self, city: str, cids: Sequence[str]
@@ -449,11 +457,9 @@ class SubscriptionStore:
         return [Subscription.from_hash(h) for h in rows if h]
 
     async def citizens(self, city: str, ids: Iterable[str]) -> dict[str, Citizen]:
+        """These citizens (those that exist), a script call per thousand."""
         ids = list(ids)
-        async with self.redis.pipeline(transaction=False) as p:
-            for cid in ids:
-                p.hmget(key(city, "citizen", cid), "language", "timezone", "quiet_hours")
-            rows = await p.execute()
+        rows = await self._hash_fields(key(city, "citizen", ""), ids, CITIZEN_FIELDS)
         return {
             cid: Citizen.from_hash({"id": cid, "language": lang, "timezone": tz, "quiet_hours": q})
             for cid, (lang, tz, q) in zip(ids, rows, strict=True)
