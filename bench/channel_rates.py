@@ -542,7 +542,8 @@ class Bench:
         print(
             f"medians of {a.repeat} runs of {a.messages} messages per channel and way; in flight: "
             f"raw {a.raw_concurrency} (SMTP: {a.smtp_pool} connections), channel and path "
-            f"{a.concurrency} (SEND_CONCURRENCY); µs/msg: CPU of this process per message"
+            f"{a.concurrency} (SEND_CONCURRENCY); {a.log_format} logs; µs/msg: CPU of this process "
+            "per message"
         )
         for r in rows:
             cells = zip(r, widths, strict=True)
@@ -587,6 +588,7 @@ async def bench(
         ports,
         public_url="https://alerts.example",  # links in the messages, the SMS status callback
         send_concurrency=args.concurrency,
+        log_format=args.log_format,
     )
     worker_logging(settings, logs / "client.log")
     redis: Redis = make_redis(settings)
@@ -680,6 +682,12 @@ def main() -> None:
         "--py-spy", default=None, help="profile with this py-spy binary rather than cProfile"
     )
     parser.add_argument("--top", type=int, default=12, help="functions listed per profile")
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=Settings().log_format,
+        help="the worker's NOTIFIER_LOG_FORMAT (default: its default, text; production: json)",
+    )
     parser.add_argument("--logs", type=Path, default=None, help="keep the logs in this folder")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="notifier-bench-channels-") as tmp:
