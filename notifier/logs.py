@@ -116,19 +116,14 @@ class JsonFormatter(logging.Formatter):
         super().__init__()
         self.component = component
 
-    def head(self, created: float, level: str, logger: str, message: str) -> dict[str, Any]:
-        """The keys every line starts with; ``message`` as it is written (masked)."""
-        return {
-            "ts": datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds"),
-            "level": level,
-            "logger": logger,
-            "component": self.component,
-            "message": message,
-        }
-
     def format(self, record: logging.LogRecord) -> str:
-        message = redact(record.getMessage())
-        out = self.head(record.created, record.levelname, record.name, message)
+        out: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "component": self.component,
+            "message": redact(record.getMessage()),
+        }
         fields = vars(record)
         for name in [n for n in fields if n not in _STANDARD]:  # what ``extra`` brought
             if name not in out and name[0] != "_":

@@ -23,15 +23,16 @@ from streams.fanout import SHARD_SIZE, FanoutShard, shards
 from streams.ledger import notification_id
 from streams.records import UNSUBSCRIBE_PLACEHOLDER, DeliveryBatch, Recipient
 from subscriptions import tokens
+from subscriptions.contacts import ContactPoint
 from subscriptions.live_index import CHANNEL_BIT, Audience
 from subscriptions.preferences import DEFERRED_CHANNELS, PASS_THROUGH
-from subscriptions.store import Citizen, ContactRow
+from subscriptions.store import Citizen
 
 log = logging.getLogger("notifier.streams")
 BATCH_SIZE = 500
 PickLanguage = Callable[[str], tuple[str, Content]]
 # citizen id -> the citizen, and their contact points, as the store reads them
-Reach = dict[str, tuple[Citizen, list[ContactRow]]]
+Reach = dict[str, tuple[Citizen, list[ContactPoint]]]
 
 
 def version_key(event: str, version: int) -> str:
@@ -235,11 +236,11 @@ async def _recipients(
         reach = await deps.store.citizens_and_contacts(city, citizen_ids)
     citizens = {cid: reach[cid][0] for cid in citizen_ids if cid in reach}
     # consent first: confirmed contact points on the channel, as ``confirmed_contacts`` says
-    contacts: dict[str, list[ContactRow]] = {}
+    contacts: dict[str, list[ContactPoint]] = {}
     for cid in citizens:
         for cp in reach[cid][1]:
-            if cp[2] == channel and cp[4] == "confirmed":
-                contacts.setdefault(cp[1], []).append(cp)
+            if cp.channel == channel and cp.status == "confirmed":
+                contacts.setdefault(cp.citizen, []).append(cp)
     out = []
     quiet: dict[str, float] = {}
     now = time.time()
@@ -247,7 +248,7 @@ async def _recipients(
         cps = contacts.get(cid)
         if not cps:
             continue
-        pid, _, _, address, _ = cps[0]  # one message per (event, citizen, channel)
+        pid, address = cps[0].id, cps[0].address  # one message per (event, citizen, channel)
         lang, _ = pick_language(citizen.language)
         unsubscribe = ""
         if channel == "email":  # SMS has STOP; a push subscription is removed by the browser

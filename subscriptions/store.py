@@ -48,7 +48,7 @@ CHANGE_LOG_LENGTH = 200_000  # about; a process further behind than this loads e
 # ARGV: the hashes' key prefix (``n:{city}:contact:``, ``n:{city}:citizen:``), JSON [id, ...]
 # (one argument: redis-py packs many slowly), then the fields -> for each hash, the fields'
 # values, flat (nil: none)
-CONTACTS_PER_CALL = 1000
+PER_CALL = 1000  # ids a read script takes at once (Redis is busy ~1-2 ms with a call)
 CONTACT_FIELDS = ("id", "citizen", "channel", "address", "status", "p256dh", "auth")
 _HASH_FIELDS = """
 local prefix, fields = ARGV[1], {unpack(ARGV, 3)}
@@ -80,7 +80,6 @@ for _, item in ipairs(cjson.decode(ARGV[2])) do
 end
 return counts
 """
-READ_CHUNK = 1000  # citizens read by one script call (Redis is busy ~1-2 ms with it)
 CITIZEN_FIELDS = ("language", "timezone", "quiet_hours")
 # ARGV: the city's key prefix, JSON [citizen id, ...], then the citizen hash's fields (the ids
 # as one argument: redis-py packs many arguments slowly)
@@ -95,7 +94,6 @@ for _, id in ipairs(cjson.decode(ARGV[2])) do
 end
 return out
 """
-ContactRow = tuple[str, str, str, str, str]  # id, citizen, channel, address, status
 # KEYS: the log, its sequence; ARGV: op, max length, then subscription ids
 _LOG_CHANGES = """
 for i = 3, #ARGV do
@@ -307,36 +305,32 @@ class SubscriptionStore:
         self, prefix: str, ids: list[str], fields: Sequence[str]
     ) -> list[list[Any]]:
         """``fields`` of the hashes ``prefix + id``, in order: a script call per
-        ``CONTACTS_PER_CALL`` ids, so that Redis is not held for long."""
+        ``PER_CALL`` ids, so that Redis is not held for long."""
         flat: list[Any] = []
-        for start in range(0, len(ids), CONTACTS_PER_CALL):
-            chunk = json.dumps(ids[start : start + CONTACTS_PER_CALL])
+        for start in range(0, len(ids), PER_CALL):
+            chunk = json.dumps(ids[start : start + PER_CALL])
             flat += await self._hash_fields_script(args=[prefix, chunk, *fields])
         n = len(fields)
         return [flat[i : i + n] for i in range(0, len(flat), n)]
 
     async def citizens_and_contacts(
         self, city: str, cids: Sequence[str]
-    ) -> dict[str, tuple[Citizen, list[ContactRow]]]:
+    ) -> dict[str, tuple[Citizen, list[ContactPoint]]]:
         """What ``citizen`` and ``confirmed_contacts`` read of these citizens, for every channel
         at once (an expansion's): the citizens that exist, each with all their contact points
-        (any channel and status), sorted by id. A script call per ``READ_CHUNK`` citizens, then
+        (any channel and status), sorted by id. A script call per ``PER_CALL`` citizens, then
         ``contacts``: pipelines cost ~30 us of redis-py per command, three or four commands for
         each citizen and channel, which was most of expanding a large audience."""
         prefix, out = key(city, ""), {}
-        for start in range(0, len(cids), READ_CHUNK):
-            ids = list(cids[start : start + READ_CHUNK])
+        for start in range(0, len(cids), PER_CALL):
+            ids = list(cids[start : start + PER_CALL])
             rows = await self._read_citizens(args=[prefix, json.dumps(ids), *CITIZEN_FIELDS])
             found = [(cid, row) for cid, row in zip(ids, rows, strict=True) if row[0]]
             pids = [sorted(row[-1]) for _, row in found]
             contacts = iter(await self.contacts(city, [pid for group in pids for pid in group]))
             for (cid, (language, timezone, quiet, _)), group in zip(found, pids, strict=True):
                 h = {"id": cid, "language": language, "timezone": timezone, "quiet_hours": quiet}
-                mine: list[ContactRow] = [
-                    (c.id, c.citizen, c.channel, c.address, c.status)
-                    for c in itertools.islice(contacts, len(group))
-                    if c is not None
-                ]
+                mine = [c for c in itertools.islice(contacts, len(group)) if c is not None]
                 out[cid] = (Citizen.from_hash(h), mine)
         return out
 
@@ -351,8 +345,8 @@ class SubscriptionStore:
             for cid in wanting[channel]:
                 masks[cid] = masks.get(cid, 0) | 1 << i
         items, counts = list(masks.items()), [0] * len(channels)
-        for start in range(0, len(items), CONTACTS_PER_CALL):
-            chunk = json.dumps(items[start : start + CONTACTS_PER_CALL])
+        for start in range(0, len(items), PER_CALL):
+            chunk = json.dumps(items[start : start + PER_CALL])
             got = await self._reach(args=[key(city, ""), chunk, *channels])
             counts = [a + int(b) for a, b in zip(counts, got, strict=True)]
         return dict(zip(channels, counts, strict=True))
