@@ -66,7 +66,7 @@ from streams.announcements import Announcement
 from streams.deps import Deps
 from streams.expand import expand_announcement
 from streams.records import DeliveryBatch
-from streams.send import _message, send_batch
+from streams.send import _Messages, send_batch
 from subscriptions.store import new_id
 from subscriptions.subscription import parse_subscription
 
@@ -159,10 +159,11 @@ async def built_messages(deps: Deps, batches: list[bytes]) -> list[tuple[str, An
     out: list[tuple[str, Any]] = []
     for raw in batches:
         batch = DeliveryBatch.from_wire(raw)
+        messages = _Messages(batch, deps)
         contacts = await deps.store.contacts(CITY, [r.contact for r in batch.recipients])
         for r, cp in zip(batch.recipients, contacts, strict=True):
             assert cp is not None
-            out.append((r.id, _message(batch, r, cp, deps)))
+            out.append((r.id, messages(r, cp)))
     return out
 
 
@@ -376,7 +377,7 @@ KEY_FUNCTIONS = (
     ("_send", "streams/send.py"),
     ("claim", "streams/ledger.py"),
     ("wait", "streams/ratelimit.py"),
-    ("_message", "streams/send.py"),
+    ("__call__", "streams/send.py"),  # _Messages: a recipient's message
     ("_topic", "streams/send.py"),
     ("send", "channels/base.py"),
     ("info", "logging/__init__.py"),
@@ -388,7 +389,6 @@ KEY_FUNCTIONS = (
     ("create_async", "message/__init__.py"),
     ("request", "http/async_http_client.py"),
     ("_send", "channels/push.py"),
-    ("keys_valid", "channels/push.py"),
     ("encode", "pywebpush/__init__.py"),
     ("post", "aiohttp/client.py"),
     ("advance", "streams/ledger.py"),

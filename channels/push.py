@@ -11,7 +11,6 @@ and timeouts -> ``TransientChannelError`` with ``Retry-After`` honoured.
 from __future__ import annotations
 
 import base64
-import binascii
 import dataclasses
 import json
 import re
@@ -24,7 +23,7 @@ import aiohttp
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid
-from pywebpush import WebPusher
+from pywebpush import WebPusher, WebPushException
 
 from channels.base import (
     Channel,
@@ -81,20 +80,13 @@ class PushSubscription:
             return f"{u.scheme}://{u.netloc}"
         return f"{scheme.lower()}://{rest.split('/', 1)[0].split('?', 1)[0].split('#', 1)[0]}"
 
-    def keys_valid(self) -> bool:
-        """The keys' sizes and form; whether the point is on the curve is found out when the
-        payload is encrypted for it (``WebPushChannel`` makes that a permanent error too)."""
-        try:
-            point, auth = b64url_decode(self.p256dh), b64url_decode(self.auth)
-        except (ValueError, binascii.Error):
-            return False
-        return len(point) == 65 and point[0] == 4 and len(auth) == 16
-
 
 @dataclasses.dataclass(frozen=True)
 class Push:
     subscription: PushSubscription
-    payload: Mapping[str, Any]  # title, body, url, tag, icon: sent as JSON
+    # title, body, url, tag, icon: sent as JSON; or that JSON already encoded (``encode``),
+    # as the recipients of one event in one language share it
+    payload: Mapping[str, Any] | bytes
     notification_id: str
     ttl: int = 24 * 3600  # seconds the push service keeps it for an offline browser
     urgency: str = "normal"  # very-low | low | normal | high
@@ -109,7 +101,12 @@ class Push:
             raise ValueError("topic: at most 32 characters of A-Z a-z 0-9 - _")
 
     def data(self) -> bytes:
-        return _compact_json(dict(self.payload)).encode()
+        return self.payload if isinstance(self.payload, bytes) else encode(self.payload)
+
+
+def encode(payload: Mapping[str, Any]) -> bytes:
+    """A push's payload as the JSON the service worker reads."""
+    return _compact_json(dict(payload)).encode()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -198,7 +195,14 @@ class WebPushChannel(Channel[Push]):
 
     async def _send(self, message: Push) -> Sent:
         sub = message.subscription
-        if not sub.keys_valid():
+        try:  # pywebpush decodes the keys (once: no check of ours before it decodes them again)
+            pusher = WebPusher(sub.to_json(), aiohttp_session=self._http())
+        except (ValueError, IndexError, WebPushException):  # not base64, empty, not 65 bytes
+            raise PermanentChannelError("invalid subscription keys") from None
+        point, auth = pusher.receiver_key or b"", pusher.auth_key or b""
+        # an uncompressed point and a 16-byte secret; whether the point is on the curve is
+        # found out when the payload is encrypted for it (below)
+        if len(point) != 65 or point[0] != 4 or len(auth) != 16:
             raise PermanentChannelError("invalid subscription keys")
         data = message.data()
         if len(data) > MAX_PAYLOAD:
@@ -207,7 +211,6 @@ class WebPushChannel(Channel[Push]):
         headers = {"Authorization": self.authorization(origin), "Urgency": message.urgency}
         if message.topic:
             headers["Topic"] = message.topic
-        pusher = WebPusher(sub.to_json(), aiohttp_session=self._http())
         try:
             resp = await pusher.send_async(
                 data,

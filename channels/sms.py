@@ -20,6 +20,7 @@ import base64
 import dataclasses
 import functools
 import json
+import logging
 import re
 from typing import Any
 
@@ -62,6 +63,14 @@ def _twilio_code(response: Response) -> object:
     except ValueError:
         return None
     return payload.get("code") if isinstance(payload, dict) else None
+
+
+@functools.lru_cache(maxsize=64)  # a sender per city at most
+def _sender_args(sender: str) -> dict[str, str]:
+    """twilio's argument for ``sender``: a Messaging Service or a number (or sender id)."""
+    if MESSAGING_SERVICE_SID.match(sender):
+        return {"messaging_service_sid": sender}
+    return {"from_": sender}
 
 
 @functools.lru_cache(maxsize=64)  # one account per city at most
@@ -121,6 +130,17 @@ class _HttpClient(AsyncTwilioHttpClient):
             )
         return response
 
+    def log_request(self, kwargs: dict[str, Any]) -> None:
+        """twilio formats its request log (every header, the URL) before its logger decides
+        whether to write it: not when that logger is off (``notifier.logs`` sets it to WARNING:
+        its lines hold the recipient's number), a sixtieth of an SMS's hand-off."""
+        if self.logger.isEnabledFor(logging.INFO):
+            super().log_request(kwargs)
+
+    def log_response(self, status_code: int, response: Response) -> None:
+        if self.logger.isEnabledFor(logging.INFO):
+            super().log_response(status_code, response)
+
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
@@ -159,17 +179,12 @@ class TwilioSmsChannel(Channel[Sms]):
         self._client.region = None
         self._client.api.base_url = self.base_url
 
-    def _sender_args(self, sender: str) -> dict[str, str]:
-        if MESSAGING_SERVICE_SID.match(sender):
-            return {"messaging_service_sid": sender}
-        return {"from_": sender}
-
     async def _send(self, message: Sms) -> Sent:
         kwargs: dict[str, Any] = {"to": message.to, "body": message.body}
         if message.status_callback:
             kwargs["status_callback"] = message.status_callback
         try:
-            sender = self._sender_args(message.sender or self.sender)
+            sender = _sender_args(message.sender or self.sender)
             created = await self._client.messages.create_async(**kwargs, **sender)
         except TwilioRestException as e:
             raise _refused(e.status, e.code) from None

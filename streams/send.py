@@ -39,6 +39,7 @@ from typing import Any
 from channels.base import PermanentChannelError, TransientChannelError
 from channels.email import Email, RecipientRefusedError
 from channels.push import Push, PushSubscription, SubscriptionGoneError
+from channels.push import encode as push_payload
 from channels.sms import OptedOutError, Sms
 from streams import dead_letters
 from streams.deps import Deps
@@ -133,6 +134,7 @@ class _Sender:
     ) -> None:
         self.batch, self.deps, self.bulk, self.holder = batch, deps, bulk, holder
         self.channel = deps.channels.get(batch.channel)
+        self.messages = _Messages(batch, deps)
         self.quota = deps.city(batch.city).monthly_quotas.get(batch.channel)
         self.size = CHUNK_PER_SENDER * deps.send_concurrency
         self.outcomes: dict[str, int] = {}
@@ -246,7 +248,7 @@ class _Sender:
                 spent = f"the city's monthly {b.channel} quota ({self.quota}) is spent"
                 return await _failed(b, r, spent, deps)
             await deps.limiter.wait(b.city, b.channel)
-            sent = await channel.send(r.id, _message(b, r, cp, deps))
+            sent = await channel.send(r.id, self.messages(r, cp))
         except TransientChannelError as e:
             return await _retry_later(b, r, attempt, e, deps)
         except PermanentChannelError as e:
@@ -347,30 +349,44 @@ async def _failed(batch: DeliveryBatch, r: Recipient, error: str, deps: Deps) ->
     return "failed"
 
 
-def _message(batch: DeliveryBatch, r: Recipient, cp: ContactPoint, deps: Deps) -> Any:
-    v = batch.variants[r.language]
-    city = deps.city(batch.city)  # its own senders, where it has them
-    if batch.channel == "sms":
-        status_url = deps.sms_status_url(batch.city)
-        return Sms(cp.address, v["text"], r.id, status_url, sender=city.sms_from)
-    if batch.channel == "push":
-        ttl = 24 * 3600
-        if batch.expires_at is not None:
-            ttl = max(0, int(batch.expires_at - time.time()))
-        payload = {"title": v["title"], "body": v["body"], "url": v["url"], "tag": batch.event}
-        if deps.renderer.brand.icon_url:
-            payload["icon"] = deps.renderer.brand.icon_url
-        return Push(
-            PushSubscription(cp.address, cp.p256dh, cp.auth),
-            payload,
-            r.id,
-            ttl,
-            URGENCY.get(batch.severity, "low"),
-            _topic(batch.event),
-        )
-    return _email(
-        batch, r, cp.address, city.mail_from or deps.mail_from, city.mail_from, city.reply_to
-    )
+class _Messages:
+    """A batch's message for each recipient, from what they share, found once per batch: the
+    city's senders, the SMS status URL, a push's payload per language."""
+
+    def __init__(self, batch: DeliveryBatch, deps: Deps) -> None:
+        self.batch = batch
+        self.city = deps.city(batch.city)  # its own senders, where it has them
+        self.mail_from = self.city.mail_from or deps.mail_from
+        self.status_url = deps.sms_status_url(batch.city)
+        self.icon_url = deps.renderer.brand.icon_url
+        self.urgency = URGENCY.get(batch.severity, "low")
+        self._payloads: dict[str, bytes] = {}  # language -> the push's JSON
+
+    def __call__(self, r: Recipient, cp: ContactPoint) -> Any:
+        batch = self.batch
+        if batch.channel == "sms":
+            text = batch.variants[r.language]["text"]
+            return Sms(cp.address, text, r.id, self.status_url, sender=self.city.sms_from)
+        if batch.channel == "push":
+            ttl = 24 * 3600
+            if batch.expires_at is not None:
+                ttl = max(0, int(batch.expires_at - time.time()))
+            subscription = PushSubscription(cp.address, cp.p256dh, cp.auth)
+            topic = _topic(batch.event)
+            return Push(subscription, self._payload(r.language), r.id, ttl, self.urgency, topic)
+        city = self.city
+        return _email(batch, r, cp.address, self.mail_from, city.mail_from, city.reply_to)
+
+    def _payload(self, language: str) -> bytes:
+        data = self._payloads.get(language)
+        if data is None:
+            v = self.batch.variants[language]
+            payload = {"title": v["title"], "body": v["body"], "url": v["url"]}
+            payload["tag"] = self.batch.event
+            if self.icon_url:
+                payload["icon"] = self.icon_url
+            data = self._payloads[language] = push_payload(payload)
+        return data
 
 
 @functools.lru_cache(maxsize=1024)  # an event's messages go out together

@@ -30,6 +30,7 @@ from channels.push import (
     application_server_key,
     b64url_decode,
     b64url_encode,
+    encode,
     generate_vapid_keys,
     load_vapid_private_key,
 )
@@ -168,9 +169,11 @@ async def test_defaults_and_the_fake_subscribe_helper(
     fake, url = service
     sub, _ = fake.subscribe(url)
     await channel.send("n-1", Push(sub, {"title": "x"}, "n-1"))
-    (got,) = fake.received
-    assert got.headers == {"TTL": "86400", "Urgency": "normal"}
-    assert got.json() == {"title": "x"}
+    # the recipients of an event share its payload, encoded once (``streams.send``)
+    await channel.send("n-2", Push(sub, encode({"title": "y"}), "n-2"))
+    first, second = fake.received
+    assert first.headers == {"TTL": "86400", "Urgency": "normal"}
+    assert first.json() == {"title": "x"} and second.json() == {"title": "y"}
 
 
 async def test_the_vapid_header_is_signed_once_per_origin(

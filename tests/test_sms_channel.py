@@ -315,6 +315,30 @@ async def test_no_token_and_no_phone_number_reach_the_logs(
         assert secret not in logged
 
 
+async def test_twilios_request_log_is_written_when_its_logger_is_on_and_made_only_then(
+    sms: TwilioSmsChannel, caplog: pytest.LogCaptureFixture
+) -> None:
+    made: list[str] = []
+    original = logging.Logger.info
+
+    def info(self: logging.Logger, msg: object, *args: Any, **kwargs: Any) -> None:
+        if self.name.startswith("twilio"):
+            made.append(str(msg))
+        original(self, msg, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(logging.Logger, "info", info)
+        with caplog.at_level(logging.WARNING, logger="twilio"):
+            await sms.send("n-1", text())
+        assert made == []  # off: not even formatted (``notifier.logs`` keeps it off)
+        with caplog.at_level(logging.INFO, logger="twilio"):
+            await sms.send("n-2", text())
+    twilio_lines = [r.getMessage() for r in caplog.records if r.name.startswith("twilio")]
+    assert "-- BEGIN Twilio API Request --" in twilio_lines
+    assert any(line.startswith("Response Status Code: 201") for line in twilio_lines)
+    assert made == twilio_lines
+
+
 async def test_the_fake_answers_like_twilio_without_credentials(
     twilio: tuple[TwilioFake, str],
 ) -> None:
