@@ -27,6 +27,7 @@ from pywebpush import WebPusher, WebPushException
 
 from channels.base import (
     Channel,
+    Deadlines,
     PermanentChannelError,
     Sent,
     TransientChannelError,
@@ -40,6 +41,7 @@ TOPIC = re.compile(r"^[A-Za-z0-9_-]{1,32}$")  # RFC 8030 5.4: URL-safe base64 al
 MAX_PAYLOAD = 4096 - 86 - 16 - 1
 VAPID_LIFETIME = 12 * 3600  # the JWT's exp; push services refuse more than 24 h
 VAPID_REFRESH_BEFORE = 3600  # sign a new one when the cached one has less than this left
+_NO_LIMIT = aiohttp.ClientTimeout()  # aiohttp's: the channel's ``Deadlines`` keep the time
 _compact_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
@@ -167,7 +169,7 @@ class WebPushChannel(Channel[Push]):
         self.subject = vapid_subject
         self.public_key = application_server_key(self._vapid.private_key)
         self.timeout = timeout
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self.deadlines = Deadlines(timeout)  # the time limit (none of aiohttp's: ``_NO_LIMIT``)
         self.max_connections = max_connections
         self._clock = clock
         self._headers: dict[str, tuple[str, float]] = {}  # origin -> (Authorization, renew at)
@@ -189,7 +191,7 @@ class WebPushChannel(Channel[Push]):
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self.max_connections),
-                timeout=self._timeout,
+                timeout=_NO_LIMIT,
             )
         return self._session
 
@@ -217,7 +219,7 @@ class WebPushChannel(Channel[Push]):
                 headers,
                 ttl=message.ttl,
                 content_encoding="aes128gcm",
-                timeout=self._timeout,
+                timeout=_NO_LIMIT,
             )
         except (aiohttp.ClientError, TimeoutError) as e:
             raise TransientChannelError(f"push connection: {type(e).__name__}") from None

@@ -32,6 +32,7 @@ from twilio.rest import Client
 
 from channels.base import (
     Channel,
+    Deadlines,
     PermanentChannelError,
     Sent,
     TransientChannelError,
@@ -79,13 +80,13 @@ def _basic(user: str, password: str) -> str:
 
 
 class _HttpClient(AsyncTwilioHttpClient):
-    """twilio's aiohttp client with a session made on first use (inside the event loop),
-    a real timeout (twilio passes ``timeout=None`` per request, which aiohttp reads as "no
-    timeout", so the constructor's timeout would never apply) and transient failures
-    raised here, where the response headers (``Retry-After``) are still at hand."""
+    """twilio's aiohttp client with a session made on first use (inside the event loop) and
+    transient failures raised here, where the response headers (``Retry-After``) are still at
+    hand. twilio passes ``timeout=None`` with every request, which aiohttp reads as "no time
+    limit": the channel keeps the time limit (``channels.base.Deadlines``)."""
 
-    def __init__(self, timeout: float, max_connections: int) -> None:
-        super().__init__(pool_connections=False, timeout=timeout)
+    def __init__(self, max_connections: int) -> None:
+        super().__init__(pool_connections=False)
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
 
@@ -117,7 +118,7 @@ class _HttpClient(AsyncTwilioHttpClient):
                 data=data,
                 headers=headers,
                 auth=None,
-                timeout=timeout if timeout is not None else self.timeout,
+                timeout=timeout,
                 allow_redirects=allow_redirects,
             )
         except (aiohttp.ClientError, TimeoutError) as e:
@@ -171,7 +172,8 @@ class TwilioSmsChannel(Channel[Sms]):
             raise ValueError("a Messaging Service SID is MG followed by 32 hex digits")
         self.sender = sender
         self.base_url = base_url.rstrip("/")
-        self._http = _HttpClient(timeout, max_connections)
+        self.deadlines = Deadlines(timeout)
+        self._http = _HttpClient(max_connections)
         self._client = Client(account_sid, auth_token, http_client=self._http)
         # Client() reads TWILIO_EDGE / TWILIO_REGION from os.environ and would then rewrite
         # the host of every URL; the base URL is our configuration, not the environment's.

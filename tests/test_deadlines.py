@@ -1,0 +1,105 @@
+"""The channels' time limit (``channels.base.Deadlines``): a call that gets no answer is cut
+as a transient error, and only then; a cancellation from elsewhere stays one."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from channels.base import Channel, Deadlines, Sent, TransientChannelError
+from channels.push import Push, WebPushChannel, generate_vapid_keys
+from notifier.embedded import free_port
+from notifier.push_service_fake import PushServiceFake
+
+
+class Slow(Channel[float]):
+    """A provider that answers after the message's number of seconds."""
+
+    name, provider = "test", "slow"
+
+    def __init__(self, timeout: float) -> None:
+        self.deadlines = self.limit = Deadlines(timeout)
+
+    async def _send(self, message: float) -> Sent:
+        await asyncio.sleep(message)
+        return Sent(provider_id=f"after {message}")
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_a_call_without_an_answer_is_cut_and_the_sender_goes_on() -> None:
+    slow = Slow(timeout=0.2)
+    with pytest.raises(TransientChannelError) as e:
+        await slow.send("n-1", 30.0)
+    assert e.value.reason == "slow timeout: no answer within 0.2 s"
+    # the task that was cut is not cancelled: it sends the next message
+    assert (await slow.send("n-2", 0.0)).provider_id == "after 0.0"
+    await asyncio.sleep(0.5)  # a later tick cuts nothing that was answered
+    assert not slow.limit._cut and not any(slow.limit._sets.values())
+
+
+async def test_calls_that_are_answered_in_time_are_not_cut() -> None:
+    slow = Slow(timeout=5.0)
+    sent = await asyncio.gather(*(slow.send(f"n-{i}", i / 100) for i in range(20)))
+    assert [s.provider_id for s in sent] == [f"after {i / 100}" for i in range(20)]
+
+
+async def test_a_cancellation_from_elsewhere_is_not_taken_for_a_timeout() -> None:
+    slow = Slow(timeout=5.0)
+    task = asyncio.ensure_future(slow.send("n-1", 30.0))
+    await asyncio.sleep(0.05)
+    task.cancel()  # the worker stopping, say
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_cancelled_from_elsewhere_as_the_limit_cuts_stays_cancelled() -> None:
+    slow = Slow(timeout=0.1)
+    task = asyncio.ensure_future(slow.send("n-1", 30.0))
+    await asyncio.sleep(0.01)
+    # the tick's timer and a stop in the same turn of the loop: the stop wins
+    tick = next(iter(slow.limit._sets))
+    slow.limit._expire(tick)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+def test_a_limit_is_positive() -> None:
+    with pytest.raises(ValueError):
+        Deadlines(0)
+
+
+@pytest.fixture
+async def hanging() -> AsyncIterator[str]:
+    """A push service that takes the request and never answers (until the test ends)."""
+    release = asyncio.Event()
+
+    async def handle(request: web.Request) -> web.Response:
+        await release.wait()
+        return web.Response(status=201)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    server = TestServer(app, host="127.0.0.1", port=free_port())
+    await server.start_server()
+    yield str(server.make_url("")).rstrip("/")
+    release.set()
+    await server.close()
+
+
+async def test_a_push_service_that_does_not_answer_times_out_as_transient(hanging: str) -> None:
+    keys = generate_vapid_keys()
+    channel = WebPushChannel(keys.private_key, "mailto:ops@example.org", timeout=0.3)
+    sub, _ = PushServiceFake().subscribe(hanging)
+    try:
+        with pytest.raises(TransientChannelError) as e:
+            await channel.send("n-1", Push(sub, {"title": "x"}, "n-1"))
+    finally:
+        await channel.close()
+    assert e.value.reason == "webpush timeout: no answer within 0.3 s"
