@@ -21,11 +21,13 @@ cannot carry one into the logs.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
 import sys
 import time
+import traceback
 from datetime import UTC, datetime
 from typing import IO, Any
 
@@ -199,6 +201,38 @@ class KafkaRecordContext(logging.Filter):
         return True
 
 
+class Handler(logging.StreamHandler[IO[str]]):
+    """``setup``'s handler. The delivery lines ``AttemptLines`` made during a turn of the event
+    loop wait in ``pending`` and go out together at its end, in one write; any other record
+    writes them first, and so does ``flush`` (``logging.shutdown``, at exit), so every line
+    keeps its place."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        super().__init__(stream)
+        self.pending: list[str] = []
+
+    def _write_pending(self) -> None:
+        if self.pending:
+            lines, self.pending = "".join(self.pending), []
+            self.stream.write(lines)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.pending:  # ``handle`` holds the lock
+            try:
+                self._write_pending()
+            except Exception:
+                self.handleError(record)
+        super().emit(record)
+
+    def flush(self) -> None:
+        self.acquire()
+        try:
+            self._write_pending()
+        finally:
+            self.release()
+        super().flush()
+
+
 class AttemptLines:
     """``channels.base``'s canonical line (one per hand-off), written by ``setup``'s handler
     without going through ``logging``: the text its formatter would make of the record
@@ -206,21 +240,25 @@ class AttemptLines:
 
     Through ``logging`` the line cost 36-38 µs in an SMS channel's send (the record, the logger
     hierarchy, the formatter, the whole line searched for personal data), a sixth of the
-    hand-off; written here, 12-14 (JSON: 55, and 30 here; ``bench/README.md``).
+    hand-off; written here, 12-14 (JSON: 55, and 30 here; ``bench/README.md``). In an event
+    loop, the lines of one turn go out together at its end (``Handler``): a write and a flush
+    a line cost another 5 µs. A worker killed with SIGKILL loses the lines of the turn it was
+    in; the ledger has every outcome.
 
     Only the fields that vary are masked, one by one: the rest of the line is ours, and a
     field's neighbours (``=`` and a space) end every pattern ``redact`` looks for, so the result
     is the same. When the configuration is not ``setup``'s
     (another handler or filter, the logger off or below INFO), it declines and the line goes
-    through ``logging``."""
+    through ``logging``; that is looked at once a turn."""
 
     LOGGER = channels_base.log.name
 
-    def __init__(self, handler: logging.StreamHandler[IO[str]]) -> None:
+    def __init__(self, handler: Handler) -> None:
         self.handler = handler
         parts = self.LOGGER.split(".")  # the logger, its parents, the root
         names = [".".join(parts[:i]) for i in range(len(parts), 0, -1)]
         self.chain = [*map(logging.getLogger, names), logging.getLogger()]
+        self._due: asyncio.AbstractEventLoop | None = None  # the loop a write is due in
 
     def _declines(self) -> bool:
         h, log, root = self.handler, self.chain[0], self.chain[-1]
@@ -243,8 +281,47 @@ class AttemptLines:
         ms: float,
         error: str | None,
     ) -> bool:
-        if self._declines():
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if (loop is None or self._due is not loop) and self._declines():
             return False
+        line = self._line(notification_id, channel, provider, outcome, ms, error)
+        if line is None:
+            return False
+        h = self.handler
+        h.acquire()
+        try:
+            h.pending.append(line + h.terminator)
+        finally:
+            h.release()
+        if loop is None:  # no turn to wait for
+            return self._write()
+        if self._due is not loop:
+            self._due = loop
+            loop.call_soon(self._write)
+        return True
+
+    def _write(self) -> bool:
+        self._due = None
+        try:
+            self.handler.flush()
+        except Exception:  # the stream is gone: as ``logging`` reports it
+            if logging.raiseExceptions:
+                traceback.print_exc(file=sys.stderr)
+            return False
+        return True
+
+    def _line(
+        self,
+        notification_id: str,
+        channel: str,
+        provider: str,
+        outcome: str,
+        ms: float,
+        error: str | None,
+    ) -> str | None:
         h = self.handler
         created = time.time()
         nid, channel, provider, outcome = (
@@ -254,8 +331,8 @@ class AttemptLines:
         formatter = h.formatter
         if type(formatter) is TextFormatter and formatter._fmt == TEXT_FORMAT:
             msecs = int((created - int(created)) * 1000)
-            line = f"{formatter.asctime(created, msecs)} INFO {self.LOGGER} {message}"
-        elif type(formatter) is JsonFormatter:
+            return f"{formatter.asctime(created, msecs)} INFO {self.LOGGER} {message}"
+        if type(formatter) is JsonFormatter:
             # what ``JsonFormatter.format`` writes, key by key (the tests compare the two)
             ts = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
             line = (
@@ -270,25 +347,13 @@ class AttemptLines:
                 if isinstance(f, KafkaRecordContext):  # the only kind ``_declines`` lets by
                     for name, value in f.fields().items():
                         line += f', "{name}": {_dumps(_clean(value))}'
-            line += "}"
-        else:
-            return False
-        h.acquire()
-        try:
-            h.stream.write(line + h.terminator)
-            h.stream.flush()
-        except Exception:  # the stream is gone: ``logging`` reports it its way
-            return False
-        finally:
-            h.release()
-        return True
+            return line + "}"
+        return None
 
 
-def setup(
-    settings: Settings, component: str, stream: IO[str] | None = None
-) -> logging.StreamHandler[IO[str]]:
+def setup(settings: Settings, component: str, stream: IO[str] | None = None) -> Handler:
     """Configure the root logger from the settings; the handler it installed."""
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = Handler(stream or sys.stderr)
     if settings.log_format == "json":
         handler.setFormatter(JsonFormatter(component))
     else:

@@ -5,6 +5,8 @@ address, no id)."""
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -78,3 +80,21 @@ class Metrics:
         for labels in list(self.consumer_lag._metrics):  # partitions handed to another worker
             if (labels[0], int(labels[1])) not in {(tp.topic, tp.partition) for tp in held}:
                 self.consumer_lag.remove(*labels)
+
+
+def observe_many(histogram: Histogram, amounts: Sequence[float]) -> None:
+    """``histogram.observe`` of each amount (of one labelled child), a bucket's counter moved
+    once for all the amounts it takes: the hand-off writes its latencies a chunk at a time,
+    where two ``observe`` a message cost 1.3 µs. prometheus_client has no such call: this moves
+    the child's own counters, as ``observe`` does (a test compares the two)."""
+    if not amounts:
+        return
+    histogram._raise_if_not_observable()
+    bounds = histogram._upper_bounds
+    counts = [0] * len(bounds)
+    for amount in amounts:
+        counts[bisect_left(bounds, amount)] += 1
+    histogram._sum.inc(sum(amounts))
+    for i, n in enumerate(counts):
+        if n:
+            histogram._buckets[i].inc(n)

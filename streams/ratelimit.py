@@ -62,6 +62,17 @@ class RateLimiter:
         own = self.city_rates(city).get(channel) if self.city_rates is not None else None
         return own if own is not None else self.rates.get(channel)
 
+    def take_now(self, city: str, channel: str) -> bool:
+        """A token at once, if one needs no waiting: there is no limit, or this worker has one
+        left of its last chunk. Else ``wait``."""
+        if self.rate(city, channel) is None:
+            return True
+        k = (city, channel)
+        if self._local.get(k, 0) > 0:
+            self._local[k] -= 1
+            return True
+        return False
+
     async def wait(self, city: str, channel: str) -> None:
         rate = self.rate(city, channel)
         if rate is None:

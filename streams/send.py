@@ -45,6 +45,7 @@ from streams import dead_letters
 from streams.deps import Deps
 from streams.fallback import FROM_CHANNELS, FallbackDue
 from streams.ledger import LEASE_SECONDS, STORE_AWAY
+from streams.metrics import observe_many
 from streams.records import (
     UNSUBSCRIBE_PLACEHOLDER,
     DeliveryBatch,
@@ -180,7 +181,7 @@ class _Sender:
 
     async def _hand_over(self) -> None:
         """One sender: the next claimed message, until none is left or the store is away."""
-        while (item := await self._next()) is not None:
+        while (item := self._ready() or await self._next()) is not None:
             try:
                 self._count(await self._send(*item))
                 if len(self._accepted) >= self.size:
@@ -188,19 +189,31 @@ class _Sender:
             except Exception as e:  # the others go on, unless it is the store
                 self.failed(e)
 
+    def _ready(self) -> _Claimed | None:
+        """The next claimed message, if one is there (none in the bulk lane, which first waits
+        its turn: ``_next``)."""
+        if self.store_away or self.bulk:
+            return None
+        self._claim_ahead()
+        return self._queue.popleft() if self._queue else None
+
     async def _next(self) -> _Claimed | None:
         if self.bulk:
             await self.deps.lanes.bulk_turn(self.batch.channel)
         while not self.store_away:
-            if len(self._queue) < self.deps.send_concurrency and self._claiming is None:
-                if self._chunks:  # claimed ahead, while the queue still feeds every sender
-                    self._claiming = asyncio.ensure_future(self._claim(self._chunks.popleft()))
+            self._claim_ahead()
             if self._queue:
                 return self._queue.popleft()
             if self._claiming is None:
                 return None
             await self._claiming
         return None
+
+    def _claim_ahead(self) -> None:
+        """The next chunk claimed while the queue still feeds every sender."""
+        if len(self._queue) < self.deps.send_concurrency and self._claiming is None:
+            if self._chunks:
+                self._claiming = asyncio.ensure_future(self._claim(self._chunks.popleft()))
 
     async def _claim(self, pairs: list[tuple[Recipient, ContactPoint | None]]) -> None:
         """A chunk's checks before the claim, then its claims in one call: what this worker
@@ -244,10 +257,13 @@ class _Sender:
         b, deps, channel = self.batch, self.deps, self.channel
         assert channel is not None  # none: nothing was claimed
         try:
-            if not await deps.quotas.acquire(b.city, b.channel, self.quota):
+            if self.quota is not None and not await deps.quotas.acquire(
+                b.city, b.channel, self.quota
+            ):
                 spent = f"the city's monthly {b.channel} quota ({self.quota}) is spent"
                 return await _failed(b, r, spent, deps)
-            await deps.limiter.wait(b.city, b.channel)
+            if not deps.limiter.take_now(b.city, b.channel):
+                await deps.limiter.wait(b.city, b.channel)
             sent = await channel.send(r.id, self.messages(r, cp))
         except TransientChannelError as e:
             return await _retry_later(b, r, attempt, e, deps)
@@ -271,12 +287,10 @@ class _Sender:
             [(b.city, b.event, r.id, "sent", index, {"provider_id": p}) for r, p, _ in accepted]
         )
         now = time.time()
-        unrecorded = deps.metrics.unrecorded.labels(b.channel)
-        latency = deps.metrics.latency.labels(b.channel)
-        for _, _, when in accepted:
-            unrecorded.observe(now - when)
-            if b.origin_at:
-                latency.observe(max(0.0, when - b.origin_at))
+        observe_many(deps.metrics.unrecorded.labels(b.channel), [now - w for _, _, w in accepted])
+        if b.origin_at:
+            latencies = [max(0.0, when - b.origin_at) for _, _, when in accepted]
+            observe_many(deps.metrics.latency.labels(b.channel), latencies)
 
 
 async def _held_elsewhere(batch: DeliveryBatch, r: Recipient, deps: Deps) -> str:

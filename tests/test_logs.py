@@ -3,6 +3,7 @@ address, phone number, push endpoint or token in them, whatever a provider answe
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -168,6 +169,35 @@ def test_the_delivery_line_written_directly_is_the_one_logging_writes(
             41,
             "evt_1",
         )
+
+
+async def test_the_delivery_lines_of_a_turn_go_out_at_its_end_and_keep_their_place(
+    restore_logging: None,
+) -> None:
+    out = io.StringIO()
+    handler = logs.setup(Settings(log_format="text"), "worker", stream=out)
+    channels_base.log_attempt("ntf_1", "sms", "twilio", "sent", 3.0, None)
+    channels_base.log_attempt("ntf_2", "sms", "twilio", "sent", 3.0, None)
+    assert out.getvalue() == ""  # not yet: the turn is not over
+    await asyncio.sleep(0)
+    assert [line.split()[5] for line in out.getvalue().splitlines()] == [
+        "notification=ntf_1",
+        "notification=ntf_2",
+    ]
+    # a record of another logger in the same turn goes after the lines made before it
+    channels_base.log_attempt("ntf_3", "sms", "twilio", "sent", 3.0, None)
+    logging.getLogger("notifier.streams").warning("after ntf_3")
+    channels_base.log_attempt("ntf_4", "sms", "twilio", "sent", 3.0, None)
+    handler.flush()  # as ``logging.shutdown`` does at exit
+    tail = [line.split(" ", 4)[4] for line in out.getvalue().splitlines()[2:]]
+    assert [t.split()[0] if t.startswith("delivery") else t for t in tail] == [
+        "delivery",
+        "after ntf_3",
+        "delivery",
+    ]
+    assert "ntf_3" in tail[0] and "ntf_4" in tail[2]
+    await asyncio.sleep(0)  # the turn's write finds nothing left
+    assert len(out.getvalue().splitlines()) == 5
 
 
 def test_the_delivery_line_reaches_any_other_handler_through_logging(
