@@ -102,25 +102,32 @@ return out
 # ('' for none) -> the attempt number of each (0: another sender holds it, or it is done)
 _CLAIM = """
 local now, lease, prefix, holder = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[5]
-local out = {}
+local out, taken = {}, {}
 for _, item in ipairs(cjson.decode(ARGV[4])) do
   local nkey = prefix .. 'notif:' .. item[2]
-  local h = redis.call('HMGET', nkey, 'status', 'claimed_at', 'channel', 'holder')
+  local h = redis.call('HMGET', nkey, 'status', 'claimed_at', 'channel', 'holder', 'attempts')
   local status, claimed, channel = h[1], tonumber(h[2] or '0'), h[3]
   local mine = holder ~= '' and h[4] == holder
   local stale = status == 'sending' and (mine or tonumber(now) - claimed > lease)
   local attempts = 0
   if status == 'queued' or stale then
+    attempts = (tonumber(h[5]) or 0) + 1
     redis.call('HSET', nkey, 'status', 'sending', 'claimed_at', now, 'updated_at', now,
-               'holder', holder)
-    attempts = redis.call('HINCRBY', nkey, 'attempts', 1)
+               'holder', holder, 'attempts', attempts)
     if status == 'queued' then
       local ckey = prefix .. 'event:' .. item[1] .. ':counts'
-      redis.call('HINCRBY', ckey, channel .. ':queued', -1)
-      redis.call('HINCRBY', ckey, channel .. ':sending', 1)
+      local by_channel = taken[ckey] or {}
+      taken[ckey] = by_channel
+      by_channel[channel] = (by_channel[channel] or 0) + 1
     end
   end
   out[#out + 1] = attempts
+end
+for ckey, by_channel in pairs(taken) do  -- the counts once per event and channel
+  for channel, n in pairs(by_channel) do
+    redis.call('HINCRBY', ckey, channel .. ':queued', -n)
+    redis.call('HINCRBY', ckey, channel .. ':sending', n)
+  end
 end
 return out
 """
@@ -132,7 +139,7 @@ _ADVANCE = """
 local rank = {queued=0, sending=1, sent=2, delivered=3, undelivered=3, failed=3, expired=3,
               skipped=3, superseded=3, cancelled=3}
 local now, ttl, prefix = ARGV[1], ARGV[2], ARGV[3]
-local out = {}
+local out, counts = {}, {}
 for _, item in ipairs(cjson.decode(ARGV[4])) do
   local event, nid, target, fields = item[1], item[2], item[3], item[5]
   local nkey = prefix .. 'notif:' .. nid
@@ -143,14 +150,24 @@ for _, item in ipairs(cjson.decode(ARGV[4])) do
   local status, channel = h[1], h[2]
   local moved = 0
   if status and rank[target] > rank[status] then
-    redis.call('HSET', nkey, 'status', target, 'updated_at', now)
-    for name, value in pairs(fields) do redis.call('HSET', nkey, name, value) end
+    local set = {'status', target, 'updated_at', now}
+    for name, value in pairs(fields) do
+      set[#set + 1] = name
+      set[#set + 1] = value
+    end
+    redis.call('HSET', nkey, unpack(set))
     local ckey = prefix .. 'event:' .. event .. ':counts'
-    redis.call('HINCRBY', ckey, channel .. ':' .. status, -1)
-    redis.call('HINCRBY', ckey, channel .. ':' .. target, 1)
+    local c = counts[ckey] or {}
+    counts[ckey] = c
+    local from, to = channel .. ':' .. status, channel .. ':' .. target
+    c[from] = (c[from] or 0) - 1
+    c[to] = (c[to] or 0) + 1
     moved = 1
   end
   out[#out + 1] = moved
+end
+for ckey, c in pairs(counts) do  -- the counts once per event and status
+  for field, n in pairs(c) do redis.call('HINCRBY', ckey, field, n) end
 end
 return out
 """
