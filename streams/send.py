@@ -11,10 +11,13 @@ provider call waits for its token in the city's rate limit first. A provider say
 is gone for good (a bounce, STOP, a push subscription 404/410) switches that contact point off
 in the consent ledger.
 
-A batch is claimed in chunks of ``CHUNK_PER_SENDER * send_concurrency`` messages, one script
-call each; its messages go to the provider ``send_concurrency`` at a time; what the provider took
-is written ``sent`` by one script call each time a chunk's worth has been taken (a write per
-message cost the worker more than a quarter of its time). So at most a chunk's worth, plus the
+A batch is taken in chunks of ``CHUNK_PER_SENDER * send_concurrency`` messages: a chunk's
+contact points are read in one script call and its messages claimed in another, the next chunk
+while the one before is still going (the first messages go as soon as the first chunk is
+claimed, not once every contact point of the batch is read). Its messages go to the provider
+``send_concurrency`` at a time; what the provider took is written ``sent`` by one script call
+each time a chunk's worth has been taken (a write per message cost the worker more than a
+quarter of its time). So at most a chunk's worth, plus the
 messages then in flight (``(CHUNK_PER_SENDER + 1) * send_concurrency`` in all), is between the
 provider's acceptance and the ledger write: what a crash, or the store going away, can leave
 taken by the provider and not recorded (sent again when its claim is taken back). Once the store
@@ -32,7 +35,7 @@ import dataclasses
 import functools
 import hashlib
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from email.utils import parseaddr
 from typing import Any
 
@@ -93,14 +96,11 @@ async def send_batch(raw: bytes, deps: Deps, bulk: bool = False) -> dict[str, in
     stale = await _stale(batch, deps)
     if stale:
         await sender.end([(r, stale, None) for r in batch.recipients])
+    elif bulk:
+        await sender.run(batch.recipients)
     else:
-        contacts = await deps.store.contacts(batch.city, [r.contact for r in batch.recipients])
-        pairs = list(zip(batch.recipients, contacts, strict=True))
-        if bulk:
-            await sender.run(pairs)
-        else:
-            with deps.lanes.normal(batch.channel):
-                await sender.run(pairs)
+        with deps.lanes.normal(batch.channel):
+            await sender.run(batch.recipients)
     outcomes = sender.outcomes
     await deps.quotas.settle(batch.city, batch.channel, sender.quota, outcomes.get("sent", 0))
     for outcome, n in outcomes.items():
@@ -125,8 +125,8 @@ _Claimed = tuple[Recipient, ContactPoint, int]  # the recipient, its contact, th
 
 class _Sender:
     """One batch's hand-off: ``send_concurrency`` senders take the claimed messages one after
-    the other. The next chunk is checked (consent, expiry) and claimed, in one call, while the
-    last messages of the one before are still going; what the provider took is written ``sent``
+    the other. The next chunk is read, checked (consent, expiry) and claimed while the last
+    messages of the one before are still going; what the provider took is written ``sent``
     in one call once a chunk's worth has been taken. Once the store has failed, nothing more is
     handed over."""
 
@@ -141,9 +141,7 @@ class _Sender:
         self.outcomes: dict[str, int] = {}
         self.errors: list[BaseException] = []
         self.store_away = False
-        self._chunks: collections.deque[list[tuple[Recipient, ContactPoint | None]]] = (
-            collections.deque()
-        )
+        self._chunks: collections.deque[Sequence[Recipient]] = collections.deque()
         self._queue: collections.deque[_Claimed] = collections.deque()
         self._claiming: asyncio.Task[None] | None = None
         self._accepted: list[tuple[Recipient, str, float]] = []  # recipient, provider id, when
@@ -167,9 +165,10 @@ class _Sender:
         for _, status, _ in ends:
             self._count(status)
 
-    async def run(self, pairs: list[tuple[Recipient, ContactPoint | None]]) -> None:
-        self._chunks.extend(pairs[i : i + self.size] for i in range(0, len(pairs), self.size))
-        senders = min(self.deps.send_concurrency, len(pairs))
+    async def run(self, recipients: Sequence[Recipient]) -> None:
+        size = self.size
+        self._chunks.extend(recipients[i : i + size] for i in range(0, len(recipients), size))
+        senders = min(self.deps.send_concurrency, len(recipients))
         await asyncio.gather(*(self._hand_over() for _ in range(senders)))
         while self._claiming is not None:  # claimed ahead when the store went away: let it end
             await self._claiming
@@ -215,11 +214,14 @@ class _Sender:
             if self._chunks:
                 self._claiming = asyncio.ensure_future(self._claim(self._chunks.popleft()))
 
-    async def _claim(self, pairs: list[tuple[Recipient, ContactPoint | None]]) -> None:
-        """A chunk's checks before the claim, then its claims in one call: what this worker
-        now holds goes on the queue. Never raises: the batch hears of it (``failed``)."""
+    async def _claim(self, recipients: Sequence[Recipient]) -> None:
+        """A chunk's contact points read and checked, then its claims made in one call: what
+        this worker now holds goes on the queue. Never raises: the batch hears of it
+        (``failed``)."""
         b, deps = self.batch, self.deps
         try:
+            contacts = await deps.store.contacts(b.city, [r.contact for r in recipients])
+            pairs = zip(recipients, contacts, strict=True)
             ends: list[tuple[Recipient, str, str | None]] = []
             ready: list[tuple[Recipient, ContactPoint]] = []
             now = time.time()
