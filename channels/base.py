@@ -161,11 +161,23 @@ class Channel(abc.ABC, Generic[M]):
     async def send(self, notification_id: str, message: M) -> Sent:
         start = time.perf_counter()
         outcome = "error"
+        deadlines = self.deadlines
         try:
-            if self.deadlines is None:
+            if deadlines is None:
                 sent = await self._send(message)
-            else:
-                sent = await self._send_in_time(message, self.deadlines)
+            else:  # cut at the time limit (here, not in a coroutine of its own: one a message)
+                task = asyncio.current_task()
+                assert task is not None  # a coroutine the event loop runs
+                waiting = deadlines.join(task)
+                try:
+                    sent = await self._send(message)
+                except asyncio.CancelledError:
+                    if not deadlines.was_cut(task):
+                        raise
+                    why = f"{self.provider} timeout: no answer within {deadlines.timeout:g} s"
+                    raise TransientChannelError(why) from None
+                finally:
+                    deadlines.leave(task, waiting)
             outcome = "sent"
             return sent
         except ChannelError as e:
@@ -180,20 +192,6 @@ class Channel(abc.ABC, Generic[M]):
                 if isinstance(failure, ChannelError):
                     error = failure.reason
             log_attempt(notification_id, self.name, self.provider, outcome, ms, error)
-
-    async def _send_in_time(self, message: M, deadlines: Deadlines) -> Sent:
-        task = asyncio.current_task()
-        assert task is not None  # a coroutine the event loop runs
-        waiting = deadlines.join(task)
-        try:
-            return await self._send(message)
-        except asyncio.CancelledError:
-            if not deadlines.was_cut(task):
-                raise
-            why = f"{self.provider} timeout: no answer within {deadlines.timeout:g} s"
-            raise TransientChannelError(why) from None
-        finally:
-            deadlines.leave(task, waiting)
 
     @abc.abstractmethod
     async def _send(self, message: M) -> Sent: ...

@@ -324,9 +324,8 @@ class AttemptLines:
     ) -> str | None:
         h = self.handler
         created = time.time()
-        nid, channel, provider, outcome = (
-            redact(v) for v in (notification_id, channel, provider, outcome)
-        )
+        nid, channel = redact(notification_id), redact(channel)
+        provider, outcome = redact(provider), redact(outcome)
         message = channels_base.ATTEMPT % (nid, channel, provider, outcome, ms)
         formatter = h.formatter
         if type(formatter) is TextFormatter and formatter._fmt == TEXT_FORMAT:
