@@ -74,6 +74,8 @@ _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
 # one lower-case word (our ids, names, statuses): no address, link or token fits in it, and any
 # 0 in it follows a letter or a digit, so it starts no phone number
 _PLAIN_WORD = re.compile(r"[a-z][a-z0-9_]{0,30}")
+# a delivery line's id, channel, provider and outcome, each a plain word: one test for the four
+_PLAIN_FIELDS = re.compile(r"(?:[a-z][a-z0-9_]{0,30} ){3}[a-z][a-z0-9_]{0,30}")
 
 
 def redact(text: str) -> str:
@@ -324,8 +326,10 @@ class AttemptLines:
     ) -> str | None:
         h = self.handler
         created = time.time()
-        nid, channel = redact(notification_id), redact(channel)
-        provider, outcome = redact(provider), redact(outcome)
+        nid = notification_id
+        if not _PLAIN_FIELDS.fullmatch(f"{nid} {channel} {provider} {outcome}"):
+            nid, channel = redact(nid), redact(channel)
+            provider, outcome = redact(provider), redact(outcome)
         message = channels_base.ATTEMPT % (nid, channel, provider, outcome, ms)
         formatter = h.formatter
         if type(formatter) is TextFormatter and formatter._fmt == TEXT_FORMAT:

@@ -137,6 +137,7 @@ class _Sender:
         self.channel = deps.channels.get(batch.channel)
         self.messages = _Messages(batch, deps)
         self.quota = deps.city(batch.city).monthly_quotas.get(batch.channel)
+        self.limited = deps.limiter.rate(batch.city, batch.channel) is not None
         self.size = CHUNK_PER_SENDER * deps.send_concurrency
         self.outcomes: dict[str, int] = {}
         self.errors: list[BaseException] = []
@@ -264,7 +265,7 @@ class _Sender:
             ):
                 spent = f"the city's monthly {b.channel} quota ({self.quota}) is spent"
                 return await _failed(b, r, spent, deps)
-            if not deps.limiter.take_now(b.city, b.channel):
+            if self.limited and not deps.limiter.take_now(b.city, b.channel):
                 await deps.limiter.wait(b.city, b.channel)
             sent = await channel.send(r.id, self.messages(r, cp))
         except TransientChannelError as e:

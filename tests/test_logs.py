@@ -139,8 +139,9 @@ def test_text_logs_are_masked_too(restore_logging: None) -> None:
 
 
 @pytest.mark.parametrize("log_format", ["text", "json"])
+@pytest.mark.parametrize("nid", ["ntf_0123456789abcdef", f"Ntf-for-{PHONE}"])
 def test_the_delivery_line_written_directly_is_the_one_logging_writes(
-    log_format: str, restore_logging: None
+    log_format: str, nid: str, restore_logging: None
 ) -> None:
     out = io.StringIO()
     handler = logs.setup(Settings(log_format=log_format), "worker", stream=out)
@@ -150,7 +151,7 @@ def test_the_delivery_line_written_directly_is_the_one_logging_writes(
     event = types.SimpleNamespace(message=record)
     context.current_event = lambda: event  # type: ignore[assignment,return-value]
     handler.addFilter(context)
-    attempt = ("ntf_0123456789abcdef", "email", "smtp", "permanent", 1234.56)
+    attempt = (nid, "email", "smtp", "permanent", 1234.56)  # an id that is a plain word, or not
     error = f"SMTP 550: 5.1.1 <{ALICE}>: unknown, call {PHONE}"
     assert logs.AttemptLines(handler)(*attempt, error)  # written without a LogRecord
     direct = out.getvalue()
