@@ -2,7 +2,7 @@
 library alone, against local servers, in one run. Starts and stops every server it needs.
 
     .venv/bin/python bench/channel_rates.py [--messages 2000] [--repeat 5] [--concurrency 16]
-                                       [--profile] [--py-spy PATH] [--logs DIR]
+                                       [--share-cores] [--profile] [--py-spy PATH] [--logs DIR]
 
 For email (aiosmtplib -> aiosmtpd), SMS (twilio's async client -> the Twilio-shaped server) and
 web push (pywebpush -> the push service that checks VAPID and decrypts), ``--messages``
@@ -18,7 +18,8 @@ notifications, measured three ways on one core of this process:
    ledger claim, message building, provider call, ledger write, the per-delivery log line.
 
 The three servers run in another process (``bench/channel_servers.py``); redis-server in its own.
-See bench/README.md for what each figure means.
+This process has a core of its own, the servers and Redis share the other(s) (``place``;
+``--share-cores``: any process on any core). See bench/README.md for what each figure means.
 """
 
 from __future__ import annotations
@@ -542,8 +543,8 @@ class Bench:
         print(
             f"medians of {a.repeat} runs of {a.messages} messages per channel and way; in flight: "
             f"raw {a.raw_concurrency} (SMTP: {a.smtp_pool} connections), channel and path "
-            f"{a.concurrency} (SEND_CONCURRENCY); {a.log_format} logs; µs/msg: CPU of this process "
-            "per message"
+            f"{a.concurrency} (SEND_CONCURRENCY); {a.log_format} logs; {a.placement}; µs/msg: CPU "
+            "of this process per message"
         )
         for r in rows:
             cells = zip(r, widths, strict=True)
@@ -559,6 +560,21 @@ def worker_logging(settings: Settings, path: Path) -> None:
     """As ``notifier worker`` logs (``notifier.logs.setup``), to a file: the per-delivery INFO
     line is part of the path."""
     logs.setup(settings, "worker", open(path, "a", encoding="utf-8"))  # noqa: SIM115 (for the run)
+
+
+def place(share: bool, *others: int) -> str:
+    """This process (the worker, or the raw client) on a core of its own, the servers and
+    redis-server (``others``) on the rest, as a worker runs in production, where Redis and the
+    providers are other machines; unless ``share``. Left to the scheduler on two cores, Redis,
+    woken by each script call, runs on the worker's core and takes it from the worker: 15-20 µs a
+    message, seen by py-spy in the worker's socket writes (``bench/README.md``). What it says."""
+    cores = sorted(os.sched_getaffinity(0))
+    if share or len(cores) < 2:
+        return f"every process on any of the {len(cores)} cores"
+    os.sched_setaffinity(0, cores[:1])
+    for pid in others:
+        os.sched_setaffinity(pid, cores[1:])
+    return f"this process on core {cores[0]}, the servers and Redis on {len(cores) - 1} other(s)"
 
 
 def server_settings(ports: dict[str, int], **more: Any) -> Settings:
@@ -688,6 +704,11 @@ def main() -> None:
         default=Settings().log_format,
         help="the worker's NOTIFIER_LOG_FORMAT (default: its default, text; production: json)",
     )
+    parser.add_argument(
+        "--share-cores",
+        action="store_true",
+        help="leave every process to the scheduler (default: this one on a core of its own)",
+    )
     parser.add_argument("--logs", type=Path, default=None, help="keep the logs in this folder")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="notifier-bench-channels-") as tmp:
@@ -707,6 +728,7 @@ def main() -> None:
                 flush=True,
             )
             pids = {"client": os.getpid(), "servers": servers.pid, "redis": procs[0].pid}
+            args.placement = place(args.share_cores, servers.pid, procs[0].pid)
             asyncio.run(bench(args, ports, push_subscriptions, pids, logs))
             counts = asyncio.run(server_counts(ports["push"]))
             print(f"\nservers took: {counts}")
