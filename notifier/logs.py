@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import re
 import sys
 import time
@@ -116,13 +117,27 @@ def _clean(value: Any) -> Any:
 
 
 class JsonFormatter(logging.Formatter):
+    _second, _stamp = -1, ""
+
     def __init__(self, component: str) -> None:
         super().__init__()
         self.component = component
 
+    def ts(self, created: float) -> str:
+        """``datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")``, the date
+        and time of day made once a second (2 µs a line)."""
+        fraction, whole = math.modf(created)
+        second, us = int(whole), round(fraction * 1e6)  # as ``fromtimestamp`` rounds
+        if us >= 1_000_000:
+            second, us = second + 1, us - 1_000_000
+        if second != self._second:
+            self._second = second
+            self._stamp = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        return f"{self._stamp}.{us // 1000:03d}+00:00"
+
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "ts": self.ts(record.created),
             "level": record.levelname,
             "logger": record.name,
             "component": self.component,
@@ -337,7 +352,7 @@ class AttemptLines:
             return f"{formatter.asctime(created, msecs)} INFO {self.LOGGER} {message}"
         if type(formatter) is JsonFormatter:
             # what ``JsonFormatter.format`` writes, key by key (the tests compare the two)
-            ts = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+            ts = formatter.ts(created)
             line = (
                 f'{{"ts": "{ts}", "level": "INFO", "logger": "{self.LOGGER}", '
                 f'"component": {_string(formatter.component)}, "message": {_string(message)}, '

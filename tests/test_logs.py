@@ -10,6 +10,7 @@ import logging
 import re
 import types
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -217,6 +218,17 @@ def test_the_delivery_line_reaches_any_other_handler_through_logging(
     channels_base.log_attempt("ntf_1", "sms", "twilio", "sent", 3.0, None)
     assert [(r.name, r.notification_id) for r in seen] == [("notifier.delivery", "ntf_1")]  # type: ignore[attr-defined]
     assert json_lines(out.getvalue())[0]["notification_id"] == "ntf_1"
+
+
+@pytest.mark.parametrize(
+    "created",
+    [1_795_000_000.0, 1_795_000_000.123456, 1_795_000_000.9994999, 1_795_000_000.9999996, 0.0004],
+)
+def test_json_times_are_isoformat_in_utc_to_the_millisecond(created: float) -> None:
+    formatter = logs.JsonFormatter("worker")
+    formatter.ts(created - 1)  # the date and time of day of another second, kept
+    expected = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+    assert formatter.ts(created) == expected
 
 
 def test_the_log_format_is_a_setting() -> None:
