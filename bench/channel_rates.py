@@ -368,20 +368,20 @@ async def timed(meter: CpuMeter, expected: int, work: Callable[[], Awaitable[int
 # -- profiling the path -----------------------------------------------------------------------
 
 # (function, end of its file's path): the time spent inside each is shown, when 1% or more.
-# Each recipient of a batch is its own task (``send_batch`` gathers them), so the per-message
-# work is under ``_send_one``; ``send_batch`` itself is the per-batch part.
+# A batch's senders are tasks of their own (``_Sender.run`` gathers them): the per-message work
+# is under ``_send`` (streams/send.py), the chunks' reads and claims under ``_claim``.
 KEY_FUNCTIONS = (
     ("send_batch", "streams/send.py"),
     ("from_wire", "streams/records.py"),
     ("_stale", "streams/send.py"),
     ("contacts", "subscriptions/store.py"),
     ("_send", "streams/send.py"),
-    ("claim", "streams/ledger.py"),
+    ("_claim", "streams/send.py"),
+    ("claim_many", "streams/ledger.py"),
     ("wait", "streams/ratelimit.py"),
     ("__call__", "streams/send.py"),  # _Messages: a recipient's message
     ("_topic", "streams/send.py"),
     ("send", "channels/base.py"),
-    ("info", "logging/__init__.py"),
     ("_send", "channels/email.py"),
     ("build_message", "channels/email.py"),
     ("send_message", "aiosmtplib/smtp.py"),
@@ -392,8 +392,8 @@ KEY_FUNCTIONS = (
     ("_send", "channels/push.py"),
     ("encode", "pywebpush/__init__.py"),
     ("post", "aiohttp/client.py"),
-    ("advance", "streams/ledger.py"),
-    ("remember_provider_id", "streams/ledger.py"),
+    ("advance_many", "streams/ledger.py"),
+    ("__call__", "notifier/logs.py"),  # AttemptLines: the delivery line
     ("execute_command", "redis/asyncio/client.py"),
 )
 

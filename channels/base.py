@@ -8,6 +8,10 @@ translates provider errors into ``TransientChannelError`` (try again) or
 The line goes through ``logging`` (logger ``notifier.delivery``), unless the process's logging
 setup installed a direct writer with ``write_attempt_lines_with`` (``notifier.logs`` does): that
 writer writes the same line without a ``LogRecord`` and says when it cannot.
+
+A channel with ``deadlines`` (``Deadlines``: the HTTP ones) has ``send`` cut the provider call
+at its time limit, a ``TransientChannelError``; the others leave it to their client (aiosmtplib
+times each SMTP command).
 """
 
 from __future__ import annotations
