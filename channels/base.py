@@ -123,10 +123,13 @@ class Deadlines:
         self.tick = min(1.0, timeout / 10)
         self._sets: dict[int, set[asyncio.Task[Any]]] = {}
         self._cut: set[asyncio.Task[Any]] = set()  # cancelled here, not yet told
+        self._loop: asyncio.AbstractEventLoop | None = None  # whose timers the ticks have
 
     def join(self, task: asyncio.Task[Any]) -> set[asyncio.Task[Any]]:
         """``task`` cut at its deadline unless it leaves the set returned first."""
         loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # the ticks' timers were another loop's
+            self._loop, self._sets = loop, {}
         tick = math.ceil((loop.time() + self.timeout) / self.tick)
         waiting = self._sets.get(tick)
         if waiting is None:

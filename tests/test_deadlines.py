@@ -103,3 +103,10 @@ async def test_a_push_service_that_does_not_answer_times_out_as_transient(hangin
     finally:
         await channel.close()
     assert e.value.reason == "webpush timeout: no answer within 0.3 s"
+
+
+def test_a_channel_used_in_a_second_event_loop_is_still_cut_there() -> None:
+    slow = Slow(timeout=3.0)  # ticks of 0.3 s: both calls below join the same one
+    asyncio.run(slow.send("n-0", 0.0))  # the first loop's timer for that tick dies with it
+    with pytest.raises(TransientChannelError):
+        asyncio.run(slow.send("n-1", 30.0))
