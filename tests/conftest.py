@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope, Session
@@ -166,3 +167,21 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+async def hanging() -> AsyncIterator[str]:
+    """A server that accepts the request and never answers (until the test ends)."""
+    release = asyncio.Event()
+
+    async def handle(request: web.Request) -> web.Response:
+        await release.wait()
+        return web.Response(status=201)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    server = TestServer(app, host="127.0.0.1", port=embedded.free_port())
+    await server.start_server()
+    yield str(server.make_url("")).rstrip("/")
+    release.set()
+    await server.close()

@@ -4,15 +4,11 @@ as a transient error, and only then; a cancellation from elsewhere stays one."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from channels.base import Channel, Deadlines, Sent, TransientChannelError
 from channels.push import Push, WebPushChannel, generate_vapid_keys
-from notifier.embedded import free_port
 from notifier.push_service_fake import PushServiceFake
 
 
@@ -73,24 +69,6 @@ async def test_cancelled_from_elsewhere_as_the_limit_cuts_stays_cancelled() -> N
 def test_a_limit_is_positive() -> None:
     with pytest.raises(ValueError):
         Deadlines(0)
-
-
-@pytest.fixture
-async def hanging() -> AsyncIterator[str]:
-    """A push service that takes the request and never answers (until the test ends)."""
-    release = asyncio.Event()
-
-    async def handle(request: web.Request) -> web.Response:
-        await release.wait()
-        return web.Response(status=201)
-
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handle)
-    server = TestServer(app, host="127.0.0.1", port=free_port())
-    await server.start_server()
-    yield str(server.make_url("")).rstrip("/")
-    release.set()
-    await server.close()
 
 
 async def test_a_push_service_that_does_not_answer_times_out_as_transient(hanging: str) -> None:

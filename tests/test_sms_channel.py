@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
 from collections.abc import AsyncIterator, Iterator
@@ -265,24 +264,6 @@ async def test_nothing_listening_is_transient() -> None:
     finally:
         await channel.close()
     assert "ClientConnectorError" in e.value.reason
-
-
-@pytest.fixture
-async def hanging() -> AsyncIterator[str]:
-    """A server that accepts the request and never answers (until the test ends)."""
-    release = asyncio.Event()
-
-    async def handle(request: web.Request) -> web.Response:
-        await release.wait()
-        return web.Response(status=201)
-
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handle)
-    server = TestServer(app, host="127.0.0.1", port=free_port())
-    await server.start_server()
-    yield str(server.make_url("")).rstrip("/")
-    release.set()
-    await server.close()
 
 
 async def test_a_provider_that_does_not_answer_times_out_as_transient(hanging: str) -> None:
