@@ -7,7 +7,9 @@ translates provider errors into ``TransientChannelError`` (try again) or
 
 The line goes through ``logging`` (logger ``notifier.delivery``), unless the process's logging
 setup installed a direct writer with ``write_attempt_lines_with`` (``notifier.logs`` does): that
-writer writes the same line without a ``LogRecord`` and says when it cannot.
+writer writes the same line without a ``LogRecord`` and says when the configuration is not one it
+writes for (in an event loop it writes at the end of the loop's turn: a stream that fails then
+is reported on stderr, as ``logging`` reports it, and those lines are lost).
 
 A channel with ``deadlines`` (``Deadlines``: the HTTP ones) has ``send`` cut the provider call
 at its time limit, a ``TransientChannelError``; the others leave it to their client (aiosmtplib
@@ -154,7 +156,9 @@ class Deadlines:
 
     def leave(self, task: asyncio.Task[Any], waiting: set[asyncio.Task[Any]]) -> None:
         waiting.discard(task)
-        self._cut.discard(task)  # cut, and the call swallowed it: nothing to tell
+        if task in self._cut:  # cut, and the call swallowed the cancellation: take it back
+            self._cut.discard(task)
+            task.uncancel()
 
 
 M = TypeVar("M")

@@ -117,7 +117,7 @@ def _clean(value: Any) -> Any:
 
 
 class JsonFormatter(logging.Formatter):
-    _second, _stamp = -1, ""
+    _made: tuple[int, str] = (-1, "")  # a second, its date and time of day (one assignment)
 
     def __init__(self, component: str) -> None:
         super().__init__()
@@ -130,10 +130,13 @@ class JsonFormatter(logging.Formatter):
         second, us = int(whole), round(fraction * 1e6)  # as ``fromtimestamp`` rounds
         if us >= 1_000_000:
             second, us = second + 1, us - 1_000_000
-        if second != self._second:
-            self._second = second
-            self._stamp = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        return f"{self._stamp}.{us // 1000:03d}+00:00"
+        elif us < 0:
+            second, us = second - 1, us + 1_000_000
+        made, stamp = self._made
+        if second != made:
+            stamp = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            self._made = (second, stamp)  # another thread reads the pair whole
+        return f"{stamp}.{us // 1000:03d}+00:00"
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
@@ -157,7 +160,7 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    _second, _stamp = -1, ""
+    _made: tuple[int, str] = (-1, "")  # a second, its date and time of day (one assignment)
 
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record))
@@ -170,10 +173,11 @@ class TextFormatter(logging.Formatter):
 
     def asctime(self, created: float, msecs: int) -> str:
         second = int(created)
-        if second != self._second:
-            self._second = second
-            self._stamp = time.strftime(self.default_time_format, self.converter(created))
-        return f"{self._stamp},{msecs:03d}"
+        made, stamp = self._made
+        if second != made:
+            stamp = time.strftime(self.default_time_format, self.converter(created))
+            self._made = (second, stamp)  # another thread reads the pair whole
+        return f"{stamp},{msecs:03d}"
 
 
 class KafkaRecordContext(logging.Filter):

@@ -114,7 +114,7 @@ for _, item in ipairs(cjson.decode(ARGV[4])) do
     attempts = (tonumber(h[5]) or 0) + 1
     redis.call('HSET', nkey, 'status', 'sending', 'claimed_at', now, 'updated_at', now,
                'holder', holder, 'attempts', attempts)
-    if status == 'queued' then
+    if status == 'queued' and channel then  -- a record without its channel has no count
       local ckey = prefix .. 'event:' .. item[1] .. ':counts'
       local by_channel = taken[ckey] or {}
       taken[ckey] = by_channel
@@ -149,7 +149,7 @@ for _, item in ipairs(cjson.decode(ARGV[4])) do
   local h = redis.call('HMGET', nkey, 'status', 'channel')
   local status, channel = h[1], h[2]
   local moved = 0
-  if status and rank[target] > rank[status] then
+  if status and channel and rank[target] > rank[status] then
     local set = {'status', target, 'updated_at', now}
     for name, value in pairs(fields) do
       set[#set + 1] = name
@@ -202,6 +202,20 @@ def _by_city(items: Sequence[_Item]) -> list[tuple[str, list[int], list[_Item]]]
         at.append(i)
         group.append(item)
     return [(city, at, group) for city, (at, group) in groups.items()]
+
+
+def _checked(
+    event: str, nid: str, status: str, index: bool, fields: dict[str, str]
+) -> tuple[str, str, str, int, dict[str, str]]:
+    """A move as ``_ADVANCE`` takes it, checked here: the script moves the counts once it has
+    moved every record, so one that failed half-way would leave them behind the records."""
+    if status not in RANK:
+        raise ValueError(f"no status {status!r}")
+    if index and not fields.get("provider_id"):
+        raise ValueError("index needs a provider_id")
+    if not all(isinstance(v, str) for v in fields.values()):
+        raise ValueError(f"a field of {nid} is not a string: {sorted(fields)}")
+    return event, nid, status, int(index), fields
 
 
 def _notif_keys(city: str, event: str, nid: str) -> list[str]:
@@ -352,12 +366,7 @@ class Ledger:
         script call per city: whether each moved."""
         out = [False] * len(items)
         for city, at, group in _by_city(items):
-            moves = json.dumps(
-                [
-                    (event, nid, status, int(index), fields)
-                    for _, event, nid, status, index, fields in group
-                ]
-            )
+            moves = json.dumps([_checked(*item[1:]) for item in group])
             args = [int(time.time()), PROVIDER_TTL, key(city, ""), moves]
             for i, n in zip(at, await self._advance(args=args), strict=True):
                 out[i] = bool(n)

@@ -12,7 +12,8 @@ is gone for good (a bounce, STOP, a push subscription 404/410) switches that con
 in the consent ledger.
 
 A batch is taken in chunks of ``CHUNK_PER_SENDER * send_concurrency`` messages: a chunk's
-contact points are read in one script call and its messages claimed in another, the next chunk
+contact points are read in one script call (a thousand at most) and its messages claimed in
+another, the next chunk
 while the one before is still going (the first messages go as soon as the first chunk is
 claimed, not once every contact point of the batch is read). Its messages go to the provider
 ``send_concurrency`` at a time; what the provider took is written ``sent`` by one script call
@@ -125,8 +126,9 @@ _Claimed = tuple[Recipient, ContactPoint, int]  # the recipient, its contact, th
 
 class _Sender:
     """One batch's hand-off: ``send_concurrency`` senders take the claimed messages one after
-    the other. The next chunk is read, checked (consent, expiry) and claimed while the last
-    messages of the one before are still going; what the provider took is written ``sent``
+    the other (the city's rate limit, if it has one, looked up once: one set meanwhile applies
+    from the next batch). The next chunk is read, checked (consent, expiry) and claimed while
+    the last messages of the one before are still going; what the provider took is written ``sent``
     in one call once a chunk's worth has been taken. Once the store has failed, nothing more is
     handed over."""
 

@@ -66,6 +66,28 @@ async def test_cancelled_from_elsewhere_as_the_limit_cuts_stays_cancelled() -> N
         await task
 
 
+class Swallowing(Slow):
+    """A client that turns a cancellation into an error of its own."""
+
+    async def _send(self, message: float) -> Sent:
+        try:
+            return await super()._send(message)
+        except asyncio.CancelledError:
+            raise OSError("connection closed") from None
+
+
+async def test_a_cut_the_client_swallowed_leaves_the_task_as_it_was() -> None:
+    swallowing = Swallowing(timeout=0.1)
+    for _ in range(2):
+        with pytest.raises(OSError):
+            await swallowing.send("n-1", 30.0)
+        task = asyncio.current_task()
+        assert task is not None and task.cancelling() == 0  # not left half-cancelled
+    # and a later cut of the same task is still a timeout
+    with pytest.raises(TransientChannelError):
+        await Slow(timeout=0.1).send("n-2", 30.0)
+
+
 def test_a_limit_is_positive() -> None:
     with pytest.raises(ValueError):
         Deadlines(0)

@@ -68,6 +68,30 @@ async def test_statuses_never_move_backwards(redis: Redis) -> None:
     assert not await ledger.advance("paris", "e", "unknown", "sent")
 
 
+async def test_one_call_moves_its_records_and_counts_together_or_nothing(redis: Redis) -> None:
+    ledger = Ledger(redis)
+    await ledger.enqueue("paris", "e", "push", [(f"n{i}", f"c{i}", "p") for i in range(3)])
+    assert await ledger.claim_many([("paris", "e", f"n{i}") for i in range(3)]) == [1, 1, 1]
+    # the same notification twice in one call: moved in turn, counted once each move
+    moves = [
+        ("paris", "e", "n0", "sent", False, {"provider_id": "a"}),
+        ("paris", "e", "n0", "delivered", False, {}),
+        ("paris", "e", "n1", "sent", False, {}),
+    ]
+    assert await ledger.advance_many(moves) == [True, True, True]
+    assert await ledger.counts("paris", "e") == {"push": {"delivered": 1, "sent": 1, "sending": 1}}
+    assert (await ledger.get("paris", "n0"))["provider_id"] == "a"
+    for bad in (
+        ("paris", "e", "n2", "sent", False, {"provider_id": None}),  # not a string
+        ("paris", "e", "n2", "arrived", False, {}),  # no such status
+        ("paris", "e", "n2", "sent", True, {}),  # an index without the id
+    ):
+        with pytest.raises(ValueError):
+            await ledger.advance_many([("paris", "e", "n1", "delivered", False, {}), bad])  # type: ignore[list-item]
+    assert (await ledger.get("paris", "n1"))["status"] == "sent"  # nothing moved
+    assert await ledger.counts("paris", "e") == {"push": {"delivered": 1, "sent": 1, "sending": 1}}
+
+
 async def test_claims_and_moves_made_together_answer_each_caller(redis: Redis) -> None:
     """Concurrent claims and moves go to Redis together; each caller still gets its own
     answer, across events and cities, and two claims of one notification give one winner."""

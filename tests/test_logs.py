@@ -222,13 +222,13 @@ def test_the_delivery_line_reaches_any_other_handler_through_logging(
 
 @pytest.mark.parametrize(
     "created",
-    [1_795_000_000.0, 1_795_000_000.123456, 1_795_000_000.9994999, 1_795_000_000.9999996, 0.0004],
+    [1_795_000_000.0, 1_795_000_000.123456, 1_795_000_000.9994999, 1_795_000_000.9999996, -0.25],
 )
 def test_json_times_are_isoformat_in_utc_to_the_millisecond(created: float) -> None:
     formatter = logs.JsonFormatter("worker")
-    formatter.ts(created - 1)  # the date and time of day of another second, kept
-    expected = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
-    assert formatter.ts(created) == expected
+    for t in (created - 86400, created, created):  # another day's second kept, then this one's
+        expected = datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds")
+        assert formatter.ts(t) == expected
 
 
 def test_the_log_format_is_a_setting() -> None:
