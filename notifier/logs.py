@@ -198,6 +198,7 @@ class KafkaRecordContext(logging.Filter):
             names.request_status: "request_id",
             names.receipts: "provider_id",
         }
+        self._json: tuple[object, str] = (None, "")  # the record, its fields as JSON
 
     def fields(self) -> dict[str, Any]:
         """The record being handled, as fields of a log line; none outside one."""
@@ -214,6 +215,16 @@ class KafkaRecordContext(logging.Filter):
         if field and isinstance(message.key, bytes) and message.key:
             fields[field] = message.key.decode("utf-8", "replace")
         return fields
+
+    def json_fields(self) -> str:
+        """``fields`` as the end of a JSON line (``, "topic": …``), made once per Kafka record:
+        a batch's hundreds of delivery lines share it (4 µs a line made each time)."""
+        event = self.current_event()
+        cached_for, text = self._json
+        if event is not cached_for:
+            text = "".join(f', "{n}": {_dumps(_clean(v))}' for n, v in self.fields().items())
+            self._json = (event, text)  # the record itself, not its id: it stays the same one
+        return text
 
     def filter(self, record: logging.LogRecord) -> bool:
         for name, value in self.fields().items():
@@ -367,8 +378,7 @@ class AttemptLines:
             )
             for f in h.filters:
                 if isinstance(f, KafkaRecordContext):  # the only kind ``_declines`` lets by
-                    for name, value in f.fields().items():
-                        line += f', "{name}": {_dumps(_clean(value))}'
+                    line += f.json_fields()
             return line + "}"
         return None
 

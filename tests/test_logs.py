@@ -202,6 +202,29 @@ async def test_the_delivery_lines_of_a_turn_go_out_at_its_end_and_keep_their_pla
     assert len(out.getvalue().splitlines()) == 5
 
 
+def test_each_delivery_line_names_the_kafka_record_it_was_written_in(
+    restore_logging: None,
+) -> None:
+    out = io.StringIO()
+    handler = logs.setup(Settings(log_format="json"), "worker", stream=out)
+    context = logs.KafkaRecordContext(TopicNames.with_prefix("x."))
+    handled: list[types.SimpleNamespace | None] = [None]
+    context.current_event = lambda: handled[0]  # type: ignore[assignment,return-value]
+    handler.addFilter(context)
+    write = logs.AttemptLines(handler)
+    for offset in (7, 7, 8, None):  # a record's lines, the next record's, then none
+        handled[0] = None
+        if offset is not None:
+            record = types.SimpleNamespace(
+                topic="x.deliveries.sms", partition=1, offset=offset, key=b"evt_2"
+            )
+            handled[0] = types.SimpleNamespace(message=record)
+        assert write(f"ntf_{offset}", "sms", "twilio", "sent", 1.0, None)
+    lines = json_lines(out.getvalue())
+    assert [line.get("offset") for line in lines] == [7, 7, 8, None]
+    assert [line.get("event_id") for line in lines] == ["evt_2", "evt_2", "evt_2", None]
+
+
 def test_the_delivery_line_reaches_any_other_handler_through_logging(
     restore_logging: None,
 ) -> None:
