@@ -209,7 +209,12 @@ class WebPushChannel(Channel[Push]):
             pusher = WebPusher(_Fresh(sub.to_json()), aiohttp_session=self._http())
         except (ValueError, IndexError, WebPushException):  # not base64, empty, not 65 bytes
             raise PermanentChannelError("invalid subscription keys") from None
-        point, auth = pusher.receiver_key or b"", pusher.auth_key or b""
+        point, auth = pusher.receiver_key, pusher.auth_key
+        if point is None or auth is None:  # a pywebpush that decodes them elsewhere
+            try:
+                point, auth = b64url_decode(sub.p256dh), b64url_decode(sub.auth)
+            except ValueError:
+                raise PermanentChannelError("invalid subscription keys") from None
         # an uncompressed point and a 16-byte secret; whether the point is on the curve is
         # found out when the payload is encrypted for it (below)
         if len(point) != 65 or point[0] != 4 or len(auth) != 16:

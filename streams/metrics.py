@@ -89,8 +89,12 @@ def observe_many(histogram: Histogram, amounts: Sequence[float]) -> None:
     the child's own counters, as ``observe`` does (a test compares the two)."""
     if not amounts:
         return
+    bounds = getattr(histogram, "_upper_bounds", None)
+    if bounds is None or not hasattr(histogram, "_buckets") or not hasattr(histogram, "_sum"):
+        for amount in amounts:  # a prometheus_client made otherwise: its own way
+            histogram.observe(amount)
+        return
     histogram._raise_if_not_observable()
-    bounds = histogram._upper_bounds
     counts = [0] * len(bounds)
     for amount in amounts:
         counts[bisect_left(bounds, amount)] += 1

@@ -32,3 +32,16 @@ def test_observing_many_at_once_is_observing_each() -> None:
         (("channel", "sms"), ("le", "0.05")),
     )
     assert (samples[count], samples[in_first_bucket]) == (12.0, 3.0)
+
+
+def test_a_histogram_without_the_counters_it_moves_gets_each_amount_observed() -> None:
+    class Other:  # as a prometheus_client made otherwise would be
+        def __init__(self) -> None:
+            self.seen: list[float] = []
+
+        def observe(self, amount: float) -> None:
+            self.seen.append(amount)
+
+    other = Other()
+    observe_many(other, [0.1, 2.0])  # type: ignore[arg-type]
+    assert other.seen == [0.1, 2.0]
