@@ -17,7 +17,9 @@ notifications, measured three ways on one core of this process:
    recipients each), one after the other as the worker's agent takes them: event state, consent,
    ledger claim, message building, provider call, ledger write, the per-delivery log line.
 
-The three servers run in another process (``bench/channel_servers.py``); redis-server in its own.
+The raw clients are in ``raw_clients.py``; the servers, the seeded citizens and the expanded
+batches in ``send_setup.py`` (``citywide.py`` uses both). The three servers run in another
+process (``bench/channel_servers.py``); redis-server in its own.
 This process has a core of its own, the servers and Redis share the other(s) (``place``;
 ``--share-cores``: any process on any core). See bench/README.md for what each figure means.
 """
@@ -29,267 +31,46 @@ import asyncio
 import cProfile
 import dataclasses
 import functools
-import json
 import os
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from email.utils import parseaddr
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-import aiohttp
-import aiosmtplib
-from aiosmtplib.email import flatten_message
-from channel_servers import ACCOUNT_SID, AUTH_TOKEN, SMS_FROM
-from e2e import eventually, tail
-from measure import CpuMeter, machine_busy
+from measure import CpuMeter, Run, timed
 from profiles import Profile, from_cprofile, from_py_spy
-from py_vapid import Vapid
-from pywebpush import WebPusher
+from raw_clients import Raw, start_raw
 from redis.asyncio import Redis
-from twilio.http.async_http_client import AsyncTwilioHttpClient
-from twilio.rest import Client
+from send_setup import (
+    CHANNELS,
+    Collector,
+    built_messages,
+    expand,
+    place,
+    seed,
+    server_counts,
+    server_settings,
+    start_servers,
+    worker_logging,
+)
 
 from channels.base import Channel
-from channels.email import Email, SmtpConfig, build_message
-from channels.push import Push, generate_vapid_keys, load_vapid_private_key
-from channels.sms import Sms
-from notifier import embedded, logs
-from notifier.settings import Secret, Settings
+from notifier import embedded
+from notifier.settings import Settings
 from notifier.wiring import build_deps, make_channels, make_redis
 from streams import heap
-from streams.announcements import Announcement
 from streams.deps import Deps
-from streams.expand import expand_announcement
-from streams.records import DeliveryBatch
-from streams.send import _Messages, send_batch
-from subscriptions.store import new_id
-from subscriptions.subscription import parse_subscription
+from streams.send import send_batch
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-CITY, AREA = "paris", "75105"
-CHANNELS = ("email", "sms", "push")
 WAYS = ("raw", "channel", "path")
 PROFILED = 3  # expansions the profiled path run goes through
-ANNOUNCEMENT: dict[str, Any] = {
-    "category": "roadworks",
-    "severity": "moderate",
-    "target": {"areas": [AREA]},
-    "content": {
-        "fr": {
-            "title": "Travaux rue Monge",
-            "body": "La rue Monge est fermée à la circulation du 2 au 6 décembre.",
-            "link": "https://www.paris.fr/travaux",
-        },
-        "en": {"title": "Roadworks on rue Monge", "body": "Rue Monge is closed to traffic."},
-    },
-}
 
 
-# -- what the worker does before the send path: seed, expand ----------------------------------
-
-
-class Collector:
-    """``Deps.publish`` for the expansion: keeps what would go to Kafka."""
-
-    def __init__(self) -> None:
-        self.records: list[tuple[str, bytes, bytes]] = []
-
-    async def publish(self, topic: str, key: bytes, value: bytes) -> None:
-        self.records.append((topic, key, value))
-
-
-async def seed(deps: Deps, push_subscriptions: list[dict[str, Any]], n: int) -> None:
-    """``n`` citizens, each with a confirmed email, phone and push subscription, subscribed to
-    ``AREA`` on the three channels; half of them in French, half in English."""
-    store, catalogue = deps.store, deps.catalogues[CITY]
-    sem = asyncio.Semaphore(64)
-
-    async def one(i: int) -> None:
-        async with sem:
-            c = await store.create_citizen(CITY, "fr" if i % 2 else "en")
-            await store.add_contact(CITY, c.id, "email", f"c{i}@bench.example", "confirmed", "b")
-            await store.add_contact(CITY, c.id, "sms", f"+336{i:08d}", "confirmed", "b")
-            push = push_subscriptions[i]
-            keys = push["keys"]
-            await store.add_contact(
-                CITY, c.id, "push", push["endpoint"], "confirmed", "b", keys["p256dh"], keys["auth"]
-            )
-            sub, index = parse_subscription(
-                {"area": AREA, "channels": list(CHANNELS)},
-                sid=new_id("sub"),
-                citizen=c.id,
-                catalogue=catalogue,
-            )
-            await store.add_subscription(CITY, sub, index)
-
-    await asyncio.gather(*(one(i) for i in range(n)))
-
-
-async def expand(deps: Deps, collector: Collector, n: int) -> dict[str, list[bytes]]:
-    """A fresh announcement to ``AREA``, accepted and expanded as the worker does: its
-    ``deliveries.<channel>`` records (fresh notification ids, queued in the ledger)."""
-    a = Announcement.from_input(
-        ANNOUNCEMENT,
-        id=new_id("evt"),
-        city=CITY,
-        department="voirie",
-        catalogue=deps.catalogues[CITY],
-    )
-    await deps.events.accept(a)
-    collector.records.clear()
-    await expand_announcement(a, deps)
-    out: dict[str, list[bytes]] = {}
-    for channel in CHANNELS:
-        topic = getattr(deps.topics, channel)
-        out[channel] = [v for t, _, v in collector.records if t == topic]
-        got = sum(len(DeliveryBatch.from_wire(v).recipients) for v in out[channel])
-        if got != n:
-            raise RuntimeError(f"the expansion queued {got} {channel} notifications, not {n}")
-    return out
-
-
-async def built_messages(deps: Deps, batches: list[bytes]) -> list[tuple[str, Any]]:
-    """(notification id, message) as ``send_batch`` builds them, for raw and channel runs."""
-    out: list[tuple[str, Any]] = []
-    for raw in batches:
-        batch = DeliveryBatch.from_wire(raw)
-        messages = _Messages(batch, deps)
-        contacts = await deps.store.contacts(CITY, [r.contact for r in batch.recipients])
-        for r, cp in zip(batch.recipients, contacts, strict=True):
-            assert cp is not None
-            out.append((r.id, messages(r, cp)))
-    return out
-
-
-# -- 1. the client libraries alone ------------------------------------------------------------
-
-
-class Raw(Protocol):
-    async def start(self) -> None: ...
-    async def run(self) -> int: ...
-    async def close(self) -> None: ...
-
-
-class RawEmail:
-    """aiosmtplib alone: each message's bytes made beforehand (as ``send_message`` would make
-    them for this server), sent over a pool of connections opened beforehand."""
-
-    def __init__(self, config: SmtpConfig, mail_from: str, msgs: Sequence[Email], pool: int):
-        self.config, self.pool = config, pool
-        self.sender = parseaddr(mail_from)[1]
-        # aiosmtpd offers 8BITMIME and the addresses are ASCII: what send_message does then
-        self.items = [
-            (m.to, flatten_message(build_message(mail_from, m), utf8=False, cte_type="8bit"))
-            for m in msgs
-        ]
-        self.conns: list[aiosmtplib.SMTP] = []
-
-    async def start(self) -> None:
-        for _ in range(self.pool):
-            smtp = aiosmtplib.SMTP(hostname=self.config.host, port=self.config.port)
-            await smtp.connect()
-            self.conns.append(smtp)
-
-    async def run(self) -> int:
-        todo = list(reversed(self.items))
-
-        async def worker(smtp: aiosmtplib.SMTP) -> int:
-            n = 0
-            while todo:
-                to, data = todo.pop()
-                await smtp.sendmail(self.sender, [to], data, mail_options=["BODY=8BITMIME"])
-                n += 1
-            return n
-
-        return sum(await asyncio.gather(*(worker(c) for c in self.conns)))
-
-    async def close(self) -> None:
-        for smtp in self.conns:
-            await smtp.quit()
-
-
-class RawSms:
-    """twilio's ``Client`` on its own ``AsyncTwilioHttpClient`` (one pooled aiohttp session),
-    pointed at the local server, ``limit`` requests in flight."""
-
-    def __init__(self, base_url: str, msgs: Sequence[Sms], limit: int) -> None:
-        self.base_url, self.msgs, self.limit = base_url, msgs, limit
-        self.http: AsyncTwilioHttpClient | None = None
-        self.client: Client | None = None
-
-    async def start(self) -> None:
-        self.http = AsyncTwilioHttpClient()  # its session is made here, in the event loop
-        self.client = Client(ACCOUNT_SID, AUTH_TOKEN, http_client=self.http)
-        self.client.api.base_url = self.base_url
-
-    async def run(self) -> int:
-        assert self.client is not None
-        messages = self.client.messages
-        sem = asyncio.Semaphore(self.limit)
-
-        async def one(m: Sms) -> int:
-            async with sem:
-                created = await messages.create_async(
-                    to=m.to, from_=SMS_FROM, body=m.body, status_callback=m.status_callback
-                )
-                return 1 if created.sid else 0
-
-        return sum(await asyncio.gather(*(one(m) for m in self.msgs)))
-
-    async def close(self) -> None:
-        if self.http is not None:
-            await self.http.close()
-
-
-class RawPush:
-    """pywebpush alone: ``WebPusher.send_async`` (it encrypts each payload) on one shared
-    aiohttp session, the VAPID header signed once, payloads serialised beforehand."""
-
-    def __init__(self, vapid_key: str, subject: str, msgs: Sequence[Push], limit: int) -> None:
-        self.limit = limit
-        origin = msgs[0].subscription.origin
-        claims = {"aud": origin, "exp": int(time.time()) + 12 * 3600, "sub": subject}
-        vapid = Vapid(private_key=load_vapid_private_key(vapid_key))
-        authorization = str(vapid.sign(claims)["Authorization"])
-        self.items = []
-        for m in msgs:
-            headers = {"Authorization": authorization, "Urgency": m.urgency}
-            if m.topic:
-                headers["Topic"] = m.topic
-            self.items.append((m.subscription.to_json(), m.data(), headers, m.ttl))
-        self.session: aiohttp.ClientSession | None = None
-
-    async def start(self) -> None:
-        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self.limit))
-
-    async def run(self) -> int:
-        session = self.session
-        assert session is not None
-        sem = asyncio.Semaphore(self.limit)
-
-        async def one(info: dict[str, Any], data: bytes, headers: dict[str, str], ttl: int) -> int:
-            async with sem:
-                resp = await WebPusher(info, aiohttp_session=session).send_async(
-                    data, headers, ttl=ttl, content_encoding="aes128gcm"
-                )
-                assert isinstance(resp, aiohttp.ClientResponse)
-                return 1 if resp.status == 201 else 0
-
-        return sum(await asyncio.gather(*(one(*item) for item in self.items)))
-
-    async def close(self) -> None:
-        if self.session is not None:
-            await self.session.close()
-
-
-# -- 2. the channel objects, 3. the send path -------------------------------------------------
+# -- the channel objects, the send path ---------------------------------------------------
 
 
 async def via_channel(channel: Channel[Any], msgs: Sequence[tuple[str, Any]], limit: int) -> int:
@@ -312,57 +93,6 @@ async def via_path(deps: Deps, batches: Sequence[bytes]) -> int:
             raise RuntimeError(f"send_batch: {outcomes}")
         sent += outcomes["sent"]
     return sent
-
-
-# -- measuring --------------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class Run:
-    count: int
-    seconds: float
-    cpu: dict[str, float]  # process -> share of one core during the run
-
-    @property
-    def rate(self) -> float:
-        return self.count / self.seconds
-
-    @property
-    def client_us(self) -> float:
-        """CPU time of this process (the client) per message, microseconds."""
-        return self.cpu.get("client", float("nan")) * self.seconds / self.count * 1e6
-
-
-async def start_raw(
-    settings: Settings, msgs: dict[str, list[Any]], smtp_pool: int, limit: int
-) -> dict[str, Raw]:
-    """Each channel's client library alone, on the messages built beforehand, started."""
-    s = settings
-    raw: dict[str, Raw] = {
-        "email": RawEmail(
-            SmtpConfig.from_url(str(s.smtp_url)), s.mail_from, msgs["email"], smtp_pool
-        ),
-        "sms": RawSms(s.twilio_base_url, msgs["sms"], limit),
-        "push": RawPush(str(s.vapid_private_key), s.vapid_subject, msgs["push"], limit),
-    }
-    for r in raw.values():
-        await r.start()
-    return raw
-
-
-async def timed(meter: CpuMeter, expected: int, work: Callable[[], Awaitable[int]]) -> Run:
-    """``work`` timed, with the CPU of our processes and of everything else on the machine
-    (``others``: other people's jobs on these cores make a run slower, not the code)."""
-    busy = machine_busy()
-    meter.start()
-    t = time.perf_counter()
-    count = await work()
-    seconds = time.perf_counter() - t
-    meter.stop()
-    others = (machine_busy() - busy) / seconds - sum(meter.shares.values())
-    if count != expected:
-        raise RuntimeError(f"{count} of {expected} messages taken")
-    return Run(count, seconds, {**meter.shares, "others": max(0.0, others)})
 
 
 # -- profiling the path -----------------------------------------------------------------------
@@ -556,43 +286,6 @@ class Bench:
             print(f"  {c:<6} " + "   ".join(f"{w} {self.cpu(c, w)}" for w in WAYS))
 
 
-def worker_logging(settings: Settings, path: Path) -> None:
-    """As ``notifier worker`` logs (``notifier.logs.setup``), to a file: the per-delivery INFO
-    line is part of the path."""
-    logs.setup(settings, "worker", open(path, "a", encoding="utf-8"))  # noqa: SIM115 (for the run)
-
-
-def place(share: bool, *others: int) -> str:
-    """This process (the worker, or the raw client) on a core of its own, the servers and
-    redis-server (``others``) on the rest, as a worker runs in production, where Redis and the
-    providers are other machines; unless ``share``. Left to the scheduler on two cores, Redis,
-    woken by each script call, runs on the worker's core and takes it from the worker: 15-20 µs a
-    message, seen by py-spy in the worker's socket writes (``bench/README.md``). What it says."""
-    cores = sorted(os.sched_getaffinity(0))
-    if share or len(cores) < 2:
-        return f"every process on any of the {len(cores)} cores"
-    os.sched_setaffinity(0, cores[:1])
-    for pid in others:
-        os.sched_setaffinity(pid, cores[1:])
-    return f"this process on core {cores[0]}, the servers and Redis on {len(cores) - 1} other(s)"
-
-
-def server_settings(ports: dict[str, int], **more: Any) -> Settings:
-    """Settings of a client of ``bench/channel_servers.py`` and of the redis-server on
-    ``ports``, database 0 (a fresh VAPID key), with ``more``."""
-    return Settings(
-        redis_url=f"redis://127.0.0.1:{ports['redis']}/0",
-        smtp_url=Secret(f"smtp://127.0.0.1:{ports['smtp']}"),
-        twilio_account_sid=ACCOUNT_SID,
-        twilio_auth_token=Secret(AUTH_TOKEN),
-        twilio_from=SMS_FROM,
-        twilio_base_url=f"http://127.0.0.1:{ports['twilio']}",
-        vapid_private_key=Secret(generate_vapid_keys().private_key),
-        secret_key=Secret("x" * 48),
-        **more,
-    )
-
-
 async def bench(
     args: argparse.Namespace,
     ports: dict[str, int],
@@ -628,43 +321,6 @@ async def bench(
         for channel in channels.values():
             await channel.close()
         await redis.aclose()
-
-
-def start_servers(
-    ports: dict[str, int],
-    tmp: Path,
-    logs: Path,
-    push_option: str,
-    push_value: int,
-    procs: list[subprocess.Popen[bytes]],
-) -> tuple[subprocess.Popen[bytes], list[dict[str, Any]]]:
-    """``bench/channel_servers.py`` on ``ports`` (smtp, twilio, push), appended to ``procs``
-    once started (so that the caller stops it); its push subscriptions once it listens.
-    ``push_option``: ``--push-subscribers`` or ``--push-pool``, with ``push_value``."""
-    ready = tmp / "push-subscriptions.json"
-    command = [
-        sys.executable,
-        str(HERE / "channel_servers.py"),
-        *("--smtp-port", str(ports["smtp"]), "--twilio-port", str(ports["twilio"])),
-        *("--push-port", str(ports["push"]), "--ready", str(ready)),
-        *(push_option, str(push_value)),
-    ]
-    procs.append(embedded.spawn(command, logs / "servers.log"))
-    servers = procs[-1]
-    asyncio.run(
-        eventually(lambda: ready.exists() or servers.poll() is not None, 120, "the servers")
-    )
-    if servers.poll() is not None:
-        raise RuntimeError(f"servers exited: {tail(logs / 'servers.log')}")
-    return servers, list(json.loads(ready.read_text()))
-
-
-async def server_counts(port: int) -> dict[str, int]:
-    async with (
-        aiohttp.ClientSession() as http,
-        http.get(f"http://127.0.0.1:{port}/bench/counts") as r,
-    ):
-        return dict(await r.json())
 
 
 def main() -> None:

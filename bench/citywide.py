@@ -48,16 +48,6 @@ from typing import Any
 
 import aiohttp
 from channel_rates import KEY_FUNCTIONS as SEND_KEYS
-from channel_rates import (
-    Collector,
-    built_messages,
-    server_settings,
-    start_raw,
-    start_servers,
-    timed,
-)
-from channel_rates import expand as expand_rates
-from channel_rates import seed as seed_rates
 from city_build import CITY, City, generate, write
 from e2e import api_and_workers
 from match_scale import (
@@ -70,8 +60,12 @@ from match_scale import (
     py_spy_stop,
     run_flow,
 )
-from measure import CpuMeter, latency_summary, machine_busy, rss_mb
+from measure import CpuMeter, latency_summary, machine_busy, rss_mb, timed
+from raw_clients import start_raw
 from redis.asyncio import Redis
+from send_setup import Collector, built_messages, server_settings, start_servers
+from send_setup import expand as expand_rates
+from send_setup import seed as seed_rates
 
 from notifier import embedded
 from notifier.auth import create_department_key

@@ -1,11 +1,13 @@
 """What the benches measure with: CPU per process and for the whole machine, memory, latency
-percentiles. Linux only (``/proc``)."""
+percentiles, a timed run of work with the CPU it took (``timed``). Linux only (``/proc``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 
@@ -61,3 +63,34 @@ def latency_summary(values_s: list[float]) -> dict[str, float]:
     out["max"] = ms[-1] if ms else float("nan")
     out["mean"] = sum(ms) / len(ms) if ms else float("nan")
     return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    count: int
+    seconds: float
+    cpu: dict[str, float]  # process -> share of one core during the run
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds
+
+    @property
+    def client_us(self) -> float:
+        """CPU time of this process (the client) per message, microseconds."""
+        return self.cpu.get("client", float("nan")) * self.seconds / self.count * 1e6
+
+
+async def timed(meter: CpuMeter, expected: int, work: Callable[[], Awaitable[int]]) -> Run:
+    """``work`` timed, with the CPU of our processes and of everything else on the machine
+    (``others``: other people's jobs on these cores make a run slower, not the code)."""
+    busy = machine_busy()
+    meter.start()
+    t = time.perf_counter()
+    count = await work()
+    seconds = time.perf_counter() - t
+    meter.stop()
+    others = (machine_busy() - busy) / seconds - sum(meter.shares.values())
+    if count != expected:
+        raise RuntimeError(f"{count} of {expected} messages taken")
+    return Run(count, seconds, {**meter.shares, "others": max(0.0, others)})
