@@ -110,7 +110,6 @@ KEY_FUNCTIONS = (
     ("claim_many", "streams/ledger.py"),
     ("wait", "streams/ratelimit.py"),
     ("__call__", "streams/send.py"),  # _Messages: a recipient's message
-    ("_topic", "streams/send.py"),
     ("send", "channels/base.py"),
     ("_send", "channels/email.py"),
     ("build_message", "channels/email.py"),

@@ -13,18 +13,17 @@ in the consent ledger.
 
 A batch is taken in chunks of ``CHUNK_PER_SENDER * send_concurrency`` messages: a chunk's
 contact points are read in one script call (a thousand at most) and its messages claimed in
-another, the next chunk
-while the one before is still going (the first messages go as soon as the first chunk is
-claimed, not once every contact point of the batch is read). Its messages go to the provider
-``send_concurrency`` at a time; what the provider took is written ``sent`` by one script call
-each time a chunk's worth has been taken (a write per message cost the worker more than a
-quarter of its time). So at most a chunk's worth, plus the
-messages then in flight (``(CHUNK_PER_SENDER + 1) * send_concurrency`` in all), is between the
-provider's acceptance and the ledger write: what a crash, or the store going away, can leave
-taken by the provider and not recorded (sent again when its claim is taken back). Once the store
-has failed, the batch hands nothing more over: the record is held and the batch run again once
-the store is back, and that run takes back the claims the first left (``_holder``); another
-worker, or this one restarted, takes them back when their lease lapses.
+another, the next chunk while the one before is still going (the first messages go as soon as
+the first chunk is claimed, not once every contact point of the batch is read). Its messages go
+to the provider ``send_concurrency`` at a time; what the provider took is written ``sent`` by
+one script call each time a chunk's worth has been taken (a write per message cost the worker
+more than a quarter of its time). So at most a chunk's worth, plus the messages then in flight
+(``(CHUNK_PER_SENDER + 1) * send_concurrency`` in all), is between the provider's acceptance and
+the ledger write: what a crash, or the store going away, can leave taken by the provider and not
+recorded (sent again when its claim is taken back). Once the store has failed, the batch hands
+nothing more over: the record is held and the batch run again once the store is back, and that
+run takes back the claims the first left (``_holder``); another worker, or this one restarted,
+takes them back when their lease lapses.
 """
 
 from __future__ import annotations
@@ -128,9 +127,9 @@ class _Sender:
     """One batch's hand-off: ``send_concurrency`` senders take the claimed messages one after
     the other (the city's rate limit, if it has one, looked up once: one set meanwhile applies
     from the next batch). The next chunk is read, checked (consent, expiry) and claimed while
-    the last messages of the one before are still going; what the provider took is written ``sent``
-    in one call once a chunk's worth has been taken. Once the store has failed, nothing more is
-    handed over."""
+    the last messages of the one before are still going; what the provider took is written
+    ``sent`` in one call once a chunk's worth has been taken. Once the store has failed,
+    nothing more is handed over."""
 
     def __init__(
         self, batch: DeliveryBatch, deps: Deps, bulk: bool = False, holder: str = ""
@@ -370,7 +369,7 @@ async def _failed(batch: DeliveryBatch, r: Recipient, error: str, deps: Deps) ->
 
 class _Messages:
     """A batch's message for each recipient, from what they share, found once per batch: the
-    city's senders, the SMS status URL, a push's payload per language."""
+    city's senders, the SMS status URL, a push's topic and its payload per language."""
 
     def __init__(self, batch: DeliveryBatch, deps: Deps) -> None:
         self.batch = batch
@@ -379,6 +378,7 @@ class _Messages:
         self.status_url = deps.sms_status_url(batch.city)
         self.icon_url = deps.renderer.brand.icon_url
         self.urgency = URGENCY.get(batch.severity, "low")
+        self.topic = _topic(batch.event)
         self._payloads: dict[str, bytes] = {}  # language -> the push's JSON
 
     def __call__(self, r: Recipient, cp: ContactPoint) -> Any:
@@ -391,8 +391,8 @@ class _Messages:
             if batch.expires_at is not None:
                 ttl = max(0, int(batch.expires_at - time.time()))
             subscription = PushSubscription(cp.address, cp.p256dh, cp.auth)
-            topic = _topic(batch.event)
-            return Push(subscription, self._payload(r.language), r.id, ttl, self.urgency, topic)
+            payload = self._payload(r.language)
+            return Push(subscription, payload, r.id, ttl, self.urgency, self.topic)
         city = self.city
         return _email(batch, r, cp.address, self.mail_from, city.mail_from, city.reply_to)
 
@@ -400,15 +400,18 @@ class _Messages:
         data = self._payloads.get(language)
         if data is None:
             v = self.batch.variants[language]
-            payload = {"title": v["title"], "body": v["body"], "url": v["url"]}
-            payload["tag"] = self.batch.event
+            payload = {
+                "title": v["title"],
+                "body": v["body"],
+                "url": v["url"],
+                "tag": self.batch.event,
+            }
             if self.icon_url:
                 payload["icon"] = self.icon_url
             data = self._payloads[language] = push_payload(payload)
         return data
 
 
-@functools.lru_cache(maxsize=1024)  # an event's messages go out together
 def _topic(event: str) -> str:
     """A push Topic (≤ 32 URL-safe characters): a later version replaces a queued one."""
     return base64.urlsafe_b64encode(hashlib.sha256(event.encode()).digest()).decode()[:32]
