@@ -382,6 +382,7 @@ async def run_worker(
         twilio_from=SMS_FROM,
         twilio_base_url=f"http://127.0.0.1:{closed}",
         vapid_private_key=Secret(generate_vapid_keys().private_key),
+        push_loopback=True,
         secret_key=Secret("x" * 48),
         topic_prefix=f"bench-{run}.",
         app_id=f"notifier-bench-{run}",

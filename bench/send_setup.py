@@ -150,6 +150,7 @@ def server_settings(ports: dict[str, int], **more: Any) -> Settings:
         twilio_from=SMS_FROM,
         twilio_base_url=f"http://127.0.0.1:{ports['twilio']}",
         vapid_private_key=Secret(generate_vapid_keys().private_key),
+        push_loopback=True,  # the push service runs on loopback
         secret_key=Secret("x" * 48),
         **more,
     )

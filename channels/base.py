@@ -71,12 +71,17 @@ def log_attempt(
 
 
 class ChannelError(Exception):
-    """A provider did not take a message."""
+    """A provider did not take a message. ``recipient_fault``: the recipient's own endpoint
+    failed while the provider works (a push endpoint that hangs while its service answers
+    others), which the caller counts against the contact point; never a provider's outage."""
 
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, reason: str, retry_after: float | None = None, recipient_fault: bool = False
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
+        self.recipient_fault = recipient_fault
 
 
 class TransientChannelError(ChannelError):
@@ -186,7 +191,8 @@ class Channel(abc.ABC, Generic[M]):
                     if not deadlines.was_cut(task):
                         raise
                     why = f"{self.provider} timeout: no answer within {deadlines.timeout:g} s"
-                    raise TransientChannelError(why) from None
+                    fault = self.recipient_fault(message)
+                    raise TransientChannelError(why, recipient_fault=fault) from None
                 finally:
                     deadlines.leave(task, waiting)
             outcome = "sent"
@@ -203,6 +209,10 @@ class Channel(abc.ABC, Generic[M]):
                 if isinstance(failure, ChannelError):
                     error = failure.reason
             log_attempt(notification_id, self.name, self.provider, outcome, ms, error)
+
+    def recipient_fault(self, message: M) -> bool:
+        """Whether a call cut at its time limit is the recipient's fault (``ChannelError``)."""
+        return False
 
     @abc.abstractmethod
     async def _send(self, message: M) -> Sent: ...

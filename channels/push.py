@@ -2,10 +2,20 @@
 (RFC 8292) with one signed JWT per push-service origin, reused until shortly before it
 expires, and one shared aiohttp session.
 
-Responses: 201/202 -> sent (the provider id is the ``Location`` the push service gives,
-else the notification id); 404/410 -> ``SubscriptionGoneError`` (the caller prunes the
-subscription); 413 and other 4xx -> ``PermanentChannelError``; 429, 5xx, connection errors
-and timeouts -> ``TransientChannelError`` with ``Retry-After`` honoured.
+Every push goes through the guarded client (``channels.outbound``): the endpoint came from a
+browser, that is from anyone, so only the push services on the allow-list are reached, never an
+internal address, no redirect is followed and at most 4 KB of an answer is read, undecompressed.
+
+Responses: 201/202 -> sent (the provider id is the ``Location`` the push service gives, when it
+is a plain short URL, else the notification id); 404/410 -> ``SubscriptionGoneError`` (the
+caller prunes the subscription); an endpoint the guard refuses -> ``EndpointRefusedError`` (the
+caller suspends it); 413, redirects and other 4xx -> ``PermanentChannelError``; 429, 5xx,
+connection errors and timeouts -> ``TransientChannelError`` with ``Retry-After`` honoured.
+
+A push service that leaves ``REST_AFTER`` pushes in a row unanswered rests for ``REST`` seconds:
+its pushes fail at once meanwhile (to be tried again later), instead of each holding a send slot
+until its time limit. A push left unanswered while its service answers others is the endpoint's
+own fault (``recipient_fault``): the caller counts those against the contact point.
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+from aiohttp.abc import AbstractResolver
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid
@@ -33,6 +44,7 @@ from channels.base import (
     TransientChannelError,
     parse_retry_after,
 )
+from channels.outbound import GuardedClient, OutboundPolicy, RefusedAddressError
 
 URGENCIES = ("very-low", "low", "normal", "high")
 TOPIC = re.compile(r"^[A-Za-z0-9_-]{1,32}$")  # RFC 8030 5.4: URL-safe base64 alphabet
@@ -41,12 +53,20 @@ TOPIC = re.compile(r"^[A-Za-z0-9_-]{1,32}$")  # RFC 8030 5.4: URL-safe base64 al
 MAX_PAYLOAD = 4096 - 86 - 16 - 1
 VAPID_LIFETIME = 12 * 3600  # the JWT's exp; push services refuse more than 24 h
 VAPID_REFRESH_BEFORE = 3600  # sign a new one when the cached one has less than this left
-_NO_LIMIT = aiohttp.ClientTimeout()  # aiohttp's: the channel's ``Deadlines`` keep the time
+REST_AFTER = 3  # pushes in a row a service left unanswered before it rests
+REST = 30.0  # seconds
+RECENT = 300.0  # a service that answered within this long is up: what it leaves is the endpoint's
+PROVIDER_ID = re.compile(r"^https?://[\x21-\x7e]{1,300}$")  # a Location kept as the provider's id
 _compact_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 class SubscriptionGoneError(PermanentChannelError):
     """The push service no longer knows the subscription (404/410): prune it."""
+
+
+class EndpointRefusedError(PermanentChannelError):
+    """The guard refuses the endpoint (not an allowed push service, or an internal address):
+    suspend the subscription."""
 
 
 def b64url_decode(value: str) -> bytes:
@@ -158,6 +178,35 @@ class _Fresh(dict[str, Any]):
         return self
 
 
+class _Services:
+    """What each push service (origin) did lately, in this process: when it last answered,
+    how many pushes in a row it left unanswered, until when it rests."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._answered: dict[str, float] = {}
+        self._unanswered: dict[str, int] = {}
+        self._rest_until: dict[str, float] = {}
+
+    def resting(self, origin: str) -> float:
+        """Seconds the service still rests (0: it does not)."""
+        until = self._rest_until.get(origin)
+        return 0.0 if until is None else max(0.0, until - self._clock())
+
+    def note(self, origin: str, answered: bool) -> None:
+        if answered:
+            self._answered[origin] = self._clock()
+            self._unanswered.pop(origin, None)
+            self._rest_until.pop(origin, None)
+            return
+        n = self._unanswered[origin] = self._unanswered.get(origin, 0) + 1
+        if n >= REST_AFTER:
+            self._rest_until[origin] = self._clock() + REST
+
+    def answers_others(self, origin: str) -> bool:
+        return self._clock() - self._answered.get(origin, float("-inf")) < RECENT
+
+
 class WebPushChannel(Channel[Push]):
     name = "push"
     provider = "webpush"
@@ -167,9 +216,11 @@ class WebPushChannel(Channel[Push]):
         vapid_private_key: str,
         vapid_subject: str,
         *,
+        outbound: OutboundPolicy | None = None,  # None: the default push services, no loopback
         timeout: float = 10.0,
         max_connections: int = 64,
         clock: Callable[[], float] = time.time,
+        resolver: AbstractResolver | None = None,  # the tests' stub DNS (under the guard)
     ) -> None:
         if not vapid_subject.startswith(("mailto:", "https://")):
             raise ValueError("the VAPID subject is a mailto: or https: URL")
@@ -177,11 +228,13 @@ class WebPushChannel(Channel[Push]):
         self.subject = vapid_subject
         self.public_key = application_server_key(self._vapid.private_key)
         self.timeout = timeout
-        self.deadlines = Deadlines(timeout)  # the time limit (none of aiohttp's: ``_NO_LIMIT``)
+        self.deadlines = Deadlines(timeout)  # the time limit (none of aiohttp's)
         self.max_connections = max_connections
+        self.outbound = outbound or OutboundPolicy()
+        self._client = GuardedClient(self.outbound, max_connections, resolver)
         self._clock = clock
         self._headers: dict[str, tuple[str, float]] = {}  # origin -> (Authorization, renew at)
-        self._session: aiohttp.ClientSession | None = None
+        self._services = _Services(time.monotonic)
 
     def authorization(self, origin: str) -> str:
         """The VAPID ``Authorization`` header for a push service, signed once per origin."""
@@ -195,18 +248,17 @@ class WebPushChannel(Channel[Push]):
         self._headers[origin] = (header, exp - VAPID_REFRESH_BEFORE)
         return header
 
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.max_connections),
-                timeout=_NO_LIMIT,
-            )
-        return self._session
+    def recipient_fault(self, message: Push) -> bool:
+        """A push cut at its time limit is the endpoint's fault if its service answers others."""
+        return self._services.answers_others(message.subscription.origin)
 
     async def _send(self, message: Push) -> Sent:
         sub = message.subscription
+        why = self.outbound.refusal(sub.endpoint)
+        if why is not None:
+            raise EndpointRefusedError(f"push endpoint refused: {why}")
         try:  # pywebpush decodes the keys (once: no check of ours before it decodes them again)
-            pusher = WebPusher(_Fresh(sub.to_json()), aiohttp_session=self._http())
+            pusher = WebPusher(_Fresh(sub.to_json()))
         except (ValueError, IndexError, WebPushException):  # not base64, empty, not 65 bytes
             raise PermanentChannelError("invalid subscription keys") from None
         point, auth = pusher.receiver_key, pusher.auth_key
@@ -222,37 +274,55 @@ class WebPushChannel(Channel[Push]):
         data = message.data()
         if len(data) > MAX_PAYLOAD:
             raise PermanentChannelError(f"payload of {len(data)} bytes > {MAX_PAYLOAD}")
-        origin = sub.origin
-        headers = {"Authorization": self.authorization(origin), "Urgency": message.urgency}
-        if message.topic:
-            headers["Topic"] = message.topic
         try:
-            resp = await pusher.send_async(
-                data,
-                headers,
-                ttl=message.ttl,
-                content_encoding="aes128gcm",
-                timeout=_NO_LIMIT,
-            )
-        except (aiohttp.ClientError, TimeoutError) as e:
-            raise TransientChannelError(f"push connection: {type(e).__name__}") from None
+            body = pusher.encode(data, "aes128gcm")["body"]
         except ValueError:  # the receiver's key is not a point of P-256: nothing to encrypt to
             raise PermanentChannelError("invalid subscription keys") from None
-        assert isinstance(resp, aiohttp.ClientResponse)  # a str only when curl=True
-        status = resp.status
+        origin = sub.origin
+        resting = self._services.resting(origin)
+        if resting:
+            reason = "push service not answering: resting"
+            raise TransientChannelError(reason, retry_after=resting)
+        headers = {
+            "Authorization": self.authorization(origin),
+            "Urgency": message.urgency,
+            "TTL": str(message.ttl),
+            "Content-Encoding": "aes128gcm",
+            "Content-Type": "application/octet-stream",
+        }
+        if message.topic:
+            headers["Topic"] = message.topic
+        answered: bool | None = False  # None: refused by the guard, which says nothing of it
+        try:
+            answer = await self._client.post(sub.endpoint, body, headers)
+            answered = True
+        except (RefusedAddressError, aiohttp.ClientConnectorDNSError) as e:
+            refused = e if isinstance(e, RefusedAddressError) else e.os_error
+            if isinstance(refused, RefusedAddressError):
+                answered = None
+                raise EndpointRefusedError(f"push endpoint refused: {refused}") from None
+            raise TransientChannelError("push connection: name not resolved") from None
+        except (aiohttp.ClientError, TimeoutError) as e:
+            fault = self._services.answers_others(origin)
+            reason = f"push connection: {type(e).__name__}"
+            raise TransientChannelError(reason, recipient_fault=fault) from None
+        finally:  # cut at the time limit too: then unanswered
+            if answered is not None:
+                self._services.note(origin, answered)
+        status = answer.status
         if status in (200, 201, 202):
-            return Sent(provider_id=resp.headers.get("Location") or message.notification_id)
+            location = answer.headers.get("location", "")
+            ok = PROVIDER_ID.match(location) is not None
+            return Sent(provider_id=location if ok else message.notification_id)
         reason = f"push service HTTP {status}"
         if status in (404, 410):
             raise SubscriptionGoneError(reason)
         if status == 429 or status >= 500:
-            retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+            retry_after = parse_retry_after(answer.headers.get("retry-after"))
             raise TransientChannelError(reason, retry_after=retry_after)
         if status in (401, 403):
             self._headers.pop(origin, None)  # sign afresh next time
-        raise PermanentChannelError(reason)
+        raise PermanentChannelError(reason)  # a redirect too: never followed
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._client.close()

@@ -15,7 +15,7 @@ from notifier.abuse import check_sending
 from notifier.auth import bearer
 from notifier.confirmations import send_confirmation
 from notifier.http import city_of, json_body
-from notifier.keys import DEPS
+from notifier.keys import DEPS, SETTINGS
 from streams.deps import Deps
 from subscriptions import tokens
 from subscriptions.contacts import (
@@ -48,7 +48,8 @@ async def register(request: web.Request) -> web.Response:
     given = [(k, body[k]) for k in ("email", "phone") if body.get(k) is not None]
     if not given:
         raise InvalidInput("email", "give an email address or a phone number (or both)")
-    parsed = [_parse_contact(deps, {k: v}) for k, v in given]  # all valid before anything is kept
+    # all valid before anything is kept
+    parsed = [_parse_contact(request, {k: v}) for k, v in given]
     citizen = await deps.store.create_citizen(city, language, place.timezone)
     contacts = [await _add(request, deps, city, citizen.id, citizen.language, c) for c in parsed]
     return web.json_response(
@@ -69,7 +70,7 @@ async def add_contact(request: web.Request) -> web.Response:
     city, deps = city_of(request), request.app[DEPS]
     cid = citizen_token(request, city)
     citizen = await deps.store.citizen(city, cid)
-    parsed = _parse_contact(deps, await json_body(request))
+    parsed = _parse_contact(request, await json_body(request))
     contact = await _add(request, deps, city, cid, citizen.language, parsed)
     return web.json_response(contact.public(), status=201)
 
@@ -154,8 +155,10 @@ async def subscribe(request: web.Request) -> web.Response:
     return web.json_response(sub.public(), status=201)
 
 
-def _parse_contact(deps: Deps, body: dict[str, Any]) -> tuple[str, str, str, str]:
-    """(channel, address, p256dh, auth) from ``{email}``, ``{phone}`` or ``{push}``."""
+def _parse_contact(request: web.Request, body: dict[str, Any]) -> tuple[str, str, str, str]:
+    """(channel, address, p256dh, auth) from ``{email}``, ``{phone}`` or ``{push}`` (a push
+    endpoint only at a push service the outbound guard allows)."""
+    deps, settings = request.app[DEPS], request.app[SETTINGS]
     given = [k for k in ("email", "phone", "push") if body.get(k) is not None]
     if len(given) != 1:
         raise InvalidInput("email", "give exactly one of email, phone or push")
@@ -166,7 +169,7 @@ def _parse_contact(deps: Deps, body: dict[str, Any]) -> tuple[str, str, str, str
         raise InvalidInput(given[0], f"{channel} is not offered here")
     if channel == "sms":
         return "sms", normalise_phone(body["phone"]), "", ""
-    return ("push", *parse_push_subscription(body["push"]))
+    return ("push", *parse_push_subscription(body["push"], settings.outbound.refusal))
 
 
 async def _add(

@@ -381,7 +381,12 @@ SCHEMAS: dict[str, Schema] = {
     ),
     "PushSubscription": obj(
         {
-            "endpoint": text(2000, pattern=r"^(https://|http://127\.0\.0\.1:|http://localhost:)"),
+            "endpoint": {
+                **text(2000, pattern=r"^https://"),
+                "description": "At a push service the deployment accepts (NOTIFIER_PUSH_SERVICES: "
+                "FCM, Mozilla, Apple, Windows by default); a loopback http:// one only where "
+                "NOTIFIER_PUSH_LOOPBACK is on (local tests).",
+            },
             "keys": obj(
                 {
                     "p256dh": {"type": "string", "pattern": r"^[A-Za-z0-9_-]{87}=?$"},

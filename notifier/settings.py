@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from channels.outbound import PUSH_SERVICES, OutboundPolicy
 from notifier.errors import ConfigError
 from streams.topics import NAMES as TOPIC_NAMES
 
@@ -55,6 +56,18 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "no web push, except under `notifier up`, which keeps one under DATA_DIR.",
     ),
     "VAPID_SUBJECT": ("mailto:notifications@paris.example", "VAPID contact (mailto: or https:)."),
+    "PUSH_SERVICES": (
+        ",".join(PUSH_SERVICES),
+        "The push services a web push endpoint may point at, comma-separated host names (or "
+        "`*.domain` for its hosts); the default is the services browsers use (FCM, Mozilla "
+        "autopush, Apple, Windows). Any other endpoint is refused when a browser registers it and "
+        "again before each push, and every connection must reach a public address.",
+    ),
+    "PUSH_LOOPBACK": (
+        "0",
+        "`1` also lets through push endpoints on loopback (`http://127.0.0.1:…`, `localhost`): "
+        "for the embedded stack's and the tests' local push service, never in production.",
+    ),
     "API_HOST": ("127.0.0.1", "Address the HTTP API binds to."),
     "API_PORT": ("8080", "Port of the HTTP API."),
     "TRUSTED_PROXIES": (
@@ -191,6 +204,23 @@ def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _hosts(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    out = tuple(h.strip().lower() for h in _env(env, name).split(",") if h.strip())
+    for host in out:
+        labels = host.removeprefix("*.").split(".")
+        plain = all(lb and len(lb) <= 63 and lb.replace("-", "").isalnum() for lb in labels)
+        if not plain or len(labels) < 2 or not host.isascii() or labels[-1].isdigit():
+            raise ConfigError(f"NOTIFIER_{name}: {host!r} is not a host name or *.domain")
+    return out
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = _env(env, name)
+    if raw not in ("0", "1"):
+        raise ConfigError(f"NOTIFIER_{name}={raw!r} is not 0 or 1")
+    return raw == "1"
+
+
 def _partitions(raw: str) -> tuple[int, dict[str, int]]:
     """``6,fanout=24,deliveries.email=24``: the default, then overrides by topic name."""
     head, *rest = [part.strip() for part in raw.split(",")]
@@ -228,6 +258,8 @@ class Settings:
     twilio_base_url: str = "https://api.twilio.com"
     vapid_private_key: Secret = Secret("")
     vapid_subject: str = VARIABLES["VAPID_SUBJECT"][0]
+    push_services: tuple[str, ...] = PUSH_SERVICES
+    push_loopback: bool = False  # the embedded stack and the tests only
     api_host: str = "127.0.0.1"
     api_port: int = 8080
     public_url: str = ""
@@ -292,6 +324,8 @@ class Settings:
             twilio_base_url=_url(env, "TWILIO_BASE_URL", ("https", "http")).rstrip("/"),
             vapid_private_key=Secret(_env(env, "VAPID_PRIVATE_KEY")),
             vapid_subject=_env(env, "VAPID_SUBJECT"),
+            push_services=_hosts(env, "PUSH_SERVICES"),
+            push_loopback=_flag(env, "PUSH_LOOPBACK"),
             api_host=host,
             api_port=port,
             public_url=_env(env, "PUBLIC_URL").rstrip("/"),
@@ -322,6 +356,11 @@ class Settings:
         )
 
     @property
+    def outbound(self) -> OutboundPolicy:
+        """What a web push endpoint may reach (``channels.outbound``)."""
+        return OutboundPolicy(self.push_services, self.push_loopback)
+
+    @property
     def base_url(self) -> str:
         return self.public_url or f"http://{self.api_host}:{self.api_port}"
 
@@ -341,6 +380,8 @@ class Settings:
             "NOTIFIER_TWILIO_BASE_URL": self.twilio_base_url,
             "NOTIFIER_VAPID_PRIVATE_KEY": str(self.vapid_private_key),
             "NOTIFIER_VAPID_SUBJECT": self.vapid_subject,
+            "NOTIFIER_PUSH_SERVICES": ",".join(self.push_services),
+            "NOTIFIER_PUSH_LOOPBACK": "1" if self.push_loopback else "0",
             "NOTIFIER_API_HOST": self.api_host,
             "NOTIFIER_API_PORT": str(self.api_port),
             "NOTIFIER_PUBLIC_URL": self.public_url,

@@ -71,6 +71,7 @@ def make_channels(settings: Settings) -> dict[str, Channel[Any]]:
         channels["push"] = WebPushChannel(
             str(settings.vapid_private_key),
             settings.vapid_subject,
+            outbound=settings.outbound,
             max_connections=settings.send_concurrency,
         )
     return channels

@@ -8,8 +8,9 @@ long as the backoff allows and never past the event's expiry; a permanent one, o
 transient one, ends ``failed`` with its reason and a dead letter (and, for a web push alert, a
 fallback to the citizen's SMS or email where they asked for it: ``streams.fallback``). Every
 provider call waits for its token in the city's rate limit first. A provider saying the address
-is gone for good (a bounce, STOP, a push subscription 404/410) switches that contact point off
-in the consent ledger.
+is gone for good (a bounce, STOP, a push subscription 404/410, a push endpoint the outbound guard
+refuses) switches that contact point off in the consent ledger; so do ``strikes.STRIKES`` failures
+of its own endpoint in a day (``ChannelError.recipient_fault``).
 
 A batch is taken in chunks of ``CHUNK_PER_SENDER * send_concurrency`` messages: a chunk's
 contact points are read in one script call (a thousand at most) and its messages claimed in
@@ -41,7 +42,7 @@ from typing import Any
 
 from channels.base import PermanentChannelError, TransientChannelError
 from channels.email import Email, RecipientRefusedError
-from channels.push import Push, PushSubscription, SubscriptionGoneError
+from channels.push import EndpointRefusedError, Push, PushSubscription, SubscriptionGoneError
 from channels.push import encode as push_payload
 from channels.sms import OptedOutError, Sms
 from streams import dead_letters
@@ -55,6 +56,7 @@ from streams.records import (
     Recipient,
     dead_letter,
 )
+from subscriptions import strikes
 from subscriptions.contacts import ContactPoint
 
 CHUNK_PER_SENDER = 4  # a batch is claimed in chunks of this many times SEND_CONCURRENCY
@@ -80,6 +82,7 @@ GONE: tuple[tuple[type[Exception], str, str], ...] = (
     (RecipientRefusedError, "bounced", "bounce (SMTP 5xx on the recipient)"),
     (OptedOutError, "opted_out", "Twilio error 21610 (replied STOP)"),
     (SubscriptionGoneError, "gone", "push service 404/410"),
+    (EndpointRefusedError, "suspended", "push endpoint refused by the outbound guard"),
 )
 
 
@@ -270,6 +273,11 @@ class _Sender:
                 await deps.limiter.wait(b.city, b.channel)
             sent = await channel.send(r.id, self.messages(r, cp))
         except TransientChannelError as e:
+            if e.recipient_fault and await strikes.strike(deps.store.redis, b.city, cp.id):
+                # its endpoint keeps failing while its provider works: it stops costing others
+                how = f"its endpoint failed {strikes.STRIKES} times in a day"
+                await deps.store.set_contact_status(b.city, cp.id, "suspended", how)
+                return await _failed(b, r, e.reason, deps)
             return await _retry_later(b, r, attempt, e, deps)
         except PermanentChannelError as e:
             for kind, status, how in GONE:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+from collections.abc import Callable
 
 import phonenumbers
 
@@ -14,8 +15,9 @@ CHANNELS = ("email", "sms", "push")
 FALLBACK_CHANNELS = ("sms", "email")  # where an undelivered web push may go instead
 # pending: not confirmed yet; confirmed: may be used; unsubscribed: one-click or by the citizen;
 # opted_out: replied STOP (or Twilio said 21610); bounced: the mail server refused it for good;
-# gone: the push service said the subscription no longer exists (404/410)
-STATUSES = ("pending", "confirmed", "unsubscribed", "opted_out", "bounced", "gone")
+# gone: the push service said the subscription no longer exists (404/410); suspended: its
+# endpoint kept failing while its provider worked, or the outbound guard refuses it
+STATUSES = ("pending", "confirmed", "unsubscribed", "opted_out", "bounced", "gone", "suspended")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,18 +109,20 @@ def _b64url(value: object, field: str, size: int) -> str:
     return value.rstrip("=")
 
 
-def parse_push_subscription(value: object) -> tuple[str, str, str]:
-    """A browser's ``PushSubscription.toJSON()``: (endpoint, p256dh, auth)."""
+def parse_push_subscription(
+    value: object, refusal: Callable[[str], str | None]
+) -> tuple[str, str, str]:
+    """A browser's ``PushSubscription.toJSON()``: (endpoint, p256dh, auth). ``refusal`` says
+    why an endpoint may not be pushed to (the outbound guard's rules: allowed push services,
+    https, no internal address), or None."""
     if not isinstance(value, dict):
         raise InvalidInput("push", "must be a PushSubscription object {endpoint, keys}")
     endpoint = value.get("endpoint")
-    loopback = ("http://127.0.0.1:", "http://localhost:")  # a local push service, in tests
-    if (
-        not isinstance(endpoint, str)
-        or len(endpoint) > 2000
-        or not (endpoint.startswith("https://") or endpoint.startswith(loopback))
-    ):
+    if not isinstance(endpoint, str) or len(endpoint) > 2000 or not endpoint.isprintable():
         raise InvalidInput("push.endpoint", "must be the push service's https URL")
+    why = refusal(endpoint)
+    if why is not None:
+        raise InvalidInput("push.endpoint", why)
     keys = value.get("keys")
     if not isinstance(keys, dict):
         raise InvalidInput("push.keys", "must hold p256dh and auth")

@@ -113,6 +113,7 @@ def settings(
         worker_metrics_port=embedded.free_port(),
         data_dir=tmp_path / "var",
         public_url="http://testserver",
+        push_loopback=True,  # the tests' push services listen on loopback
     )
 
 

@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 from channels.base import Channel, Deadlines, Sent, TransientChannelError
+from channels.outbound import OutboundPolicy
 from channels.push import Push, WebPushChannel, generate_vapid_keys
 from notifier.push_service_fake import PushServiceFake
 
@@ -95,7 +96,12 @@ def test_a_limit_is_positive() -> None:
 
 async def test_a_push_service_that_does_not_answer_times_out_as_transient(hanging: str) -> None:
     keys = generate_vapid_keys()
-    channel = WebPushChannel(keys.private_key, "mailto:ops@example.org", timeout=0.3)
+    channel = WebPushChannel(
+        keys.private_key,
+        "mailto:ops@example.org",
+        outbound=OutboundPolicy(loopback=True),
+        timeout=0.3,
+    )
     sub, _ = PushServiceFake().subscribe(hanging)
     try:
         with pytest.raises(TransientChannelError) as e:

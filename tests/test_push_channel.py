@@ -21,6 +21,7 @@ from py_vapid import Vapid
 from py_vapid.jwt import sign as sign_jwt
 
 from channels.base import PermanentChannelError, TransientChannelError
+from channels.outbound import OutboundPolicy
 from channels.push import (
     MAX_PAYLOAD,
     Push,
@@ -46,6 +47,7 @@ from notifier.push_service_fake import (
 DATA = Path(__file__).parent / "data" / "webpush"
 VECTOR: dict[str, Any] = json.loads((DATA / "rfc8291_appendix_a_test_vector.json").read_text())
 SUBJECT = "mailto:notifications@ville.example"
+LOCAL = OutboundPolicy(loopback=True)  # the fake push service listens on loopback
 PAYLOAD = {
     "title": "Travaux rue de Rivoli",
     "body": "Circulation alternée demain de 8 h à 17 h 🚧",
@@ -75,7 +77,7 @@ async def service() -> AsyncIterator[tuple[PushServiceFake, str]]:
 
 @pytest.fixture
 async def channel() -> AsyncIterator[WebPushChannel]:
-    ch = WebPushChannel(generate_vapid_keys().private_key_pem, SUBJECT)
+    ch = WebPushChannel(generate_vapid_keys().private_key_pem, SUBJECT, outbound=LOCAL)
     yield ch
     await ch.close()
 
@@ -183,7 +185,9 @@ async def test_the_vapid_header_is_signed_once_per_origin(
     other_fake = PushServiceFake()
     other_server, other_url = await serve(other_fake)
     now = [time.time()]
-    ch = WebPushChannel(generate_vapid_keys().private_key, SUBJECT, clock=lambda: now[0])
+    ch = WebPushChannel(
+        generate_vapid_keys().private_key, SUBJECT, outbound=LOCAL, clock=lambda: now[0]
+    )
     try:
         a, b = subscribe(fake, url)[0], subscribe(fake, url)[0]
         c = subscribe(other_fake, other_url)[0]
@@ -347,7 +351,7 @@ async def test_no_vapid_key_and_no_endpoint_reach_the_logs(
 ) -> None:
     fake, url = service
     keys = generate_vapid_keys()
-    ch = WebPushChannel(keys.private_key, SUBJECT)
+    ch = WebPushChannel(keys.private_key, SUBJECT, outbound=LOCAL)
     sub = subscribe(fake, url)[0]
     with caplog.at_level(logging.DEBUG):
         try:
