@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help install browser run test bench lint clean
+.PHONY: help install browser run test fuzz bench lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -34,6 +34,11 @@ run: install ## bring the whole service up on the embedded default (Ctrl-C stops
 
 test: install browser ## run the test suite (starts its own Kafka, Redis and SMTP servers)
 	$(PY) -m pytest
+
+fuzz: install ## the API's fuzzing, longer: 500 new examples per operation and mode (~1 h)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} FUZZ_RANDOM=1 $(PY) -m pytest -p no:cacheprovider \
+		tests/test_hostile.py::test_no_server_error_and_every_answer_as_documented \
+		tests/security/test_raw_json.py
 
 bench: install ## run the benchmarks and print their figures
 	$(PY) bench/e2e.py

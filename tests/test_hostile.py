@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import io
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -60,7 +61,11 @@ from tests.test_cap_import import XML, paris_alert
 
 SECRET = "test-secret-" + "x" * 40
 TWILIO_TOKEN = "f" * 32
-EXAMPLES = 20  # per operation and generation mode (positive, negative), for each variant
+# per operation and generation mode (positive, negative), for each variant: `make test` runs 20,
+# the same ones every time; `make fuzz` runs FUZZ_EXAMPLES (500) new ones (FUZZ_RANDOM=1)
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "20"))
+DERANDOMIZE = os.environ.get("FUZZ_RANDOM", "0") != "1"
+TIMEOUT = 110 * max(1, EXAMPLES // 20)  # seconds per operation
 CHECKS = [
     not_a_server_error,  # no 5xx
     status_code_conformance,  # every status documented for its operation
@@ -209,7 +214,7 @@ def _sign(served: Served, case: Any) -> None:
     case.headers["X-Twilio-Signature"] = compute_signature(TWILIO_TOKEN, url, body)
 
 
-@pytest.mark.timeout(110)
+@pytest.mark.timeout(TIMEOUT)
 @pytest.mark.parametrize("label", OPERATIONS)
 def test_no_server_error_and_every_answer_as_documented(
     served: Served, world: World, label: str
@@ -229,7 +234,7 @@ def _fuzz(served: Served, strategy: Any, mode: str, failures: list[str]) -> None
 
     @settings(
         max_examples=EXAMPLES,
-        derandomize=True,  # the same cases on every run
+        derandomize=DERANDOMIZE,  # in `make test`, the same cases on every run
         database=None,
         deadline=None,
         phases=[Phase.explicit, Phase.generate],
