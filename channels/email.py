@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import email.policy
 import email.utils
+import unicodedata
 from collections import OrderedDict
 from email.message import EmailMessage
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -59,11 +60,19 @@ class SmtpConfig:
         )
 
 
+def header_text(value: str) -> str:
+    """A header's text on one line: whitespace runs (line breaks, tabs) made one space, control
+    characters and lone surrogates dropped. A line break in a Subject makes the standard
+    library refuse the whole message (a CAP headline often holds one)."""
+    kept = "".join(c for c in value if unicodedata.category(c) not in ("Cc", "Cs") or c.isspace())
+    return " ".join(kept.split())
+
+
 def build_message(mail_from: str, msg: Email, date: str | None = None) -> EmailMessage:
     m = EmailMessage(policy=email.policy.SMTP)
     m["From"] = msg.sender or mail_from
     m["To"] = msg.to
-    m["Subject"] = msg.subject
+    m["Subject"] = header_text(msg.subject)
     m["Date"] = date or email.utils.formatdate(localtime=False, usegmt=True)
     m["Message-ID"] = msg.message_id
     for name, value in msg.headers:

@@ -35,6 +35,7 @@ import collections
 import dataclasses
 import functools
 import hashlib
+import logging
 import time
 from collections.abc import Coroutine, Sequence
 from email.utils import parseaddr
@@ -59,6 +60,7 @@ from streams.records import (
 from subscriptions import strikes
 from subscriptions.contacts import ContactPoint
 
+log = logging.getLogger("notifier.send")
 CHUNK_PER_SENDER = 4  # a batch is claimed in chunks of this many times SEND_CONCURRENCY
 
 
@@ -284,6 +286,11 @@ class _Sender:
                 if isinstance(e, kind):
                     await deps.store.set_contact_status(b.city, cp.id, status, how)
             return await _failed(b, r, e.reason, deps)
+        except STORE_AWAY:
+            raise  # the batch is held and run again once the store is back
+        except Exception as e:  # building or handing over this one message: its failure alone
+            log.exception("notification %s could not be built or handed over", r.id)
+            return await _failed(b, r, f"could not be built or handed over: {_why(e)}", deps)
         self._accepted.append((r, sent.provider_id, time.time()))  # written with its chunk's worth
         return "sent"
 
@@ -418,6 +425,12 @@ class _Messages:
                 payload["icon"] = self.icon_url
             data = self._payloads[language] = push_payload(payload)
         return data
+
+
+def _why(e: Exception) -> str:
+    """An unexpected error in a few words for the ledger (its type, and its message's start)."""
+    words = " ".join(str(e).split())[:120]
+    return f"{type(e).__name__}: {words}" if words else type(e).__name__
 
 
 def _topic(event: str) -> str:
