@@ -72,7 +72,7 @@ def normalise_email(value: object) -> str:
         or not local
         or "." not in domain
         or len(addr) > 254
-        or any(c.isspace() or c in '<>,;"\\' for c in addr)
+        or any(c.isspace() or not c.isprintable() or c in '<>,;"\\' for c in addr)
     ):
         raise InvalidInput("email", "not an email address")
     return f"{local}@{domain.lower()}"
