@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help install browser run test fuzz bench lint clean
+.PHONY: help install browser promtool run test fuzz bench lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -29,10 +29,17 @@ browser: ## install Debian's chromium for the browser tests, if it is missing
 		$$sudo apt-get update && \
 		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }
 
+# tests/test_alert_rules.py evaluates deploy/alerts.yml with promtool: Debian's, from the prometheus
+# package unpacked into the virtualenv (nothing installed system-wide, no service started).
+promtool: $(VENV)/bin/promtool ## unpack Debian's promtool into .venv for the alert rules' test
+
+$(VENV)/bin/promtool: | $(STAMP)
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; cd $$tmp; 	if ! apt-get download prometheus >/dev/null 2>&1; then 		if [ "$$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi; 		$$sudo apt-get update -qq && apt-get download prometheus; fi; 	dpkg -x prometheus_*.deb unpacked && cp unpacked/usr/bin/promtool $(abspath $@)
+
 run: install ## bring the whole service up on the embedded default (Ctrl-C stops it)
 	$(VENV)/bin/notifier up
 
-test: install browser ## run the test suite (starts its own Kafka, Redis and SMTP servers)
+test: install browser promtool ## run the test suite (starts its own Kafka, Redis and SMTP servers)
 	$(PY) -m pytest
 
 fuzz: install ## the API's fuzzing, longer: 500 new examples per operation and mode (~1 h)

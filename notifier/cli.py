@@ -8,6 +8,7 @@ notifier city create FILE|list|show ID   the cities served (tenants), from a cit
 notifier operator-key create [--city C]  a key for the operators' API, printed once
 notifier vapid-keys             a web push key pair for NOTIFIER_VAPID_PRIVATE_KEY
 notifier dead-letters list|show ID|replay ID
+notifier stuck [--city C]        what is queued or sending and for how long, with why
 notifier cap-import FILE --department NAME
 notifier import-subscribers FILE [--dry-run]
 notifier topics create|check    the Kafka topics, as NOTIFIER_TOPIC_* plan them
@@ -26,7 +27,7 @@ from aiokafka.errors import KafkaError
 from redis.exceptions import RedisError
 
 from channels.push import generate_vapid_keys
-from notifier import admin, bulk_import_cli, logs, topics_admin, up
+from notifier import admin, bulk_import_cli, logs, stuck_cli, topics_admin, up
 from notifier.errors import ConfigError
 from notifier.settings import Settings
 from subscriptions.errors import InvalidInput
@@ -83,6 +84,9 @@ def _parser() -> argparse.ArgumentParser:
     dl_sub.add_parser("list", help="the newest first").add_argument("--limit", type=int, default=20)
     dl_sub.add_parser("show", help="one letter in full").add_argument("id")
     dl_sub.add_parser("replay", help="put its record back on its topic").add_argument("id")
+    sub.add_parser(
+        "stuck", help="what is queued or being sent, per event and channel, oldest first, and why"
+    ).add_argument("--city", help="one city (default: every city)")
     cap = sub.add_parser("cap-import", help="import a CAP 1.2 file as a department")
     cap.add_argument("file", type=Path)
     cap.add_argument("--department", required=True)
@@ -101,6 +105,10 @@ def main(argv: list[str] | None = None) -> None:
         settings = Settings.from_env()
         _logging(settings, args.command)
         city = getattr(args, "city", None) or settings.default_city
+        if args.command == "stuck":
+            for line in asyncio.run(stuck_cli.stuck(settings, args.city)):
+                print(line)
+            return
         if args.command == "operator-key":
             city = args.city
         if args.command == "up":

@@ -11,7 +11,7 @@ from typing import Any
 
 import faust
 
-from streams import handlers, heap, requests
+from streams import handlers, heap, requests, watch
 from streams.deps import Deps
 from streams.ledger import STORE_AWAY
 
@@ -22,7 +22,10 @@ TIMERS = (
 )
 
 # on every worker (not only the leader): cities created or changed since are loaded
-EVERY_WORKER = (("refresh-cities", 10.0, lambda deps: deps.cities.refresh()),)
+EVERY_WORKER = (
+    ("refresh-cities", 10.0, lambda deps: deps.cities.refresh()),
+    ("watch-backlog", 15.0, watch.observe),  # every worker: no stale figure after a leader change
+)
 LAG_INTERVAL = 5.0  # seconds between two readings of the consumer lag
 # small records that may name a city this worker has not loaded yet: it is loaded first
 CITY_FIRST = ("city_events", "request_status", "fanout")

@@ -10,6 +10,10 @@
     n:{city}:event:{eid}:notifs   set   the keys of the event's notification records
     n:{city}:citizen:{cid}:notifs zset  a citizen's notification ids, by when they were queued
     n:{city}:provider:{pid}       string "{event} {notification id}" of a provider's message id
+    n:{city}:active               zset  events with notifications not yet final, by when their
+                                        first were queued (``streams.watch`` drops the finished)
+    n:{city}:sending:{channel}    zset  notification ids being handed over, by when claimed: a
+                                        claim older than the lease is stuck (``streams.watch``)
 
 The notification id is derived from (city, event, citizen, channel), so an event expanded twice
 yields the same ids and ``enqueue`` creates each record once. ``claim`` (queued -> sending) guards
@@ -94,6 +98,7 @@ end
 if n > 0 then
   redis.call('HINCRBY', KEYS[1], channel .. ':queued', n)
   redis.call('EXPIRE', KEYS[2], keep)
+  redis.call('ZADD', prefix .. 'active', 'NX', now, event)
 end
 return out
 """
@@ -114,6 +119,7 @@ for _, item in ipairs(cjson.decode(ARGV[4])) do
     attempts = (tonumber(h[5]) or 0) + 1
     redis.call('HSET', nkey, 'status', 'sending', 'claimed_at', now, 'updated_at', now,
                'holder', holder, 'attempts', attempts)
+    if channel then redis.call('ZADD', prefix .. 'sending:' .. channel, now, item[2]) end
     if status == 'queued' and channel then  -- a record without its channel has no count
       local ckey = prefix .. 'event:' .. item[1] .. ':counts'
       local by_channel = taken[ckey] or {}
@@ -156,6 +162,7 @@ for _, item in ipairs(cjson.decode(ARGV[4])) do
       set[#set + 1] = value
     end
     redis.call('HSET', nkey, unpack(set))
+    if status == 'sending' then redis.call('ZREM', prefix .. 'sending:' .. channel, nid) end
     local ckey = prefix .. 'event:' .. event .. ':counts'
     local c = counts[ckey] or {}
     counts[ckey] = c
@@ -173,7 +180,8 @@ return out
 """
 
 
-# KEYS: notif key, counts key; ARGV: error, retry_at, now, give up after (seconds, or '')
+# KEYS: notif key, counts key; ARGV: error, retry_at, now, give up after (seconds, or ''),
+# the city's key prefix
 # -> 1 released, 0 not held (not sending), -1 failing for too long by retry_at (left as it is)
 _RELEASE = """
 local h = redis.call('HMGET', KEYS[1], 'status', 'channel', 'failing_since')
@@ -184,6 +192,7 @@ redis.call('HSET', KEYS[1], 'status', 'queued', 'error', ARGV[1], 'retry_at', AR
            'updated_at', ARGV[3], 'failing_since', since)
 redis.call('HINCRBY', KEYS[2], h[2] .. ':sending', -1)
 redis.call('HINCRBY', KEYS[2], h[2] .. ':queued', 1)
+redis.call('ZREM', ARGV[5] .. 'sending:' .. h[2], string.match(KEYS[1], 'notif:(.*)$'))
 return 1
 """
 
@@ -335,7 +344,7 @@ class Ledger:
         is more than ``give_up_after`` seconds after that."""
         keys = _notif_keys(city, event, nid)
         bound = "" if give_up_after is None else repr(float(give_up_after))
-        args = [error, retry_at, int(time.time()), bound]
+        args = [error, retry_at, int(time.time()), bound, key(city, "")]
         return _RELEASED[int(await self._release(keys=keys, args=args))]
 
     async def advance(

@@ -64,6 +64,40 @@ class Metrics:
             registry=r,
         )
 
+        by_lane = ["channel", "lane"]
+        self.oldest_queued = Gauge(
+            "notifier_oldest_queued_seconds",
+            "Age of the oldest queued notification not waiting for a retry (its event's queueing)",
+            by_lane,
+            registry=r,
+        )
+        self.stuck = Gauge(
+            "notifier_stuck_notifications",
+            "Notifications 'sending' past their claim's lease: their sender stopped",
+            by_lane,
+            registry=r,
+        )
+        self.oldest_stuck = Gauge(
+            "notifier_oldest_stuck_seconds",
+            "Age of the oldest claim past its lease (0: none)",
+            by_lane,
+            registry=r,
+        )
+
+    def record_backlog(
+        self,
+        oldest_queued: dict[tuple[str, str], float],
+        stuck: dict[tuple[str, str], int],
+        oldest_stuck: dict[tuple[str, str], float],
+    ) -> None:
+        """The watch's figures (``streams.watch``), per (channel, lane)."""
+        for labels, seconds in oldest_queued.items():
+            self.oldest_queued.labels(*labels).set(round(seconds, 1))
+        for labels, n in stuck.items():
+            self.stuck.labels(*labels).set(n)
+        for labels, seconds in oldest_stuck.items():
+            self.oldest_stuck.labels(*labels).set(round(seconds, 1))
+
     def record_lag(self, consumer: Any) -> None:
         """The lag of each partition a Faust consumer holds: its highwater (the next offset
         to be written) less the next offset it will read."""

@@ -57,7 +57,8 @@ def test_the_worker_registers_the_expected_agents(tmp_path: Path) -> None:
         "notifier.send-push-bulk": {"x.deliveries.push.bulk"},
         "notifier.track-receipts": {"x.receipts"},
     }
-    assert len(app._app_tasks) == 5  # warm-up; outbox sweep, scheduler, cities, consumer lag
+    # warm-up; outbox sweep, scheduler, cities, backlog watch, consumer lag
+    assert len(app._app_tasks) == 6
     assert app.conf.web_enabled is False
 
 
