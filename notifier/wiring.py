@@ -88,7 +88,9 @@ def build_deps(
     cities = Cities(redis, settings.default_city)
     return Deps(
         store=store,
-        ledger=Ledger(redis, settings.ledger_retention_days * 86400),
+        ledger=Ledger(
+            redis, settings.ledger_retention_days * 86400, settings.broker_session_timeout
+        ),
         events=EventStore(redis),
         cities=cities,
         catalogues=cities.catalogues,

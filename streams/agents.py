@@ -81,6 +81,14 @@ def register(app: faust.App, topics: dict[str, faust.TopicT], deps: Deps) -> Non
         frozen = heap.freeze()
         logging.getLogger("notifier.streams").info("started: %d objects frozen", frozen)
 
+    # this worker alive: its claims are taken back soon after it stops (``Ledger.beat``)
+    @app.timer(deps.ledger.liveness / 3, name="notifier.heartbeat")
+    async def heartbeat() -> None:
+        try:
+            await deps.ledger.beat(deps.instance)
+        except Exception as e:  # the store away: the next beat tries again
+            logging.getLogger("notifier.streams").warning("heartbeat: %s", e)
+
     @app.timer(LAG_INTERVAL, name="notifier.consumer-lag")  # every worker: its own partitions
     async def lag(app: faust.App) -> None:
         try:

@@ -14,6 +14,8 @@
                                         first were queued (``streams.watch`` drops the finished)
     n:{city}:sending:{channel}    zset  notification ids being handed over, by when claimed: a
                                         claim older than the lease is stuck (``streams.watch``)
+    n:worker:{instance}           string a worker alive: written every third of ``liveness``
+                                        seconds, expires after it (``Ledger.beat``)
 
 The notification id is derived from (city, event, citizen, channel), so an event expanded twice
 yields the same ids and ``enqueue`` creates each record once. ``claim`` (queued -> sending) guards
@@ -21,7 +23,10 @@ the hand-off to the provider: only one sender wins it. A claim older than the le
 again (the sender that held it crashed), and so may a claim its own holder left (a batch run
 again by the same worker after the store was away: nothing of the first run is still going);
 that, between the provider's acceptance and the ledger write, is the only window for a
-duplicate. Every script keeps the counts in step atomically.
+duplicate. A claim whose holder has stopped beating (a worker killed, or cut off from Redis, for
+``liveness`` seconds: what Kafka's consumer-group session allows it too) is taken back at once,
+without waiting for the lease: its holder can no longer be sending. Every script keeps the counts
+in step atomically.
 """
 
 from __future__ import annotations
@@ -104,16 +109,25 @@ return out
 """
 
 # ARGV: now, lease, the city's key prefix, JSON [[event, notification id], ...], the holder
-# ('' for none) -> the attempt number of each (0: another sender holds it, or it is done)
+# ('' for none), the liveness (s), the workers' key prefix -> the attempt number of each (0:
+# another sender holds it, or it is done)
 _CLAIM = """
 local now, lease, prefix, holder = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[5]
-local out, taken = {}, {}
+local liveness, workers = tonumber(ARGV[6]), ARGV[7]
+local out, taken, alive = {}, {}, {}
+local function dead(other)  -- a holder that stopped beating: it is not sending any more
+  local instance = string.match(other or '', '^([^:]+):')
+  if not instance then return false end
+  if alive[instance] == nil then alive[instance] = redis.call('EXISTS', workers .. instance) end
+  return alive[instance] == 0
+end
 for _, item in ipairs(cjson.decode(ARGV[4])) do
   local nkey = prefix .. 'notif:' .. item[2]
   local h = redis.call('HMGET', nkey, 'status', 'claimed_at', 'channel', 'holder', 'attempts')
   local status, claimed, channel = h[1], tonumber(h[2] or '0'), h[3]
   local mine = holder ~= '' and h[4] == holder
-  local stale = status == 'sending' and (mine or tonumber(now) - claimed > lease)
+  local age = tonumber(now) - claimed
+  local stale = status == 'sending' and (mine or age > lease or (age > liveness and dead(h[4])))
   local attempts = 0
   if status == 'queued' or stale then
     attempts = (tonumber(h[5]) or 0) + 1
@@ -241,14 +255,26 @@ def notification_id(city: str, event: str, citizen: str, channel: str) -> str:
 DEFAULT_RETENTION = 90 * 86400
 
 
+WORKERS = "n:worker:"  # + instance: a worker's heartbeat
+DEFAULT_LIVENESS = 10.0
+
+
 class Ledger:
-    def __init__(self, redis: Redis, retention: float = DEFAULT_RETENTION) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        retention: float = DEFAULT_RETENTION,
+        liveness: float = DEFAULT_LIVENESS,
+    ) -> None:
         """``retention``: seconds a notification's record keeps from its queueing (its
-        event's counts stay); at least the week a provider's receipt may take."""
+        event's counts stay); at least the week a provider's receipt may take. ``liveness``:
+        seconds after its last heartbeat a worker is taken for dead, and its claims back (the
+        consumer group's session timeout: Kafka gives its partitions away then too)."""
         if retention < PROVIDER_TTL:
             raise ValueError(f"a retention under {PROVIDER_TTL} s would lose late receipts")
         self.redis = redis
         self.retention = int(retention)
+        self.liveness = float(liveness)
         self._enqueue = redis.register_script(_ENQUEUE)
         self._claim = redis.register_script(_CLAIM)
         self._advance = redis.register_script(_ADVANCE)
@@ -324,10 +350,22 @@ class Ledger:
         out = [0] * len(items)
         for city, at, group in _by_city(items):
             pairs = json.dumps([(event, nid) for _, event, nid in group])
-            args = [int(time.time()), LEASE_SECONDS, key(city, ""), pairs, holder]
+            args = [
+                int(time.time()),
+                LEASE_SECONDS,
+                key(city, ""),
+                pairs,
+                holder,
+                self.liveness,
+                WORKERS,
+            ]
             for i, n in zip(at, await self._claim(args=args), strict=True):
                 out[i] = int(n)
         return out
+
+    async def beat(self, instance: str) -> None:
+        """This worker is alive (a timer's job, every third of ``liveness``)."""
+        await self.redis.set(WORKERS + instance, "1", px=int(self.liveness * 1000))
 
     async def release(
         self,

@@ -314,12 +314,15 @@ class _Sender:
 
 async def _held_elsewhere(batch: DeliveryBatch, r: Recipient, deps: Deps) -> str:
     """Another sender holds the claim, or the message is done. A claim still ``sending`` may
-    be a sender that crashed: look again once its lease is over (the claim is taken back then
-    and the message sent), so a crash never loses a message."""
+    be a sender that crashed: look again once its holder would be known dead (it stops beating:
+    ``Ledger.liveness``), and at the latest once its lease is over (the claim is taken back then
+    and the message sent), so a crash never loses a message, nor holds it for long."""
     record = await deps.ledger.get(batch.city, r.id)
     if record.get("status") != "sending":
         return "already claimed"
-    when = float(record.get("claimed_at") or time.time()) + LEASE_SECONDS + 1
+    claimed = float(record.get("claimed_at") or time.time())
+    soon = max(time.time(), claimed) + deps.ledger.liveness + 1
+    when = min(claimed + LEASE_SECONDS + 1, soon)
     one = dataclasses.replace(batch, recipients=(r,))
     topic = getattr(deps.topics, batch.channel)
     await deps.scheduler.later(batch.city, when, topic, batch.event.encode(), one.to_wire())

@@ -32,7 +32,6 @@ from notifier.push_service_fake import PushServiceFake
 from notifier.push_service_fake import create_app as push_app
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps
-from streams.ledger import LEASE_SECONDS
 from subscriptions.areas import load_catalogue
 from subscriptions.store import SubscriptionStore, new_id
 from subscriptions.subscription import parse_subscription
@@ -362,35 +361,15 @@ def settled(deliveries: dict[str, dict[str, int]], channel: str, n: int) -> bool
     return sum(v for k, v in by_status.items() if k in FINAL | {"cancelled"}) == n
 
 
-async def end_leases(redis: Redis, held_before: float) -> int:
-    """Fast-forward the claim lease (``streams.ledger.LEASE_SECONDS``, 120 s) for the messages
-    claimed before ``held_before`` (by a worker that was killed, or cut off from Redis): their
-    claims are made older than the lease, and the looks the senders scheduled for the lease's
-    end are made due now. The recovery path is the real one (a stale claim is taken back, the
-    scheduler releases a one-recipient batch); only the wait is cut. Claims taken since are
-    left alone. The number of claims aged."""
+async def claims_held(redis: Redis) -> dict[str, float]:
+    """The notification records being handed over now (key -> when claimed)."""
     keys = [k async for k in redis.scan_iter(match=f"n:{CITY}:notif:*", count=1000)]
     async with redis.pipeline(transaction=False) as p:
         for k in keys:
             p.hmget(k, "status", "claimed_at")
         rows = await p.execute()
-    held = [
-        k
+    return {
+        k: float(claimed)
         for k, (status, claimed) in zip(keys, rows, strict=True)
-        if status == "sending" and claimed and float(claimed) <= held_before
-    ]
-    async with redis.pipeline(transaction=False) as p:
-        for k in held:
-            p.hset(k, "claimed_at", str(int(held_before) - LEASE_SECONDS - 5))
-        await p.execute()
-    schedule = f"n:{CITY}:schedule"
-    now = await redis_time(redis)
-    later = {item: now for item, when in await redis.zrange(schedule, 0, -1, withscores=True)}
-    if later:
-        await redis.zadd(schedule, later)
-    return len(held)
-
-
-async def redis_time(redis: Redis) -> float:
-    seconds, micros = await redis.time()
-    return seconds + micros / 1e6
+        if status == "sending" and claimed
+    }

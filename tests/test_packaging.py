@@ -57,8 +57,8 @@ def test_the_worker_registers_the_expected_agents(tmp_path: Path) -> None:
         "notifier.send-push-bulk": {"x.deliveries.push.bulk"},
         "notifier.track-receipts": {"x.receipts"},
     }
-    # warm-up; outbox sweep, scheduler, cities, backlog watch, consumer lag
-    assert len(app._app_tasks) == 6
+    # warm-up; outbox sweep, scheduler, cities, backlog watch, heartbeat, consumer lag
+    assert len(app._app_tasks) == 7
     assert app.conf.web_enabled is False
 
 
