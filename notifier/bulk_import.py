@@ -275,7 +275,7 @@ def _queue(tx: Pipeline, city: str, plans: Sequence[_Plan]) -> None:
             citizen = {"id": cp.citizen, "language": p.language, "timezone": "Europe/Paris"}
             tx.hset(key(city, "citizen", cp.citizen), mapping=citizen | {"created_at": now})
             contact = {"id": cp.id, "citizen": cp.citizen, "channel": cp.channel}
-            contact |= {"address": cp.address, "status": cp.status}
+            contact |= {"address": cp.address, "status": cp.status, "created_at": now}
             tx.hset(key(city, "contact", cp.id), mapping=contact)
             tx.sadd(key(city, "citizen", cp.citizen, "contacts"), cp.id)
             tx.rpush(key(city, "citizen", cp.citizen, "consent"), _consent(cp.id, cp.status, how))

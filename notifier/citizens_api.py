@@ -1,7 +1,10 @@
 """Citizen routes: register, add contact points (email, phone, browser push) with double
 opt-in, subscribe, read everything held about you.
 
-A citizen reaches only their own data, through a signed token (``Authorization: Bearer``).
+A citizen reaches only their own data, through a signed token (``Authorization: Bearer``) that
+carries their token version (``subscriptions.token_versions``: signing out, a move or an
+erasure revokes the tokens made before). Every limit and the whole request are checked before
+anything is written.
 """
 
 from __future__ import annotations
@@ -13,13 +16,12 @@ from aiohttp import web
 
 from notifier.abuse import check_sending
 from notifier.auth import bearer
-from notifier.confirmations import send_confirmation
+from notifier.contact_adding import Parsed, give_contact
 from notifier.http import city_of, json_body
 from notifier.keys import DEPS
 from streams.deps import Deps
-from subscriptions import tokens
+from subscriptions import caps, contact_life, token_versions, tokens
 from subscriptions.contacts import (
-    ContactPoint,
     normalise_email,
     normalise_phone,
     parse_push_subscription,
@@ -49,8 +51,12 @@ async def register(request: web.Request) -> web.Response:
     if not given:
         raise InvalidInput("email", "give an email address or a phone number (or both)")
     parsed = [_parse_contact(deps, {k: v}) for k, v in given]  # all valid before anything is kept
+    for channel, address, _, _ in parsed:  # every limit passed before anything is kept
+        await check_sending(deps.store.redis, request, city, channel, address)
     citizen = await deps.store.create_citizen(city, language, place.timezone)
-    contacts = [await _add(request, deps, city, citizen.id, citizen.language, c) for c in parsed]
+    contacts = [
+        await give_contact(deps, city, citizen.id, citizen.language, c, "api") for c in parsed
+    ]
     return web.json_response(
         {
             "citizen": {"id": citizen.id, "language": citizen.language},
@@ -65,25 +71,35 @@ async def register(request: web.Request) -> web.Response:
 
 async def add_contact(request: web.Request) -> web.Response:
     """``{email}``, ``{phone}`` or ``{push: PushSubscription}``. A push subscription made by
-    the browser that holds this citizen's token is confirmed at once."""
+    the browser that holds this citizen's token is confirmed at once. An address already
+    someone else's is answered the same (``notifier.contact_adding``)."""
     city, deps = city_of(request), request.app[DEPS]
-    cid = citizen_token(request, city)
+    cid = await citizen_token(request, city)
     citizen = await deps.store.citizen(city, cid)
     parsed = _parse_contact(deps, await json_body(request))
-    contact = await _add(request, deps, city, cid, citizen.language, parsed)
+    held = await contact_life.drop_expired(deps.store, city, cid)
+    mine = next((c for c in held if (c.channel, c.address) == parsed[:2]), None)
+    if mine is None:
+        caps.check_contacts(held, parsed[0])
+    if parsed[0] != "push":
+        await check_sending(deps.store.redis, request, city, parsed[0], parsed[1])
+    contact = await give_contact(deps, city, cid, citizen.language, parsed, "api")
     return web.json_response(contact.public(), status=201)
 
 
 async def confirm_code(request: web.Request) -> web.Response:
     """``{code}``: the code texted to a phone number confirms it."""
     city, deps = city_of(request), request.app[DEPS]
-    cid = citizen_token(request, city)
+    cid = await citizen_token(request, city)
     cp = await deps.store.contact(city, request.match_info["pid"])
     if cp.citizen != cid or cp.channel != "sms":
         raise InvalidInput("contact", "not a phone number of this citizen")
     code = (await json_body(request)).get("code")
     if not isinstance(code, str) or not code.isdigit():
         raise InvalidInput("code", "the 6 digits received by text message")
+    if await contact_life.expired(deps.store, city, cp):
+        await contact_life.remove(deps.store, city, cp, "not confirmed in time", "expired")
+        raise InvalidInput("code", "this number was not confirmed in time; add it again")
     if cp.status == "pending":
         if not await deps.store.check_code(city, cp.id, code):
             raise InvalidInput("code", "wrong code")
@@ -93,7 +109,7 @@ async def confirm_code(request: web.Request) -> web.Response:
 
 async def show(request: web.Request) -> web.Response:
     city, deps = city_of(request), request.app[DEPS]
-    cid = citizen_token(request, city)
+    cid = await citizen_token(request, city)
     citizen = await deps.store.citizen(city, cid)
     return web.json_response(
         {
@@ -109,7 +125,7 @@ async def preferences(request: web.Request) -> web.Response:
     """``{language?, timezone?, quiet_hours?: {start, end} | null, default_channels?,
     fallback?}``."""
     city, deps = city_of(request), request.app[DEPS]
-    cid = citizen_token(request, city)
+    cid = await citizen_token(request, city)
     body = await json_body(request)
     allowed = {"language", "timezone", "quiet_hours", "default_channels", "fallback"}
     unknown = sorted(set(body) - allowed)
@@ -135,7 +151,7 @@ async def preferences(request: web.Request) -> web.Response:
 
 async def subscribe(request: web.Request) -> web.Response:
     city, deps = city_of(request), request.app[DEPS]
-    cid = citizen_token(request, city)
+    cid = await citizen_token(request, city)
     body = await json_body(request)
     if "channels" not in body and "request" not in body:  # the citizen's default channels
         citizen = await deps.store.citizen(city, cid)
@@ -150,11 +166,12 @@ async def subscribe(request: web.Request) -> web.Response:
     for c in sub.categories:
         if c not in offered:
             raise InvalidInput("categories", f"{c} is not a category of {city}: {offered}")
+    await caps.check_subscriptions(deps.store, city, cid)
     await deps.store.add_subscription(city, sub, index)
     return web.json_response(sub.public(), status=201)
 
 
-def _parse_contact(deps: Deps, body: dict[str, Any]) -> tuple[str, str, str, str]:
+def _parse_contact(deps: Deps, body: dict[str, Any]) -> Parsed:
     """(channel, address, p256dh, auth) from ``{email}``, ``{phone}`` or ``{push}``."""
     given = [k for k in ("email", "phone", "push") if body.get(k) is not None]
     if len(given) != 1:
@@ -169,35 +186,14 @@ def _parse_contact(deps: Deps, body: dict[str, Any]) -> tuple[str, str, str, str
     return ("push", *parse_push_subscription(body["push"]))
 
 
-async def _add(
-    request: web.Request,
-    deps: Deps,
-    city: str,
-    cid: str,
-    language: str,
-    parsed: tuple[str, str, str, str],
-) -> ContactPoint:
-    channel, address, p256dh, auth = parsed
-    if channel == "push":
-        return await deps.store.add_contact(
-            city, cid, "push", address, "confirmed", "browser subscription", p256dh, auth
-        )
-    await check_sending(deps.store.redis, request, city, channel, address)
-    contact = await deps.store.add_contact(city, cid, channel, address, "pending", "api")
-    await send_confirmation(deps, city, contact, language)
-    return contact
-
-
-def citizen_token(request: web.Request, city: str) -> str:
-    """The citizen id of a valid management token for this citizen; 401 or 403 otherwise."""
+async def citizen_token(request: web.Request, city: str) -> str:
+    """The citizen id of a valid management token for this citizen, made since their last
+    token version bump; 401 or 403 otherwise. One HMGET."""
+    deps = request.app[DEPS]
     try:
-        payload = tokens.verify(request.app[DEPS].secret_key, bearer(request), "manage", city)
+        payload = tokens.verify(deps.secret_key, bearer(request), "manage", city)
     except InvalidInput as e:
-        raise web.HTTPUnauthorized(
-            text=json.dumps({"error": {"field": "Authorization", "reason": e.reason}}),
-            content_type="application/json",
-            headers={"WWW-Authenticate": "Bearer"},
-        ) from None
+        raise _unauthorized(e.reason) from None
     if payload["s"] != request.match_info["cid"]:
         raise web.HTTPForbidden(
             text=json.dumps(
@@ -205,4 +201,15 @@ def citizen_token(request: web.Request, city: str) -> str:
             ),
             content_type="application/json",
         )
+    held = await token_versions.current(deps.store.redis, city, str(payload["s"]))
+    if not token_versions.accepts(held, payload.get("v")):
+        raise _unauthorized("revoked: ask for a new management link")
     return str(payload["s"])
+
+
+def _unauthorized(reason: str) -> web.HTTPUnauthorized:
+    return web.HTTPUnauthorized(
+        text=json.dumps({"error": {"field": "Authorization", "reason": reason}}),
+        content_type="application/json",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
