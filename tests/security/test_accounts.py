@@ -337,3 +337,23 @@ async def test_a_move_revokes_the_tokens_made_before_it(app: App, redis: Redis) 
         f"/v1/cities/paris_centre/citizens/{cid}", headers=auth(moved["token"])
     )
     assert r.status == 200
+
+
+async def test_a_citizens_token_cannot_resend_remove_or_sign_out_for_another(app: App) -> None:
+    alice = await register(app, email="alice@example.org")
+    v = await victim(app)
+    theirs = f"{CITIZENS}/{v['citizen']['id']}"
+    pid = v["contacts"][0]["id"]
+    for method, path in (
+        ("POST", f"{theirs}/contacts/{pid}/resend"),
+        ("DELETE", f"{theirs}/contacts/{pid}"),
+        ("POST", f"{theirs}/sign-out"),
+    ):
+        r = await app.client.request(method, path, headers=auth(alice["token"]))
+        assert r.status == 403, (method, path, r.status)
+    # Alice's own path with the victim's contact point in it
+    r = await app.client.delete(
+        f"{CITIZENS}/{alice['citizen']['id']}/contacts/{pid}", headers=auth(alice["token"])
+    )
+    assert r.status == 404
+    assert [c["status"] for c in (await view(app, v))["contacts"]] == ["confirmed"]
