@@ -9,6 +9,7 @@ anything is written.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -28,8 +29,10 @@ from subscriptions.contacts import (
 )
 from subscriptions.errors import InvalidInput
 from subscriptions.preferences import parse_quiet_hours, parse_timezone
-from subscriptions.store import new_id
-from subscriptions.subscription import parse_subscription
+from subscriptions.store import Citizen, new_id
+from subscriptions.subscription import Subscription, parse_subscription
+
+Checked = tuple[Subscription, list[tuple[str, str]]]
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
@@ -42,7 +45,9 @@ def add_routes(router: web.UrlDispatcher) -> None:
 
 
 async def register(request: web.Request) -> web.Response:
-    """``{email?, phone?, language?}``: a citizen, each contact pending until confirmed."""
+    """``{email?, phone?, language?, subscriptions?: [...]}``: a citizen, each contact pending
+    until confirmed, with the subscriptions given (as ``subscribe`` takes them). All of it,
+    and every limit on sending, is checked before anything is written."""
     city, deps = city_of(request), request.app[DEPS]
     body = await json_body(request)
     place = deps.city(city)
@@ -50,23 +55,47 @@ async def register(request: web.Request) -> web.Response:
     given = [(k, body[k]) for k in ("email", "phone") if body.get(k) is not None]
     if not given:
         raise InvalidInput("email", "give an email address or a phone number (or both)")
-    parsed = [_parse_contact(deps, {k: v}) for k, v in given]  # all valid before anything is kept
+    parsed = [_parse_contact(deps, {k: v}) for k, v in given]
+    subs = _subscriptions_given(deps, city, body.get("subscriptions", []))
     for channel, address, _, _ in parsed:  # every limit passed before anything is kept
         await check_sending(deps.store.redis, request, city, channel, address)
     citizen = await deps.store.create_citizen(city, language, place.timezone)
     contacts = [
         await give_contact(deps, city, citizen.id, citizen.language, c, "api") for c in parsed
     ]
-    return web.json_response(
-        {
-            "citizen": {"id": citizen.id, "language": citizen.language},
-            "contacts": [c.public() for c in contacts],
-            "token": tokens.sign(deps.secret_key, "manage", city, citizen.id),
-            "next": "confirm each contact: open the emailed link, or send the texted code to "
-            "POST …/contacts/{id}/confirm",
-        },
-        status=201,
-    )
+    made = []
+    for sub, index in subs:
+        sub = dataclasses.replace(sub, id=new_id("sub"), citizen=citizen.id)
+        made.append(await deps.store.add_subscription(city, sub, index))
+    answer = {
+        "citizen": {"id": citizen.id, "language": citizen.language},
+        "contacts": [c.public() for c in contacts],
+        "token": tokens.sign(deps.secret_key, "manage", city, citizen.id),
+        "next": "confirm each contact: open the emailed link, or send the texted code to "
+        "POST …/contacts/{id}/confirm",
+    }
+    if "subscriptions" in body:
+        answer["subscriptions"] = [s.public() for s in made]
+    return web.json_response(answer, status=201)
+
+
+def _subscriptions_given(deps: Deps, city: str, given: object) -> list[Checked]:
+    """The subscriptions of a registration, each checked as ``subscribe`` checks one (their
+    errors name ``subscriptions[i].<field>``)."""
+    if not isinstance(given, list) or len(given) > caps.MAX_SUBSCRIPTIONS:
+        reason = f"a list of at most {caps.MAX_SUBSCRIPTIONS} subscriptions"
+        raise InvalidInput("subscriptions", reason)
+    out = []
+    for i, body in enumerate(given):
+        if not isinstance(body, dict):
+            raise InvalidInput(f"subscriptions[{i}]", "a subscription object")
+        if "channels" not in body and "request" not in body:  # a new citizen's default
+            body = {**body, "channels": list(Citizen.default_channels)}
+        try:
+            out.append(_checked(deps, city, "cit_new", body))
+        except InvalidInput as e:
+            raise InvalidInput(f"subscriptions[{i}].{e.field}", e.reason) from None
+    return out
 
 
 async def add_contact(request: web.Request) -> web.Response:
@@ -79,8 +108,9 @@ async def add_contact(request: web.Request) -> web.Response:
     parsed = _parse_contact(deps, await json_body(request))
     held = await contact_life.drop_expired(deps.store, city, cid)
     mine = next((c for c in held if (c.channel, c.address) == parsed[:2]), None)
-    if mine is None:
-        caps.check_contacts(held, parsed[0])
+    if mine is not None:  # given again: as it stands, nothing sent
+        return web.json_response(mine.public(), status=201)
+    caps.check_contacts(held, parsed[0])
     if parsed[0] != "push":
         await check_sending(deps.store.redis, request, city, parsed[0], parsed[1])
     contact = await give_contact(deps, city, cid, citizen.language, parsed, "api")
@@ -156,6 +186,14 @@ async def subscribe(request: web.Request) -> web.Response:
     if "channels" not in body and "request" not in body:  # the citizen's default channels
         citizen = await deps.store.citizen(city, cid)
         body = {**body, "channels": list(citizen.default_channels)}
+    sub, index = _checked(deps, city, cid, body)
+    await caps.check_subscriptions(deps.store, city, cid)
+    await deps.store.add_subscription(city, sub, index)
+    return web.json_response(sub.public(), status=201)
+
+
+def _checked(deps: Deps, city: str, cid: str, body: dict[str, Any]) -> Checked:
+    """A subscription of citizen ``cid`` from its body, valid in this city, and its index."""
     sub, index = parse_subscription(
         body, sid=new_id("sub"), citizen=cid, catalogue=deps.catalogues[city]
     )
@@ -166,9 +204,7 @@ async def subscribe(request: web.Request) -> web.Response:
     for c in sub.categories:
         if c not in offered:
             raise InvalidInput("categories", f"{c} is not a category of {city}: {offered}")
-    await caps.check_subscriptions(deps.store, city, cid)
-    await deps.store.add_subscription(city, sub, index)
-    return web.json_response(sub.public(), status=201)
+    return sub, index
 
 
 def _parse_contact(deps: Deps, body: dict[str, Any]) -> Parsed:

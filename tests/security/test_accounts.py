@@ -357,3 +357,18 @@ async def test_a_citizens_token_cannot_resend_remove_or_sign_out_for_another(app
     )
     assert r.status == 404
     assert [c["status"] for c in (await view(app, v))["contacts"]] == ["confirmed"]
+
+
+async def test_a_registration_with_a_subscription_out_of_place_writes_nothing(
+    app: App, redis: Redis
+) -> None:
+    body = {"email": "portal@example.org", "subscriptions": [{"area": "75105"}, {"area": "75199"}]}
+    r = await app.client.post(CITIZENS, json=body)
+    answer = await r.json()
+    assert r.status == 422 and answer["error"]["field"] == "subscriptions[1].area"
+    assert [k async for k in redis.scan_iter("n:paris:citizen:*")] == []
+    assert app.published == []  # no confirmation went out either
+    # all of it valid: the citizen and both subscriptions at once
+    body["subscriptions"][1] = {"point": {"lon": 2.35, "lat": 48.85}, "radius_m": 300}
+    c = await register(app, **body)
+    assert sorted(s["kind"] for s in (await view(app, c))["subscriptions"]) == ["area", "point"]
