@@ -141,10 +141,11 @@ async def show(request: web.Request) -> web.Response:
     city, deps = city_of(request), request.app[DEPS]
     cid = await citizen_token(request, city)
     citizen = await deps.store.citizen(city, cid)
+    contacts = await contact_life.drop_expired(deps.store, city, cid)  # past their time: gone
     return web.json_response(
         {
             "citizen": citizen.public(),
-            "contacts": [c.public() for c in await deps.store.contacts_of(city, cid)],
+            "contacts": [c.public() for c in contacts],
             "subscriptions": [s.public() for s in await deps.store.subscriptions_of(city, cid)],
             "consent": await deps.store.consent_log(city, cid),
         }

@@ -200,6 +200,12 @@ async def test_a_pending_address_past_its_time_cannot_be_confirmed(app: App, red
     await redis.hset(f"n:paris:contact:{pid}", "created_at", int(time.time()) - 8 * 86400)
     assert await confirm_by_link(app, pid) == 422
     assert (await view(app, c))["contacts"] == []
+    # one left alone ends all the same: the citizen's page no longer shows it
+    other = await register(app, email="later@example.org")
+    old = other["contacts"][0]["id"]
+    await redis.hset(f"n:paris:contact:{old}", "created_at", int(time.time()) - 8 * 86400)
+    shown = await view(app, other)
+    assert shown["contacts"] == [] and shown["consent"][-1]["change"] == "expired"
 
 
 async def test_a_removed_contact_point_frees_its_address(app: App) -> None:
