@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from redis.asyncio import Redis
 from channels.push import generate_vapid_keys
 from notifier.api import create_api
 from notifier.auth import create_department_key
+from notifier.bulk_import import import_csv
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps
 from streams.records import DeliveryBatch
@@ -32,6 +34,7 @@ VICTIM = "victim@example.org"
 VICTIM_PHONE = "+33612345678"
 ATTACKER_PHONE = "+33698765432"
 CITIZENS = "/v1/cities/paris/citizens"
+HEADER = "contact,language,area,address,radius_m,categories,channels,consent_date,consent_source"
 
 
 class App:
@@ -378,3 +381,22 @@ async def test_a_registration_with_a_subscription_out_of_place_writes_nothing(
     body["subscriptions"][1] = {"point": {"lon": 2.35, "lat": 48.85}, "radius_m": 300}
     c = await register(app, **body)
     assert sorted(s["kind"] for s in (await view(app, c))["subscriptions"]) == ["area", "point"]
+
+
+async def test_a_bulk_import_does_not_confirm_a_squatted_address_or_show_its_subscription(
+    app: App, redis: Redis, redis_url: str, tmp_path: Path
+) -> None:
+    squatter = await register(app, email=VICTIM)  # the attacker types the victim's address
+    rows = f'{HEADER}\n{VICTIM},fr,,"48.8462,2.3470",,,,2021-03-04,Ancien portail\n'
+    (tmp_path / "list.csv").write_text(rows)
+    s = Settings(redis_url=redis_url, secret_key=Secret(SECRET), public_url="http://testserver")
+
+    async def publish(topic: str, key: bytes, value: bytes) -> None:
+        app.published.append(value)
+
+    deps = build_deps(s, redis, publish, {})
+    report = await import_csv(deps, "paris", tmp_path / "list.csv", False, lambda a, b: None)
+    assert [r.field for r in report.rejections] == ["contact"]
+    seen = await view(app, squatter)
+    assert [c["status"] for c in seen["contacts"]] == ["pending"]  # not confirmed for them
+    assert seen["subscriptions"] == []  # and the victim's home is not shown to them
