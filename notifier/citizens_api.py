@@ -131,7 +131,9 @@ async def confirm_code(request: web.Request) -> web.Response:
         await contact_life.remove(deps.store, city, cp, "not confirmed in time", "expired")
         raise InvalidInput("code", "this number was not confirmed in time; add it again")
     if cp.status == "pending":
-        if not await deps.store.check_code(city, cp.id, code):
+        right = await deps.store.check_code(city, cp.id, code)
+        # one that holds nothing (someone else's number) is never confirmed, whatever the code
+        if not right or not await contact_life.holds_address(deps.store, city, cp):
             raise InvalidInput("code", "wrong code")
         cp = await deps.store.set_contact_status(city, cp.id, "confirmed", "SMS code")
     return web.json_response({"contact": cp.public()})

@@ -68,6 +68,8 @@ async def confirm(request: web.Request) -> web.Response:
         await contact_life.remove(deps.store, payload["c"], cp, "not confirmed in time", "expired")
         raise InvalidInput("token", "this address was not confirmed in time; add it again")
     if cp.status == "pending":
+        if not await contact_life.holds_address(deps.store, payload["c"], cp):
+            raise InvalidInput("token", "not a valid token")  # no link is sent for one
         cp = await deps.store.set_contact_status(payload["c"], cp.id, "confirmed", "email link")
     if _wants_html(request):
         return _page("Adresse confirmée / Address confirmed", cp.address)

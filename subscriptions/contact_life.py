@@ -40,11 +40,16 @@ async def holds_address(store: SubscriptionStore, city: str, cp: ContactPoint) -
 
 
 async def expired(store: SubscriptionStore, city: str, cp: ContactPoint) -> bool:
-    """A pending contact point past its time (one made before times were kept: past it)."""
+    """A pending contact point past its time (one made before times were kept has its time
+    start when it is first looked at)."""
     if cp.status != "pending":
         return False
-    made = await store.redis.hget(key(city, "contact", cp.id), "created_at")
-    return int(made or 0) + PENDING_SECONDS <= time.time()
+    k = key(city, "contact", cp.id)
+    made = await store.redis.hget(k, "created_at")
+    if made is None:
+        await store.redis.hsetnx(k, "created_at", str(int(time.time())))
+        return False
+    return int(made) + PENDING_SECONDS <= time.time()
 
 
 async def remove(

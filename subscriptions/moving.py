@@ -77,7 +77,8 @@ async def move(
             mapping={**raw, "language": language, "moved_from": old},
         )
         for cp, at in zip(contacts, made, strict=True):  # a pending one keeps its time
-            p.hset(key(new.id, "contact", cp.id), mapping={**cp.to_hash(), "created_at": at or 0})
+            kept = {"created_at": at} if at else {}
+            p.hset(key(new.id, "contact", cp.id), mapping={**cp.to_hash(), **kept})
             p.sadd(key(new.id, "citizen", cid, "contacts"), cp.id)
         if consent:
             p.rpush(key(new.id, "citizen", cid, "consent"), *consent)

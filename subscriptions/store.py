@@ -117,9 +117,13 @@ _CLAIM = """
 local holder = redis.call('GET', KEYS[1])
 if holder then
   local h = redis.call('HMGET', KEYS[2] .. 'contact:' .. holder, 'citizen', 'status', 'created_at')
-  -- no hash yet: being added right now; made before created_at existed: past its time
-  local deadline = tonumber(h[3] or 0) + tonumber(ARGV[3])
-  if not h[1] or h[2] ~= 'pending' or deadline > tonumber(ARGV[2]) then return 'held' end
+  -- no hash yet: being added right now
+  if not h[1] or h[2] ~= 'pending' then return 'held' end
+  if not h[3] then  -- made before times were kept: its time starts now
+    redis.call('HSET', KEYS[2] .. 'contact:' .. holder, 'created_at', ARGV[2])
+    return 'held'
+  end
+  if tonumber(h[3]) + tonumber(ARGV[3]) > tonumber(ARGV[2]) then return 'held' end
   redis.call('DEL', KEYS[2] .. 'contact:' .. holder, KEYS[2] .. 'code:' .. holder)
   redis.call('SREM', KEYS[2] .. 'citizen:' .. h[1] .. ':contacts', holder)
   redis.call('RPUSH', KEYS[2] .. 'citizen:' .. h[1] .. ':consent', cjson.encode(

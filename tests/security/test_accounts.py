@@ -9,6 +9,7 @@ the address would read their email or SMS.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from collections.abc import AsyncIterator
@@ -400,3 +401,44 @@ async def test_a_bulk_import_does_not_confirm_a_squatted_address_or_show_its_sub
     seen = await view(app, squatter)
     assert [c["status"] for c in seen["contacts"]] == ["pending"]  # not confirmed for them
     assert seen["subscriptions"] == []  # and the victim's home is not shown to them
+
+
+async def test_a_pending_address_from_before_expiry_gets_its_days_from_when_first_seen(
+    app: App, redis: Redis
+) -> None:
+    legit = await register(app, email="before@example.org")
+    squat = await register(app, email=VICTIM)
+    for c in (legit, squat):  # as contact points were kept before they had a time
+        await redis.hdel(f"n:paris:contact:{c['contacts'][0]['id']}", "created_at")
+    assert await confirm_by_link(app, legit["contacts"][0]["id"]) == 200  # not cut short
+    first = await register(app, email=VICTIM)  # the squat's time starts now
+    assert [c["status"] for c in (await view(app, squat))["contacts"]] == ["pending"]
+    pid = squat["contacts"][0]["id"]
+    await redis.hset(f"n:paris:contact:{pid}", "created_at", int(time.time()) - 8 * 86400)
+    v = await register(app, email=VICTIM)
+    assert await confirm_by_link(app, v["contacts"][0]["id"]) == 200
+    assert (await view(app, squat))["contacts"] == []
+    assert await confirm_by_link(app, first["contacts"][0]["id"]) == 422  # it held nothing
+
+
+async def test_a_contact_point_for_someone_elses_address_is_never_confirmed(
+    app: App, redis: Redis
+) -> None:
+    await victim(app)
+    owner = await register(app, phone=VICTIM_PHONE)
+    for given in ({"email": VICTIM}, {"phone": VICTIM_PHONE}):
+        c = await register(app, **given)
+        pid = c["contacts"][0]["id"]
+        assert await confirm_by_link(app, pid) == 422  # even with a link made for it
+        code = "123456"  # even with the right code (as if guessed): set here, and known
+        digest = hashlib.sha256(f"{pid}:{code}".encode()).hexdigest()
+        await redis.hset(f"n:paris:code:{pid}", mapping={"digest": digest, "tries": 0})
+        if "phone" in given:
+            r = await app.client.post(
+                f"{CITIZENS}/{c['citizen']['id']}/contacts/{pid}/confirm",
+                json={"code": code},
+                headers=auth(c["token"]),
+            )
+            assert r.status == 422
+        assert [x["status"] for x in (await view(app, c))["contacts"]] == ["pending"]
+    assert [x["status"] for x in (await view(app, owner))["contacts"]] == ["pending"]
