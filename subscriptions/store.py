@@ -2,7 +2,7 @@
 
 Every key starts with ``n:{city}:`` so a city's data never mixes with another's::
 
-    n:{city}:citizen:{cid}              hash   id, language, timezone, created_at
+    n:{city}:citizen:{cid}              hash   id, language, timezone, created_at, token_version
     n:{city}:citizen:{cid}:contacts     set    contact point ids
     n:{city}:citizen:{cid}:subs         set    subscription ids
     n:{city}:citizen:{cid}:consent      list   JSON consent changes (what, when, how)
