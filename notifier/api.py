@@ -20,6 +20,7 @@ from channels.push import application_server_key, load_vapid_private_key
 from notifier import (
     cities_api,
     citizens_api,
+    contacts_api,
     events_api,
     links_api,
     manage_api,
@@ -165,6 +166,7 @@ def create_api(
     app.router.add_get("/v1/cities/{city}/areas", areas)
     cities_api.add_routes(app.router)
     citizens_api.add_routes(app.router)
+    contacts_api.add_routes(app.router)
     links_api.add_routes(app.router)
     manage_api.add_routes(app.router)
     webhooks_api.add_routes(app.router)

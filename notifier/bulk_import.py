@@ -1,7 +1,10 @@
 """Bulk import of an existing subscriber list (CSV, columns in ``notifier.bulk_import_rows``).
 
 Each valid row is a contact point and one subscription. An address the city already holds
-keeps its citizen: the subscription is added to it (unless that citizen has the very same one).
+keeps its citizen: the subscription is added to it (unless that citizen has the very same one),
+but never to a citizen who has not proved the address: a pending contact point an import did
+not make (someone typed the address, perhaps not its owner) makes the row a rejection, and no
+recorded consent confirms it (DESIGN.md, invariant 9).
 A new contact point with a recorded consent is confirmed, and the consent ledger says how:
 "import from <source> consent given <date>"; one without is pending, and is sent a confirmation
 (an email link, an SMS code) as when a citizen registers. A contact point already held keeps
@@ -36,7 +39,7 @@ from notifier.confirmations import send_confirmation
 from streams.deps import Deps
 from subscriptions.contacts import ContactPoint
 from subscriptions.errors import InvalidInput
-from subscriptions.store import _consent, address_key, key, log_changes, new_id
+from subscriptions.store import PENDING_SECONDS, _consent, address_key, key, log_changes, new_id
 from subscriptions.subscription import Subscription
 
 __all__ = ["FileError", "ImportStopped", "Progress", "Report", "import_csv"]
@@ -45,6 +48,10 @@ BATCH = 500
 CONFIRM_CONCURRENCY = 32
 TRIES = 5
 NO_CONSENT = "import without a recorded consent"
+UNPROVEN = (
+    "held by an account that has not confirmed it yet; import this row again once it is "
+    f"confirmed, or once it has ended ({PENDING_SECONDS // 86400} days unconfirmed)"
+)
 
 Progress = Callable[[int, int], None]  # (rows done, rows in the file)
 Watch = Callable[..., Awaitable[Any]]
@@ -100,6 +107,7 @@ class _Held:
 
     contact: ContactPoint | None  # None: its address is claimed, its record not written yet
     owed: bool  # an earlier import still owes it a confirmation
+    by_import: bool  # an import made it (else someone gave the address to the API)
     language: str
     subscriptions: frozenset[tuple[tuple[str, str], ...]]
 
@@ -197,6 +205,7 @@ async def _read_held(redis: Redis, city: str, pids: list[str], watch: Watch) -> 
         pid: ContactPoint.from_hash(h) if h else None for pid, h in zip(pids, raw[::2], strict=True)
     }
     owed = dict(zip(pids, raw[1::2], strict=True))
+    made = await _made_by_import(redis, city, [c for c in contacts.values() if c is not None])
     cids = sorted({c.citizen for c in contacts.values() if c is not None})
     if cids:
         await watch(*(key(city, "citizen", cid, "subs") for cid in cids))
@@ -219,11 +228,30 @@ async def _read_held(redis: Redis, city: str, pids: list[str], watch: Watch) -> 
         pid: _Held(
             cp,
             bool(owed[pid]),
+            pid in made,
             (languages.get(cp.citizen) or "fr") if cp else "fr",
             frozenset(kinds[cp.citizen]) if cp else frozenset(),
         )
         for pid, cp in contacts.items()
     }
+
+
+async def _made_by_import(redis: Redis, city: str, contacts: list[ContactPoint]) -> set[str]:
+    """The pending ones among these contact points that an import made (their consent log's
+    first entry says so)."""
+    pending = [c for c in contacts if c.status == "pending"]
+    async with redis.pipeline(transaction=False) as p:
+        for c in pending:
+            p.lrange(key(city, "citizen", c.citizen, "consent"), 0, -1)
+        logs = await p.execute()
+    made = set()
+    for c, log in zip(pending, logs, strict=True):
+        entries: list[dict[str, Any]] = [json.loads(e) for e in log]
+        first = next((e for e in entries if e.get("contact") == c.id), {})
+        how = str(first.get("how", ""))
+        if how == NO_CONSENT or how.startswith("import from "):
+            made.add(c.id)
+    return made
 
 
 def _what(sub: Subscription) -> tuple[tuple[str, str], ...]:
@@ -248,6 +276,9 @@ def _plan(
         if h.contact is None:
             reason = "being registered right now; import this row again"
             rejections.append(Rejection(row.number, "contact", reason))
+            continue
+        if h.contact.status == "pending" and not h.by_import:
+            rejections.append(Rejection(row.number, "contact", UNPROVEN))
             continue
         consent = h.contact.status == "pending" and row.consent is not None
         cp = dataclasses.replace(h.contact, status="confirmed") if consent else h.contact
@@ -275,7 +306,7 @@ def _queue(tx: Pipeline, city: str, plans: Sequence[_Plan]) -> None:
             citizen = {"id": cp.citizen, "language": p.language, "timezone": "Europe/Paris"}
             tx.hset(key(city, "citizen", cp.citizen), mapping=citizen | {"created_at": now})
             contact = {"id": cp.id, "citizen": cp.citizen, "channel": cp.channel}
-            contact |= {"address": cp.address, "status": cp.status}
+            contact |= {"address": cp.address, "status": cp.status, "created_at": now}
             tx.hset(key(city, "contact", cp.id), mapping=contact)
             tx.sadd(key(city, "citizen", cp.citizen, "contacts"), cp.id)
             tx.rpush(key(city, "citizen", cp.citizen, "consent"), _consent(cp.id, cp.status, how))

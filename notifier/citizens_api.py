@@ -1,11 +1,15 @@
 """Citizen routes: register, add contact points (email, phone, browser push) with double
 opt-in, subscribe, read everything held about you.
 
-A citizen reaches only their own data, through a signed token (``Authorization: Bearer``).
+A citizen reaches only their own data, through a signed token (``Authorization: Bearer``) that
+carries their token version (``subscriptions.token_versions``: signing out, a move or an
+erasure revokes the tokens made before). Every limit and the whole request are checked before
+anything is written.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -13,21 +17,22 @@ from aiohttp import web
 
 from notifier.abuse import check_sending
 from notifier.auth import bearer
-from notifier.confirmations import send_confirmation
+from notifier.contact_adding import Parsed, give_contact
 from notifier.http import city_of, json_body
 from notifier.keys import DEPS, SETTINGS
 from streams.deps import Deps
-from subscriptions import tokens
+from subscriptions import caps, contact_life, token_versions, tokens
 from subscriptions.contacts import (
-    ContactPoint,
     normalise_email,
     normalise_phone,
     parse_push_subscription,
 )
 from subscriptions.errors import InvalidInput
 from subscriptions.preferences import parse_quiet_hours, parse_timezone
-from subscriptions.store import new_id
-from subscriptions.subscription import parse_subscription
+from subscriptions.store import Citizen, new_id
+from subscriptions.subscription import Subscription, parse_subscription
+
+Checked = tuple[Subscription, list[tuple[str, str]]]
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
@@ -40,7 +45,9 @@ def add_routes(router: web.UrlDispatcher) -> None:
 
 
 async def register(request: web.Request) -> web.Response:
-    """``{email?, phone?, language?}``: a citizen, each contact pending until confirmed."""
+    """``{email?, phone?, language?, subscriptions?: [...]}``: a citizen, each contact pending
+    until confirmed, with the subscriptions given (as ``subscribe`` takes them). All of it,
+    and every limit on sending, is checked before anything is written."""
     city, deps = city_of(request), request.app[DEPS]
     body = await json_body(request)
     place = deps.city(city)
@@ -48,45 +55,85 @@ async def register(request: web.Request) -> web.Response:
     given = [(k, body[k]) for k in ("email", "phone") if body.get(k) is not None]
     if not given:
         raise InvalidInput("email", "give an email address or a phone number (or both)")
-    # all valid before anything is kept
     parsed = [_parse_contact(request, {k: v}) for k, v in given]
+    subs = _subscriptions_given(deps, city, body.get("subscriptions", []))
+    for channel, address, _, _ in parsed:  # every limit passed before anything is kept
+        await check_sending(deps.store.redis, request, city, channel, address)
     citizen = await deps.store.create_citizen(city, language, place.timezone)
-    contacts = [await _add(request, deps, city, citizen.id, citizen.language, c) for c in parsed]
-    return web.json_response(
-        {
-            "citizen": {"id": citizen.id, "language": citizen.language},
-            "contacts": [c.public() for c in contacts],
-            "token": tokens.sign(deps.secret_key, "manage", city, citizen.id),
-            "next": "confirm each contact: open the emailed link, or send the texted code to "
-            "POST …/contacts/{id}/confirm",
-        },
-        status=201,
-    )
+    contacts = [
+        await give_contact(deps, city, citizen.id, citizen.language, c, "api") for c in parsed
+    ]
+    made = []
+    for sub, index in subs:
+        sub = dataclasses.replace(sub, id=new_id("sub"), citizen=citizen.id)
+        made.append(await deps.store.add_subscription(city, sub, index))
+    answer = {
+        "citizen": {"id": citizen.id, "language": citizen.language},
+        "contacts": [c.public() for c in contacts],
+        "token": tokens.sign(deps.secret_key, "manage", city, citizen.id),
+        "next": "confirm each contact: open the emailed link, or send the texted code to "
+        "POST …/contacts/{id}/confirm",
+    }
+    if "subscriptions" in body:
+        answer["subscriptions"] = [s.public() for s in made]
+    return web.json_response(answer, status=201)
+
+
+def _subscriptions_given(deps: Deps, city: str, given: object) -> list[Checked]:
+    """The subscriptions of a registration, each checked as ``subscribe`` checks one (their
+    errors name ``subscriptions[i].<field>``)."""
+    if not isinstance(given, list) or len(given) > caps.MAX_SUBSCRIPTIONS:
+        reason = f"a list of at most {caps.MAX_SUBSCRIPTIONS} subscriptions"
+        raise InvalidInput("subscriptions", reason)
+    out = []
+    for i, body in enumerate(given):
+        if not isinstance(body, dict):
+            raise InvalidInput(f"subscriptions[{i}]", "a subscription object")
+        if "channels" not in body and "request" not in body:  # a new citizen's default
+            body = {**body, "channels": list(Citizen.default_channels)}
+        try:
+            out.append(_checked(deps, city, "cit_new", body))
+        except InvalidInput as e:
+            raise InvalidInput(f"subscriptions[{i}].{e.field}", e.reason) from None
+    return out
 
 
 async def add_contact(request: web.Request) -> web.Response:
     """``{email}``, ``{phone}`` or ``{push: PushSubscription}``. A push subscription made by
-    the browser that holds this citizen's token is confirmed at once."""
+    the browser that holds this citizen's token is confirmed at once. An address already
+    someone else's is answered the same (``notifier.contact_adding``)."""
     city, deps = city_of(request), request.app[DEPS]
-    cid = citizen_token(request, city)
+    cid = await citizen_token(request, city)
     citizen = await deps.store.citizen(city, cid)
     parsed = _parse_contact(request, await json_body(request))
-    contact = await _add(request, deps, city, cid, citizen.language, parsed)
+    held = await contact_life.drop_expired(deps.store, city, cid)
+    mine = next((c for c in held if (c.channel, c.address) == parsed[:2]), None)
+    if mine is not None:  # given again: as it stands, nothing sent
+        return web.json_response(mine.public(), status=201)
+    caps.check_contacts(held, parsed[0])
+    if parsed[0] != "push":
+        await check_sending(deps.store.redis, request, city, parsed[0], parsed[1])
+    contact = await give_contact(deps, city, cid, citizen.language, parsed, "api")
     return web.json_response(contact.public(), status=201)
 
 
 async def confirm_code(request: web.Request) -> web.Response:
     """``{code}``: the code texted to a phone number confirms it."""
     city, deps = city_of(request), request.app[DEPS]
-    cid = citizen_token(request, city)
+    cid = await citizen_token(request, city)
     cp = await deps.store.contact(city, request.match_info["pid"])
     if cp.citizen != cid or cp.channel != "sms":
         raise InvalidInput("contact", "not a phone number of this citizen")
     code = (await json_body(request)).get("code")
     if not isinstance(code, str) or not code.isdigit():
         raise InvalidInput("code", "the 6 digits received by text message")
+    if await contact_life.expired(deps.store, city, cp):
+        await contact_life.remove(deps.store, city, cp, "not confirmed in time", "expired")
+        raise InvalidInput("code", "this number was not confirmed in time; add it again")
     if cp.status == "pending":
-        if not await deps.store.check_code(city, cp.id, code):
+        right = await deps.store.check_code(city, cp.id, code)
+        # one that holds nothing (someone else's number) is never confirmed, whatever the code
+        if not right or not await contact_life.holds_address(deps.store, city, cp):
             raise InvalidInput("code", "wrong code")
         cp = await deps.store.set_contact_status(city, cp.id, "confirmed", "SMS code")
     return web.json_response({"contact": cp.public()})
@@ -94,12 +141,13 @@ async def confirm_code(request: web.Request) -> web.Response:
 
 async def show(request: web.Request) -> web.Response:
     city, deps = city_of(request), request.app[DEPS]
-    cid = citizen_token(request, city)
+    cid = await citizen_token(request, city)
     citizen = await deps.store.citizen(city, cid)
+    contacts = await contact_life.drop_expired(deps.store, city, cid)  # past their time: gone
     return web.json_response(
         {
             "citizen": citizen.public(),
-            "contacts": [c.public() for c in await deps.store.contacts_of(city, cid)],
+            "contacts": [c.public() for c in contacts],
             "subscriptions": [s.public() for s in await deps.store.subscriptions_of(city, cid)],
             "consent": await deps.store.consent_log(city, cid),
         }
@@ -110,7 +158,7 @@ async def preferences(request: web.Request) -> web.Response:
     """``{language?, timezone?, quiet_hours?: {start, end} | null, default_channels?,
     fallback?}``."""
     city, deps = city_of(request), request.app[DEPS]
-    cid = citizen_token(request, city)
+    cid = await citizen_token(request, city)
     body = await json_body(request)
     allowed = {"language", "timezone", "quiet_hours", "default_channels", "fallback"}
     unknown = sorted(set(body) - allowed)
@@ -136,11 +184,19 @@ async def preferences(request: web.Request) -> web.Response:
 
 async def subscribe(request: web.Request) -> web.Response:
     city, deps = city_of(request), request.app[DEPS]
-    cid = citizen_token(request, city)
+    cid = await citizen_token(request, city)
     body = await json_body(request)
     if "channels" not in body and "request" not in body:  # the citizen's default channels
         citizen = await deps.store.citizen(city, cid)
         body = {**body, "channels": list(citizen.default_channels)}
+    sub, index = _checked(deps, city, cid, body)
+    await caps.check_subscriptions(deps.store, city, cid)
+    await deps.store.add_subscription(city, sub, index)
+    return web.json_response(sub.public(), status=201)
+
+
+def _checked(deps: Deps, city: str, cid: str, body: dict[str, Any]) -> Checked:
+    """A subscription of citizen ``cid`` from its body, valid in this city, and its index."""
     sub, index = parse_subscription(
         body, sid=new_id("sub"), citizen=cid, catalogue=deps.catalogues[city]
     )
@@ -151,11 +207,10 @@ async def subscribe(request: web.Request) -> web.Response:
     for c in sub.categories:
         if c not in offered:
             raise InvalidInput("categories", f"{c} is not a category of {city}: {offered}")
-    await deps.store.add_subscription(city, sub, index)
-    return web.json_response(sub.public(), status=201)
+    return sub, index
 
 
-def _parse_contact(request: web.Request, body: dict[str, Any]) -> tuple[str, str, str, str]:
+def _parse_contact(request: web.Request, body: dict[str, Any]) -> Parsed:
     """(channel, address, p256dh, auth) from ``{email}``, ``{phone}`` or ``{push}`` (a push
     endpoint only at a push service the outbound guard allows)."""
     deps, settings = request.app[DEPS], request.app[SETTINGS]
@@ -172,35 +227,14 @@ def _parse_contact(request: web.Request, body: dict[str, Any]) -> tuple[str, str
     return ("push", *parse_push_subscription(body["push"], settings.outbound.refusal))
 
 
-async def _add(
-    request: web.Request,
-    deps: Deps,
-    city: str,
-    cid: str,
-    language: str,
-    parsed: tuple[str, str, str, str],
-) -> ContactPoint:
-    channel, address, p256dh, auth = parsed
-    if channel == "push":
-        return await deps.store.add_contact(
-            city, cid, "push", address, "confirmed", "browser subscription", p256dh, auth
-        )
-    await check_sending(deps.store.redis, request, city, channel, address)
-    contact = await deps.store.add_contact(city, cid, channel, address, "pending", "api")
-    await send_confirmation(deps, city, contact, language)
-    return contact
-
-
-def citizen_token(request: web.Request, city: str) -> str:
-    """The citizen id of a valid management token for this citizen; 401 or 403 otherwise."""
+async def citizen_token(request: web.Request, city: str) -> str:
+    """The citizen id of a valid management token for this citizen, made since their last
+    token version bump; 401 or 403 otherwise. One HMGET."""
+    deps = request.app[DEPS]
     try:
-        payload = tokens.verify(request.app[DEPS].secret_key, bearer(request), "manage", city)
+        payload = tokens.verify(deps.secret_key, bearer(request), "manage", city)
     except InvalidInput as e:
-        raise web.HTTPUnauthorized(
-            text=json.dumps({"error": {"field": "Authorization", "reason": e.reason}}),
-            content_type="application/json",
-            headers={"WWW-Authenticate": "Bearer"},
-        ) from None
+        raise _unauthorized(e.reason) from None
     if payload["s"] != request.match_info["cid"]:
         raise web.HTTPForbidden(
             text=json.dumps(
@@ -208,4 +242,15 @@ def citizen_token(request: web.Request, city: str) -> str:
             ),
             content_type="application/json",
         )
+    held = await token_versions.current(deps.store.redis, city, str(payload["s"]))
+    if not token_versions.accepts(held, payload.get("v")):
+        raise _unauthorized("revoked: ask for a new management link")
     return str(payload["s"])
+
+
+def _unauthorized(reason: str) -> web.HTTPUnauthorized:
+    return web.HTTPUnauthorized(
+        text=json.dumps({"error": {"field": "Authorization", "reason": reason}}),
+        content_type="application/json",
+        headers={"WWW-Authenticate": "Bearer"},
+    )

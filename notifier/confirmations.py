@@ -10,7 +10,7 @@ import time
 from streams.deps import Deps
 from streams.ledger import notification_id
 from streams.records import DeliveryBatch, Recipient
-from subscriptions import tokens
+from subscriptions import token_versions, tokens
 from subscriptions.contacts import ContactPoint
 
 
@@ -29,13 +29,18 @@ async def send_confirmation(deps: Deps, city: str, contact: ContactPoint, langua
     await send_to_contact(deps, city, contact, "confirmation", language, context)
 
 
-async def send_magic_link(deps: Deps, city: str, contact: ContactPoint, language: str) -> None:
+async def send_magic_link(
+    deps: Deps, city: str, contact: ContactPoint, language: str, already_registered: bool = False
+) -> None:
     """A link that opens the citizen's page for 30 days (the token is in the fragment, which
-    browsers never send to servers or proxies)."""
-    token = tokens.sign(deps.secret_key, "manage", city, contact.citizen)
+    browsers never send to servers or proxies). ``already_registered``: someone gave this
+    address to register again, and the message says so."""
+    version = await token_versions.current(deps.store.redis, city, contact.citizen)
+    token = tokens.sign(deps.secret_key, "manage", city, contact.citizen, version=version or 0)
     context: dict[str, object] = {
         **deps.city_context(city),
         "manage_url": f"{deps.base_url}/manage#{token}",
+        "already_registered": already_registered,
     }
     await send_to_contact(deps, city, contact, "magic_link", language, context)
 

@@ -11,7 +11,8 @@ import html
 from aiohttp import web
 
 from notifier.keys import DEPS
-from subscriptions import tokens
+from subscriptions import contact_life, tokens
+from subscriptions.errors import InvalidInput
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
@@ -63,7 +64,12 @@ async def confirm(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
     payload = tokens.verify(deps.secret_key, request.match_info["token"], "confirm")
     cp = await deps.store.contact(payload["c"], payload["s"])
+    if await contact_life.expired(deps.store, payload["c"], cp):
+        await contact_life.remove(deps.store, payload["c"], cp, "not confirmed in time", "expired")
+        raise InvalidInput("token", "this address was not confirmed in time; add it again")
     if cp.status == "pending":
+        if not await contact_life.holds_address(deps.store, payload["c"], cp):
+            raise InvalidInput("token", "not a valid token")  # no link is sent for one
         cp = await deps.store.set_contact_status(payload["c"], cp.id, "confirmed", "email link")
     if _wants_html(request):
         return _page("Adresse confirmée / Address confirmed", cp.address)

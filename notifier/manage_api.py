@@ -1,5 +1,6 @@
 """A citizen's own data: the magic link that opens it, export, erase, removing a
-subscription, moving to another city; and the small page the magic link opens (``/manage``)."""
+subscription, moving to another city, signing out everywhere; and the small page the magic
+link opens (``/manage``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from notifier.citizens_api import citizen_token
 from notifier.confirmations import send_magic_link
 from notifier.http import city_of, json_body
 from notifier.keys import DEPS
-from subscriptions import moving, tokens
+from subscriptions import moving, token_versions, tokens
 from subscriptions.contacts import normalise_email, normalise_phone
 from subscriptions.errors import InvalidInput
 
@@ -26,6 +27,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_delete("/v1/cities/{city}/citizens/{cid}", erase)
     router.add_delete("/v1/cities/{city}/citizens/{cid}/subscriptions/{sid}", unsubscribe_one)
     router.add_post("/v1/cities/{city}/citizens/{cid}/move", move)
+    router.add_post("/v1/cities/{city}/citizens/{cid}/sign-out", sign_out)
     router.add_get("/manage", manage_page)
 
 
@@ -51,7 +53,7 @@ async def magic_link(request: web.Request) -> web.Response:
 async def export(request: web.Request) -> web.Response:
     """Everything held about the citizen, as JSON (GDPR article 20)."""
     city, deps = city_of(request), request.app[DEPS]
-    cid = citizen_token(request, city)
+    cid = await citizen_token(request, city)
     citizen = await deps.store.citizen(city, cid)
     contacts = await deps.store.contacts_of(city, cid)
     body = {
@@ -74,7 +76,7 @@ async def erase(request: web.Request) -> web.Response:
     """The citizen, their contact points, subscriptions and consent log go; their
     notifications stay as anonymous counts (the departments' figures stay true)."""
     city, deps = city_of(request), request.app[DEPS]
-    cid = citizen_token(request, city)
+    cid = await citizen_token(request, city)
     old = await moving.left_behind(deps.store, city, cid)
     await deps.store.erase_citizen(city, cid)
     anonymised = await deps.ledger.forget_citizen(city, cid)
@@ -88,7 +90,7 @@ async def move(request: web.Request) -> web.Response:
     """``{to, home?: {lon, lat}, radius_m?}``: the account goes to city ``to``
     (``subscriptions.moving``); a management token for it there."""
     city, deps = city_of(request), request.app[DEPS]
-    cid = citizen_token(request, city)
+    cid = await citizen_token(request, city)
     body = await json_body(request)
     to = body.get("to")
     if not isinstance(to, str) or not await deps.cities.ensure(to):
@@ -100,11 +102,14 @@ async def move(request: web.Request) -> web.Response:
     moved = await moving.move(
         deps.store, city, cid, deps.cities[to], deps.catalogues[to], home, radius
     )
+    version = await token_versions.bump(deps.store.redis, to, cid)  # old tokens end
+    if await token_versions.current(deps.store.redis, city, cid) is not None:  # follows left
+        await token_versions.bump(deps.store.redis, city, cid)
     return web.json_response(
         {
             "city": to,
             "citizen": (await deps.store.citizen(to, cid)).public(),
-            "token": tokens.sign(deps.secret_key, "manage", to, cid),
+            "token": tokens.sign(deps.secret_key, "manage", to, cid, version=version),
             "subscriptions": [s.public() for s in moved.subscriptions],
             "to_choose_again": moved.to_choose_again,
             "following_in": {city: moved.following} if moved.following else {},
@@ -112,9 +117,18 @@ async def move(request: web.Request) -> web.Response:
     )
 
 
+async def sign_out(request: web.Request) -> web.Response:
+    """Every management token of the citizen stops working, this one too (a new magic link
+    opens the page again)."""
+    city, deps = city_of(request), request.app[DEPS]
+    cid = await citizen_token(request, city)
+    await token_versions.bump(deps.store.redis, city, cid)
+    return web.Response(status=204)
+
+
 async def unsubscribe_one(request: web.Request) -> web.Response:
     city, deps = city_of(request), request.app[DEPS]
-    cid = citizen_token(request, city)
+    cid = await citizen_token(request, city)
     await deps.store.remove_subscription(city, cid, request.match_info["sid"])
     return web.Response(status=204)
 

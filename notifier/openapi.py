@@ -19,6 +19,8 @@ from notifier.abuse import LIMITS
 from notifier.events_api import IDEMPOTENCY_TTL
 from notifier.map_api import SCHEMA as MAP
 from notifier.openapi_schemas import ERRORS, Schema, components, header, ref
+from subscriptions.caps import MAX_CONTACTS, MAX_PUSH, MAX_SUBSCRIPTIONS
+from subscriptions.store import PENDING_SECONDS
 
 METHODS = ("get", "put", "post", "delete", "patch")
 Security = list[dict[str, list[str]]]
@@ -129,6 +131,13 @@ IDEMPOTENCY = {
 SENDING_LIMITS = "Limits on what sends a message to an address typed in: " + ", ".join(
     f"{n} per {s // 60} min per {what}" for what, (n, s) in LIMITS.items()
 )
+NEUTRAL = (
+    "An address already registered is answered the same as a new one: its owner is sent their "
+    "management link instead, and the contact point made here can never be confirmed. A pending "
+    f"contact point not confirmed within {PENDING_SECONDS // 86400} days ends, and its address "
+    "may be registered again. "
+)
+CAPS = f"At most {MAX_CONTACTS} contact points per citizen, {MAX_PUSH} of them push. "
 CAP_TYPES = ("application/cap+xml", "application/xml", "text/xml")
 C = "/v1/cities/{city}/citizens/{cid}"
 A = "/v1/cities/{city}/announcements"
@@ -182,7 +191,8 @@ ROUTES: list[tuple[str, str, Schema]] = [
         "register", "citizens", "Register an email address and/or a phone number",
         {201: ok("The citizen, pending contact points, a management token.", "Registered")},
         (*JSON_ERRORS, 404, 429), body="RegistrationInput",
-        description="A confirmation link goes by email, a 6-digit code by SMS. " + SENDING_LIMITS)),
+        description="A confirmation link goes by email, a 6-digit code by SMS. " + NEUTRAL
+        + SENDING_LIMITS)),
     ("get", C, citizen_op("citizen", "Everything held", {200: ok("The citizen.", "CitizenView")})),
     ("patch", C, citizen_op(
         "preferences", "Change language, timezone, quiet hours",
@@ -197,14 +207,26 @@ ROUTES: list[tuple[str, str, Schema]] = [
     ("post", C + "/contacts", citizen_op(
         "add_contact", "Add an email address, a phone number or a push subscription",
         {201: ok("The contact point (pending; push: confirmed).", "ContactPoint")},
-        body="ContactInput", more_errors=(429,), description=SENDING_LIMITS)),
+        body="ContactInput", more_errors=(429,), description=NEUTRAL + CAPS + SENDING_LIMITS)),
+    ("post", C + "/contacts/{pid}/resend", citizen_op(
+        "resend_contact", "Send a pending contact point's link or code again",
+        {202: ok("On its way (the same answer for every pending contact point).", "Status")},
+        more_errors=(409, 429), description="409: not pending. " + SENDING_LIMITS)),
+    ("delete", C + "/contacts/{pid}", citizen_op(
+        "remove_contact", "Remove a contact point; its address is free again",
+        {204: ok("Removed.")})),
+    ("post", C + "/sign-out", citizen_op(
+        "sign_out", "Sign out everywhere",
+        {204: ok("Every management token of the citizen, this one too, now answers 401.")},
+        description="A magic link (POST /v1/cities/{city}/magic-link) opens the page again.")),
     ("post", C + "/contacts/{pid}/confirm", citizen_op(
         "confirm_code", "Confirm a phone number with the texted code",
         {200: ok("The contact point.", "ContactAnswer")}, body="CodeInput",
         description="5 tries, 15 minutes.")),
     ("post", C + "/subscriptions", citizen_op(
         "subscribe", "Subscribe: area, point and radius, polygon, or service request",
-        {201: ok("The subscription.", "Subscription")}, body="SubscriptionInput")),
+        {201: ok("The subscription.", "Subscription")}, body="SubscriptionInput",
+        description=f"At most {MAX_SUBSCRIPTIONS} per citizen.")),
     ("post", C + "/move", citizen_op(
         "move", "Move to another city, keeping the account",
         {200: ok("The citizen there, a token for it, what was carried.", "Moved")},

@@ -20,6 +20,7 @@ from streams.records import LANGUAGES as CONTENT_LANGUAGES
 from streams.records import MAX_BODY, MAX_TITLE
 from streams.request_records import MAX_NOTES, TEXT_FIELDS
 from streams.request_records import STATUSES as REQUEST_STATUSES
+from subscriptions.caps import MAX_SUBSCRIPTIONS
 from subscriptions.categories import CATEGORIES, SEVERITIES
 from subscriptions.contacts import CHANNELS, STATUSES
 from subscriptions.geometry import (
@@ -373,6 +374,11 @@ SCHEMAS: dict[str, Schema] = {
             "email": nullable(ref("Email")),
             "phone": nullable(ref("Phone")),
             "language": {**ref("Language"), "default": "fr"},
+            "subscriptions": array(
+                ref("SubscriptionInput"),
+                maxItems=MAX_SUBSCRIPTIONS,
+                description="made with the citizen; all checked before anything is kept",
+            ),
         },
         anyOf=[
             {"properties": {"email": STRING}, "required": ["email"]},
@@ -537,6 +543,7 @@ SCHEMAS: dict[str, Schema] = {
             "contacts": array(ref("ContactPoint")),
             "token": {"type": "string", "description": "the management token (30 days)"},
             "next": STRING,
+            "subscriptions": array(ref("Subscription"), description="when some were given"),
         },
         ("citizen", "contacts", "token"),
     ),

@@ -6,6 +6,13 @@ opt-in), as when a citizen registers: nothing about the request reaches it befor
 one is used as it stands: confirmed, it is told of every change; unsubscribed or opted out, it
 stays so (filing a request is not consent). An address that belongs to another citizen than the
 one found first is left alone.
+
+The filer is a third party: nobody's account changes because of what they typed (DESIGN.md,
+invariant 9). A citizen found by a known address follows the request through the contact points
+they already have, and nothing is added to their account. The addresses the service does not
+know go to a new, separate citizen (pending, asked to confirm) who follows the request too: an
+attacker who files a victim's email with their own phone gets their phone on an account of
+their own, never on the victim's.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from streams.request_records import StatusChange
 from streams.request_store import RequestStore
 from subscriptions.contacts import ContactPoint, normalise_email, normalise_phone
 from subscriptions.errors import Conflict, InvalidInput
-from subscriptions.store import LANGUAGES, new_id
+from subscriptions.store import LANGUAGES, AddressHeld, new_id
 from subscriptions.subscription import Subscription
 
 
@@ -62,28 +69,31 @@ async def follow_as_requester(
 ) -> list[ContactPoint]:
     known = [await deps.store.contact_by_address(city, ch, a) for ch, a in requester.contacts]
     owner = next((cp.citizen for cp in known if cp is not None), None)
-    if owner is None:
+    contacts = [cp for cp in known if cp is not None and cp.citizen == owner]
+    unknown = [c for c, cp in zip(requester.contacts, known, strict=True) if cp is None]
+    followers = [] if owner is None else [owner]
+    if unknown:
         citizen = await deps.store.create_citizen(city, requester.language)
-    else:
-        citizen = await deps.store.citizen(city, owner)
-    contacts = []
-    for (channel, address), cp in zip(requester.contacts, known, strict=True):
-        if cp is None:
-            cp = await deps.store.add_contact(
-                city, citizen.id, channel, address, "pending", f"service request {rid}"
-            )
+        for channel, address in unknown:
+            try:
+                cp = await deps.store.add_contact(
+                    city, citizen.id, channel, address, "pending", f"service request {rid}"
+                )
+            except AddressHeld:  # registered meanwhile: left alone
+                continue
             await send_confirmation(deps, city, cp, citizen.language)
-        if cp.citizen == citizen.id:
             contacts.append(cp)
-    follow = Subscription(
-        id=new_id("sub"),
-        citizen=citizen.id,
-        kind="request",
-        categories=(),
-        min_severity="unknown",
-        channels=(),  # every channel the requester has confirmed
-        request=rid,
-    )
-    await deps.store.add_subscription(city, follow, [("request", rid)])
-    await store.set_requester(city, rid, citizen.id)
+        followers.append(citizen.id)
+    for cid in followers:
+        follow = Subscription(
+            id=new_id("sub"),
+            citizen=cid,
+            kind="request",
+            categories=(),
+            min_severity="unknown",
+            channels=(),  # every channel the requester has confirmed
+            request=rid,
+        )
+        await deps.store.add_subscription(city, follow, [("request", rid)])
+    await store.set_requester(city, rid, followers[0])
     return contacts

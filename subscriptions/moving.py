@@ -64,7 +64,9 @@ async def move(
     subs = await store.subscriptions_of(old, cid)
     follows = [s for s in subs if s.kind == "request"]
     carried, again = _carry(subs, cid, new, catalogue, home, radius_m)
-    await _claim_addresses(store, new.id, contacts)
+    holds = [await redis.get(address_key(old, c.channel, c.address)) == c.id for c in contacts]
+    made = [await redis.hget(key(old, "contact", c.id), "created_at") for c in contacts]
+    await _claim_addresses(store, new.id, [c for c, h in zip(contacts, holds, strict=True) if h])
     moved_at = int(time.time())
     language = citizen.language if citizen.language in new.languages else new.default_language
     consent = await redis.lrange(key(old, "citizen", cid, "consent"), 0, -1)
@@ -74,8 +76,9 @@ async def move(
             key(new.id, "citizen", cid),
             mapping={**raw, "language": language, "moved_from": old},
         )
-        for cp in contacts:
-            p.hset(key(new.id, "contact", cp.id), mapping=cp.to_hash())
+        for cp, at in zip(contacts, made, strict=True):  # a pending one keeps its time
+            kept = {"created_at": at} if at else {}
+            p.hset(key(new.id, "contact", cp.id), mapping={**cp.to_hash(), **kept})
             p.sadd(key(new.id, "citizen", cid, "contacts"), cp.id)
         if consent:
             p.rpush(key(new.id, "citizen", cid, "consent"), *consent)
@@ -176,7 +179,9 @@ async def end_follows(store: SubscriptionStore, city: str, rid: str) -> int:
         contacts = await store.contacts_of(city, cid)
         keys = [key(city, "citizen", cid, *part) for part in ((), ("contacts",), ("consent",))]
         keys += [key(city, "contact", cp.id) for cp in contacts]
-        keys += [address_key(city, cp.channel, cp.address) for cp in contacts]
+        for cp in contacts:  # those it holds (``subscriptions.contact_life``)
+            if await redis.get(address_key(city, cp.channel, cp.address)) == cp.id:
+                keys.append(address_key(city, cp.channel, cp.address))
         async with redis.pipeline(transaction=True) as p:
             for k in keys:
                 p.expire(k, LEFTOVER_SECONDS)

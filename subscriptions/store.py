@@ -2,11 +2,11 @@
 
 Every key starts with ``n:{city}:`` so a city's data never mixes with another's::
 
-    n:{city}:citizen:{cid}              hash   id, language, timezone, created_at
+    n:{city}:citizen:{cid}              hash   id, language, timezone, created_at, token_version
     n:{city}:citizen:{cid}:contacts     set    contact point ids
     n:{city}:citizen:{cid}:subs         set    subscription ids
     n:{city}:citizen:{cid}:consent      list   JSON consent changes (what, when, how)
-    n:{city}:contact:{pid}              hash   id, citizen, channel, address, status
+    n:{city}:contact:{pid}              hash   id, citizen, channel, address, status, created_at
     n:{city}:address:{channel}:{addr}   string contact point id (one citizen per address)
     n:{city}:code:{pid}                 hash   hashed SMS confirmation code, tries (expires)
     n:{city}:sub:{sid}                  hash   id, citizen, kind, area, categories, channels, ...
@@ -41,8 +41,12 @@ from subscriptions.contacts import CHANNELS, FALLBACK_CHANNELS, STATUSES, Contac
 from subscriptions.errors import InvalidInput, NotFound
 from subscriptions.preferences import QuietHours, parse_quiet_hours
 from subscriptions.subscription import Subscription
+from subscriptions.tokens import PURPOSES
 
 LANGUAGES = ("fr", "en")
+# a pending contact point not confirmed within this (its confirmation link's life) ends, and its
+# address may be registered by anyone (``subscriptions.contact_life``)
+PENDING_SECONDS = PURPOSES["confirm"]
 CHANGE_LOG = "subs:log"
 CHANGE_LOG_LENGTH = 200_000  # about; a process further behind than this loads everything again
 # ARGV: the hashes' key prefix (``n:{city}:contact:``, ``n:{city}:citizen:``), JSON [id, ...]
@@ -105,6 +109,42 @@ return #ARGV - 2
 """
 
 
+# KEYS: the address, the city's key prefix; ARGV: the new contact point id, now, PENDING_SECONDS
+# -> "" (the address is the new one's), the id of the pending contact point that held it past
+# its time (it is gone: hash, code, membership; its citizen's consent log says so) and of
+# the citizen it belonged to, joined by a space, or "held" (someone holds it, nothing changed)
+_CLAIM = """
+local holder = redis.call('GET', KEYS[1])
+if holder then
+  local h = redis.call('HMGET', KEYS[2] .. 'contact:' .. holder, 'citizen', 'status', 'created_at')
+  -- no hash yet: being added right now
+  if not h[1] or h[2] ~= 'pending' then return 'held' end
+  if not h[3] then  -- made before times were kept: its time starts now
+    redis.call('HSET', KEYS[2] .. 'contact:' .. holder, 'created_at', ARGV[2])
+    return 'held'
+  end
+  if tonumber(h[3]) + tonumber(ARGV[3]) > tonumber(ARGV[2]) then return 'held' end
+  redis.call('DEL', KEYS[2] .. 'contact:' .. holder, KEYS[2] .. 'code:' .. holder)
+  redis.call('SREM', KEYS[2] .. 'citizen:' .. h[1] .. ':contacts', holder)
+  redis.call('RPUSH', KEYS[2] .. 'citizen:' .. h[1] .. ':consent', cjson.encode(
+    {contact = holder, change = 'expired', how = 'not confirmed in time', at = tonumber(ARGV[2])}))
+  redis.call('SET', KEYS[1], ARGV[1])
+  return holder .. ' ' .. h[1]
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return ''
+"""
+# KEYS: an address; ARGV: a contact point id -> 1 when the address was that one's (now free)
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class AddressHeld(InvalidInput):
+    """The address is another contact point's (confirmed, or pending and not past its time)."""
+
+
 def log_changes(p: Pipeline, city: str, op: str, sids: list[str]) -> None:
     """Queue the change log entries of ``op`` ("add" or "del") on these subscriptions in a
     pipeline, to go with the transaction that makes the change."""
@@ -161,6 +201,7 @@ class SubscriptionStore:
         self._hash_fields_script = redis.register_script(_HASH_FIELDS)
         self._reach = redis.register_script(_REACH)
         self._read_citizens = redis.register_script(_READ_CITIZENS)
+        self._claim = redis.register_script(_CLAIM)
 
     async def create_citizen(
         self, city: str, language: str, timezone: str = "Europe/Paris"
@@ -190,19 +231,28 @@ class SubscriptionStore:
         p256dh: str = "",
         auth: str = "",
     ) -> ContactPoint:
-        """A new contact point; an address already held in this city is refused."""
+        """A new contact point; an address held in this city is refused (``AddressHeld``),
+        unless by a pending contact point past ``PENDING_SECONDS``, which ends."""
         assert channel in CHANNELS and status in STATUSES
         pid = new_id("cp")
         # one citizen per address; email local parts compare case-insensitively, as providers do
-        claimed = await self.redis.set(address_key(city, channel, address), pid, nx=True)
-        if not claimed:
+        now = int(time.time())
+        keys = [address_key(city, channel, address), key(city, "")]
+        if await self._claim(keys=keys, args=[pid, now, PENDING_SECONDS]) == "held":
             field = {"email": "email", "sms": "phone", "push": "push.endpoint"}[channel]
-            raise InvalidInput(field, "already registered; ask for a management link instead")
+            raise AddressHeld(field, "already registered")
         cp = ContactPoint(pid, cid, channel, address, status, p256dh, auth)
+        return await self.keep_contact(city, cp, how)
+
+    async def keep_contact(self, city: str, cp: ContactPoint, how: str) -> ContactPoint:
+        """Write a contact point (its address claimed or not) for its citizen."""
         async with self.redis.pipeline(transaction=True) as p:
-            p.hset(key(city, "contact", pid), mapping=cp.to_hash())
-            p.sadd(key(city, "citizen", cid, "contacts"), pid)
-            p.rpush(key(city, "citizen", cid, "consent"), _consent(pid, status, how))
+            p.hset(
+                key(city, "contact", cp.id),
+                mapping={**cp.to_hash(), "created_at": str(int(time.time()))},
+            )
+            p.sadd(key(city, "citizen", cp.citizen, "contacts"), cp.id)
+            p.rpush(key(city, "citizen", cp.citizen, "consent"), _consent(cp.id, cp.status, how))
             await p.execute()
         return cp
 
@@ -425,12 +475,9 @@ class SubscriptionStore:
             await self.remove_subscription(city, cid, sid)
         contacts = await self.contacts_of(city, cid)
         async with self.redis.pipeline(transaction=True) as p:
-            for cp in contacts:
-                p.delete(
-                    address_key(city, cp.channel, cp.address),
-                    key(city, "contact", cp.id),
-                    key(city, "code", cp.id),
-                )
+            for cp in contacts:  # an address is freed only if it was this contact point's
+                p.eval(RELEASE, 1, address_key(city, cp.channel, cp.address), cp.id)
+                p.delete(key(city, "contact", cp.id), key(city, "code", cp.id))
             p.delete(
                 key(city, "citizen", cid),
                 key(city, "citizen", cid, "contacts"),

@@ -2,7 +2,9 @@
 
 A token is ``base64url(json payload) "." base64url(HMAC-SHA256(secret, payload))``. The payload
 names the city, the purpose, the subject (a citizen or contact point id) and the expiry, so a
-token made for one purpose or city never works for another.
+token made for one purpose or city never works for another. A management token also carries the
+citizen's token version (``v``, absent: 0), which ``subscriptions.token_versions`` compares with
+the one held: a bump revokes every token made before it.
 """
 
 from __future__ import annotations
@@ -32,15 +34,23 @@ def _mac(secret: str, body: str) -> str:
     return _b64(hmac.new(secret.encode(), body.encode(), hashlib.sha256).digest())
 
 
-def sign(secret: str, purpose: str, city: str, subject: str, now: float | None = None) -> str:
+def sign(
+    secret: str,
+    purpose: str,
+    city: str,
+    subject: str,
+    now: float | None = None,
+    version: int = 0,
+) -> str:
+    """A token; ``version`` is the citizen's token version (left out when 0, as tokens made
+    before versions existed are read)."""
     if not secret:
         raise ValueError("no secret key to sign tokens with")
     exp = int((time.time() if now is None else now) + PURPOSES[purpose])
-    body = _b64(
-        json.dumps(
-            {"p": purpose, "c": city, "s": subject, "e": exp}, separators=(",", ":")
-        ).encode()
-    )
+    payload: dict[str, Any] = {"p": purpose, "c": city, "s": subject, "e": exp}
+    if version:
+        payload["v"] = version
+    body = _b64(json.dumps(payload, separators=(",", ":")).encode())
     return f"{body}.{_mac(secret, body)}"
 
 

@@ -5,6 +5,7 @@ the request closes; Paris's events no longer reach them."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -78,12 +79,14 @@ async def test_a_move_carries_the_account_and_leaves_only_the_follows(
     ]
     assert [s["kind"] for s in moved["to_choose_again"]] == ["department"]
     assert moved["following_in"] == {"paris": ["req-42"]}
+    # the token made before the move works nowhere (tests/security/test_accounts.py)
+    r = await api.get(f"/v1/cities/paris/citizens/{alice['id']}", headers=auth(alice["token"]))
+    assert r.status == 401
     # in Paris, only the follow is left (and the contact point it needs)
-    here = await (
-        await api.get(f"/v1/cities/paris/citizens/{alice['id']}", headers=auth(alice["token"]))
-    ).json()
-    assert [s["kind"] for s in here["subscriptions"]] == ["request"]
-    assert here["consent"][-1]["change"] == "moved"
+    left = await redis.smembers(f"n:paris:citizen:{alice['id']}:subs")
+    assert [await redis.hget(f"n:paris:sub:{sid}", "kind") for sid in left] == ["request"]
+    consent = await redis.lrange(f"n:paris:citizen:{alice['id']}:consent", -1, -1)
+    assert json.loads(consent[0])["change"] == "moved"
     # Paris's live index no longer holds her area, point and department subscriptions
     log = await redis.xrange("n:paris:subs:log")
     assert [e[1]["op"] for e in log] == ["add"] * 4 + ["del"] * 3

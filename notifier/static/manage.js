@@ -69,6 +69,25 @@ function render() {
     const status = document.createElement("span");
     status.className = "tag"; status.textContent = t(`status.${c.status}`);
     const item = li(`${t(`channel.${c.channel}`)} : ${c.address} `, status);
+    const what = `${t(`channel.${c.channel}`)} ${c.address}`;
+    const url = `${who.base}/contacts/${encodeURIComponent(c.id)}`;
+    if (c.status === "pending" && c.channel !== "push") {
+      const said = document.createElement("span");
+      said.setAttribute("role", "status");
+      item.append(" ", button("manage.resend", async () => {
+        try {
+          await api("POST", `${url}/resend`, { token });
+          say(said, t("manage.resend.sent"));
+        } catch (e) {
+          say(said, e.status === 429 ? t("error.too_many") : e.reason || e.message, false);
+        }
+      }, { label: t("manage.resend.label", { what }) }), " ", said);
+    }
+    item.append(" ", button("manage.remove", async () => {
+      await api("DELETE", url, { token });
+      await load();
+      $("contacts-h")?.focus?.();
+    }, { label: t("manage.remove.contact", { what }) }));
     if (c.channel === "sms" && c.status === "pending") item.append(codeForm(c));
     contacts.append(item);
   }

@@ -1,7 +1,7 @@
 // The citizen portal: where (map, point and radius, or a drawn area), what (categories,
 // severity), how (channels, contact points, language), when (at once or a digest; quiet hours).
-// Registration, then one subscription per chosen area; confirmation by the emailed link or the
-// texted code. Opened as /#<management token> it adds subscriptions to that citizen.
+// Registration with one subscription per chosen area (one request); confirmation by the emailed
+// link or the texted code. Opened as /#<management token> it adds subscriptions to that citizen.
 // The city is the page's (/?city=<id>): its name, categories, languages and colour come from
 // GET /v1/cities/{city}; a picker leads to the others when there are others.
 import { api, citizenOf, showError } from "/static/api.js";
@@ -130,17 +130,21 @@ function subscriptionBodies(channels) {
   return [{ ...where, ...common }];
 }
 
-async function register(channels) {
+// With the subscriptions in the same request, the API checks all of it before keeping anything
+// (no account is left behind by a subscription it refuses); the subscriptions made, if any.
+async function register(channels, subscriptions) {
   const body = { language: $("language").value };
   const email = $("email").value.trim(), phone = $("phone").value.trim();
   if (email) body.email = email;
   if (phone && offered.includes("sms")) body.phone = phone;
+  if (subscriptions) body.subscriptions = subscriptions;
   const r = await api("POST", `/v1/cities/${encodeURIComponent(city)}/citizens`, { body });
   session = { token: r.token, base: citizenOf(r.token).base, contacts: r.contacts };
   if ($("quiet").checked) {
     await api("PATCH", session.base, { token: session.token,
       body: { quiet_hours: { start: $("quiet-start").value, end: $("quiet-end").value } } });
   }
+  return r.subscriptions || [];
 }
 
 $("subscribe").addEventListener("submit", async (ev) => {
@@ -156,7 +160,11 @@ $("subscribe").addEventListener("submit", async (ev) => {
   $("submit").disabled = true;
   const notes = [];
   try {
-    if (!session) await register(channels);
+    const made = [];
+    // push needs the account first (the browser's subscription is added with its token)
+    const together = !session && !channels.includes("push");
+    if (together) made.push(...await register(channels, subscriptionBodies(channels)));
+    else if (!session) await register(channels);
     if (channels.includes("push")) {
       try {
         await enablePush(session.base, session.token);
@@ -167,8 +175,7 @@ $("subscribe").addEventListener("submit", async (ev) => {
         if (!channels.length) throw { message: t("push.denied"), field: "channels" };
       }
     }
-    const made = [];
-    for (const body of subscriptionBodies(channels)) {
+    for (const body of together ? [] : subscriptionBodies(channels)) {
       made.push(await api("POST", `${session.base}/subscriptions`, { token: session.token, body }));
     }
     showDone(made, notes);

@@ -112,6 +112,21 @@ async def test_every_page_in_each_language(new_page: NewPage, site: Site, langua
     await screenshot(phone, f"portal-phone-{language}")
 
 
+async def test_the_management_page_sends_a_code_again_and_removes_a_contact_point(
+    page: Page, site: Site
+) -> None:
+    await page.goto(await registered(site))
+    await in_language(page, "en")
+    phone = page.locator("#contacts li", has_text="+33612345678")
+    await phone.get_by_role("button", name="Send the confirmation of").click()
+    await expect(phone.locator("[role=status]").first).to_have_text(
+        "Sent again: check your messages."
+    )
+    await phone.get_by_role("button", name="Remove the contact point").click()
+    await expect(page.locator("#contacts li")).to_have_count(1)
+    await expect(page.locator("#contacts")).to_contain_text("eve@example.org")
+
+
 @pytest.fixture
 async def outbox(tmp_path: Path) -> AsyncIterator[tuple[Path, int]]:
     """The local SMTP outbox of ``notifier up``."""
