@@ -33,6 +33,8 @@ from notifier import (
 from notifier.abuse import TooMany
 from notifier.http import MAX_DOCUMENT, city_of, error
 from notifier.keys import CHECKS, DEPS, DEV, SETTINGS, DevServices
+from notifier.path_ids import check_path_ids
+from notifier.security_headers import add_security_headers
 from notifier.settings import Settings
 from streams.deps import Deps
 from streams.ledger import STORE_AWAY
@@ -153,8 +155,10 @@ def create_api(
 ) -> web.Application:
     """``checks``: what ``/readyz`` asks besides Redis (the broker, from the publisher)."""
     app = web.Application(
-        middlewares=[count_requests, errors_middleware, load_city], client_max_size=MAX_DOCUMENT
+        middlewares=[count_requests, errors_middleware, check_path_ids, load_city],
+        client_max_size=MAX_DOCUMENT,
     )
+    app.on_response_prepare.append(add_security_headers)
     app[CHECKS] = checks or {}
     app[SETTINGS] = settings
     app[DEPS] = deps

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 from aiohttp import web
 
@@ -44,6 +45,25 @@ def _depth(value: object) -> int:
     return deepest
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"a number out of range ({text[:20]}…)")
+    return value
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_json(text: str | bytes) -> object:
+    """``json.loads`` as JSON says: no NaN or Infinity, no number that overflows a float.
+
+    An integer of more than 4,300 digits raises ``ValueError`` (Python's int-string
+    conversion limit), as these do; callers turn it into a 400 naming the body."""
+    return json.loads(text, parse_float=_finite, parse_constant=_no_constant)
+
+
 async def json_body(request: web.Request, limit: int = MAX_BODY) -> dict[str, object]:
     if request.content_type != "application/json":
         raise InvalidInput("Content-Type", "must be application/json")
@@ -55,10 +75,14 @@ async def json_body(request: web.Request, limit: int = MAX_BODY) -> dict[str, ob
     except (LookupError, UnicodeDecodeError):
         raise bad_request("body", f"not text in {request.charset or 'utf-8'}") from None
     try:
-        body = json.loads(text)  # not JSON: the errors middleware answers 400
+        body = parse_json(text)  # not JSON: the errors middleware answers 400
         too_deep = _depth(body) > MAX_DEPTH
     except RecursionError:  # deeper than the parser itself goes
         too_deep = True
+    except json.JSONDecodeError:
+        raise
+    except ValueError as e:  # a number Python refuses to convert, NaN, Infinity
+        raise bad_request("body", f"not valid JSON: {e}") from None
     if too_deep:
         raise bad_request("body", f"nested deeper than {MAX_DEPTH} levels")
     if not isinstance(body, dict):
