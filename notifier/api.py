@@ -42,6 +42,12 @@ from subscriptions.errors import Conflict, InvalidInput, NotFound
 
 log = logging.getLogger("notifier.api")
 
+# what the dev routes show (every magic link and code) is for this machine's user only
+DEV_ROUTES_OFF = (
+    "dev routes (/dev/, /dev/outbox, /dev/sms) not served: the API binds to %s, "
+    "not a loopback address"
+)
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -153,7 +159,9 @@ def create_api(
     dev: DevServices | None = None,
     checks: dict[str, Callable[[], Awaitable[bool]]] | None = None,
 ) -> web.Application:
-    """``checks``: what ``/readyz`` asks besides Redis (the broker, from the publisher)."""
+    """``checks``: what ``/readyz`` asks besides Redis (the broker, from the publisher).
+    ``dev``: the local outbox and Twilio-shaped server, shown under ``/dev/`` only when the API
+    binds to a loopback address (they hold every magic link and code)."""
     app = web.Application(
         middlewares=[count_requests, errors_middleware, check_path_ids, load_city],
         client_max_size=MAX_DOCUMENT,
@@ -177,8 +185,11 @@ def create_api(
     requests_api.add_routes(app.router)
     openapi.add_routes(app.router)
     map_api.add_routes(app.router)
-    pages.add_routes(app.router, dev=dev is not None)
-    if dev is not None:
+    dev_routes = dev is not None and settings.api_on_loopback
+    pages.add_routes(app.router, dev=dev_routes)
+    if dev is not None and dev_routes:
         app[DEV] = dev
         outbox.add_routes(app.router)
+    elif dev is not None:
+        log.warning(DEV_ROUTES_OFF, settings.api_host)
     return app

@@ -322,6 +322,17 @@ class Settings:
         )
 
     @property
+    def api_on_loopback(self) -> bool:
+        """Whether the API binds to a loopback address only (the dev routes need it)."""
+        host = self.api_host.strip("[]")
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:  # a name: it could resolve to anything
+            return False
+
+    @property
     def base_url(self) -> str:
         return self.public_url or f"http://{self.api_host}:{self.api_port}"
 
