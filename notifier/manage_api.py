@@ -17,7 +17,7 @@ from subscriptions import moving, tokens
 from subscriptions.contacts import normalise_email, normalise_phone
 from subscriptions.errors import InvalidInput
 
-FIELDS = (("email", "email", normalise_email), ("phone", "sms", normalise_phone))
+FIELDS = (("email", "email"), ("phone", "sms"))
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
@@ -34,7 +34,12 @@ async def magic_link(request: web.Request) -> web.Response:
     contact point. The answer is the same either way, so it tells nobody who is registered."""
     city, deps = city_of(request), request.app[DEPS]
     body = await json_body(request)
-    given = [(c, n(body[k])) for k, c, n in FIELDS if body.get(k) is not None]  # all valid
+    place = deps.city(city)
+    given = [  # all valid
+        (c, normalise_email(body[k]) if c == "email" else normalise_phone(body[k], place.country))
+        for k, c in FIELDS
+        if body.get(k) is not None
+    ]
     if not given:
         raise InvalidInput("email", "give the email address or phone number you registered")
     channel, address = given[0]  # the email address first
