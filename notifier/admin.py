@@ -130,9 +130,13 @@ async def revoke_key(settings: Settings, city: str, key_id: str) -> list[str]:
     return [f"revoked {key_id} of {department} ({city})"]
 
 
+def _keep(settings: Settings) -> float:
+    return settings.dead_letter_retention_days * 86400
+
+
 async def list_dead_letters(settings: Settings, limit: int) -> list[str]:
     async with _redis(settings) as redis:
-        rows = await dead_letters.listing(redis, limit)
+        rows = await dead_letters.listing(redis, limit, _keep(settings))
         lines = []
         for letter_id, d in rows:
             done = " (replayed)" if await dead_letters.replayed(redis, letter_id) else ""
@@ -142,7 +146,7 @@ async def list_dead_letters(settings: Settings, limit: int) -> list[str]:
 
 async def show_dead_letter(settings: Settings, letter_id: str) -> list[str]:
     async with _redis(settings) as redis:
-        d = await dead_letters.get(redis, letter_id)
+        d = await dead_letters.get(redis, letter_id, _keep(settings))
         if d is None:
             raise InvalidInput("id", f"no dead letter {letter_id}")
         return [json.dumps(d, indent=2, ensure_ascii=False)]
@@ -151,7 +155,7 @@ async def show_dead_letter(settings: Settings, letter_id: str) -> list[str]:
 async def replay_dead_letter(settings: Settings, letter_id: str) -> list[str]:
     """Put the raw record back on the topic it came from (after the cause is fixed)."""
     async with _redis(settings) as redis, _publisher(settings) as publisher:
-        d = await dead_letters.get(redis, letter_id)
+        d = await dead_letters.get(redis, letter_id, _keep(settings))
         if d is None:
             raise InvalidInput("id", f"no dead letter {letter_id}")
         if d["raw"] is None:

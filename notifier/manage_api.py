@@ -13,6 +13,7 @@ from notifier.citizens_api import citizen_token
 from notifier.confirmations import send_magic_link
 from notifier.http import city_of, json_body
 from notifier.keys import DEPS
+from streams import dead_letters
 from subscriptions import moving, tokens
 from subscriptions.contacts import normalise_email, normalise_phone
 from subscriptions.errors import InvalidInput
@@ -76,11 +77,14 @@ async def export(request: web.Request) -> web.Response:
 
 
 async def erase(request: web.Request) -> web.Response:
-    """The citizen, their contact points, subscriptions and consent log go; their
-    notifications stay as anonymous counts (the departments' figures stay true)."""
+    """The citizen, their contact points, subscriptions and consent log go, and every dead
+    letter naming them or their addresses; their notifications stay as anonymous counts (the
+    departments' figures stay true)."""
     city, deps = city_of(request), request.app[DEPS]
     cid = citizen_token(request, city)
     old = await moving.left_behind(deps.store, city, cid)
+    addresses = [c.address for c in await deps.store.contacts_of(city, cid)]
+    await dead_letters.strip(deps.store.redis, [cid, *addresses])  # they name the recipient
     await deps.store.erase_citizen(city, cid)
     anonymised = await deps.ledger.forget_citizen(city, cid)
     if old is not None:  # what the city they moved from still held (their request follows)

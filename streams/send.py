@@ -361,7 +361,12 @@ async def _failed(batch: DeliveryBatch, r: Recipient, error: str, deps: Deps) ->
     deps.metrics.dead_letters.labels(topic).inc()
     letter = dead_letter(topic, one, f"delivery failed: {error}")
     await dead_letters.put(
-        deps.store.redis, deps.publish, deps.topics.dead_letters, r.id.encode(), letter
+        deps.store.redis,
+        deps.publish,
+        deps.topics.dead_letters,
+        r.id.encode(),
+        letter,
+        deps.dead_letter_keep_seconds,
     )
     if batch.kind == "announcement" and batch.channel in FROM_CHANNELS:
         # the citizen may want it by SMS or email instead (``streams.fallback``)
