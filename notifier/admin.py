@@ -114,6 +114,22 @@ async def create_operator_key(settings: Settings, city: str, label: str) -> list
         return [await auth.create_operator_key(redis, city, label)]
 
 
+async def list_operator_keys(settings: Settings) -> list[str]:
+    async with _redis(settings) as redis:
+        rows = await auth.list_operator_keys(redis)
+    return [
+        f"{r['id']}  {r['city']}  "
+        f"{datetime.fromtimestamp(int(r['created_at']), UTC).date()}  {r.get('label', '')}"
+        for r in rows
+    ] or ["no operator keys"]
+
+
+async def revoke_operator_key(settings: Settings, key_id: str) -> list[str]:
+    async with _redis(settings) as redis:
+        city = await auth.revoke_operator_key(redis, key_id)
+    return [f"revoked operator key {key_id} (for {'every city' if city == '*' else city})"]
+
+
 async def list_keys(settings: Settings, city: str) -> list[str]:
     async with _redis(settings) as redis:
         rows = await auth.list_keys(redis, city)
