@@ -33,6 +33,7 @@ from streams.records import Receipt
 
 log = logging.getLogger("notifier.webhooks")
 SIGNATURE = "X-Twilio-Signature"
+FORM = "application/x-www-form-urlencoded"
 T = TypeVar("T")
 CODE = re.compile(r"\d{6}")
 CONFIRMED = {
@@ -53,7 +54,12 @@ def add_routes(router: web.UrlDispatcher) -> None:
 async def _verified(request: web.Request, parse: Callable[[dict[str, str]], T]) -> T | web.Response:
     """The webhook's form, signature checked and parsed; or the 403/400 to answer."""
     settings = request.app[SETTINGS]
-    form = await request.post()
+    if request.content_type != FORM:
+        return error(400, "Content-Type", f"must be {FORM}, as Twilio sends")
+    try:
+        form = await request.post()
+    except (ValueError, LookupError):  # a charset Python does not know, bytes not in it
+        return error(400, "body", "not a form in its charset")
     params = {k: str(v) for k, v in form.items()}
     url = settings.base_url + request.path_qs
     token = str(settings.twilio_auth_token)

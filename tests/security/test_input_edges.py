@@ -75,3 +75,24 @@ async def test_malformed_ids_in_citizen_paths_are_404_before_any_key_is_read(
     assert r.status == 404
     r = await api.get("/v1/cities/Paris:x/areas")
     assert r.status == 404
+
+
+@pytest.mark.parametrize(
+    "content_type, body",
+    [
+        ("multipart/form-data", b"garbage"),
+        (
+            "multipart/form-data; boundary=x",
+            b"--x\r\nContent-Disposition: form-data\r\n\r\nv\r\n--x--",
+        ),
+        ("application/x-www-form-urlencoded; charset=nope", b"MessageSid=SM1&MessageStatus=sent"),
+        ("application/x-www-form-urlencoded; charset=utf-16", b"\xff\xfeM\x00\x00\xd8"),
+    ],
+)
+async def test_a_webhook_body_that_is_not_a_form_is_a_400(
+    api: Client, content_type: str, body: bytes
+) -> None:
+    for path in ("/v1/cities/paris/twilio/status", "/v1/cities/paris/twilio/inbound"):
+        r = await api.post(path, data=body, headers={"Content-Type": content_type})
+        assert r.status == 400, (path, r.status, await r.text())
+        assert (await r.json())["error"]["field"] in ("Content-Type", "body")
