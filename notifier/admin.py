@@ -21,6 +21,7 @@ from notifier import auth
 from notifier.auth import create_department_key
 from notifier.cap_import import import_cap
 from notifier.errors import ConfigError
+from notifier.http import parse_json
 from notifier.publisher import KafkaPublisher
 from notifier.settings import Settings
 from notifier.wiring import build_deps, make_redis
@@ -80,17 +81,19 @@ async def create_city(settings: Settings, path: Path) -> list[str]:
 
 def _read_document(path: Path) -> object:
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = parse_json(path.read_text(encoding="utf-8"))
         for level in ("areas", "subareas"):
             spec = doc.get(level) if isinstance(doc, dict) else None
             if isinstance(spec, dict) and isinstance(spec.get("geojson"), str):
-                spec["geojson"] = json.loads((path.parent / spec["geojson"]).read_text("utf-8"))
+                spec["geojson"] = parse_json((path.parent / spec["geojson"]).read_text("utf-8"))
     except OSError as e:
         raise InvalidInput("file", f"cannot read {e.filename or path}: {e.strerror}") from None
     except UnicodeDecodeError:
         raise InvalidInput("file", "not UTF-8 text") from None
     except json.JSONDecodeError as e:
         raise InvalidInput("file", f"not JSON: {e.msg} at line {e.lineno}") from None
+    except ValueError as e:  # a number JSON cannot hold here (``http.parse_json``)
+        raise InvalidInput("file", f"not JSON: {e}") from None
     return doc
 
 

@@ -12,6 +12,7 @@ from subscriptions.errors import InvalidInput, NotFound
 
 MAX_BODY = 64 * 1024  # JSON bodies
 MAX_DOCUMENT = 1024 * 1024  # CAP documents; also aiohttp's limit for any body
+MAX_DIGITS = 4300  # sys.int_info.default_max_str_digits
 MAX_DEPTH = 32  # arrays and objects in a JSON body (a GeoJSON target needs 6)
 
 
@@ -48,8 +49,15 @@ def _depth(value: object) -> int:
 def _finite(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise ValueError(f"a number out of range ({text[:20]}…)")
+        raise ValueError(f"a number out of range ({text[:20]})")
     return value
+
+
+def _int(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_DIGITS:
+        raise ValueError(f"a number of {digits} digits (at most {MAX_DIGITS})")
+    return int(text)
 
 
 def _no_constant(name: str) -> object:
@@ -57,11 +65,11 @@ def _no_constant(name: str) -> object:
 
 
 def parse_json(text: str | bytes) -> object:
-    """``json.loads`` as JSON says: no NaN or Infinity, no number that overflows a float.
-
-    An integer of more than 4,300 digits raises ``ValueError`` (Python's int-string
-    conversion limit), as these do; callers turn it into a 400 naming the body."""
-    return json.loads(text, parse_float=_finite, parse_constant=_no_constant)
+    """``json.loads`` as JSON says: no NaN or Infinity, no number that overflows a float, no
+    integer of more than ``MAX_DIGITS`` digits (Python's int-string conversion limit, which
+    would raise deep in the parser): each a ``ValueError`` the callers turn into a 400 naming
+    the body."""
+    return json.loads(text, parse_int=_int, parse_float=_finite, parse_constant=_no_constant)
 
 
 async def json_body(request: web.Request, limit: int = MAX_BODY) -> dict[str, object]:

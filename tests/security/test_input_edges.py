@@ -3,6 +3,7 @@ paths that name other keys. Each is a 4xx naming what is wrong, never a 500."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
 from notifier.auth import create_department_key
+from tests.test_cli import run
 
 Client = TestClient[Any, Any]
 JSON = {"Content-Type": "application/json"}
@@ -96,3 +98,11 @@ async def test_a_webhook_body_that_is_not_a_form_is_a_400(
         r = await api.post(path, data=body, headers={"Content-Type": content_type})
         assert r.status == 400, (path, r.status, await r.text())
         assert (await r.json())["error"]["field"] in ("Content-Type", "body")
+
+
+def test_a_city_document_with_a_huge_number_is_refused_by_the_cli(tmp_path: Path) -> None:
+    doc = tmp_path / "city.json"
+    doc.write_text('{"id": "lille", "name": "Lille", "x": ' + "7" * 5000 + "}")
+    r = run("city", "create", str(doc))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "not JSON: a number of 5000 digits" in r.stderr
