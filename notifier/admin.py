@@ -21,6 +21,7 @@ from notifier import auth
 from notifier.auth import create_department_key
 from notifier.cap_import import import_cap
 from notifier.errors import ConfigError
+from notifier.http import parse_json
 from notifier.publisher import KafkaPublisher
 from notifier.settings import Settings
 from notifier.wiring import build_deps, make_redis
@@ -80,17 +81,19 @@ async def create_city(settings: Settings, path: Path) -> list[str]:
 
 def _read_document(path: Path) -> object:
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = parse_json(path.read_text(encoding="utf-8"))
         for level in ("areas", "subareas"):
             spec = doc.get(level) if isinstance(doc, dict) else None
             if isinstance(spec, dict) and isinstance(spec.get("geojson"), str):
-                spec["geojson"] = json.loads((path.parent / spec["geojson"]).read_text("utf-8"))
+                spec["geojson"] = parse_json((path.parent / spec["geojson"]).read_text("utf-8"))
     except OSError as e:
         raise InvalidInput("file", f"cannot read {e.filename or path}: {e.strerror}") from None
     except UnicodeDecodeError:
         raise InvalidInput("file", "not UTF-8 text") from None
     except json.JSONDecodeError as e:
         raise InvalidInput("file", f"not JSON: {e.msg} at line {e.lineno}") from None
+    except ValueError as e:  # a number JSON cannot hold here (``http.parse_json``)
+        raise InvalidInput("file", f"not JSON: {e}") from None
     return doc
 
 
@@ -114,6 +117,22 @@ async def create_operator_key(settings: Settings, city: str, label: str) -> list
         return [await auth.create_operator_key(redis, city, label)]
 
 
+async def list_operator_keys(settings: Settings) -> list[str]:
+    async with _redis(settings) as redis:
+        rows = await auth.list_operator_keys(redis)
+    return [
+        f"{r['id']}  {r['city']}  "
+        f"{datetime.fromtimestamp(int(r['created_at']), UTC).date()}  {r.get('label', '')}"
+        for r in rows
+    ] or ["no operator keys"]
+
+
+async def revoke_operator_key(settings: Settings, key_id: str) -> list[str]:
+    async with _redis(settings) as redis:
+        city = await auth.revoke_operator_key(redis, key_id)
+    return [f"revoked operator key {key_id} (for {'every city' if city == '*' else city})"]
+
+
 async def list_keys(settings: Settings, city: str) -> list[str]:
     async with _redis(settings) as redis:
         rows = await auth.list_keys(redis, city)
@@ -130,9 +149,13 @@ async def revoke_key(settings: Settings, city: str, key_id: str) -> list[str]:
     return [f"revoked {key_id} of {department} ({city})"]
 
 
+def _keep(settings: Settings) -> float:
+    return settings.dead_letter_retention_days * 86400
+
+
 async def list_dead_letters(settings: Settings, limit: int) -> list[str]:
     async with _redis(settings) as redis:
-        rows = await dead_letters.listing(redis, limit)
+        rows = await dead_letters.listing(redis, limit, _keep(settings))
         lines = []
         for letter_id, d in rows:
             done = " (replayed)" if await dead_letters.replayed(redis, letter_id) else ""
@@ -142,7 +165,7 @@ async def list_dead_letters(settings: Settings, limit: int) -> list[str]:
 
 async def show_dead_letter(settings: Settings, letter_id: str) -> list[str]:
     async with _redis(settings) as redis:
-        d = await dead_letters.get(redis, letter_id)
+        d = await dead_letters.get(redis, letter_id, _keep(settings))
         if d is None:
             raise InvalidInput("id", f"no dead letter {letter_id}")
         return [json.dumps(d, indent=2, ensure_ascii=False)]
@@ -151,7 +174,7 @@ async def show_dead_letter(settings: Settings, letter_id: str) -> list[str]:
 async def replay_dead_letter(settings: Settings, letter_id: str) -> list[str]:
     """Put the raw record back on the topic it came from (after the cause is fixed)."""
     async with _redis(settings) as redis, _publisher(settings) as publisher:
-        d = await dead_letters.get(redis, letter_id)
+        d = await dead_letters.get(redis, letter_id, _keep(settings))
         if d is None:
             raise InvalidInput("id", f"no dead letter {letter_id}")
         if d["raw"] is None:

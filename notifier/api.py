@@ -34,12 +34,20 @@ from notifier import (
 from notifier.abuse import TooMany
 from notifier.http import MAX_DOCUMENT, city_of, error
 from notifier.keys import CHECKS, DEPS, DEV, SETTINGS, DevServices
+from notifier.path_ids import check_path_ids
+from notifier.security_headers import add_security_headers
 from notifier.settings import Settings
 from streams.deps import Deps
 from streams.ledger import STORE_AWAY
 from subscriptions.errors import Conflict, InvalidInput, NotFound
 
 log = logging.getLogger("notifier.api")
+
+# what the dev routes show (every magic link and code) is for this machine's user only
+DEV_ROUTES_OFF = (
+    "dev routes (/dev/, /dev/outbox, /dev/sms) not served: the API binds to %s, "
+    "not a loopback address"
+)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -152,10 +160,14 @@ def create_api(
     dev: DevServices | None = None,
     checks: dict[str, Callable[[], Awaitable[bool]]] | None = None,
 ) -> web.Application:
-    """``checks``: what ``/readyz`` asks besides Redis (the broker, from the publisher)."""
+    """``checks``: what ``/readyz`` asks besides Redis (the broker, from the publisher).
+    ``dev``: the local outbox and Twilio-shaped server, shown under ``/dev/`` only when the API
+    binds to a loopback address (they hold every magic link and code)."""
     app = web.Application(
-        middlewares=[count_requests, errors_middleware, load_city], client_max_size=MAX_DOCUMENT
+        middlewares=[count_requests, errors_middleware, check_path_ids, load_city],
+        client_max_size=MAX_DOCUMENT,
     )
+    app.on_response_prepare.append(add_security_headers)
     app[CHECKS] = checks or {}
     app[SETTINGS] = settings
     app[DEPS] = deps
@@ -175,8 +187,11 @@ def create_api(
     requests_api.add_routes(app.router)
     openapi.add_routes(app.router)
     map_api.add_routes(app.router)
-    pages.add_routes(app.router, dev=dev is not None)
-    if dev is not None:
+    dev_routes = dev is not None and settings.api_on_loopback
+    pages.add_routes(app.router, dev=dev_routes)
+    if dev is not None and dev_routes:
         app[DEV] = dev
         outbox.add_routes(app.router)
+    elif dev is not None:
+        log.warning(DEV_ROUTES_OFF, settings.api_host)
     return app

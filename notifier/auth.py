@@ -15,6 +15,9 @@ Operator keys are for the people who run the service: they create and change cit
 a city's usage figures; one is for one city or (``*``) for every city::
 
     n:opkey:{sha256 of the key}            hash  city (or *), label, created_at
+
+Like a department key, an operator key is named by its id (12 hex digits of its hash), listed
+and revoked by it (``notifier operator-key list|revoke``); a revoked key is refused at once.
 """
 
 from __future__ import annotations
@@ -113,16 +116,40 @@ async def create_operator_key(redis: Redis, city: str = "*", label: str = "") ->
     """A key for the operators of ``city`` ("*": of every city, who may also create cities)."""
     api_key = "no_" + secrets.token_urlsafe(32)
     await redis.hset(
-        f"n:opkey:{_digest(api_key)}",
+        OPKEY + _digest(api_key),
         mapping={"city": city, "label": label, "created_at": str(int(time.time()))},
     )
     return api_key
 
 
+OPKEY = "n:opkey:"
+
+
+async def list_operator_keys(redis: Redis) -> list[dict[str, str]]:
+    """Every operator key, by id (never the key), from the keys themselves (a rare command)."""
+    out = []
+    async for name in redis.scan_iter(match=OPKEY + "*", count=1000):
+        h = await redis.hgetall(name)
+        if h:
+            out.append({"id": name.removeprefix(OPKEY)[:12], **h})
+    return sorted(out, key=lambda r: (r.get("created_at", ""), r["id"]))
+
+
+async def revoke_operator_key(redis: Redis, key_id: str) -> str:
+    """Revoke the operator key whose id is ``key_id``; the city it was for ("*": all)."""
+    if not re.fullmatch(r"[0-9a-f]{12}", key_id):
+        raise InvalidInput("id", "the 12 hex digits `operator-key list` shows")
+    async for name in redis.scan_iter(match=f"{OPKEY}{key_id}*", count=1000):
+        city = await redis.hget(name, "city")
+        if city is not None and await redis.delete(name):
+            return str(city)
+    raise InvalidInput("id", f"no operator key {key_id}")
+
+
 async def require_operator(request: web.Request, redis: Redis, city: str) -> str:
     """The scope ("*" or the city) of the request's operator key, if it covers ``city``
     (``"*"``: a key for every city is needed); 401/403 otherwise."""
-    scope = await redis.hget(f"n:opkey:{_digest(bearer(request))}", "city")
+    scope = await redis.hget(OPKEY + _digest(bearer(request)), "city")
     if scope is None:
         raise web.HTTPUnauthorized(
             text='{"error": {"field": "Authorization", "reason": "not an operator key"}}',

@@ -133,7 +133,11 @@ async def import_csv(
     report = Report(dry_run)
     first: dict[tuple[str, str], int] = {}  # contact point -> the row that has it
     check = functools.partial(
-        parse_row, catalogue=deps.catalogues[city], enabled=deps.enabled, today=date.today()
+        parse_row,
+        catalogue=deps.catalogues[city],
+        enabled=deps.enabled,
+        today=date.today(),
+        city=deps.city(city),
     )
     for start in range(0, len(body), BATCH):
         rows = []

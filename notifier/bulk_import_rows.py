@@ -30,6 +30,7 @@ from typing import Any
 
 from subscriptions.areas import AreaCatalogue
 from subscriptions.categories import check_category
+from subscriptions.cities import PARIS, City
 from subscriptions.contacts import CHANNELS, normalise_email, normalise_phone
 from subscriptions.errors import InvalidInput
 from subscriptions.store import LANGUAGES
@@ -142,6 +143,7 @@ def parse_row(
     catalogue: AreaCatalogue,
     enabled: tuple[str, ...],
     today: date,
+    city: City = PARIS,
 ) -> Parsed:
     if len(values) > len(header) and any(v.strip() for v in values[len(header) :]):
         reason = f"{len(values)} cells, but the header names {len(header)} columns"
@@ -156,7 +158,7 @@ def parse_row(
             errors.append(Rejection(number, e.field, e.reason))
             return None
 
-    contact = check(lambda: _contact(cells.get("contact", ""), enabled))
+    contact = check(lambda: _contact(cells.get("contact", ""), enabled, city))
     language = check(lambda: _language(cells.get("language", "")))
     categories = check(lambda: _split(cells.get("categories", ""), check_category, "categories"))
     default = ["sms" if contact and contact[0] == "sms" else "email"]
@@ -177,7 +179,7 @@ def parse_row(
     return Parsed(identity, row, [])
 
 
-def _contact(value: str, enabled: tuple[str, ...]) -> tuple[str, str]:
+def _contact(value: str, enabled: tuple[str, ...], city: City) -> tuple[str, str]:
     if not value:
         raise InvalidInput("contact", "missing: an email address or a phone number")
     try:
@@ -185,7 +187,7 @@ def _contact(value: str, enabled: tuple[str, ...]) -> tuple[str, str]:
             return "email", normalise_email(value)
         if "sms" not in enabled:
             raise InvalidInput("contact", "a phone number, but sms is not offered here")
-        return "sms", normalise_phone(value)
+        return "sms", normalise_phone(value, city.country, city.allowed_sms_countries)
     except InvalidInput as e:
         raise InvalidInput("contact", e.reason) from None
 

@@ -5,7 +5,7 @@ notifier worker                 only the stream processor (needs KAFKA, REDIS, S
 notifier api                    only the HTTP API (same settings)
 notifier department-key create  a department's API key, printed once
 notifier city create FILE|list|show ID   the cities served (tenants), from a city document
-notifier operator-key create [--city C]  a key for the operators' API, printed once
+notifier operator-key create [--city C]|list|revoke ID  keys for the operators' API
 notifier vapid-keys             a web push key pair for NOTIFIER_VAPID_PRIVATE_KEY
 notifier dead-letters list|show ID|replay ID
 notifier stuck [--city C]        what is queued or sending and for how long, with why
@@ -74,11 +74,12 @@ def _parser() -> argparse.ArgumentParser:
     city_sub.add_parser("list", help="the cities")
     city_sub.add_parser("show", help="one city's settings").add_argument("id")
     ok = sub.add_parser("operator-key", help="keys for the operators' API (cities, usage)")
-    ok_create = ok.add_subparsers(dest="action", required=True).add_parser(
-        "create", help="create a key and print it (shown once)"
-    )
+    ok_sub = ok.add_subparsers(dest="action", required=True)
+    ok_create = ok_sub.add_parser("create", help="create a key and print it (shown once)")
     ok_create.add_argument("--city", default="*", help="one city's operators (default: all)")
     ok_create.add_argument("--label", default="")
+    ok_sub.add_parser("list", help="the operator keys (ids, never the keys)")
+    ok_sub.add_parser("revoke", help="revoke a key by its id").add_argument("id")
     dl = sub.add_parser("dead-letters", help="list, show and replay dead letters")
     dl_sub = dl.add_subparsers(dest="action", required=True)
     dl_sub.add_parser("list", help="the newest first").add_argument("--limit", type=int, default=20)
@@ -110,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
                 print(line)
             return
         if args.command == "operator-key":
-            city = args.city
+            city = getattr(args, "city", "*")
         if args.command == "up":
             with contextlib.suppress(KeyboardInterrupt):
                 up.up(settings)
@@ -184,6 +185,10 @@ async def _admin(settings: Settings, args: argparse.Namespace, city: str) -> lis
             return await admin.list_cities(settings)
         return await admin.show_city(settings, args.id)
     if args.command == "operator-key":
+        if args.action == "list":
+            return await admin.list_operator_keys(settings)
+        if args.action == "revoke":
+            return await admin.revoke_operator_key(settings, args.id)
         return await admin.create_operator_key(settings, city, args.label)
     if args.command == "cap-import":
         if not args.file.is_file():

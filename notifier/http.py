@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 from aiohttp import web
 
@@ -11,6 +12,7 @@ from subscriptions.errors import InvalidInput, NotFound
 
 MAX_BODY = 64 * 1024  # JSON bodies
 MAX_DOCUMENT = 1024 * 1024  # CAP documents; also aiohttp's limit for any body
+MAX_DIGITS = 4300  # sys.int_info.default_max_str_digits
 MAX_DEPTH = 32  # arrays and objects in a JSON body (a GeoJSON target needs 6)
 
 
@@ -44,6 +46,41 @@ def _depth(value: object) -> int:
     return deepest
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"a number out of range ({text[:20]})")
+    return value
+
+
+def _int(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_DIGITS:
+        raise ValueError(f"a number of {digits} digits (at most {MAX_DIGITS})")
+    return int(text)
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _lone_surrogate(value: object) -> bool:
+    """Whether a string of a parsed JSON value (a key included) holds a lone surrogate."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def parse_json(text: str | bytes) -> object:
+    """``json.loads`` as JSON says: no NaN or Infinity, no number that overflows a float, no
+    integer of more than ``MAX_DIGITS`` digits (Python's int-string conversion limit, which
+    would raise deep in the parser): each a ``ValueError`` the callers turn into a 400 naming
+    the body."""
+    return json.loads(text, parse_int=_int, parse_float=_finite, parse_constant=_no_constant)
+
+
 async def json_body(request: web.Request, limit: int = MAX_BODY) -> dict[str, object]:
     if request.content_type != "application/json":
         raise InvalidInput("Content-Type", "must be application/json")
@@ -55,12 +92,18 @@ async def json_body(request: web.Request, limit: int = MAX_BODY) -> dict[str, ob
     except (LookupError, UnicodeDecodeError):
         raise bad_request("body", f"not text in {request.charset or 'utf-8'}") from None
     try:
-        body = json.loads(text)  # not JSON: the errors middleware answers 400
+        body = parse_json(text)  # not JSON: the errors middleware answers 400
         too_deep = _depth(body) > MAX_DEPTH
     except RecursionError:  # deeper than the parser itself goes
         too_deep = True
+    except json.JSONDecodeError:
+        raise
+    except ValueError as e:  # a number Python refuses to convert, NaN, Infinity
+        raise bad_request("body", f"not valid JSON: {e}") from None
     if too_deep:
         raise bad_request("body", f"nested deeper than {MAX_DEPTH} levels")
+    if _lone_surrogate(body):  # "\ud800" is JSON, but no text: nothing could store or send it
+        raise bad_request("body", "a string holds a lone surrogate (\\ud800-\\udfff): not text")
     if not isinstance(body, dict):
         raise InvalidInput("body", "must be a JSON object")
     return body

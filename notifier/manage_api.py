@@ -14,11 +14,12 @@ from notifier.citizens_api import citizen_token
 from notifier.confirmations import send_magic_link
 from notifier.http import city_of, json_body
 from notifier.keys import DEPS
+from streams import dead_letters
 from subscriptions import moving, token_versions, tokens
 from subscriptions.contacts import normalise_email, normalise_phone
 from subscriptions.errors import InvalidInput
 
-FIELDS = (("email", "email", normalise_email), ("phone", "sms", normalise_phone))
+FIELDS = (("email", "email"), ("phone", "sms"))
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
@@ -36,7 +37,12 @@ async def magic_link(request: web.Request) -> web.Response:
     contact point. The answer is the same either way, so it tells nobody who is registered."""
     city, deps = city_of(request), request.app[DEPS]
     body = await json_body(request)
-    given = [(c, n(body[k])) for k, c, n in FIELDS if body.get(k) is not None]  # all valid
+    place = deps.city(city)
+    given = [  # all valid
+        (c, normalise_email(body[k]) if c == "email" else normalise_phone(body[k], place.country))
+        for k, c in FIELDS
+        if body.get(k) is not None
+    ]
     if not given:
         raise InvalidInput("email", "give the email address or phone number you registered")
     channel, address = given[0]  # the email address first
@@ -73,11 +79,14 @@ async def export(request: web.Request) -> web.Response:
 
 
 async def erase(request: web.Request) -> web.Response:
-    """The citizen, their contact points, subscriptions and consent log go; their
-    notifications stay as anonymous counts (the departments' figures stay true)."""
+    """The citizen, their contact points, subscriptions and consent log go, and every dead
+    letter naming them or their addresses; their notifications stay as anonymous counts (the
+    departments' figures stay true)."""
     city, deps = city_of(request), request.app[DEPS]
     cid = await citizen_token(request, city)
     old = await moving.left_behind(deps.store, city, cid)
+    addresses = [c.address for c in await deps.store.contacts_of(city, cid)]
+    await dead_letters.strip(deps.store.redis, [cid, *addresses])  # they name the recipient
     await deps.store.erase_citizen(city, cid)
     anonymised = await deps.ledger.forget_citizen(city, cid)
     if old is not None:  # what the city they moved from still held (their request follows)

@@ -255,7 +255,9 @@ ROUTES: list[tuple[str, str, Schema]] = [
         body="AnnouncementInput", parameters=(IDEMPOTENCY,))),
     ("post", A + "/preview", department_op(
         "preview", "announcements", "A draft's reach and messages (nothing sent)",
-        {200: ok("The preview.", "Preview")}, body="AnnouncementInput")),
+        {200: ok("The preview.", "Preview")}, body="AnnouncementInput",
+        description="Counts are rounded up to a multiple of 10; a drawn shape narrower than "
+        "200 m is counted with a 200 m margin (no key can locate one subscriber).")),
     ("get", A + "/{eid}", department_op(
         "announcement", "announcements", "Status and delivery counts",
         {200: ok("The announcement.", "Announcement")})),

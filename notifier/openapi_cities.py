@@ -116,7 +116,26 @@ SCHEMAS: dict[str, Schema] = {
                 "items": {"type": "string", "pattern": "^[a-z][a-z0-9-]{1,39}$"},
             },
             "email": {"type": "object", "properties": {"from": STRING, "reply_to": STRING}},
-            "sms": {"type": "object", "properties": {"from": STRING}},
+            "country": {
+                "type": "string",
+                "pattern": "^[A-Z]{2}$",
+                "description": "The city's country (ISO 3166 alpha-2; default FR): how a phone "
+                "number typed without `+` is read.",
+            },
+            "sms": {
+                "type": "object",
+                "properties": {
+                    "from": STRING,
+                    "countries": {
+                        "type": "array",
+                        "items": {"type": "string", "pattern": "^[A-Z]{2}$"},
+                        "maxItems": 50,
+                        "description": "The countries whose mobile numbers may be texted "
+                        "(default: `country` only); another country's number is a 422 "
+                        "naming `phone`.",
+                    },
+                },
+            },
             "branding": {
                 "type": "object",
                 "properties": {

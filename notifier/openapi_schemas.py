@@ -14,6 +14,7 @@ from typing import Any
 from notifier import openapi_cities
 from notifier.http import MAX_BODY as MAX_JSON
 from notifier.http import MAX_DOCUMENT
+from notifier.path_ids import pattern
 from streams.announcements import MAX_REASON
 from streams.ledger import RANK
 from streams.records import LANGUAGES as CONTENT_LANGUAGES
@@ -766,7 +767,11 @@ def components() -> Schema:
                 "in": "path",
                 "required": True,
                 "description": what,
-                "schema": ref("RequestId") if name == "rid" else path,
+                "schema": ref("RequestId")
+                if name == "rid"
+                else {**path, "pattern": pattern(name)}
+                if pattern(name)
+                else path,
             }
             for name, what in PARAMETERS.items()
         },

@@ -22,23 +22,14 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from notifier.keys import DEPS, SETTINGS
+from notifier.security_headers import CSP
 from subscriptions.cities import City
 
-# Scripts and styles come only from this origin (no inline script, no inline style attribute);
-# images from it too, and from the city's logo's origin on its own pages (``_page``).
-CSP = (
-    "default-src 'self'; img-src 'self' data:{images}; style-src 'self'; script-src 'self'; "
-    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-)
 # an https origin as a CSP source: a host name or address and a port, nothing else
 IMAGE_ORIGIN = re.compile(r"https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?")
 PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
-PAGE_HEADERS = {
-    "Content-Security-Policy": CSP.format(images=""),
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-cache",
-}
+# the security headers are added to every page by ``notifier.security_headers``
+PAGE_HEADERS = {"Cache-Control": "no-cache"}
 
 
 def add_routes(router: web.UrlDispatcher, dev: bool = False) -> None:

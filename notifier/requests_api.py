@@ -27,6 +27,7 @@ from notifier.keys import DEPS
 from notifier.request_filing import Requester, file_request
 from streams.request_records import OPEN311, REQUEST_FIELDS, StatusChange, change_event
 from streams.request_store import RequestStore
+from subscriptions.contacts import normalise_phone
 from subscriptions.errors import Conflict, InvalidInput
 from subscriptions.store import new_id
 from subscriptions.subscription import check_request_id
@@ -56,6 +57,9 @@ async def file(request: web.Request) -> web.Response:
     if not change.info.requested_datetime:  # requested when it was filed
         info = dataclasses.replace(change.info, requested_datetime=change.updated_datetime)
         change = dataclasses.replace(change, info=info)
+    place = deps.city(city)
+    if isinstance(body.get("phone"), str) and body["phone"]:  # the city's numbers only
+        body["phone"] = normalise_phone(body["phone"], place.country, place.allowed_sms_countries)
     requester = Requester.from_open311(body, deps.enabled)
     contacts = await file_request(deps, change, requester)
     rid = change.request_id

@@ -134,6 +134,12 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "Days a notification's delivery record (and a citizen's history entry) is kept after "
         "it was queued; an event's counts per channel and status stay. 7 at least.",
     ),
+    "DEAD_LETTER_RETENTION_DAYS": (
+        "30",
+        "Days a dead letter is kept in Redis (and, by `notifier topics create`, on the "
+        "dead-letters topic) before it is dropped; a citizen's erasure strips theirs at once. "
+        "1 at least.",
+    ),
     "WORKER_METRICS_HOST": (
         "127.0.0.1",
         "Address `notifier worker` serves its metrics on (`0.0.0.0` in a container, for a "
@@ -275,6 +281,7 @@ class Settings:
     retry_max_delay: float = 300.0
     retry_give_up_after: float = 21600.0
     ledger_retention_days: int = 90
+    dead_letter_retention_days: int = 30
     rates: dict[str, float] = dataclasses.field(default_factory=dict)  # channel -> per second
     log_level: str = "INFO"
     worker_metrics_port: int = 0
@@ -341,6 +348,7 @@ class Settings:
             retry_max_delay=float(_int(env, "RETRY_MAX_DELAY", 1, 86_400)),
             retry_give_up_after=float(_int(env, "RETRY_GIVE_UP_AFTER", 0, 30 * 86_400)),
             ledger_retention_days=_int(env, "LEDGER_RETENTION_DAYS", 7, 3650),
+            dead_letter_retention_days=_int(env, "DEAD_LETTER_RETENTION_DAYS", 1, 3650),
             rates={
                 c: float(_int(env, f"RATE_{c.upper()}", 0, 100_000))
                 for c in ("email", "sms", "push")
@@ -359,6 +367,17 @@ class Settings:
     def outbound(self) -> OutboundPolicy:
         """What a web push endpoint may reach (``channels.outbound``)."""
         return OutboundPolicy(self.push_services, self.push_loopback)
+
+    @property
+    def api_on_loopback(self) -> bool:
+        """Whether the API binds to a loopback address only (the dev routes need it)."""
+        host = self.api_host.strip("[]")
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:  # a name: it could resolve to anything
+            return False
 
     @property
     def base_url(self) -> str:
@@ -397,6 +416,7 @@ class Settings:
             "NOTIFIER_RETRY_MAX_DELAY": str(int(self.retry_max_delay)),
             "NOTIFIER_RETRY_GIVE_UP_AFTER": str(int(self.retry_give_up_after)),
             "NOTIFIER_LEDGER_RETENTION_DAYS": str(self.ledger_retention_days),
+            "NOTIFIER_DEAD_LETTER_RETENTION_DAYS": str(self.dead_letter_retention_days),
             **{f"NOTIFIER_RATE_{c.upper()}": str(int(r)) for c, r in self.rates.items()},
             "NOTIFIER_LOG_LEVEL": self.log_level,
             "NOTIFIER_WORKER_METRICS_PORT": str(self.worker_metrics_port),

@@ -32,6 +32,7 @@ from streams.topics import NAMES
 TIMEOUT = 30.0  # seconds for a whole command: a cluster that does not answer is an error
 TOPIC_ALREADY_EXISTS = 36
 MIN_INSYNC = "min.insync.replicas"
+RETENTION = "retention.ms"
 
 
 class BrokerUnreachableError(Exception):
@@ -64,12 +65,14 @@ def plan(settings: Settings) -> list[PlannedTopic]:
         if settings.topic_min_insync_replicas
         else {}
     )
+    # dead letters hold recipients' addresses: they go when the Redis copy goes
+    kept = str(settings.dead_letter_retention_days * 86_400_000)
     topics = [
         PlannedTopic(
             settings.topic_prefix + name,
             settings.partitions_of(name),
             settings.topic_replication,
-            configs,
+            {**configs, RETENTION: kept} if name == NAMES["dead_letters"] else configs,
             "service topic",
         )
         for name in NAMES.values()
@@ -165,7 +168,7 @@ async def _check(admin: AIOKafkaAdminClient, planned: list[PlannedTopic]) -> Rep
     report = Report()
     existing = await _existing(admin)
     present = [t for t in planned if t.name in existing]
-    configs = await _min_insync(admin, [t for t in present if t.configs], report)
+    configs = await _min_insync(admin, [t for t in present if MIN_INSYNC in t.configs], report)
     for t in planned:
         found = existing.get(t.name)
         if found is None:

@@ -105,6 +105,29 @@ async def _dev_key(settings: Settings) -> str:
         await redis.aclose()
 
 
+def ready_lines(s: Settings, dev: DevServices, parts: list[str], dev_key: str) -> list[str]:
+    """What ``notifier up`` prints once it serves: where everything is."""
+    if not s.api_on_loopback:  # create_api leaves the dev routes out too
+        dev_lines = [
+            f"  Dev routes (/dev/outbox, /dev/sms): OFF, the API binds to {s.api_host}, not a "
+            "loopback address, and they show every magic link and code",
+            *([f"  Outbox:  the emails are files in {dev.outbox_dir}"] if dev.outbox_dir else []),
+        ]
+    elif dev.outbox_dir or dev.twilio:
+        dev_lines = [f"  Outbox:  {s.base_url}/dev/   (what was sent)"]
+    else:
+        dev_lines = []
+    return [
+        "notifier is up (Ctrl-C stops everything)",
+        *(f"  {p}" for p in parts),
+        f"  Portal:  {s.base_url}/   console: {s.base_url}/console",
+        f"  API:     {s.base_url}   (/v1/docs; health: /healthz, /readyz; /metrics)",
+        f"  Worker metrics: http://127.0.0.1:{s.worker_metrics_port}/metrics",
+        *dev_lines,
+        f"  Department key ({DEV_DEPARTMENT}, {s.default_city}): {dev_key}",
+    ]
+
+
 def up(settings: Settings) -> None:
     data = settings.data_dir
     data.mkdir(parents=True, exist_ok=True)
@@ -154,16 +177,7 @@ def up(settings: Settings) -> None:
                 inherit=True,
             )
         )
-        lines = [
-            "notifier is up (Ctrl-C stops everything)",
-            *(f"  {p}" for p in embedded_parts),
-            f"  Portal:  {s.base_url}/   console: {s.base_url}/console",
-            f"  API:     {s.base_url}   (/v1/docs; health: /healthz, /readyz; /metrics)",
-            f"  Worker metrics: http://127.0.0.1:{s.worker_metrics_port}/metrics",
-            *([f"  Outbox:  {s.base_url}/dev/   (what was sent)"] if dev.outbox_dir else []),
-            f"  Department key ({DEV_DEPARTMENT}, {s.default_city}): {dev_key}",
-        ]
-        asyncio.run(serve_api(s, dev, lines))
+        asyncio.run(serve_api(s, dev, ready_lines(s, dev, embedded_parts, dev_key)))
     finally:
         for p in reversed(procs):
             embedded.stop(p)

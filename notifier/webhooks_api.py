@@ -4,6 +4,8 @@
 Each request is verified with ``X-Twilio-Signature`` over the exact public URL Twilio called
 (``NOTIFIER_PUBLIC_URL`` + path) and the form parameters; a forged one gets 403. Status
 callbacks become receipts on the ``receipts`` topic, folded into the ledger by the worker.
+A replayed request (same ``MessageSid``, and for a status callback the same status) is answered
+as the first was and changes nothing (``notifier.webhook_replays``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from xml.sax.saxutils import escape
 from aiohttp import web
 
 from channels.twilio_webhooks import (
+    InboundSms,
     WebhookError,
     parse_inbound_sms,
     parse_status_callback,
@@ -24,11 +27,13 @@ from channels.twilio_webhooks import (
 )
 from notifier.http import city_of, error
 from notifier.keys import DEPS, SETTINGS
+from notifier.webhook_replays import once
 from streams.deps import Deps
 from streams.records import Receipt
 
 log = logging.getLogger("notifier.webhooks")
 SIGNATURE = "X-Twilio-Signature"
+FORM = "application/x-www-form-urlencoded"
 T = TypeVar("T")
 CODE = re.compile(r"\d{6}")
 CONFIRMED = {
@@ -49,7 +54,12 @@ def add_routes(router: web.UrlDispatcher) -> None:
 async def _verified(request: web.Request, parse: Callable[[dict[str, str]], T]) -> T | web.Response:
     """The webhook's form, signature checked and parsed; or the 403/400 to answer."""
     settings = request.app[SETTINGS]
-    form = await request.post()
+    if request.content_type != FORM:
+        return error(400, "Content-Type", f"must be {FORM}, as Twilio sends")
+    try:
+        form = await request.post()
+    except (ValueError, LookupError):  # a charset Python does not know, bytes not in it
+        return error(400, "body", "not a form in its charset")
     params = {k: str(v) for k, v in form.items()}
     url = settings.base_url + request.path_qs
     token = str(settings.twilio_auth_token)
@@ -70,7 +80,9 @@ async def status_callback(request: web.Request) -> web.Response:
     receipt = Receipt(
         city, "twilio", cb.message_sid, cb.status, str(cb.error_code) if cb.error_code else ""
     )
-    await deps.publish(deps.topics.receipts, cb.message_sid.encode(), receipt.to_wire())
+    async with once(deps.store.redis, city, "status", cb.message_sid, cb.status) as first:
+        if first:  # a replay is answered the same, and changes nothing
+            await deps.publish(deps.topics.receipts, cb.message_sid.encode(), receipt.to_wire())
     return web.Response(status=204)
 
 
@@ -84,6 +96,17 @@ async def inbound(request: web.Request) -> web.Response:
     sms = await _verified(request, parse_inbound_sms)
     if isinstance(sms, web.Response):
         return sms
+    async with once(deps.store.redis, city, "inbound", sms.message_sid) as first:
+        reply = await _act_on(deps, city, sms) if first else ""  # a replay changes nothing
+    message = f"<Message>{escape(reply)}</Message>" if reply else ""
+    return web.Response(
+        text=f'<?xml version="1.0" encoding="UTF-8"?><Response>{message}</Response>',
+        content_type="text/xml",
+    )
+
+
+async def _act_on(deps: Deps, city: str, sms: InboundSms) -> str:
+    """What the message asks, done; the reply to text back ("" for none)."""
     cp = await deps.store.contact_by_address(city, "sms", sms.from_)
     reply = ""
     if sms.keyword == "HELP":
@@ -99,8 +122,4 @@ async def inbound(request: web.Request) -> web.Response:
         if await deps.store.check_code(city, cp.id, sms.body.strip()):
             await deps.store.set_contact_status(city, cp.id, "confirmed", "SMS code reply")
             reply = CONFIRMED.get(await _language(deps, city, cp.citizen), CONFIRMED["fr"])
-    message = f"<Message>{escape(reply)}</Message>" if reply else ""
-    return web.Response(
-        text=f'<?xml version="1.0" encoding="UTF-8"?><Response>{message}</Response>',
-        content_type="text/xml",
-    )
+    return reply

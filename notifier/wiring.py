@@ -116,4 +116,5 @@ def build_deps(
         secret_key=str(settings.secret_key),
         mail_from=settings.mail_from,
         send_concurrency=settings.send_concurrency,
+        dead_letter_keep_seconds=settings.dead_letter_retention_days * 86400,
     )

@@ -45,6 +45,7 @@ class Deps:
     mail_from: str
     enabled: tuple[str, ...] = ("email",)  # the channels this deployment sends on
     send_concurrency: int = 16
+    dead_letter_keep_seconds: float = 30 * 86400  # NOTIFIER_DEAD_LETTER_RETENTION_DAYS
     lanes: Lanes = dataclasses.field(default_factory=Lanes)  # the bulk lane gives way
     # this process, in the ledger's claims: its own claims it may take back at once
     instance: str = dataclasses.field(default_factory=lambda: secrets.token_hex(6))

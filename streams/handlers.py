@@ -95,7 +95,12 @@ async def guarded(
     await _through_outages(
         topic,
         lambda: dead_letters.put(
-            deps.store.redis, deps.publish, deps.topics.dead_letters, b"", letter
+            deps.store.redis,
+            deps.publish,
+            deps.topics.dead_letters,
+            b"",
+            letter,
+            deps.dead_letter_keep_seconds,
         ),
     )
 

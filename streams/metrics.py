@@ -57,6 +57,20 @@ class Metrics:
             ["channel"],
             registry=r,
         )
+        self.sms_budget_refusals = Counter(
+            "notifier_sms_budget_refusals",
+            "Verification and link SMS refused because the city's hourly SMS budget is spent"
+            " (the API's abuse limit `city-sms`): a pumping attack, or a budget too small",
+            ["city"],
+            registry=r,
+        )
+        self.over_quota_alerts = Counter(
+            "notifier_alerts_outside_quota",
+            "Messages of severe and extreme alerts handed over where the city has a monthly"
+            " quota: they are never held by it (counted in the month's usage all the same)",
+            ["city", "channel"],
+            registry=r,
+        )
         self.consumer_lag = Gauge(
             "notifier_consumer_lag",
             "Records on the partitions this worker holds that it has not read yet",

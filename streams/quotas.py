@@ -10,6 +10,9 @@ its share before the provider call, atomically, in chunks of ``CHUNK`` (one Redi
 chunk, not per message; what a batch took and did not use is given back when it ends): under a
 burst from any number of workers the count never passes the quota; what does not fit is refused
 (the caller records why). Without a quota a batch counts what it handed over when it ends.
+
+Severe and extreme alerts are never held by a quota (``quota_for``): they go, are counted in
+the month's usage, and in the ``notifier_alerts_outside_quota`` metric where the city has one.
 """
 
 from __future__ import annotations
@@ -36,6 +39,14 @@ if granted > 0 then
 end
 return granted
 """
+
+
+NEVER_HELD = ("severe", "extreme")  # a warning to take shelter is not a budget line
+
+
+def quota_for(severity: str, quota: int | None) -> int | None:
+    """The quota a batch of this severity meets: none for severe and extreme alerts."""
+    return None if severity in NEVER_HELD else quota
 
 
 def month(now: float | None = None) -> str:

@@ -46,7 +46,7 @@ from channels.email import Email, RecipientRefusedError
 from channels.push import EndpointRefusedError, Push, PushSubscription, SubscriptionGoneError
 from channels.push import encode as push_payload
 from channels.sms import OptedOutError, Sms
-from streams import dead_letters
+from streams import dead_letters, quotas
 from streams.deps import Deps
 from streams.fallback import FROM_CHANNELS, FallbackDue
 from streams.ledger import LEASE_SECONDS, STORE_AWAY
@@ -108,6 +108,8 @@ async def send_batch(raw: bytes, deps: Deps, bulk: bool = False) -> dict[str, in
             await sender.run(batch.recipients)
     outcomes = sender.outcomes
     await deps.quotas.settle(batch.city, batch.channel, sender.quota, outcomes.get("sent", 0))
+    if sender.outside_quota and outcomes.get("sent"):
+        deps.metrics.over_quota_alerts.labels(batch.city, batch.channel).inc(outcomes["sent"])
     for outcome, n in outcomes.items():
         deps.metrics.notifications.labels(batch.channel, outcome).inc(n)
     if sender.errors:
@@ -142,7 +144,9 @@ class _Sender:
         self.batch, self.deps, self.bulk, self.holder = batch, deps, bulk, holder
         self.channel = deps.channels.get(batch.channel)
         self.messages = _Messages(batch, deps)
-        self.quota = deps.city(batch.city).monthly_quotas.get(batch.channel)
+        configured = deps.city(batch.city).monthly_quotas.get(batch.channel)
+        self.quota = quotas.quota_for(batch.severity, configured)
+        self.outside_quota = configured is not None and self.quota is None
         self.limited = deps.limiter.rate(batch.city, batch.channel) is not None
         self.size = CHUNK_PER_SENDER * deps.send_concurrency
         self.outcomes: dict[str, int] = {}
@@ -375,7 +379,12 @@ async def _failed(batch: DeliveryBatch, r: Recipient, error: str, deps: Deps) ->
     deps.metrics.dead_letters.labels(topic).inc()
     letter = dead_letter(topic, one, f"delivery failed: {error}")
     await dead_letters.put(
-        deps.store.redis, deps.publish, deps.topics.dead_letters, r.id.encode(), letter
+        deps.store.redis,
+        deps.publish,
+        deps.topics.dead_letters,
+        r.id.encode(),
+        letter,
+        deps.dead_letter_keep_seconds,
     )
     if batch.kind == "announcement" and batch.channel in FROM_CHANNELS:
         # the citizen may want it by SMS or email instead (``streams.fallback``)

@@ -24,6 +24,7 @@ from email.utils import parseaddr
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import phonenumbers
 from redis.asyncio import Redis
 from shapely import make_valid, unary_union
 from shapely.geometry import mapping, shape
@@ -58,6 +59,8 @@ class City:
     mail_from: str = ""  # none: the deployment's NOTIFIER_MAIL_FROM
     reply_to: str = ""
     sms_from: str = ""  # none: the deployment's NOTIFIER_TWILIO_FROM
+    country: str = "FR"  # ISO 3166 alpha-2: how phone numbers typed without +… are read
+    sms_countries: tuple[str, ...] = ()  # whose numbers may be texted; none: (country,)
     colour: str = "#0b3d91"
     logo_url: str = ""
     # per channel: messages per second (none: the deployment's RATE_*), and per calendar month
@@ -90,6 +93,11 @@ class City:
             "branding": {"colour": self.colour, "logo_url": self.logo_url},
         }
 
+    @property
+    def allowed_sms_countries(self) -> tuple[str, ...]:
+        """The countries whose mobile numbers this city texts (codes, magic links, alerts)."""
+        return self.sms_countries or (self.country,)
+
     def check_language(self, value: object, field: str = "language") -> str:
         if value not in self.languages:
             raise InvalidInput(field, f"must be one of {', '.join(self.languages)}")
@@ -110,7 +118,8 @@ def parse_city(doc: object) -> tuple[City, list[dict[str, Any]]]:
          "default_language": "fr", "languages": ["fr", "en"],
          "categories": ["roadworks", ...], "departments": ["voirie", ...],
          "email": {"from": "Lyon <alertes@lyon.example>", "reply_to": "..."},
-         "sms": {"from": "+33..."}, "branding": {"colour": "#c8102e", "logo_url": "https://..."},
+         "country": "FR", "sms": {"from": "+33...", "countries": ["FR", "GP", ...]},
+         "branding": {"colour": "#c8102e", "logo_url": "https://..."},
          "limits": {"rates": {"sms": 10}, "monthly_quotas": {"sms": 100000}},
          "areas": {"kind": "arrondissement", "code": "<property>", "name": "<property>",
                    "geojson": {FeatureCollection}},
@@ -152,6 +161,8 @@ def parse_city(doc: object) -> tuple[City, list[dict[str, Any]]]:
         mail_from=_address(email.get("from", ""), "email.from"),
         reply_to=_address(email.get("reply_to", ""), "email.reply_to"),
         sms_from=_sms_from(sms.get("from", "")),
+        country=_country(d.get("country", "FR"), "country"),
+        sms_countries=_countries(sms.get("countries", []), "sms.countries"),
         colour=_pattern(branding.get("colour", "#0b3d91"), COLOUR, "branding.colour", "#rrggbb"),
         logo_url=_logo(branding.get("logo_url", "")),
         rates=_numbers(limits.get("rates", {}), "limits.rates", float),
@@ -201,6 +212,19 @@ def _sms_from(value: object) -> str:
     if value == "" or (isinstance(value, str) and re.fullmatch(r"MG[0-9a-f]{32}", value)):
         return str(value)
     return _pattern(value, E164, "sms.from", "a number in E.164 (+33...) or a messaging service")
+
+
+def _country(value: object, field: str) -> str:
+    if not isinstance(value, str) or value not in phonenumbers.SUPPORTED_REGIONS:
+        raise InvalidInput(field, "a country code (ISO 3166 alpha-2, upper case), e.g. FR")
+    return value
+
+
+def _countries(value: object, field: str) -> tuple[str, ...]:
+    """The countries whose numbers may be texted; empty: the city's own country only."""
+    if not isinstance(value, list) or len(value) > 50:
+        raise InvalidInput(field, 'a list of at most 50 country codes, e.g. ["FR", "GP"]')
+    return tuple(dict.fromkeys(_country(v, field) for v in value))
 
 
 def _logo(value: object) -> str:

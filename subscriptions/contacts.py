@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import phonenumbers
 
@@ -78,8 +78,13 @@ def normalise_email(value: object) -> str:
     return f"{local}@{domain.lower()}"
 
 
-def normalise_phone(value: object, region: str = "FR") -> str:
-    """E.164 (``+33612345678``) from what a citizen types (``06 12 34 56 78``)."""
+def normalise_phone(
+    value: object, region: str = "FR", allowed: Collection[str] | None = None
+) -> str:
+    """E.164 (``+33612345678``) from what a citizen types (``06 12 34 56 78``, read as a number
+    of ``region``). ``allowed``: the countries (ISO 3166 alpha-2) whose numbers may be texted
+    (a city's ``sms.countries``); a number of another is refused, naming ``phone`` (SMS pumping
+    rents premium numbers abroad)."""
     if not isinstance(value, str) or len(value) > 32:
         raise InvalidInput("phone", "must be a phone number as text")
     try:
@@ -94,6 +99,11 @@ def normalise_phone(value: object, region: str = "FR") -> str:
         phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
     ):
         raise InvalidInput("phone", "must be a mobile number (text messages are sent to it)")
+    country = phonenumbers.region_code_for_number(number)
+    if allowed is not None and country not in allowed:
+        raise InvalidInput(
+            "phone", f"text messages go only to numbers of {', '.join(sorted(allowed))} here"
+        )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

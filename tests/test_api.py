@@ -275,7 +275,7 @@ async def test_a_draft_shows_its_reach_and_messages_and_sends_nothing(
     }
     r = await api.post("/v1/cities/paris/announcements/preview", json=draft, headers=auth(key))
     body = await r.json()
-    assert (body["citizens"], body["contact_points"]) == (3, {"email": 2})
+    assert (body["citizens"], body["contact_points"]) == (10, {"email": 10})  # 3, 2: rounded
     assert body["areas"] == "Saint-Victor"
     assert body["messages"]["email"]["en"]["subject"] == "Works"
     assert "Rue fermée." in body["messages"]["email"]["fr"]["text"]

@@ -183,9 +183,9 @@ async def test_replying_with_the_code_confirms_the_number(redis: Any, settings: 
     await store.set_code("paris", cp.id, "246810")
     url = f"{s.base_url}/v1/cities/paris/twilio/inbound"
     async with TestClient(TestServer(create_api(s, build_deps(s, redis, publish, {})))) as client:
-        for body, status in (("111111", "pending"), (" 246810 ", "confirmed")):
+        for sid, body, status in (("a", "111111", "pending"), ("b", " 246810 ", "confirmed")):
             params = {
-                "MessageSid": "SM" + "b" * 32,
+                "MessageSid": "SM" + sid * 32,  # each message its own (a replay is ignored)
                 "AccountSid": "AC" + "1" * 32,
                 "From": "+33612345678",
                 "To": "+33700000001",

@@ -64,9 +64,10 @@ async def test_a_department_previews_publishes_and_sees_the_figures_move(
     await compose(page, "Travaux rue Monge")
 
     await page.get_by_role("button", name="Aperçu avant envoi").click()
-    await expect(page.locator("#reach")).to_contain_text("1 personne abonnée")
+    # one subscriber, shown rounded up to tens (notifier.preview)
+    await expect(page.locator("#reach")).to_contain_text("Au plus 10 personnes abonnées")
     await expect(page.locator("#reach")).to_contain_text("Saint-Victor")
-    await expect(page.locator("#reach-table tr[data-channel=email] td")).to_have_text("1")
+    await expect(page.locator("#reach-table tr[data-channel=email] td")).to_have_text("10")
     email_fr = page.locator("pre[data-channel=email][lang=fr]")
     await expect(email_fr).to_contain_text("Travaux rue Monge")
     await expect(page.locator("pre[data-channel=sms][lang=en]")).to_contain_text(
