@@ -17,6 +17,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from streams import text
 from streams.records import dumps, loads, parse_time
 from subscriptions.errors import InvalidInput
 from subscriptions.subscription import DEPARTMENT, check_request_id
@@ -59,6 +60,7 @@ TEXT_FIELDS = {
     "agency_responsible": 200,
     "address": 500,
 }
+MULTI_LINE = ("description", "status_notes")  # the others are one line (``streams.text``)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,14 +140,17 @@ class StatusChange:
         now: float | None = None,
     ) -> StatusChange:
         """Validate Open311-shaped JSON: ``service_request_id`` (unless given), ``status``,
-        ``status_notes``, ``updated_datetime`` (default: now) and the optional request fields."""
+        ``status_notes``, ``updated_datetime`` (default: now) and the optional request fields.
+        A feed's text is normalised, never refused for its whitespace or control characters
+        (``streams.text``: the notes and the description keep their line breaks, the other
+        fields are one line)."""
         now = time.time() if now is None else now
         rid = request_id or check_request_id(body.get("service_request_id"), "service_request_id")
         status = body.get("status")
         if status not in STATUSES:
             raise InvalidInput("status", f"must be one of {', '.join(STATUSES)}")
         notes = body.get("status_notes") or ""
-        if not isinstance(notes, str) or len(notes) > MAX_NOTES:
+        if not isinstance(notes, str) or len(notes := text.paragraphs(notes)) > MAX_NOTES:
             raise InvalidInput("status_notes", f"a string of at most {MAX_NOTES} characters")
         updated = body.get("updated_datetime")
         if updated is None:
@@ -153,9 +158,7 @@ class StatusChange:
         at = parse_time(updated, "updated_datetime")
         if at > now + FUTURE_SLACK:
             raise InvalidInput("updated_datetime", "is more than a day in the future")
-        return cls(
-            city, department, rid, status, notes.strip(), updated, round(at * 1000), _info(body)
-        )
+        return cls(city, department, rid, status, notes, updated, round(at * 1000), _info(body))
 
 
 def change_event(request_id: str, updated_ms: int) -> str:
@@ -168,9 +171,12 @@ def _info(body: dict[str, Any]) -> RequestInfo:
         v = body.get(name)
         if v is None or v == "":
             continue
+        if isinstance(v, str):
+            v = text.paragraphs(v) if name in MULTI_LINE else text.line(v)
         if not isinstance(v, str) or len(v) > limit:
             raise InvalidInput(name, f"a string of at most {limit} characters")
-        texts[name] = v.strip()
+        if v:
+            texts[name] = v
     requested = body.get("requested_datetime")
     if requested is not None:
         parse_time(requested, "requested_datetime")
