@@ -51,12 +51,7 @@ from streams.deps import Deps
 from streams.fallback import FROM_CHANNELS, FallbackDue
 from streams.ledger import LEASE_SECONDS, STORE_AWAY
 from streams.metrics import observe_many
-from streams.records import (
-    UNSUBSCRIBE_PLACEHOLDER,
-    DeliveryBatch,
-    Recipient,
-    dead_letter,
-)
+from streams.records import DeliveryBatch, Recipient, dead_letter
 from subscriptions import strikes
 from subscriptions.contacts import ContactPoint
 
@@ -467,6 +462,6 @@ def _email(
         html=v["html"],
         message_id=f"<{r.id}@{_domain(mail_from)}>",
         headers=headers,
-        fills=((UNSUBSCRIBE_PLACEHOLDER, r.unsubscribe_url),),
+        fills=((batch.unsubscribe_mark, r.unsubscribe_url),),
         sender=sender,
     )
