@@ -34,3 +34,13 @@ def test_a_text_holding_the_unsubscribe_mark_is_shown_as_written(stage: Stage) -
     assert "Le code : @@UNSUBSCRIBE_URL@@ !" in m.text
     assert "Le code : @@UNSUBSCRIBE_URL@@ !" in m.html
     assert m.text.count("/v1/unsubscribe/") == 1  # the footer's link, filled
+
+
+LONG_LINK = "https://www.paris.fr/pages/travaux?" + "&zone=5e" * 230  # 1,875 characters
+
+
+def test_a_link_too_long_for_an_sms_is_left_out_of_it(stage: Stage) -> None:
+    """Before, the SMS went over Twilio's 1,600 characters and was refused (error 21617)."""
+    m = stage.run(published(stage, {"title": "Travaux", "body": "Rue fermée.", "link": LONG_LINK}))
+    assert m.sms.startswith("Paris : Travaux. Rue fermée.") and LONG_LINK not in m.sms
+    assert LONG_LINK in m.text  # the email carries it
