@@ -44,3 +44,11 @@ def test_a_link_too_long_for_an_sms_is_left_out_of_it(stage: Stage) -> None:
     m = stage.run(published(stage, {"title": "Travaux", "body": "Rue fermée.", "link": LONG_LINK}))
     assert m.sms.startswith("Paris : Travaux. Rue fermée.") and LONG_LINK not in m.sms
     assert LONG_LINK in m.text  # the email carries it
+
+
+def test_a_link_too_long_for_a_push_leads_to_the_citys_site(stage: Stage) -> None:
+    """Before, the payload went over the 4 KB a push service takes and the push failed."""
+    link = "https://www.paris.fr/" + "é" * 1950  # 3,900 bytes of UTF-8
+    m = stage.run(published(stage, {"title": "Travaux", "body": "Rue fermée.", "link": link}))
+    assert (m.push["title"], m.push["url"]) == ("Travaux", stage.settings.base_url)
+    assert link in m.text
