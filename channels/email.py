@@ -62,10 +62,14 @@ class SmtpConfig:
 
 def header_text(value: str) -> str:
     """A header's text on one line: whitespace runs (line breaks, tabs) made one space, control
-    characters and lone surrogates dropped. A line break in a Subject makes the standard
-    library refuse the whole message (a CAP headline often holds one)."""
+    characters and lone surrogates dropped, encoded-word look-alikes kept as written. A line
+    break in a Subject makes the standard library refuse the whole message (a CAP headline
+    often holds one)."""
     kept = "".join(c for c in value if unicodedata.category(c) not in ("Cc", "Cs") or c.isspace())
-    return " ".join(kept.split())
+    # Text that reads as an RFC 2047 encoded word ("=?utf-8?q?…?=") would be decoded by mail
+    # clients (by the standard library already, as the header is set): an invisible WORD
+    # JOINER between "=" and "?" keeps it as written.
+    return " ".join(kept.split()).replace("=?", "=\u2060?")
 
 
 def build_message(mail_from: str, msg: Email, date: str | None = None) -> EmailMessage:

@@ -52,3 +52,10 @@ def test_a_link_too_long_for_a_push_leads_to_the_citys_site(stage: Stage) -> Non
     m = stage.run(published(stage, {"title": "Travaux", "body": "Rue fermée.", "link": link}))
     assert (m.push["title"], m.push["url"]) == ("Travaux", stage.settings.base_url)
     assert link in m.text
+
+
+def test_a_title_that_reads_as_an_encoded_word_is_the_subject_as_written(stage: Stage) -> None:
+    """Before, "=?utf-8?q?...?=" in a title was decoded by the mail client."""
+    title = "Code =?utf-8?q?Travaux_termin=C3=A9s?= reçu"
+    m = stage.run(published(stage, {"title": title, "body": "Rue fermée."}))
+    assert m.subject == title  # as a mail client shows it (``messages.one_on_each_channel``)
