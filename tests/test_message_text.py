@@ -55,7 +55,19 @@ def test_a_link_too_long_for_a_push_leads_to_the_citys_site(stage: Stage) -> Non
 
 
 def test_a_title_that_reads_as_an_encoded_word_is_the_subject_as_written(stage: Stage) -> None:
-    """Before, "=?utf-8?q?...?=" in a title was decoded by the mail client."""
+    """Before, "=?utf-8?q?...?=" in a title was decoded as the Subject was set."""
     title = "Code =?utf-8?q?Travaux_termin=C3=A9s?= reçu"
     m = stage.run(published(stage, {"title": title, "body": "Rue fermée."}))
-    assert m.subject == title  # as a mail client shows it (``messages.one_on_each_channel``)
+    assert m.subject == title  # as a mail client shows it
+
+
+def test_a_long_subject_split_in_encoded_words_keeps_its_spaces(stage: Stage) -> None:
+    """Before, the standard library's folding put the space between two encoded words, where
+    mail clients drop it: "rue deRivolié"."""
+    # as the property tests found it (a service name, in a request's Subject)
+    title = (
+        "La demande que vous suivez n° req-1 (Travauxrue de Rivolie\u0301rue de Rivoliaoût) : en"
+    )
+    title += " cours de traitement"
+    m = stage.run(published(stage, {"title": title, "body": "Rue fermée."}))
+    assert m.subject == title
