@@ -50,8 +50,12 @@ def _tidy(text: str | None) -> str:
 
 
 def _title(info: CapInfo, lang: str) -> str:
-    """The headline on one line (``streams.text``), else the event, never empty."""
-    return norm.line(_BR.sub(" ", info.headline or "")) or norm.line(info.event) or UNTITLED[lang]
+    """The headline on one line (``streams.text``, a <br> a space), else the event, never
+    empty."""
+    for text in (info.headline or "", info.event):
+        if title := norm.line(_BR.sub(" ", text)):
+            return title
+    return UNTITLED[lang]
 
 
 def _cut(text: str, limit: int) -> str:

@@ -144,6 +144,26 @@ async def test_a_cap_info_whose_headline_and_event_hold_no_text_has_a_title(
     assert json.loads(raw)["content"]["fr"]["title"] == "Alerte"
 
 
+async def test_a_cap_event_is_a_title_without_the_producers_layout(
+    client: tuple[TestClient[Any, Any], Published, str],
+) -> None:
+    """Found by the property tests: without a headline, the event was the title as written,
+    its <br> shown to the citizen."""
+    c, published, key = client
+    xml = paris_alert("crue-3").replace(
+        b"<headline>Crue de la Seine : quais ferm\xc3\xa9s</headline>", b""
+    )
+    xml = xml.replace(
+        b"<event>Crue de la Seine</event>", b"<event>Crue&lt;br/&gt;de la Seine</event>"
+    )
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/cap+xml"}
+    r = await c.post("/v1/cities/paris/cap", data=xml, headers=headers)
+    [result] = (await r.json())["alerts"]
+    assert result["delivered"] is True, result
+    [(_, _, raw)] = published
+    assert json.loads(raw)["content"]["fr"]["title"] == "Crue de la Seine"
+
+
 def test_an_open311_change_is_normalised_never_refused_for_its_text() -> None:
     record = {
         "type": "RequestStatusChanged/1",
