@@ -27,8 +27,7 @@ def one_on_each_channel(received: Received) -> Message:
     plain, html = mail.get_body(("plain",)), mail.get_body(("html",))
     assert plain is not None and html is not None
     return Message(
-        # as a mail client shows it: a WORD JOINER is invisible (``channels.email.header_text``)
-        subject=str(mail["Subject"]).replace("\u2060", ""),
+        subject=str(mail["Subject"]),
         text=plain.get_content().replace("\r\n", "\n"),  # lines, as a mail client shows them
         html=html.get_content().replace("\r\n", "\n"),
         sms=sms.body,

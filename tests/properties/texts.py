@@ -149,3 +149,9 @@ def fields(xml: bool = False, controls: bool = True, limit: int = 200) -> st.Sea
         long = long.map(xml_safe)
     alternatives = [clean, clean, long] + ([texts(xml)] if controls else [])
     return st.one_of(*alternatives)
+
+
+def as_json_reads_it(text: str) -> str:
+    """A generated text as a JSON parser reads it back: a high and a low surrogate side by side,
+    escaped, are one character (``"\\ud800\\udc00"`` is U+10000); the others stay lone."""
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
