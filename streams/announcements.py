@@ -2,7 +2,9 @@
 
 ``AnnouncementPublished/1`` is version 1; ``AnnouncementUpdated/1`` carries the whole new
 version (2, 3, …); ``AnnouncementCancelled/1`` names the version it cancels. The same validation
-serves the HTTP API (422 with the field) and the worker (dead letters with the reason).
+serves the HTTP API (422 with the field) and the worker (dead letters with the reason), but for
+the content's text: the API normalises it (``streams.text``) and refuses a control character,
+and a record's text is read as it was written.
 """
 
 from __future__ import annotations
@@ -43,11 +45,11 @@ def _text(
     found = text.control(v)
     if found is not None:
         raise InvalidInput(field, f"holds a control character ({found}); remove it")
+    if len(v) > limit:  # as given, as the API's schema says (maxLength)
+        raise InvalidInput(field, f"longer than {limit} characters")
     v = normalise(v)
     if required and not v:
         raise InvalidInput(field, "required, a non-empty string")
-    if len(v) > limit:
-        raise InvalidInput(field, f"longer than {limit} characters")
     return v
 
 

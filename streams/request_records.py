@@ -150,8 +150,9 @@ class StatusChange:
         if status not in STATUSES:
             raise InvalidInput("status", f"must be one of {', '.join(STATUSES)}")
         notes = body.get("status_notes") or ""
-        if not isinstance(notes, str) or len(notes := text.paragraphs(notes)) > MAX_NOTES:
+        if not isinstance(notes, str) or len(notes) > MAX_NOTES:  # as given (the schema's)
             raise InvalidInput("status_notes", f"a string of at most {MAX_NOTES} characters")
+        notes = text.paragraphs(notes)
         updated = body.get("updated_datetime")
         if updated is None:
             updated = datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds")
@@ -171,10 +172,9 @@ def _info(body: dict[str, Any]) -> RequestInfo:
         v = body.get(name)
         if v is None or v == "":
             continue
-        if isinstance(v, str):
-            v = text.paragraphs(v) if name in MULTI_LINE else text.line(v)
         if not isinstance(v, str) or len(v) > limit:
             raise InvalidInput(name, f"a string of at most {limit} characters")
+        v = text.paragraphs(v) if name in MULTI_LINE else text.line(v)
         if v:
             texts[name] = v
     requested = body.get("requested_datetime")

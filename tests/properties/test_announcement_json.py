@@ -42,7 +42,8 @@ def encoded(body: dict[str, Any]) -> bytes:
 
 def refusable(title: str, body: str, link: str, instructions: str) -> set[str]:
     """The fields the API may name in refusing these texts: a control character that is not
-    whitespace, nothing left once normalised, or longer than the field's limit."""
+    whitespace, nothing left once normalised, or longer than the field's limit (as given, as
+    the API's schema says)."""
     out = set()
     for name, text, normal, limit, required in (
         ("title", title, one_line(title), MAX_TITLE, True),
@@ -50,7 +51,7 @@ def refusable(title: str, body: str, link: str, instructions: str) -> set[str]:
         ("link", link, one_line(link), 2000, False),
         ("instructions", instructions, paragraphs(instructions), MAX_TEXT, False),
     ):
-        if has_control(text) or len(normal) > limit or (required and not normal):
+        if has_control(text) or len(text) > limit or (required and not normal):
             out.add(f"content.fr.{name}")
     return out
 

@@ -36,11 +36,10 @@ def encoded(body: dict[str, Any]) -> bytes:
 
 
 def too_long(texts: dict[str, str]) -> set[str]:
-    """The fields longer than the API takes once normalised: what it may name in a 4xx."""
+    """The fields longer than the API takes (as given, as its schema says): what it may name
+    in a 4xx, a length limit, never a rule about whitespace or control characters."""
     limits = {**TEXT_FIELDS, "status_notes": MAX_NOTES}
-    normal = {n: paragraphs(t) if n in ("description", "status_notes") else one_line(t)
-              for n, t in texts.items()}  # fmt: skip
-    return {n for n, t in normal.items() if len(t) > limits[n]}
+    return {n for n, t in texts.items() if len(t) > limits[n]}
 
 
 @examples(250)
