@@ -71,7 +71,9 @@ def _wire_content(content: object) -> dict[str, Content]:
             raise InvalidInput(f"content.{lang}", "must be an object with title and body")
         values = {n: c.get(n, "") for n in ("title", "body", "link", "instructions")}
         for n, v in values.items():
-            if not isinstance(v, str) or (n in ("title", "body") and not v):
+            if n in ("title", "body") and (not isinstance(v, str) or not v.strip()):
+                raise InvalidInput(f"content.{lang}.{n}", "required, a non-empty string")
+            if not isinstance(v, str):
                 raise InvalidInput(f"content.{lang}.{n}", "must be a string")
         parsed[str(lang)] = Content(**values)
     return parsed
