@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help install browser promtool run test fuzz bench lint clean
+.PHONY: help install browser promtool run test fuzz properties bench lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -46,6 +46,10 @@ fuzz: install ## the API's fuzzing, longer: 500 new examples per operation and m
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} FUZZ_RANDOM=1 $(PY) -m pytest -p no:cacheprovider \
 		tests/test_hostile.py::test_no_server_error_and_every_answer_as_documented \
 		tests/security/test_raw_json.py
+
+properties: install ## the property tests of message texts, longer: 1,000 new examples each (~2 min)
+	PROPERTY_EXAMPLES=$${PROPERTY_EXAMPLES:-1000} PROPERTY_RANDOM=1 $(PY) -m pytest -p no:cacheprovider \
+		-o timeout=3600 --hypothesis-show-statistics tests/properties
 
 bench: install ## run the benchmarks and print their figures
 	$(PY) bench/e2e.py

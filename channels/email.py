@@ -9,6 +9,7 @@ import email.policy
 import email.utils
 import unicodedata
 from collections import OrderedDict
+from email.header import Header
 from email.message import EmailMessage
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -68,11 +69,24 @@ def header_text(value: str) -> str:
     return " ".join(kept.split())
 
 
+def set_subject(m: EmailMessage, subject: str) -> None:
+    """The Subject as written, on one line (``header_text``). Plain ASCII is set as it is;
+    other text is encoded here (RFC 2047, lines of at most 76 characters), as the standard
+    library's own folding (Python 3.11) loses the space between two encoded words it splits a
+    long Subject into, and decodes text that reads as an encoded word ("=?utf-8?q?…?=") as the
+    header is set, so the citizen would read something else than the title."""
+    text = header_text(subject)
+    if text.isascii() and "=?" not in text:
+        m["Subject"] = text
+    else:  # kept as encoded here: lines this short are not folded again
+        m.set_raw("Subject", Header(text, "utf-8", header_name="Subject").encode(linesep="\n"))
+
+
 def build_message(mail_from: str, msg: Email, date: str | None = None) -> EmailMessage:
     m = EmailMessage(policy=email.policy.SMTP)
     m["From"] = msg.sender or mail_from
     m["To"] = msg.to
-    m["Subject"] = header_text(msg.subject)
+    set_subject(m, msg.subject)
     m["Date"] = date or email.utils.formatdate(localtime=False, usegmt=True)
     m["Message-ID"] = msg.message_id
     for name, value in msg.headers:

@@ -22,12 +22,12 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from streams import text
 from subscriptions.areas import AreaCatalogue
 from subscriptions.categories import check_category
 from subscriptions.cities import PARIS, City
@@ -245,7 +245,7 @@ def _radius(value: str) -> float:
 
 
 def _consent(cells: dict[str, str], today: date) -> str | None:
-    when, source = cells.get("consent_date", ""), cells.get("consent_source", "")
+    when, source = cells.get("consent_date", ""), text.line(cells.get("consent_source", ""))
     if not when:
         if source:
             raise InvalidInput(
@@ -260,7 +260,7 @@ def _consent(cells: dict[str, str], today: date) -> str | None:
         raise InvalidInput("consent_date", "is in the future")
     if not source:
         raise InvalidInput("consent_source", "missing: where the consent of that date was given")
-    if len(source) > MAX_SOURCE or any(unicodedata.category(c)[0] == "C" for c in source):
+    if len(source) > MAX_SOURCE:  # a line break or a control character: normalised, not refused
         raise InvalidInput("consent_source", f"one line of at most {MAX_SOURCE} characters")
     return f"import from {source} consent given {given.isoformat()}"
 

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from notifier.cap import CapAlert, CapInfo
+from streams import text as norm
 from streams.records import LANGUAGES, MAX_BODY, MAX_TITLE, iso
 from subscriptions.categories import SEVERITIES
 
@@ -37,10 +38,24 @@ def _language(tag: str) -> str | None:
     return primary if primary in LANGUAGES else None
 
 
+# the title of an info whose headline and event hold no text once normalised
+UNTITLED = {"fr": "Alerte", "en": "Alert"}
+
+
 def _tidy(text: str | None) -> str:
-    """Producers' layout out: <br> tags to line breaks, lines stripped, at most one blank line."""
-    lines = [line.strip() for line in _BR.sub("\n", text or "").splitlines()]
+    """Producers' layout out: <br> tags to line breaks, control characters dropped
+    (``streams.text``), lines stripped, at most one blank line."""
+    lines = [line.strip() for line in norm.paragraphs(_BR.sub("\n", text or "")).split("\n")]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def _title(info: CapInfo, lang: str) -> str:
+    """The headline on one line (``streams.text``, a <br> a space), else the event, never
+    empty."""
+    for text in (info.headline or "", info.event):
+        if title := norm.line(_BR.sub(" ", text)):
+            return title
+    return UNTITLED[lang]
 
 
 def _cut(text: str, limit: int) -> str:
@@ -49,7 +64,7 @@ def _cut(text: str, limit: int) -> str:
 
 def _link(web: str | None) -> str:
     """Only an http(s) URL the API takes; anything else is left out."""
-    web = (web or "").strip()
+    web = norm.line(web or "")
     return web if web.startswith(("https://", "http://")) and len(web) <= 2000 else ""
 
 
@@ -68,7 +83,7 @@ def _content(infos: list[CapInfo]) -> tuple[dict[str, dict[str, str]], list[str]
             if info.language not in skipped:
                 skipped.append(info.language)
             continue
-        title = _tidy(info.headline) or info.event
+        title = _title(info, lang)
         text = "\n\n".join(t for t in (_tidy(info.description), _tidy(info.instruction)) if t)
         titles.setdefault(lang, title)
         links[lang] = links.get(lang) or _link(info.web)

@@ -22,6 +22,7 @@ from notifier.cap_import import import_cap
 from notifier.http import city_of, json_body
 from notifier.keys import DEPS
 from notifier.preview import preview
+from streams import text
 from streams.announcements import Announcement
 from streams.deps import Deps
 from streams.records import iso, parse_time
@@ -119,9 +120,11 @@ async def cancel(request: web.Request) -> web.Response:
     if not isinstance(notify, bool):
         raise InvalidInput("notify", "must be true or false")
     reason = body.get("reason", "")
-    if not isinstance(reason, str) or len(reason) > 500:
+    if isinstance(reason, str) and (found := text.control(reason)) is not None:
+        raise InvalidInput("reason", f"holds a control character ({found}); remove it")
+    if not isinstance(reason, str) or len(reason := text.line(reason)) > 500:
         raise InvalidInput("reason", "a string of at most 500 characters")
-    answer = await publishing.cancel(deps, city, eid, department, notify, reason.strip())
+    answer = await publishing.cancel(deps, city, eid, department, notify, reason)
     return _accepted(answer)
 
 

@@ -265,8 +265,19 @@ SCHEMAS: dict[str, Schema] = {
     ),
     "Content": obj(
         {
-            "title": text(MAX_TITLE, minLength=1, pattern=NOT_BLANK),
-            "body": text(MAX_BODY, minLength=1, pattern=NOT_BLANK),
+            "title": text(
+                MAX_TITLE,
+                "one line: line breaks, tabs and runs of spaces become one space; a control "
+                "character other than whitespace (NUL, ESC…) is refused",
+                minLength=1,
+                pattern=NOT_BLANK,
+            ),
+            "body": text(
+                MAX_BODY,
+                "line breaks and tabs kept; a control character other than whitespace is refused",
+                minLength=1,
+                pattern=NOT_BLANK,
+            ),
             "link": nullable(text(2000, "an http(s) URL", pattern=r"^(\s*https?://|$)")),
             "instructions": nullable(text(MAX_BODY, "what to do", pattern=r"\S|^$")),
         },

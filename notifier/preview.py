@@ -19,7 +19,7 @@ from shapely.geometry.base import BaseGeometry
 from streams.announcements import Announcement
 from streams.deps import Deps
 from streams.expand import context_of, render_announcement
-from streams.records import UNSUBSCRIBE_PLACEHOLDER
+from streams.records import unsubscribe_mark
 from subscriptions.matcher import Target
 
 MIN_WIDTH_M = 200.0
@@ -52,12 +52,13 @@ async def preview(deps: Deps, a: Announcement) -> dict[str, Any]:
     reach = await deps.store.reach(a.city, wanting)  # one message per citizen and channel
     messages: dict[str, dict[str, Any]] = {}
     sample_link = f"{deps.base_url}/v1/unsubscribe/…"
+    mark = unsubscribe_mark()  # a mark the department's text cannot hold (``render_announcement``)
     for channel in deps.enabled:
         messages[channel] = {}
         for lang in a.content:
             parts: dict[str, Any] = {
-                name: text.replace(UNSUBSCRIBE_PLACEHOLDER, sample_link)  # each their own
-                for name, text in render_announcement(a, lang, channel, deps).items()
+                name: text.replace(mark, sample_link)  # each their own
+                for name, text in render_announcement(a, lang, channel, deps, mark).items()
             }
             if channel == "sms":
                 sms = deps.renderer.render_sms("announcement", lang, context_of(a, lang, deps))

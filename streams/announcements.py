@@ -2,15 +2,19 @@
 
 ``AnnouncementPublished/1`` is version 1; ``AnnouncementUpdated/1`` carries the whole new
 version (2, 3, …); ``AnnouncementCancelled/1`` names the version it cancels. The same validation
-serves the HTTP API (422 with the field) and the worker (dead letters with the reason).
+serves the HTTP API (422 with the field) and the worker (dead letters with the reason), but for
+the content's text: the API normalises it (``streams.text``) and refuses a control character,
+and a record's text is read as it was written.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from typing import Any
 
+from streams import text
 from streams.records import LANGUAGES, MAX_BODY, MAX_TITLE, dumps, iso, loads_any, parse_time
 from subscriptions.areas import AreaCatalogue
 from subscriptions.categories import check_category, check_severity
@@ -23,22 +27,75 @@ CANCELLED = "AnnouncementCancelled/1"
 MAX_REASON = 500
 
 
-def _text(d: dict[str, Any], name: str, field: str, limit: int, required: bool = True) -> str:
+def _text(
+    d: dict[str, Any],
+    name: str,
+    field: str,
+    limit: int,
+    required: bool = True,
+    normalise: Callable[[str], str] = text.paragraphs,
+) -> str:
+    """A department's text, normalised (``streams.text``); a control character that is not
+    whitespace is refused, naming the field."""
     v = d.get(name)
     if not required and (v is None or v == ""):
         return ""
-    if not isinstance(v, str) or not v.strip():
+    if not isinstance(v, str):
         raise InvalidInput(field, "required, a non-empty string")
-    if len(v) > limit:
+    found = text.control(v)
+    if found is not None:
+        raise InvalidInput(field, f"holds a control character ({found}); remove it")
+    if len(v) > limit:  # as given, as the API's schema says (maxLength)
         raise InvalidInput(field, f"longer than {limit} characters")
-    return v.strip()
+    v = normalise(v)
+    if required and not v:
+        raise InvalidInput(field, "required, a non-empty string")
+    return v
 
 
 def _link(d: dict[str, Any], field: str) -> str:
-    link = _text(d, "link", field, 2000, required=False)
+    link = _text(d, "link", field, 2000, required=False, normalise=text.line)
     if link and not link.startswith(("https://", "http://")):
         raise InvalidInput(field, "must be an http(s) URL")
     return link
+
+
+def _wire_content(content: object) -> dict[str, Content]:
+    """The content of a record as it was written: strings taken as they are (the rules of
+    ``from_input`` apply where text enters, not to what is already on the topics)."""
+    if not isinstance(content, dict) or not content:
+        raise InvalidInput("content", "required, an object keyed by language")
+    parsed = {}
+    for lang, c in content.items():
+        if not isinstance(c, dict):
+            raise InvalidInput(f"content.{lang}", "must be an object with title and body")
+        values = {n: c.get(n, "") for n in ("title", "body", "link", "instructions")}
+        for n, v in values.items():
+            if n in ("title", "body") and (not isinstance(v, str) or not v.strip()):
+                raise InvalidInput(f"content.{lang}.{n}", "required, a non-empty string")
+            if not isinstance(v, str):
+                raise InvalidInput(f"content.{lang}.{n}", "must be a string")
+        parsed[str(lang)] = Content(**values)
+    return parsed
+
+
+def _input_content(content: object) -> dict[str, Content]:
+    """A department's content, by language: its text normalised, a control character refused."""
+    if not isinstance(content, dict) or not content:
+        raise InvalidInput("content", 'required, an object keyed by language, e.g. {"fr": {…}}')
+    parsed: dict[str, Content] = {}
+    for lang, c in content.items():
+        if lang not in LANGUAGES:
+            raise InvalidInput(f"content.{lang}", f"language must be one of {', '.join(LANGUAGES)}")
+        if not isinstance(c, dict):
+            raise InvalidInput(f"content.{lang}", "must be an object with title and body")
+        parsed[lang] = Content(
+            _text(c, "title", f"content.{lang}.title", MAX_TITLE, normalise=text.line),
+            _text(c, "body", f"content.{lang}.body", MAX_BODY),
+            _link(c, f"content.{lang}.link"),
+            _text(c, "instructions", f"content.{lang}.instructions", MAX_BODY, required=False),
+        )
+    return parsed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,28 +132,27 @@ class Announcement:
         catalogue: AreaCatalogue,
         now: float | None = None,
     ) -> Announcement:
-        """Validate a department's JSON body (the fields it may set)."""
+        """Validate a department's JSON body (the fields it may set). Its text is normalised
+        (``streams.text``: a title on one line); a control character other than whitespace is
+        refused, naming the field (``content.fr.title``)."""
+        return cls._parse(body, _input_content, id, city, department, catalogue, now)
+
+    @classmethod
+    def _parse(
+        cls,
+        body: object,
+        read_content: Callable[[object], dict[str, Content]],
+        id: str,
+        city: str,
+        department: str,
+        catalogue: AreaCatalogue,
+        now: float | None,
+    ) -> Announcement:
         if not isinstance(body, dict):
             raise InvalidInput("body", "must be a JSON object")
         now = time.time() if now is None else now
         target = parse_target(body.get("target"), catalogue)
-        content = body.get("content")
-        if not isinstance(content, dict) or not content:
-            raise InvalidInput("content", 'required, an object keyed by language, e.g. {"fr": {…}}')
-        parsed: dict[str, Content] = {}
-        for lang, c in content.items():
-            if lang not in LANGUAGES:
-                raise InvalidInput(
-                    f"content.{lang}", f"language must be one of {', '.join(LANGUAGES)}"
-                )
-            if not isinstance(c, dict):
-                raise InvalidInput(f"content.{lang}", "must be an object with title and body")
-            parsed[lang] = Content(
-                _text(c, "title", f"content.{lang}.title", MAX_TITLE),
-                _text(c, "body", f"content.{lang}.body", MAX_BODY),
-                _link(c, f"content.{lang}.link"),
-                _text(c, "instructions", f"content.{lang}.instructions", MAX_BODY, required=False),
-            )
+        parsed = read_content(body.get("content"))
         expires_at = None
         if body.get("expires_at") is not None:
             expires_at = parse_time(body["expires_at"], "expires_at")
@@ -143,13 +199,9 @@ class Announcement:
         _header(d, catalogues)
         published = parse_time(d.get("published_at"), "published_at")
         body = {k: d.get(k) for k in ("target", "content", "category", "severity")}
-        a = cls.from_input(
-            body,
-            id=d["id"],
-            city=d["city"],
-            department=d["department"],
-            catalogue=catalogues[d["city"]],
-            now=published,
+        catalogue = catalogues[d["city"]]
+        a = cls._parse(
+            body, _wire_content, d["id"], d["city"], d["department"], catalogue, published
         )
         expires = parse_time(d["expires_at"], "expires_at") if d.get("expires_at") else None
         return dataclasses.replace(a, expires_at=expires, version=d["version"])

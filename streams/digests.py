@@ -21,7 +21,7 @@ import time
 from streams.announcements import Announcement
 from streams.deps import Deps
 from streams.ledger import notification_id
-from streams.records import UNSUBSCRIBE_PLACEHOLDER, DeliveryBatch, Recipient, dumps, loads
+from streams.records import DeliveryBatch, Recipient, dumps, loads, settle_mark, unsubscribe_mark
 from subscriptions import tokens
 from subscriptions.contacts import ContactPoint
 from subscriptions.errors import InvalidInput, NotFound
@@ -182,20 +182,22 @@ async def _send(
         "period": due.period,
         "items": items,
         "body": "; ".join(str(i["title"]) for i in items),
-        "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
+        "unsubscribe_url": (mark := unsubscribe_mark()),
     }
     parts = deps.renderer.render_parts("digest", due.channel, lang, context)
     if due.channel == "push":
         parts["url"] = deps.base_url
+    variants, mark = settle_mark({lang: parts}, mark)
     recipient = Recipient(nid, due.citizen, contact.id, contact.address, lang, unsubscribe)
     batch = DeliveryBatch(
         due.city,
         event,
         "digest",
-        {lang: parts},
+        variants,
         (recipient,),
         channel=due.channel,
         origin_at=due.slot,
+        unsubscribe_mark=mark,
     )
     await deps.publish(getattr(deps.topics, due.channel), event.encode(), batch.to_wire())
     return 1

@@ -11,7 +11,6 @@ already told, on the channels they were told on.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
 from collections.abc import Callable
@@ -21,7 +20,13 @@ from streams.deps import Deps
 from streams.digests import add_to_digests
 from streams.fanout import SHARD_SIZE, FanoutShard, shards
 from streams.ledger import notification_id
-from streams.records import UNSUBSCRIBE_PLACEHOLDER, DeliveryBatch, Recipient
+from streams.records import (
+    UNSUBSCRIBE_PLACEHOLDER,
+    DeliveryBatch,
+    Recipient,
+    settle_mark,
+    unsubscribe_mark,
+)
 from subscriptions import tokens
 from subscriptions.contacts import ContactPoint
 from subscriptions.live_index import CHANNEL_BIT, Audience
@@ -31,6 +36,8 @@ from subscriptions.store import Citizen
 log = logging.getLogger("notifier.streams")
 BATCH_SIZE = 500
 PickLanguage = Callable[[str], tuple[str, Content]]
+# (language, channel, unsubscribe mark) -> the rendered parts
+Render = Callable[[str, str, str], dict[str, str]]
 # citizen id -> the citizen, and their contact points, as the store reads them
 Reach = dict[str, tuple[Citizen, list[ContactPoint]]]
 
@@ -140,7 +147,7 @@ async def expand_cancellation(c: Cancellation, deps: Deps) -> int:
                 channel,
                 told,
                 f"{c.id}#cancel",
-                lambda lang, ch: render_cancellation(a, c, lang, ch, deps),
+                lambda lang, ch, mark: render_cancellation(a, c, lang, ch, deps, mark),
                 c.version,
                 bulk=bulk,
             )
@@ -161,7 +168,10 @@ async def queue_announcement(
     confirmed contact point on it); how many still to send. ``reach``: what
     ``SubscriptionStore.citizens_and_contacts`` read of them already."""
     id_key = version_key(a.id, a.version)
-    render = functools.partial(render_announcement, a, deps=deps)
+
+    def render(lang: str, channel: str, mark: str) -> dict[str, str]:
+        return render_announcement(a, lang, channel, deps, mark)
+
     return await _queue(
         deps, a, "announcement", channel, citizens, id_key, render, reach=reach, bulk=bulk
     )
@@ -174,7 +184,7 @@ async def _queue(
     channel: str,
     citizen_ids: list[str],
     id_key: str,
-    render: Callable[[str, str], dict[str, str]],
+    render: Render,
     version: int | None = None,
     reach: Reach | None = None,
     bulk: bool = False,
@@ -192,7 +202,10 @@ async def _queue(
     statuses = await deps.ledger.enqueue(a.city, a.id, channel, rows)
     # a redelivered record resends only what is still pending
     pending = [r for r, s in zip(recipients, statuses, strict=True) if s in ("queued", "sending")]
-    variants = {lang: render(lang, channel) for lang in sorted({r.language for r in pending})}
+    mark = unsubscribe_mark()
+    variants, mark = settle_mark(
+        {lang: render(lang, channel, mark) for lang in sorted({r.language for r in pending})}, mark
+    )
     topic = deps.topics.deliveries(channel, bulk)
     by_due: dict[float | None, list[Recipient]] = {}
     for r in pending:
@@ -210,6 +223,7 @@ async def _queue(
                 channel,
                 a.severity,
                 a.published_at,
+                mark,
             )
             # keyed by its first notification: a large audience's batches spread over the
             # partitions, so every sender of the group takes part
@@ -263,7 +277,11 @@ async def _recipients(
     return out, quiet
 
 
-def context_of(a: Announcement, lang: str, deps: Deps) -> dict[str, object]:
+def context_of(
+    a: Announcement, lang: str, deps: Deps, unsubscribe: str = UNSUBSCRIBE_PLACEHOLDER
+) -> dict[str, object]:
+    """What the announcement's templates are given; ``unsubscribe``: the mark where each
+    recipient's unsubscribe URL goes."""
     _, content = a.content_for(lang)
     return {
         "title": content.title,
@@ -273,7 +291,7 @@ def context_of(a: Announcement, lang: str, deps: Deps) -> dict[str, object]:
         "department": a.department,
         **deps.city_context(a.city),
         "areas": a.target.area_names(deps.catalogues[a.city]),
-        "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
+        "unsubscribe_url": unsubscribe,
         "is_update": a.version > 1,
         "instructions": content.instructions,
         "expires_at": a.expires_at,
@@ -288,14 +306,22 @@ def _with_url(
     return parts
 
 
-def render_announcement(a: Announcement, lang: str, channel: str, deps: Deps) -> dict[str, str]:
-    parts = deps.renderer.render_parts("announcement", channel, lang, context_of(a, lang, deps))
+def render_announcement(
+    a: Announcement, lang: str, channel: str, deps: Deps, unsubscribe: str = UNSUBSCRIBE_PLACEHOLDER
+) -> dict[str, str]:
+    context = context_of(a, lang, deps, unsubscribe)
+    parts = deps.renderer.render_parts("announcement", channel, lang, context)
     return _with_url(parts, a, lang, channel, deps)
 
 
 def render_cancellation(
-    a: Announcement, c: Cancellation, lang: str, channel: str, deps: Deps
+    a: Announcement,
+    c: Cancellation,
+    lang: str,
+    channel: str,
+    deps: Deps,
+    unsubscribe: str = UNSUBSCRIBE_PLACEHOLDER,
 ) -> dict[str, str]:
-    context = {**context_of(a, lang, deps), "reason": c.reason}
+    context = {**context_of(a, lang, deps, unsubscribe), "reason": c.reason}
     parts = deps.renderer.render_parts("cancellation", channel, lang, context)
     return _with_url(parts, a, lang, channel, deps)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import secrets
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -85,7 +86,31 @@ def dead_letter(
     )
 
 
+# Where a batch's email bodies hold each recipient's unsubscribe URL (``DeliveryBatch``). A
+# department's or a citizen's text may hold this very string: a batch whose text does is
+# rendered with a mark of its own (``unsubscribe_mark``), written in the record.
 UNSUBSCRIBE_PLACEHOLDER = "@@UNSUBSCRIBE_URL@@"
+Variants = dict[str, dict[str, str]]  # language -> part -> text
+
+
+def unsubscribe_mark() -> str:
+    """A mark no text can hold by chance or on purpose: to render a batch's variants with."""
+    return f"@@UNSUBSCRIBE_URL_{secrets.token_hex(12)}@@"
+
+
+def settle_mark(variants: Variants, mark: str) -> tuple[Variants, str]:
+    """The variants rendered with ``mark`` and the mark their batch carries: the usual
+    ``UNSUBSCRIBE_PLACEHOLDER`` (the record as every worker reads it) unless some text of
+    theirs holds that string, in which case ``mark`` stays."""
+    if any(UNSUBSCRIBE_PLACEHOLDER in t for v in variants.values() for t in v.values()):
+        return variants, mark
+    usual = {
+        lang: {part: t.replace(mark, UNSUBSCRIBE_PLACEHOLDER) for part, t in v.items()}
+        for lang, v in variants.items()
+    }
+    return usual, UNSUBSCRIBE_PLACEHOLDER
+
+
 # who may receive each kind: announcements and cancellations need a confirmed contact point,
 # a confirmation request goes to a pending one
 BATCH_KINDS = (
@@ -115,7 +140,8 @@ PARTS = {"email": ("subject", "text", "html"), "sms": ("text",), "push": ("title
 @dataclasses.dataclass(frozen=True)
 class DeliveryBatch:
     """Up to a few hundred messages of one event on one channel: rendered once per language,
-    personalised by substituting ``UNSUBSCRIBE_PLACEHOLDER`` per recipient."""
+    personalised by substituting ``unsubscribe_mark`` (``UNSUBSCRIBE_PLACEHOLDER`` unless the
+    text holds that string: ``settle_mark``) per recipient."""
 
     city: str
     event: str
@@ -127,8 +153,15 @@ class DeliveryBatch:
     channel: str = "email"
     severity: str = "unknown"  # push urgency follows it
     origin_at: float = 0.0  # when the event was published (or the message made): for latency
+    unsubscribe_mark: str = UNSUBSCRIBE_PLACEHOLDER
 
     def to_wire(self) -> bytes:
+        # the mark is written only when it is not the usual one: such records read the same
+        mark = (
+            {}
+            if self.unsubscribe_mark == UNSUBSCRIBE_PLACEHOLDER
+            else {"unsubscribe_mark": self.unsubscribe_mark}
+        )
         return dumps(
             {
                 "type": DELIVERY_BATCH,
@@ -142,6 +175,7 @@ class DeliveryBatch:
                 "recipients": [vars(r) for r in self.recipients],  # flat: no asdict copy
                 "expires_at": iso(self.expires_at) if self.expires_at else None,
                 "version": self.version,
+                **mark,
             }
         )
 
@@ -176,6 +210,7 @@ class DeliveryBatch:
                 channel,
                 str(d.get("severity", "unknown")),
                 float(d.get("origin_at") or 0.0),
+                str(d.get("unsubscribe_mark") or UNSUBSCRIBE_PLACEHOLDER),
             )
         except (KeyError, TypeError, AttributeError) as e:
             raise InvalidInput(

@@ -17,6 +17,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from streams import text
 from streams.records import dumps, loads, parse_time
 from subscriptions.errors import InvalidInput
 from subscriptions.subscription import DEPARTMENT, check_request_id
@@ -59,6 +60,7 @@ TEXT_FIELDS = {
     "agency_responsible": 200,
     "address": 500,
 }
+MULTI_LINE = ("description", "status_notes")  # the others are one line (``streams.text``)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,24 +140,26 @@ class StatusChange:
         now: float | None = None,
     ) -> StatusChange:
         """Validate Open311-shaped JSON: ``service_request_id`` (unless given), ``status``,
-        ``status_notes``, ``updated_datetime`` (default: now) and the optional request fields."""
+        ``status_notes``, ``updated_datetime`` (default: now) and the optional request fields.
+        A feed's text is normalised, never refused for its whitespace or control characters
+        (``streams.text``: the notes and the description keep their line breaks, the other
+        fields are one line)."""
         now = time.time() if now is None else now
         rid = request_id or check_request_id(body.get("service_request_id"), "service_request_id")
         status = body.get("status")
         if status not in STATUSES:
             raise InvalidInput("status", f"must be one of {', '.join(STATUSES)}")
         notes = body.get("status_notes") or ""
-        if not isinstance(notes, str) or len(notes) > MAX_NOTES:
+        if not isinstance(notes, str) or len(notes) > MAX_NOTES:  # as given (the schema's)
             raise InvalidInput("status_notes", f"a string of at most {MAX_NOTES} characters")
+        notes = text.paragraphs(notes)
         updated = body.get("updated_datetime")
         if updated is None:
             updated = datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds")
         at = parse_time(updated, "updated_datetime")
         if at > now + FUTURE_SLACK:
             raise InvalidInput("updated_datetime", "is more than a day in the future")
-        return cls(
-            city, department, rid, status, notes.strip(), updated, round(at * 1000), _info(body)
-        )
+        return cls(city, department, rid, status, notes, updated, round(at * 1000), _info(body))
 
 
 def change_event(request_id: str, updated_ms: int) -> str:
@@ -170,7 +174,9 @@ def _info(body: dict[str, Any]) -> RequestInfo:
             continue
         if not isinstance(v, str) or len(v) > limit:
             raise InvalidInput(name, f"a string of at most {limit} characters")
-        texts[name] = v.strip()
+        v = text.paragraphs(v) if name in MULTI_LINE else text.line(v)
+        if v:
+            texts[name] = v
     requested = body.get("requested_datetime")
     if requested is not None:
         parse_time(requested, "requested_datetime")

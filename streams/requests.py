@@ -16,7 +16,13 @@ from zoneinfo import ZoneInfo
 
 from streams.deps import Deps
 from streams.ledger import notification_id
-from streams.records import UNSUBSCRIBE_PLACEHOLDER, DeliveryBatch, Recipient
+from streams.records import (
+    UNSUBSCRIBE_PLACEHOLDER,
+    DeliveryBatch,
+    Recipient,
+    settle_mark,
+    unsubscribe_mark,
+)
 from streams.request_records import CLOSED, StatusChange, change_event
 from streams.request_store import RequestStore
 from subscriptions import tokens
@@ -93,10 +99,14 @@ async def _queue(
     statuses = await deps.ledger.enqueue(city, event, channel, rows)
     # a resumed change resends only what is still pending
     pending = [r for r, s in zip(recipients, statuses, strict=True) if s in ("queued", "sending")]
-    variants = {
-        lang: render(deps, request, role, lang, channel)
-        for lang in sorted({r.language for r in pending})
-    }
+    mark = unsubscribe_mark()
+    variants, mark = settle_mark(
+        {
+            lang: render(deps, request, role, lang, channel, mark)
+            for lang in sorted({r.language for r in pending})
+        },
+        mark,
+    )
     topic = getattr(deps.topics, channel)
     for i in range(0, len(pending), BATCH_SIZE):
         batch = DeliveryBatch(
@@ -107,6 +117,7 @@ async def _queue(
             tuple(pending[i : i + BATCH_SIZE]),
             channel=channel,
             severity=SEVERITY,
+            unsubscribe_mark=mark,
         )
         await deps.publish(topic, event.encode(), batch.to_wire())
     return len(pending)
@@ -133,8 +144,11 @@ async def _recipients(
     return out
 
 
-def context(deps: Deps, request: dict[str, str], role: str) -> dict[str, object]:
-    """What the ``request_status`` templates are given."""
+def context(
+    deps: Deps, request: dict[str, str], role: str, unsubscribe: str = UNSUBSCRIBE_PLACEHOLDER
+) -> dict[str, object]:
+    """What the ``request_status`` templates are given; ``unsubscribe``: the mark where each
+    recipient's unsubscribe URL goes."""
     tz = ZoneInfo(deps.city(request["city"]).timezone)  # dates as they read in the city
     at = datetime.fromtimestamp(int(request["updated_ms"]) / 1000, tz)
     notes = request.get("status_notes", "")
@@ -150,14 +164,21 @@ def context(deps: Deps, request: dict[str, str], role: str) -> dict[str, object]
         "updated_date": at.strftime("%d/%m/%Y"),
         "updated_time": at.strftime("%H:%M"),
         **deps.city_context(request["city"]),
-        "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
+        "unsubscribe_url": unsubscribe,
     }
 
 
 def render(
-    deps: Deps, request: dict[str, str], role: str, lang: str, channel: str
+    deps: Deps,
+    request: dict[str, str],
+    role: str,
+    lang: str,
+    channel: str,
+    unsubscribe: str = UNSUBSCRIBE_PLACEHOLDER,
 ) -> dict[str, str]:
-    parts = deps.renderer.render_parts(KIND, channel, lang, context(deps, request, role))
+    parts = deps.renderer.render_parts(
+        KIND, channel, lang, context(deps, request, role, unsubscribe)
+    )
     if channel == "push":  # where a click on the notification leads
         parts["url"] = deps.base_url
     return parts

@@ -43,7 +43,13 @@ from typing import Any
 
 from channels.base import PermanentChannelError, TransientChannelError
 from channels.email import Email, RecipientRefusedError
-from channels.push import EndpointRefusedError, Push, PushSubscription, SubscriptionGoneError
+from channels.push import (
+    MAX_PAYLOAD,
+    EndpointRefusedError,
+    Push,
+    PushSubscription,
+    SubscriptionGoneError,
+)
 from channels.push import encode as push_payload
 from channels.sms import OptedOutError, Sms
 from streams import dead_letters, quotas
@@ -51,12 +57,7 @@ from streams.deps import Deps
 from streams.fallback import FROM_CHANNELS, FallbackDue
 from streams.ledger import LEASE_SECONDS, STORE_AWAY
 from streams.metrics import observe_many
-from streams.records import (
-    UNSUBSCRIBE_PLACEHOLDER,
-    DeliveryBatch,
-    Recipient,
-    dead_letter,
-)
+from streams.records import DeliveryBatch, Recipient, dead_letter
 from subscriptions import strikes
 from subscriptions.contacts import ContactPoint
 
@@ -404,6 +405,7 @@ class _Messages:
         self.mail_from = self.city.mail_from or deps.mail_from
         self.status_url = deps.sms_status_url(batch.city)
         self.icon_url = deps.renderer.brand.icon_url
+        self.site = deps.base_url  # where a push leads when its link is too long to carry
         self.urgency = URGENCY.get(batch.severity, "low")
         self.topic = _topic(batch.event)
         self._payloads: dict[str, bytes] = {}  # language -> the push's JSON
@@ -435,8 +437,23 @@ class _Messages:
             }
             if self.icon_url:
                 payload["icon"] = self.icon_url
-            data = self._payloads[language] = push_payload(payload)
+            data = self._payloads[language] = _fitted(payload, self.site)
         return data
+
+
+def _fitted(payload: dict[str, str], site: str) -> bytes:
+    """A push's JSON within what a push service takes (``MAX_PAYLOAD`` bytes): a link too long
+    for it (a department's may be 2,000 characters) leads to the city's site instead, and a
+    body still too long is cut, with "…"."""
+    data = push_payload(payload)
+    if len(data) > MAX_PAYLOAD:
+        payload = {**payload, "url": site}
+        data = push_payload(payload)
+    body = payload["body"]
+    while len(data) > MAX_PAYLOAD and body:
+        body = body[: len(body) // 2]
+        data = push_payload({**payload, "body": body.rstrip() + "…"})
+    return data
 
 
 def _why(e: Exception) -> str:
@@ -479,6 +496,6 @@ def _email(
         html=v["html"],
         message_id=f"<{r.id}@{_domain(mail_from)}>",
         headers=headers,
-        fills=((UNSUBSCRIBE_PLACEHOLDER, r.unsubscribe_url),),
+        fills=((batch.unsubscribe_mark, r.unsubscribe_url),),
         sender=sender,
     )

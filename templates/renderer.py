@@ -19,7 +19,7 @@ from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
 from templates.i18n import when
-from templates.sms import BODY, SmsText, fit
+from templates.sms import BODY, MAX_UNITS, SmsText, fit
 
 KINDS = (
     "announcement",
@@ -122,9 +122,15 @@ class Renderer:
         """The SMS with its encoding and segments; the body is cut to the kind's budget."""
         budget = SMS_SEGMENTS.get(kind, 2)
         if "body" not in context:
-            return fit(self.render(kind, "sms", language, context), "", budget)
-        marked = self.render(kind, "sms", language, {**context, "body": BODY})
-        return fit(marked, str(context["body"]), budget)
+            sms = fit(self.render(kind, "sms", language, context), "", budget)
+        else:
+            marked = self.render(kind, "sms", language, {**context, "body": BODY})
+            sms = fit(marked, str(context["body"]), budget)
+        if context.get("link") and len(sms.text.encode("utf-16-le")) // 2 > MAX_UNITS:
+            # a link is never cut, but one longer than an SMS can hold is left out (the email
+            # and the push carry it): else the provider refuses the whole message
+            return self.render_sms(kind, language, {**context, "link": ""})
+        return sms
 
     def render_email(self, kind: str, language: str, context: Mapping[str, Any]) -> dict[str, str]:
         return self.render_parts(kind, "email", language, context)

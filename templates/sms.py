@@ -13,6 +13,9 @@ import dataclasses
 import math
 
 BODY = "\x00BODY\x00"  # where the body goes in a rendered SMS template
+# the longest message SMS providers take, in UTF-16 code units (Twilio refuses a Body over
+# 1,600 characters with error 21617); ``Renderer.render_sms`` leaves a link out to stay within
+MAX_UNITS = 1600
 
 GSM_BASIC = set(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"

@@ -1,0 +1,1 @@
+"""Property-based tests (Hypothesis) of every text that reaches a message (issue #18)."""

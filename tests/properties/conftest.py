@@ -1,0 +1,3 @@
+from tests.properties.stage import stage
+
+__all__ = ["stage"]
