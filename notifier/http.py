@@ -64,15 +64,6 @@ def _no_constant(name: str) -> object:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _lone_surrogate(value: object) -> bool:
-    """Whether a string of a parsed JSON value (a key included) holds a lone surrogate."""
-    try:
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
 def parse_json(text: str | bytes) -> object:
     """``json.loads`` as JSON says: no NaN or Infinity, no number that overflows a float, no
     integer of more than ``MAX_DIGITS`` digits (Python's int-string conversion limit, which
@@ -102,8 +93,6 @@ async def json_body(request: web.Request, limit: int = MAX_BODY) -> dict[str, ob
         raise bad_request("body", f"not valid JSON: {e}") from None
     if too_deep:
         raise bad_request("body", f"nested deeper than {MAX_DEPTH} levels")
-    if _lone_surrogate(body):  # "\ud800" is JSON, but no text: nothing could store or send it
-        raise bad_request("body", "a string holds a lone surrogate (\\ud800-\\udfff): not text")
     if not isinstance(body, dict):
         raise InvalidInput("body", "must be a JSON object")
     return body
