@@ -21,7 +21,6 @@ import dataclasses
 import ipaddress
 import socket
 from collections.abc import Mapping
-from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -95,16 +94,13 @@ class OutboundPolicy:
             return "not a URL"
         if not host or not u.netloc:
             return "not an absolute URL"
-        if u.username is not None or u.password is not None or "@" in u.netloc:
+        if "@" in u.netloc:
             return "no user or password in the URL"
         if u.fragment:
             return "no fragment in the URL"
         if port == 0:
             return "not a port"
-        try:
-            literal: IPAddress | None = ipaddress.ip_address(host)
-        except ValueError:
-            literal = None
+        literal = _literal(host)
         loopback = self.loopback and (
             (literal is not None and _carried_ipv4(literal).is_loopback) or host == "localhost"
         )
@@ -116,6 +112,17 @@ class OutboundPolicy:
             return "must name the service's host, not an address"
         if not self.host_allowed(host):
             return f"{host} is not a push service this city accepts"
+        return None
+
+
+def _literal(host: str) -> IPAddress | None:
+    """The address a URL's host is written as, or None for a name (without raising for one:
+    this runs before every push)."""
+    if ":" not in host and not host[-1:].isdigit():  # a name: an IPv4 literal ends in a digit
+        return None
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
         return None
 
 
@@ -148,7 +155,7 @@ class GuardedResolver(AbstractResolver):
 @dataclasses.dataclass(frozen=True)
 class Answer:
     status: int
-    headers: Mapping[str, str]
+    headers: Mapping[str, str]  # case-insensitive (aiohttp's)
     body: bytes  # at most MAX_ANSWER bytes, as sent (never decompressed)
 
 
@@ -191,13 +198,10 @@ class GuardedClient:
             body = await resp.content.read(MAX_ANSWER)
             if not resp.content.at_eof():
                 resp.close()  # more than we read: the connection is dropped, not drained
-            return Answer(resp.status, _plain(resp.headers), body)
+            return Answer(resp.status, resp.headers, body)
 
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
 
-
-def _plain(headers: Any) -> dict[str, str]:
-    return {k.lower(): v for k, v in headers.items()}
