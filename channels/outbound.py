@@ -142,7 +142,7 @@ class GuardedResolver(AbstractResolver):
         found = await self._inner.resolve(host, port, family)
         for result in found:
             if not self.policy.address_allowed(ipaddress.ip_address(result["host"])):
-                raise RefusedAddressError("the push service's name resolves to a private address")
+                raise RefusedAddressError("the name resolves to a private address")
         if not found:
             raise RefusedAddressError("the name resolves to no address")
         return found
@@ -204,4 +204,3 @@ class GuardedClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
-

@@ -24,11 +24,18 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope, Session
 from redis.asyncio import Redis
 
+from channels.email import SmtpConfig, SmtpEmailChannel
 from notifier import embedded
 from notifier.api import create_api
 from notifier.publisher import KafkaPublisher
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps
+from streams.deps import Deps
+from streams.scheduler import Backoff
+from tests.handler_stage import Published
+
+# the fuzzing's stage: ``served`` (the API as its own process) and ``world`` (ids, key, token)
+from tests.hostile_stage import served, world  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -186,3 +193,20 @@ async def hanging() -> AsyncIterator[str]:
     yield str(server.make_url("")).rstrip("/")
     release.set()
     await server.close()
+
+
+@pytest.fixture
+async def deps(redis: Redis, smtp: tuple[SmtpSink, str]) -> AsyncIterator[tuple[Deps, Published]]:
+    """The handlers' dependencies without a broker: real Redis, the test's SMTP server, what
+    they publish kept in a list (``tests/handler_stage.py`` has what the tests build on it)."""
+    published: Published = []
+
+    async def publish(topic: str, key: bytes, value: bytes) -> None:
+        published.append((topic, key, value))
+
+    settings = Settings(secret_key=Secret("k" * 48), public_url="https://alerts.example")
+    channel = SmtpEmailChannel(SmtpConfig.from_url(smtp[1]), settings.mail_from, pool_size=2)
+    d = build_deps(settings, redis, publish, {"email": channel})
+    d.scheduler.retry = Backoff(first=0.01)
+    yield d, published
+    await channel.close()

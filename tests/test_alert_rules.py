@@ -27,7 +27,7 @@ from streams.ledger import Ledger
 from subscriptions.store import SubscriptionStore, new_id
 from subscriptions.subscription import parse_subscription
 from tests.conftest import SmtpSink, eventually
-from tests.test_handlers import PARIS
+from tests.handler_stage import PARIS
 
 RULES = Path(__file__).parent.parent / "deploy" / "alerts.yml"
 VENV_PROMTOOL = Path(__file__).parent.parent / ".venv" / "bin" / "promtool"

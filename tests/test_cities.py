@@ -26,7 +26,6 @@ from subscriptions.subscription import parse_subscription
 from tests.conftest import SmtpSink
 from tests.test_api import auth, error_of
 from tests.test_cli import run
-from tests.test_handlers import deps  # noqa: F401  (the fixture)
 
 Client = TestClient[Any, Any]
 DOC_FILE = Path(__file__).parent / "data" / "cities" / "paris_centre" / "city.json"

@@ -6,7 +6,6 @@ import asyncio
 import dataclasses
 import json
 import time
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,12 +15,9 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from channels.email import SmtpConfig, SmtpEmailChannel
-from notifier.settings import Secret, Settings
-from notifier.wiring import build_deps
 from streams import dead_letters, handlers
 from streams import send as send_module
-from streams.announcements import Announcement, Cancellation, Content
+from streams.announcements import Cancellation, Content
 from streams.deps import Deps
 from streams.expand import expand_announcement
 from streams.fallback import FallbackDue, release_fallback
@@ -31,81 +27,18 @@ from streams.ratelimit import RateLimiter
 from streams.records import DeliveryBatch
 from streams.scheduler import Backoff
 from streams.send import CHUNK_PER_SENDER, send_batch, unrecorded_at_most
-from subscriptions.areas import load_catalogue
 from subscriptions.cadence import parse_cadence
 from subscriptions.errors import InvalidInput
 from subscriptions.preferences import parse_quiet_hours
-from subscriptions.store import SubscriptionStore, new_id
-from subscriptions.subscription import parse_subscription
 from tests.conftest import SmtpSink
-
-Published = list[tuple[str, bytes, bytes]]
-PARIS = load_catalogue("paris")
-
-
-@pytest.fixture
-async def deps(redis: Redis, smtp: tuple[SmtpSink, str]) -> AsyncIterator[tuple[Deps, Published]]:
-    published: Published = []
-
-    async def publish(topic: str, key: bytes, value: bytes) -> None:
-        published.append((topic, key, value))
-
-    settings = Settings(secret_key=Secret("k" * 48), public_url="https://alerts.example")
-    channel = SmtpEmailChannel(SmtpConfig.from_url(smtp[1]), settings.mail_from, pool_size=2)
-    d = build_deps(settings, redis, publish, {"email": channel})
-    d.scheduler.retry = Backoff(first=0.01)
-    yield d, published
-    await channel.close()
-
-
-async def subscribe(store: SubscriptionStore, cid: str, **body: object) -> None:
-    sub, index = parse_subscription(body, sid=new_id("sub"), citizen=cid, catalogue=PARIS)
-    await store.add_subscription("paris", sub, index)
-
-
-async def citizen(
-    store: SubscriptionStore,
-    email: str,
-    area: str | None = None,
-    language: str = "fr",
-    confirmed: bool = True,
-    **sub: object,
-) -> str:
-    c = await store.create_citizen("paris", language)
-    status = "confirmed" if confirmed else "pending"
-    await store.add_contact("paris", c.id, "email", email, status, "test")
-    if area is not None:
-        sub["area"] = area
-    await subscribe(store, c.id, **sub)
-    return c.id
-
-
-def announcement(
-    areas: list[str], category: str = "roadworks", severity: str = "minor"
-) -> Announcement:
-    body = {
-        "category": category,
-        "severity": severity,
-        "target": {"areas": areas},
-        "content": {
-            "fr": {"title": "Travaux", "body": "Rue fermée."},
-            "en": {"title": "Works", "body": "Street closed."},
-        },
-    }
-    return Announcement.from_input(
-        body, id="evt_1", city="paris", department="voirie", catalogue=PARIS
-    )
-
-
-async def accepted(d: Deps, areas: list[str], **kw: str) -> Announcement:
-    """An announcement as the API leaves it: in the event store (the outbox)."""
-    a = announcement(areas, **kw)
-    await d.events.accept(a)
-    return a
-
-
-def batches(published: Published) -> list[DeliveryBatch]:
-    return [DeliveryBatch.from_wire(v) for t, _, v in published if t == "deliveries.email"]
+from tests.handler_stage import (
+    Published,
+    accepted,
+    announcement,
+    batches,
+    citizen,
+    subscribe,
+)
 
 
 async def test_expansion_dedupes_filters_and_batches(deps: tuple[Deps, Published]) -> None:

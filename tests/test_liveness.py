@@ -11,9 +11,7 @@ from streams.expand import expand_announcement
 from streams.ledger import LEASE_SECONDS
 from streams.send import send_batch
 from tests.conftest import SmtpSink
-from tests.test_handlers import Published, accepted, citizen, deps
-
-__all__ = ["deps"]  # the handlers' fixture
+from tests.handler_stage import Published, accepted, citizen
 
 
 async def _claimed_by(d: Deps, holder: str, seconds_ago: float) -> tuple[bytes, str]:

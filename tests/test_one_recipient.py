@@ -11,9 +11,7 @@ from streams.deps import Deps
 from streams.expand import expand_announcement
 from streams.send import send_batch
 from tests.conftest import SmtpSink
-from tests.test_handlers import PARIS, Published, citizen, deps, subscribe
-
-__all__ = ["deps"]  # the handlers' fixture
+from tests.handler_stage import PARIS, Published, citizen, subscribe
 
 
 def alert(title: str) -> Announcement:

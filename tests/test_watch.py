@@ -16,9 +16,7 @@ from streams.ledger import LEASE_SECONDS
 from streams.send import send_batch
 from streams.watch import backlogs, figures
 from tests.conftest import SmtpSink
-from tests.test_handlers import Published, accepted, citizen, deps
-
-__all__ = ["deps"]  # the handlers' fixture
+from tests.handler_stage import Published, accepted, citizen
 
 
 async def test_a_queued_event_shows_its_age_and_leaves_the_watch_once_sent(

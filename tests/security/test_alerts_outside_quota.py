@@ -17,7 +17,6 @@ from subscriptions.store import new_id
 from subscriptions.subscription import parse_subscription
 from tests.conftest import SmtpSink
 from tests.test_cities import centre_doc
-from tests.test_handlers import deps  # noqa: F401  (the fixture)
 
 
 async def citizens_of_the_centre(d: Deps, n: int) -> None:

@@ -19,12 +19,7 @@ from streams.send import send_batch
 from subscriptions import tokens
 from subscriptions.errors import InvalidInput
 from tests.conftest import SmtpSink
-from tests.test_handlers import (
-    Published,
-    accepted,
-    citizen,
-    deps,  # noqa: F401  (the fixture)
-)
+from tests.handler_stage import Published, accepted, citizen
 
 Client = TestClient[Any, Any]
 

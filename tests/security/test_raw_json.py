@@ -5,7 +5,7 @@ answered below 500, with our JSON error when refused.
 
 Schemathesis (``tests/test_hostile.py``) builds its bodies with a JSON library, which cannot
 write a 5,000-digit integer; a client on the network can. ``FUZZ_EXAMPLES`` and ``FUZZ_RANDOM``
-as in ``tests/test_hostile.py`` (``make fuzz``).
+as in ``tests/hostile_stage.py`` (``make fuzz``).
 """
 
 from __future__ import annotations
@@ -19,9 +19,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from notifier import openapi
-from tests.test_hostile import DERANDOMIZE, EXAMPLES, TIMEOUT, Served, World, served, world
-
-__all__ = ["served", "world"]  # the fixtures, shared with tests/test_hostile.py
+from tests.hostile_stage import DERANDOMIZE, EXAMPLES, TIMEOUT, Served, World
 
 OPERATIONS = [
     (method.upper(), path)
