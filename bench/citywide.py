@@ -244,6 +244,7 @@ class Small:
     missing: int
     during: bool  # posted while the alert drained
     expanded: float  # POST -> the event's processed_at: matched, its batches written
+    by_channel: dict[str, list[float]] = dataclasses.field(default_factory=dict)
 
     @property
     def last(self) -> float:
@@ -276,7 +277,12 @@ async def small_event(
             processed = await redis.hget(key(CITY, "event", event), "processed_at")
             expanded = float(processed or "nan") - posted
             missing = len(group.keys) - len(times)
-            return Small(posted, [t - posted for t in times], missing, during, expanded)
+            by_channel: dict[str, list[float]] = {}
+            for k, t in got.items():
+                if t is not None:
+                    by_channel.setdefault(k.split(":", 1)[0], []).append(t - posted)
+            latencies = [t - posted for t in times]
+            return Small(posted, latencies, missing, during, expanded, by_channel)
 
 
 def summary(events: list[Small]) -> str:
@@ -284,6 +290,17 @@ def summary(events: list[Small]) -> str:
         return "-"
     s = latency_summary([v for e in events for v in e.latencies])
     return f"{s['p50']:,.0f} / {s['p99']:,.0f} / {s['max']:,.0f}"
+
+
+def by_channel(events: list[Small]) -> str:
+    """p50 / p99 per channel: which lane a tail comes from."""
+    out = []
+    for channel in CHANNELS:
+        values = [v for e in events for v in e.by_channel.get(channel, [])]
+        if values:
+            s = latency_summary(values)
+            out.append(f"{channel} {s['p50']:,.0f}/{s['p99']:,.0f}")
+    return ", ".join(out) or "-"
 
 
 def expanded(events: list[Small]) -> str:
@@ -488,6 +505,7 @@ def print_table(r: Result) -> None:
         (f"neighbourhood event ({r.small_size}) during the drain, p50 / p99 / max, ms",
          summary(r.small_during), ""),
         ("  its last recipient, p50 / p99 over events, ms", last_p99(r.small_during), ""),
+        ("  by channel, p50/p99, ms", by_channel(r.small_during), ""),
         ("  POST -> matched and batches written, p50 / p99, ms", expanded(r.small_during), ""),
         ("  posted while the alert was being queued, p50 / p99 / max, ms",
          summary([e for e in r.small_during if e.posted < d.accepted + d.queued_s]), ""),
@@ -496,6 +514,7 @@ def print_table(r: Result) -> None:
         (f"neighbourhood event ({r.small_size}) alone, p50 / p99 / max, ms", summary(r.small_alone),
          f"p99 <= {SMALL_GOAL_MS:g}"),
         ("  its last recipient, p50 / p99 over events, ms", last_p99(r.small_alone), ""),
+        ("  by channel, p50/p99, ms", by_channel(r.small_alone), ""),
         ("  POST -> matched and batches written, p50 / p99, ms", expanded(r.small_alone), ""),
         (f"{sum(r.large_channels.values()):,}-recipient event alone, POST -> last, s",
          " / ".join(f"{v:.2f}" for v in large) or "-", f"<= {LARGE_GOAL_S:g}"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -16,6 +17,8 @@ from channels.sms import TwilioSmsChannel
 from notifier.settings import Settings
 from streams.deps import Deps, Publish
 from streams.event_store import EventStore
+from streams.lanes import KEY as LANES_KEY
+from streams.lanes import Lanes
 from streams.ledger import Ledger
 from streams.metrics import Metrics
 from streams.quotas import Quotas
@@ -86,6 +89,7 @@ def build_deps(
     renderer.check()  # a broken template stops the start, not a send
     store = SubscriptionStore(redis)
     cities = Cities(redis, settings.default_city)
+    instance = secrets.token_hex(6)
     return Deps(
         store=store,
         ledger=Ledger(
@@ -117,4 +121,6 @@ def build_deps(
         mail_from=settings.mail_from,
         send_concurrency=settings.send_concurrency,
         dead_letter_keep_seconds=settings.dead_letter_retention_days * 86400,
+        lanes=Lanes(redis, instance, f"{settings.topic_prefix}{LANES_KEY}"),
+        instance=instance,
     )

@@ -38,9 +38,15 @@ AGENTS = {
     "send-email": ("email", handlers.send_batch),
     "send-sms": ("sms", handlers.send_batch),
     "send-push": ("push", handlers.send_batch),
+    "send-email-urgent": ("email_urgent", handlers.send_urgent_batch),
+    "send-sms-urgent": ("sms_urgent", handlers.send_urgent_batch),
+    "send-push-urgent": ("push_urgent", handlers.send_urgent_batch),
     "send-email-bulk": ("email_bulk", handlers.send_bulk_batch),
     "send-sms-bulk": ("sms_bulk", handlers.send_bulk_batch),
     "send-push-bulk": ("push_bulk", handlers.send_bulk_batch),
+    "send-email-digest": ("email_digest", handlers.send_digest_batch),
+    "send-sms-digest": ("sms_digest", handlers.send_digest_batch),
+    "send-push-digest": ("push_digest", handlers.send_digest_batch),
     "track-receipts": ("receipts", handlers.track_receipt),
 }
 
@@ -80,6 +86,10 @@ def register(app: faust.App, topics: dict[str, faust.TopicT], deps: Deps) -> Non
             logging.getLogger("notifier.streams").exception("warming the matcher")
         frozen = heap.freeze()
         logging.getLogger("notifier.streams").info("started: %d objects frozen", frozen)
+
+    @app.task
+    async def lanes() -> None:  # this worker's small batches told to the others, theirs heard
+        await deps.lanes.run()
 
     # this worker alive: its claims are taken back soon after it stops (``Ledger.beat``)
     @app.timer(deps.ledger.liveness / 3, name="notifier.heartbeat")

@@ -20,6 +20,7 @@ import time
 
 from streams.announcements import Announcement
 from streams.deps import Deps
+from streams.lanes import DIGEST
 from streams.ledger import notification_id
 from streams.records import DeliveryBatch, Recipient, dumps, loads, settle_mark, unsubscribe_mark
 from subscriptions import tokens
@@ -199,5 +200,6 @@ async def _send(
         origin_at=due.slot,
         unsubscribe_mark=mark,
     )
-    await deps.publish(getattr(deps.topics, due.channel), event.encode(), batch.to_wire())
+    topic = deps.topics.deliveries(due.channel, DIGEST)  # digests last
+    await deps.publish(topic, event.encode(), batch.to_wire())
     return 1

@@ -11,6 +11,7 @@ already told, on the channels they were told on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from streams.announcements import Announcement, Cancellation, Content
 from streams.deps import Deps
 from streams.digests import add_to_digests
 from streams.fanout import SHARD_SIZE, FanoutShard, shards
+from streams.lanes import BULK, SMALL, URGENT
 from streams.ledger import notification_id
 from streams.records import (
     UNSUBSCRIBE_PLACEHOLDER,
@@ -54,9 +56,10 @@ async def expand_announcement(a: Announcement, deps: Deps) -> int:
     if await _stale(deps, a.city, a.id, a.version):
         return 0
     catalogue = deps.catalogues[a.city]
-    audience = await deps.matcher.match(
-        a.city, a.target.resolve(catalogue), a.category, a.severity, a.department
-    )
+    with deps.lanes.going(SMALL):  # matched at once: the large lanes wait meanwhile
+        audience = await deps.matcher.match(
+            a.city, a.target.resolve(catalogue), a.category, a.severity, a.department
+        )
     queued, parts = 0, [audience]
     if len(audience) > SHARD_SIZE:
         parts = []
@@ -64,11 +67,12 @@ async def expand_announcement(a: Announcement, deps: Deps) -> int:
             key = f"{a.id}:{shard.shard}".encode()  # the shards spread over the partitions
             await deps.publish(deps.topics.fanout, key, shard.to_wire())
     for part in parts:
-        queued += await _expand(deps, a, part, bulk=False)
+        queued += await _expand(deps, a, part, SMALL)
     if a.version > 1:  # an update also reaches everyone an earlier version reached
         for channel in deps.enabled:
             told = {cit for cit, _ in await deps.ledger.reached(a.city, a.id, channel)}
-            queued += await queue_announcement(deps, a, channel, sorted(told))
+            lane = large_lane(a.severity) if len(told) > SHARD_SIZE else SMALL
+            queued += await queue_announcement(deps, a, channel, sorted(told), lane=lane)
     await deps.events.processed(
         a.city,
         a.id,
@@ -77,6 +81,7 @@ async def expand_announcement(a: Announcement, deps: Deps) -> int:
         matched=len(audience),
         queued=queued,  # here: the shards' are in the ledger's figures
         shards=0 if parts else (len(audience) + SHARD_SIZE - 1) // SHARD_SIZE,
+        lane=SMALL if parts else large_lane(a.severity),  # for the watch (``streams.watch``)
     )
     log.info(
         "event=%s v%d city=%s matched=%d queued here=%d%s",
@@ -99,7 +104,14 @@ async def expand_shard(raw: bytes, deps: Deps) -> int:
     a = Announcement.from_wire(stored["record"].encode(), deps.catalogues)
     if a.version != shard.version:  # a newer version came after the staleness check
         return 0
-    return await _expand(deps, a, shard.audience, bulk=True)
+    lane = large_lane(a.severity)
+    with deps.lanes.going(lane):  # a severe event's shards before the others' batches
+        return await _expand(deps, a, shard.audience, lane)
+
+
+def large_lane(severity: str) -> str:
+    """The lane of a large audience's batches (``streams.lanes``): severe and extreme first."""
+    return URGENT if severity in PASS_THROUGH else BULK
 
 
 async def _stale(deps: Deps, city: str, event: str, version: int) -> bool:
@@ -110,8 +122,9 @@ async def _stale(deps: Deps, city: str, event: str, version: int) -> bool:
     return False
 
 
-async def _expand(deps: Deps, a: Announcement, audience: Audience, bulk: bool) -> int:
-    """``bulk``: a shard of a large audience, whose batches go in the bulk lane."""
+async def _expand(deps: Deps, a: Announcement, audience: Audience, lane: str) -> int:
+    """``lane``: the batches' (``streams.lanes``): a shard of a large audience's is a large
+    lane, whose batches are written in its turn."""
     queued = await add_to_digests(deps, a, audience) if a.version == 1 else 0
     enabled = sum(CHANNEL_BIT[c] for c in deps.enabled)
     told = [c for c, m in zip(audience.citizens, audience.channels, strict=True) if m & enabled]
@@ -119,7 +132,7 @@ async def _expand(deps: Deps, a: Announcement, audience: Audience, bulk: bool) -
     # the channels side by side: one's CPU work overlaps another's waits on Redis and Kafka
     done = await asyncio.gather(
         *(
-            queue_announcement(deps, a, channel, audience.wanting(channel), reach, bulk)
+            queue_announcement(deps, a, channel, audience.wanting(channel), reach, lane)
             for channel in deps.enabled
         ),
         return_exceptions=True,  # every channel finishes before the shard may fail
@@ -139,7 +152,7 @@ async def expand_cancellation(c: Cancellation, deps: Deps) -> int:
         a = Announcement.from_wire(stored["record"].encode(), deps.catalogues)
         for channel in deps.enabled:
             told = sorted({cit for cit, _ in await deps.ledger.reached(c.city, c.id, channel)})
-            bulk = len(told) > SHARD_SIZE
+            lane = large_lane(a.severity) if len(told) > SHARD_SIZE else SMALL
             queued += await _queue(
                 deps,
                 a,
@@ -149,7 +162,7 @@ async def expand_cancellation(c: Cancellation, deps: Deps) -> int:
                 f"{c.id}#cancel",
                 lambda lang, ch, mark: render_cancellation(a, c, lang, ch, deps, mark),
                 c.version,
-                bulk=bulk,
+                lane=lane,
             )
     await deps.events.processed(c.city, c.id, c.version)
     log.info("event=%s cancelled city=%s notices=%d", c.id, c.city, queued)
@@ -162,7 +175,7 @@ async def queue_announcement(
     channel: str,
     citizens: list[str],
     reach: Reach | None = None,
-    bulk: bool = False,
+    lane: str = SMALL,
 ) -> int:
     """Queue this version of the announcement for these citizens on one channel (those with a
     confirmed contact point on it); how many still to send. ``reach``: what
@@ -173,7 +186,7 @@ async def queue_announcement(
         return render_announcement(a, lang, channel, deps, mark)
 
     return await _queue(
-        deps, a, "announcement", channel, citizens, id_key, render, reach=reach, bulk=bulk
+        deps, a, "announcement", channel, citizens, id_key, render, reach=reach, lane=lane
     )
 
 
@@ -187,52 +200,61 @@ async def _queue(
     render: Render,
     version: int | None = None,
     reach: Reach | None = None,
-    bulk: bool = False,
+    lane: str = SMALL,
 ) -> int:
     """Record the notifications as queued and write the batches (those in their quiet hours
-    to the scheduler, for the end of them) to the channel's topic, or its bulk lane; how many
-    still to send."""
-    defer = (
-        kind == "announcement" and channel in DEFERRED_CHANNELS and (a.severity not in PASS_THROUGH)
-    )
-    recipients, quiet = await _recipients(
-        deps, a.city, id_key, citizen_ids, channel, a.content_for, defer, reach
-    )
-    rows = [(r.id, r.citizen, r.contact) for r in recipients]
-    statuses = await deps.ledger.enqueue(a.city, a.id, channel, rows)
-    # a redelivered record resends only what is still pending
-    pending = [r for r, s in zip(recipients, statuses, strict=True) if s in ("queued", "sending")]
-    mark = unsubscribe_mark()
-    variants, mark = settle_mark(
-        {lang: render(lang, channel, mark) for lang in sorted({r.language for r in pending})}, mark
-    )
-    topic = deps.topics.deliveries(channel, bulk)
-    by_due: dict[float | None, list[Recipient]] = {}
-    for r in pending:
-        by_due.setdefault(quiet.get(r.id), []).append(r)
-    for due, group in by_due.items():
-        for i in range(0, len(group), BATCH_SIZE):
-            batch = DeliveryBatch(
-                a.city,
-                a.id,
-                kind,
-                variants,
-                tuple(group[i : i + BATCH_SIZE]),
-                a.expires_at if kind == "announcement" else None,
-                a.version if version is None else version,
-                channel,
-                a.severity,
-                a.published_at,
-                mark,
-            )
-            # keyed by its first notification: a large audience's batches spread over the
-            # partitions, so every sender of the group takes part
-            key = f"{a.id}:{group[i].id}".encode()
-            if due is None:
-                await deps.publish(topic, key, batch.to_wire())
-            else:
-                await deps.scheduler.later(a.city, due, topic, key, batch.to_wire())
-    return len(pending)
+    to the scheduler, for the end of them) to the channel's topic in ``lane``, each in the
+    lane's turn; how many still to send."""
+    # a small lane's writing holds the large lanes back; a large lane's waits its turn
+    await deps.lanes.turn(lane)
+    with deps.lanes.going(SMALL) if lane == SMALL else contextlib.nullcontext():
+        defer = (
+            kind == "announcement"
+            and channel in DEFERRED_CHANNELS
+            and (a.severity not in PASS_THROUGH)
+        )
+        recipients, quiet = await _recipients(
+            deps, a.city, id_key, citizen_ids, channel, a.content_for, defer, reach
+        )
+        rows = [(r.id, r.citizen, r.contact) for r in recipients]
+        statuses = await deps.ledger.enqueue(a.city, a.id, channel, rows)
+        # a redelivered record resends only what is still pending
+        pending = [
+            r for r, s in zip(recipients, statuses, strict=True) if s in ("queued", "sending")
+        ]
+        mark = unsubscribe_mark()
+        variants, mark = settle_mark(
+            {lang: render(lang, channel, mark) for lang in sorted({r.language for r in pending})},
+            mark,
+        )
+        topic = deps.topics.deliveries(channel, lane)
+        by_due: dict[float | None, list[Recipient]] = {}
+        for r in pending:
+            by_due.setdefault(quiet.get(r.id), []).append(r)
+        for due, group in by_due.items():
+            for i in range(0, len(group), BATCH_SIZE):
+                batch = DeliveryBatch(
+                    a.city,
+                    a.id,
+                    kind,
+                    variants,
+                    tuple(group[i : i + BATCH_SIZE]),
+                    a.expires_at if kind == "announcement" else None,
+                    a.version if version is None else version,
+                    channel,
+                    a.severity,
+                    a.published_at,
+                    mark,
+                )
+                # keyed by its first notification: a large audience's batches spread over the
+                # partitions, so every sender of the group takes part
+                key = f"{a.id}:{group[i].id}".encode()
+                await deps.lanes.turn(lane)  # a more urgent lane's work first, if some goes
+                if due is None:
+                    await deps.publish(topic, key, batch.to_wire())
+                else:
+                    await deps.scheduler.later(a.city, due, topic, key, batch.to_wire())
+        return len(pending)
 
 
 async def _recipients(

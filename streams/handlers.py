@@ -3,7 +3,9 @@
 - ``handle_city_event``: an announcement, update or cancellation -> ``streams.expand``.
 - ``expand_shard``: a shard of a large audience on ``fanout`` -> ``streams.expand``.
 - ``send_batch``: a batch on ``deliveries.<channel>`` -> ``streams.send``.
-- ``send_bulk_batch``: a batch on ``deliveries.<channel>.bulk``, which gives way to the others.
+- ``send_urgent_batch``, ``send_bulk_batch``, ``send_digest_batch``: a batch of a large lane
+  (``deliveries.<channel>.urgent``, ``.bulk``, ``.digest``), which gives way to the more urgent
+  ones (``streams.lanes``).
 - ``track_receipt``: a provider's receipt on ``receipts`` -> the ledger (``streams.track``).
 - ``sweep_outbox``: republish events accepted but not processed (a leader timer runs it).
 - ``release_scheduled``: publish what the scheduler holds once it is due (a leader timer too).
@@ -26,6 +28,7 @@ from streams.deps import Deps
 from streams.digests import DIGEST_DUE, DigestDue, release_digest
 from streams.expand import expand_announcement, expand_cancellation, expand_shard
 from streams.fallback import FALLBACK_DUE, FallbackDue, release_fallback
+from streams.lanes import BULK, DIGEST, URGENT
 from streams.ledger import STORE_AWAY
 from streams.records import dead_letter, loads_any
 from streams.scheduler import release
@@ -40,14 +43,24 @@ __all__ = [
     "release_scheduled",
     "send_batch",
     "send_bulk_batch",
+    "send_digest_batch",
+    "send_urgent_batch",
     "sweep_outbox",
     "track_receipt",
 ]
 log = logging.getLogger("notifier.streams")
 
 
+async def send_urgent_batch(raw: bytes, deps: Deps) -> dict[str, int]:
+    return await send_batch(raw, deps, lane=URGENT)
+
+
 async def send_bulk_batch(raw: bytes, deps: Deps) -> dict[str, int]:
-    return await send_batch(raw, deps, bulk=True)
+    return await send_batch(raw, deps, lane=BULK)
+
+
+async def send_digest_batch(raw: bytes, deps: Deps) -> dict[str, int]:
+    return await send_batch(raw, deps, lane=DIGEST)
 
 
 SWEEP_AFTER_SECONDS = 30.0

@@ -1,48 +1,127 @@
-"""The bulk lane gives way: while a batch of the normal lane (``deliveries.<channel>``: events
-of up to a few thousand recipients, confirmations, request updates) is going out in this worker,
-the senders of the same channel's bulk lane (``deliveries.<channel>.bulk``: the shards of a
-city-wide alert) wait before their next message. Both lanes share the worker's event loop and
-the channel's connections; without this, a neighbourhood event waited behind a city-wide alert's
-traffic (p99 3.9 s in ``bench/citywide.py``). A normal batch is small, so the bulk lane is held
-for seconds at most; per channel, so that a normal batch waiting on its channel's rate limit
-holds back no other channel."""
+"""Small never waits behind large (DESIGN.md, invariant 7). Deliveries go in four lanes, the
+most urgent first, each with its own topics (``streams.topics``) and agents:
+
+- ``small``: ``deliveries.<channel>``: events of up to a shard's audience (a street, a quartier),
+  whatever their severity; confirmations, sign-in links, request updates, fallbacks;
+- ``urgent``: ``deliveries.<channel>.urgent``: the shards of a large severe or extreme event;
+- ``bulk``: ``deliveries.<channel>.bulk``: the shards of any other large event;
+- ``digest``: ``deliveries.<channel>.digest``: the daily and weekly digests.
+
+A lane's topics keep its records from queueing behind another lane's in Kafka; the lanes still
+share the worker's event loop, the channels' connections, Redis, the providers and the machine.
+So before each message (and each batch written by an expansion) a large lane takes its
+``turn``: it waits while a more urgent lane has work going in this worker, and, for every lane
+but ``small``, while a small batch goes out in another worker of the group (each worker says so
+in Redis and reads the others' word every ``POLL_SECONDS``: ``run``). A small batch is done in
+milliseconds when it has the machine; the large one loses that much. Measured in
+``bench/citywide.py``: a neighbourhood event posted during the city-wide drain waited p99 ~0.8 s
+while only the same channel's bulk lane gave way in the same worker, the email round trips
+queueing behind the other channels' traffic and the other worker's.
+
+A small batch whose channel has a rate limit in its city goes at the limit's pace, not the
+machine's: it holds back only its channel's large lanes, in this worker.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import time
 from collections.abc import Iterator
+from typing import Any
 
-
-class _Lane:
-    def __init__(self) -> None:
-        self.normal = 0  # normal-lane batches going out now
-        self.clear = asyncio.Event()
-        self.clear.set()
+SMALL, URGENT, BULK, DIGEST = LANES = ("small", "urgent", "bulk", "digest")
+KEY = "n:lanes:small"  # sorted set: worker instance -> until when its word holds (epoch s)
+POLL_SECONDS = 0.05  # how often a worker reads the others' word (a command a poll)
+HOLDS_SECONDS = 2.0  # a worker's word lapses this long after its last poll (a dead worker's)
+log = logging.getLogger("notifier.streams")
 
 
 class Lanes:
-    def __init__(self) -> None:
-        self._lanes: dict[str, _Lane] = {}
+    """The lanes of one worker. ``redis`` and ``instance``: to hear of and tell the other
+    workers' small batches (``run``); without them, this worker's lanes only. ``key``: where
+    the workers of one group tell each other (``KEY`` behind the deployment's topic prefix)."""
 
-    def _lane(self, channel: str) -> _Lane:
-        return self._lanes.setdefault(channel, _Lane())
+    def __init__(self, redis: Any = None, instance: str = "", key: str = KEY) -> None:
+        self.redis, self.instance, self.key = redis, instance, key
+        self._going = dict.fromkeys(LANES, 0)  # batches going in this worker, per lane
+        self._paced: dict[str, int] = {}  # small batches at a rate limit's pace, per channel
+        self.elsewhere = False  # a small batch goes out in another worker
+        self._changed = asyncio.Event()
+        self._told = False  # what Redis holds of this worker's word
+        self._wake = asyncio.Event()
 
     @contextlib.contextmanager
-    def normal(self, channel: str) -> Iterator[None]:
-        """Around a normal-lane batch: the channel's bulk lane waits meanwhile."""
-        lane = self._lane(channel)
-        lane.normal += 1
-        lane.clear.clear()
+    def going(self, lane: str, channel: str = "", paced: bool = False) -> Iterator[None]:
+        """Around a batch (or an expansion) of ``lane``: the less urgent lanes wait meanwhile.
+        ``paced``: a small batch at its channel's rate limit (the module's docstring)."""
+        if paced:
+            self._paced[channel] = self._paced.get(channel, 0) + 1
+        else:
+            self._going[lane] += 1
+            if lane == SMALL and self._going[SMALL] == 1:
+                self._wake.set()  # tell the others now, not at the next poll
         try:
             yield
         finally:
-            lane.normal -= 1
-            if not lane.normal:
-                lane.clear.set()
+            if paced:
+                self._paced[channel] -= 1
+            else:
+                self._going[lane] -= 1
+                if lane == SMALL and not self._going[SMALL]:
+                    self._wake.set()
+            self._changed_now()
 
-    async def bulk_turn(self, channel: str) -> None:
-        """Before a bulk-lane message: wait while a normal-lane batch of the channel goes out."""
-        lane = self._lane(channel)
-        if not lane.clear.is_set():
-            await lane.clear.wait()
+    def ahead(self, lane: str, channel: str = "") -> bool:
+        """Whether work more urgent than ``lane`` goes (then ``lane`` waits)."""
+        if lane == SMALL:
+            return False
+        if self._going[SMALL] or self.elsewhere or self._paced.get(channel):
+            return True
+        return any(self._going[more] for more in LANES[1 : LANES.index(lane)])
+
+    async def turn(self, lane: str, channel: str = "") -> None:
+        """Before a message (or a batch written) of ``lane``: wait while more urgent work goes."""
+        while self.ahead(lane, channel):
+            await self._changed.wait()
+
+    def _changed_now(self) -> None:
+        """Wake every waiter to look again."""
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    async def run(self) -> None:
+        """Forever: tell the other workers whether a small batch goes out here, and hear
+        whether one goes out in another. Redis away: the lanes go as if none did."""
+        if self.redis is None:
+            return
+        while True:
+            try:
+                await self.poll()
+            except Exception as e:  # never stop for it; a large lane must not stay held
+                log.warning("lanes: %s: %s", type(e).__name__, e)
+                if self.elsewhere:
+                    self.elsewhere = False
+                    self._changed_now()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+            self._wake.clear()
+
+    async def poll(self) -> None:
+        """One round: this worker's word written (or taken back), the others' read."""
+        now = time.time()
+        pipe = self.redis.pipeline(transaction=False)
+        small = self._going[SMALL] > 0
+        if small:
+            pipe.zadd(self.key, {self.instance: now + HOLDS_SECONDS})
+        elif self._told:
+            pipe.zrem(self.key, self.instance)
+        pipe.zrangebyscore(self.key, now, "+inf")
+        *_, holders = await pipe.execute()
+        self._told = small
+        mine = (self.instance, self.instance.encode())  # as the client decodes, or not
+        elsewhere = any(h not in mine for h in holders)
+        if elsewhere != self.elsewhere:
+            self.elsewhere = elsewhere
+            self._changed_now()

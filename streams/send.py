@@ -55,6 +55,7 @@ from channels.sms import OptedOutError, Sms
 from streams import dead_letters, quotas
 from streams.deps import Deps
 from streams.fallback import FROM_CHANNELS, FallbackDue
+from streams.lanes import SMALL
 from streams.ledger import LEASE_SECONDS, STORE_AWAY
 from streams.metrics import observe_many
 from streams.records import DeliveryBatch, Recipient, dead_letter
@@ -89,23 +90,21 @@ GONE: tuple[tuple[type[Exception], str, str], ...] = (
 )
 
 
-async def send_batch(raw: bytes, deps: Deps, bulk: bool = False) -> dict[str, int]:
+async def send_batch(raw: bytes, deps: Deps, lane: str = SMALL) -> dict[str, int]:
     """Hand each notification of a batch over once; the outcome counts of this call.
 
     The batch is claimed a chunk at a time (the module's docstring), so claims are never held
     for long and a rate-limited batch does not outlive the claims' lease. Every recipient is
-    dealt with before the batch may fail. ``bulk``: a batch of the bulk lane, which gives way
-    to the normal lane (``streams.lanes``)."""
+    dealt with before the batch may fail. ``lane``: the batch's (``streams.lanes``); a large
+    lane's batch gives way to the more urgent ones before each message."""
     batch = DeliveryBatch.from_wire(raw)
     await deps.cities.ensure(batch.city)  # its senders and quotas, if made since we started
-    sender = _Sender(batch, deps, bulk, _holder(raw, deps))
+    sender = _Sender(batch, deps, lane, _holder(raw, deps))
     stale = await _stale(batch, deps)
     if stale:
         await sender.end([(r, stale, None) for r in batch.recipients])
-    elif bulk:
-        await sender.run(batch.recipients)
     else:
-        with deps.lanes.normal(batch.channel):
+        with deps.lanes.going(lane, batch.channel, paced=lane == SMALL and sender.limited):
             await sender.run(batch.recipients)
     outcomes = sender.outcomes
     await deps.quotas.settle(batch.city, batch.channel, sender.quota, outcomes.get("sent", 0))
@@ -140,9 +139,9 @@ class _Sender:
     nothing more is handed over."""
 
     def __init__(
-        self, batch: DeliveryBatch, deps: Deps, bulk: bool = False, holder: str = ""
+        self, batch: DeliveryBatch, deps: Deps, lane: str = SMALL, holder: str = ""
     ) -> None:
-        self.batch, self.deps, self.bulk, self.holder = batch, deps, bulk, holder
+        self.batch, self.deps, self.lane, self.holder = batch, deps, lane, holder
         self.channel = deps.channels.get(batch.channel)
         self.messages = _Messages(batch, deps)
         configured = deps.city(batch.city).monthly_quotas.get(batch.channel)
@@ -201,16 +200,16 @@ class _Sender:
                 self.failed(e)
 
     def _ready(self) -> _Claimed | None:
-        """The next claimed message, if one is there (none in the bulk lane, which first waits
+        """The next claimed message, if one is there (none in a large lane, which first waits
         its turn: ``_next``)."""
-        if self.store_away or self.bulk:
+        if self.store_away or self.lane != SMALL:
             return None
         self._claim_ahead()
         return self._queue.popleft() if self._queue else None
 
     async def _next(self) -> _Claimed | None:
-        if self.bulk:
-            await self.deps.lanes.bulk_turn(self.batch.channel)
+        if self.lane != SMALL:
+            await self.deps.lanes.turn(self.lane, self.batch.channel)
         while not self.store_away:
             self._claim_ahead()
             if self._queue:

@@ -24,11 +24,18 @@ NAMES = {
     "email": "deliveries.email",
     "sms": "deliveries.sms",
     "push": "deliveries.push",
-    # the batches of audiences over a fan-out shard (city-wide alerts): their own lane, so that
-    # a neighbourhood's messages never wait behind a million others (``streams.expand``)
+    # the large lanes (``streams.lanes``): the batches of a large audience's shards, severe or
+    # extreme ones first, then the others; the digests last. A neighbourhood's messages never
+    # wait behind a million others in Kafka
+    "email_urgent": "deliveries.email.urgent",
+    "sms_urgent": "deliveries.sms.urgent",
+    "push_urgent": "deliveries.push.urgent",
     "email_bulk": "deliveries.email.bulk",
     "sms_bulk": "deliveries.sms.bulk",
     "push_bulk": "deliveries.push.bulk",
+    "email_digest": "deliveries.email.digest",
+    "sms_digest": "deliveries.sms.digest",
+    "push_digest": "deliveries.push.digest",
     "receipts": "receipts",
     "dead_letters": "dead-letters",
 }
@@ -42,9 +49,15 @@ class TopicNames:
     email: str
     sms: str
     push: str
+    email_urgent: str
+    sms_urgent: str
+    push_urgent: str
     email_bulk: str
     sms_bulk: str
     push_bulk: str
+    email_digest: str
+    sms_digest: str
+    push_digest: str
     receipts: str
     dead_letters: str
 
@@ -52,9 +65,9 @@ class TopicNames:
     def with_prefix(cls, prefix: str) -> TopicNames:
         return cls(**{attr: prefix + name for attr, name in NAMES.items()})
 
-    def deliveries(self, channel: str, bulk: bool = False) -> str:
-        """The topic of a channel's delivery batches: the bulk lane for large audiences."""
-        return str(getattr(self, f"{channel}_bulk" if bulk else channel))
+    def deliveries(self, channel: str, lane: str = "small") -> str:
+        """The topic of a channel's delivery batches in a lane (``streams.lanes``)."""
+        return str(getattr(self, channel if lane == "small" else f"{channel}_{lane}"))
 
 
 def declare(app: faust.App, names: TopicNames) -> dict[str, faust.TopicT]:

@@ -3,8 +3,9 @@ has waited, and which are ``sending`` past their lease (their sender died or is 
 
 Read from the ledger's two indexes (``streams.ledger``): the active events (those with
 notifications not final yet, by when their first were queued) and each channel's claims (by when
-claimed). An event's lane is the one its batches went to: ``bulk`` for an audience cut into
-shards (``streams.fanout.SHARD_SIZE``), else ``normal``. The leader's timer puts the figures on
+claimed). An event's lane is the one its batches went to (``streams.lanes``: ``small``, or for an
+audience cut into shards ``urgent`` or ``bulk`` by its severity, as its expansion wrote it; a
+digest's ``digest``). The leader's timer puts the figures on
 the worker's ``/metrics``; ``notifier stuck`` prints them per event with a hint of why.
 """
 
@@ -17,11 +18,11 @@ from redis.asyncio import Redis
 
 from streams.deps import Deps
 from streams.fanout import SHARD_SIZE
+from streams.lanes import BULK, DIGEST, LANES, SMALL
 from streams.ledger import LEASE_SECONDS
 from subscriptions.store import key
 
 CHANNELS = ("email", "sms", "push")
-LANES = ("normal", "bulk")
 MAX_EVENTS = 1000  # active events read per city and tick (the oldest first)
 MAX_STUCK = 10_000  # stuck claims read per city and channel
 
@@ -67,12 +68,12 @@ async def backlogs(redis: Redis, city: str, now: float | None = None) -> list[Ba
     async with redis.pipeline(transaction=False) as p:
         for event, _ in events:
             p.hgetall(key(city, "event", event, "counts"))
-            p.hget(key(city, "event", event), "matched")
+            p.hmget(key(city, "event", event), "lane", "matched")
         rows = await p.execute()
     out: dict[tuple[str, str], Backlog] = {}
     done = []
-    for (event, since), counts, matched in zip(events, rows[::2], rows[1::2], strict=True):
-        lane = "bulk" if int(matched or 0) > SHARD_SIZE else "normal"
+    for (event, since), counts, (lane, matched) in zip(events, rows[::2], rows[1::2], strict=True):
+        lane = lane or _lane(event, int(matched or 0))
         pending = False
         for channel in CHANNELS:
             queued = int(counts.get(f"{channel}:queued", 0))
@@ -89,6 +90,13 @@ async def backlogs(redis: Redis, city: str, now: float | None = None) -> list[Ba
     await _stuck(redis, city, now, out)
     await _retries(redis, city, now, out)
     return sorted(out.values(), key=lambda b: (b.queued_since or now, b.event, b.channel))
+
+
+def _lane(event: str, matched: int = 0) -> str:
+    """The lane of an event whose expansion did not say it (a digest's; before the lanes)."""
+    if event.startswith("digest-"):
+        return DIGEST
+    return BULK if matched > SHARD_SIZE else SMALL
 
 
 async def _stuck(redis: Redis, city: str, now: float, out: dict[tuple[str, str], Backlog]) -> None:
@@ -112,7 +120,7 @@ async def _stuck(redis: Redis, city: str, now: float, out: dict[tuple[str, str],
                 continue
             b = out.get((event, channel))
             if b is None:  # an event past MAX_EVENTS, or its counts lag: still stuck
-                b = out[(event, channel)] = Backlog(city, event, channel, "normal", sending=1)
+                b = out[(event, channel)] = Backlog(city, event, channel, _lane(event), sending=1)
             b.stuck += 1
             b.stuck_since = claimed if b.stuck_since is None else min(b.stuck_since, claimed)
             if holder and holder not in b.holders:

@@ -61,5 +61,5 @@ async def accepted(d: Deps, areas: list[str], **kw: str) -> Announcement:
     return a
 
 
-def batches(published: Published) -> list[DeliveryBatch]:
-    return [DeliveryBatch.from_wire(v) for t, _, v in published if t == "deliveries.email"]
+def batches(published: Published, topic: str = "deliveries.email") -> list[DeliveryBatch]:
+    return [DeliveryBatch.from_wire(v) for t, _, v in published if t == topic]

@@ -111,7 +111,7 @@ async def test_the_shipped_alert_rules_fire_on_a_real_workers_figures(
             return None
         return (
             figures
-            if ("notifier_stuck_notifications", (("channel", "email"), ("lane", "normal")))
+            if ("notifier_stuck_notifications", (("channel", "email"), ("lane", "small")))
             in figures
             else None
         )
@@ -154,10 +154,10 @@ async def test_the_shipped_alert_rules_fire_on_a_real_workers_figures(
         f = await scrape(port)
         dead = sum(v for (n, _), v in f.items() if n == "notifier_dead_letters_total")
         stuck = f.get(
-            ("notifier_stuck_notifications", (("channel", "email"), ("lane", "normal"))), 0
+            ("notifier_stuck_notifications", (("channel", "email"), ("lane", "small"))), 0
         )
         lag = f.get(
-            ("notifier_oldest_queued_seconds", (("channel", "email"), ("lane", "normal"))), 0
+            ("notifier_oldest_queued_seconds", (("channel", "email"), ("lane", "small"))), 0
         )
         return f if dead >= REFUSED and stuck == 1 and lag > 3000 else None
 
@@ -180,7 +180,7 @@ async def test_the_shipped_alert_rules_fire_on_a_real_workers_figures(
             rules_test(healthy, after, 20, {
                 "NotifierAlertLag": [{"channel": "email", **page}],
                 "NotifierBulkLag": [],
-                "NotifierStuckNotifications": [{"channel": "email", "lane": "normal", **page}],
+                "NotifierStuckNotifications": [{"channel": "email", "lane": "small", **page}],
                 "NotifierDeadLettersGrowing": [{"severity": "ticket"}],
                 "NotifierProviderErrors": [{"channel": "email", **page}],
             }),

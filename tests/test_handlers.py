@@ -27,6 +27,7 @@ from streams.ratelimit import RateLimiter
 from streams.records import DeliveryBatch
 from streams.scheduler import Backoff
 from streams.send import CHUNK_PER_SENDER, send_batch, unrecorded_at_most
+from streams.watch import backlogs
 from subscriptions.cadence import parse_cadence
 from subscriptions.errors import InvalidInput
 from subscriptions.preferences import parse_quiet_hours
@@ -515,8 +516,9 @@ async def test_a_daily_digest_goes_out_once_without_what_was_cancelled(
     assert json.loads(due)["type"] == "DigestDue/1"
     assert await handle_city_event(due, d) == 1
     assert await handle_city_event(due, d) == 0  # released twice: sent once
-    [digest] = [b for b in batches(published) if b.kind == "digest"]
-    assert await send_batch(digest.to_wire(), d) == {"sent": 1}
+    # digests last: their own lane, behind every event's
+    [digest] = [b for b in batches(published, "deliveries.email.digest") if b.kind == "digest"]
+    assert await send_batch(digest.to_wire(), d, lane="digest") == {"sent": 1}
     [mail] = [m for m in sink.messages if m["To"] == "digest@example.org"]
     assert mail["Subject"] == "Paris : 1 information du jour"
     text = mail.get_body(("plain",)).get_content()
@@ -601,6 +603,28 @@ async def test_the_fallback_preference_takes_only_sms_and_email(
             await d.store.set_preferences("paris", c.id, fallback=wrong)
     updated = await d.store.set_preferences("paris", c.id, fallback=("sms", "email"))
     assert updated.fallback == ("sms", "email") and updated.public()["fallback"] == ["sms", "email"]
+
+
+async def test_a_large_severe_audience_goes_in_the_urgent_lane_ahead_of_the_others(
+    deps: tuple[Deps, Published], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Among large ones, the more severe first (``streams.lanes``): its own topics, whose
+    batches the bulk and digest lanes give way to; the watch knows the event's lane."""
+    d, published = deps
+    monkeypatch.setattr("streams.expand.SHARD_SIZE", 3)
+    monkeypatch.setattr("streams.fanout.SHARD_SIZE", 3)
+    for i in range(5):
+        await citizen(d.store, f"c{i}@example.org", "75105")
+    severe = await accepted(d, ["75105"], category="safety", severity="severe")
+    await expand_announcement(severe, d)
+    for raw in [v for t, _, v in published if t == "fanout"]:
+        await handlers.expand_shard(raw, d)
+    urgent = [v for t, _, v in published if t.startswith("deliveries")]
+    assert {t for t, _, _ in published if t.startswith("deliveries")} == {"deliveries.email.urgent"}
+    assert sum(len(DeliveryBatch.from_wire(v).recipients) for v in urgent) == 5
+    assert (await d.events.get("paris", severe.id))["lane"] == "urgent"
+    [backlog] = await backlogs(d.store.redis, "paris")
+    assert (backlog.event, backlog.lane, backlog.queued) == (severe.id, "urgent", 5)
 
 
 async def test_a_large_audience_goes_in_shards_and_its_batches_in_the_bulk_lane(

@@ -52,13 +52,15 @@ def test_the_worker_registers_the_expected_agents(tmp_path: Path) -> None:
         "notifier.send-email": {"x.deliveries.email"},
         "notifier.send-sms": {"x.deliveries.sms"},
         "notifier.send-push": {"x.deliveries.push"},
-        "notifier.send-email-bulk": {"x.deliveries.email.bulk"},
-        "notifier.send-sms-bulk": {"x.deliveries.sms.bulk"},
-        "notifier.send-push-bulk": {"x.deliveries.push.bulk"},
+        **{
+            f"notifier.send-{channel}-{lane}": {f"x.deliveries.{channel}.{lane}"}
+            for channel in ("email", "sms", "push")
+            for lane in ("urgent", "bulk", "digest")
+        },
         "notifier.track-receipts": {"x.receipts"},
     }
-    # warm-up; outbox sweep, scheduler, cities, backlog watch, heartbeat, consumer lag
-    assert len(app._app_tasks) == 7
+    # warm-up, lanes; outbox sweep, scheduler, cities, backlog watch, heartbeat, consumer lag
+    assert len(app._app_tasks) == 8
     assert app.conf.web_enabled is False
 
 

@@ -29,11 +29,11 @@ async def test_a_queued_event_shows_its_age_and_leaves_the_watch_once_sent(
     await expand_announcement(await accepted(d, ["75105"]), d)
     later = queued_at + 300
     [b] = await backlogs(d.store.redis, "paris", later)
-    assert (b.event, b.channel, b.lane, b.queued, b.stuck) == ("evt_1", "email", "normal", 3, 0)
+    assert (b.event, b.channel, b.lane, b.queued, b.stuck) == ("evt_1", "email", "small", 3, 0)
     assert b.hint(later).startswith("queued and not picked up")
     f = figures([b], later)
-    assert 299 <= f.oldest_queued[("email", "normal")] <= 301
-    assert f.oldest_queued[("email", "bulk")] == 0 and f.stuck[("email", "normal")] == 0
+    assert 299 <= f.oldest_queued[("email", "small")] <= 301
+    assert f.oldest_queued[("email", "bulk")] == 0 and f.stuck[("email", "small")] == 0
     [(_, _, raw)] = [p for p in published if p[0] == "deliveries.email"]
     assert await send_batch(raw, d) == {"sent": 3}
     assert await backlogs(d.store.redis, "paris", later) == []
@@ -58,7 +58,7 @@ async def test_a_claim_left_by_a_dead_sender_is_stuck_past_its_lease_then_taken_
     [b] = await backlogs(d.store.redis, "paris", after)
     assert (b.stuck, b.holders) == (1, ("dead-worker:1",))
     assert b.hint(after).startswith("sending past its lease")
-    assert figures([b], after).stuck[("email", "normal")] == 1
+    assert figures([b], after).stuck[("email", "small")] == 1
     # the lease over, the batch run again takes the claim back and sends it
     await d.store.redis.hset(f"n:paris:notif:{nid}", "claimed_at", int(time.time()) - 500)
     assert await send_batch(raw, d) == {"sent": 1}
@@ -81,7 +81,7 @@ async def test_a_notification_waiting_for_its_retry_is_not_lag(
     [b] = await backlogs(d.store.redis, "paris", now)
     assert (b.queued, b.sending) == (1, 0) and b.waiting_for_retry(now)
     assert "421" in b.hint(now)
-    assert figures([b], now).oldest_queued[("email", "normal")] == 0
+    assert figures([b], now).oldest_queued[("email", "small")] == 0
     assert await d.store.redis.zcard("n:paris:sending:email") == 0  # released
 
 
@@ -103,5 +103,5 @@ async def test_notifier_stuck_lists_what_waits_and_why(
     assert out.returncode == 0, out.stderr
     header, line = out.stdout.strip().splitlines()
     assert header.split()[:4] == ["city", "event", "channel", "lane"]
-    assert line.split()[:6] == ["paris", "evt_1", "email", "normal", "1", "0"]
+    assert line.split()[:6] == ["paris", "evt_1", "email", "small", "1", "0"]
     assert "a@example.org" not in out.stdout

@@ -37,6 +37,7 @@ from notifier.twilio_fake import FakeMessage
 from notifier.wiring import build_deps, make_channels
 from streams.deps import Deps
 from streams.handlers import handle_city_event
+from streams.lanes import LANES
 from streams.requests import handle_request_status
 from streams.send import send_batch
 from subscriptions.areas import load_catalogue
@@ -176,7 +177,7 @@ class Stage:
         """What the worker's agents would do with everything published, until nothing is left
         (a handler that raises fails the example: that would be a third outcome)."""
         t = self.deps.topics
-        deliveries = {t.deliveries(ch, bulk) for ch in CHANNELS for bulk in (False, True)}
+        deliveries = {t.deliveries(ch, lane): lane for ch in CHANNELS for lane in LANES}
         while self.published:
             topic, _, raw = self.published.pop(0)
             if topic == t.city_events:
@@ -184,7 +185,7 @@ class Stage:
             elif topic == t.request_status:
                 await handle_request_status(raw, self.deps)
             elif topic in deliveries:
-                outcomes = await send_batch(raw, self.deps, bulk=topic.endswith(".bulk"))
+                outcomes = await send_batch(raw, self.deps, lane=deliveries[topic])
                 self.outcomes.append((topic, outcomes))
             elif topic == t.dead_letters:
                 self.dead_letters.append(raw)
