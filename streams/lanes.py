@@ -48,6 +48,7 @@ class Lanes:
         self._going = dict.fromkeys(LANES, 0)  # batches going in this worker, per lane
         self._paced: dict[str, int] = {}  # small batches at a rate limit's pace, per channel
         self.elsewhere = False  # a small batch goes out in another worker
+        self.waiting = 0  # turns waiting now
         self._changed = asyncio.Event()
         self._told = False  # what Redis holds of this worker's word
         self._wake = asyncio.Event()
@@ -84,7 +85,11 @@ class Lanes:
     async def turn(self, lane: str, channel: str = "") -> None:
         """Before a message (or a batch written) of ``lane``: wait while more urgent work goes."""
         while self.ahead(lane, channel):
-            await self._changed.wait()
+            self.waiting += 1
+            try:
+                await self._changed.wait()
+            finally:
+                self.waiting -= 1
 
     def _changed_now(self) -> None:
         """Wake every waiter to look again."""

@@ -22,6 +22,7 @@ from streams.deps import Deps
 from streams.expand import expand_announcement
 from streams.fallback import FallbackDue, release_fallback
 from streams.handlers import handle_city_event, release_scheduled, sweep_outbox
+from streams.lanes import SMALL
 from streams.ledger import LEASE_SECONDS
 from streams.ratelimit import RateLimiter
 from streams.records import DeliveryBatch
@@ -31,7 +32,7 @@ from streams.watch import backlogs
 from subscriptions.cadence import parse_cadence
 from subscriptions.errors import InvalidInput
 from subscriptions.preferences import parse_quiet_hours
-from tests.conftest import SmtpSink
+from tests.conftest import SmtpSink, eventually
 from tests.handler_stage import (
     Published,
     accepted,
@@ -625,6 +626,25 @@ async def test_a_large_severe_audience_goes_in_the_urgent_lane_ahead_of_the_othe
     assert (await d.events.get("paris", severe.id))["lane"] == "urgent"
     [backlog] = await backlogs(d.store.redis, "paris")
     assert (backlog.event, backlog.lane, backlog.queued) == (severe.id, "urgent", 5)
+
+
+async def test_a_shards_expansion_writes_nothing_while_a_small_batch_goes_out(
+    deps: tuple[Deps, Published], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small never waits behind large, in the worker too: the expansion takes its turn."""
+    d, published = deps
+    monkeypatch.setattr("streams.expand.SHARD_SIZE", 3)
+    monkeypatch.setattr("streams.fanout.SHARD_SIZE", 3)
+    for i in range(5):
+        await citizen(d.store, f"c{i}@example.org", "75105")
+    await expand_announcement(await accepted(d, ["75105"]), d)
+    shard = next(v for t, _, v in published if t == "fanout")
+    with d.lanes.going(SMALL, "sms"):
+        expanding = asyncio.create_task(handlers.expand_shard(shard, d))
+        await eventually(lambda: d.lanes.waiting == 1, what="the expansion waiting its turn")
+        assert not [t for t, _, _ in published if t.startswith("deliveries")]
+    assert await expanding == 3
+    assert {t for t, _, _ in published if t.startswith("deliveries")} == {"deliveries.email.bulk"}
 
 
 async def test_a_large_audience_goes_in_shards_and_its_batches_in_the_bulk_lane(
