@@ -41,10 +41,6 @@ class WebhookError(ValueError):
     """A request that claims to come from Twilio cannot be used."""
 
 
-class SignatureError(WebhookError):
-    """``X-Twilio-Signature`` is missing or does not match the URL and parameters."""
-
-
 @dataclasses.dataclass(frozen=True)
 class StatusCallback:
     message_sid: str
@@ -84,13 +80,6 @@ def signature_valid(
     if not signature or not auth_token:
         return False
     return bool(RequestValidator(auth_token).validate(url, params, signature))
-
-
-def verify_signature(
-    auth_token: str, url: str, params: Mapping[str, str], signature: str | None
-) -> None:
-    if not signature_valid(auth_token, url, params, signature):
-        raise SignatureError("X-Twilio-Signature does not match")
 
 
 def _required(params: Mapping[str, str], name: str) -> str:

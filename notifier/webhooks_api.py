@@ -11,7 +11,6 @@ as the first was and changes nothing (``notifier.webhook_replays``).
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from typing import TypeVar
 from xml.sax.saxutils import escape
@@ -30,20 +29,12 @@ from notifier.keys import DEPS, SETTINGS
 from notifier.webhook_replays import once
 from streams.deps import Deps
 from streams.records import Receipt
+from subscriptions.sms_replies import act_on
 
 log = logging.getLogger("notifier.webhooks")
 SIGNATURE = "X-Twilio-Signature"
 FORM = "application/x-www-form-urlencoded"
 T = TypeVar("T")
-CODE = re.compile(r"\d{6}")
-CONFIRMED = {
-    "fr": "Numéro confirmé : vous recevrez les alertes choisies. STOP pour ne plus recevoir.",
-    "en": "Number confirmed: you will get the alerts you chose. STOP to opt out.",
-}
-HELP = {
-    "fr": "Alertes de {city} : répondez STOP pour ne plus recevoir de SMS, START pour reprendre.",
-    "en": "{city} alerts: reply STOP to stop text messages, START to get them again.",
-}
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
@@ -86,18 +77,15 @@ async def status_callback(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-async def _language(deps: Deps, city: str, cid: str) -> str:
-    return (await deps.store.citizen(city, cid)).language
-
-
 async def inbound(request: web.Request) -> web.Response:
-    """STOP (and ARRET…) switches the number off for every subscription; START on again."""
+    """An SMS from a citizen (STOP, START, HELP, their code): what it asks done, by
+    ``subscriptions.sms_replies``; the reply, worded by ``templates/``, as TwiML."""
     city, deps = city_of(request), request.app[DEPS]
     sms = await _verified(request, parse_inbound_sms)
     if isinstance(sms, web.Response):
         return sms
     async with once(deps.store.redis, city, "inbound", sms.message_sid) as first:
-        reply = await _act_on(deps, city, sms) if first else ""  # a replay changes nothing
+        reply = await _reply_to(deps, city, sms) if first else ""  # a replay changes nothing
     message = f"<Message>{escape(reply)}</Message>" if reply else ""
     return web.Response(
         text=f'<?xml version="1.0" encoding="UTF-8"?><Response>{message}</Response>',
@@ -105,21 +93,10 @@ async def inbound(request: web.Request) -> web.Response:
     )
 
 
-async def _act_on(deps: Deps, city: str, sms: InboundSms) -> str:
+async def _reply_to(deps: Deps, city: str, sms: InboundSms) -> str:
     """What the message asks, done; the reply to text back ("" for none)."""
-    cp = await deps.store.contact_by_address(city, "sms", sms.from_)
-    reply = ""
-    if sms.keyword == "HELP":
-        lang = await _language(deps, city, cp.citizen) if cp is not None else "fr"
-        reply = HELP.get(lang, HELP["fr"]).format(city=deps.city_name(city))
-    elif cp is not None and sms.keyword == "STOP":
-        await deps.store.set_contact_status(city, cp.id, "opted_out", "SMS STOP")
-    elif cp is not None and sms.keyword == "START" and cp.status == "opted_out":
-        await deps.store.set_contact_status(city, cp.id, "confirmed", "SMS START")
-    elif cp is not None and cp.status == "pending" and CODE.fullmatch(sms.body.strip()):
-        # replying with the code confirms the number: no token needed (an imported phone-only
-        # citizen has none), the reply comes from the number itself
-        if await deps.store.check_code(city, cp.id, sms.body.strip()):
-            await deps.store.set_contact_status(city, cp.id, "confirmed", "SMS code reply")
-            reply = CONFIRMED.get(await _language(deps, city, cp.citizen), CONFIRMED["fr"])
-    return reply
+    answer = await act_on(deps.store, city, sms.from_, sms.keyword, sms.body)
+    if answer is None:
+        return ""
+    context = {"city_name": deps.city_name(city)}
+    return deps.renderer.render(answer.reply, "sms", answer.language, context)

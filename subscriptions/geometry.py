@@ -12,7 +12,7 @@ from typing import Any
 
 import pyproj
 import shapely
-from shapely.geometry import Point, mapping, shape
+from shapely.geometry import Point, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
@@ -105,7 +105,3 @@ def parse_polygon(
     if metric.area == 0:
         raise InvalidInput(field, "has no area")
     return value, metric
-
-
-def to_geojson(geom: BaseGeometry) -> dict[str, Any]:
-    return dict(mapping(geom))

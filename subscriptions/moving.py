@@ -32,7 +32,6 @@ from subscriptions.subscription import Subscription, parse_subscription
 
 DEFAULT_RADIUS_M = 500.0
 LEFTOVER_SECONDS = 7 * 86400
-SURFACES = ("area", "point", "polygon")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,10 +1,11 @@
 """The sandboxed renderer of the message templates.
 
-Files are ``templates/<kind>/<part>.<language>.j2`` where part is ``email_subject``,
-``email_text`` or ``email_html``. HTML parts are autoescaped, the others are not; an
-undefined variable is an error. Content written by departments is passed as data and never
-evaluated as template code. ``Renderer.check()`` loads every template at start-up, so a broken
-template stops the start with a clear message instead of failing a send.
+Files are ``templates/<kind>/<part>.<language>.j2`` where part is one of the ``PARTS`` of the
+kind's ``CHANNELS`` (``email_subject``, ``email_text``, ``email_html``, ``sms``, ``push_title``,
+``push_body``). HTML parts are autoescaped, the others are not; an undefined variable is an
+error. Content written by departments is passed as data and never evaluated as template code.
+``Renderer.check()`` loads every template at start-up, so a broken template stops the start with
+a clear message instead of failing a send.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ KINDS = (
     "cancellation",
     "confirmation",
     "digest",
+    "help",
     "magic_link",
+    "number_confirmed",
     "request_status",
 )
 # template files per channel, and the name of what each renders
@@ -40,7 +43,9 @@ CHANNELS = {
     "cancellation": ("email", "sms", "push"),
     "confirmation": ("email", "sms"),
     "digest": ("email", "sms", "push"),
+    "help": ("sms",),  # the answer to an SMS saying HELP
     "magic_link": ("email", "sms"),
+    "number_confirmed": ("sms",),  # the answer to a right code sent back by SMS
     "request_status": ("email", "sms", "push"),
 }
 SMS_SEGMENTS = {"confirmation": 1}  # budget per kind; 2 segments for the others
@@ -87,10 +92,11 @@ class Renderer:
 
     def language_for(self, kind: str, language: str) -> str:
         """The citizen's language if the kind has it, else the city's default, else French."""
+        part = next(iter(PARTS[CHANNELS[kind][0]])) if kind in CHANNELS else "email_subject"
         for lang in (language, self.default_language, FALLBACK):
             if lang in LANGUAGES:
                 try:
-                    self.env.get_template(f"{kind}/email_subject.{lang}.j2")
+                    self.env.get_template(f"{kind}/{part}.{lang}.j2")
                     return lang
                 except JinjaError:
                     continue

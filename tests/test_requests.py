@@ -21,7 +21,6 @@ from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps
 from streams import handlers
 from streams.deps import Deps
-from streams.open311_notes import changes_from_notes
 from streams.records import DeliveryBatch
 from streams.request_records import StatusChange
 from streams.request_store import RequestStore
@@ -30,6 +29,7 @@ from streams.send import send_batch
 from subscriptions.areas import load_catalogue
 from subscriptions.store import new_id
 from subscriptions.subscription import parse_subscription
+from tests.chicago_notes import changes_from_notes
 from tests.conftest import SmtpSink
 
 DATA = Path(__file__).parent / "data" / "open311"

@@ -11,14 +11,12 @@ import pytest
 from multidict import MultiDict
 
 from channels.twilio_webhooks import (
-    SignatureError,
     WebhookError,
     compute_signature,
     keyword_of,
     parse_inbound_sms,
     parse_status_callback,
     signature_valid,
-    verify_signature,
 )
 
 DATA = Path(__file__).parent / "data" / "twilio"
@@ -61,14 +59,13 @@ def test_forged_or_missing_signatures_are_refused() -> None:
     assert not signature_valid(token, url.replace("foo=1", "foo=2"), params, good)
     assert not signature_valid(token, url, params, None)
     assert not signature_valid(token, url, params, "")
-    with pytest.raises(SignatureError):
-        verify_signature(token, url, params, good[:-2] + "A=")
+    assert not signature_valid(token, url, params, good[:-2] + "A=")
 
 
 def test_the_signed_stop_webhook() -> None:
     params = MultiDict(parse_qsl(STOP["form_body"], keep_blank_values=True))
     assert dict(params) == STOP["params"]
-    verify_signature(STOP["auth_token"], STOP["url"], params, STOP["X-Twilio-Signature"])
+    assert signature_valid(STOP["auth_token"], STOP["url"], params, STOP["X-Twilio-Signature"])
 
     sms = parse_inbound_sms(params)
     assert sms.keyword == "STOP"
@@ -82,16 +79,14 @@ def test_the_signed_stop_webhook() -> None:
 def test_a_stop_webhook_with_its_body_changed_is_refused() -> None:
     params = MultiDict(parse_qsl(STOP["form_body"], keep_blank_values=True))
     params["Body"] = "START"
-    with pytest.raises(SignatureError):
-        verify_signature(STOP["auth_token"], STOP["url"], params, STOP["X-Twilio-Signature"])
+    assert not signature_valid(STOP["auth_token"], STOP["url"], params, STOP["X-Twilio-Signature"])
     # the URL is part of what is signed: the same request posted elsewhere is refused
-    with pytest.raises(SignatureError):
-        verify_signature(
-            STOP["auth_token"],
-            "https://example.org/twilio/status",
-            MultiDict(parse_qsl(STOP["form_body"], keep_blank_values=True)),
-            STOP["X-Twilio-Signature"],
-        )
+    assert not signature_valid(
+        STOP["auth_token"],
+        "https://example.org/twilio/status",
+        MultiDict(parse_qsl(STOP["form_body"], keep_blank_values=True)),
+        STOP["X-Twilio-Signature"],
+    )
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,8 @@
-"""Status changes from an Open311 request's ``notes`` timeline (the ``extensions=true`` format
-of Chicago's 311, for one), so that a back office speaking it can feed ``request-status``.
+"""The status changes the tests replay, from the ``notes`` timelines of the 50 real Chicago
+requests in ``tests/data/open311`` (Open311 with ``extensions=true``).
+
+Test data preparation only: the service takes no notes timelines (a back office sends each
+change through the API or writes ``RequestStatusChanged/1`` itself), so this lives with the tests.
 
 Each note type becomes a status:
 
