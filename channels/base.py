@@ -5,11 +5,12 @@ per attempt (notification id, channel, provider, outcome, duration; never the ad
 translates provider errors into ``TransientChannelError`` (try again) or
 ``PermanentChannelError`` (do not). Subclasses implement ``_send()`` and ``close()``.
 
-The line goes through ``logging`` (logger ``notifier.delivery``), unless the process's logging
-setup installed a direct writer with ``write_attempt_lines_with`` (``notifier.logs`` does): that
-writer writes the same line without a ``LogRecord`` and says when the configuration is not one it
-writes for (in an event loop it writes at the end of the loop's turn: a stream that fails then
-is reported on stderr, as ``logging`` reports it, and those lines are lost).
+The line goes through ``logging`` (logger ``notifier.delivery``), unless the channel was given a
+direct writer (``attempt_lines``; the composition root gives its channels the one of the
+process's logging, ``notifier.logs.AttemptLines``): that writer writes the same line without a
+``LogRecord`` and says when the configuration is not one it writes for (in an event loop it
+writes at the end of the loop's turn: a stream that fails then is reported on stderr, as
+``logging`` reports it, and those lines are lost).
 
 A channel with ``deadlines`` (``Deadlines``: the HTTP ones) has ``send`` cut the provider call
 at its time limit, a ``TransientChannelError``; the others leave it to their client (aiosmtplib
@@ -32,26 +33,16 @@ from typing import Any, Generic, TypeVar
 log = logging.getLogger("notifier.delivery")
 ATTEMPT = "delivery notification=%s channel=%s provider=%s outcome=%s duration_ms=%.1f"
 
-# (notification id, channel, provider, outcome, duration in ms, error) -> written?
+# (notification id, channel, provider, outcome, duration in ms, error) -> written? False: the
+# logging configuration is not the one it writes for, and the line goes through ``logging``
 AttemptWriter = Callable[[str, str, str, str, float, str | None], bool]
-_write_directly: AttemptWriter | None = None
-
-
-def write_attempt_lines_with(writer: AttemptWriter | None) -> None:
-    """From now on ``Channel.send`` gives its line to ``writer`` first; when ``writer`` returns
-    False (the logging configuration is not the one it writes for), to ``logging``."""
-    global _write_directly
-    _write_directly = writer
 
 
 def log_attempt(
     notification_id: str, channel: str, provider: str, outcome: str, ms: float, error: str | None
 ) -> None:
-    """The canonical line of one attempt; ``error`` is the provider's words, masked by the logs."""
-    if _write_directly is not None and _write_directly(
-        notification_id, channel, provider, outcome, ms, error
-    ):
-        return
+    """The canonical line of one attempt, through ``logging``; ``error`` is the provider's
+    words, masked by the logs."""
     log.info(
         ATTEMPT,
         notification_id,
@@ -173,6 +164,8 @@ class Channel(abc.ABC, Generic[M]):
     name: str = ""
     provider: str = ""
     deadlines: Deadlines | None = None  # none: the provider's client keeps its own time limit
+    # writes the line of each attempt first; none, or False from it: ``logging`` writes it
+    attempt_lines: AttemptWriter | None = None
 
     async def send(self, notification_id: str, message: M) -> Sent:
         start = time.perf_counter()
@@ -208,7 +201,11 @@ class Channel(abc.ABC, Generic[M]):
                 error = type(failure).__name__
                 if isinstance(failure, ChannelError):
                     error = failure.reason
-            log_attempt(notification_id, self.name, self.provider, outcome, ms, error)
+            lines = self.attempt_lines
+            if lines is None or not lines(
+                notification_id, self.name, self.provider, outcome, ms, error
+            ):
+                log_attempt(notification_id, self.name, self.provider, outcome, ms, error)
 
     def recipient_fault(self, message: M) -> bool:
         """Whether a call cut at its time limit is the recipient's fault (``ChannelError``)."""

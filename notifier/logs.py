@@ -9,8 +9,9 @@ In the worker, a record logged while a Kafka record is handled also carries ``to
 delivery topics, ``request_id`` on request-status, ``provider_id`` on receipts).
 
 The canonical delivery line is written straight to the handler ``setup`` installed, without a
-``LogRecord`` (``AttemptLines``): the same text, at a third to a half of the cost. It is one
-line per hand-off, the busiest line there is.
+``LogRecord``, by the channels the composition root gives ``attempt_lines()`` (``AttemptLines``):
+the same text, at a third to a half of the cost. It is one line per hand-off, the busiest line
+there is.
 
 Personal data stays out in both formats: we never log an address on purpose, and as a second
 line of defence every string is masked before it is written (email addresses, phone numbers,
@@ -267,8 +268,9 @@ class Handler(logging.StreamHandler[IO[str]]):
 
 class AttemptLines:
     """``channels.base``'s canonical line (one per hand-off), written by ``setup``'s handler
-    without going through ``logging``: the text its formatter would make of the record
-    ``logging`` would build, Kafka context included.
+    without going through ``logging``, for the channels given it (``Channel.attempt_lines``):
+    the text its formatter would make of the record ``logging`` would build, Kafka context
+    included.
 
     Through ``logging`` the line cost 36-38 µs in an SMS channel's send (the record, the logger
     hierarchy, the formatter, the whole line searched for personal data), a sixth of the
@@ -384,7 +386,9 @@ class AttemptLines:
 
 
 def setup(settings: Settings, component: str, stream: IO[str] | None = None) -> Handler:
-    """Configure the root logger from the settings; the handler it installed."""
+    """Configure the root logger from the settings; the handler it installed. The process's
+    start calls it once, first: it also turns off what ``logging`` looks up for every record
+    and no format of ours shows."""
     handler = Handler(stream or sys.stderr)
     if settings.log_format == "json":
         handler.setFormatter(JsonFormatter(component))
@@ -402,8 +406,17 @@ def setup(settings: Settings, component: str, stream: IO[str] | None = None) -> 
     for name, level in QUIET.items():
         logging.getLogger(name).setLevel(max(level, root.level))
     logging.captureWarnings(True)  # warnings become records, so JSON output stays JSON
-    channels_base.write_attempt_lines_with(AttemptLines(handler))
     return handler
+
+
+def attempt_lines() -> AttemptLines | None:
+    """The writer of the delivery lines for the channels (``Channel.attempt_lines``): to the
+    handler ``setup`` installed; none when the root logger has no such handler (the channels'
+    lines then go through ``logging``)."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, Handler):
+            return AttemptLines(handler)
+    return None
 
 
 def add_kafka_context(settings: Settings) -> None:

@@ -14,6 +14,7 @@ from channels.base import Channel
 from channels.email import SmtpConfig, SmtpEmailChannel
 from channels.push import WebPushChannel
 from channels.sms import TwilioSmsChannel
+from notifier import logs
 from notifier.settings import Settings
 from streams.deps import Deps, Publish
 from streams.event_store import EventStore
@@ -54,7 +55,8 @@ def make_redis(settings: Settings) -> Redis:
 
 
 def make_channels(settings: Settings) -> dict[str, Channel[Any]]:
-    """One channel per provider this deployment is configured for."""
+    """One channel per provider this deployment is configured for, writing its delivery lines
+    straight to the handler of the process's logging (``logs.setup``, called first), if any."""
     channels: dict[str, Channel[Any]] = {
         "email": SmtpEmailChannel(
             SmtpConfig.from_url(str(settings.smtp_url)),
@@ -77,6 +79,9 @@ def make_channels(settings: Settings) -> dict[str, Channel[Any]]:
             outbound=settings.outbound,
             max_connections=settings.send_concurrency,
         )
+    lines = logs.attempt_lines()
+    for channel in channels.values():
+        channel.attempt_lines = lines
     return channels
 
 

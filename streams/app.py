@@ -1,5 +1,6 @@
 """The one Faust application. It creates the app and nothing else: the agents are registered
-by ``streams.agents.register`` from the composition root (``notifier.worker``)."""
+by ``streams.agents.register`` from the composition root (``notifier.worker``). Importing it
+changes nothing in Faust: ``create_app`` shortens the consumers' fetches (``short_fetches``)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,26 @@ from typing import Any
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
-# How long a fetch waits at the broker for records to arrive. Faust asks for 1.5 s; Kafka answers
-# as soon as a record comes, but Tansu (the broker here and in the tests) holds every fetch for
-# its whole wait, so each hop of a notification (city-events, deliveries) waited 0-1.5 s. Short
-# fetches cost a few idle requests a second per consumer, on Kafka too.
 FETCH_MAX_WAIT_MS = 100
+
+
+def short_fetches() -> None:
+    """Make the worker's consumers wait ``FETCH_MAX_WAIT_MS`` at the broker for records to
+    arrive; ``create_app`` does it, once per process (doing it again changes nothing).
+
+    Faust asks for 1.5 s; Kafka answers as soon as a record comes, but Tansu (the broker here
+    and in the tests) holds every fetch for its whole wait, so each hop of a notification
+    (city-events, deliveries) waited 0-1.5 s. Short fetches cost a few idle requests a second
+    per consumer, on Kafka too.
+
+    Faust offers no setting for it: this wraps the private method of its consumer thread that
+    creates the consumer (``AIOKafkaConsumerThread._create_worker_consumer``), for every app in
+    the process. A Faust release without that method fails here, at the start, and in
+    ``tests/test_packaging.py``."""
+    thread = faust_aiokafka.AIOKafkaConsumerThread
+    create = thread._create_worker_consumer
+    if not getattr(create, "short_fetches", False):
+        thread._create_worker_consumer = _short_fetches(create)  # type: ignore[method-assign]
 
 
 def _short_fetches(create: Callable[..., Any]) -> Callable[..., Any]:
@@ -30,18 +46,12 @@ def _short_fetches(create: Callable[..., Any]) -> Callable[..., Any]:
     return create_consumer
 
 
-_thread = faust_aiokafka.AIOKafkaConsumerThread
-if not getattr(_thread._create_worker_consumer, "short_fetches", False):
-    _thread._create_worker_consumer = _short_fetches(  # type: ignore[method-assign]
-        _thread._create_worker_consumer
-    )
-
-
 def create_app(
     app_id: str, broker: str, session_timeout: float, datadir: str | None = None
 ) -> faust.App:
     """``datadir``: where Faust keeps its (empty: memory store) folder; by default a temporary
     one, so nothing lands in the current directory."""
+    short_fetches()
     return faust.App(
         app_id,
         broker=broker,

@@ -19,14 +19,14 @@ from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
 from channels import base as channels_base
-from channels.base import PermanentChannelError
+from channels.base import Channel, PermanentChannelError, Sent
 from channels.email import Email, SmtpConfig, SmtpEmailChannel
 from channels.sms import Sms, TwilioSmsChannel
 from notifier import embedded, logs, twilio_fake
 from notifier.api import create_api
 from notifier.publisher import KafkaPublisher
 from notifier.settings import Secret, Settings
-from notifier.wiring import build_deps
+from notifier.wiring import build_deps, make_channels
 from streams.topics import TopicNames
 from tests.conftest import SmtpSink, eventually
 
@@ -98,6 +98,7 @@ async def test_a_delivery_logs_one_json_line_with_its_fields_and_no_address(
     runner, twilio_url = await twilio_fake.start(fake)
     email = SmtpEmailChannel(SmtpConfig.from_url(url), "Ville <no-reply@paris.example>")
     sms = TwilioSmsChannel(SID, TOKEN, SENDER, base_url=twilio_url)
+    email.attempt_lines = sms.attempt_lines = logs.attempt_lines()  # as the worker's channels
     message = Email(ALICE, "Travaux", "Rue Monge fermée.", "<p>Rue Monge fermée.</p>", "<n1@x>")
     try:
         await email.send("ntf_1", message)
@@ -156,7 +157,6 @@ def test_the_delivery_line_written_directly_is_the_one_logging_writes(
     error = f"SMTP 550: 5.1.1 <{ALICE}>: unknown, call {PHONE}"
     assert logs.AttemptLines(handler)(*attempt, error)  # written without a LogRecord
     direct = out.getvalue()
-    channels_base.write_attempt_lines_with(None)
     channels_base.log_attempt(*attempt, error)  # through logging
     through_logging = out.getvalue()[len(direct) :]
     stamp = re.compile(r"^\S+ \S+ |\"ts\": \"[^\"]+\"")  # text: date and time; JSON: "ts"
@@ -173,13 +173,27 @@ def test_the_delivery_line_written_directly_is_the_one_logging_writes(
         )
 
 
+class Attempts(Channel[str]):
+    """A channel whose provider takes every message at once: its ``send`` writes the line."""
+
+    name, provider = "sms", "twilio"
+
+    async def _send(self, message: str) -> Sent:
+        return Sent(message)
+
+    async def close(self) -> None:
+        pass
+
+
 async def test_the_delivery_lines_of_a_turn_go_out_at_its_end_and_keep_their_place(
     restore_logging: None,
 ) -> None:
     out = io.StringIO()
     handler = logs.setup(Settings(log_format="text"), "worker", stream=out)
-    channels_base.log_attempt("ntf_1", "sms", "twilio", "sent", 3.0, None)
-    channels_base.log_attempt("ntf_2", "sms", "twilio", "sent", 3.0, None)
+    channel = Attempts()
+    channel.attempt_lines = logs.attempt_lines()  # as the composition root gives it
+    await channel.send("ntf_1", "SM1")
+    await channel.send("ntf_2", "SM2")
     assert out.getvalue() == ""  # not yet: the turn is not over
     await asyncio.sleep(0)
     assert [line.split()[5] for line in out.getvalue().splitlines()] == [
@@ -187,9 +201,9 @@ async def test_the_delivery_lines_of_a_turn_go_out_at_its_end_and_keep_their_pla
         "notification=ntf_2",
     ]
     # a record of another logger in the same turn goes after the lines made before it
-    channels_base.log_attempt("ntf_3", "sms", "twilio", "sent", 3.0, None)
+    await channel.send("ntf_3", "SM3")
     logging.getLogger("notifier.streams").warning("after ntf_3")
-    channels_base.log_attempt("ntf_4", "sms", "twilio", "sent", 3.0, None)
+    await channel.send("ntf_4", "SM4")
     handler.flush()  # as ``logging.shutdown`` does at exit
     tail = [line.split(" ", 4)[4] for line in out.getvalue().splitlines()[2:]]
     assert [t.split()[0] if t.startswith("delivery") else t for t in tail] == [
@@ -200,6 +214,24 @@ async def test_the_delivery_lines_of_a_turn_go_out_at_its_end_and_keep_their_pla
     assert "ntf_3" in tail[0] and "ntf_4" in tail[2]
     await asyncio.sleep(0)  # the turn's write finds nothing left
     assert len(out.getvalue().splitlines()) == 5
+
+
+async def test_the_channels_write_directly_only_when_given_the_writer(
+    restore_logging: None,
+) -> None:
+    """The composition root gives its channels the writer of the logging it set up; a channel
+    made without it, or before that setup, logs its line through ``logging``, the same."""
+    assert logs.attempt_lines() is None  # no ``logs.setup`` yet: nothing to write to
+    out = io.StringIO()
+    logs.setup(Settings(log_format="text"), "worker", stream=out)
+    made = make_channels(Settings(smtp_url=Secret("smtp://127.0.0.1:1")))
+    writer = made["email"].attempt_lines
+    assert isinstance(writer, logs.AttemptLines)
+    assert writer.handler is logging.getLogger().handlers[0]
+    await made["email"].close()
+    plain = Attempts()
+    await plain.send("ntf_1", "SM1")
+    assert "notification=ntf_1" in out.getvalue()  # through ``logging``: at once
 
 
 def test_each_delivery_line_names_the_kafka_record_it_was_written_in(
@@ -225,11 +257,13 @@ def test_each_delivery_line_names_the_kafka_record_it_was_written_in(
     assert [line.get("event_id") for line in lines] == ["evt_2", "evt_2", "evt_2", None]
 
 
-def test_the_delivery_line_reaches_any_other_handler_through_logging(
+async def test_the_delivery_line_reaches_any_other_handler_through_logging(
     restore_logging: None,
 ) -> None:
     out = io.StringIO()
     handler = logs.setup(Settings(log_format="json"), "worker", stream=out)
+    channel = Attempts()
+    channel.attempt_lines = logs.AttemptLines(handler)
     seen: list[logging.LogRecord] = []
 
     class Other(logging.Handler):
@@ -238,7 +272,7 @@ def test_the_delivery_line_reaches_any_other_handler_through_logging(
 
     logging.getLogger().addHandler(Other())
     assert not logs.AttemptLines(handler)("ntf_1", "sms", "twilio", "sent", 3.0, None)
-    channels_base.log_attempt("ntf_1", "sms", "twilio", "sent", 3.0, None)
+    await channel.send("ntf_1", "SM1")  # the writer declines: ``logging`` writes it
     assert [(r.name, r.notification_id) for r in seen] == [("notifier.delivery", "ntf_1")]  # type: ignore[attr-defined]
     assert json_lines(out.getvalue())[0]["notification_id"] == "ntf_1"
 

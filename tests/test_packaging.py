@@ -4,6 +4,8 @@ the data files ship, and the worker registers the agents we expect."""
 from __future__ import annotations
 
 import importlib
+import subprocess
+import sys
 import tomllib
 import types
 from pathlib import Path
@@ -75,12 +77,37 @@ def test_channels_subscriptions_and_templates_stay_independent() -> None:
 def test_the_workers_fetches_wait_briefly() -> None:
     """Tansu holds a fetch for its whole wait even when records come: a short wait is what
     keeps each hop of a notification (city-events, deliveries) quick. Faust makes the worker's
-    consumer with 1.5 s; ours is installed on its consumer thread and sets 100 ms."""
+    consumer with 1.5 s; ``create_app`` installs ours on its consumer thread, once, and it sets
+    100 ms."""
     from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
-    from streams.app import FETCH_MAX_WAIT_MS, _short_fetches
+    from streams.app import FETCH_MAX_WAIT_MS, _short_fetches, create_app, short_fetches
 
-    assert getattr(AIOKafkaConsumerThread._create_worker_consumer, "short_fetches", False)
+    create_app("fetches", "kafka://127.0.0.1:1", 10.0)
+    installed = AIOKafkaConsumerThread._create_worker_consumer
+    assert getattr(installed, "short_fetches", False)
+    short_fetches()  # again: the one wrapper stays
+    assert AIOKafkaConsumerThread._create_worker_consumer is installed
     made = types.SimpleNamespace(_fetch_max_wait_ms=1500)  # as Faust creates it
     assert _short_fetches(lambda thread, transport: made)(None, None) is made
     assert made._fetch_max_wait_ms == FETCH_MAX_WAIT_MS == 100
+
+
+def test_importing_the_code_changes_nothing_in_faust_or_logging() -> None:
+    """What a process changes in its libraries (Faust's fetch wait, ``logging``'s look-ups, the
+    delivery lines' writer) is a step of its start, never a side effect of an import."""
+    check = """
+import logging
+srcfile = logging._srcfile
+import channels.base, channels.email, channels.sms, channels.push
+import notifier.cli, notifier.logs, notifier.wiring, notifier.worker, notifier.api, notifier.up
+import streams.app, streams.agents
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+assert not hasattr(AIOKafkaConsumerThread._create_worker_consumer, "short_fetches")
+assert logging._srcfile is srcfile is not None and logging.logThreads
+assert not logging.getLogger().handlers
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr

@@ -65,9 +65,58 @@ def test_separate_processes_need_real_services() -> None:
 def test_round_trip_through_the_environment() -> None:
     s = Settings.from_env({"NOTIFIER_KAFKA_URL": "kafka://k:1", "NOTIFIER_TOPIC_PREFIX": "x."})
     assert Settings.from_env(s.to_env()) == s
+    s = Settings.from_env(
+        {
+            "NOTIFIER_RATE_SMS": "5",
+            "NOTIFIER_TOPIC_PARTITIONS": "6, fanout=24",
+            "NOTIFIER_PUSH_LOOPBACK": "1",
+            "NOTIFIER_TRUSTED_PROXIES": "10.1.2.3/8",
+            "NOTIFIER_BROKER_SESSION_TIMEOUT": "5",
+        }
+    )
+    assert s.rates == {"email": 0.0, "sms": 5.0, "push": 0.0}
+    assert (s.topic_partitions, s.topic_partitions_by_name) == (6, {"fanout": 24})
+    assert s.to_env()["NOTIFIER_TOPIC_PARTITIONS"] == "6,fanout=24"
+    assert s.trusted_proxies == ("10.0.0.0/8",) and s.push_loopback
+    assert Settings.from_env(s.to_env()) == s
+    assert set(s.to_env()) == {f"NOTIFIER_{name}" for name in VARIABLES}
+
+
+def test_the_defaults_are_the_documented_ones_read() -> None:
+    """A field's default is its variable's default text, parsed: nothing set, nothing differs."""
+    assert Settings() == Settings.from_env({})
+    assert Settings().send_concurrency == 16 and Settings().broker_session_timeout == 10.0
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"NOTIFIER_SEND_CONCURRENCY": "0"}, "NOTIFIER_SEND_CONCURRENCY=0 is outside 1..1024"),
+        ({"NOTIFIER_RATE_SMS": "x"}, "NOTIFIER_RATE_SMS='x' is not a whole number"),
+        ({"NOTIFIER_PUSH_LOOPBACK": "yes"}, "NOTIFIER_PUSH_LOOPBACK='yes' is not 0 or 1"),
+        ({"NOTIFIER_DEFAULT_CITY": "Paris"}, "NOTIFIER_DEFAULT_CITY='Paris' must be a lower-case"),
+        ({"NOTIFIER_TRUSTED_PROXIES": "x"}, "NOTIFIER_TRUSTED_PROXIES: 'x' is not an address or"),
+        ({"NOTIFIER_PUSH_SERVICES": "a"}, "NOTIFIER_PUSH_SERVICES: 'a' is not a host name or"),
+        ({"NOTIFIER_TOPIC_PARTITIONS": "0"}, "NOTIFIER_TOPIC_PARTITIONS: the default '0' is not"),
+        ({"NOTIFIER_TOPIC_PARTITIONS": "6,nope=3"}, "'nope=3' is not topic=number with a topic"),
+        ({"NOTIFIER_TWILIO_BASE_URL": "ftp://x"}, "NOTIFIER_TWILIO_BASE_URL must start with https"),
+        (
+            {"NOTIFIER_TOPIC_MIN_INSYNC_REPLICAS": "2"},
+            "NOTIFIER_TOPIC_MIN_INSYNC_REPLICAS=2 is more than NOTIFIER_TOPIC_REPLICATION=1",
+        ),
+    ],
+)
+def test_each_kind_of_value_says_which_and_why(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        Settings.from_env(env)
 
 
 def test_readme_documents_every_variable() -> None:
     readme = README.read_text()
     documented = set(re.findall(r"`NOTIFIER_([A-Z_]+)`", readme))
     assert documented == set(VARIABLES)
+    # the table of settings: one row per variable, with its default as declared
+    rows = re.findall(r"^\| `NOTIFIER_([A-Z_]+)` \| (.*?) \|", readme, re.MULTILINE)
+    table = {name: "" if shown == "(empty)" else shown.strip("`") for name, shown in rows}
+    assert len(rows) == len(table)
+    assert table == {name: default for name, (default, _) in VARIABLES.items()}
