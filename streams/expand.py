@@ -37,6 +37,7 @@ from subscriptions.store import Citizen
 
 log = logging.getLogger("notifier.streams")
 BATCH_SIZE = 500
+PENDING = ("queued", "sending")
 PickLanguage = Callable[[str], tuple[str, Content]]
 # (language, channel, unsubscribe mark) -> the rendered parts
 Render = Callable[[str, str, str], dict[str, str]]
@@ -203,58 +204,60 @@ async def _queue(
     lane: str = SMALL,
 ) -> int:
     """Record the notifications as queued and write the batches (those in their quiet hours
-    to the scheduler, for the end of them) to the channel's topic in ``lane``, each in the
-    lane's turn; how many still to send."""
-    # a small lane's writing holds the large lanes back; a large lane's waits its turn
-    await deps.lanes.turn(lane)
-    with deps.lanes.going(SMALL) if lane == SMALL else contextlib.nullcontext():
-        defer = (
-            kind == "announcement"
-            and channel in DEFERRED_CHANNELS
-            and (a.severity not in PASS_THROUGH)
-        )
-        recipients, quiet = await _recipients(
-            deps, a.city, id_key, citizen_ids, channel, a.content_for, defer, reach
-        )
-        rows = [(r.id, r.citizen, r.contact) for r in recipients]
-        statuses = await deps.ledger.enqueue(a.city, a.id, channel, rows)
-        # a redelivered record resends only what is still pending
-        pending = [
-            r for r, s in zip(recipients, statuses, strict=True) if s in ("queued", "sending")
-        ]
-        mark = unsubscribe_mark()
-        variants, mark = settle_mark(
-            {lang: render(lang, channel, mark) for lang in sorted({r.language for r in pending})},
-            mark,
-        )
-        topic = deps.topics.deliveries(channel, lane)
-        by_due: dict[float | None, list[Recipient]] = {}
-        for r in pending:
-            by_due.setdefault(quiet.get(r.id), []).append(r)
-        for due, group in by_due.items():
-            for i in range(0, len(group), BATCH_SIZE):
+    to the scheduler, for the end of them) to the channel's topic in ``lane``; how many still
+    to send. A batch's worth at a time: a large lane takes its turn before each, so a small
+    event's work never waits behind more than one (a shard's Redis calls and CPU in one go
+    held a neighbourhood's event for hundreds of milliseconds, ``bench/citywide.py``)."""
+    defer = (
+        kind == "announcement" and channel in DEFERRED_CHANNELS and (a.severity not in PASS_THROUGH)
+    )
+    topic = deps.topics.deliveries(channel, lane)
+    mark = unsubscribe_mark()
+    rendered: dict[str, dict[str, str]] = {}  # language -> parts, rendered once
+    queued = 0
+    for start in range(0, len(citizen_ids), BATCH_SIZE):
+        await deps.lanes.turn(lane)  # a more urgent lane's work first, if some goes
+        # a small lane's writing holds the large lanes back
+        with deps.lanes.going(SMALL) if lane == SMALL else contextlib.nullcontext():
+            chunk = citizen_ids[start : start + BATCH_SIZE]
+            recipients, quiet = await _recipients(
+                deps, a.city, id_key, chunk, channel, a.content_for, defer, reach
+            )
+            rows = [(r.id, r.citizen, r.contact) for r in recipients]
+            statuses = await deps.ledger.enqueue(a.city, a.id, channel, rows)
+            # a redelivered record resends only what is still pending
+            pending = [r for r, s in zip(recipients, statuses, strict=True) if s in PENDING]
+            for lang in {r.language for r in pending} - rendered.keys():
+                rendered[lang] = render(lang, channel, mark)
+            variants, batch_mark = settle_mark(
+                {lang: rendered[lang] for lang in sorted({r.language for r in pending})}, mark
+            )
+            by_due: dict[float | None, list[Recipient]] = {}
+            for r in pending:
+                by_due.setdefault(quiet.get(r.id), []).append(r)
+            for due, group in by_due.items():
                 batch = DeliveryBatch(
                     a.city,
                     a.id,
                     kind,
                     variants,
-                    tuple(group[i : i + BATCH_SIZE]),
+                    tuple(group),
                     a.expires_at if kind == "announcement" else None,
                     a.version if version is None else version,
                     channel,
                     a.severity,
                     a.published_at,
-                    mark,
+                    batch_mark,
                 )
                 # keyed by its first notification: a large audience's batches spread over the
                 # partitions, so every sender of the group takes part
-                key = f"{a.id}:{group[i].id}".encode()
-                await deps.lanes.turn(lane)  # a more urgent lane's work first, if some goes
+                key = f"{a.id}:{group[0].id}".encode()
                 if due is None:
                     await deps.publish(topic, key, batch.to_wire())
                 else:
                     await deps.scheduler.later(a.city, due, topic, key, batch.to_wire())
-        return len(pending)
+            queued += len(pending)
+    return queued
 
 
 async def _recipients(
