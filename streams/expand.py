@@ -54,21 +54,20 @@ async def expand_announcement(a: Announcement, deps: Deps) -> int:
     """Match the announcement and queue one message per reached citizen and channel, in place
     for an audience of one shard, else through shards on the fanout topic
     (``streams.fanout``); the number queued here."""
-    if await _stale(deps, a.city, a.id, a.version):
-        return 0
     catalogue = deps.catalogues[a.city]
-    with deps.lanes.going(SMALL):  # matched at once: the large lanes wait meanwhile
+    # matched, and a small audience queued, at once: the large lanes wait meanwhile
+    with deps.lanes.going(SMALL):
+        if await _stale(deps, a.city, a.id, a.version):
+            return 0
         audience = await deps.matcher.match(
             a.city, a.target.resolve(catalogue), a.category, a.severity, a.department
         )
-    queued, parts = 0, [audience]
-    if len(audience) > SHARD_SIZE:
-        parts = []
+        small = len(audience) <= SHARD_SIZE
+        queued = await _expand(deps, a, audience, SMALL) if small else 0
+    if not small:  # every worker expands a part (a large lane's turns: out of the small one)
         for shard in shards(a.city, a.id, a.version, audience):
             key = f"{a.id}:{shard.shard}".encode()  # the shards spread over the partitions
             await deps.publish(deps.topics.fanout, key, shard.to_wire())
-    for part in parts:
-        queued += await _expand(deps, a, part, SMALL)
     if a.version > 1:  # an update also reaches everyone an earlier version reached
         for channel in deps.enabled:
             told = {cit for cit, _ in await deps.ledger.reached(a.city, a.id, channel)}
@@ -81,8 +80,8 @@ async def expand_announcement(a: Announcement, deps: Deps) -> int:
         processed_at=str(time.time()),
         matched=len(audience),
         queued=queued,  # here: the shards' are in the ledger's figures
-        shards=0 if parts else (len(audience) + SHARD_SIZE - 1) // SHARD_SIZE,
-        lane=SMALL if parts else large_lane(a.severity),  # for the watch (``streams.watch``)
+        shards=0 if small else (len(audience) + SHARD_SIZE - 1) // SHARD_SIZE,
+        lane=SMALL if small else large_lane(a.severity),  # for the watch (``streams.watch``)
     )
     log.info(
         "event=%s v%d city=%s matched=%d queued here=%d%s",
@@ -91,7 +90,7 @@ async def expand_announcement(a: Announcement, deps: Deps) -> int:
         a.city,
         len(audience),
         queued,
-        "" if parts else " (in shards)",
+        "" if small else " (in shards)",
     )
     return queued
 
