@@ -125,10 +125,15 @@ async def _stale(deps: Deps, city: str, event: str, version: int) -> bool:
 async def _expand(deps: Deps, a: Announcement, audience: Audience, lane: str) -> int:
     """``lane``: the batches' (``streams.lanes``): a shard of a large audience's is a large
     lane, whose batches are written in its turn."""
+    await deps.lanes.turn(lane)
     queued = await add_to_digests(deps, a, audience) if a.version == 1 else 0
     enabled = sum(CHANNEL_BIT[c] for c in deps.enabled)
     told = [c for c, m in zip(audience.citizens, audience.channels, strict=True) if m & enabled]
-    reach = await deps.store.citizens_and_contacts(a.city, told)  # once for every channel
+    reach: Reach = {}  # read once for every channel, a thousand at a time, each in its turn
+    for start in range(0, len(told), 2 * BATCH_SIZE):
+        await deps.lanes.turn(lane)
+        chunk = told[start : start + 2 * BATCH_SIZE]
+        reach.update(await deps.store.citizens_and_contacts(a.city, chunk))
     # the channels side by side: one's CPU work overlaps another's waits on Redis and Kafka
     done = await asyncio.gather(
         *(

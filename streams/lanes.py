@@ -12,7 +12,7 @@ share the worker's event loop, the channels' connections, Redis, the providers a
 So before each message (and each batch written by an expansion) a large lane takes its
 ``turn``: it waits while a more urgent lane has work going in this worker, and, for every lane
 but ``small``, while a small batch goes out in another worker of the group (each worker says so
-in Redis and reads the others' word every ``POLL_SECONDS``: ``run``). A small batch is done in
+in Redis and hears the others' at once: ``run``). A small batch is done in
 milliseconds when it has the machine; the large one loses that much. Measured in
 ``bench/citywide.py``: a neighbourhood event posted during the city-wide drain waited p99 ~0.8 s
 while only the same channel's bulk lane gave way in the same worker, the email round trips
@@ -33,7 +33,7 @@ from typing import Any
 
 SMALL, URGENT, BULK, DIGEST = LANES = ("small", "urgent", "bulk", "digest")
 KEY = "n:lanes:small"  # sorted set: worker instance -> until when its word holds (epoch s)
-POLL_SECONDS = 0.05  # how often a worker reads the others' word (a command a poll)
+POLL_SECONDS = 0.5  # how often a worker reads the others' word besides when told it changed
 HOLDS_SECONDS = 2.0  # a worker's word lapses this long after its last poll (a dead worker's)
 log = logging.getLogger("notifier.streams")
 
@@ -98,20 +98,45 @@ class Lanes:
 
     async def run(self) -> None:
         """Forever: tell the other workers whether a small batch goes out here, and hear
-        whether one goes out in another. Redis away: the lanes go as if none did."""
+        whether one goes out in another: at once when either changes (Redis pub/sub), and every
+        ``POLL_SECONDS`` (a dead worker's word lapsing). Redis away: the lanes go as if no
+        small batch went out elsewhere."""
         if self.redis is None:
             return
+        listening = asyncio.create_task(self._listen())
+        try:
+            while True:
+                try:
+                    await self.poll()
+                except Exception as e:  # never stop for it; a large lane must not stay held
+                    log.warning("lanes: %s: %s", type(e).__name__, e)
+                    if self.elsewhere:
+                        self.elsewhere = False
+                        self._changed_now()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+                self._wake.clear()
+        finally:
+            listening.cancel()
+
+    async def _listen(self) -> None:
+        """Another worker's word changed: read them all again at once."""
+        mine = (self.instance, self.instance.encode())
         while True:
+            pubsub = self.redis.pubsub()
             try:
-                await self.poll()
-            except Exception as e:  # never stop for it; a large lane must not stay held
-                log.warning("lanes: %s: %s", type(e).__name__, e)
-                if self.elsewhere:
-                    self.elsewhere = False
-                    self._changed_now()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
-            self._wake.clear()
+                await pubsub.subscribe(self.key)
+                async for message in pubsub.listen():
+                    if message["type"] == "message" and message["data"] not in mine:
+                        self._wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # the polls go on meanwhile
+                log.warning("lanes: listening: %s: %s", type(e).__name__, e)
+                await asyncio.sleep(1.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
 
     async def poll(self) -> None:
         """One round: this worker's word written (or taken back), the others' read."""
@@ -122,6 +147,8 @@ class Lanes:
             pipe.zadd(self.key, {self.instance: now + HOLDS_SECONDS})
         elif self._told:
             pipe.zrem(self.key, self.instance)
+        if small != self._told:  # the others hear of it now, not at their next poll
+            pipe.publish(self.key, self.instance)
         pipe.zrangebyscore(self.key, now, "+inf")
         *_, holders = await pipe.execute()
         self._told = small

@@ -8,6 +8,7 @@ import asyncio
 from redis.asyncio import Redis
 
 from streams.lanes import BULK, DIGEST, LANES, SMALL, URGENT, Lanes
+from tests.conftest import eventually
 
 
 async def _turns(n: int = 5) -> None:
@@ -114,3 +115,27 @@ async def test_a_worker_without_redis_keeps_to_its_own_lanes() -> None:
     lanes = Lanes()
     await asyncio.wait_for(lanes.run(), 1)  # nothing to tell: returns at once
     assert lanes.elsewhere is False
+
+
+async def test_running_workers_hear_each_others_small_batches_as_they_begin_and_end(
+    redis: Redis,
+) -> None:
+    """``run``: the word goes out when it changes (pub/sub), not at the next poll."""
+    one, two = Lanes(redis, "w1"), Lanes(redis, "w2")
+    running = [asyncio.create_task(one.run()), asyncio.create_task(two.run())]
+    try:
+        await eventually(lambda: _listening(redis, 2), what="both workers listening")
+        with one.going(SMALL, "email"):
+            await eventually(lambda: two.elsewhere, what="w2 hearing w1's small batch")
+            assert not one.elsewhere  # its own word is not another's
+        await eventually(lambda: not two.elsewhere, what="w2 hearing it is done")
+        await asyncio.wait_for(two.turn(BULK, "sms"), 5)
+    finally:
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+
+
+async def _listening(redis: Redis, workers: int) -> bool:
+    [(_, n)] = await redis.pubsub_numsub("n:lanes:small")
+    return int(n) == workers
