@@ -27,8 +27,6 @@ EVERY_WORKER = (
     ("watch-backlog", 15.0, watch.observe),  # every worker: no stale figure after a leader change
 )
 LAG_INTERVAL = 5.0  # seconds between two readings of the consumer lag
-# small records that may name a city this worker has not loaded yet: it is loaded first
-CITY_FIRST = ("city_events", "request_status", "fanout")
 
 # agent name -> (topic attribute, handler)
 AGENTS = {
@@ -60,11 +58,8 @@ def register(app: faust.App, topics: dict[str, faust.TopicT], deps: Deps) -> Non
             stream: faust.StreamT[Any],
             _h: Any = handler,
             _t: str = topic_name,
-            _city_first: bool = attr in CITY_FIRST,
         ) -> None:
             async for event in stream.events():
-                if _city_first:
-                    await deps.cities.ensure_in(event.value)
                 await handlers.guarded(
                     _t,
                     event.value,

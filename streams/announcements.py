@@ -1,10 +1,15 @@
 """Announcements on ``city-events``: published, updated (a new version) and cancelled.
 
 ``AnnouncementPublished/1`` is version 1; ``AnnouncementUpdated/1`` carries the whole new
-version (2, 3, …); ``AnnouncementCancelled/1`` names the version it cancels. The same validation
-serves the HTTP API (422 with the field) and the worker (dead letters with the reason), but for
-the content's text: the API normalises it (``streams.text``) and refuses a control character,
-and a record's text is read as it was written.
+version (2, 3, …); ``AnnouncementCancelled/1`` names the version it cancels.
+
+Validated once, where they enter: ``Announcement.from_input`` (the HTTP API, 422 with the
+field; the CAP import) checks the target against the city's areas and boundary, the category,
+the expiry, and normalises the text (``streams.text``), refusing a control character. A record
+on ``city-events`` (or kept in the event store) is decoded from its own fields only, as it was
+written: no catalogue, no geometry parsed, no rule of the API applied again, so tightening a rule
+never turns the records already written into dead letters. What a worker needs of the city (the
+catalogue to match, the areas' names to render) it looks up where it uses it.
 """
 
 from __future__ import annotations
@@ -79,6 +84,27 @@ def _wire_content(content: object) -> dict[str, Content]:
     return parsed
 
 
+def _wire_target(value: object) -> EventTarget:
+    """The target as a record holds it (``EventTarget.to_json``): area codes, GeoJSON polygons
+    and circles, taken as written. ``parse_target`` checked them against the city where they
+    entered; the shapes are parsed where they are matched (``EventTarget.resolve``) and the codes
+    looked up where they are matched or named."""
+    if not isinstance(value, dict):
+        raise InvalidInput("target", "required, an object")
+    areas, polygons, circles = (value.get(n, []) for n in ("areas", "polygons", "circles"))
+    if not isinstance(areas, list) or not all(isinstance(c, str) for c in areas):
+        raise InvalidInput("target.areas", "must be a list of area codes")
+    if not isinstance(polygons, list) or not all(isinstance(p, dict) for p in polygons):
+        raise InvalidInput("target.polygons", "must be a list of GeoJSON polygons")
+    try:
+        discs = tuple((float(c["lon"]), float(c["lat"]), float(c["radius_m"])) for c in circles)
+    except (KeyError, TypeError, ValueError):
+        raise InvalidInput("target.circles", "must be a list of {lon, lat, radius_m}") from None
+    if not (areas or polygons or discs):
+        raise InvalidInput("target.areas", "give at least one area code, polygon or circle")
+    return EventTarget(tuple(areas), tuple(polygons), discs)
+
+
 def _input_content(content: object) -> dict[str, Content]:
     """A department's content, by language: its text normalised, a control character refused."""
     if not isinstance(content, dict) or not content:
@@ -135,24 +161,11 @@ class Announcement:
         """Validate a department's JSON body (the fields it may set). Its text is normalised
         (``streams.text``: a title on one line); a control character other than whitespace is
         refused, naming the field (``content.fr.title``)."""
-        return cls._parse(body, _input_content, id, city, department, catalogue, now)
-
-    @classmethod
-    def _parse(
-        cls,
-        body: object,
-        read_content: Callable[[object], dict[str, Content]],
-        id: str,
-        city: str,
-        department: str,
-        catalogue: AreaCatalogue,
-        now: float | None,
-    ) -> Announcement:
         if not isinstance(body, dict):
             raise InvalidInput("body", "must be a JSON object")
         now = time.time() if now is None else now
         target = parse_target(body.get("target"), catalogue)
-        parsed = read_content(body.get("content"))
+        parsed = _input_content(body.get("content"))
         expires_at = None
         if body.get("expires_at") is not None:
             expires_at = parse_time(body["expires_at"], "expires_at")
@@ -188,23 +201,33 @@ class Announcement:
         )
 
     @classmethod
-    def from_wire(cls, raw: bytes, catalogues: dict[str, AreaCatalogue]) -> Announcement:
-        decoded = decode_city_event(raw, catalogues)
+    def from_wire(cls, raw: bytes) -> Announcement:
+        """Decode a record of ``city-events`` or the event store (see the module's docstring)."""
+        decoded = decode_city_event(raw)
         if not isinstance(decoded, Announcement):
             raise InvalidInput("type", "expected an announcement")
         return decoded
 
     @classmethod
-    def _from_dict(cls, d: dict[str, Any], catalogues: dict[str, AreaCatalogue]) -> Announcement:
-        _header(d, catalogues)
-        published = parse_time(d.get("published_at"), "published_at")
-        body = {k: d.get(k) for k in ("target", "content", "category", "severity")}
-        catalogue = catalogues[d["city"]]
-        a = cls._parse(
-            body, _wire_content, d["id"], d["city"], d["department"], catalogue, published
+    def _from_dict(cls, d: dict[str, Any]) -> Announcement:
+        _header(d)
+        category = d.get("category")
+        if not isinstance(category, str) or not category:
+            raise InvalidInput("category", "required, a non-empty string")
+        expires = d.get("expires_at")
+        return cls(
+            id=d["id"],
+            city=d["city"],
+            department=d["department"],
+            category=category,
+            # CAP's scale, which the matcher and the push urgency rank: not a rule of the API's
+            severity=check_severity(d.get("severity", "minor")),
+            target=_wire_target(d.get("target")),
+            content=_wire_content(d.get("content")),
+            published_at=parse_time(d.get("published_at"), "published_at"),
+            expires_at=parse_time(expires, "expires_at") if expires else None,
+            version=d["version"],
         )
-        expires = parse_time(d["expires_at"], "expires_at") if d.get("expires_at") else None
-        return dataclasses.replace(a, expires_at=expires, version=d["version"])
 
     def content_for(self, language: str) -> tuple[str, Content]:
         """The content in the citizen's language, else French, else the first given."""
@@ -241,13 +264,13 @@ class Cancellation:
         )
 
     @classmethod
-    def _from_dict(cls, d: dict[str, Any], catalogues: dict[str, AreaCatalogue]) -> Cancellation:
-        _header(d, catalogues)
+    def _from_dict(cls, d: dict[str, Any]) -> Cancellation:
+        _header(d)
         if not isinstance(d.get("notify"), bool):
             raise InvalidInput("notify", "must be true or false")
         reason = d.get("reason", "")
-        if not isinstance(reason, str) or len(reason) > MAX_REASON:
-            raise InvalidInput("reason", f"a string of at most {MAX_REASON} characters")
+        if not isinstance(reason, str):  # its length is the API's rule (``MAX_REASON``)
+            raise InvalidInput("reason", "must be a string")
         return cls(
             d["id"],
             d["city"],
@@ -259,24 +282,24 @@ class Cancellation:
         )
 
 
-def _header(d: dict[str, Any], catalogues: dict[str, AreaCatalogue]) -> None:
+def _header(d: dict[str, Any]) -> None:
+    """The fields every record of ``city-events`` about an announcement carries. Whether its
+    city exists is for the worker to say, with the city loaded (``Cities.require``)."""
     for name in ("id", "city", "department"):
         if not isinstance(d.get(name), str) or not d[name]:
             raise InvalidInput(name, "required, a non-empty string")
-    if d["city"] not in catalogues:
-        raise InvalidInput("city", f"unknown city {d['city']!r}")
     v = d.get("version")
     if isinstance(v, bool) or not isinstance(v, int) or v < 1:
         raise InvalidInput("version", "required, a whole number from 1")
 
 
-def decode_city_event(
-    raw: bytes, catalogues: dict[str, AreaCatalogue]
-) -> Announcement | Cancellation:
+def decode_city_event(raw: bytes) -> Announcement | Cancellation:
+    """An announcement or its cancellation, from the record's own fields (``InvalidInput``
+    says why not)."""
     d = loads_any(raw, (PUBLISHED, UPDATED, CANCELLED))
     if d["type"] == CANCELLED:
-        return Cancellation._from_dict(d, catalogues)
-    a = Announcement._from_dict(d, catalogues)
+        return Cancellation._from_dict(d)
+    a = Announcement._from_dict(d)
     if (a.version == 1) != (d["type"] == PUBLISHED):
         raise InvalidInput("version", f"{d['type']} cannot carry version {a.version}")
     return a

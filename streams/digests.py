@@ -138,7 +138,7 @@ async def release_digest(deps: Deps, due: DigestDue) -> int:
             continue
         if stored["status"] == "cancelled":
             continue
-        a = Announcement.from_wire(stored["record"].encode(), deps.catalogues)
+        a = Announcement.from_wire(stored["record"].encode())
         if a.expires_at is not None and a.expires_at <= now:
             continue
         lang, content = a.content_for(citizen.language)

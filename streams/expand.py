@@ -101,7 +101,8 @@ async def expand_shard(raw: bytes, deps: Deps) -> int:
     if await _stale(deps, shard.city, shard.event, shard.version):
         return 0
     stored = await deps.events.get(shard.city, shard.event)
-    a = Announcement.from_wire(stored["record"].encode(), deps.catalogues)
+    a = Announcement.from_wire(stored["record"].encode())
+    await deps.cities.require(a.city)  # its areas, to name them: loaded if made since we started
     if a.version != shard.version:  # a newer version came after the staleness check
         return 0
     lane = large_lane(a.severity)
@@ -154,7 +155,7 @@ async def expand_cancellation(c: Cancellation, deps: Deps) -> int:
     queued = 0
     if c.notify:
         stored = await deps.events.get(c.city, c.id)
-        a = Announcement.from_wire(stored["record"].encode(), deps.catalogues)
+        a = Announcement.from_wire(stored["record"].encode())
         for channel in deps.enabled:
             told = sorted({cit for cit, _ in await deps.ledger.reached(c.city, c.id, channel)})
             lane = large_lane(a.severity) if len(told) > SHARD_SIZE else SMALL

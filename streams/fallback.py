@@ -65,7 +65,7 @@ async def release_fallback(deps: Deps, due: FallbackDue) -> int:
         return 0
     if stored.get("status") == "cancelled" or int(stored.get("version") or 0) != due.version:
         return 0  # cancelled, or a newer version is on its way to everyone
-    a = Announcement.from_wire(stored["record"].encode(), deps.catalogues)
+    a = Announcement.from_wire(stored["record"].encode())
     if a.expires_at is not None and a.expires_at <= time.time():
         return 0
     id_key = version_key(a.id, a.version)

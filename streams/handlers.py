@@ -150,11 +150,16 @@ async def handle_city_event(raw: bytes, deps: Deps) -> int:
     kind = loads_any(raw, CITY_EVENT_TYPES)["type"]
     if kind == DIGEST_DUE:  # the scheduler's, at its time
         deps.metrics.events.labels("digestdue").inc()
-        return await release_digest(deps, DigestDue.from_wire(raw))
+        digest = DigestDue.from_wire(raw)
+        await deps.cities.ensure(digest.city)  # its name and look, if made since we started
+        return await release_digest(deps, digest)
     if kind == FALLBACK_DUE:  # a web push alert that was not delivered
         deps.metrics.events.labels("fallbackdue").inc()
-        return await release_fallback(deps, FallbackDue.from_wire(raw))
-    event = decode_city_event(raw, deps.catalogues)
+        fallback = FallbackDue.from_wire(raw)
+        await deps.cities.ensure(fallback.city)  # its areas, to name them in the message
+        return await release_fallback(deps, fallback)
+    event = decode_city_event(raw)
+    await deps.cities.require(event.city)  # its areas, to match: loaded if made since we started
     deps.metrics.events.labels(type(event).__name__.lower()).inc()
     if isinstance(event, Announcement):
         return await expand_announcement(event, deps)

@@ -37,7 +37,8 @@ SEVERITY = "moderate"  # push urgency "normal": news about one's own request, no
 
 async def handle_request_status(raw: bytes, deps: Deps) -> int:
     """Apply a ``RequestStatusChanged/1`` record and notify; the number of messages queued."""
-    change = StatusChange.from_wire(raw, deps.catalogues)
+    change = StatusChange.from_wire(raw)
+    await deps.cities.require(change.city)  # loaded if made since we started
     store = RequestStore(deps.store.redis)
     outcome = await store.apply(change)
     if outcome == "foreign":

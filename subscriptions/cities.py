@@ -375,15 +375,12 @@ class Cities:
         await self._load(city, raw)
         return True
 
-    async def ensure_in(self, raw: bytes) -> None:
-        """Load the city a JSON record names, if this process has not seen it yet (a record
-        that names none, or is not JSON, is left to its handler to refuse)."""
-        try:
-            city = json.loads(raw).get("city")
-        except (ValueError, AttributeError):
-            return
-        if isinstance(city, str):
-            await self.ensure(city)
+    async def require(self, city: str) -> AreaCatalogue:
+        """The city's catalogue, the city loaded if this process has not seen it yet; a city
+        that does not exist is ``InvalidInput`` (a record naming it goes to dead letters)."""
+        if not await self.ensure(city):
+            raise InvalidInput("city", f"unknown city {city!r}")
+        return self.catalogues[city]
 
     async def refresh(self) -> list[str]:
         """Load the cities created (or replaced) since; their ids."""

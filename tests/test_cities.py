@@ -18,6 +18,8 @@ from notifier.auth import create_department_key, create_operator_key
 from streams.announcements import Announcement
 from streams.deps import Deps
 from streams.expand import expand_announcement
+from streams.handlers import guarded, handle_city_event
+from streams.requests import handle_request_status
 from streams.send import send_batch
 from subscriptions.cities import Cities, parse_city, put_city
 from subscriptions.errors import InvalidInput
@@ -426,3 +428,52 @@ async def test_a_citys_own_rate_replaces_the_deployments(
     assert d.limiter.rate("paris_centre", "sms") == 50.0
     assert d.limiter.rate("paris", "sms") == 100.0
     assert d.limiter.rate("paris_centre", "email") is None
+
+
+async def test_a_record_of_a_city_made_since_the_worker_started_loads_the_city_where_used(
+    deps: tuple[Deps, list[tuple[str, bytes, bytes]]],  # noqa: F811 (test_handlers' fixture)
+) -> None:
+    """The records decode without the city; the handlers load it to match (``Cities.require``):
+    an announcement on city-events, a status change on request-status. A city that does not
+    exist is a dead letter saying so."""
+    d, published = deps
+    await make_centre(d.store.redis)  # by another process: this worker has not loaded it
+    elsewhere = Cities(d.store.redis)
+    assert await elsewhere.ensure("paris_centre") and "paris_centre" not in d.cities
+    catalogue = elsewhere.catalogues["paris_centre"]
+    c = await d.store.create_citizen("paris_centre", "fr")
+    await d.store.add_contact("paris_centre", c.id, "email", "c@example.org", "confirmed", "t")
+    sub, index = parse_subscription(
+        {"area": "7510301"}, sid=new_id("sub"), citizen=c.id, catalogue=catalogue
+    )
+    await d.store.add_subscription("paris_centre", sub, index)
+    a = Announcement.from_input(
+        {
+            "category": "roadworks",
+            "target": {"areas": ["75103"]},
+            "content": {"fr": {"title": "Travaux", "body": "Fermée."}},
+        },
+        id="evt_centre",
+        city="paris_centre",
+        department="voirie",
+        catalogue=catalogue,
+    )
+    await d.events.accept(a)
+    assert await handle_city_event(a.to_wire(), d) == 1
+    assert "paris_centre" in d.cities
+    change = {
+        "type": "RequestStatusChanged/1",
+        "city": "atlantis",
+        "department": "voirie",
+        "service_request_id": "r-1",
+        "status": "open",
+        "updated_datetime": "2026-01-05T08:00:00+01:00",
+    }
+    for topic, raw, handler in (
+        ("city-events", a.to_wire().replace(b'"paris_centre"', b'"atlantis"'), handle_city_event),
+        ("request-status", json.dumps(change).encode(), handle_request_status),
+    ):
+        published.clear()
+        await guarded(topic, raw, d, handler)
+        [(_, _, letter)] = published
+        assert json.loads(letter)["reason"] == "invalid city: unknown city 'atlantis'"

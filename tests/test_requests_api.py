@@ -191,7 +191,7 @@ async def test_status_changes_go_to_the_topic_in_order_and_stale_ones_are_refuse
     finally:
         await consumer.stop()
     [(k, raw)] = records
-    change = StatusChange.from_wire(raw, {"paris"})
+    change = StatusChange.from_wire(raw)
     assert k == b"14-00684314"
     assert (change.department, change.status, change.status_notes) == (
         "voirie",

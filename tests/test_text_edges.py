@@ -175,7 +175,7 @@ def test_an_open311_change_is_normalised_never_refused_for_its_text() -> None:
         "service_name": "Nids\r\nde poule\t",
         "updated_datetime": datetime.now(UTC).isoformat(),
     }
-    change = StatusChange.from_wire(json.dumps(record).encode(), {"paris"})
+    change = StatusChange.from_wire(json.dumps(record).encode())
     assert change.status_notes == "Intervention prévue\nle 3 mars."
     assert change.info.service_name == "Nids de poule"
 
