@@ -252,7 +252,8 @@ class _Sender:
             wanted = [(b.city, b.event, r.id) for r, _ in ready]
             attempts = await deps.ledger.claim_many(wanted, self.holder)
             claimed = list(zip(ready, attempts, strict=True))
-            await self._each([_held_elsewhere(b, r, deps) for (r, _), a in claimed if not a])
+            held = [_held_elsewhere(b, r, deps, self.lane) for (r, _), a in claimed if not a]
+            await self._each(held)
             self._queue.extend((r, cp, a) for (r, cp), a in claimed if a)
         except Exception as e:
             self.failed(e)
@@ -284,7 +285,7 @@ class _Sender:
                 how = f"its endpoint failed {strikes.STRIKES} times in a day"
                 await deps.store.set_contact_status(b.city, cp.id, "suspended", how)
                 return await _failed(b, r, e.reason, deps)
-            return await _retry_later(b, r, attempt, e, deps)
+            return await _retry_later(b, r, attempt, e, deps, self.lane)
         except PermanentChannelError as e:
             for kind, status, how in GONE:
                 if isinstance(e, kind):
@@ -316,11 +317,12 @@ class _Sender:
             observe_many(deps.metrics.latency.labels(b.channel), latencies)
 
 
-async def _held_elsewhere(batch: DeliveryBatch, r: Recipient, deps: Deps) -> str:
+async def _held_elsewhere(batch: DeliveryBatch, r: Recipient, deps: Deps, lane: str = SMALL) -> str:
     """Another sender holds the claim, or the message is done. A claim still ``sending`` may
     be a sender that crashed: look again once its holder would be known dead (it stops beating:
     ``Ledger.liveness``), and at the latest once its lease is over (the claim is taken back then
-    and the message sent), so a crash never loses a message, nor holds it for long."""
+    and the message sent), so a crash never loses a message, nor holds it for long. Looked
+    at again in its lane."""
     record = await deps.ledger.get(batch.city, r.id)
     if record.get("status") != "sending":
         return "already claimed"
@@ -328,7 +330,7 @@ async def _held_elsewhere(batch: DeliveryBatch, r: Recipient, deps: Deps) -> str
     soon = max(time.time(), claimed) + deps.ledger.liveness + 1
     when = min(claimed + LEASE_SECONDS + 1, soon)
     one = dataclasses.replace(batch, recipients=(r,))
-    topic = getattr(deps.topics, batch.channel)
+    topic = deps.topics.deliveries(batch.channel, lane)
     await deps.scheduler.later(batch.city, when, topic, batch.event.encode(), one.to_wire())
     return "in flight"
 
@@ -346,12 +348,18 @@ async def _stale(batch: DeliveryBatch, deps: Deps) -> str | None:
 
 
 async def _retry_later(
-    batch: DeliveryBatch, r: Recipient, attempt: int, e: TransientChannelError, deps: Deps
+    batch: DeliveryBatch,
+    r: Recipient,
+    attempt: int,
+    e: TransientChannelError,
+    deps: Deps,
+    lane: str = SMALL,
 ) -> str:
     """Try again later through the scheduler, spaced by its backoff (``Scheduler.retry``:
-    exponential with jitter, or as the provider asks). When the next try would come after the
-    event's expiry, or after the backoff's time to give up (from the first refusal), it has
-    failed."""
+    exponential with jitter, or as the provider asks), in the batch's lane (a city-wide
+    alert's retries do not hold the large lanes as small batches would). When the next try
+    would come after the event's expiry, or after the backoff's time to give up (from the
+    first refusal), it has failed."""
     backoff = deps.scheduler.retry
     due = time.time() + backoff.wait(attempt, e.retry_after)
     last = f"{e.reason} (after {attempt} attempts)"
@@ -365,7 +373,7 @@ async def _retry_later(
     if released == "not held":  # its claim lapsed meanwhile: whoever took it back sends it
         return "already claimed"
     one = dataclasses.replace(batch, recipients=(r,))
-    topic = getattr(deps.topics, batch.channel)
+    topic = deps.topics.deliveries(batch.channel, lane)
     await deps.scheduler.later(batch.city, due, topic, batch.event.encode(), one.to_wire())
     return "retrying"
 

@@ -207,6 +207,21 @@ async def test_transient_refusals_are_retried_until_the_backoff_gives_up(
     assert await release_scheduled(d, now=time.time() + 3600) == 0  # nothing more planned
 
 
+async def test_a_large_lanes_retry_stays_in_its_lane(
+    deps: tuple[Deps, Published], smtp: tuple[SmtpSink, str]
+) -> None:
+    """A city-wide alert's retries come back in its lane, not as small batches that would
+    hold every large lane back while they go."""
+    d, published = deps
+    sink, _ = smtp
+    sink.replies = ["421 4.3.2 try again later"]
+    await citizen(d.store, "a@example.org", "75105")
+    await expand_announcement(await accepted(d, ["75105"]), d)
+    assert await send_batch(published[0][2], d, lane="bulk") == {"retrying": 1}
+    assert await release_scheduled(d, now=time.time() + 3600) == 1
+    assert published[-1][0] == "deliveries.email.bulk"
+
+
 async def test_no_retry_is_planned_past_the_expiry(
     deps: tuple[Deps, Published], smtp: tuple[SmtpSink, str]
 ) -> None:
