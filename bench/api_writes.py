@@ -53,8 +53,8 @@ from measure import CpuMeter, latency_summary, machine_busy, percentile
 from profiles import from_py_spy
 from shapely.geometry import Point
 
-from notifier import embedded
 from notifier.api import create_api
+from notifier.dev import embedded
 from notifier.publisher import KafkaPublisher
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps, make_redis

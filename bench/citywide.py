@@ -67,8 +67,8 @@ from send_setup import Collector, built_messages, server_settings, start_servers
 from send_setup import expand as expand_rates
 from send_setup import seed as seed_rates
 
-from notifier import embedded
 from notifier.auth import create_department_key
+from notifier.dev import embedded
 from notifier.publisher import KafkaPublisher
 from notifier.settings import Settings
 from notifier.topics_admin import create as create_topics

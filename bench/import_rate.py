@@ -28,8 +28,8 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from notifier import embedded
 from notifier.bulk_import import Report, import_csv
+from notifier.dev import embedded
 from notifier.publisher import KafkaPublisher
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps

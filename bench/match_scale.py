@@ -53,8 +53,8 @@ from profiles import Key, from_py_spy
 from redis.asyncio import Redis
 
 from channels.push import generate_vapid_keys
-from notifier import embedded
 from notifier.auth import create_department_key
+from notifier.dev import embedded
 from notifier.publisher import KafkaPublisher
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps, make_redis

@@ -26,12 +26,12 @@ from notifier import (
     manage_api,
     map_api,
     openapi,
-    outbox,
     pages,
     requests_api,
     webhooks_api,
 )
 from notifier.abuse import TooMany
+from notifier.dev import outbox
 from notifier.http import MAX_DOCUMENT, city_of, error
 from notifier.keys import CHECKS, DEPS, DEV, SETTINGS, DevServices
 from notifier.path_ids import check_path_ids

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from notifier.settings import Settings
-from notifier.twilio_fake import TwilioFake
 from streams.deps import Deps
+
+if TYPE_CHECKING:  # the API serves what ``notifier up`` runs; it never imports the fakes
+    from notifier.dev.twilio_fake import TwilioFake
 
 SETTINGS = web.AppKey("settings", Settings)
 DEPS = web.AppKey("deps", Deps)

@@ -25,8 +25,8 @@ from aiosmtpd.smtp import Envelope, Session
 from redis.asyncio import Redis
 
 from channels.email import SmtpConfig, SmtpEmailChannel
-from notifier import embedded
 from notifier.api import create_api
+from notifier.dev import embedded
 from notifier.publisher import KafkaPublisher
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps

@@ -354,8 +354,8 @@ async def test_the_store_away_is_a_503_and_a_restart_is_ridden_over(
     """Redis restarts (the same port, its AOF): the next request goes through on a new
     connection, though the pooled one was closed by the restart. Redis stops: the API answers
     503 with Retry-After, not a 500."""
-    from notifier import embedded
     from notifier.api import create_api
+    from notifier.dev import embedded
     from notifier.wiring import build_deps, make_redis
 
     async def publish(topic: str, key: bytes, value: bytes) -> None:

@@ -14,8 +14,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from redis.asyncio import Redis
 
-from notifier import bulk_import, bulk_import_cli, embedded
+from notifier import bulk_import, bulk_import_cli
 from notifier.bulk_import import FileError, import_csv
+from notifier.dev import embedded
 from notifier.errors import ConfigError
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps

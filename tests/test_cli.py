@@ -14,7 +14,7 @@ from pathlib import Path
 import aiohttp
 import psutil
 
-from notifier import embedded
+from notifier.dev import embedded
 from tests.conftest import eventually
 
 
