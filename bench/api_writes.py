@@ -55,7 +55,7 @@ from shapely.geometry import Point
 
 from notifier.api import create_api
 from notifier.dev import embedded
-from notifier.publisher import KafkaPublisher
+from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps, make_redis
 from streams import heap

@@ -69,7 +69,7 @@ from send_setup import seed as seed_rates
 
 from notifier.auth import create_department_key
 from notifier.dev import embedded
-from notifier.publisher import KafkaPublisher
+from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Settings
 from notifier.topics_admin import create as create_topics
 from notifier.wiring import build_deps, make_redis

@@ -41,7 +41,7 @@ from measure import CpuMeter
 from notifier.api import create_api
 from notifier.auth import create_department_key
 from notifier.dev import embedded
-from notifier.publisher import KafkaPublisher
+from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps, make_redis
 from streams.deps import Deps

@@ -30,7 +30,7 @@ from redis.asyncio import Redis
 
 from notifier.bulk_import import Report, import_csv
 from notifier.dev import embedded
-from notifier.publisher import KafkaPublisher
+from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps
 from subscriptions.areas import load_catalogue

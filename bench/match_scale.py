@@ -55,7 +55,7 @@ from redis.asyncio import Redis
 from channels.push import generate_vapid_keys
 from notifier.auth import create_department_key
 from notifier.dev import embedded
-from notifier.publisher import KafkaPublisher
+from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps, make_redis
 from subscriptions.areas import AreaCatalogue, load_catalogue

@@ -34,8 +34,8 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
+from notifier.actions.confirmations import send_confirmation
 from notifier.bulk_import_rows import FileError, Rejection, Row, parse_row, read_file, records
-from notifier.confirmations import send_confirmation
 from streams.deps import Deps
 from subscriptions.contacts import ContactPoint
 from subscriptions.errors import InvalidInput

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from notifier import publishing
+from notifier.actions import publishing
 from notifier.cap import parse_cap_collection
 from notifier.cap_mapping import cap_to_announcement_input
 from streams.announcements import Announcement

@@ -16,8 +16,8 @@ from typing import Any
 from aiohttp import web
 
 from notifier.abuse import check_sending
+from notifier.actions.contact_adding import Parsed, give_contact
 from notifier.auth import bearer
-from notifier.contact_adding import Parsed, give_contact
 from notifier.http import city_of, json_body
 from notifier.keys import DEPS, SETTINGS
 from streams.deps import Deps
@@ -101,7 +101,7 @@ def _subscriptions_given(deps: Deps, city: str, given: object) -> list[Checked]:
 async def add_contact(request: web.Request) -> web.Response:
     """``{email}``, ``{phone}`` or ``{push: PushSubscription}``. A push subscription made by
     the browser that holds this citizen's token is confirmed at once. An address already
-    someone else's is answered the same (``notifier.contact_adding``)."""
+    someone else's is answered the same (``notifier.actions.contact_adding``)."""
     city, deps = city_of(request), request.app[DEPS]
     cid = await citizen_token(request, city)
     citizen = await deps.store.citizen(city, cid)

@@ -11,9 +11,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from notifier.abuse import check_sending
+from notifier.actions.confirmations import send_confirmation
+from notifier.actions.contact_adding import set_unsent_code, tell_holder
 from notifier.citizens_api import citizen_token
-from notifier.confirmations import send_confirmation
-from notifier.contact_adding import set_unsent_code, tell_holder
 from notifier.http import city_of
 from notifier.keys import DEPS
 from subscriptions import contact_life

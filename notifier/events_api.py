@@ -1,6 +1,6 @@
 """Department routes: publish, update and cancel announcements; read one with its figures.
 
-202 means the announcement is in the outbox and will go out (``notifier.publishing``).
+202 means the announcement is in the outbox and will go out (``notifier.actions.publishing``).
 ``Idempotency-Key``: the same key and body return the first answer, the same key with a
 different body is a 409.
 """
@@ -16,12 +16,12 @@ from typing import Any
 
 from aiohttp import web
 
-from notifier import publishing
+from notifier.actions import publishing
+from notifier.actions.preview import preview
 from notifier.auth import require_department
 from notifier.cap_import import import_cap
 from notifier.http import city_of, json_body
 from notifier.keys import DEPS
-from notifier.preview import preview
 from streams import text
 from streams.announcements import Announcement
 from streams.deps import Deps

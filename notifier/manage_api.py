@@ -10,8 +10,8 @@ from typing import Any
 from aiohttp import web
 
 from notifier.abuse import check_sending
+from notifier.actions.confirmations import send_magic_link
 from notifier.citizens_api import citizen_token
-from notifier.confirmations import send_magic_link
 from notifier.http import city_of, json_body
 from notifier.keys import DEPS
 from streams import dead_letters

@@ -21,10 +21,10 @@ from typing import Any
 
 from aiohttp import web
 
+from notifier.actions.request_filing import Requester, file_request
 from notifier.auth import require_department
 from notifier.http import city_of, error, json_body
 from notifier.keys import DEPS
-from notifier.request_filing import Requester, file_request
 from streams.request_records import OPEN311, REQUEST_FIELDS, StatusChange, change_event
 from streams.request_store import RequestStore
 from subscriptions.contacts import normalise_phone

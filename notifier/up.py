@@ -23,8 +23,8 @@ from notifier.auth import create_department_key, department_of
 from notifier.dev import embedded, twilio_fake
 from notifier.dev.outbox import OutboxHandler
 from notifier.errors import ConfigError
+from notifier.kafka_publisher import KafkaPublisher
 from notifier.keys import DevServices
-from notifier.publisher import KafkaPublisher
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps, make_redis
 from streams import heap

@@ -27,7 +27,7 @@ from redis.asyncio import Redis
 from channels.email import SmtpConfig, SmtpEmailChannel
 from notifier.api import create_api
 from notifier.dev import embedded
-from notifier.publisher import KafkaPublisher
+from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps
 from streams.deps import Deps

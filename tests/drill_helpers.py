@@ -29,7 +29,7 @@ from notifier.auth import create_department_key
 from notifier.dev import embedded, twilio_fake
 from notifier.dev.push_service_fake import PushServiceFake
 from notifier.dev.push_service_fake import create_app as push_app
-from notifier.publisher import KafkaPublisher
+from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps
 from subscriptions.areas import load_catalogue

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from notifier.api import create_api
 from notifier.auth import create_department_key
 from notifier.dev import embedded
-from notifier.publisher import KafkaPublisher
+from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Settings
 from notifier.wiring import build_deps
 from subscriptions.areas import load_catalogue

@@ -25,7 +25,7 @@ from channels.sms import Sms, TwilioSmsChannel
 from notifier import logs
 from notifier.api import create_api
 from notifier.dev import embedded, twilio_fake
-from notifier.publisher import KafkaPublisher
+from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps, make_channels
 from streams.topics import TopicNames

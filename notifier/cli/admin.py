@@ -22,7 +22,7 @@ from notifier.auth import create_department_key
 from notifier.cap_import import import_cap
 from notifier.errors import ConfigError
 from notifier.http import parse_json
-from notifier.publisher import KafkaPublisher
+from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Settings
 from notifier.wiring import build_deps, make_redis
 from streams import dead_letters

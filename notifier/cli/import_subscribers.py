@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 from notifier.bulk_import import FileError, ImportStopped, Progress, import_csv
 from notifier.bulk_import_rows import COLUMNS
 from notifier.errors import ConfigError
-from notifier.publisher import KafkaPublisher
+from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Settings
 from notifier.wiring import build_deps, make_redis
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import secrets
 
-from notifier.confirmations import send_confirmation, send_magic_link
+from notifier.actions.confirmations import send_confirmation, send_magic_link
 from streams.deps import Deps
 from subscriptions import contact_life
 from subscriptions.contacts import ContactPoint

@@ -1,4 +1,7 @@
-"""The producer the API publishes through (aiokafka), handed to it by the composition root."""
+"""The producer the API publishes through (aiokafka), handed to it by the composition root.
+
+It only carries records to Kafka; what publishing an announcement means (outbox first, then this
+producer) is ``notifier.actions.publishing``."""
 
 from __future__ import annotations
 

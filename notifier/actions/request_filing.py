@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from notifier.confirmations import send_confirmation
+from notifier.actions.confirmations import send_confirmation
 from streams.deps import Deps
 from streams.request_records import StatusChange
 from streams.request_store import RequestStore
