@@ -19,7 +19,7 @@ from aiohttp import web
 from notifier.actions import publishing
 from notifier.actions.preview import preview
 from notifier.auth import require_department
-from notifier.cap_import import import_cap
+from notifier.cap.importer import import_cap
 from notifier.http import city_of, json_body
 from notifier.keys import DEPS
 from streams import text

@@ -14,8 +14,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from redis.asyncio import Redis
 
-from notifier import bulk_import, bulk_import_cli
-from notifier.bulk_import import FileError, import_csv
+from notifier import bulk_import_cli
+from notifier.bulk_import import importer
+from notifier.bulk_import.importer import FileError, import_csv
 from notifier.dev import embedded
 from notifier.errors import ConfigError
 from notifier.settings import Secret, Settings
@@ -255,7 +256,7 @@ async def test_an_address_registered_during_the_import_keeps_one_citizen(
     """The batch watches its addresses: registered meanwhile, it is read again and found (and,
     pending with an account that has not proved it, left alone: the row is rejected)."""
     d, published = deps
-    read_held = bulk_import._read_held
+    read_held = importer._read_held
     registered: list[str] = []
 
     async def meanwhile(*args: Any) -> Any:
@@ -266,7 +267,7 @@ async def test_an_address_registered_during_the_import_keeps_one_citizen(
             registered.append(c.id)
         return held
 
-    monkeypatch.setattr(bulk_import, "_read_held", meanwhile)
+    monkeypatch.setattr(importer, "_read_held", meanwhile)
     report = await imported(deps)
     assert (report.imported, report.new_citizens) == (7, 7)
     assert f"row 4: {UNPROVEN}" in [r.line() for r in report.rejections]  # bob's row

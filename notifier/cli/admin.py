@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 
 from notifier import auth
 from notifier.auth import create_department_key
-from notifier.cap_import import import_cap
+from notifier.cap.importer import import_cap
 from notifier.errors import ConfigError
 from notifier.http import parse_json
 from notifier.kafka_publisher import KafkaPublisher

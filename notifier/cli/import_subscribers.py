@@ -1,5 +1,5 @@
 """``notifier import-subscribers FILE [--city paris] [--dry-run]``: the command around
-``notifier.bulk_import``. The report (each rejected row, then a summary) goes to stdout,
+``notifier.bulk_import.importer``. The report (each rejected row, then a summary) goes to stdout,
 progress to stderr. Exit code 0: every row imported; 1: some were rejected; 2: the file
 cannot be read or its header is missing or wrong (nothing is imported then).
 """
@@ -15,8 +15,8 @@ from typing import TextIO
 from aiokafka.errors import KafkaError
 from redis.exceptions import RedisError
 
-from notifier.bulk_import import FileError, ImportStopped, Progress, import_csv
-from notifier.bulk_import_rows import COLUMNS
+from notifier.bulk_import.importer import FileError, ImportStopped, Progress, import_csv
+from notifier.bulk_import.rows import COLUMNS
 from notifier.errors import ConfigError
 from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Settings

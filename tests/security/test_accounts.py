@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 from channels.push import generate_vapid_keys
 from notifier.api import create_api
 from notifier.auth import create_department_key
-from notifier.bulk_import import import_csv
+from notifier.bulk_import.importer import import_csv
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps
 from streams.records import DeliveryBatch

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from notifier.cap import CapAlert, CapInfo
+from notifier.cap.parser import CapAlert, CapInfo
 from streams import text as norm
 from streams.records import LANGUAGES, MAX_BODY, MAX_TITLE, iso
 from subscriptions.categories import SEVERITIES

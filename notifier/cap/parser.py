@@ -1,5 +1,5 @@
 """CAP 1.2 import: a safe parser for OASIS Common Alerting Protocol alerts (their mapping to
-our announcements is ``notifier.cap_mapping``).
+our announcements is ``notifier.cap.mapping``).
 
 Public API::
 

@@ -1,4 +1,4 @@
-"""Bulk import of an existing subscriber list (CSV, columns in ``notifier.bulk_import_rows``).
+"""Bulk import of an existing subscriber list (CSV, columns in ``notifier.bulk_import.rows``).
 
 Each valid row is a contact point and one subscription. An address the city already holds
 keeps its citizen: the subscription is added to it (unless that citizen has the very same one),
@@ -35,7 +35,7 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
 from notifier.actions.confirmations import send_confirmation
-from notifier.bulk_import_rows import FileError, Rejection, Row, parse_row, read_file, records
+from notifier.bulk_import.rows import FileError, Rejection, Row, parse_row, read_file, records
 from streams.deps import Deps
 from subscriptions.contacts import ContactPoint
 from subscriptions.errors import InvalidInput

@@ -17,8 +17,8 @@ import hashlib
 from typing import Any
 
 from notifier.actions import publishing
-from notifier.cap import parse_cap_collection
-from notifier.cap_mapping import cap_to_announcement_input
+from notifier.cap.mapping import cap_to_announcement_input
+from notifier.cap.parser import parse_cap_collection
 from streams.announcements import Announcement
 from streams.deps import Deps
 from subscriptions.errors import Conflict, InvalidInput, NotFound
