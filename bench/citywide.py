@@ -67,7 +67,7 @@ from send_setup import Collector, built_messages, server_settings, start_servers
 from send_setup import expand as expand_rates
 from send_setup import seed as seed_rates
 
-from notifier.auth import create_department_key
+from notifier.api.auth import create_department_key
 from notifier.dev import embedded
 from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Settings

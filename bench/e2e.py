@@ -38,8 +38,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope, Session
 from measure import CpuMeter
 
-from notifier.api import create_api
-from notifier.auth import create_department_key
+from notifier.api.app import create_api
+from notifier.api.auth import create_department_key
 from notifier.dev import embedded
 from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Secret, Settings

@@ -53,7 +53,7 @@ from profiles import Key, from_py_spy
 from redis.asyncio import Redis
 
 from channels.push import generate_vapid_keys
-from notifier.auth import create_department_key
+from notifier.api.auth import create_department_key
 from notifier.dev import embedded
 from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Secret, Settings

@@ -25,7 +25,7 @@ from aiosmtpd.smtp import Envelope, Session
 from redis.asyncio import Redis
 
 from channels.email import SmtpConfig, SmtpEmailChannel
-from notifier.api import create_api
+from notifier.api.app import create_api
 from notifier.dev import embedded
 from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Secret, Settings

@@ -23,7 +23,7 @@ from channels.base import Channel, PermanentChannelError, Sent
 from channels.email import Email, SmtpConfig, SmtpEmailChannel
 from channels.sms import Sms, TwilioSmsChannel
 from notifier import logs
-from notifier.api import create_api
+from notifier.api.app import create_api
 from notifier.dev import embedded, twilio_fake
 from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Secret, Settings

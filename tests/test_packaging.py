@@ -107,7 +107,7 @@ def test_importing_the_code_changes_nothing_in_faust_or_logging() -> None:
 import logging
 srcfile = logging._srcfile
 import channels.base, channels.email, channels.sms, channels.push
-import notifier.cli, notifier.logs, notifier.wiring, notifier.worker, notifier.api, notifier.up
+import notifier.cli, notifier.logs, notifier.wiring, notifier.worker, notifier.api.app, notifier.up
 import streams.app, streams.agents
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 assert not hasattr(AIOKafkaConsumerThread._create_worker_consumer, "short_fetches")
@@ -127,7 +127,7 @@ def test_the_worker_and_the_api_never_import_the_dev_fakes() -> None:
 import sys
 import notifier.worker
 assert not [m for m in sys.modules if m.startswith("notifier.dev")], sys.modules.keys()
-import notifier.api
+import notifier.api.app
 fakes = [m for m in sys.modules if m.startswith("notifier.dev.") and m.endswith("_fake")]
 assert not fakes, fakes
 """

@@ -6,7 +6,7 @@ phone number another contact point holds does not move: the one who gave it gets
 contact point that holds nothing and can never be confirmed (``subscriptions.contact_life``),
 and the holder, if confirmed, is sent their management link with a word that someone tried to
 register their address again. So the answer tells the person typing nothing, and the owner of
-the address learns what to do next. The limits on sending (``notifier.abuse``) are checked
+the address learns what to do next. The limits on sending (``notifier.api.abuse``) are checked
 before anything is written, by the caller.
 """
 

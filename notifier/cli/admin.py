@@ -17,11 +17,11 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from notifier import auth
-from notifier.auth import create_department_key
+from notifier.api import auth
+from notifier.api.auth import create_department_key
+from notifier.api.http import parse_json
 from notifier.cap.importer import import_cap
 from notifier.errors import ConfigError
-from notifier.http import parse_json
 from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Settings
 from notifier.wiring import build_deps, make_redis

@@ -13,7 +13,7 @@ from pathlib import Path
 from aiohttp import web
 from aiosmtpd.smtp import Envelope, Session
 
-from notifier.keys import DEV
+from notifier.api.keys import DEV
 
 _seq = itertools.count()
 

@@ -27,8 +27,8 @@ from hypothesis import HealthCheck, Phase, settings
 from redis.asyncio import Redis
 
 from channels.push import generate_vapid_keys
-from notifier.api import create_api
-from notifier.auth import create_department_key
+from notifier.api.app import create_api
+from notifier.api.auth import create_department_key
 from notifier.dev import embedded, twilio_fake
 from notifier.dev.push_service_fake import PushServiceFake, ReceivedPush
 from notifier.dev.push_service_fake import create_app as push_app

@@ -9,11 +9,11 @@ from typing import Any
 
 from aiohttp import web
 
-from notifier.abuse import check_sending
 from notifier.actions.confirmations import send_magic_link
-from notifier.citizens_api import citizen_token
-from notifier.http import city_of, json_body
-from notifier.keys import DEPS
+from notifier.api.abuse import check_sending
+from notifier.api.citizens import citizen_token
+from notifier.api.http import city_of, json_body
+from notifier.api.keys import DEPS
 from streams import dead_letters
 from subscriptions import moving, token_versions, tokens
 from subscriptions.contacts import normalise_email, normalise_phone
@@ -143,7 +143,7 @@ async def unsubscribe_one(request: web.Request) -> web.Response:
 
 
 async def manage_page(request: web.Request) -> web.Response:
-    page = resources.files("notifier") / "static" / "manage.html"
+    page = resources.files("notifier.web") / "static" / "manage.html"
     return web.Response(
         text=page.read_text(encoding="utf-8"),
         content_type="text/html",

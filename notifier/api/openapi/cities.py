@@ -1,5 +1,5 @@
-"""JSON Schemas of the cities routes (``notifier.cities_api``), merged into the document's
-components by ``notifier.openapi_schemas.components``."""
+"""JSON Schemas of the cities routes (``notifier.api.cities``), merged into the document's
+components by ``notifier.api.openapi.schemas.components``."""
 
 from __future__ import annotations
 

@@ -22,9 +22,9 @@ from typing import Any
 from aiohttp import web
 
 from notifier.actions.request_filing import Requester, file_request
-from notifier.auth import require_department
-from notifier.http import city_of, error, json_body
-from notifier.keys import DEPS
+from notifier.api.auth import require_department
+from notifier.api.http import city_of, error, json_body
+from notifier.api.keys import DEPS
 from streams.request_records import OPEN311, REQUEST_FIELDS, StatusChange, change_event
 from streams.request_store import RequestStore
 from subscriptions.contacts import normalise_phone

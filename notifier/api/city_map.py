@@ -17,8 +17,8 @@ import shapely
 from aiohttp import web
 from shapely.geometry.base import BaseGeometry
 
-from notifier.http import city_of
-from notifier.keys import DEPS
+from notifier.api.http import city_of
+from notifier.api.keys import DEPS
 from subscriptions.areas import AreaCatalogue
 
 WIDTH = 1000.0  # SVG units

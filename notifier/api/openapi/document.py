@@ -2,7 +2,7 @@
 listing its operations at ``GET /v1/docs`` (plain HTML: nothing is fetched from elsewhere).
 
 Here are the paths; the components (body schemas, shared error answers, headers, security
-schemes) are in ``notifier.openapi_schemas``. ``tests/test_openapi.py`` checks that every route
+schemes) are in ``notifier.api.openapi.schemas``. ``tests/test_openapi.py`` checks that every route
 of ``create_api`` is described (and nothing else), and that real answers match their schemas.
 """
 
@@ -15,10 +15,10 @@ from typing import Any
 
 from aiohttp import web
 
-from notifier.abuse import LIMITS
-from notifier.events_api import IDEMPOTENCY_TTL
-from notifier.map_api import SCHEMA as MAP
-from notifier.openapi_schemas import ERRORS, Schema, components, header, ref
+from notifier.api.abuse import LIMITS
+from notifier.api.announcements import IDEMPOTENCY_TTL
+from notifier.api.city_map import SCHEMA as MAP
+from notifier.api.openapi.schemas import ERRORS, Schema, components, header, ref
 from subscriptions.caps import MAX_CONTACTS, MAX_PUSH, MAX_SUBSCRIPTIONS
 from subscriptions.store import PENDING_SECONDS
 
@@ -81,7 +81,7 @@ def op(
     answers = {str(status): answer for status, answer in responses.items()}
     for status in errors:
         answers[str(status)] = {"$ref": f"#/components/responses/{ERRORS[status][0]}"}
-    # any operation may meet the store away (``notifier.api``); /readyz says its own 503
+    # any operation may meet the store away (``notifier.api.app``); /readyz says its own 503
     answers.setdefault("503", {"$ref": "#/components/responses/Unavailable"})
     out["responses"] = dict(sorted(answers.items()))
     return out

@@ -10,7 +10,7 @@ import html
 
 from aiohttp import web
 
-from notifier.keys import DEPS
+from notifier.api.keys import DEPS
 from subscriptions import contact_life, tokens
 from subscriptions.errors import InvalidInput
 

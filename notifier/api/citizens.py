@@ -15,11 +15,11 @@ from typing import Any
 
 from aiohttp import web
 
-from notifier.abuse import check_sending
 from notifier.actions.contact_adding import Parsed, give_contact
-from notifier.auth import bearer
-from notifier.http import city_of, json_body
-from notifier.keys import DEPS, SETTINGS
+from notifier.api.abuse import check_sending
+from notifier.api.auth import bearer
+from notifier.api.http import city_of, json_body
+from notifier.api.keys import DEPS, SETTINGS
 from streams.deps import Deps
 from subscriptions import caps, contact_life, token_versions, tokens
 from subscriptions.contacts import (

@@ -6,9 +6,9 @@ an unknown city answers a 404 page naming the cities there are. The page carries
 (and its name, so that nothing flickers); its scripts read the rest (categories, languages,
 colour) from ``GET /v1/cities/{city}``.
 
-Plain HTML, CSS and JavaScript from ``notifier/static`` (no build step, nothing fetched from
+Plain HTML, CSS and JavaScript from ``notifier/web/static`` (no build step, nothing fetched from
 elsewhere); every page speaks to the API like any other client. The magic link's page
-(``/manage``) is served by ``notifier.manage_api``.
+(``/manage``) is served by ``notifier.api.manage``.
 """
 
 from __future__ import annotations
@@ -21,14 +21,14 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from notifier.keys import DEPS, SETTINGS
-from notifier.security_headers import CSP
+from notifier.api.keys import DEPS, SETTINGS
+from notifier.api.security_headers import CSP
 from subscriptions.cities import City
 
 # an https origin as a CSP source: a host name or address and a port, nothing else
 IMAGE_ORIGIN = re.compile(r"https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?")
 PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
-# the security headers are added to every page by ``notifier.security_headers``
+# the security headers are added to every page by ``notifier.api.security_headers``
 PAGE_HEADERS = {"Cache-Control": "no-cache"}
 
 
@@ -41,7 +41,7 @@ def add_routes(router: web.UrlDispatcher, dev: bool = False) -> None:
 
 
 def _static(name: str) -> str:
-    return (resources.files("notifier") / "static" / name).read_text(encoding="utf-8")
+    return (resources.files("notifier.web") / "static" / name).read_text(encoding="utf-8")
 
 
 def _page(

@@ -5,7 +5,7 @@ Each request is verified with ``X-Twilio-Signature`` over the exact public URL T
 (``NOTIFIER_PUBLIC_URL`` + path) and the form parameters; a forged one gets 403. Status
 callbacks become receipts on the ``receipts`` topic, folded into the ledger by the worker.
 A replayed request (same ``MessageSid``, and for a status callback the same status) is answered
-as the first was and changes nothing (``notifier.webhook_replays``).
+as the first was and changes nothing (``notifier.api.webhook_replays``).
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from channels.twilio_webhooks import (
     parse_status_callback,
     signature_valid,
 )
-from notifier.http import city_of, error
-from notifier.keys import DEPS, SETTINGS
-from notifier.webhook_replays import once
+from notifier.api.http import city_of, error
+from notifier.api.keys import DEPS, SETTINGS
+from notifier.api.webhook_replays import once
 from streams.deps import Deps
 from streams.records import Receipt
 from subscriptions.sms_replies import act_on

@@ -18,10 +18,10 @@ from aiohttp import web
 
 from notifier.actions import publishing
 from notifier.actions.preview import preview
-from notifier.auth import require_department
+from notifier.api.auth import require_department
+from notifier.api.http import city_of, json_body
+from notifier.api.keys import DEPS
 from notifier.cap.importer import import_cap
-from notifier.http import city_of, json_body
-from notifier.keys import DEPS
 from streams import text
 from streams.announcements import Announcement
 from streams.deps import Deps

@@ -17,26 +17,26 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from channels.push import application_server_key, load_vapid_private_key
-from notifier import (
-    cities_api,
-    citizens_api,
-    contacts_api,
-    events_api,
-    links_api,
-    manage_api,
-    map_api,
-    openapi,
-    pages,
-    requests_api,
-    webhooks_api,
+from notifier.api import (
+    announcements,
+    cities,
+    citizens,
+    city_map,
+    contacts,
+    links,
+    manage,
+    service_requests,
+    webhooks,
 )
-from notifier.abuse import TooMany
+from notifier.api.abuse import TooMany
+from notifier.api.http import MAX_DOCUMENT, city_of, error
+from notifier.api.keys import CHECKS, DEPS, DEV, SETTINGS, DevServices
+from notifier.api.openapi import document as openapi
+from notifier.api.path_ids import check_path_ids
+from notifier.api.security_headers import add_security_headers
 from notifier.dev import outbox
-from notifier.http import MAX_DOCUMENT, city_of, error
-from notifier.keys import CHECKS, DEPS, DEV, SETTINGS, DevServices
-from notifier.path_ids import check_path_ids
-from notifier.security_headers import add_security_headers
 from notifier.settings import Settings
+from notifier.web import pages
 from streams.deps import Deps
 from streams.ledger import STORE_AWAY
 from subscriptions.errors import Conflict, InvalidInput, NotFound
@@ -174,19 +174,21 @@ def create_api(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
-    app.router.add_static("/static/", Path(__file__).parent / "static", show_index=False)
+    app.router.add_static(
+        "/static/", Path(__file__).parents[1] / "web" / "static", show_index=False
+    )
     app.router.add_get("/v1/cities/{city}/areas", areas)
-    cities_api.add_routes(app.router)
-    citizens_api.add_routes(app.router)
-    contacts_api.add_routes(app.router)
-    links_api.add_routes(app.router)
-    manage_api.add_routes(app.router)
-    webhooks_api.add_routes(app.router)
+    cities.add_routes(app.router)
+    citizens.add_routes(app.router)
+    contacts.add_routes(app.router)
+    links.add_routes(app.router)
+    manage.add_routes(app.router)
+    webhooks.add_routes(app.router)
     app.router.add_get("/v1/push/public-key", push_public_key)
-    events_api.add_routes(app.router)
-    requests_api.add_routes(app.router)
+    announcements.add_routes(app.router)
+    service_requests.add_routes(app.router)
     openapi.add_routes(app.router)
-    map_api.add_routes(app.router)
+    city_map.add_routes(app.router)
     dev_routes = dev is not None and settings.api_on_loopback
     pages.add_routes(app.router, dev=dev_routes)
     if dev is not None and dev_routes:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from notifier.auth import require_operator
-from notifier.http import MAX_DOCUMENT, city_of, json_body
-from notifier.keys import DEPS
+from notifier.api.auth import require_operator
+from notifier.api.http import MAX_DOCUMENT, city_of, json_body
+from notifier.api.keys import DEPS
 from streams import quotas
 from subscriptions.cities import CITY_ID, put_city
 from subscriptions.errors import InvalidInput, NotFound

@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from notifier import openapi_cities
-from notifier.http import MAX_BODY as MAX_JSON
-from notifier.http import MAX_DOCUMENT
-from notifier.path_ids import pattern
+from notifier.api.http import MAX_BODY as MAX_JSON
+from notifier.api.http import MAX_DOCUMENT
+from notifier.api.openapi import cities
+from notifier.api.path_ids import pattern
 from streams.announcements import MAX_REASON
 from streams.ledger import RANK
 from streams.records import LANGUAGES as CONTENT_LANGUAGES
@@ -764,7 +764,7 @@ def components() -> Schema:
     errors["TooMany"]["headers"] = {"Retry-After": header("RetryAfter")}
     path = {"type": "string"}
     return {
-        "schemas": {**SCHEMAS, **openapi_cities.SCHEMAS},
+        "schemas": {**SCHEMAS, **cities.SCHEMAS},
         "responses": errors,
         "headers": {
             "Location": _header("Where to read it.", STRING),
@@ -798,7 +798,7 @@ def components() -> Schema:
                 "bearerFormat": "nk_…",
                 "description": "A department key (`notifier department-key create`).",
             },
-            "operatorKey": openapi_cities.OPERATOR_KEY,
+            "operatorKey": cities.OPERATOR_KEY,
             "twilioSignature": {
                 "type": "apiKey",
                 "in": "header",

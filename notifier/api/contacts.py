@@ -1,6 +1,6 @@
 """A citizen's own contact points: ask again for the confirmation of a pending one, remove one.
 
-Asking again sends a new link or code (the limits on sending apply, ``notifier.abuse``); for a
+Asking again sends a new link or code (the limits on sending apply, ``notifier.api.abuse``); for a
 pending contact point that holds nothing (``subscriptions.contact_life``: someone else holds the
 address) the answer is the same, and the holder, if confirmed, is told instead. A pending
 contact point past its time has ended: 404. Removing one frees its address.
@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from notifier.abuse import check_sending
 from notifier.actions.confirmations import send_confirmation
 from notifier.actions.contact_adding import set_unsent_code, tell_holder
-from notifier.citizens_api import citizen_token
-from notifier.http import city_of
-from notifier.keys import DEPS
+from notifier.api.abuse import check_sending
+from notifier.api.citizens import citizen_token
+from notifier.api.http import city_of
+from notifier.api.keys import DEPS
 from subscriptions import contact_life
 from subscriptions.contacts import ContactPoint
 from subscriptions.errors import Conflict, NotFound

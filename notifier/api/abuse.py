@@ -26,7 +26,7 @@ import logging
 from aiohttp import web
 from redis.asyncio import Redis
 
-from notifier.keys import DEPS, SETTINGS
+from notifier.api.keys import DEPS, SETTINGS
 from subscriptions.contacts import normalise_phone
 from subscriptions.store import key
 

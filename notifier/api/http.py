@@ -7,7 +7,7 @@ import math
 
 from aiohttp import web
 
-from notifier.keys import DEPS
+from notifier.api.keys import DEPS
 from subscriptions.errors import InvalidInput, NotFound
 
 MAX_BODY = 64 * 1024  # JSON bodies
