@@ -376,7 +376,7 @@ class Run:
 
 
 def api_logging(path: Path, level: str) -> None:
-    """As ``notifier api`` logs (``notifier.cli``), to a file: an unexpected error's traceback
+    """As ``notifier api`` logs (``notifier.cli.main``), to a file: an unexpected error's traceback
     lands there."""
     logging.basicConfig(
         filename=path, level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s"

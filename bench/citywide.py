@@ -68,10 +68,10 @@ from send_setup import expand as expand_rates
 from send_setup import seed as seed_rates
 
 from notifier.api.auth import create_department_key
+from notifier.cli.topics import create as create_topics
 from notifier.dev import embedded
 from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Settings
-from notifier.topics_admin import create as create_topics
 from notifier.wiring import build_deps, make_redis
 from streams.deps import Deps
 from streams.ledger import FINAL, Ledger

@@ -107,7 +107,8 @@ def test_importing_the_code_changes_nothing_in_faust_or_logging() -> None:
 import logging
 srcfile = logging._srcfile
 import channels.base, channels.email, channels.sms, channels.push
-import notifier.cli, notifier.logs, notifier.wiring, notifier.worker, notifier.api.app, notifier.up
+import notifier.cli.main, notifier.logs, notifier.wiring, notifier.worker, notifier.up
+import notifier.api.app
 import streams.app, streams.agents
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 assert not hasattr(AIOKafkaConsumerThread._create_worker_consumer, "short_fetches")

@@ -27,7 +27,9 @@ from aiokafka.errors import KafkaError
 from redis.exceptions import RedisError
 
 from channels.push import generate_vapid_keys
-from notifier import admin, bulk_import_cli, logs, stuck_cli, topics_admin, up
+from notifier import logs, up
+from notifier.cli import admin, import_subscribers, stuck
+from notifier.cli import topics as topics_admin  # the parser has a local `topics`
 from notifier.errors import ConfigError
 from notifier.settings import Settings
 from subscriptions.errors import InvalidInput
@@ -92,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     cap.add_argument("file", type=Path)
     cap.add_argument("--department", required=True)
     cap.add_argument("--city", default=None)
-    bulk_import_cli.add_parser(sub)
+    import_subscribers.add_parser(sub)
     topics = sub.add_parser("topics", help="create or check the Kafka topics on a cluster")
     topics_sub = topics.add_subparsers(dest="action", required=True)
     topics_sub.add_parser("create", help="make the missing topics (existing ones are left)")
@@ -107,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
         _logging(settings, args.command)
         city = getattr(args, "city", None) or settings.default_city
         if args.command == "stuck":
-            for line in asyncio.run(stuck_cli.stuck(settings, args.city)):
+            for line in asyncio.run(stuck.stuck(settings, args.city)):
                 print(line)
             return
         if args.command == "operator-key":
@@ -128,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"NOTIFIER_VAPID_PRIVATE_KEY={keys.private_key}")
             print(f"# public key (browsers' applicationServerKey): {keys.public_key}")
         elif args.command == "import-subscribers":
-            sys.exit(asyncio.run(bulk_import_cli.run(settings, args)))
+            sys.exit(asyncio.run(import_subscribers.run(settings, args)))
         elif args.command == "topics":
             sys.exit(_topics(settings, args.action))
         else:
