@@ -53,9 +53,9 @@ from measure import CpuMeter, latency_summary, machine_busy, percentile
 from profiles import from_py_spy
 from shapely.geometry import Point
 
-from notifier import embedded
-from notifier.api import create_api
-from notifier.publisher import KafkaPublisher
+from notifier.api.app import create_api
+from notifier.dev import embedded
+from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps, make_redis
 from streams import heap
@@ -376,7 +376,7 @@ class Run:
 
 
 def api_logging(path: Path, level: str) -> None:
-    """As ``notifier api`` logs (``notifier.cli``), to a file: an unexpected error's traceback
+    """As ``notifier api`` logs (``notifier.cli.main``), to a file: an unexpected error's traceback
     lands there."""
     logging.basicConfig(
         filename=path, level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -537,10 +537,10 @@ async def stored_subscriptions(deps: Deps) -> int:
 # (function, end of its file's path): the share of samples with it on the stack
 KEY_FUNCTIONS = (
     ("_handle_request", "aiohttp/web_protocol.py"),
-    ("count_requests", "notifier/api.py"),
-    ("subscribe", "notifier/citizens_api.py"),
-    ("citizen_token", "notifier/citizens_api.py"),
-    ("json_body", "notifier/http.py"),
+    ("count_requests", "notifier/api/app.py"),
+    ("subscribe", "notifier/api/citizens.py"),
+    ("citizen_token", "notifier/api/citizens.py"),
+    ("json_body", "notifier/api/http.py"),
     ("parse_subscription", "subscriptions/subscription.py"),
     ("circle", "subscriptions/geometry.py"),
     ("parse_polygon", "subscriptions/geometry.py"),

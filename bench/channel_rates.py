@@ -59,7 +59,7 @@ from send_setup import (
 )
 
 from channels.base import Channel
-from notifier import embedded
+from notifier.dev import embedded
 from notifier.settings import Settings
 from notifier.wiring import build_deps, make_channels, make_redis
 from streams import heap

@@ -4,8 +4,8 @@
         --push-subscribers N --ready FILE
 
 - an aiosmtpd server that only counts the messages it accepts;
-- the Twilio-shaped server (``notifier.twilio_fake``), status callbacks off;
-- the web push service (``notifier.push_service_fake``), which checks each VAPID JWT and
+- the Twilio-shaped server (``notifier.dev.twilio_fake``), status callbacks off;
+- the web push service (``notifier.dev.push_service_fake``), which checks each VAPID JWT and
   decrypts each payload: ``--push-subscribers`` browser key pairs are made and registered here
   (with ``--push-pool K``: K key pairs, and every token ``<letters><n>`` is a subscription with
   key pair ``n mod K``, so a city of push subscribers costs K key pairs; see ``pooled_push``).
@@ -36,8 +36,8 @@ from typing import Any, TypeVar
 from aiohttp import web
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from notifier import push_service_fake, twilio_fake
-from notifier.push_service_fake import Subscriber
+from notifier.dev import push_service_fake, twilio_fake
+from notifier.dev.push_service_fake import Subscriber
 
 T = TypeVar("T")
 

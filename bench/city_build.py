@@ -43,7 +43,7 @@ import shapely
 from api_writes import hexagon
 from shapely.geometry import shape
 
-from notifier import embedded
+from notifier.dev import embedded
 from subscriptions.areas import MIN_OVERLAP_M2, AreaCatalogue
 from subscriptions.cadence import Cadence, parse_cadence
 from subscriptions.categories import CATEGORIES, SEVERITIES

@@ -67,11 +67,11 @@ from send_setup import Collector, built_messages, server_settings, start_servers
 from send_setup import expand as expand_rates
 from send_setup import seed as seed_rates
 
-from notifier import embedded
-from notifier.auth import create_department_key
-from notifier.publisher import KafkaPublisher
+from notifier.api.auth import create_department_key
+from notifier.cli.topics import create as create_topics
+from notifier.dev import embedded
+from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Settings
-from notifier.topics_admin import create as create_topics
 from notifier.wiring import build_deps, make_redis
 from streams.deps import Deps
 from streams.ledger import FINAL, Ledger

@@ -38,10 +38,10 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope, Session
 from measure import CpuMeter
 
-from notifier import embedded
-from notifier.api import create_api
-from notifier.auth import create_department_key
-from notifier.publisher import KafkaPublisher
+from notifier.api.app import create_api
+from notifier.api.auth import create_department_key
+from notifier.dev import embedded
+from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps, make_redis
 from streams.deps import Deps

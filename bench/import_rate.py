@@ -4,8 +4,8 @@
 
 Starts its own redis-server (no persistence) and Tansu broker on free loopback ports, and
 imports ``--rows`` generated rows (half email addresses, half mobile numbers; half an area code,
-half an address with a radius) through ``notifier.bulk_import.import_csv`` three ways, each on
-an empty database:
+half an address with a radius) through ``notifier.bulk_import.importer.import_csv`` three ways,
+each on an empty database:
 
 1. dry run: every row validated, the city's addresses read, nothing written;
 2. with consent: every row records a consent, so every contact point is confirmed at once
@@ -28,9 +28,9 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from notifier import embedded
-from notifier.bulk_import import Report, import_csv
-from notifier.publisher import KafkaPublisher
+from notifier.bulk_import.importer import Report, import_csv
+from notifier.dev import embedded
+from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps
 from subscriptions.areas import load_catalogue

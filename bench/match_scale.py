@@ -53,9 +53,9 @@ from profiles import Key, from_py_spy
 from redis.asyncio import Redis
 
 from channels.push import generate_vapid_keys
-from notifier import embedded
-from notifier.auth import create_department_key
-from notifier.publisher import KafkaPublisher
+from notifier.api.auth import create_department_key
+from notifier.dev import embedded
+from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps, make_redis
 from subscriptions.areas import AreaCatalogue, load_catalogue

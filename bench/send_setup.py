@@ -17,7 +17,8 @@ from channel_servers import ACCOUNT_SID, AUTH_TOKEN, SMS_FROM
 from e2e import eventually, tail
 
 from channels.push import generate_vapid_keys
-from notifier import embedded, logs
+from notifier import logs
+from notifier.dev import embedded
 from notifier.settings import Secret, Settings
 from streams.announcements import Announcement
 from streams.deps import Deps

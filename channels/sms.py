@@ -1,7 +1,7 @@
 """SMS through Twilio's Messages API with the ``twilio`` library and its aiohttp client.
 
 The API base URL is configuration, so the real client can be pointed at a local server
-(``notifier/twilio_fake.py``). Errors are translated here:
+(``notifier/dev/twilio_fake.py``). Errors are translated here:
 
 - HTTP 429, 5xx, connection errors and timeouts -> ``TransientChannelError``
   (``retry_after`` from ``Retry-After`` when the response has one);

@@ -1,3 +1,3 @@
-from notifier.cli import main
+from notifier.cli.main import main
 
 main()

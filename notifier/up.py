@@ -18,13 +18,13 @@ from aiohttp import web
 from aiosmtpd.smtp import SMTP
 
 from channels.push import generate_vapid_keys
-from notifier import embedded, twilio_fake
-from notifier.api import create_api
-from notifier.auth import create_department_key, department_of
+from notifier.api.app import create_api
+from notifier.api.auth import create_department_key, department_of
+from notifier.api.keys import DevServices
+from notifier.dev import embedded, twilio_fake
+from notifier.dev.outbox import OutboxHandler
 from notifier.errors import ConfigError
-from notifier.keys import DevServices
-from notifier.outbox import OutboxHandler
-from notifier.publisher import KafkaPublisher
+from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps, make_redis
 from streams import heap

@@ -69,5 +69,5 @@ class Deps:
         return {"city_name": c.name, "brand": brand}
 
     def sms_status_url(self, city: str) -> str:
-        """Where Twilio posts the status of the SMS it took (``notifier.webhooks_api``)."""
+        """Where Twilio posts the status of the SMS it took (``notifier.api.webhooks``)."""
         return f"{self.base_url}/v1/cities/{city}/twilio/status"

@@ -25,9 +25,9 @@ from aiosmtpd.smtp import Envelope, Session
 from redis.asyncio import Redis
 
 from channels.email import SmtpConfig, SmtpEmailChannel
-from notifier import embedded
-from notifier.api import create_api
-from notifier.publisher import KafkaPublisher
+from notifier.api.app import create_api
+from notifier.dev import embedded
+from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps
 from streams.deps import Deps

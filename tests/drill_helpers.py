@@ -24,12 +24,12 @@ from aiosmtpd.controller import Controller
 from redis.asyncio import Redis
 
 from channels.push import PushSubscription, generate_vapid_keys
-from notifier import embedded, twilio_fake
-from notifier.api import create_api
-from notifier.auth import create_department_key
-from notifier.publisher import KafkaPublisher
-from notifier.push_service_fake import PushServiceFake
-from notifier.push_service_fake import create_app as push_app
+from notifier.api.app import create_api
+from notifier.api.auth import create_department_key
+from notifier.dev import embedded, twilio_fake
+from notifier.dev.push_service_fake import PushServiceFake
+from notifier.dev.push_service_fake import create_app as push_app
+from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps
 from subscriptions.areas import load_catalogue
@@ -100,7 +100,8 @@ class RedisServer:
 
 
 class TwilioServer:
-    """The Twilio-shaped server (``notifier.twilio_fake``) on a fixed port, down and up again."""
+    """The Twilio-shaped server (``notifier.dev.twilio_fake``) on a fixed port, down and up
+    again."""
 
     def __init__(self) -> None:
         self.fake = twilio_fake.TwilioFake(TWILIO_SID, TWILIO_TOKEN, numbers=[FROM])
@@ -122,7 +123,7 @@ class TwilioServer:
 
 
 class PushServer:
-    """The push service (``notifier.push_service_fake``) on a fixed port, down and up again."""
+    """The push service (``notifier.dev.push_service_fake``) on a fixed port, down and up again."""
 
     def __init__(self) -> None:
         self.fake = PushServiceFake()

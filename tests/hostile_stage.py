@@ -20,8 +20,8 @@ from redis.asyncio import Redis
 from schemathesis.config import SchemathesisConfig
 
 from channels.push import generate_vapid_keys
-from notifier import embedded
-from notifier.auth import create_department_key
+from notifier.api.auth import create_department_key
+from notifier.dev import embedded
 from notifier.settings import Secret, Settings
 from subscriptions import tokens
 

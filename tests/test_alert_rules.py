@@ -21,7 +21,7 @@ from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
-from notifier.auth import create_department_key
+from notifier.api.auth import create_department_key
 from notifier.settings import Settings
 from streams.ledger import Ledger
 from subscriptions.store import SubscriptionStore, new_id

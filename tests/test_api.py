@@ -8,7 +8,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
-from notifier.auth import create_department_key
+from notifier.api.auth import create_department_key
 from subscriptions import tokens
 
 Client = TestClient[Any, Any]
@@ -301,7 +301,7 @@ async def test_health_readiness_and_metrics(api: Client, redis: Redis, settings:
 
 
 async def test_readiness_names_what_is_down(redis: Redis, settings: Any) -> None:
-    from notifier.api import create_api
+    from notifier.api.app import create_api
     from notifier.wiring import build_deps
 
     async def broker_down() -> bool:
@@ -354,8 +354,8 @@ async def test_the_store_away_is_a_503_and_a_restart_is_ridden_over(
     """Redis restarts (the same port, its AOF): the next request goes through on a new
     connection, though the pooled one was closed by the restart. Redis stops: the API answers
     503 with Retry-After, not a 500."""
-    from notifier import embedded
-    from notifier.api import create_api
+    from notifier.api.app import create_api
+    from notifier.dev import embedded
     from notifier.wiring import build_deps, make_redis
 
     async def publish(topic: str, key: bytes, value: bytes) -> None:

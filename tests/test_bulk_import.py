@@ -14,8 +14,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from redis.asyncio import Redis
 
-from notifier import bulk_import, bulk_import_cli, embedded
-from notifier.bulk_import import FileError, import_csv
+from notifier.bulk_import import importer
+from notifier.bulk_import.importer import FileError, import_csv
+from notifier.cli import import_subscribers
+from notifier.dev import embedded
 from notifier.errors import ConfigError
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps
@@ -254,7 +256,7 @@ async def test_an_address_registered_during_the_import_keeps_one_citizen(
     """The batch watches its addresses: registered meanwhile, it is read again and found (and,
     pending with an account that has not proved it, left alone: the row is rejected)."""
     d, published = deps
-    read_held = bulk_import._read_held
+    read_held = importer._read_held
     registered: list[str] = []
 
     async def meanwhile(*args: Any) -> Any:
@@ -265,7 +267,7 @@ async def test_an_address_registered_during_the_import_keeps_one_citizen(
             registered.append(c.id)
         return held
 
-    monkeypatch.setattr(bulk_import, "_read_held", meanwhile)
+    monkeypatch.setattr(importer, "_read_held", meanwhile)
     report = await imported(deps)
     assert (report.imported, report.new_citizens) == (7, 7)
     assert f"row 4: {UNPROVEN}" in [r.line() for r in report.rejections]  # bob's row
@@ -364,7 +366,7 @@ async def test_twenty_thousand_rows_in_batches_with_a_line_every_thousand(
     path = tmp_path / "big.csv"
     path.write_text(generate(20_000))
     stderr = io.StringIO()
-    report = await import_csv(d, "paris", path, False, bulk_import_cli.progress(stderr))
+    report = await import_csv(d, "paris", path, False, import_subscribers.progress(stderr))
     assert (report.read, report.imported, report.new_citizens, report.rejected) == (20_000,) * 3 + (
         0,
     )
@@ -382,7 +384,7 @@ def test_on_a_terminal_progress_is_one_counter_rewritten() -> None:
             return True
 
     out = Terminal()
-    show = bulk_import_cli.progress(out)
+    show = import_subscribers.progress(out)
     for done in (500, 1000, 1200):
         show(done, 1200)
     assert out.getvalue() == "\r500/1,200 rows\r1,000/1,200 rows\r1,200/1,200 rows\n"
@@ -422,11 +424,11 @@ async def test_run_imports_and_sends_confirmations_through_kafka(
 ) -> None:
     s = command_settings(settings)
     args = argparse.Namespace(file=DATA, city=None, dry_run=True)
-    assert await bulk_import_cli.run(s, args) == 1
+    assert await import_subscribers.run(s, args) == 1
     assert capsys.readouterr().out.splitlines()[-1].startswith("dry run, nothing written: read 31")
     assert await redis.dbsize() == 0
     args.dry_run = False
-    assert await bulk_import_cli.run(s, args) == 1
+    assert await import_subscribers.run(s, args) == 1
     out = capsys.readouterr().out.splitlines()
     assert out[: len(REJECTED)] == REJECTED
     assert out[-1].startswith("read 31, imported 8, rejected 23, confirmations sent 3")
@@ -444,12 +446,12 @@ async def test_run_stops_when_kafka_is_away_and_finishes_when_run_again(
 ) -> None:
     args = argparse.Namespace(file=DATA, city=None, dry_run=False)
     away = command_settings(settings).replace(kafka_url="kafka://127.0.0.1:1")
-    assert await bulk_import_cli.run(away, args) == 1
+    assert await import_subscribers.run(away, args) == 1
     err = capsys.readouterr().err
     assert err.startswith("notifier: import stopped: KafkaConnectionError: ")
-    assert err.endswith(f"{bulk_import_cli.AGAIN}\n")
+    assert err.endswith(f"{import_subscribers.AGAIN}\n")
     assert await redis.scard(key("paris", "import", "owed")) == 3
-    assert await bulk_import_cli.run(command_settings(settings), args) == 1
+    assert await import_subscribers.run(command_settings(settings), args) == 1
     assert (
         capsys.readouterr()
         .out.splitlines()[-1]
@@ -462,15 +464,15 @@ async def test_run_says_what_is_wrong_with_the_file_or_the_settings(
     settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     args = argparse.Namespace(file=tmp_path / "absent.csv", city=None, dry_run=False)
-    assert await bulk_import_cli.run(settings, args) == 2
+    assert await import_subscribers.run(settings, args) == 2
     err = capsys.readouterr().err
     assert err == f"notifier: file: {tmp_path}/absent.csv: No such file or directory\n"
     with pytest.raises(ConfigError, match="set NOTIFIER_KAFKA_URL as the service has them"):
-        await bulk_import_cli.run(settings.replace(kafka_url=""), args)
+        await import_subscribers.run(settings.replace(kafka_url=""), args)
     header_only = tmp_path / "empty.csv"
     header_only.write_text(HEADER + "\n")
     args = argparse.Namespace(file=header_only, city="paris", dry_run=False)
-    assert await bulk_import_cli.run(settings, args) == 0
+    assert await import_subscribers.run(settings, args) == 0
     assert capsys.readouterr().out.startswith("read 0, imported 0, rejected 0")
 
 

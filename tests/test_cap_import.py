@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
-from notifier.auth import create_department_key
+from notifier.api.auth import create_department_key
 
 CAP = Path(__file__).parent / "data" / "cap"
 XML = {"Content-Type": "application/cap+xml"}

@@ -14,7 +14,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
-from notifier.auth import create_department_key, create_operator_key
+from notifier.api.auth import create_department_key, create_operator_key
 from streams.announcements import Announcement
 from streams.deps import Deps
 from streams.expand import expand_announcement

@@ -14,7 +14,7 @@ from pathlib import Path
 import aiohttp
 import psutil
 
-from notifier import embedded
+from notifier.dev import embedded
 from tests.conftest import eventually
 
 
@@ -133,7 +133,7 @@ async def test_dead_letters_are_listed_shown_and_replayed(
     from aiokafka import AIOKafkaConsumer
     from redis.asyncio import Redis
 
-    from notifier.publisher import KafkaPublisher
+    from notifier.kafka_publisher import KafkaPublisher
     from streams import dead_letters
     from streams.records import dead_letter
 

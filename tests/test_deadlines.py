@@ -10,7 +10,7 @@ import pytest
 from channels.base import Channel, Deadlines, Sent, TransientChannelError
 from channels.outbound import OutboundPolicy
 from channels.push import Push, WebPushChannel, generate_vapid_keys
-from notifier.push_service_fake import PushServiceFake
+from notifier.dev.push_service_fake import PushServiceFake
 
 
 class Slow(Channel[float]):

@@ -12,10 +12,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
-from notifier import embedded
-from notifier.api import create_api
-from notifier.auth import create_department_key
-from notifier.publisher import KafkaPublisher
+from notifier.api.app import create_api
+from notifier.api.auth import create_department_key
+from notifier.dev import embedded
+from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Settings
 from notifier.wiring import build_deps
 from subscriptions.areas import load_catalogue

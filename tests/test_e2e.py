@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from redis.asyncio import Redis
 
-from notifier.auth import create_department_key
+from notifier.api.auth import create_department_key
 from notifier.settings import Settings
 from streams.topics import TopicNames
 from tests.conftest import SmtpSink, eventually

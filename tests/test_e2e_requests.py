@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
-from notifier.auth import create_department_key
+from notifier.api.auth import create_department_key
 from notifier.settings import Settings
 from streams import dead_letters
 from streams.request_records import StatusChange

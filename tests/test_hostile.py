@@ -43,10 +43,10 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from channels.twilio_webhooks import compute_signature
-from notifier import openapi
-from notifier.api import create_api
-from notifier.auth import create_department_key
-from notifier.http import MAX_DOCUMENT
+from notifier.api.app import create_api
+from notifier.api.auth import create_department_key
+from notifier.api.http import MAX_DOCUMENT
+from notifier.api.openapi import document as openapi
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps
 from subscriptions import tokens

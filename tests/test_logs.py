@@ -22,9 +22,10 @@ from channels import base as channels_base
 from channels.base import Channel, PermanentChannelError, Sent
 from channels.email import Email, SmtpConfig, SmtpEmailChannel
 from channels.sms import Sms, TwilioSmsChannel
-from notifier import embedded, logs, twilio_fake
-from notifier.api import create_api
-from notifier.publisher import KafkaPublisher
+from notifier import logs
+from notifier.api.app import create_api
+from notifier.dev import embedded, twilio_fake
+from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps, make_channels
 from streams.topics import TopicNames

@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
-from notifier.auth import create_department_key
+from notifier.api.auth import create_department_key
 from tests.conftest import SmtpSink, eventually
 from tests.test_api import auth, error_of
 from tests.test_cities import make_centre

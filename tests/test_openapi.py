@@ -16,9 +16,9 @@ from openapi_spec_validator import validate
 from redis.asyncio import Redis
 
 from channels.twilio_webhooks import compute_signature
-from notifier import openapi
-from notifier.api import create_api
-from notifier.auth import create_department_key
+from notifier.api.app import create_api
+from notifier.api.auth import create_department_key
+from notifier.api.openapi import document as openapi
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps
 from subscriptions import tokens

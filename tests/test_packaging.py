@@ -25,7 +25,14 @@ def test_packages_import_from_this_repository(name: str) -> None:
 
 def test_build_lists_the_packages_and_ships_templates_and_data() -> None:
     conf = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    assert conf["packages"] == ["notifier", "channels", "subscriptions", "templates", "streams"]
+    top = [p for p in conf["packages"] if "." not in p]
+    assert top == ["notifier", "channels", "subscriptions", "templates", "streams"]
+    inside = {  # every folder of ours with an __init__.py, or the wheel would leave it out
+        ".".join(path.parent.relative_to(ROOT).parts)
+        for name in top
+        for path in (ROOT / name).glob("**/__init__.py")
+    }
+    assert set(conf["packages"]) == inside
     assert "**/*.j2" in conf["package-data"]["templates"]
     assert list((ROOT / "templates").glob("**/*.j2"))
     assert (ROOT / "subscriptions/data/paris_arrondissements.geojson").exists()
@@ -100,12 +107,30 @@ def test_importing_the_code_changes_nothing_in_faust_or_logging() -> None:
 import logging
 srcfile = logging._srcfile
 import channels.base, channels.email, channels.sms, channels.push
-import notifier.cli, notifier.logs, notifier.wiring, notifier.worker, notifier.api, notifier.up
+import notifier.cli.main, notifier.logs, notifier.wiring, notifier.worker, notifier.up
+import notifier.api.app
 import streams.app, streams.agents
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 assert not hasattr(AIOKafkaConsumerThread._create_worker_consumer, "short_fetches")
 assert logging._srcfile is srcfile is not None and logging.logThreads
 assert not logging.getLogger().handlers
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_worker_and_the_api_never_import_the_dev_fakes() -> None:
+    """The fakes of ``notifier.dev`` are for ``notifier up`` and the tests: a production worker
+    imports nothing of ``notifier.dev``, and the API only the routes that show the local outbox."""
+    check = """
+import sys
+import notifier.worker
+assert not [m for m in sys.modules if m.startswith("notifier.dev")], sys.modules.keys()
+import notifier.api.app
+fakes = [m for m in sys.modules if m.startswith("notifier.dev.") and m.endswith("_fake")]
+assert not fakes, fakes
 """
     done = subprocess.run(
         [sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, timeout=60

@@ -35,8 +35,8 @@ from channels.push import (
     generate_vapid_keys,
     load_vapid_private_key,
 )
-from notifier.embedded import free_port
-from notifier.push_service_fake import (
+from notifier.dev.embedded import free_port
+from notifier.dev.push_service_fake import (
     PushServiceFake,
     VapidError,
     create_app,

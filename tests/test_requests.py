@@ -16,7 +16,7 @@ import pytest
 from redis.asyncio import Redis
 
 from channels.email import SmtpConfig, SmtpEmailChannel
-from notifier.request_filing import Requester, file_request
+from notifier.actions.request_filing import Requester, file_request
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps
 from streams import handlers

@@ -10,8 +10,8 @@ from aiohttp.test_utils import TestClient
 from aiokafka import AIOKafkaConsumer
 from redis.asyncio import Redis
 
-from notifier.auth import create_department_key
-from notifier.keys import DEPS
+from notifier.api.auth import create_department_key
+from notifier.api.keys import DEPS
 from notifier.settings import Settings
 from streams.request_records import StatusChange
 from streams.requests import handle_request_status
@@ -260,7 +260,7 @@ async def test_a_status_change_the_event_log_cannot_take_is_a_503_to_send_again(
 ) -> None:
     from aiohttp.test_utils import TestClient, TestServer
 
-    from notifier.api import create_api
+    from notifier.api.app import create_api
     from notifier.wiring import build_deps
 
     voirie = await create_department_key(redis, "paris", "voirie")

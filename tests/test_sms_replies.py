@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
 from channels.twilio_webhooks import compute_signature
-from notifier.api import create_api
+from notifier.api.app import create_api
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps
 from subscriptions.errors import InvalidInput
@@ -19,7 +19,7 @@ from subscriptions.store import SubscriptionStore
 
 PHONE = "+33612345678"
 TOKEN = "e" * 32
-# the replies' words, as they were when they were written in notifier/webhooks_api.py
+# the replies' words, as they were when they were written in notifier/api/webhooks.py
 HELP = {
     "fr": "Alertes de Paris : répondez STOP pour ne plus recevoir de SMS, START pour reprendre.",
     "en": "Paris alerts: reply STOP to stop text messages, START to get them again.",

@@ -13,9 +13,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
-from notifier.api import create_api
-from notifier.auth import create_department_key
-from notifier.bulk_import_rows import parse_row
+from notifier.api.app import create_api
+from notifier.api.auth import create_department_key
+from notifier.bulk_import.rows import parse_row
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps
 from streams import text

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from notifier import embedded
+from notifier.dev import embedded
 from notifier.errors import ConfigError
 from notifier.settings import Settings
 from streams.topics import NAMES

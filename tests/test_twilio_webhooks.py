@@ -161,7 +161,7 @@ def test_status_callbacks() -> None:
 async def test_replying_with_the_code_confirms_the_number(redis: Any, settings: Any) -> None:
     from aiohttp.test_utils import TestClient, TestServer
 
-    from notifier.api import create_api
+    from notifier.api.app import create_api
     from notifier.settings import Secret
     from notifier.wiring import build_deps
     from subscriptions.store import SubscriptionStore

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from notifier import embedded
+from notifier.dev import embedded
 from notifier.settings import Settings
 from streams.deps import Deps
 from streams.expand import expand_announcement

@@ -1,8 +1,8 @@
 """The real path of a message, for the property tests: the API in process (what it hands to Kafka
 collected), the worker's handlers (``handle_city_event``, ``handle_request_status``,
 ``send_batch``) run on what was published, real Redis, and the providers: the SMTP sink of
-``tests.conftest``, the Twilio-shaped server (``notifier.twilio_fake``) and the push service
-that decrypts (``notifier.push_service_fake``), reached by the real channels of
+``tests.conftest``, the Twilio-shaped server (``notifier.dev.twilio_fake``) and the push service
+that decrypts (``notifier.dev.push_service_fake``), reached by the real channels of
 ``notifier.wiring``. No Kafka worker: the handlers are what its agents call.
 
 Hypothesis runs examples synchronously, so the stage keeps its own event loop
@@ -27,13 +27,13 @@ from hypothesis import HealthCheck, Phase, settings
 from redis.asyncio import Redis
 
 from channels.push import generate_vapid_keys
-from notifier import embedded, twilio_fake
-from notifier.api import create_api
-from notifier.auth import create_department_key
-from notifier.push_service_fake import PushServiceFake, ReceivedPush
-from notifier.push_service_fake import create_app as push_app
+from notifier.api.app import create_api
+from notifier.api.auth import create_department_key
+from notifier.dev import embedded, twilio_fake
+from notifier.dev.push_service_fake import PushServiceFake, ReceivedPush
+from notifier.dev.push_service_fake import create_app as push_app
+from notifier.dev.twilio_fake import FakeMessage
 from notifier.settings import Secret, Settings
-from notifier.twilio_fake import FakeMessage
 from notifier.wiring import build_deps, make_channels
 from streams.deps import Deps
 from streams.handlers import handle_city_event

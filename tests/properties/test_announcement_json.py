@@ -12,7 +12,7 @@ import pytest
 from hypothesis import event, given, note
 from hypothesis import strategies as st
 
-from notifier.http import MAX_BODY
+from notifier.api.http import MAX_BODY
 from streams.records import MAX_BODY as MAX_TEXT
 from streams.records import MAX_TITLE
 from tests.properties.messages import one_on_each_channel, push_url

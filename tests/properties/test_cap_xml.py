@@ -1,5 +1,5 @@
-"""CAP 1.2 alerts as a feed sends them, through the API's import (``notifier/cap.py`` parser,
-``notifier/cap_mapping.py``): whatever their headline, event, description, instruction and web
+"""CAP 1.2 alerts as a feed sends them, through the API's import (``notifier/cap/parser.py`` parser,
+``notifier/cap/mapping.py``): whatever their headline, event, description, instruction and web
 hold (of what XML can carry), they are never refused for it, and reach the citizen on email, SMS
 and web push with their text recognisable (cut to the API's limits, with "…")."""
 
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import event, given, note
 from hypothesis import strategies as st
 
-from notifier.cap_mapping import UNTITLED
+from notifier.cap.mapping import UNTITLED
 from streams.records import MAX_BODY, MAX_TITLE
 from tests.properties.messages import one_on_each_channel, push_url
 from tests.properties.stage import Stage, examples

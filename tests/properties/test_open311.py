@@ -16,7 +16,7 @@ from aiohttp import ClientResponse
 from hypothesis import event, given, note
 from hypothesis import strategies as st
 
-from notifier.http import MAX_BODY
+from notifier.api.http import MAX_BODY
 from streams.request_records import MAX_NOTES, STATUS_CHANGED, TEXT_FIELDS
 from tests.properties.messages import one_on_each_channel
 from tests.properties.stage import Stage, examples

@@ -21,9 +21,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
 from channels.push import generate_vapid_keys
-from notifier.api import create_api
-from notifier.auth import create_department_key
-from notifier.bulk_import import import_csv
+from notifier.api.app import create_api
+from notifier.api.auth import create_department_key
+from notifier.bulk_import.importer import import_csv
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps
 from streams.records import DeliveryBatch

@@ -10,7 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
-from notifier import admin, topics_admin
+from notifier.cli import admin, topics
 from notifier.settings import Settings
 from streams import dead_letters
 from streams.deps import Deps
@@ -74,5 +74,5 @@ async def test_a_dead_letter_past_its_time_is_gone(settings: Settings, redis: Re
 
 
 def test_the_dead_letters_topic_is_planned_with_the_same_retention(settings: Settings) -> None:
-    [planned] = [t for t in topics_admin.plan(settings) if t.name.endswith("dead-letters")]
+    [planned] = [t for t in topics.plan(settings) if t.name.endswith("dead-letters")]
     assert planned.configs["retention.ms"] == str(settings.dead_letter_retention_days * 86_400_000)

@@ -11,10 +11,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
-from notifier.api import create_api
-from notifier.keys import DevServices
+from notifier.api.app import create_api
+from notifier.api.keys import DevServices
+from notifier.dev.twilio_fake import TwilioFake
 from notifier.settings import Settings
-from notifier.twilio_fake import TwilioFake
 from notifier.up import DEV_SMS_FROM, ready_lines
 from notifier.wiring import build_deps
 

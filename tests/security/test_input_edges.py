@@ -10,7 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
-from notifier.auth import create_department_key
+from notifier.api.auth import create_department_key
 from tests.test_cli import run
 
 Client = TestClient[Any, Any]

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
-from notifier.auth import create_operator_key
+from notifier.api.auth import create_operator_key
 from notifier.settings import Settings
 from tests.test_cli import run
 

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
-from notifier.auth import create_department_key
+from notifier.api.auth import create_department_key
 
 Client = TestClient[Any, Any]
 HOME = (2.3470, 48.8462)  # lon, lat

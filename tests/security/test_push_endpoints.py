@@ -34,9 +34,9 @@ from channels.push import (
     WebPushChannel,
     generate_vapid_keys,
 )
-from notifier.embedded import free_port
-from notifier.push_service_fake import PushServiceFake
-from notifier.push_service_fake import create_app as push_app
+from notifier.dev.embedded import free_port
+from notifier.dev.push_service_fake import PushServiceFake
+from notifier.dev.push_service_fake import create_app as push_app
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps
 from streams.announcements import Announcement

@@ -18,7 +18,7 @@ import requests
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from notifier import openapi
+from notifier.api.openapi import document as openapi
 from tests.hostile_stage import DERANDOMIZE, EXAMPLES, TIMEOUT, Served, World
 
 OPERATIONS = [

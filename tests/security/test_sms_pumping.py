@@ -13,8 +13,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
-from notifier.abuse import LIMITS
-from notifier.auth import create_department_key
+from notifier.api.abuse import LIMITS
+from notifier.api.auth import create_department_key
 from notifier.settings import Secret, Settings
 from subscriptions.cities import parse_city
 from subscriptions.errors import InvalidInput

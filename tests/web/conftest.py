@@ -22,12 +22,12 @@ from playwright.async_api import Browser, Page, async_playwright
 from redis.asyncio import Redis
 
 from channels.push import generate_vapid_keys
-from notifier import embedded, twilio_fake
-from notifier.api import create_api
-from notifier.auth import create_department_key
-from notifier.publisher import KafkaPublisher
-from notifier.push_service_fake import PushServiceFake
-from notifier.push_service_fake import create_app as push_app
+from notifier.api.app import create_api
+from notifier.api.auth import create_department_key
+from notifier.dev import embedded, twilio_fake
+from notifier.dev.push_service_fake import PushServiceFake
+from notifier.dev.push_service_fake import create_app as push_app
+from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps
 from tests.conftest import ROOT, SmtpSink, eventually

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Page, Route, expect
 
-from notifier.auth import create_department_key
+from notifier.api.auth import create_department_key
 from subscriptions.cities import put_city
 from tests.test_cities import centre_doc, make_centre
 from tests.web.conftest import Site, in_language, screenshot
@@ -167,7 +167,7 @@ async def test_a_citys_logo_shows_in_its_pages_and_its_csp_lets_only_that_origin
     doc = centre_doc()
     doc["branding"] = {**doc.get("branding", {}), "logo_url": "https://cdn.centre.example/l.png"}
     await put_city(site.redis, doc)
-    png = (Path(__file__).parents[2] / "notifier" / "static" / "icon-192.png").read_bytes()
+    png = (Path(__file__).parents[2] / "notifier" / "web" / "static" / "icon-192.png").read_bytes()
     fetched: list[str] = []
 
     async def cdn(route: Route) -> None:  # the city's CDN, as Chromium would reach it

@@ -64,7 +64,7 @@ async def test_a_department_previews_publishes_and_sees_the_figures_move(
     await compose(page, "Travaux rue Monge")
 
     await page.get_by_role("button", name="Aperçu avant envoi").click()
-    # one subscriber, shown rounded up to tens (notifier.preview)
+    # one subscriber, shown rounded up to tens (notifier.actions.preview)
     await expect(page.locator("#reach")).to_contain_text("Au plus 10 personnes abonnées")
     await expect(page.locator("#reach")).to_contain_text("Saint-Victor")
     await expect(page.locator("#reach-table tr[data-channel=email] td")).to_have_text("10")

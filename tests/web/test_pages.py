@@ -15,10 +15,10 @@ from aiohttp.test_utils import TestServer
 from aiosmtpd.controller import Controller
 from playwright.async_api import Page, expect
 
-from notifier import embedded
-from notifier.api import create_api
-from notifier.keys import DevServices
-from notifier.outbox import OutboxHandler
+from notifier.api.app import create_api
+from notifier.api.keys import DevServices
+from notifier.dev import embedded
+from notifier.dev.outbox import OutboxHandler
 from notifier.wiring import build_deps
 from tests.web.conftest import (
     SMS_FROM,

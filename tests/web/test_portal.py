@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Page, expect
 
-from notifier.push_service_fake import decrypt
+from notifier.dev.push_service_fake import decrypt
 from tests.conftest import eventually
 from tests.web.conftest import NewPage, Site, in_language, screenshot
 

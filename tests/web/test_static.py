@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-STATIC = Path(__file__).resolve().parents[2] / "notifier" / "static"
+STATIC = Path(__file__).resolve().parents[2] / "notifier" / "web" / "static"
 # keys built at run time from a value: the prefix, and the values it takes
 DYNAMIC = {
     "category.": "roadworks water waste transport events safety weather environment culture "

@@ -1,0 +1,256 @@
+"""Citizen routes: register, add contact points (email, phone, browser push) with double
+opt-in, subscribe, read everything held about you.
+
+A citizen reaches only their own data, through a signed token (``Authorization: Bearer``) that
+carries their token version (``subscriptions.token_versions``: signing out, a move or an
+erasure revokes the tokens made before). Every limit and the whole request are checked before
+anything is written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from aiohttp import web
+
+from notifier.actions.contact_adding import Parsed, give_contact
+from notifier.api.abuse import check_sending
+from notifier.api.auth import bearer
+from notifier.api.http import city_of, json_body
+from notifier.api.keys import DEPS, SETTINGS
+from streams.deps import Deps
+from subscriptions import caps, contact_life, token_versions, tokens
+from subscriptions.contacts import (
+    normalise_email,
+    normalise_phone,
+    parse_push_subscription,
+)
+from subscriptions.errors import InvalidInput
+from subscriptions.preferences import parse_quiet_hours, parse_timezone
+from subscriptions.store import Citizen, new_id
+from subscriptions.subscription import Subscription, parse_subscription
+
+Checked = tuple[Subscription, list[tuple[str, str]]]
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_post("/v1/cities/{city}/citizens", register)
+    router.add_get("/v1/cities/{city}/citizens/{cid}", show)
+    router.add_patch("/v1/cities/{city}/citizens/{cid}", preferences)
+    router.add_post("/v1/cities/{city}/citizens/{cid}/contacts", add_contact)
+    router.add_post("/v1/cities/{city}/citizens/{cid}/contacts/{pid}/confirm", confirm_code)
+    router.add_post("/v1/cities/{city}/citizens/{cid}/subscriptions", subscribe)
+
+
+async def register(request: web.Request) -> web.Response:
+    """``{email?, phone?, language?, subscriptions?: [...]}``: a citizen, each contact pending
+    until confirmed, with the subscriptions given (as ``subscribe`` takes them). All of it,
+    and every limit on sending, is checked before anything is written."""
+    city, deps = city_of(request), request.app[DEPS]
+    body = await json_body(request)
+    place = deps.city(city)
+    language = place.check_language(body.get("language", place.default_language))
+    given = [(k, body[k]) for k in ("email", "phone") if body.get(k) is not None]
+    if not given:
+        raise InvalidInput("email", "give an email address or a phone number (or both)")
+    parsed = [_parse_contact(request, {k: v}) for k, v in given]
+    subs = _subscriptions_given(deps, city, body.get("subscriptions", []))
+    for channel, address, _, _ in parsed:  # every limit passed before anything is kept
+        await check_sending(deps.store.redis, request, city, channel, address)
+    citizen = await deps.store.create_citizen(city, language, place.timezone)
+    contacts = [
+        await give_contact(deps, city, citizen.id, citizen.language, c, "api") for c in parsed
+    ]
+    made = []
+    for sub, index in subs:
+        sub = dataclasses.replace(sub, id=new_id("sub"), citizen=citizen.id)
+        made.append(await deps.store.add_subscription(city, sub, index))
+    answer = {
+        "citizen": {"id": citizen.id, "language": citizen.language},
+        "contacts": [c.public() for c in contacts],
+        "token": tokens.sign(deps.secret_key, "manage", city, citizen.id),
+        "next": "confirm each contact: open the emailed link, or send the texted code to "
+        "POST …/contacts/{id}/confirm",
+    }
+    if "subscriptions" in body:
+        answer["subscriptions"] = [s.public() for s in made]
+    return web.json_response(answer, status=201)
+
+
+def _subscriptions_given(deps: Deps, city: str, given: object) -> list[Checked]:
+    """The subscriptions of a registration, each checked as ``subscribe`` checks one (their
+    errors name ``subscriptions[i].<field>``)."""
+    if not isinstance(given, list) or len(given) > caps.MAX_SUBSCRIPTIONS:
+        reason = f"a list of at most {caps.MAX_SUBSCRIPTIONS} subscriptions"
+        raise InvalidInput("subscriptions", reason)
+    out = []
+    for i, body in enumerate(given):
+        if not isinstance(body, dict):
+            raise InvalidInput(f"subscriptions[{i}]", "a subscription object")
+        if "channels" not in body and "request" not in body:  # a new citizen's default
+            body = {**body, "channels": list(Citizen.default_channels)}
+        try:
+            out.append(_checked(deps, city, "cit_new", body))
+        except InvalidInput as e:
+            raise InvalidInput(f"subscriptions[{i}].{e.field}", e.reason) from None
+    return out
+
+
+async def add_contact(request: web.Request) -> web.Response:
+    """``{email}``, ``{phone}`` or ``{push: PushSubscription}``. A push subscription made by
+    the browser that holds this citizen's token is confirmed at once. An address already
+    someone else's is answered the same (``notifier.actions.contact_adding``)."""
+    city, deps = city_of(request), request.app[DEPS]
+    cid = await citizen_token(request, city)
+    citizen = await deps.store.citizen(city, cid)
+    parsed = _parse_contact(request, await json_body(request))
+    held = await contact_life.drop_expired(deps.store, city, cid)
+    mine = next((c for c in held if (c.channel, c.address) == parsed[:2]), None)
+    if mine is not None:  # given again: as it stands, nothing sent
+        return web.json_response(mine.public(), status=201)
+    caps.check_contacts(held, parsed[0])
+    if parsed[0] != "push":
+        await check_sending(deps.store.redis, request, city, parsed[0], parsed[1])
+    contact = await give_contact(deps, city, cid, citizen.language, parsed, "api")
+    return web.json_response(contact.public(), status=201)
+
+
+async def confirm_code(request: web.Request) -> web.Response:
+    """``{code}``: the code texted to a phone number confirms it."""
+    city, deps = city_of(request), request.app[DEPS]
+    cid = await citizen_token(request, city)
+    cp = await deps.store.contact(city, request.match_info["pid"])
+    if cp.citizen != cid or cp.channel != "sms":
+        raise InvalidInput("contact", "not a phone number of this citizen")
+    code = (await json_body(request)).get("code")
+    if not isinstance(code, str) or not code.isdigit():
+        raise InvalidInput("code", "the 6 digits received by text message")
+    if await contact_life.expired(deps.store, city, cp):
+        await contact_life.remove(deps.store, city, cp, "not confirmed in time", "expired")
+        raise InvalidInput("code", "this number was not confirmed in time; add it again")
+    if cp.status == "pending":
+        right = await deps.store.check_code(city, cp.id, code)
+        # one that holds nothing (someone else's number) is never confirmed, whatever the code
+        if not right or not await contact_life.holds_address(deps.store, city, cp):
+            raise InvalidInput("code", "wrong code")
+        cp = await deps.store.set_contact_status(city, cp.id, "confirmed", "SMS code")
+    return web.json_response({"contact": cp.public()})
+
+
+async def show(request: web.Request) -> web.Response:
+    city, deps = city_of(request), request.app[DEPS]
+    cid = await citizen_token(request, city)
+    citizen = await deps.store.citizen(city, cid)
+    contacts = await contact_life.drop_expired(deps.store, city, cid)  # past their time: gone
+    return web.json_response(
+        {
+            "citizen": citizen.public(),
+            "contacts": [c.public() for c in contacts],
+            "subscriptions": [s.public() for s in await deps.store.subscriptions_of(city, cid)],
+            "consent": await deps.store.consent_log(city, cid),
+        }
+    )
+
+
+async def preferences(request: web.Request) -> web.Response:
+    """``{language?, timezone?, quiet_hours?: {start, end} | null, default_channels?,
+    fallback?}``."""
+    city, deps = city_of(request), request.app[DEPS]
+    cid = await citizen_token(request, city)
+    body = await json_body(request)
+    allowed = {"language", "timezone", "quiet_hours", "default_channels", "fallback"}
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise InvalidInput(unknown[0], f"not a preference ({', '.join(sorted(allowed))})")
+    channels = body.get("default_channels")
+    if channels is not None and not isinstance(channels, list):
+        raise InvalidInput("default_channels", "a list of channels")
+    fallback = body.get("fallback")
+    if fallback is not None and not isinstance(fallback, list):
+        raise InvalidInput("fallback", "a list of channels (sms, email), in the order to try")
+    citizen = await deps.store.set_preferences(
+        city,
+        cid,
+        language=str(body["language"]) if "language" in body else None,
+        timezone=parse_timezone(body["timezone"]) if "timezone" in body else None,
+        quiet_hours=parse_quiet_hours(body["quiet_hours"]) if "quiet_hours" in body else False,
+        default_channels=tuple(str(c) for c in channels) if channels is not None else None,
+        fallback=tuple(str(c) for c in fallback) if fallback is not None else None,
+    )
+    return web.json_response({"citizen": citizen.public()})
+
+
+async def subscribe(request: web.Request) -> web.Response:
+    city, deps = city_of(request), request.app[DEPS]
+    cid = await citizen_token(request, city)
+    body = await json_body(request)
+    if "channels" not in body and "request" not in body:  # the citizen's default channels
+        citizen = await deps.store.citizen(city, cid)
+        body = {**body, "channels": list(citizen.default_channels)}
+    sub, index = _checked(deps, city, cid, body)
+    await caps.check_subscriptions(deps.store, city, cid)
+    await deps.store.add_subscription(city, sub, index)
+    return web.json_response(sub.public(), status=201)
+
+
+def _checked(deps: Deps, city: str, cid: str, body: dict[str, Any]) -> Checked:
+    """A subscription of citizen ``cid`` from its body, valid in this city, and its index."""
+    sub, index = parse_subscription(
+        body, sid=new_id("sub"), citizen=cid, catalogue=deps.catalogues[city]
+    )
+    off = [c for c in sub.channels if c not in deps.enabled]
+    if off:
+        raise InvalidInput("channels", f"{', '.join(off)} is not offered here")
+    offered = deps.city(city).categories
+    for c in sub.categories:
+        if c not in offered:
+            raise InvalidInput("categories", f"{c} is not a category of {city}: {offered}")
+    return sub, index
+
+
+def _parse_contact(request: web.Request, body: dict[str, Any]) -> Parsed:
+    """(channel, address, p256dh, auth) from ``{email}``, ``{phone}`` or ``{push}`` (a push
+    endpoint only at a push service the outbound guard allows)."""
+    deps, settings = request.app[DEPS], request.app[SETTINGS]
+    given = [k for k in ("email", "phone", "push") if body.get(k) is not None]
+    if len(given) != 1:
+        raise InvalidInput("email", "give exactly one of email, phone or push")
+    if given[0] == "email":
+        return "email", normalise_email(body["email"]), "", ""
+    channel = "sms" if given[0] == "phone" else "push"
+    if channel not in deps.enabled:
+        raise InvalidInput(given[0], f"{channel} is not offered here")
+    if channel == "sms":
+        return "sms", normalise_phone(body["phone"]), "", ""
+    return ("push", *parse_push_subscription(body["push"], settings.outbound.refusal))
+
+
+async def citizen_token(request: web.Request, city: str) -> str:
+    """The citizen id of a valid management token for this citizen, made since their last
+    token version bump; 401 or 403 otherwise. One HMGET."""
+    deps = request.app[DEPS]
+    try:
+        payload = tokens.verify(deps.secret_key, bearer(request), "manage", city)
+    except InvalidInput as e:
+        raise _unauthorized(e.reason) from None
+    if payload["s"] != request.match_info["cid"]:
+        raise web.HTTPForbidden(
+            text=json.dumps(
+                {"error": {"field": "Authorization", "reason": "this token is for another citizen"}}
+            ),
+            content_type="application/json",
+        )
+    held = await token_versions.current(deps.store.redis, city, str(payload["s"]))
+    if not token_versions.accepts(held, payload.get("v")):
+        raise _unauthorized("revoked: ask for a new management link")
+    return str(payload["s"])
+
+
+def _unauthorized(reason: str) -> web.HTTPUnauthorized:
+    return web.HTTPUnauthorized(
+        text=json.dumps({"error": {"field": "Authorization", "reason": reason}}),
+        content_type="application/json",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
