@@ -35,6 +35,7 @@ SMALL, URGENT, BULK, DIGEST = LANES = ("small", "urgent", "bulk", "digest")
 KEY = "n:lanes:small"  # sorted set: worker instance -> until when its word holds (epoch s)
 POLL_SECONDS = 0.5  # how often a worker reads the others' word besides when told it changed
 HOLDS_SECONDS = 2.0  # a worker's word lapses this long after its last poll (a dead worker's)
+HOLDS_AT_MOST = 2.0  # a batch holds the less urgent lanes this long at most (a small one: ms)
 log = logging.getLogger("notifier.streams")
 
 
@@ -55,24 +56,34 @@ class Lanes:
 
     @contextlib.contextmanager
     def going(self, lane: str, channel: str = "", paced: bool = False) -> Iterator[None]:
-        """Around a batch (or an expansion) of ``lane``: the less urgent lanes wait meanwhile.
-        ``paced``: a small batch at its channel's rate limit (the module's docstring)."""
-        if paced:
-            self._paced[channel] = self._paced.get(channel, 0) + 1
-        else:
-            self._going[lane] += 1
-            if lane == SMALL and self._going[SMALL] == 1:
-                self._wake.set()  # tell the others now, not at the next poll
+        """Around a batch (or an expansion) of ``lane``: the less urgent lanes wait meanwhile,
+        for ``HOLDS_AT_MOST`` seconds at most (a provider that hangs on a small batch must not
+        stop a city-wide alert). ``paced``: a small batch at its channel's rate limit (the
+        module's docstring)."""
+        counts = self._paced if paced else self._going
+        which = channel if paced else lane
+        counts[which] = counts.get(which, 0) + 1
+        self._told_of_change(lane, paced)
+        holding = [True]
+
+        def let_go() -> None:
+            if holding[0]:
+                holding[0] = False
+                counts[which] -= 1
+                self._told_of_change(lane, paced)
+                self._changed_now()
+
+        timer = asyncio.get_running_loop().call_later(HOLDS_AT_MOST, let_go)
         try:
             yield
         finally:
-            if paced:
-                self._paced[channel] -= 1
-            else:
-                self._going[lane] -= 1
-                if lane == SMALL and not self._going[SMALL]:
-                    self._wake.set()
-            self._changed_now()
+            timer.cancel()
+            let_go()
+
+    def _told_of_change(self, lane: str, paced: bool) -> None:
+        """A small batch begins or ends here: the others are told now, not at the next poll."""
+        if lane == SMALL and not paced and self._going[SMALL] <= 1:
+            self._wake.set()
 
     def ahead(self, lane: str, channel: str = "") -> bool:
         """Whether work more urgent than ``lane`` goes (then ``lane`` waits)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from redis.asyncio import Redis
 
 from streams.lanes import BULK, DIGEST, LANES, SMALL, URGENT, Lanes
@@ -139,3 +140,17 @@ async def test_running_workers_hear_each_others_small_batches_as_they_begin_and_
 async def _listening(redis: Redis, workers: int) -> bool:
     [(_, n)] = await redis.pubsub_numsub("n:lanes:small")
     return int(n) == workers
+
+
+async def test_a_batch_holds_the_less_urgent_lanes_for_a_bounded_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A provider hanging on a small batch must not stop a city-wide alert: after
+    ``HOLDS_AT_MOST`` the large lanes go on, the small batch still going."""
+    monkeypatch.setattr("streams.lanes.HOLDS_AT_MOST", 0.05)
+    lanes, order = Lanes(), []
+    with lanes.going(SMALL, "email"):
+        await asyncio.wait_for(_message(lanes, URGENT, "email", order), 30)
+        order.append("the small batch still going")
+    assert order == ["urgent email", "the small batch still going"]
+    assert not lanes.ahead(BULK, "email")
