@@ -35,7 +35,7 @@ from notifier.wiring import build_deps
 from subscriptions.areas import load_catalogue
 from subscriptions.store import SubscriptionStore, new_id
 from subscriptions.subscription import parse_subscription
-from tests.conftest import eventually
+from tests.stage import eventually
 
 CITY = "paris"
 FROM = "+33700000001"

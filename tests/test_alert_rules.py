@@ -26,8 +26,8 @@ from notifier.settings import Settings
 from streams.ledger import Ledger
 from subscriptions.store import SubscriptionStore, new_id
 from subscriptions.subscription import parse_subscription
-from tests.conftest import SmtpSink, eventually
 from tests.handler_stage import PARIS
+from tests.stage import SmtpSink, eventually
 
 RULES = Path(__file__).parent.parent / "deploy" / "alerts.yml"
 VENV_PROMTOOL = Path(__file__).parent.parent / ".venv" / "bin" / "promtool"

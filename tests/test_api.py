@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from notifier.api.auth import create_department_key
 from subscriptions import tokens
+from tests.stage import auth, error_of
 
 Client = TestClient[Any, Any]
 BODY = {
@@ -17,15 +18,6 @@ BODY = {
     "target": {"areas": ["75105"]},
     "content": {"fr": {"title": "Travaux", "body": "Rue fermée."}},
 }
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-async def error_of(r: Any) -> tuple[int, str | None, str]:
-    body = await r.json()
-    return r.status, body["error"]["field"], body["error"]["reason"]
 
 
 async def test_areas_are_listed(api: Client) -> None:

@@ -4,7 +4,7 @@ a real-world file for Paris was not available."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,39 +12,9 @@ from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
 from notifier.api.auth import create_department_key
+from tests.cap_documents import XML, paris_alert
 
 CAP = Path(__file__).parent / "data" / "cap"
-XML = {"Content-Type": "application/cap+xml"}
-
-
-def paris_alert(
-    identifier: str,
-    msg_type: str = "Alert",
-    references: str = "",
-    severity: str = "Severe",
-    status: str = "Actual",
-) -> bytes:
-    soon = (datetime.now(UTC) + timedelta(hours=6)).isoformat(timespec="seconds")
-    sent = datetime.now(UTC).isoformat(timespec="seconds")
-    refs = f"<references>{references}</references>" if references else ""
-    return f"""<?xml version="1.0" encoding="UTF-8"?>
-<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">
-  <identifier>{identifier}</identifier><sender>crue@paris.example</sender><sent>{sent}</sent>
-  <status>{status}</status><msgType>{msg_type}</msgType><scope>Public</scope>{refs}
-  <info><language>fr-FR</language><category>Met</category><event>Crue de la Seine</event>
-    <urgency>Expected</urgency><severity>{severity}</severity><certainty>Likely</certainty>
-    <expires>{soon}</expires><headline>Crue de la Seine : quais fermés</headline>
-    <description>Les voies sur berges sont fermées.</description>
-    <instruction>Ne descendez pas sur les quais.</instruction>
-    <area><areaDesc>Quais de Seine, 5e</areaDesc><circle>48.8515,2.3520 0.3</circle></area>
-  </info>
-  <info><language>en-GB</language><category>Met</category><event>Seine flood</event>
-    <urgency>Expected</urgency><severity>{severity}</severity><certainty>Likely</certainty>
-    <expires>{soon}</expires><headline>Seine flood: embankments closed</headline>
-    <description>Riverside roads are closed.</description>
-    <area><areaDesc>Quais de Seine, 5e</areaDesc><circle>48.8515,2.3520 0.3</circle></area>
-  </info>
-</alert>""".encode()
 
 
 async def post_cap(api: TestClient[Any, Any], key: str, xml: bytes) -> tuple[int, Any]:

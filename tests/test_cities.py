@@ -25,24 +25,11 @@ from subscriptions.cities import Cities, parse_city, put_city
 from subscriptions.errors import InvalidInput
 from subscriptions.store import new_id
 from subscriptions.subscription import parse_subscription
-from tests.conftest import SmtpSink
-from tests.test_api import auth, error_of
-from tests.test_cli import run
+from tests.command import run
+from tests.paris_centre import DOC_FILE, centre_doc, make_centre
+from tests.stage import SmtpSink, auth, error_of
 
 Client = TestClient[Any, Any]
-DOC_FILE = Path(__file__).parent / "data" / "cities" / "paris_centre" / "city.json"
-
-
-def centre_doc() -> dict[str, Any]:
-    """The city document with its GeoJSON inline, as ``PUT /v1/cities/{city}`` takes it."""
-    doc = json.loads(DOC_FILE.read_text())
-    for level in ("areas", "subareas"):
-        doc[level]["geojson"] = json.loads((DOC_FILE.parent / doc[level]["geojson"]).read_text())
-    return dict(doc)
-
-
-async def make_centre(redis: Redis) -> None:
-    await put_city(redis, centre_doc())
 
 
 def test_a_city_document_gives_its_areas_with_their_parents() -> None:

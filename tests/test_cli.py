@@ -15,20 +15,8 @@ import aiohttp
 import psutil
 
 from notifier.dev import embedded
-from tests.conftest import eventually
-
-
-def run(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "notifier", *args],
-        capture_output=True,
-        text=True,
-        env=embedded.child_env(env or {}),
-        timeout=60,
-        cwd=cwd,
-    )
+from tests.command import run
+from tests.stage import eventually
 
 
 def test_worker_without_services_says_what_to_set() -> None:
@@ -175,7 +163,7 @@ async def test_dead_letters_are_listed_shown_and_replayed(
 
 
 def test_cap_import_from_the_command_line(redis_url: str, kafka_url: str, tmp_path: Path) -> None:
-    from tests.test_cap_import import paris_alert
+    from tests.cap_documents import paris_alert
 
     path = tmp_path / "crue.xml"
     path.write_bytes(paris_alert("cli-1"))

@@ -21,7 +21,7 @@ from notifier.wiring import build_deps
 from subscriptions.areas import load_catalogue
 from subscriptions.store import SubscriptionStore, new_id
 from subscriptions.subscription import parse_subscription
-from tests.conftest import SmtpSink, eventually
+from tests.stage import SmtpSink, eventually
 
 
 def announcement(title: str) -> dict[str, object]:

@@ -17,7 +17,6 @@ import pytest
 from redis.asyncio import Redis
 
 from notifier.settings import Settings
-from tests.conftest import eventually
 from tests.drill_helpers import (
     PushServer,
     SmtpServer,
@@ -31,6 +30,7 @@ from tests.drill_helpers import (
     subscribe,
     with_providers,
 )
+from tests.stage import eventually
 
 CITIZENS = 20
 # How long a provider stays away. A sender retries a transient failure after waits that double

@@ -18,7 +18,6 @@ import pytest
 from notifier.settings import Settings
 from notifier.wiring import make_redis
 from streams.send import unrecorded_at_most
-from tests.conftest import eventually
 from tests.drill_helpers import (
     RedisServer,
     duplicates,
@@ -26,6 +25,7 @@ from tests.drill_helpers import (
     reached,
     settled,
 )
+from tests.stage import eventually
 
 CITIZENS = 1000
 DOWN_FOR = 3.0  # seconds between the stop and the start

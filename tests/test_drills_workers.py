@@ -32,7 +32,6 @@ from redis.asyncio import Redis
 from notifier.settings import Settings
 from streams.ledger import LEASE_SECONDS
 from streams.send import unrecorded_at_most
-from tests.conftest import eventually
 from tests.drill_helpers import (
     Api,
     claims_held,
@@ -41,6 +40,7 @@ from tests.drill_helpers import (
     reached,
     settled,
 )
+from tests.stage import eventually
 
 FANOUT = int(os.environ.get("DRILL_FANOUT", "20000"))
 

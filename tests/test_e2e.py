@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from notifier.api.auth import create_department_key
 from notifier.settings import Settings
 from streams.topics import TopicNames
-from tests.conftest import SmtpSink, eventually
+from tests.stage import SmtpSink, eventually
 
 ANNOUNCEMENT = {
     "category": "roadworks",

@@ -25,7 +25,7 @@ from notifier.dev.push_service_fake import create_app as push_app
 from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps
-from tests.conftest import SmtpSink, eventually
+from tests.stage import SmtpSink, eventually
 
 FROM = "+33700000001"
 PHONE = "+33612345678"

@@ -15,7 +15,7 @@ from notifier.settings import Settings
 from streams import dead_letters
 from streams.request_records import StatusChange
 from streams.topics import TopicNames
-from tests.conftest import SmtpSink, eventually
+from tests.stage import SmtpSink, eventually
 
 RID = "PAR-2024-000123"
 HREF = f"/v1/cities/paris/requests/{RID}"

@@ -32,7 +32,6 @@ from streams.watch import backlogs
 from subscriptions.cadence import parse_cadence
 from subscriptions.errors import InvalidInput
 from subscriptions.preferences import parse_quiet_hours
-from tests.conftest import SmtpSink, eventually
 from tests.handler_stage import (
     Published,
     accepted,
@@ -41,6 +40,7 @@ from tests.handler_stage import (
     citizen,
     subscribe,
 )
+from tests.stage import SmtpSink, eventually
 
 
 async def test_expansion_dedupes_filters_and_batches(deps: tuple[Deps, Published]) -> None:

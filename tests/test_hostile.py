@@ -50,6 +50,7 @@ from notifier.api.openapi import document as openapi
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps
 from subscriptions import tokens
+from tests.cap_documents import BILLION_LAUGHS, XML, paris_alert
 from tests.hostile_stage import (
     ANNOUNCEMENT,
     DERANDOMIZE,
@@ -60,8 +61,6 @@ from tests.hostile_stage import (
     Served,
     World,
 )
-from tests.test_cap import BILLION_LAUGHS
-from tests.test_cap_import import XML, paris_alert
 
 CHECKS = [
     not_a_server_error,  # no 5xx

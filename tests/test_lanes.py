@@ -8,7 +8,7 @@ import asyncio
 from redis.asyncio import Redis
 
 from streams.lanes import BULK, DIGEST, LANES, SMALL, URGENT, Lanes
-from tests.conftest import eventually
+from tests.stage import eventually
 
 
 async def _turns(n: int = 5) -> None:

@@ -10,8 +10,8 @@ from streams.deps import Deps
 from streams.expand import expand_announcement
 from streams.ledger import LEASE_SECONDS
 from streams.send import send_batch
-from tests.conftest import SmtpSink
 from tests.handler_stage import Published, accepted, citizen
+from tests.stage import SmtpSink
 
 
 async def _claimed_by(d: Deps, holder: str, seconds_ago: float) -> tuple[bytes, str]:

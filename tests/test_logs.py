@@ -29,7 +29,7 @@ from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps, make_channels
 from streams.topics import TopicNames
-from tests.conftest import SmtpSink, eventually
+from tests.stage import SmtpSink, eventually
 
 ALICE = "alice.martin@example.org"
 PHONE = "+33612345678"

@@ -12,9 +12,8 @@ from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
 from notifier.api.auth import create_department_key
-from tests.conftest import SmtpSink, eventually
-from tests.test_api import auth, error_of
-from tests.test_cities import make_centre
+from tests.paris_centre import make_centre
+from tests.stage import SmtpSink, auth, error_of, eventually
 
 Client = TestClient[Any, Any]
 HOME = {"lon": 2.3615, "lat": 48.8637}  # rue de Bretagne, 3rd arrondissement (Paris Centre)

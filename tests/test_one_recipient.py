@@ -10,8 +10,8 @@ from streams.announcements import Announcement
 from streams.deps import Deps
 from streams.expand import expand_announcement
 from streams.send import send_batch
-from tests.conftest import SmtpSink
 from tests.handler_stage import PARIS, Published, citizen, subscribe
+from tests.stage import SmtpSink
 
 
 def alert(title: str) -> Announcement:

@@ -22,7 +22,7 @@ from notifier.api.openapi import document as openapi
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps
 from subscriptions import tokens
-from tests.test_cap_import import paris_alert
+from tests.cap_documents import paris_alert
 
 Client = TestClient[Any, Any]
 DOC = openapi.document()

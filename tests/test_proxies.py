@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
 from notifier.settings import ConfigError, Settings
-from tests.conftest import api_client
+from tests.stage import api_client
 
 Client = TestClient[Any, Any]
 

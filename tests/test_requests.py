@@ -30,7 +30,7 @@ from subscriptions.areas import load_catalogue
 from subscriptions.store import new_id
 from subscriptions.subscription import parse_subscription
 from tests.chicago_notes import changes_from_notes
-from tests.conftest import SmtpSink
+from tests.stage import SmtpSink
 
 DATA = Path(__file__).parent / "data" / "open311"
 CHICAGO: list[dict[str, Any]] = json.loads(

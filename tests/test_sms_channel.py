@@ -18,7 +18,7 @@ from channels.sms import OptedOutError, Sms, TwilioSmsChannel
 from channels.twilio_webhooks import SIGNATURE_HEADER, parse_status_callback, signature_valid
 from notifier.dev.embedded import free_port
 from notifier.dev.twilio_fake import TwilioFake, start
-from tests.conftest import eventually
+from tests.stage import eventually
 
 ACCOUNT = "AC" + "5e4d3c2b1a" * 3 + "f0"  # 34 characters, as Twilio's
 TOKEN = "b7" * 16

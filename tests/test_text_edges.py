@@ -21,7 +21,7 @@ from notifier.wiring import build_deps
 from streams import text
 from streams.request_records import StatusChange
 from subscriptions.areas import load_catalogue
-from tests.test_cap_import import paris_alert
+from tests.cap_documents import paris_alert
 
 PARIS = load_catalogue("paris")
 Published = list[tuple[str, bytes, bytes]]

@@ -13,7 +13,7 @@ from notifier.dev import embedded
 from notifier.errors import ConfigError
 from notifier.settings import Settings
 from streams.topics import NAMES
-from tests.test_cli import run
+from tests.command import run
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from streams.expand import expand_announcement
 from streams.ledger import LEASE_SECONDS
 from streams.send import send_batch
 from streams.watch import backlogs, figures
-from tests.conftest import SmtpSink
 from tests.handler_stage import Published, accepted, citizen
+from tests.stage import SmtpSink
 
 
 async def test_a_queued_event_shows_its_age_and_leaves_the_watch_once_sent(

@@ -44,7 +44,7 @@ from subscriptions.areas import load_catalogue
 from subscriptions.matcher import Matcher
 from subscriptions.store import new_id
 from subscriptions.subscription import parse_subscription
-from tests.conftest import SmtpSink
+from tests.stage import SmtpSink
 
 T = TypeVar("T")
 PARIS = load_catalogue("paris")
