@@ -2,11 +2,10 @@
 ports, an aiosmtpd server per test, and the worker as a real process. Each test gets its own
 topic prefix and consumer group, and an empty Redis database. What they are made of that the
 tests use directly too (the SMTP sink, the API on other settings, polling) is in
-``tests/stage.py``."""
+``tests/stage.py``; fixtures of one kind of test only are in that folder's conftest."""
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -14,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from aiosmtpd.controller import Controller
 from redis.asyncio import Redis
 
@@ -109,24 +107,6 @@ def worker(settings: Settings, logs: Path) -> Iterator[subprocess.Popen[bytes]]:
     embedded.stop(proc)
     if proc.returncode not in (0, -15):
         print(log.read_text()[-5000:])
-
-
-@pytest.fixture
-async def hanging() -> AsyncIterator[str]:
-    """A server that accepts the request and never answers (until the test ends)."""
-    release = asyncio.Event()
-
-    async def handle(request: web.Request) -> web.Response:
-        await release.wait()
-        return web.Response(status=201)
-
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handle)
-    server = TestServer(app, host="127.0.0.1", port=embedded.free_port())
-    await server.start_server()
-    yield str(server.make_url("")).rstrip("/")
-    release.set()
-    await server.close()
 
 
 @pytest.fixture

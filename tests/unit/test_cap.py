@@ -38,8 +38,8 @@ from subscriptions.errors import InvalidInput
 from subscriptions.targets import parse_target
 from tests.cap_documents import BILLION_LAUGHS
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = Path(__file__).resolve().parent / "data" / "cap"
+ROOT = Path(__file__).resolve().parents[2]
+DATA = Path(__file__).resolve().parents[1] / "data" / "cap"
 CAP12 = "urn:oasis:names:tc:emergency:cap:1.2"
 SMHI = "real_smhi_alerts_wrapper_collection.xml"
 

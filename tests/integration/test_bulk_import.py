@@ -28,7 +28,7 @@ from subscriptions.matcher import Target
 from subscriptions.store import key, new_id
 from subscriptions.subscription import parse_subscription
 
-DATA = Path(__file__).parent / "data" / "bulk_import.csv"
+DATA = Path(__file__).parents[1] / "data" / "bulk_import.csv"
 Published = list[tuple[str, bytes, bytes]]
 PARIS = load_catalogue("paris")
 HEADER = "contact,language,area,address,radius_m,categories,channels,consent_date,consent_source"

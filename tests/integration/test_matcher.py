@@ -21,7 +21,7 @@ from subscriptions.subscription import parse_subscription
 from subscriptions.targets import parse_target
 
 PARIS = load_catalogue("paris")
-DATA = Path(__file__).parent / "data" / "dansmarue_anomalies_2023-2024_trottoirs_sample.csv"
+DATA = Path(__file__).parents[1] / "data" / "dansmarue_anomalies_2023-2024_trottoirs_sample.csv"
 
 
 def dans_ma_rue() -> list[tuple[float, float, int]]:

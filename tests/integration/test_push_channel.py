@@ -44,7 +44,7 @@ from notifier.dev.push_service_fake import (
     verify_vapid,
 )
 
-DATA = Path(__file__).parent / "data" / "webpush"
+DATA = Path(__file__).parents[1] / "data" / "webpush"
 VECTOR: dict[str, Any] = json.loads((DATA / "rfc8291_appendix_a_test_vector.json").read_text())
 SUBJECT = "mailto:notifications@ville.example"
 LOCAL = OutboundPolicy(loopback=True)  # the fake push service listens on loopback

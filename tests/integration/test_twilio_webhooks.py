@@ -19,7 +19,7 @@ from channels.twilio_webhooks import (
     signature_valid,
 )
 
-DATA = Path(__file__).parent / "data" / "twilio"
+DATA = Path(__file__).parents[1] / "data" / "twilio"
 
 
 def load(name: str) -> Any:

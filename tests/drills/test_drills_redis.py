@@ -18,7 +18,7 @@ import pytest
 from notifier.settings import Settings
 from notifier.wiring import make_redis
 from streams.send import unrecorded_at_most
-from tests.drill_helpers import (
+from tests.drills.helpers import (
     RedisServer,
     duplicates,
     email_flow,

@@ -11,7 +11,7 @@ import pytest
 from templates.renderer import Renderer
 from templates.sms import BODY, fit, measure
 
-DATA = Path(__file__).parent / "data" / "dansmarue_anomalies_2023-2024_trottoirs_sample.csv"
+DATA = Path(__file__).parents[1] / "data" / "dansmarue_anomalies_2023-2024_trottoirs_sample.csv"
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.properties.messages import Message, one_on_each_channel
-from tests.properties.stage import Stage, stage
-
-__all__ = ["stage"]  # the fixture
+from tests.properties.stage import Stage
 
 
 async def published(s: Stage, content: dict[str, str]) -> Message:

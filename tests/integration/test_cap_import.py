@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from notifier.api.auth import create_department_key
 from tests.cap_documents import XML, paris_alert
 
-CAP = Path(__file__).parent / "data" / "cap"
+CAP = Path(__file__).parents[1] / "data" / "cap"
 
 
 async def post_cap(api: TestClient[Any, Any], key: str, xml: bytes) -> tuple[int, Any]:

@@ -17,7 +17,7 @@ import yaml
 from notifier.cli.main import _parser
 from notifier.settings import VARIABLES, Settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "deploy" / "compose.yaml"
 ENV_EXAMPLE = ROOT / "deploy" / ".env.example"
 DOCKERFILE = ROOT / "Dockerfile"

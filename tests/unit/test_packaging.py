@@ -14,7 +14,7 @@ import pytest
 
 from notifier.settings import Secret, Settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("name", ["notifier", "channels", "subscriptions", "templates", "streams"])

@@ -10,7 +10,7 @@ import pytest
 from channels.email import Email, build_message
 from templates.renderer import CHANNELS, KINDS, LANGUAGES, PARTS, Brand, Renderer, TemplateError
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 SAMPLE = {
     "announcement": {
         "title": "Travaux",

@@ -17,7 +17,7 @@ import pytest
 from redis.asyncio import Redis
 
 from notifier.settings import Settings
-from tests.drill_helpers import (
+from tests.drills.helpers import (
     PushServer,
     SmtpServer,
     TwilioServer,

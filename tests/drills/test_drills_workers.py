@@ -32,7 +32,7 @@ from redis.asyncio import Redis
 from notifier.settings import Settings
 from streams.ledger import LEASE_SECONDS
 from streams.send import unrecorded_at_most
-from tests.drill_helpers import (
+from tests.drills.helpers import (
     Api,
     claims_held,
     duplicates,

@@ -23,9 +23,7 @@ from streams.ledger import notification_id
 from streams.records import iso
 from subscriptions.live_index import CHANNEL_BIT
 from tests.properties.messages import one_on_each_channel
-from tests.properties.stage import CHANNELS, Stage, stage
-
-__all__ = ["stage"]  # the fixture
+from tests.properties.stage import CHANNELS, Stage
 
 TITLE = "Crue de la Seine\r\nniveau\trouge\x00"  # as the API took it before (stripped only)
 BODY = "Évacuez les quais.\x07\r\nNe descendez pas\x1b sur les berges."

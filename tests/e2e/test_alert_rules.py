@@ -29,8 +29,8 @@ from subscriptions.subscription import parse_subscription
 from tests.handler_stage import PARIS
 from tests.stage import SmtpSink, eventually
 
-RULES = Path(__file__).parent.parent / "deploy" / "alerts.yml"
-VENV_PROMTOOL = Path(__file__).parent.parent / ".venv" / "bin" / "promtool"
+RULES = Path(__file__).parents[2] / "deploy" / "alerts.yml"
+VENV_PROMTOOL = Path(__file__).parents[2] / ".venv" / "bin" / "promtool"
 REFUSED = 12  # emails the SMTP server refuses for good: as many dead letters
 
 

@@ -29,10 +29,10 @@ from streams.send import send_batch
 from subscriptions.areas import load_catalogue
 from subscriptions.store import new_id
 from subscriptions.subscription import parse_subscription
-from tests.chicago_notes import changes_from_notes
+from tests.integration.chicago_notes import changes_from_notes
 from tests.stage import SmtpSink
 
-DATA = Path(__file__).parent / "data" / "open311"
+DATA = Path(__file__).parents[1] / "data" / "open311"
 CHICAGO: list[dict[str, Any]] = json.loads(
     (DATA / "real_chicago_requests_extensions_notes_2014.json").read_text()
 )

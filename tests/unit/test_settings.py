@@ -8,7 +8,7 @@ import pytest
 from notifier.errors import ConfigError
 from notifier.settings import VARIABLES, Secret, Settings
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def test_defaults_need_nothing_configured() -> None:
