@@ -21,9 +21,8 @@ from channels.email import SmtpConfig, SmtpEmailChannel
 from notifier.dev import embedded
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps
-from streams.deps import Deps
 from streams.scheduler import Backoff
-from tests.handler_stage import Published
+from tests.handler_stage import HandlerStage, Published
 
 # the fuzzing's stage: ``served`` (the API as its own process) and ``world`` (ids, key, token)
 from tests.hostile_stage import served, world  # noqa: F401
@@ -110,7 +109,7 @@ def worker(settings: Settings, logs: Path) -> Iterator[subprocess.Popen[bytes]]:
 
 
 @pytest.fixture
-async def deps(redis: Redis, smtp: tuple[SmtpSink, str]) -> AsyncIterator[tuple[Deps, Published]]:
+async def deps(redis: Redis, smtp: tuple[SmtpSink, str]) -> AsyncIterator[HandlerStage]:
     """The handlers' dependencies without a broker: real Redis, the test's SMTP server, what
     they publish kept in a list (``tests/handler_stage.py`` has what the tests build on it)."""
     published: Published = []
@@ -122,5 +121,5 @@ async def deps(redis: Redis, smtp: tuple[SmtpSink, str]) -> AsyncIterator[tuple[
     channel = SmtpEmailChannel(SmtpConfig.from_url(smtp[1]), settings.mail_from, pool_size=2)
     d = build_deps(settings, redis, publish, {"email": channel})
     d.scheduler.retry = Backoff(first=0.01)
-    yield d, published
+    yield HandlerStage(d, published)
     await channel.close()

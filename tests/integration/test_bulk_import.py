@@ -27,9 +27,9 @@ from subscriptions.areas import load_catalogue
 from subscriptions.matcher import Target
 from subscriptions.store import key, new_id
 from subscriptions.subscription import parse_subscription
+from tests.handler_stage import HandlerStage, Published
 
 DATA = Path(__file__).parents[1] / "data" / "bulk_import.csv"
-Published = list[tuple[str, bytes, bytes]]
 PARIS = load_catalogue("paris")
 HEADER = "contact,language,area,address,radius_m,categories,channels,consent_date,consent_source"
 UNPROVEN = (
@@ -75,7 +75,8 @@ SUMMARY = (
 
 
 @pytest.fixture
-async def deps(redis: Redis) -> tuple[Deps, Published]:
+async def import_stage(redis: Redis) -> HandlerStage:
+    """The handlers' dependencies for an import: no channel, email and SMS offered."""
     published: Published = []
 
     async def publish(topic: str, key: bytes, value: bytes) -> None:
@@ -84,7 +85,7 @@ async def deps(redis: Redis) -> tuple[Deps, Published]:
     settings = Settings(secret_key=Secret("k" * 48), public_url="https://alerts.example")
     d = build_deps(settings, redis, publish, channels={})
     d.enabled = ("email", "sms")
-    return d, published
+    return HandlerStage(d, published)
 
 
 async def held_before(d: Deps) -> dict[str, str]:
@@ -115,16 +116,16 @@ async def by_address(d: Deps, channel: str, address: str) -> Any:
     return cp
 
 
-def imported(deps: tuple[Deps, Published], path: Path = DATA, dry_run: bool = False) -> Any:
-    return import_csv(deps[0], "paris", path, dry_run, lambda done, total: None)
+def imported(import_stage: HandlerStage, path: Path = DATA, dry_run: bool = False) -> Any:
+    return import_csv(import_stage.deps, "paris", path, dry_run, lambda done, total: None)
 
 
 async def test_good_rows_are_imported_and_every_rejected_row_says_why(
-    deps: tuple[Deps, Published],
+    import_stage: HandlerStage,
 ) -> None:
-    d, published = deps
+    d, published = import_stage
     before = await held_before(d)
-    report = await imported(deps)
+    report = await imported(import_stage)
     assert report.lines() == [*REJECTED_HELD, SUMMARY]
     assert report.exit_code == 1
     assert len(await citizens(d.store.redis)) == 3 + 5  # no second citizen for a held address
@@ -197,13 +198,13 @@ async def test_good_rows_are_imported_and_every_rejected_row_says_why(
 
 
 async def test_a_dry_run_writes_nothing_and_reports_what_it_would_do(
-    deps: tuple[Deps, Published],
+    import_stage: HandlerStage,
 ) -> None:
-    d, published = deps
+    d, published = import_stage
     await held_before(d)
     redis = d.store.redis
     snapshot = {k: await redis.dump(k) for k in sorted(await redis.keys("*"))}
-    report = await imported(deps, dry_run=True)
+    report = await imported(import_stage, dry_run=True)
     assert {k: await redis.dump(k) for k in sorted(await redis.keys("*"))} == snapshot
     assert published == []
     summary = SUMMARY.replace("imported 7", "would be imported 7").replace("ns sent", "ns to send")
@@ -211,13 +212,13 @@ async def test_a_dry_run_writes_nothing_and_reports_what_it_would_do(
 
 
 async def test_importing_the_same_file_again_duplicates_nothing(
-    deps: tuple[Deps, Published],
+    import_stage: HandlerStage,
 ) -> None:
-    d, published = deps
+    d, published = import_stage
     await held_before(d)
-    await imported(deps)
+    await imported(import_stage)
     subs = await d.store.redis.keys("n:paris:sub:*")
-    again = await imported(deps)
+    again = await imported(import_stage)
     assert again.lines()[-1] == (
         "read 31, imported 7, rejected 24, confirmations sent 0 (new citizens 0, already "
         "registered 7 (subscription already held 7), confirmed by a recorded consent 0); "
@@ -228,9 +229,9 @@ async def test_importing_the_same_file_again_duplicates_nothing(
 
 
 async def test_confirmations_that_could_not_be_sent_are_sent_by_running_it_again(
-    deps: tuple[Deps, Published],
+    import_stage: HandlerStage,
 ) -> None:
-    d, published = deps
+    d, published = import_stage
     publish = d.publish
 
     async def broker_away(topic: str, key: bytes, value: bytes) -> None:
@@ -238,11 +239,11 @@ async def test_confirmations_that_could_not_be_sent_are_sent_by_running_it_again
 
     d.publish = broker_away
     with pytest.raises(ConnectionError):
-        await imported(deps)
+        await imported(import_stage)
     owed = await d.store.redis.smembers(key("paris", "import", "owed"))
     assert len(owed) == 3  # written, pending, still owed their confirmation
     d.publish = publish
-    report = await imported(deps)
+    report = await imported(import_stage)
     assert (report.new_citizens, report.confirmations) == (0, 3)
     assert sorted(DeliveryBatch.from_wire(v).recipients[0].contact for _, _, v in published) == (
         sorted(owed)
@@ -251,11 +252,11 @@ async def test_confirmations_that_could_not_be_sent_are_sent_by_running_it_again
 
 
 async def test_an_address_registered_during_the_import_keeps_one_citizen(
-    deps: tuple[Deps, Published], monkeypatch: pytest.MonkeyPatch
+    import_stage: HandlerStage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The batch watches its addresses: registered meanwhile, it is read again and found (and,
     pending with an account that has not proved it, left alone: the row is rejected)."""
-    d, published = deps
+    d, published = import_stage
     read_held = importer._read_held
     registered: list[str] = []
 
@@ -268,7 +269,7 @@ async def test_an_address_registered_during_the_import_keeps_one_citizen(
         return held
 
     monkeypatch.setattr(importer, "_read_held", meanwhile)
-    report = await imported(deps)
+    report = await imported(import_stage)
     assert (report.imported, report.new_citizens) == (7, 7)
     assert f"row 4: {UNPROVEN}" in [r.line() for r in report.rejections]  # bob's row
     bob = await by_address(d, "email", "bob@example.org")
@@ -280,9 +281,9 @@ async def test_an_address_registered_during_the_import_keeps_one_citizen(
 
 
 async def test_two_addresses_of_one_citizen_with_the_same_subscription_add_it_once(
-    deps: tuple[Deps, Published], tmp_path: Path
+    import_stage: HandlerStage, tmp_path: Path
 ) -> None:
-    d, _ = deps
+    d, _ = import_stage
     c = await d.store.create_citizen("paris", "en")
     await d.store.add_contact("paris", c.id, "email", "ann@example.org", "confirmed", "api")
     await d.store.add_contact("paris", c.id, "sms", "+33612345678", "confirmed", "api")
@@ -290,32 +291,32 @@ async def test_two_addresses_of_one_citizen_with_the_same_subscription_add_it_on
     path.write_text(
         "contact,area,channels\nann@example.org,75101,email;sms\n0612345678,75101,sms;email\n"
     )
-    report = await imported(deps, path)
+    report = await imported(import_stage, path)
     assert (report.imported, report.held, report.unchanged) == (2, 2, 1)
     [sub] = await d.store.subscriptions_of("paris", c.id)
     assert (sub.area, sub.channels) == ("75101", ("email", "sms"))
 
 
 async def test_an_address_half_registered_is_rejected_for_now(
-    deps: tuple[Deps, Published], tmp_path: Path
+    import_stage: HandlerStage, tmp_path: Path
 ) -> None:
-    d, _ = deps
+    d, _ = import_stage
     await d.store.redis.set(key("paris", "address", "email", "ann@example.org"), "cp_x")
     path = tmp_path / "one.csv"
     path.write_text("contact,area\nann@example.org,75101\nzoe@example.org,75102\n")
-    report = await imported(deps, path)
+    report = await imported(import_stage, path)
     assert report.lines()[0] == "row 2: contact: being registered right now; import this row again"
     assert (report.imported, report.rejected) == (1, 1)
 
 
 async def test_phone_numbers_are_refused_where_sms_is_not_offered(
-    deps: tuple[Deps, Published], tmp_path: Path
+    import_stage: HandlerStage, tmp_path: Path
 ) -> None:
-    d, _ = deps
+    d, _ = import_stage
     d.enabled = ("email",)
     path = tmp_path / "phones.csv"
     path.write_text("contact,area,channels,,\n06 12 34 56 78,75101,\nann@example.org,75101,sms,,\n")
-    assert (await imported(deps, path)).lines()[:2] == [
+    assert (await imported(import_stage, path)).lines()[:2] == [
         "row 2: contact: a phone number, but sms is not offered here",
         "row 3: channels: sms is not offered here",
     ]
@@ -339,14 +340,14 @@ async def test_phone_numbers_are_refused_where_sms_is_not_offered(
     ],
 )
 async def test_a_file_without_a_valid_header_is_refused_whole(
-    deps: tuple[Deps, Published], tmp_path: Path, content: bytes, error: str
+    import_stage: HandlerStage, tmp_path: Path, content: bytes, error: str
 ) -> None:
     path = tmp_path / "list.csv"
     path.write_bytes(content)
     with pytest.raises(FileError) as e:
-        await imported(deps, path)
+        await imported(import_stage, path)
     assert error in str(e.value)
-    assert await deps[0].store.redis.dbsize() == 0
+    assert await import_stage.deps.store.redis.dbsize() == 0
 
 
 def generate(rows: int) -> str:
@@ -360,9 +361,9 @@ def generate(rows: int) -> str:
 
 
 async def test_twenty_thousand_rows_in_batches_with_a_line_every_thousand(
-    deps: tuple[Deps, Published], tmp_path: Path
+    import_stage: HandlerStage, tmp_path: Path
 ) -> None:
-    d, published = deps
+    d, published = import_stage
     path = tmp_path / "big.csv"
     path.write_text(generate(20_000))
     stderr = io.StringIO()
