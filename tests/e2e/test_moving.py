@@ -1,7 +1,7 @@
-"""A citizen moves from Paris to Paris Centre (the second tenant of tests/test_cities.py) and
-keeps their account: contact points, consents, language, preferences; their area subscriptions
-become radius subscriptions around the new address; their request follows stay in Paris until
-the request closes; Paris's events no longer reach them."""
+"""A citizen moves from Paris to Paris Centre (the second tenant of
+tests/integration/test_cities.py) and keeps their account: contact points, consents, language,
+preferences; their area subscriptions become radius subscriptions around the new address; their
+request follows stay in Paris until the request closes; Paris's events no longer reach them."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The real path of a message, for the property tests: the API in process (what it hands to Kafka
 collected), the worker's handlers (``handle_city_event``, ``handle_request_status``,
 ``send_batch``) run on what was published, real Redis, and the providers: the SMTP sink of
-``tests.conftest``, the Twilio-shaped server (``notifier.dev.twilio_fake``) and the push service
+``tests.stage``, the Twilio-shaped server (``notifier.dev.twilio_fake``) and the push service
 that decrypts (``notifier.dev.push_service_fake``), reached by the real channels of
 ``notifier.wiring``. No Kafka worker: the handlers are what its agents call.
 

@@ -38,10 +38,6 @@ from tests.web.site import (
 )
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "browser: drives Chromium (tests/web)")
-
-
 @pytest.fixture(scope="session")
 def vapid_private_key() -> str:
     return generate_vapid_keys().private_key
