@@ -29,8 +29,9 @@ browser: ## install Debian's chromium for the browser tests, if it is missing
 		$$sudo apt-get update && \
 		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }
 
-# tests/test_alert_rules.py evaluates deploy/alerts.yml with promtool: Debian's, from the prometheus
-# package unpacked into the virtualenv (nothing installed system-wide, no service started).
+# tests/e2e/test_alert_rules.py evaluates deploy/alerts.yml with promtool: Debian's, from the
+# prometheus package unpacked into the virtualenv (nothing installed system-wide, no service
+# started).
 promtool: $(VENV)/bin/promtool ## unpack Debian's promtool into .venv for the alert rules' test
 
 $(VENV)/bin/promtool: | $(STAMP)
@@ -44,7 +45,7 @@ test: install browser promtool ## run the test suite (starts its own Kafka, Redi
 
 fuzz: install ## the API's fuzzing, longer: 500 new examples per operation and mode (~1 h)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} FUZZ_RANDOM=1 $(PY) -m pytest -p no:cacheprovider \
-		tests/test_hostile.py::test_no_server_error_and_every_answer_as_documented \
+		tests/integration/test_hostile.py::test_no_server_error_and_every_answer_as_documented \
 		tests/security/test_raw_json.py
 
 properties: install ## the property tests of message texts, longer: 1,000 new examples each (~2 min)

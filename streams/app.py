@@ -28,7 +28,7 @@ def short_fetches() -> None:
     Faust offers no setting for it: this wraps the private method of its consumer thread that
     creates the consumer (``AIOKafkaConsumerThread._create_worker_consumer``), for every app in
     the process. A Faust release without that method fails here, at the start, and in
-    ``tests/test_packaging.py``."""
+    ``tests/unit/test_packaging.py``."""
     thread = faust_aiokafka.AIOKafkaConsumerThread
     create = thread._create_worker_consumer
     if not getattr(create, "short_fetches", False):

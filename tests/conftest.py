@@ -1,43 +1,32 @@
 """Real servers for the tests: a Tansu broker and a redis-server per session on free loopback
 ports, an aiosmtpd server per test, and the worker as a real process. Each test gets its own
-topic prefix and consumer group, and an empty Redis database."""
+topic prefix and consumer group, and an empty Redis database. What they are made of that the
+tests use directly too (the SMTP sink, the API on other settings, polling) is in
+``tests/stage.py``; fixtures of one kind of test only are in that folder's conftest."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import email
-import email.policy
 import subprocess
-import threading
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from email.message import EmailMessage
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import Envelope, Session
 from redis.asyncio import Redis
 
 from channels.email import SmtpConfig, SmtpEmailChannel
-from notifier.api.app import create_api
 from notifier.dev import embedded
-from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps
-from streams.deps import Deps
 from streams.scheduler import Backoff
-from tests.handler_stage import Published
+from tests.handler_stage import HandlerStage, Published
 
 # the fuzzing's stage: ``served`` (the API as its own process) and ``world`` (ids, key, token)
 from tests.hostile_stage import served, world  # noqa: F401
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.stage import SmtpSink, api_client
 
 
 @pytest.fixture(scope="session")
@@ -67,31 +56,6 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
     await r.flushdb()
     yield r
     await r.aclose()
-
-
-class SmtpSink:
-    """An aiosmtpd server that keeps what it receives; ``replies`` scripts refusals."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self.envelopes: list[tuple[str, list[str]]] = []
-        self.replies: list[str] = []  # e.g. ["421 try later"]: answered to the next DATA commands
-        self._lock = threading.Lock()
-
-    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:  # noqa: N802
-        with self._lock:
-            if self.replies:
-                return self.replies.pop(0)
-            msg = email.message_from_bytes(
-                envelope.original_content or b"", policy=email.policy.default
-            )
-            self.messages.append(msg)  # type: ignore[arg-type]
-            self.envelopes.append((str(envelope.mail_from), list(envelope.rcpt_tos)))
-        return "250 OK"
-
-    def to(self, address: str) -> list[EmailMessage]:
-        with self._lock:
-            return [m for m in self.messages if m["To"] == address]
 
 
 @pytest.fixture
@@ -124,23 +88,6 @@ def settings(
     )
 
 
-@contextlib.asynccontextmanager
-async def api_client(settings: Settings, redis: Redis) -> AsyncIterator[TestClient[Any, Any]]:
-    """The real API with a real Kafka producer, on these settings."""
-    publisher = KafkaPublisher(settings.kafka_bootstrap)
-    await publisher.start()
-    try:
-        deps = build_deps(settings, redis, publisher.publish, channels={})
-        client = TestClient(TestServer(create_api(settings, deps)))
-        await client.start_server()
-        try:
-            yield client
-        finally:
-            await client.close()
-    finally:
-        await publisher.stop()
-
-
 @pytest.fixture
 async def api(settings: Settings, redis: Redis) -> AsyncIterator[TestClient[Any, Any]]:
     """The real API with a real Kafka producer; the worker is not running."""
@@ -161,42 +108,8 @@ def worker(settings: Settings, logs: Path) -> Iterator[subprocess.Popen[bytes]]:
         print(log.read_text()[-5000:])
 
 
-async def eventually(
-    check: Callable[[], Any], within: float = 60.0, what: str = "condition"
-) -> Any:
-    """Poll ``check`` (sync or async) until it returns something truthy."""
-    deadline = time.monotonic() + within
-    while True:
-        value = check()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
-
-
 @pytest.fixture
-async def hanging() -> AsyncIterator[str]:
-    """A server that accepts the request and never answers (until the test ends)."""
-    release = asyncio.Event()
-
-    async def handle(request: web.Request) -> web.Response:
-        await release.wait()
-        return web.Response(status=201)
-
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handle)
-    server = TestServer(app, host="127.0.0.1", port=embedded.free_port())
-    await server.start_server()
-    yield str(server.make_url("")).rstrip("/")
-    release.set()
-    await server.close()
-
-
-@pytest.fixture
-async def deps(redis: Redis, smtp: tuple[SmtpSink, str]) -> AsyncIterator[tuple[Deps, Published]]:
+async def deps(redis: Redis, smtp: tuple[SmtpSink, str]) -> AsyncIterator[HandlerStage]:
     """The handlers' dependencies without a broker: real Redis, the test's SMTP server, what
     they publish kept in a list (``tests/handler_stage.py`` has what the tests build on it)."""
     published: Published = []
@@ -208,5 +121,5 @@ async def deps(redis: Redis, smtp: tuple[SmtpSink, str]) -> AsyncIterator[tuple[
     channel = SmtpEmailChannel(SmtpConfig.from_url(smtp[1]), settings.mail_from, pool_size=2)
     d = build_deps(settings, redis, publish, {"email": channel})
     d.scheduler.retry = Backoff(first=0.01)
-    yield d, published
+    yield HandlerStage(d, published)
     await channel.close()

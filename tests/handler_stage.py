@@ -4,6 +4,8 @@ email and a subscription, an announcement accepted as the API leaves it. The sta
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from streams.announcements import Announcement
 from streams.deps import Deps
 from streams.records import DeliveryBatch
@@ -13,6 +15,14 @@ from subscriptions.subscription import parse_subscription
 
 Published = list[tuple[str, bytes, bytes]]
 PARIS = load_catalogue("paris")
+
+
+class HandlerStage(NamedTuple):
+    """What the ``deps`` fixture yields: the handlers' dependencies and what they published (a
+    tuple still, so ``d, published = deps`` reads as before)."""
+
+    deps: Deps
+    published: Published
 
 
 async def subscribe(store: SubscriptionStore, cid: str, **body: object) -> None:

@@ -1,4 +1,4 @@
-"""The API as an outsider meets it, for the fuzzing (``tests/test_hostile.py``,
+"""The API as an outsider meets it, for the fuzzing (``tests/integration/test_hostile.py``,
 ``tests/security/test_raw_json.py``): ``notifier api`` as its own process with SMS (signed
 webhooks) and web push on (``served``, one per test module), and the ids, key and token a
 request needs to get past the doors (``world``). Registered by ``tests/conftest.py``."""

@@ -6,5 +6,5 @@ in place of real infrastructure and paid providers.
 - ``twilio_fake``: a server speaking Twilio's Messages API, checking what Twilio checks.
 - ``push_service_fake``: a web push service that verifies VAPID and decrypts the payload.
 
-The production worker and API never import the fakes (``tests/test_packaging.py`` checks it).
+The production worker and API never import the fakes (``tests/unit/test_packaging.py`` checks it).
 """

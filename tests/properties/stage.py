@@ -1,7 +1,7 @@
 """The real path of a message, for the property tests: the API in process (what it hands to Kafka
 collected), the worker's handlers (``handle_city_event``, ``handle_request_status``,
 ``send_batch``) run on what was published, real Redis, and the providers: the SMTP sink of
-``tests.conftest``, the Twilio-shaped server (``notifier.dev.twilio_fake``) and the push service
+``tests.stage``, the Twilio-shaped server (``notifier.dev.twilio_fake``) and the push service
 that decrypts (``notifier.dev.push_service_fake``), reached by the real channels of
 ``notifier.wiring``. No Kafka worker: the handlers are what its agents call.
 
@@ -44,7 +44,7 @@ from subscriptions.areas import load_catalogue
 from subscriptions.matcher import Matcher
 from subscriptions.store import new_id
 from subscriptions.subscription import parse_subscription
-from tests.conftest import SmtpSink
+from tests.stage import SmtpSink
 
 T = TypeVar("T")
 PARIS = load_catalogue("paris")

@@ -28,7 +28,7 @@ from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps
 from streams.records import DeliveryBatch
 from subscriptions import tokens
-from tests.test_cities import make_centre
+from tests.paris_centre import make_centre
 
 SECRET = "test-secret-" + "x" * 40
 VICTIM = "victim@example.org"

@@ -15,8 +15,8 @@ from streams.send import send_batch
 from subscriptions.cities import put_city
 from subscriptions.store import new_id
 from subscriptions.subscription import parse_subscription
-from tests.conftest import SmtpSink
-from tests.test_cities import centre_doc
+from tests.paris_centre import centre_doc
+from tests.stage import SmtpSink
 
 
 async def citizens_of_the_centre(d: Deps, n: int) -> None:

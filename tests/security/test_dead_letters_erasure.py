@@ -18,8 +18,8 @@ from streams.expand import expand_announcement
 from streams.send import send_batch
 from subscriptions import tokens
 from subscriptions.errors import InvalidInput
-from tests.conftest import SmtpSink
 from tests.handler_stage import Published, accepted, citizen
+from tests.stage import SmtpSink
 
 Client = TestClient[Any, Any]
 

@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
 from notifier.api.auth import create_department_key
-from tests.test_cli import run
+from tests.command import run
 
 Client = TestClient[Any, Any]
 JSON = {"Content-Type": "application/json"}

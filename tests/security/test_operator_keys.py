@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 
 from notifier.api.auth import create_operator_key
 from notifier.settings import Settings
-from tests.test_cli import run
+from tests.command import run
 
 Client = TestClient[Any, Any]
 

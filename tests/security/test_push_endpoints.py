@@ -48,7 +48,7 @@ from subscriptions import strikes
 from subscriptions.areas import load_catalogue
 from subscriptions.store import new_id
 from subscriptions.subscription import parse_subscription
-from tests.conftest import api_client
+from tests.stage import api_client
 
 SUBJECT = "mailto:ops@ville.example"
 LOCAL = OutboundPolicy(loopback=True)

@@ -3,9 +3,9 @@ ids, a valid key or token): numbers around and past Python's 4,300-digit limit o
 floats out of range, deep nests, lone surrogates, control characters, duplicate keys. Each is
 answered below 500, with our JSON error when refused.
 
-Schemathesis (``tests/test_hostile.py``) builds its bodies with a JSON library, which cannot
-write a 5,000-digit integer; a client on the network can. ``FUZZ_EXAMPLES`` and ``FUZZ_RANDOM``
-as in ``tests/hostile_stage.py`` (``make fuzz``).
+Schemathesis (``tests/integration/test_hostile.py``) builds its bodies with a JSON library,
+which cannot write a 5,000-digit integer; a client on the network can. ``FUZZ_EXAMPLES`` and
+``FUZZ_RANDOM`` as in ``tests/hostile_stage.py`` (``make fuzz``).
 """
 
 from __future__ import annotations

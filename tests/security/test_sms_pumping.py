@@ -18,7 +18,7 @@ from notifier.api.auth import create_department_key
 from notifier.settings import Secret, Settings
 from subscriptions.cities import parse_city
 from subscriptions.errors import InvalidInput
-from tests.conftest import api_client
+from tests.stage import api_client
 
 Client = TestClient[Any, Any]
 UK_MOBILE = "+447700900123"

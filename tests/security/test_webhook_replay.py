@@ -15,7 +15,7 @@ from channels.twilio_webhooks import compute_signature
 from notifier.settings import Secret, Settings
 from streams.records import Receipt
 from streams.topics import TopicNames
-from tests.conftest import api_client
+from tests.stage import api_client
 
 Client = TestClient[Any, Any]
 TOKEN = "2" * 32

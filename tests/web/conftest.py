@@ -9,11 +9,8 @@ Screenshots go to ``test-artifacts/screenshots/`` for review.
 
 from __future__ import annotations
 
-import dataclasses
-import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiohttp import web
@@ -23,33 +20,22 @@ from redis.asyncio import Redis
 
 from channels.push import generate_vapid_keys
 from notifier.api.app import create_api
-from notifier.api.auth import create_department_key
 from notifier.dev import embedded, twilio_fake
 from notifier.dev.push_service_fake import PushServiceFake
 from notifier.dev.push_service_fake import create_app as push_app
 from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps
-from tests.conftest import ROOT, SmtpSink, eventually
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
-SMS_FROM = "+33700000001"
-TWILIO_SID, TWILIO_TOKEN = "AC" + "2" * 32, "e" * 32
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "browser: drives Chromium (tests/web)")
+from tests.stage import SmtpSink
+from tests.web.site import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    SMS_FROM,
+    TWILIO_SID,
+    TWILIO_TOKEN,
+    NewPage,
+    Site,
+)
 
 
 @pytest.fixture(scope="session")
@@ -80,33 +66,6 @@ def settings(
         twilio_from=SMS_FROM,
         twilio_base_url=f"http://127.0.0.1:{twilio_port}",
     )
-
-
-@dataclasses.dataclass
-class Site:
-    url: str
-    api: TestClient[Any, Any]  # for what the test does outside the browser
-    settings: Settings
-    redis: Redis
-    smtp: SmtpSink
-    twilio: twilio_fake.TwilioFake
-    push: PushServiceFake
-    push_url: str
-
-    async def department_key(self, department: str = "voirie") -> str:
-        return await create_department_key(self.redis, "paris", department)
-
-    async def mail(self, to: str, pattern: str, what: str) -> str:
-        """The plain-text body of the first email to ``to`` whose text matches ``pattern``."""
-
-        def found() -> str | None:
-            for m in self.smtp.to(to):
-                text = m.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-                if re.search(pattern, text):
-                    return str(text)
-            return None
-
-        return str(await eventually(found, what=what))
 
 
 @pytest.fixture
@@ -165,9 +124,6 @@ async def browser(chromium: str) -> AsyncIterator[Browser]:
             await b.close()
 
 
-NewPage = Callable[..., Awaitable[Page]]
-
-
 @pytest.fixture
 async def new_page(browser: Browser, site: Site) -> AsyncIterator[NewPage]:
     """``await new_page(width=…, init_script=…)``: a page in a fresh context (French locale,
@@ -199,15 +155,3 @@ async def new_page(browser: Browser, site: Site) -> AsyncIterator[NewPage]:
 @pytest.fixture
 async def page(new_page: NewPage) -> Page:
     return await new_page()
-
-
-async def screenshot(page: Page, name: str) -> None:
-    """A full-page screenshot for review, under test-artifacts/screenshots/."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
-async def in_language(page: Page, language: str) -> None:
-    """Press the language switch of the page's header."""
-    await page.get_by_role("button", name={"fr": "Français", "en": "English"}[language]).click()
-    await page.wait_for_function(f"document.documentElement.lang === {language!r}")

@@ -15,8 +15,8 @@ from playwright.async_api import Page, Route, expect
 
 from notifier.api.auth import create_department_key
 from subscriptions.cities import put_city
-from tests.test_cities import centre_doc, make_centre
-from tests.web.conftest import Site, in_language, screenshot
+from tests.paris_centre import centre_doc, make_centre
+from tests.web.site import Site, in_language, screenshot
 
 pytestmark = pytest.mark.browser
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.web.conftest import Site, in_language, screenshot
+from tests.web.site import Site, in_language, screenshot
 
 pytestmark = pytest.mark.browser
 

@@ -20,7 +20,7 @@ from notifier.api.keys import DevServices
 from notifier.dev import embedded
 from notifier.dev.outbox import OutboxHandler
 from notifier.wiring import build_deps
-from tests.web.conftest import (
+from tests.web.site import (
     SMS_FROM,
     TWILIO_SID,
     TWILIO_TOKEN,

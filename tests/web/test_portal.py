@@ -13,8 +13,8 @@ import pytest
 from playwright.async_api import Page, expect
 
 from notifier.dev.push_service_fake import decrypt
-from tests.conftest import eventually
-from tests.web.conftest import NewPage, Site, in_language, screenshot
+from tests.stage import eventually
+from tests.web.site import NewPage, Site, in_language, screenshot
 
 pytestmark = pytest.mark.browser
 

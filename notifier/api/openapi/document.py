@@ -2,8 +2,9 @@
 listing its operations at ``GET /v1/docs`` (plain HTML: nothing is fetched from elsewhere).
 
 Here are the paths; the components (body schemas, shared error answers, headers, security
-schemes) are in ``notifier.api.openapi.schemas``. ``tests/test_openapi.py`` checks that every route
-of ``create_api`` is described (and nothing else), and that real answers match their schemas.
+schemes) are in ``notifier.api.openapi.schemas``. ``tests/integration/test_openapi.py`` checks
+that every route of ``create_api`` is described (and nothing else), and that real answers match
+their schemas.
 """
 
 from __future__ import annotations
