@@ -67,6 +67,11 @@ class City:
     rates: Mapping[str, float] = dataclasses.field(default_factory=dict)
     monthly_quotas: Mapping[str, int] = dataclasses.field(default_factory=dict)
 
+    @property
+    def senders(self) -> dict[str, str]:
+        """The city's own sender per channel, where it has one (none: the deployment's)."""
+        return {"email": self.mail_from, "sms": self.sms_from}
+
     def to_json(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d.update(rates=dict(self.rates), monthly_quotas=dict(self.monthly_quotas))
