@@ -1,6 +1,7 @@
-"""Each channel's vocabulary lives in its module: what its provider's refusals and receipts
-mean, how it builds its messages. What ``streams/`` held before (``send.GONE``,
-``send._Messages``, ``track.TWILIO``) is kept here word for word."""
+"""Each channel's vocabulary lives in its module (``channels/__init__.py``): the names every
+other list is made from, what its provider's refusals and receipts mean, how it builds its
+messages. What ``streams/`` held before (the topics, ``send.GONE``, ``send._Messages``,
+``track.TWILIO``) is kept here word for word."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 import pytest
 
+import channels
 from channels.base import Channel, Origin, PermanentChannelError, Receipted
 from channels.email import RecipientRefusedError, SmtpConfig, SmtpEmailChannel
 from channels.push import (
@@ -22,7 +24,10 @@ from channels.push import (
 from channels.sms import OptedOutError, TwilioSmsChannel
 from notifier.settings import Secret, Settings
 from notifier.wiring import make_channels
+from streams import agents, watch
 from streams.records import DeliveryBatch, Recipient
+from streams.topics import NAMES, TopicNames
+from subscriptions import contacts, preferences
 from subscriptions.contacts import ContactPoint
 
 SETTINGS: dict[str, Any] = {
@@ -34,11 +39,47 @@ SETTINGS: dict[str, Any] = {
 }
 
 
+def test_one_list_of_channels_feeds_the_others() -> None:
+    assert channels.NAMES == ("email", "sms", "push")
+    assert contacts.CHANNELS == watch.CHANNELS == channels.NAMES
+    assert preferences.DEFERRED_CHANNELS == ("sms", "push")
+    assert NAMES == {
+        "city_events": "city-events",
+        "request_status": "request-status",
+        "fanout": "fanout",
+        "email": "deliveries.email",
+        "sms": "deliveries.sms",
+        "push": "deliveries.push",
+        "email_urgent": "deliveries.email.urgent",
+        "sms_urgent": "deliveries.sms.urgent",
+        "push_urgent": "deliveries.push.urgent",
+        "email_bulk": "deliveries.email.bulk",
+        "sms_bulk": "deliveries.sms.bulk",
+        "push_bulk": "deliveries.push.bulk",
+        "email_digest": "deliveries.email.digest",
+        "sms_digest": "deliveries.sms.digest",
+        "push_digest": "deliveries.push.digest",
+        "receipts": "receipts",
+        "dead_letters": "dead-letters",
+    }
+    assert list(NAMES) == list(TopicNames.with_prefix("x.").names)
+    assert list(agents.AGENTS)[3:6] == ["send-email", "send-sms", "send-push"]
+    assert all(attr in NAMES for attr, _ in agents.AGENTS.values())
+
+
+def test_the_settings_list_the_configured_channels_in_order() -> None:
+    assert Settings(**SETTINGS).channels == ("email", "sms")
+    vapid = Secret(generate_vapid_keys().private_key)
+    assert Settings(**SETTINGS, vapid_private_key=vapid).channels == channels.NAMES
+    only_email = {k: v for k, v in SETTINGS.items() if not k.startswith("twilio")}
+    assert Settings(**only_email).channels == ("email",)
+
+
 async def test_every_channel_is_one_provider_module_wired() -> None:
     vapid = Secret(generate_vapid_keys().private_key)
     made = make_channels(Settings(**SETTINGS, vapid_private_key=vapid))
     try:
-        assert tuple(made) == ("email", "sms", "push")
+        assert tuple(made) == channels.NAMES
         for name, channel in made.items():
             assert channel.name == name
             assert type(channel).messages is not Channel.messages
