@@ -109,7 +109,9 @@ KEY_FUNCTIONS = (
     ("_claim", "streams/send.py"),
     ("claim_many", "streams/ledger.py"),
     ("wait", "streams/ratelimit.py"),
-    ("__call__", "streams/send.py"),  # _Messages: a recipient's message
+    ("message", "channels/email.py"),  # Channel.messages: a recipient's message
+    ("message", "channels/sms.py"),
+    ("message", "channels/push.py"),
     ("send", "channels/base.py"),
     ("_send", "channels/email.py"),
     ("build_message", "channels/email.py"),

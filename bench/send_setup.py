@@ -24,7 +24,7 @@ from streams.announcements import Announcement
 from streams.deps import Deps
 from streams.expand import expand_announcement
 from streams.records import DeliveryBatch
-from streams.send import _Messages
+from streams.send import origin
 from subscriptions.store import new_id
 from subscriptions.subscription import parse_subscription
 
@@ -98,7 +98,7 @@ async def expand(deps: Deps, collector: Collector, n: int) -> dict[str, list[byt
     await expand_announcement(a, deps)
     out: dict[str, list[bytes]] = {}
     for channel in CHANNELS:
-        topic = getattr(deps.topics, channel)
+        topic = deps.topics.deliveries(channel)
         out[channel] = [v for t, _, v in collector.records if t == topic]
         got = sum(len(DeliveryBatch.from_wire(v).recipients) for v in out[channel])
         if got != n:
@@ -111,7 +111,7 @@ async def built_messages(deps: Deps, batches: list[bytes]) -> list[tuple[str, An
     out: list[tuple[str, Any]] = []
     for raw in batches:
         batch = DeliveryBatch.from_wire(raw)
-        messages = _Messages(batch, deps)
+        messages = deps.channels[batch.channel].messages(batch, origin(batch, deps))
         contacts = await deps.store.contacts(CITY, [r.contact for r in batch.recipients])
         for r, cp in zip(batch.recipients, contacts, strict=True):
             assert cp is not None

@@ -15,6 +15,17 @@ writes at the end of the loop's turn: a stream that fails then is reported on st
 A channel with ``deadlines`` (``Deadlines``: the HTTP ones) has ``send`` cut the provider call
 at its time limit, a ``TransientChannelError``; the others leave it to their client (aiosmtplib
 times each SMTP command).
+
+What the rest of the service asks of a channel besides ``send``, so that it never names a
+provider (``channels/__init__.py``):
+
+- ``messages(batch, origin)``: once a batch, what its messages share found (a sender, a payload
+  per language); it returns the builder of one recipient's message from its contact point, the
+  only per-message work (the sender's hot path: keep it to building the message);
+- ``PermanentChannelError.contact_status`` and ``how``: a refusal that says the address is gone
+  for good, and what the contact point becomes in the consent ledger;
+- ``receipt(status, error_code)``: what a provider's status callback means for the ledger
+  (``Receipted``), for a provider that sends them (``receipts``: its ids are indexed then).
 """
 
 from __future__ import annotations
@@ -27,8 +38,8 @@ import logging
 import math
 import sys
 import time
-from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, Protocol, TypeVar
 
 log = logging.getLogger("notifier.delivery")
 ATTEMPT = "delivery notification=%s channel=%s provider=%s outcome=%s duration_ms=%.1f"
@@ -80,7 +91,13 @@ class TransientChannelError(ChannelError):
 
 
 class PermanentChannelError(ChannelError):
-    """The provider will never take this message (SMTP 5xx, invalid recipient)."""
+    """The provider will never take this message (SMTP 5xx, invalid recipient). A provider's
+    word that the address itself is gone for good is a subclass naming what the contact point
+    becomes (``contact_status``: bounced, opted_out, gone, suspended) and how the consent ledger
+    tells it (``how``); none: the contact point stays as it is."""
+
+    contact_status: str | None = None
+    how: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +105,70 @@ class Sent:
     """The provider accepted the message; ``provider_id`` lets receipts find it again."""
 
     provider_id: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Receipted:
+    """What a provider's receipt means: the ledger's status for the message, the error kept
+    with it, and what the contact point becomes (and how), when the receipt says it is gone."""
+
+    status: str  # sent, delivered, undelivered, failed
+    error: str | None = None
+    contact_status: str | None = None
+    how: str = ""
+
+
+class Batch(Protocol):
+    """What a batch's messages share, as the sender hands it to ``Channel.messages``
+    (``streams.records.DeliveryBatch``)."""
+
+    @property
+    def event(self) -> str: ...
+    @property
+    def kind(self) -> str: ...  # announcement, cancellation, confirmation, digest…
+    @property
+    def severity(self) -> str: ...
+    @property
+    def expires_at(self) -> float | None: ...
+    @property
+    def variants(self) -> Mapping[str, Mapping[str, str]]: ...  # language -> its parts
+    @property
+    def unsubscribe_mark(self) -> str: ...  # stands in the bodies for a recipient's link
+
+
+class Addressee(Protocol):
+    """One recipient of a batch (``streams.records.Recipient``)."""
+
+    @property
+    def id(self) -> str: ...  # the notification id
+    @property
+    def language(self) -> str: ...
+    @property
+    def unsubscribe_url(self) -> str: ...
+
+
+class Address(Protocol):
+    """Where a recipient is reached (``subscriptions.contacts.ContactPoint``)."""
+
+    @property
+    def address(self) -> str: ...  # email address, E.164 number, push endpoint
+    @property
+    def p256dh(self) -> str: ...  # a push subscription's keys ("" for the others)
+    @property
+    def auth(self) -> str: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class Origin:
+    """Where a batch's messages come from, in its city: the city's own sender on the channel
+    ("": the channel's), its Reply-To, where the provider posts its receipts, the city's site
+    (where a message leads when its own link cannot be carried) and icon."""
+
+    sender: str = ""
+    reply_to: str = ""
+    receipts_url: str | None = None
+    site: str = ""
+    icon_url: str = ""
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -161,8 +242,9 @@ M = TypeVar("M")
 
 
 class Channel(abc.ABC, Generic[M]):
-    name: str = ""
-    provider: str = ""
+    name: str = ""  # one of ``channels.NAMES``
+    provider: str = ""  # as receipts name it (``streams.records.Receipt.provider``)
+    receipts = False  # the provider tells of delivery later (``receipt``): its ids are indexed
     deadlines: Deadlines | None = None  # none: the provider's client keeps its own time limit
     # writes the line of each attempt first; none, or False from it: ``logging`` writes it
     attempt_lines: AttemptWriter | None = None
@@ -206,6 +288,15 @@ class Channel(abc.ABC, Generic[M]):
                 notification_id, self.name, self.provider, outcome, ms, error
             ):
                 log_attempt(notification_id, self.name, self.provider, outcome, ms, error)
+
+    def messages(self, batch: Batch, origin: Origin) -> Callable[[Addressee, Address], M]:
+        """A batch's message for each recipient: what they share found here, once a batch."""
+        raise NotImplementedError(f"{type(self).__name__} builds no messages")
+
+    @classmethod
+    def receipt(cls, status: str, error_code: str) -> Receipted | None:
+        """What the provider's receipt of a message says; None: nothing for the ledger."""
+        return None
 
     def recipient_fault(self, message: M) -> bool:
         """Whether a call cut at its time limit is the recipient's fault (``ChannelError``)."""

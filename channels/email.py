@@ -7,19 +7,36 @@ import contextlib
 import dataclasses
 import email.policy
 import email.utils
+import functools
 import unicodedata
 from collections import OrderedDict
+from collections.abc import Callable
 from email.header import Header
 from email.message import EmailMessage
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
 
-from channels.base import Channel, PermanentChannelError, Sent, TransientChannelError
+from channels.base import (
+    Address,
+    Addressee,
+    Batch,
+    Channel,
+    Origin,
+    PermanentChannelError,
+    Sent,
+    TransientChannelError,
+)
+
+# the kinds of message that are list mail: they carry a one-click List-Unsubscribe (RFC 8058)
+LISTED = ("announcement", "cancellation", "request_status", "digest")
 
 
 class RecipientRefusedError(PermanentChannelError):
     """The server refused the address itself (5xx on RCPT): it bounces for good."""
+
+    contact_status = "bounced"
+    how = "bounce (SMTP 5xx on the recipient)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,6 +176,11 @@ class MessageCache:
         return raw
 
 
+@functools.cache
+def _domain(mail_from: str) -> str:
+    return email.utils.parseaddr(mail_from)[1].rpartition("@")[2] or "notifier.invalid"
+
+
 class SmtpEmailChannel(Channel[Email]):
     name = "email"
     provider = "smtp"
@@ -175,6 +197,36 @@ class SmtpEmailChannel(Channel[Email]):
         for _ in range(pool_size):
             self._pool.put_nowait(None)  # a slot; connected on first use
         self._open: set[aiosmtplib.SMTP] = set()
+
+    def messages(self, batch: Batch, origin: Origin) -> Callable[[Addressee, Address], Email]:
+        """From the city's own From if it has one (else the channel's), its Reply-To; the
+        recipient's unsubscribe link filled in the bodies and, for list mail, in the headers."""
+        domain = _domain(origin.sender or self.mail_from)  # of the Message-IDs
+        reply_to = origin.reply_to
+        common: tuple[tuple[str, str], ...] = (("Reply-To", reply_to),) if reply_to else ()
+        listed, variants = batch.kind in LISTED, batch.variants
+        mark, sender = batch.unsubscribe_mark, origin.sender
+
+        def message(r: Addressee, cp: Address) -> Email:
+            v = variants[r.language]
+            headers = common
+            if listed and r.unsubscribe_url:
+                headers += (
+                    ("List-Unsubscribe", f"<{r.unsubscribe_url}>"),
+                    ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+                )
+            return Email(
+                to=cp.address,
+                subject=v["subject"],
+                text=v["text"],
+                html=v["html"],
+                message_id=f"<{r.id}@{domain}>",
+                headers=headers,
+                fills=((mark, r.unsubscribe_url),),
+                sender=sender,
+            )
+
+        return message
 
     async def _connect(self) -> aiosmtplib.SMTP:
         c = self.config

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
 import json
 import re
 import time
@@ -37,8 +38,12 @@ from py_vapid import Vapid
 from pywebpush import WebPusher, WebPushException
 
 from channels.base import (
+    Address,
+    Addressee,
+    Batch,
     Channel,
     Deadlines,
+    Origin,
     PermanentChannelError,
     Sent,
     TransientChannelError,
@@ -47,6 +52,8 @@ from channels.base import (
 from channels.outbound import GuardedClient, OutboundPolicy, RefusedAddressError
 
 URGENCIES = ("very-low", "low", "normal", "high")
+URGENCY = {"extreme": "high", "severe": "high", "moderate": "normal"}  # by severity; else low
+TTL = 24 * 3600  # seconds a push service keeps a push without an expiry for an offline browser
 TOPIC = re.compile(r"^[A-Za-z0-9_-]{1,32}$")  # RFC 8030 5.4: URL-safe base64 alphabet
 # One aes128gcm record in the 4096-byte body push services accept: 86 octets of header,
 # 16 of tag, 1 of padding delimiter.
@@ -63,10 +70,16 @@ _compact_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).enco
 class SubscriptionGoneError(PermanentChannelError):
     """The push service no longer knows the subscription (404/410): prune it."""
 
+    contact_status = "gone"
+    how = "push service 404/410"
+
 
 class EndpointRefusedError(PermanentChannelError):
     """The guard refuses the endpoint (not an allowed push service, or an internal address):
     suspend the subscription."""
+
+    contact_status = "suspended"
+    how = "push endpoint refused by the outbound guard"
 
 
 def b64url_decode(value: str) -> bytes:
@@ -110,7 +123,7 @@ class Push:
     # as the recipients of one event in one language share it
     payload: Mapping[str, Any] | bytes
     notification_id: str
-    ttl: int = 24 * 3600  # seconds the push service keeps it for an offline browser
+    ttl: int = TTL  # seconds the push service keeps it for an offline browser
     urgency: str = "normal"  # very-low | low | normal | high
     topic: str | None = None  # a later push with the same topic replaces a queued one
 
@@ -129,6 +142,26 @@ class Push:
 def encode(payload: Mapping[str, Any]) -> bytes:
     """A push's payload as the JSON the service worker reads."""
     return _compact_json(dict(payload)).encode()
+
+
+def fitted(payload: dict[str, str], site: str) -> bytes:
+    """A push's JSON within what a push service takes (``MAX_PAYLOAD`` bytes): a link too long
+    for it (a department's may be 2,000 characters) leads to the city's site instead, and a
+    body still too long is cut, with "…"."""
+    data = encode(payload)
+    if len(data) > MAX_PAYLOAD:
+        payload = {**payload, "url": site}
+        data = encode(payload)
+    body = payload["body"]
+    while len(data) > MAX_PAYLOAD and body:
+        body = body[: len(body) // 2]
+        data = encode({**payload, "body": body.rstrip() + "…"})
+    return data
+
+
+def event_topic(event: str) -> str:
+    """A push Topic (≤ 32 URL-safe characters): a later version replaces a queued one."""
+    return base64.urlsafe_b64encode(hashlib.sha256(event.encode()).digest()).decode()[:32]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -247,6 +280,31 @@ class WebPushChannel(Channel[Push]):
         header = str(self._vapid.sign(claims)["Authorization"])
         self._headers[origin] = (header, exp - VAPID_REFRESH_BEFORE)
         return header
+
+    def messages(self, batch: Batch, origin: Origin) -> Callable[[Addressee, Address], Push]:
+        """Its payload's JSON made once per language (the event's tag, the city's icon; a link
+        too long leads to the city's site), urgency by severity, kept until the event expires,
+        and a topic per event: a later version replaces a queued one."""
+        variants, expires_at = batch.variants, batch.expires_at
+        urgency, topic = URGENCY.get(batch.severity, "low"), event_topic(batch.event)
+        tag, icon, site = batch.event, origin.icon_url, origin.site
+        payloads: dict[str, bytes] = {}  # language -> the push's JSON
+
+        def message(r: Addressee, cp: Address) -> Push:
+            ttl = TTL
+            if expires_at is not None:
+                ttl = max(0, int(expires_at - time.time()))
+            subscription = PushSubscription(cp.address, cp.p256dh, cp.auth)
+            data = payloads.get(r.language)
+            if data is None:
+                v = variants[r.language]
+                payload = {"title": v["title"], "body": v["body"], "url": v["url"], "tag": tag}
+                if icon:
+                    payload["icon"] = icon
+                data = payloads[r.language] = fitted(payload, site)
+            return Push(subscription, data, r.id, ttl, urgency, topic)
+
+        return message
 
     def recipient_fault(self, message: Push) -> bool:
         """A push cut at its time limit is the endpoint's fault if its service answers others."""

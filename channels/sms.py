@@ -6,9 +6,12 @@ The API base URL is configuration, so the real client can be pointed at a local 
 - HTTP 429, 5xx, connection errors and timeouts -> ``TransientChannelError``
   (``retry_after`` from ``Retry-After`` when the response has one);
 - Twilio error 21610 (the recipient replied STOP) -> ``OptedOutError``, a permanent error
-  the caller uses to switch the phone off in its consent ledger;
+  whose ``contact_status`` switches the phone off in the consent ledger;
 - any other 4xx -> ``PermanentChannelError`` (but 21611, the sender's queue is full, is
   transient).
+
+Twilio's status callbacks (``channels.twilio_webhooks``) become receipts; ``receipt`` says what
+each status means for the ledger (``STATUSES``), and 21610 there switches the phone off too.
 
 Reasons carry the HTTP status and the Twilio error code, never Twilio's message text, which
 may quote the phone number.
@@ -22,6 +25,7 @@ import functools
 import json
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -31,9 +35,14 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from channels.base import (
+    Address,
+    Addressee,
+    Batch,
     Channel,
     Deadlines,
+    Origin,
     PermanentChannelError,
+    Receipted,
     Sent,
     TransientChannelError,
     parse_retry_after,
@@ -43,10 +52,22 @@ TWILIO_API = "https://api.twilio.com"
 MESSAGING_SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
 OPTED_OUT = 21610  # "Attempt to send to unsubscribed recipient"
 QUEUE_FULL = 21611  # the sender's queue is full: try again later
+OPTED_OUT_HOW = "Twilio error 21610 (replied STOP)"  # in the consent ledger
+# Twilio's message statuses -> the ledger's; the others (accepted, queued, sending) add nothing
+STATUSES = {
+    "sent": "sent",
+    "delivered": "delivered",
+    "undelivered": "undelivered",
+    "failed": "failed",
+    "read": "delivered",
+}
 
 
 class OptedOutError(PermanentChannelError):
     """The recipient opted out (replied STOP): Twilio refuses with error 21610."""
+
+    contact_status = "opted_out"
+    how = OPTED_OUT_HOW
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,6 +175,7 @@ class TwilioSmsChannel(Channel[Sms]):
 
     name = "sms"
     provider = "twilio"
+    receipts = True  # status callbacks, to ``status_callback``
 
     def __init__(
         self,
@@ -180,6 +202,28 @@ class TwilioSmsChannel(Channel[Sms]):
         self._client.edge = None
         self._client.region = None
         self._client.api.base_url = self.base_url
+
+    def messages(self, batch: Batch, origin: Origin) -> Callable[[Addressee, Address], Sms]:
+        """From the city's own number or Messaging Service if it has one (else the channel's),
+        with its status callback."""
+        variants, callback, sender = batch.variants, origin.receipts_url, origin.sender
+
+        def message(r: Addressee, cp: Address) -> Sms:
+            return Sms(cp.address, variants[r.language]["text"], r.id, callback, sender=sender)
+
+        return message
+
+    @classmethod
+    def receipt(cls, status: str, error_code: str) -> Receipted | None:
+        """A status callback: its status in the ledger's words, its error, and 21610 (the
+        recipient replied STOP) switching the phone off."""
+        ours = STATUSES.get(status)
+        if ours is None:
+            return None
+        error = f"{cls.provider} error {error_code}" if error_code else None
+        if error_code == str(OPTED_OUT):
+            return Receipted(ours, error, OptedOutError.contact_status, OPTED_OUT_HOW)
+        return Receipted(ours, error)
 
     async def _send(self, message: Sms) -> Sent:
         kwargs: dict[str, Any] = {"to": message.to, "body": message.body}

@@ -33,6 +33,7 @@ import traceback
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from channels import NAMES as CHANNELS
 from channels import base as channels_base
 from notifier.settings import Settings
 from streams.topics import TopicNames
@@ -193,9 +194,7 @@ class KafkaRecordContext(logging.Filter):
         self.key_field = {
             names.city_events: "event_id",
             names.fanout: "event_id",
-            names.email: "event_id",
-            names.sms: "event_id",
-            names.push: "event_id",
+            **{names.deliveries(channel): "event_id" for channel in CHANNELS},
             names.request_status: "request_id",
             names.receipts: "provider_id",
         }

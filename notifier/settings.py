@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
 
+from channels import NAMES as CHANNEL_NAMES
 from channels.outbound import PUSH_SERVICES, OutboundPolicy
 from notifier.errors import ConfigError
 from notifier.variables import (
@@ -470,11 +471,11 @@ class Settings:
 
     @property
     def channels(self) -> tuple[str, ...]:
-        """The channels this deployment can send on."""
+        """The channels this deployment can send on, in ``channels.NAMES``'s order: those
+        configured (email always)."""
         sms = bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_from)
-        return (
-            ("email",) + (("sms",) if sms else ()) + (("push",) if self.vapid_private_key else ())
-        )
+        configured = {"email": True, "sms": sms, "push": bool(self.vapid_private_key)}
+        return tuple(name for name in CHANNEL_NAMES if configured.get(name))
 
     def partitions_of(self, name: str) -> int:
         """Planned partitions of a topic, by its name without the prefix."""

@@ -55,8 +55,9 @@ def make_redis(settings: Settings) -> Redis:
 
 
 def make_channels(settings: Settings) -> dict[str, Channel[Any]]:
-    """One channel per provider this deployment is configured for, writing its delivery lines
-    straight to the handler of the process's logging (``logs.setup``, called first), if any."""
+    """One channel per provider this deployment is configured for (``Settings.channels``, of
+    ``channels.NAMES``), writing its delivery lines straight to the handler of the process's
+    logging (``logs.setup``, called first), if any. A new provider is constructed here."""
     channels: dict[str, Channel[Any]] = {
         "email": SmtpEmailChannel(
             SmtpConfig.from_url(str(settings.smtp_url)),

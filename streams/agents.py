@@ -11,8 +11,10 @@ from typing import Any
 
 import faust
 
+from channels import NAMES as CHANNELS
 from streams import handlers, heap, requests, watch
 from streams.deps import Deps
+from streams.lanes import BULK, DIGEST, LANES, SMALL, URGENT
 from streams.ledger import STORE_AWAY
 
 # timer name -> (seconds between ticks, job)
@@ -28,23 +30,26 @@ EVERY_WORKER = (
 )
 LAG_INTERVAL = 5.0  # seconds between two readings of the consumer lag
 
-# agent name -> (topic attribute, handler)
+# a lane's sender (``streams.lanes``)
+SENDERS = {
+    SMALL: handlers.send_batch,
+    URGENT: handlers.send_urgent_batch,
+    BULK: handlers.send_bulk_batch,
+    DIGEST: handlers.send_digest_batch,
+}
+
+# agent name -> (topic attribute, handler): a sender per channel (``channels.NAMES``) and lane
 AGENTS = {
     "match-city-events": ("city_events", handlers.handle_city_event),
     "match-request-status": ("request_status", requests.handle_request_status),
     "expand-fanout": ("fanout", handlers.expand_shard),
-    "send-email": ("email", handlers.send_batch),
-    "send-sms": ("sms", handlers.send_batch),
-    "send-push": ("push", handlers.send_batch),
-    "send-email-urgent": ("email_urgent", handlers.send_urgent_batch),
-    "send-sms-urgent": ("sms_urgent", handlers.send_urgent_batch),
-    "send-push-urgent": ("push_urgent", handlers.send_urgent_batch),
-    "send-email-bulk": ("email_bulk", handlers.send_bulk_batch),
-    "send-sms-bulk": ("sms_bulk", handlers.send_bulk_batch),
-    "send-push-bulk": ("push_bulk", handlers.send_bulk_batch),
-    "send-email-digest": ("email_digest", handlers.send_digest_batch),
-    "send-sms-digest": ("sms_digest", handlers.send_digest_batch),
-    "send-push-digest": ("push_digest", handlers.send_digest_batch),
+    **{f"send-{channel}": (channel, SENDERS[SMALL]) for channel in CHANNELS},
+    **{
+        f"send-{channel}-{lane}": (f"{channel}_{lane}", SENDERS[lane])
+        for lane in LANES
+        if lane != SMALL
+        for channel in CHANNELS
+    },
     "track-receipts": ("receipts", handlers.track_receipt),
 }
 

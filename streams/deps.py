@@ -68,6 +68,7 @@ class Deps:
         )
         return {"city_name": c.name, "brand": brand}
 
-    def sms_status_url(self, city: str) -> str:
-        """Where Twilio posts the status of the SMS it took (``notifier.api.webhooks``)."""
+    def receipts_url(self, city: str) -> str:
+        """Where a provider posts the status of the messages it took (``Channel.receipts``:
+        Twilio's, ``notifier.api.webhooks``)."""
         return f"{self.base_url}/v1/cities/{city}/twilio/status"

@@ -18,6 +18,7 @@ import dataclasses
 import json
 import time
 
+from channels import KINDS
 from streams.announcements import Announcement
 from streams.deps import Deps
 from streams.lanes import DIGEST
@@ -174,7 +175,7 @@ async def _send(
         return 0  # released before: it went out already
     lang = deps.renderer.language_for("digest", language)
     unsubscribe = ""
-    if due.channel == "email":
+    if KINDS[due.channel].unsubscribe_link:
         token = tokens.sign(deps.secret_key, "unsubscribe", due.city, contact.id)
         unsubscribe = f"{deps.base_url}/v1/unsubscribe/{token}"
     context = {
@@ -186,7 +187,7 @@ async def _send(
         "unsubscribe_url": (mark := unsubscribe_mark()),
     }
     parts = deps.renderer.render_parts("digest", due.channel, lang, context)
-    if due.channel == "push":
+    if "url" in KINDS[due.channel].parts:  # where a click on the notification leads
         parts["url"] = deps.base_url
     variants, mark = settle_mark({lang: parts}, mark)
     recipient = Recipient(nid, due.citizen, contact.id, contact.address, lang, unsubscribe)

@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from channels import KINDS
 from streams.announcements import Announcement, Cancellation, Content
 from streams.deps import Deps
 from streams.digests import add_to_digests
@@ -295,7 +296,7 @@ async def _recipients(
         pid, address = cps[0].id, cps[0].address  # one message per (event, citizen, channel)
         lang, _ = pick_language(citizen.language)
         unsubscribe = ""
-        if channel == "email":  # SMS has STOP; a push subscription is removed by the browser
+        if KINDS[channel].unsubscribe_link:
             token = tokens.sign(deps.secret_key, "unsubscribe", city, pid)
             unsubscribe = f"{deps.base_url}/v1/unsubscribe/{token}"
         nid = notification_id(city, id_key, cid, channel)
@@ -331,7 +332,7 @@ def context_of(
 def _with_url(
     parts: dict[str, str], a: Announcement, lang: str, channel: str, deps: Deps
 ) -> dict[str, str]:
-    if channel == "push":  # where a click on the notification leads
+    if "url" in KINDS[channel].parts:  # where a click on the notification leads
         parts["url"] = a.content_for(lang)[1].link or deps.base_url
     return parts
 

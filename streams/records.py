@@ -15,6 +15,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from channels import KINDS
 from subscriptions.errors import InvalidInput
 
 DELIVERY_BATCH = "DeliveryBatchQueued/1"
@@ -133,10 +134,6 @@ class Recipient:
     unsubscribe_url: str = ""
 
 
-# the rendered parts of a message, per channel
-PARTS = {"email": ("subject", "text", "html"), "sms": ("text",), "push": ("title", "body", "url")}
-
-
 @dataclasses.dataclass(frozen=True)
 class DeliveryBatch:
     """Up to a few hundred messages of one event on one channel: rendered once per language,
@@ -146,7 +143,7 @@ class DeliveryBatch:
     city: str
     event: str
     kind: str  # one of BATCH_KINDS
-    variants: dict[str, dict[str, str]]  # language -> PARTS[channel] -> text
+    variants: dict[str, dict[str, str]]  # language -> KINDS[channel].parts -> text
     recipients: tuple[Recipient, ...]
     expires_at: float | None = None
     version: int = 1  # of the announcement; an older one is superseded, not sent
@@ -184,11 +181,10 @@ class DeliveryBatch:
         d = loads(raw, DELIVERY_BATCH)
         try:
             channel = d["channel"]
-            if channel not in PARTS:
-                raise InvalidInput("channel", f"must be one of {', '.join(PARTS)}")
-            variants = {
-                str(k): {p: str(v[p]) for p in PARTS[channel]} for k, v in d["variants"].items()
-            }
+            if channel not in KINDS:
+                raise InvalidInput("channel", f"must be one of {', '.join(KINDS)}")
+            parts = KINDS[channel].parts
+            variants = {str(k): {p: str(v[p]) for p in parts} for k, v in d["variants"].items()}
             recipients = tuple(Recipient(**r) for r in d["recipients"])
             if d["kind"] not in BATCH_KINDS:
                 raise InvalidInput("kind", f"must be one of {', '.join(BATCH_KINDS)}")

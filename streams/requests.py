@@ -14,6 +14,7 @@ import logging
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from channels import KINDS
 from streams.deps import Deps
 from streams.ledger import notification_id
 from streams.records import (
@@ -108,7 +109,7 @@ async def _queue(
         },
         mark,
     )
-    topic = getattr(deps.topics, channel)
+    topic = deps.topics.deliveries(channel)
     for i in range(0, len(pending), BATCH_SIZE):
         batch = DeliveryBatch(
             city,
@@ -136,7 +137,7 @@ async def _recipients(
             continue
         cp = cps[0]  # one message per (change, citizen, channel)
         unsubscribe = ""
-        if channel == "email":
+        if KINDS[channel].unsubscribe_link:
             token = tokens.sign(deps.secret_key, "unsubscribe", city, cp.id)
             unsubscribe = f"{deps.base_url}/v1/unsubscribe/{token}"
         lang = deps.renderer.language_for(KIND, citizen.language)
@@ -180,6 +181,6 @@ def render(
     parts = deps.renderer.render_parts(
         KIND, channel, lang, context(deps, request, role, unsubscribe)
     )
-    if channel == "push":  # where a click on the notification leads
+    if "url" in KINDS[channel].parts:  # where a click on the notification leads
         parts["url"] = deps.base_url
     return parts

@@ -30,28 +30,15 @@ takes them back when their lease lapses.
 from __future__ import annotations
 
 import asyncio
-import base64
 import collections
 import dataclasses
-import functools
 import hashlib
 import logging
 import time
 from collections.abc import Coroutine, Sequence
-from email.utils import parseaddr
 from typing import Any
 
-from channels.base import PermanentChannelError, TransientChannelError
-from channels.email import Email, RecipientRefusedError
-from channels.push import (
-    MAX_PAYLOAD,
-    EndpointRefusedError,
-    Push,
-    PushSubscription,
-    SubscriptionGoneError,
-)
-from channels.push import encode as push_payload
-from channels.sms import OptedOutError, Sms
+from channels.base import Origin, PermanentChannelError, TransientChannelError
 from streams import dead_letters, quotas
 from streams.deps import Deps
 from streams.fallback import FROM_CHANNELS, FallbackDue
@@ -80,14 +67,6 @@ ALLOWED = {
     "digest": ("confirmed",),
     "request_status": ("confirmed",),
 }
-URGENCY = {"extreme": "high", "severe": "high", "moderate": "normal"}
-# a provider's word that an address is gone: (error, contact status, how the ledger says it)
-GONE: tuple[tuple[type[Exception], str, str], ...] = (
-    (RecipientRefusedError, "bounced", "bounce (SMTP 5xx on the recipient)"),
-    (OptedOutError, "opted_out", "Twilio error 21610 (replied STOP)"),
-    (SubscriptionGoneError, "gone", "push service 404/410"),
-    (EndpointRefusedError, "suspended", "push endpoint refused by the outbound guard"),
-)
 
 
 async def send_batch(raw: bytes, deps: Deps, lane: str = SMALL) -> dict[str, int]:
@@ -142,8 +121,9 @@ class _Sender:
         self, batch: DeliveryBatch, deps: Deps, lane: str = SMALL, holder: str = ""
     ) -> None:
         self.batch, self.deps, self.lane, self.holder = batch, deps, lane, holder
-        self.channel = deps.channels.get(batch.channel)
-        self.messages = _Messages(batch, deps)
+        self.channel = channel = deps.channels.get(batch.channel)
+        # a recipient's message from its contact point, from what the batch shares (found once)
+        self.message = channel.messages(batch, origin(batch, deps)) if channel is not None else None
         configured = deps.city(batch.city).monthly_quotas.get(batch.channel)
         self.quota = quotas.quota_for(batch.severity, configured)
         self.outside_quota = configured is not None and self.quota is None
@@ -268,8 +248,8 @@ class _Sender:
                 self._count(result)
 
     async def _send(self, r: Recipient, cp: ContactPoint, attempt: int) -> str:
-        b, deps, channel = self.batch, self.deps, self.channel
-        assert channel is not None  # none: nothing was claimed
+        b, deps, channel, message = self.batch, self.deps, self.channel, self.message
+        assert channel is not None and message is not None  # none: nothing was claimed
         try:
             if self.quota is not None and not await deps.quotas.acquire(
                 b.city, b.channel, self.quota
@@ -278,7 +258,7 @@ class _Sender:
                 return await _failed(b, r, spent, deps)
             if self.limited and not deps.limiter.take_now(b.city, b.channel):
                 await deps.limiter.wait(b.city, b.channel)
-            sent = await channel.send(r.id, self.messages(r, cp))
+            sent = await channel.send(r.id, message(r, cp))
         except TransientChannelError as e:
             if e.recipient_fault and await strikes.strike(deps.store.redis, b.city, cp.id):
                 # its endpoint keeps failing while its provider works: it stops costing others
@@ -287,9 +267,8 @@ class _Sender:
                 return await _failed(b, r, e.reason, deps)
             return await _retry_later(b, r, attempt, e, deps, self.lane)
         except PermanentChannelError as e:
-            for kind, status, how in GONE:
-                if isinstance(e, kind):
-                    await deps.store.set_contact_status(b.city, cp.id, status, how)
+            if e.contact_status is not None:  # the provider says the address is gone for good
+                await deps.store.set_contact_status(b.city, cp.id, e.contact_status, e.how)
             return await _failed(b, r, e.reason, deps)
         except STORE_AWAY:
             raise  # the batch is held and run again once the store is back
@@ -301,12 +280,12 @@ class _Sender:
 
     async def _record(self) -> None:
         """Write ``sent`` for what the provider took since the last write, in one script call.
-        Twilio's status callbacks name the message by its SID: that is indexed (SMS only)."""
+        A provider's receipts name the message by its id: that is indexed (``Channel.receipts``)."""
         if not self._accepted:
             return
         b, deps = self.batch, self.deps
         accepted, self._accepted = self._accepted, []
-        index = b.channel == "sms"
+        index = self.channel is not None and self.channel.receipts
         await deps.ledger.advance_many(
             [(b.city, b.event, r.id, "sent", index, {"provider_id": p}) for r, p, _ in accepted]
         )
@@ -383,7 +362,7 @@ async def _failed(batch: DeliveryBatch, r: Recipient, error: str, deps: Deps) ->
     the store away), the message is still claimed and ends here again, not without its letter."""
     # the one-recipient batch: replaying the letter tries this message again
     one = dataclasses.replace(batch, recipients=(r,)).to_wire()
-    topic = getattr(deps.topics, batch.channel)
+    topic = deps.topics.deliveries(batch.channel)
     deps.metrics.dead_letters.labels(topic).inc()
     letter = dead_letter(topic, one, f"delivery failed: {error}")
     await dead_letters.put(
@@ -402,107 +381,21 @@ async def _failed(batch: DeliveryBatch, r: Recipient, error: str, deps: Deps) ->
     return "failed"
 
 
-class _Messages:
-    """A batch's message for each recipient, from what they share, found once per batch: the
-    city's senders, the SMS status URL, a push's topic and its payload per language."""
-
-    def __init__(self, batch: DeliveryBatch, deps: Deps) -> None:
-        self.batch = batch
-        self.city = deps.city(batch.city)  # its own senders, where it has them
-        self.mail_from = self.city.mail_from or deps.mail_from
-        self.status_url = deps.sms_status_url(batch.city)
-        self.icon_url = deps.renderer.brand.icon_url
-        self.site = deps.base_url  # where a push leads when its link is too long to carry
-        self.urgency = URGENCY.get(batch.severity, "low")
-        self.topic = _topic(batch.event)
-        self._payloads: dict[str, bytes] = {}  # language -> the push's JSON
-
-    def __call__(self, r: Recipient, cp: ContactPoint) -> Any:
-        batch = self.batch
-        if batch.channel == "sms":
-            text = batch.variants[r.language]["text"]
-            return Sms(cp.address, text, r.id, self.status_url, sender=self.city.sms_from)
-        if batch.channel == "push":
-            ttl = 24 * 3600
-            if batch.expires_at is not None:
-                ttl = max(0, int(batch.expires_at - time.time()))
-            subscription = PushSubscription(cp.address, cp.p256dh, cp.auth)
-            payload = self._payload(r.language)
-            return Push(subscription, payload, r.id, ttl, self.urgency, self.topic)
-        city = self.city
-        return _email(batch, r, cp.address, self.mail_from, city.mail_from, city.reply_to)
-
-    def _payload(self, language: str) -> bytes:
-        data = self._payloads.get(language)
-        if data is None:
-            v = self.batch.variants[language]
-            payload = {
-                "title": v["title"],
-                "body": v["body"],
-                "url": v["url"],
-                "tag": self.batch.event,
-            }
-            if self.icon_url:
-                payload["icon"] = self.icon_url
-            data = self._payloads[language] = _fitted(payload, self.site)
-        return data
-
-
-def _fitted(payload: dict[str, str], site: str) -> bytes:
-    """A push's JSON within what a push service takes (``MAX_PAYLOAD`` bytes): a link too long
-    for it (a department's may be 2,000 characters) leads to the city's site instead, and a
-    body still too long is cut, with "…"."""
-    data = push_payload(payload)
-    if len(data) > MAX_PAYLOAD:
-        payload = {**payload, "url": site}
-        data = push_payload(payload)
-    body = payload["body"]
-    while len(data) > MAX_PAYLOAD and body:
-        body = body[: len(body) // 2]
-        data = push_payload({**payload, "body": body.rstrip() + "…"})
-    return data
+def origin(batch: DeliveryBatch, deps: Deps) -> Origin:
+    """Where a batch's messages come from (``channels.base.Origin``): the city's own sender on
+    the channel, if it has one, its Reply-To, where the provider posts receipts, the site and
+    icon a message may lead to and show."""
+    city = deps.city(batch.city)
+    return Origin(
+        sender=city.senders.get(batch.channel, ""),
+        reply_to=city.reply_to,
+        receipts_url=deps.receipts_url(batch.city),
+        site=deps.base_url,
+        icon_url=deps.renderer.brand.icon_url,
+    )
 
 
 def _why(e: Exception) -> str:
     """An unexpected error in a few words for the ledger (its type, and its message's start)."""
     words = " ".join(str(e).split())[:120]
     return f"{type(e).__name__}: {words}" if words else type(e).__name__
-
-
-def _topic(event: str) -> str:
-    """A push Topic (≤ 32 URL-safe characters): a later version replaces a queued one."""
-    return base64.urlsafe_b64encode(hashlib.sha256(event.encode()).digest()).decode()[:32]
-
-
-@functools.cache
-def _domain(mail_from: str) -> str:
-    return parseaddr(mail_from)[1].rpartition("@")[2] or "notifier.invalid"
-
-
-def _email(
-    batch: DeliveryBatch,
-    r: Recipient,
-    address: str,
-    mail_from: str,
-    sender: str = "",  # the city's own From, if it has one (else the channel's, ``mail_from``)
-    reply_to: str = "",
-) -> Email:
-    v = batch.variants[r.language]
-    headers: tuple[tuple[str, str], ...] = (("Reply-To", reply_to),) if reply_to else ()
-    if batch.kind in ("announcement", "cancellation", "request_status", "digest") and (
-        r.unsubscribe_url
-    ):
-        headers += (
-            ("List-Unsubscribe", f"<{r.unsubscribe_url}>"),
-            ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
-        )
-    return Email(
-        to=address,
-        subject=v["subject"],
-        text=v["text"],
-        html=v["html"],
-        message_id=f"<{r.id}@{_domain(mail_from)}>",
-        headers=headers,
-        fills=((batch.unsubscribe_mark, r.unsubscribe_url),),
-        sender=sender,
-    )

@@ -8,8 +8,11 @@ notification for delivery batches, so a large audience spreads over the partitio
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
+
+from channels import NAMES as CHANNELS
+from streams.lanes import LANES, SMALL
 
 if TYPE_CHECKING:  # faust is imported only by the processes that run it
     import faust
@@ -17,68 +20,75 @@ if TYPE_CHECKING:  # faust is imported only by the processes that run it
 # how handlers write to a topic: (topic name, key, value); the broker has it when it returns
 Publish = Callable[[str, bytes, bytes], Awaitable[None]]
 
-NAMES = {
-    "city_events": "city-events",
-    "request_status": "request-status",
-    "fanout": "fanout",
-    "email": "deliveries.email",
-    "sms": "deliveries.sms",
-    "push": "deliveries.push",
-    # the large lanes (``streams.lanes``): the batches of a large audience's shards, severe or
-    # extreme ones first, then the others; the digests last. A neighbourhood's messages never
-    # wait behind a million others in Kafka
-    "email_urgent": "deliveries.email.urgent",
-    "sms_urgent": "deliveries.sms.urgent",
-    "push_urgent": "deliveries.push.urgent",
-    "email_bulk": "deliveries.email.bulk",
-    "sms_bulk": "deliveries.sms.bulk",
-    "push_bulk": "deliveries.push.bulk",
-    "email_digest": "deliveries.email.digest",
-    "sms_digest": "deliveries.sms.digest",
-    "push_digest": "deliveries.push.digest",
-    "receipts": "receipts",
-    "dead_letters": "dead-letters",
-}
+SERVICE = {"city_events": "city-events", "request_status": "request-status", "fanout": "fanout"}
+LAST = {"receipts": "receipts", "dead_letters": "dead-letters"}
+
+
+def delivery_names(channels: Sequence[str]) -> dict[str, str]:
+    """Each channel's delivery topics: ``deliveries.<channel>`` (the small lane), then the large
+    lanes' (``streams.lanes``): the batches of a large audience's shards, severe or extreme ones
+    first, then the others; the digests last. A neighbourhood's messages never wait behind a
+    million others in Kafka."""
+    small = {channel: f"deliveries.{channel}" for channel in channels}
+    large = {
+        f"{channel}_{lane}": f"deliveries.{channel}.{lane}"
+        for lane in LANES
+        if lane != SMALL
+        for channel in channels
+    }
+    return {**small, **large}
+
+
+# every topic by attribute name: the service's, each channel's (``channels.NAMES``), the last
+NAMES = {**SERVICE, **delivery_names(CHANNELS), **LAST}
 
 
 @dataclasses.dataclass(frozen=True)
 class TopicNames:
-    city_events: str
-    request_status: str
-    fanout: str
-    email: str
-    sms: str
-    push: str
-    email_urgent: str
-    sms_urgent: str
-    push_urgent: str
-    email_bulk: str
-    sms_bulk: str
-    push_bulk: str
-    email_digest: str
-    sms_digest: str
-    push_digest: str
-    receipts: str
-    dead_letters: str
+    """One deployment's topic names (``NAMES`` with its prefix), by attribute name."""
+
+    names: Mapping[str, str]
 
     @classmethod
-    def with_prefix(cls, prefix: str) -> TopicNames:
-        return cls(**{attr: prefix + name for attr, name in NAMES.items()})
+    def with_prefix(cls, prefix: str, channels: Sequence[str] = CHANNELS) -> TopicNames:
+        """``channels``: those with delivery topics (all of ``channels.NAMES``)."""
+        every = {**SERVICE, **delivery_names(channels), **LAST}
+        return cls({attr: prefix + name for attr, name in every.items()})
 
-    def deliveries(self, channel: str, lane: str = "small") -> str:
+    @property
+    def city_events(self) -> str:
+        return self.names["city_events"]
+
+    @property
+    def request_status(self) -> str:
+        return self.names["request_status"]
+
+    @property
+    def fanout(self) -> str:
+        return self.names["fanout"]
+
+    @property
+    def receipts(self) -> str:
+        return self.names["receipts"]
+
+    @property
+    def dead_letters(self) -> str:
+        return self.names["dead_letters"]
+
+    def deliveries(self, channel: str, lane: str = SMALL) -> str:
         """The topic of a channel's delivery batches in a lane (``streams.lanes``)."""
-        return str(getattr(self, channel if lane == "small" else f"{channel}_{lane}"))
+        return self.names[channel if lane == SMALL else f"{channel}_{lane}"]
 
 
 def declare(app: faust.App, names: TopicNames) -> dict[str, faust.TopicT]:
     """The Faust topics, by attribute name, all with raw values (we decode them ourselves)."""
     return {
         attr: app.topic(
-            getattr(names, attr),
+            name,
             key_type=bytes,
             value_type=bytes,
             key_serializer="raw",
             value_serializer="raw",
         )
-        for attr in NAMES
+        for attr, name in names.names.items()
     }

@@ -16,13 +16,13 @@ import time
 
 from redis.asyncio import Redis
 
+from channels import NAMES as CHANNELS
 from streams.deps import Deps
 from streams.fanout import SHARD_SIZE
 from streams.lanes import BULK, DIGEST, LANES, SMALL
 from streams.ledger import LEASE_SECONDS
 from subscriptions.store import key
 
-CHANNELS = ("email", "sms", "push")
 MAX_EVENTS = 1000  # active events read per city and tick (the oldest first)
 MAX_STUCK = 10_000  # stuck claims read per city and channel
 

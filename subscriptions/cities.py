@@ -30,6 +30,7 @@ from shapely import make_valid, unary_union
 from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 
+from channels import NAMES
 from subscriptions.areas import Area, AreaCatalogue, load_paris
 from subscriptions.categories import CATEGORIES
 from subscriptions.errors import InvalidInput
@@ -38,7 +39,7 @@ from subscriptions.subscription import DEPARTMENT
 
 CITY_ID = re.compile(r"[a-z][a-z0-9_]{1,39}")
 LANGUAGES = ("fr", "en")  # the languages the templates are written in
-LIMITED = ("email", "sms", "push")
+LIMITED = NAMES  # the channels a city may limit (rates, monthly quotas)
 REGISTRY = "n:cities"
 E164 = re.compile(r"\+[1-9]\d{6,14}")
 COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
@@ -66,6 +67,11 @@ class City:
     # per channel: messages per second (none: the deployment's RATE_*), and per calendar month
     rates: Mapping[str, float] = dataclasses.field(default_factory=dict)
     monthly_quotas: Mapping[str, int] = dataclasses.field(default_factory=dict)
+
+    @property
+    def senders(self) -> dict[str, str]:
+        """The city's own sender per channel, where it has one (none: the deployment's)."""
+        return {"email": self.mail_from, "sms": self.sms_from}
 
     def to_json(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

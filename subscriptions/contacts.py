@@ -9,9 +9,10 @@ from collections.abc import Callable, Collection
 
 import phonenumbers
 
+from channels import NAMES
 from subscriptions.errors import InvalidInput
 
-CHANNELS = ("email", "sms", "push")
+CHANNELS = NAMES  # a contact point's kind is the channel that reaches it
 FALLBACK_CHANNELS = ("sms", "email")  # where an undelivered web push may go instead
 # pending: not confirmed yet; confirmed: may be used; unsubscribed: one-click or by the citizen;
 # opted_out: replied STOP (or Twilio said 21610); bounced: the mail server refused it for good;

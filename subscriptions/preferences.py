@@ -12,11 +12,13 @@ import re
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from channels import KINDS
 from subscriptions.errors import InvalidInput
 
 HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 PASS_THROUGH = ("severe", "extreme")  # alerts that reach people even in their quiet hours
-DEFERRED_CHANNELS = ("sms", "push")  # email does not wake anyone up
+# the interruptive channels (``channels.Kind.interrupts``): email does not wake anyone up
+DEFERRED_CHANNELS = tuple(name for name, kind in KINDS.items() if kind.interrupts)
 
 
 @dataclasses.dataclass(frozen=True)

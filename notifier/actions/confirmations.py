@@ -68,4 +68,4 @@ async def send_to_contact(
         channel=contact.channel,
         origin_at=time.time(),
     )
-    await deps.publish(getattr(deps.topics, contact.channel), event.encode(), batch.to_wire())
+    await deps.publish(deps.topics.deliveries(contact.channel), event.encode(), batch.to_wire())

@@ -30,7 +30,7 @@ async def confirmed_citizen(api: Client, redis: Redis, email: str) -> dict[str, 
 
 async def email_batches(settings: Settings) -> list[DeliveryBatch]:
     consumer = AIOKafkaConsumer(
-        TopicNames.with_prefix(settings.topic_prefix).email,
+        TopicNames.with_prefix(settings.topic_prefix).deliveries("email"),
         bootstrap_servers=settings.kafka_bootstrap,
         auto_offset_reset="earliest",
         group_id=None,
