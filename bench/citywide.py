@@ -72,7 +72,7 @@ from notifier.cli.topics import create as create_topics
 from notifier.dev import embedded
 from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Settings
-from notifier.wiring import build_deps, make_redis
+from notifier.wiring import build_deps, make_channels, make_redis
 from streams.deps import Deps
 from streams.ledger import FINAL, Ledger
 from subscriptions.areas import AreaCatalogue, load_catalogue
@@ -197,7 +197,8 @@ async def raw_rates(
     s = settings.replace(redis_url=settings.redis_url.rsplit("/", 1)[0] + "/1")
     redis = make_redis(s)
     collector = Collector()
-    deps = build_deps(s, redis, collector.publish, channels={})
+    channels = make_channels(s)  # what builds each message, as send_batch has it built
+    deps = build_deps(s, redis, collector.publish, channels)
     raw = {}
     try:
         await seed_rates(deps, push.subscriptions("r", n), n)
@@ -217,6 +218,8 @@ async def raw_rates(
     finally:
         for r in raw.values():
             await r.close()
+        for channel in channels.values():
+            await channel.close()
         await redis.flushdb()
         await redis.aclose()
 
