@@ -72,7 +72,7 @@ async def expand_announcement(a: Announcement, deps: Deps) -> int:
     if a.version > 1:  # an update also reaches everyone an earlier version reached
         for channel in deps.enabled:
             told = {cit for cit, _ in await deps.ledger.reached(a.city, a.id, channel)}
-            lane = large_lane(a.severity) if len(told) > SHARD_SIZE else SMALL
+            lane = lane_of(a.severity, len(told))
             queued += await queue_announcement(deps, a, channel, sorted(told), lane=lane)
     await deps.events.processed(
         a.city,
@@ -82,7 +82,7 @@ async def expand_announcement(a: Announcement, deps: Deps) -> int:
         matched=len(audience),
         queued=queued,  # here: the shards' are in the ledger's figures
         shards=0 if small else (len(audience) + SHARD_SIZE - 1) // SHARD_SIZE,
-        lane=SMALL if small else large_lane(a.severity),  # for the watch (``streams.watch``)
+        lane=lane_of(a.severity, len(audience)),  # for the watch (``streams.watch``)
     )
     log.info(
         "event=%s v%d city=%s matched=%d queued here=%d%s",
@@ -114,6 +114,11 @@ async def expand_shard(raw: bytes, deps: Deps) -> int:
 def large_lane(severity: str) -> str:
     """The lane of a large audience's batches (``streams.lanes``): severe and extreme first."""
     return URGENT if severity in PASS_THROUGH else BULK
+
+
+def lane_of(severity: str, audience: int) -> str:
+    """The lane of an audience of this size: up to a shard's, the small one."""
+    return SMALL if audience <= SHARD_SIZE else large_lane(severity)
 
 
 async def _stale(deps: Deps, city: str, event: str, version: int) -> bool:
@@ -159,7 +164,7 @@ async def expand_cancellation(c: Cancellation, deps: Deps) -> int:
         a = Announcement.from_wire(stored["record"].encode())
         for channel in deps.enabled:
             told = sorted({cit for cit, _ in await deps.ledger.reached(c.city, c.id, channel)})
-            lane = large_lane(a.severity) if len(told) > SHARD_SIZE else SMALL
+            lane = lane_of(a.severity, len(told))
             queued += await _queue(
                 deps,
                 a,
