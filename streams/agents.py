@@ -50,6 +50,7 @@ AGENTS = {
         if lane != SMALL
         for channel in CHANNELS
     },
+    "release-digests": ("digests", handlers.release_digest_due),  # digests last
     "track-receipts": ("receipts", handlers.track_receipt),
 }
 
