@@ -56,6 +56,7 @@ AGENTS: dict[str, tuple[str, Handler]] = {
         if lane != SMALL
         for channel in CHANNELS
     },
+    "release-digests": ("digests", handlers.release_digest_due),  # digests last
     "track-receipts": ("receipts", handlers.track_receipt),
 }
 

@@ -38,6 +38,7 @@ __all__ = [
     "DeadLettering",
     "Deps",
     "DigestRelease",
+    "DigestsDue",
     "Digesting",
     "Expansion",
     "Fallback",
@@ -121,7 +122,16 @@ class DigestRelease(Rendering, Publishes, Protocol):
     def city_name(self, city: str) -> str: ...
 
 
-class CityEvents(Expansion, DigestRelease, Fallback, Protocol):
+class DigestsDue(DigestRelease, Protocol):
+    """A digest due on ``digests`` (``handlers.release_digest_due``): released in its turn
+    (``streams.lanes``: digests last), counted."""
+
+    lanes: Lanes
+    cities: Cities
+    metrics: Metrics
+
+
+class CityEvents(Expansion, DigestsDue, Fallback, Protocol):
     """What comes on ``city-events`` (``handlers.handle_city_event``), counted."""
 
     metrics: Metrics

@@ -7,7 +7,10 @@ per channel at their local hour.
     n:{city}:digest:{cid}:{channel}:{slot}:scheduled  string set once the release is scheduled
 
 Expansion adds the event to the digest of the slot (the next digest time) and, the first time,
-asks the scheduler to put a ``DigestDue/1`` on ``city-events`` at that time. The release leaves
+asks the scheduler to put a ``DigestDue/1`` on ``digests`` at that time: a city's digests all
+come due at one hour, and thousands of releases on ``city-events`` would hold the events behind
+them (digests last, ``streams.lanes``; records scheduled on ``city-events`` by an earlier
+release still release from there). The release leaves
 out what was cancelled or expired before it went out, and its notification id is derived from
 (citizen, channel, slot), so a digest goes out once even if it is released twice.
 """
@@ -111,7 +114,7 @@ async def add_to_digests(deps: Digesting, a: Announcement, audience: Audience) -
         ]
         args = [counts, KEEP_SECONDS, a.id, a.version, json.dumps(items)]
         first += await add(args=args)
-    topic = deps.topics.city_events
+    topic = deps.topics.digests
     # the first item put in a digest schedules the digest's release
     releases = [
         (due.slot, topic, due.citizen.encode(), due.to_wire())

@@ -1,6 +1,7 @@
 """The plain async handlers the agents call: no Faust here, so they are tested without Kafka.
 
 - ``handle_city_event``: an announcement, update or cancellation -> ``streams.expand``.
+- ``release_digest_due``: a digest due on ``digests`` -> ``streams.digests``, in its turn.
 - ``expand_shard``: a shard of a large audience on ``fanout`` -> ``streams.expand``.
 - ``send_batch``: a batch on ``deliveries.<channel>`` -> ``streams.send``.
 - ``send_urgent_batch``, ``send_bulk_batch``, ``send_digest_batch``: a batch of a large lane
@@ -24,7 +25,7 @@ from typing import TypeVar
 
 from streams import dead_letters
 from streams.announcements import CANCELLED, PUBLISHED, UPDATED, Announcement, decode_city_event
-from streams.deps import CityEvents, DeadLettering, Outbox, Scheduling, Sending
+from streams.deps import CityEvents, DeadLettering, DigestsDue, Outbox, Scheduling, Sending
 from streams.digests import DIGEST_DUE, DigestDue, release_digest
 from streams.expand import expand_announcement, expand_cancellation, expand_shard
 from streams.fallback import FALLBACK_DUE, FallbackDue, release_fallback
@@ -40,6 +41,7 @@ __all__ = [
     "expand_shard",
     "guarded",
     "handle_city_event",
+    "release_digest_due",
     "release_scheduled",
     "send_batch",
     "send_bulk_batch",
@@ -149,11 +151,8 @@ async def _through_outages(topic: str, attempt: Callable[[], Awaitable[T]]) -> T
 
 async def handle_city_event(raw: bytes, deps: CityEvents) -> int:
     kind = loads_any(raw, CITY_EVENT_TYPES)["type"]
-    if kind == DIGEST_DUE:  # the scheduler's, at its time
-        deps.metrics.events.labels("digestdue").inc()
-        digest = DigestDue.from_wire(raw)
-        await deps.cities.ensure(digest.city)  # its name and look, if made since we started
-        return await release_digest(deps, digest)
+    if kind == DIGEST_DUE:  # scheduled here by an earlier release; on ``digests`` now
+        return await release_digest_due(raw, deps)
     if kind == FALLBACK_DUE:  # a web push alert that was not delivered
         deps.metrics.events.labels("fallbackdue").inc()
         fallback = FallbackDue.from_wire(raw)
@@ -165,6 +164,16 @@ async def handle_city_event(raw: bytes, deps: CityEvents) -> int:
     if isinstance(event, Announcement):
         return await expand_announcement(event, deps)
     return await expand_cancellation(event, deps)
+
+
+async def release_digest_due(raw: bytes, deps: DigestsDue) -> int:
+    """A digest due (the scheduler's, at its hour): released once nothing more urgent goes in
+    this worker (``streams.lanes``: digests last)."""
+    digest = DigestDue.from_wire(raw)
+    await deps.lanes.turn(DIGEST)
+    deps.metrics.events.labels("digestdue").inc()
+    await deps.cities.ensure(digest.city)  # its name and look, if made since we started
+    return await release_digest(deps, digest)
 
 
 async def release_scheduled(deps: Scheduling, now: float | None = None) -> int:

@@ -20,7 +20,12 @@ if TYPE_CHECKING:  # faust is imported only by the processes that run it
 # how handlers write to a topic: (topic name, key, value); the broker has it when it returns
 Publish = Callable[[str, bytes, bytes], Awaitable[None]]
 
-SERVICE = {"city_events": "city-events", "request_status": "request-status", "fanout": "fanout"}
+SERVICE = {
+    "city_events": "city-events",
+    "request_status": "request-status",
+    "fanout": "fanout",
+    "digests": "digests",  # the digests' releases, at their hour: never ahead of an event
+}
 LAST = {"receipts": "receipts", "dead_letters": "dead-letters"}
 
 
@@ -66,6 +71,10 @@ class TopicNames:
     @property
     def fanout(self) -> str:
         return self.names["fanout"]
+
+    @property
+    def digests(self) -> str:
+        return self.names["digests"]
 
     @property
     def receipts(self) -> str:

@@ -21,7 +21,12 @@ from streams.announcements import Cancellation, Content
 from streams.deps import Deps
 from streams.expand import expand_announcement
 from streams.fallback import FallbackDue, release_fallback
-from streams.handlers import handle_city_event, release_scheduled, sweep_outbox
+from streams.handlers import (
+    handle_city_event,
+    release_digest_due,
+    release_scheduled,
+    sweep_outbox,
+)
 from streams.lanes import SMALL
 from streams.ledger import LEASE_SECONDS
 from streams.ratelimit import RateLimiter
@@ -519,10 +524,16 @@ async def test_a_daily_digest_goes_out_once_without_what_was_cancelled(
     assert (await d.ledger.counts("paris", "evt_1"))["email"]["digested"] == 1
     await d.events.cancel(Cancellation("evt_1", "paris", "voirie", 1, False, "", time.time()))
     assert await release_scheduled(d, now=time.time() + 8 * 24 * 3600) == 1
-    due = published[-1][2]
+    topic, _, due = published[-1]
+    # on a topic of their own: a city's digests all come due at one hour, never ahead of events
+    assert topic == d.topics.digests != d.topics.city_events
     assert json.loads(due)["type"] == "DigestDue/1"
-    assert await handle_city_event(due, d) == 1
-    assert await handle_city_event(due, d) == 0  # released twice: sent once
+    with d.lanes.going(SMALL):  # an event's batch goes out: the digest waits its turn
+        release = asyncio.create_task(release_digest_due(due, d))
+        await asyncio.sleep(0)
+        assert d.lanes.waiting == 1 and not release.done()
+    assert await release == 1
+    assert await release_digest_due(due, d) == 0  # released twice: sent once
     # digests last: their own lane, behind every event's
     [digest] = [b for b in batches(published, "deliveries.email.digest") if b.kind == "digest"]
     assert await send_batch(digest.to_wire(), d, lane="digest") == {"sent": 1}

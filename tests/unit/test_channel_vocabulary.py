@@ -47,6 +47,7 @@ def test_one_list_of_channels_feeds_the_others() -> None:
         "city_events": "city-events",
         "request_status": "request-status",
         "fanout": "fanout",
+        "digests": "digests",
         "email": "deliveries.email",
         "sms": "deliveries.sms",
         "push": "deliveries.push",

@@ -66,6 +66,7 @@ def test_the_worker_registers_the_expected_agents(tmp_path: Path) -> None:
             for channel in ("email", "sms", "push")
             for lane in ("urgent", "bulk", "digest")
         },
+        "notifier.release-digests": {"x.digests"},
         "notifier.track-receipts": {"x.receipts"},
     }
     # warm-up, lanes; outbox sweep, scheduler, cities, backlog watch, heartbeat, consumer lag
