@@ -236,6 +236,7 @@ async def _queue(
             )
             rows = [(r.id, r.citizen, r.contact) for r in recipients]
             statuses = await deps.ledger.enqueue(a.city, a.id, channel, rows)
+            await deps.lanes.turn(lane)  # and again once written: what came meanwhile first
             # a redelivered record resends only what is still pending
             pending = [r for r, s in zip(recipients, statuses, strict=True) if s in PENDING]
             for lang in {r.language for r in pending} - rendered.keys():
