@@ -20,11 +20,12 @@ from collections.abc import Callable
 from typing import Any
 
 from streams import text
-from streams.records import LANGUAGES, MAX_BODY, MAX_TITLE, dumps, iso, loads_any, parse_time
+from streams.records import MAX_BODY, MAX_TITLE, dumps, iso, loads_any, parse_time
 from subscriptions.areas import AreaCatalogue
 from subscriptions.categories import check_category, check_severity
 from subscriptions.errors import InvalidInput
 from subscriptions.targets import EventTarget, parse_target
+from templates import LANGUAGES
 
 PUBLISHED = "AnnouncementPublished/1"
 UPDATED = "AnnouncementUpdated/1"

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from subscriptions.categories import CATEGORIES
-from subscriptions.cities import CITY_ID, COLOUR, LANGUAGES, LIMITED, MAX_AREAS
+from subscriptions.cities import CITY_ID, COLOUR, LIMITED, MAX_AREAS
+from templates import LANGUAGES
 
 Schema = dict[str, Any]
 STRING: Schema = {"type": "string"}

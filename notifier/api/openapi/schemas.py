@@ -17,7 +17,6 @@ from notifier.api.openapi import cities
 from notifier.api.path_ids import pattern
 from streams.announcements import MAX_REASON
 from streams.ledger import RANK
-from streams.records import LANGUAGES as CONTENT_LANGUAGES
 from streams.records import MAX_BODY, MAX_TITLE
 from streams.request_records import MAX_NOTES, TEXT_FIELDS
 from streams.request_records import STATUSES as REQUEST_STATUSES
@@ -31,9 +30,9 @@ from subscriptions.geometry import (
     MIN_RADIUS_M,
 )
 from subscriptions.preferences import HHMM
-from subscriptions.store import LANGUAGES
 from subscriptions.subscription import KINDS, REQUEST_ID
 from subscriptions.targets import MAX_AREAS, MAX_EVENT_POLYGON_KM2, MAX_EVENT_RADIUS_M, MAX_SHAPES
+from templates import LANGUAGES
 
 Schema = dict[str, Any]
 MAX_EVENT_POLYGON_VERTICES = 5000  # subscriptions.targets.parse_target passes it as a literal
@@ -291,7 +290,7 @@ SCHEMAS: dict[str, Schema] = {
             "content": obj(
                 {},
                 minProperties=1,
-                propertyNames={"enum": list(CONTENT_LANGUAGES)},
+                propertyNames={"enum": list(LANGUAGES)},
                 additionalProperties=ref("Content"),
                 description="the message per language",
             ),
@@ -326,7 +325,7 @@ SCHEMAS: dict[str, Schema] = {
             "target": _VIEW_TARGET,
             "content": obj(
                 {},
-                propertyNames={"enum": list(CONTENT_LANGUAGES)},
+                propertyNames={"enum": list(LANGUAGES)},
                 additionalProperties=obj(
                     {k: STRING for k in ("title", "body", "link", "instructions")},
                     ("title", "body", "link", "instructions"),
