@@ -15,40 +15,22 @@ from notifier.api.http import MAX_BODY as MAX_JSON
 from notifier.api.http import MAX_DOCUMENT
 from notifier.api.openapi import cities
 from notifier.api.path_ids import pattern
-from streams.announcements import MAX_REASON
+from streams import announcements
 from streams.ledger import RANK
-from streams.records import MAX_BODY, MAX_TITLE
 from streams.request_records import MAX_NOTES, TEXT_FIELDS
 from streams.request_records import STATUSES as REQUEST_STATUSES
+from subscriptions import geometry, targets
 from subscriptions.caps import MAX_SUBSCRIPTIONS
 from subscriptions.categories import CATEGORIES, SEVERITIES
 from subscriptions.contacts import CHANNELS, STATUSES
-from subscriptions.geometry import (
-    MAX_POLYGON_KM2,
-    MAX_POLYGON_VERTICES,
-    MAX_RADIUS_M,
-    MIN_RADIUS_M,
-)
+from subscriptions.geometry import MAX_RADIUS_M, MIN_RADIUS_M, number
 from subscriptions.preferences import HHMM
+from subscriptions.rules import Schema, nullable, ref
 from subscriptions.subscription import KINDS, REQUEST_ID
-from subscriptions.targets import MAX_AREAS, MAX_EVENT_POLYGON_KM2, MAX_EVENT_RADIUS_M, MAX_SHAPES
 from templates import LANGUAGES
 
-Schema = dict[str, Any]
-MAX_EVENT_POLYGON_VERTICES = 5000  # subscriptions.targets.parse_target passes it as a literal
 STRING: Schema = {"type": "string"}
 INTEGER: Schema = {"type": "integer"}
-NOT_BLANK = r"\S"
-
-
-def ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def nullable(schema: Schema) -> Schema:
-    if isinstance(schema.get("type"), str):
-        return {**schema, "type": [schema["type"], "null"]}
-    return {"anyOf": [schema, {"type": "null"}]}
 
 
 def obj(properties: dict[str, Schema], required: tuple[str, ...] = (), **more: Any) -> Schema:
@@ -67,26 +49,10 @@ def array(items: Schema, **more: Any) -> Schema:
     return {"type": "array", "items": items, **more}
 
 
-def number(low: float, high: float, **more: Any) -> Schema:
-    return {"type": "number", "minimum": low, "maximum": high, **more}
-
-
 def _any_case(word: str) -> str:
     return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in word)
 
 
-def _polygon(max_vertices: int, max_km2: float, who: str) -> Schema:
-    ring = array(ref("Position"), minItems=4, maxItems=max_vertices)
-    return obj(
-        {"type": {"const": "Polygon"}, "coordinates": array(ring, minItems=1)},
-        ("type", "coordinates"),
-        description=f"A GeoJSON Polygon drawn by {who} (WGS 84 longitude, latitude): closed "
-        f"rings (first position = last), not self-intersecting, of at most {max_km2:g} km², "
-        "reaching the city.",
-    )
-
-
-_LONLAT = {"lon": number(-180, 180), "lat": number(-90, 90)}
 _CONTACT = obj(
     {
         "id": STRING,
@@ -230,77 +196,6 @@ SCHEMAS: dict[str, Schema] = {
     "Email": text(254, "an email address", pattern=r'^\s*[^\s<>,;"\\]+@[^\s<>,;"\\@]*\.'),
     "Phone": text(32, "a mobile number, French (06 12 34 56 78) or E.164 (+33612345678)"),
     "RequestId": {"type": "string", "pattern": REQUEST_ID.pattern, "examples": ["14-00684314"]},
-    "LonLat": obj(_LONLAT, ("lon", "lat")),
-    "Position": {
-        "type": "array",
-        "prefixItems": [number(-180, 180), number(-90, 90)],
-        "minItems": 2,
-        "maxItems": 2,
-        "description": "[longitude, latitude]",
-    },
-    "SubscriptionPolygon": _polygon(MAX_POLYGON_VERTICES, MAX_POLYGON_KM2, "a citizen"),
-    "TargetPolygon": _polygon(MAX_EVENT_POLYGON_VERTICES, MAX_EVENT_POLYGON_KM2, "a department"),
-    "Circle": obj(
-        {
-            **_LONLAT,
-            "radius_m": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_EVENT_RADIUS_M},
-        },
-        ("lon", "lat", "radius_m"),
-        description="A disc reaching the city.",
-    ),
-    "Target": obj(
-        {
-            "areas": array(
-                STRING, maxItems=MAX_AREAS, description="codes of the city's area catalogue"
-            ),
-            "polygons": array(ref("TargetPolygon"), maxItems=MAX_SHAPES),
-            "circles": array(ref("Circle"), maxItems=MAX_SHAPES),
-        },
-        description="Where the announcement applies: at least one area, polygon or circle.",
-        anyOf=[
-            {"properties": {name: {"minItems": 1}}, "required": [name]}
-            for name in ("areas", "polygons", "circles")
-        ],
-    ),
-    "Content": obj(
-        {
-            "title": text(
-                MAX_TITLE,
-                "one line: line breaks, tabs and runs of spaces become one space; a control "
-                "character other than whitespace (NUL, ESC…) is refused",
-                minLength=1,
-                pattern=NOT_BLANK,
-            ),
-            "body": text(
-                MAX_BODY,
-                "line breaks and tabs kept; a control character other than whitespace is refused",
-                minLength=1,
-                pattern=NOT_BLANK,
-            ),
-            "link": nullable(text(2000, "an http(s) URL", pattern=r"^(\s*https?://|$)")),
-            "instructions": nullable(text(MAX_BODY, "what to do", pattern=r"\S|^$")),
-        },
-        ("title", "body"),
-    ),
-    "AnnouncementInput": obj(
-        {
-            "category": ref("Category"),
-            "severity": {**ref("SeverityInput"), "default": "minor"},
-            "target": ref("Target"),
-            "content": obj(
-                {},
-                minProperties=1,
-                propertyNames={"enum": list(LANGUAGES)},
-                additionalProperties=ref("Content"),
-                description="the message per language",
-            ),
-            "expires_at": nullable({**ref("DateTime"), "description": "in the future"}),
-        },
-        ("category", "target", "content"),
-    ),
-    "CancelInput": obj(
-        {"notify": {"type": "boolean", "default": True}, "reason": text(MAX_REASON, default="")}
-    ),
     "Accepted": obj(
         {
             "id": STRING,
@@ -763,7 +658,13 @@ def components() -> Schema:
     errors["TooMany"]["headers"] = {"Retry-After": header("RetryAfter")}
     path = {"type": "string"}
     return {
-        "schemas": {**SCHEMAS, **cities.SCHEMAS},
+        "schemas": {
+            **SCHEMAS,
+            **geometry.SCHEMAS,
+            **targets.SCHEMAS,
+            **announcements.SCHEMAS,
+            **cities.SCHEMAS,
+        },
         "responses": errors,
         "headers": {
             "Location": _header("Where to read it.", STRING),
