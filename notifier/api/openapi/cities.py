@@ -1,5 +1,5 @@
 """JSON Schemas of the cities routes (``notifier.api.cities``), merged into the document's
-components by ``notifier.api.openapi.schemas.components``."""
+components by ``notifier.api.openapi.components.components``."""
 
 from __future__ import annotations
 
