@@ -52,13 +52,14 @@ class Field:
         return {**self.schema, "default": self.default}
 
 
+def properties(fields: Mapping[str, Field]) -> dict[str, Schema]:
+    """The ``properties`` of an object made of ``fields``."""
+    return {name: f.described() for name, f in fields.items()}
+
+
 def body_schema(fields: Mapping[str, Field], **more: Any) -> Schema:
     """The JSON Schema of an object made of ``fields``."""
-    out: Schema = {
-        "type": "object",
-        "properties": {name: f.described() for name, f in fields.items()},
-        **more,
-    }
+    out: Schema = {"type": "object", "properties": properties(fields), **more}
     required = [name for name, f in fields.items() if f.required]
     if required:
         out["required"] = required

@@ -25,7 +25,9 @@ from subscriptions.contacts import CHANNELS
 from subscriptions.errors import InvalidInput
 from subscriptions.geometry import circle, parse_lonlat, parse_polygon, parse_radius
 
-KINDS = ("area", "point", "polygon", "request", "department")
+KINDS = ("area", "point", "polygon", "request", "department")  # a body gives exactly one
+MIN_SEVERITY = "unknown"  # a subscription's threshold when none is given: every severity
+NOT_FOR_REQUESTS = ("categories", "min_severity", "radius_m")  # filters a request has not
 DEPARTMENT = re.compile(r"[a-z][a-z0-9-]{1,39}")  # a department, as its keys name it (whole)
 # an Open311 service_request_id: Chicago's "14-00684314", Bloomington's 24 hex digits, ours
 REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -128,9 +130,7 @@ def parse_subscription(
     """Validate a citizen's subscription body; the subscription and its index entries
     (``("area", code)`` for an area, ``("geo", quartier)`` for each quartier a shape crosses,
     ``("request", id)`` for a followed service request)."""
-    given = [
-        k for k in ("area", "point", "polygon", "request", "department") if body.get(k) is not None
-    ]
+    given = [k for k in KINDS if body.get(k) is not None]
     if len(given) != 1:
         raise InvalidInput(
             "area",
@@ -149,7 +149,7 @@ def parse_subscription(
         "id": sid,
         "citizen": citizen,
         "categories": cats,
-        "min_severity": check_severity(body.get("min_severity", "unknown"), "min_severity"),
+        "min_severity": check_severity(body.get("min_severity", MIN_SEVERITY), "min_severity"),
         "channels": tuple(sorted(set(channels))),
         "cadence": parse_cadence(body.get("cadence")),
     }
@@ -184,7 +184,7 @@ def parse_follow(
 ) -> tuple[Subscription, list[tuple[str, str]]]:
     """``{"request": id, "channels"?: [...]}``: follow a service request (it need not exist)."""
     rid = check_request_id(body.get("request"))
-    for name in ("categories", "min_severity", "radius_m"):
+    for name in NOT_FOR_REQUESTS:
         if body.get(name) is not None:
             raise InvalidInput(name, "does not apply to a request subscription")
     channels = body.get("channels", [])  # none: every channel the citizen has confirmed
@@ -195,7 +195,7 @@ def parse_follow(
         citizen=citizen,
         kind="request",
         categories=(),
-        min_severity="unknown",
+        min_severity=MIN_SEVERITY,
         channels=tuple(sorted(set(channels))),
         request=rid,
     )

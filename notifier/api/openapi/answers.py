@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from notifier.api.openapi.schemas import FALLBACK, INTEGER, STRING, array, obj
+from notifier.api.openapi.schemas import INTEGER, STRING, array, obj
 from streams.ledger import RANK
 from streams.request_records import TEXT_FIELDS
 from subscriptions.contacts import CHANNELS, STATUSES
+from subscriptions.preferences import FALLBACK
 from subscriptions.rules import Schema, nullable, ref
 from subscriptions.subscription import KINDS
 from templates import LANGUAGES
@@ -133,12 +134,8 @@ SCHEMAS: dict[str, Schema] = {
             "cadence": ref("Cadence"),
         },
         ("id", "kind", "categories", "min_severity", "channels"),
-        oneOf=[
-            obj({"kind": {"const": "area"}}, ("area",)),
-            obj({"kind": {"const": "point"}}, ("point", "radius_m")),
-            obj({"kind": {"const": "polygon"}}, ("polygon",)),
-            obj({"kind": {"const": "request"}}, ("request",)),
-            obj({"kind": {"const": "department"}}, ("department",)),
+        oneOf=[  # each kind's own key (``Subscription.public``); a point has its radius
+            obj({"kind": {"const": k}}, (k, "radius_m") if k == "point" else (k,)) for k in KINDS
         ],
     ),
     "ContactPoint": CONTACT,

@@ -9,7 +9,7 @@ from notifier.api.openapi import answers, cities
 from notifier.api.openapi.schemas import SCHEMAS, STRING
 from notifier.api.path_ids import pattern
 from streams import announcements
-from subscriptions import geometry, targets
+from subscriptions import cadence, categories, contacts, geometry, preferences, targets
 from subscriptions.rules import Schema, ref
 
 # status -> (name of the shared error response, what it means)
@@ -62,7 +62,11 @@ def components() -> Schema:
         "schemas": {
             **SCHEMAS,
             **answers.SCHEMAS,
+            **categories.SCHEMAS,
+            **contacts.SCHEMAS,
             **geometry.SCHEMAS,
+            **preferences.SCHEMAS,
+            **cadence.SCHEMAS,
             **targets.SCHEMAS,
             **announcements.SCHEMAS,
             **cities.SCHEMAS,

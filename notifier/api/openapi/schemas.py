@@ -12,18 +12,22 @@ of the catalogue, a closed ring, a polygon inside the city, a timezone name, bot
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from streams.request_records import MAX_NOTES, TEXT_FIELDS
+from streams.request_records import FILED, INFO, STATUS, TEXT_FIELDS
 from streams.request_records import STATUSES as REQUEST_STATUSES
 from subscriptions.caps import MAX_SUBSCRIPTIONS
-from subscriptions.categories import CATEGORIES, SEVERITIES
 from subscriptions.contacts import CHANNELS
 from subscriptions.geometry import MAX_RADIUS_M, MIN_RADIUS_M, number
-from subscriptions.preferences import HHMM
-from subscriptions.rules import Schema, nullable, ref
-from subscriptions.subscription import REQUEST_ID
+from subscriptions.preferences import PREFERENCES
+from subscriptions.rules import Schema, body_schema, nullable, properties, ref
+from subscriptions.subscription import (
+    DEPARTMENT,
+    KINDS,
+    MIN_SEVERITY,
+    NOT_FOR_REQUESTS,
+    REQUEST_ID,
+)
 from templates import LANGUAGES
 
 STRING: Schema = {"type": "string"}
@@ -46,88 +50,24 @@ def array(items: Schema, **more: Any) -> Schema:
     return {"type": "array", "items": items, **more}
 
 
-def _any_case(word: str) -> str:
-    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in word)
-
-
 _FILTERS: dict[str, Schema] = {
     "categories": array(ref("Category"), description="none: every category"),
-    "min_severity": {**ref("SeverityInput"), "default": "unknown"},
+    "min_severity": {**ref("SeverityInput"), "default": MIN_SEVERITY},
     "channels": array(
         ref("Channel"), minItems=1, description="none: the citizen's default_channels"
     ),
     "cadence": ref("Cadence"),
 }
-_KIND_KEYS = ("area", "point", "polygon", "request", "department")
-FALLBACK = array(
-    {"type": "string", "enum": ["sms", "email"]},
-    uniqueItems=True,
-    description="Where an alert goes, in this order, when its web push is not delivered "
-    "(the subscription was removed, or the push service kept refusing it). Empty: nowhere.",
-)
-_CADENCE: Schema = {
-    "description": "When news goes out: at once, or in a digest at a local time.",
-    "anyOf": [
-        {"const": "immediate"},
-        obj({"period": {"const": "immediate"}}, ("period",)),
-        obj(
-            {
-                "period": {"enum": ["daily", "weekly"]},
-                "at": {
-                    "type": "string",
-                    "pattern": "^([01]\\d|2[0-3]):([0-5]\\d)$",
-                    "default": "18:00",
-                },
-                "day": {
-                    "enum": [
-                        "monday",
-                        "tuesday",
-                        "wednesday",
-                        "thursday",
-                        "friday",
-                        "saturday",
-                        "sunday",
-                    ],
-                    "default": "monday",
-                },
-            },
-            ("period",),
-        ),
-    ],
-}
 
 
 def _subscription_input(kind: str, properties: dict[str, Schema], *required: str) -> Schema:
     """One kind of subscription: its own key given, the other kinds' keys absent or null."""
-    others = {k: {"type": "null"} for k in _KIND_KEYS if k != kind}
+    others = {k: {"type": "null"} for k in KINDS if k != kind}
     return obj({**others, **properties}, (kind, *required), title=kind)
 
 
-def _coordinate(what: str, limit: int) -> Schema:
-    return {
-        "description": f"WGS 84 {what}, -{limit} to {limit}, as a number or as text (some Open311 "
-        "servers send text); give both lat and long, or neither",
-        "anyOf": [
-            number(-limit, limit),
-            {"type": "string", "pattern": r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$|^$"},
-            {"type": "null"},
-        ],
-    }
-
-
-_REQUEST_FIELDS: dict[str, Schema] = {
-    **{name: nullable(text(limit)) for name, limit in TEXT_FIELDS.items()},
-    "requested_datetime": nullable(ref("DateTime")),
-    "lat": _coordinate("latitude", 90),
-    "long": _coordinate("longitude", 180),
-}
-_STATUS_FIELDS: dict[str, Schema] = {
-    "status": {**ref("RequestStatus"), "default": "open"},
-    "status_notes": nullable(text(MAX_NOTES)),
-    "updated_datetime": nullable(
-        {**ref("DateTime"), "description": "default: now; at most a day in the future"}
-    ),
-}
+_REQUEST_FIELDS = properties(INFO)
+_STATUS_FIELDS = {**properties(STATUS), "status": {**ref("RequestStatus"), "default": FILED}}
 SCHEMAS: dict[str, Schema] = {
     "Error": obj(
         {
@@ -148,14 +88,6 @@ SCHEMAS: dict[str, Schema] = {
         additionalProperties=False,
     ),
     "Language": {"enum": list(LANGUAGES)},
-    "Category": {"enum": list(CATEGORIES)},
-    "Severity": {"enum": list(SEVERITIES), "description": "CAP 1.2 severity, lowest first"},
-    "SeverityInput": {
-        "type": "string",
-        "pattern": "^(" + "|".join(_any_case(s) for s in SEVERITIES) + ")$",
-        "description": f"one of {', '.join(SEVERITIES)} (CAP 1.2), in any case",
-        "examples": list(SEVERITIES),
-    },
     "Channel": {"enum": list(CHANNELS)},
     "RequestStatus": {"enum": list(REQUEST_STATUSES)},
     "DateTime": {
@@ -163,8 +95,6 @@ SCHEMAS: dict[str, Schema] = {
         "format": "date-time",
         "description": "ISO 8601 with a UTC offset, e.g. 2026-12-01T18:00:00+01:00",
     },
-    "Email": text(254, "an email address", pattern=r'^\s*[^\s<>,;"\\]+@[^\s<>,;"\\@]*\.'),
-    "Phone": text(32, "a mobile number, French (06 12 34 56 78) or E.164 (+33612345678)"),
     "RequestId": {"type": "string", "pattern": REQUEST_ID.pattern, "examples": ["14-00684314"]},
     "RegistrationInput": obj(
         {
@@ -181,25 +111,6 @@ SCHEMAS: dict[str, Schema] = {
             {"properties": {"email": STRING}, "required": ["email"]},
             {"properties": {"phone": STRING}, "required": ["phone"]},
         ],
-    ),
-    "PushSubscription": obj(
-        {
-            "endpoint": {
-                **text(2000, pattern=r"^https://"),
-                "description": "At a push service the deployment accepts (NOTIFIER_PUSH_SERVICES: "
-                "FCM, Mozilla, Apple, Windows by default); a loopback http:// one only where "
-                "NOTIFIER_PUSH_LOOPBACK is on (local tests).",
-            },
-            "keys": obj(
-                {
-                    "p256dh": {"type": "string", "pattern": r"^[A-Za-z0-9_-]{87}=?$"},
-                    "auth": {"type": "string", "pattern": r"^[A-Za-z0-9_-]{22}(==)?$"},
-                },
-                ("p256dh", "auth"),
-            ),
-        },
-        ("endpoint", "keys"),
-        description="A browser's PushSubscription.toJSON() (keys in base64url).",
     ),
     "ContactInput": {
         "description": "Exactly one of email, phone (texted a code) or push (confirmed at once).",
@@ -234,25 +145,7 @@ SCHEMAS: dict[str, Schema] = {
             {"properties": {"phone": STRING}, "required": ["phone"]},
         ],
     ),
-    "QuietHours": obj(
-        {
-            "start": {"type": "string", "pattern": HHMM.pattern},
-            "end": {"type": "string", "pattern": HHMM.pattern},
-        },
-        ("start", "end"),
-        description="A local time window (start and end differ), across midnight or not.",
-    ),
-    "PreferencesInput": obj(
-        {
-            "language": ref("Language"),
-            "timezone": {"type": "string", "description": "an IANA timezone, e.g. Europe/Paris"},
-            "quiet_hours": nullable(ref("QuietHours")),
-            "default_channels": array(ref("Channel"), minItems=1),
-            "fallback": FALLBACK,
-        },
-        additionalProperties=False,
-    ),
-    "Cadence": _CADENCE,
+    "PreferencesInput": body_schema(PREFERENCES, additionalProperties=False),
     "SubscriptionInput": {
         "description": "Exactly one of area, point (with radius_m), polygon, request or "
         "department.",
@@ -273,7 +166,7 @@ SCHEMAS: dict[str, Schema] = {
             _subscription_input(
                 "department",
                 {
-                    "department": {"type": "string", "pattern": "^[a-z][a-z0-9-]{1,39}$"},
+                    "department": {"type": "string", "pattern": f"^{DEPARTMENT.pattern}$"},
                     **_FILTERS,
                 },
             ),
@@ -284,7 +177,7 @@ SCHEMAS: dict[str, Schema] = {
                     "channels": array(
                         ref("Channel"), default=[], description="none: every confirmed channel"
                     ),
-                    **{k: {"type": "null"} for k in ("categories", "min_severity", "radius_m")},
+                    **{k: {"type": "null"} for k in NOT_FOR_REQUESTS},
                 },
             ),
         ],
