@@ -23,7 +23,16 @@ from subscriptions.cadence import Cadence, cadence_from_json, parse_cadence
 from subscriptions.categories import check_category, check_severity
 from subscriptions.contacts import CHANNELS
 from subscriptions.errors import InvalidInput
-from subscriptions.geometry import circle, parse_lonlat, parse_polygon, parse_radius
+from subscriptions.geometry import (
+    MAX_RADIUS_M,
+    MIN_RADIUS_M,
+    circle,
+    number,
+    parse_lonlat,
+    parse_polygon,
+    parse_radius,
+)
+from subscriptions.rules import Schema, ref
 
 KINDS = ("area", "point", "polygon", "request", "department")  # a body gives exactly one
 MIN_SEVERITY = "unknown"  # a subscription's threshold when none is given: every severity
@@ -200,3 +209,61 @@ def parse_follow(
         request=rid,
     )
     return sub, [("request", rid)]
+
+
+def _channels(**more: object) -> Schema:
+    return {"type": "array", "items": ref("Channel"), **more}
+
+
+# what ``parse_subscription`` takes, as far as a schema can say it (an area of the catalogue, a
+# shape reaching the city, a channel offered here: checked with the city)
+_FILTERS: dict[str, Schema] = {
+    "categories": {
+        "type": "array",
+        "items": ref("Category"),
+        "description": "none: every category",
+    },
+    "min_severity": {**ref("SeverityInput"), "default": MIN_SEVERITY},
+    "channels": _channels(minItems=1, description="none: the citizen's default_channels"),
+    "cadence": ref("Cadence"),
+}
+_OWN: dict[str, dict[str, Schema]] = {  # each of the KINDS: its own keys, and its filters
+    "area": {"area": {"type": "string", "description": "an area code"}, **_FILTERS},
+    "point": {
+        "point": ref("LonLat"),
+        "radius_m": number(MIN_RADIUS_M, MAX_RADIUS_M),
+        **_FILTERS,
+    },
+    "polygon": {"polygon": ref("SubscriptionPolygon"), **_FILTERS},
+    "department": {
+        "department": {"type": "string", "pattern": f"^{DEPARTMENT.pattern}$"},
+        **_FILTERS,
+    },
+    "request": {
+        "request": ref("RequestId"),
+        "channels": _channels(default=[], description="none: every confirmed channel"),
+        **{k: {"type": "null"} for k in NOT_FOR_REQUESTS},
+    },
+}
+assert set(_OWN) == set(KINDS), "a kind of subscription without its schema"
+
+
+def _one_kind(kind: str) -> Schema:
+    """One kind of subscription: its own key given, the other kinds' keys absent or null."""
+    others = {k: {"type": "null"} for k in KINDS if k != kind}
+    return {
+        "type": "object",
+        "properties": {**others, **_OWN[kind]},
+        "title": kind,
+        "required": [kind, "radius_m"] if kind == "point" else [kind],
+    }
+
+
+SCHEMAS: dict[str, Schema] = {
+    "RequestId": {"type": "string", "pattern": REQUEST_ID.pattern, "examples": ["14-00684314"]},
+    "SubscriptionInput": {
+        "description": "Exactly one of area, point (with radius_m), polygon, request or "
+        "department.",
+        "oneOf": [_one_kind(kind) for kind in _OWN],
+    },
+}

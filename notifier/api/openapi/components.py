@@ -9,7 +9,15 @@ from notifier.api.openapi import answers, cities
 from notifier.api.openapi.schemas import SCHEMAS, STRING
 from notifier.api.path_ids import pattern
 from streams import announcements
-from subscriptions import cadence, categories, contacts, geometry, preferences, targets
+from subscriptions import (
+    cadence,
+    categories,
+    contacts,
+    geometry,
+    preferences,
+    subscription,
+    targets,
+)
 from subscriptions.rules import Schema, ref
 
 # status -> (name of the shared error response, what it means)
@@ -66,6 +74,7 @@ def components() -> Schema:
             **contacts.SCHEMAS,
             **geometry.SCHEMAS,
             **preferences.SCHEMAS,
+            **subscription.SCHEMAS,
             **cadence.SCHEMAS,
             **targets.SCHEMAS,
             **announcements.SCHEMAS,

@@ -1,13 +1,14 @@
 """JSON Schemas (OpenAPI 3.1, i.e. JSON Schema 2020-12) of the bodies the HTTP API takes, and
-the small shared ones (languages, categories, channels, dates, addresses).
+the small shared ones (the error, languages, channels, dates).
 
-A body whose rules are declared once, as ``subscriptions.rules.Field`` tables beside their
-checks, brings its own schemas (``streams.announcements.SCHEMAS``, ``subscriptions.targets``,
-``subscriptions.geometry``: ``notifier.api.openapi.components`` gathers them). The bodies here
-still say what their validators in ``subscriptions`` and ``streams`` accept with the validators'
-constants, so a changed limit changes the document too. What a schema cannot say (an area code
-of the catalogue, a closed ring, a polygon inside the city, a timezone name, both ``lat`` and
-``long``) is in its description; the API answers 422 for it all the same.
+Each input rule is declared beside its check, and its module brings its schemas (``SCHEMAS`` of
+``streams.announcements``, ``subscriptions.targets``, ``subscriptions.subscription``…, which
+``notifier.api.openapi.components`` gathers); a body's fields are ``subscriptions.rules.Field``
+tables that its check reads in order. Here is what is left: the bodies made of those pieces
+whose shape (which keys, "exactly one of") their route's handler checks, and the shared
+schemas. What a schema cannot say (an area code of the catalogue, a closed ring, a polygon
+inside the city, a timezone name, both ``lat`` and ``long``) is in its description; the API
+answers 422 for it all the same.
 """
 
 from __future__ import annotations
@@ -18,16 +19,8 @@ from streams.request_records import FILED, INFO, STATUS, TEXT_FIELDS
 from streams.request_records import STATUSES as REQUEST_STATUSES
 from subscriptions.caps import MAX_SUBSCRIPTIONS
 from subscriptions.contacts import CHANNELS
-from subscriptions.geometry import MAX_RADIUS_M, MIN_RADIUS_M, number
 from subscriptions.preferences import PREFERENCES
 from subscriptions.rules import Schema, body_schema, nullable, properties, ref
-from subscriptions.subscription import (
-    DEPARTMENT,
-    KINDS,
-    MIN_SEVERITY,
-    NOT_FOR_REQUESTS,
-    REQUEST_ID,
-)
 from templates import LANGUAGES
 
 STRING: Schema = {"type": "string"}
@@ -48,22 +41,6 @@ def text(max_length: int, description: str = "", **more: Any) -> Schema:
 
 def array(items: Schema, **more: Any) -> Schema:
     return {"type": "array", "items": items, **more}
-
-
-_FILTERS: dict[str, Schema] = {
-    "categories": array(ref("Category"), description="none: every category"),
-    "min_severity": {**ref("SeverityInput"), "default": MIN_SEVERITY},
-    "channels": array(
-        ref("Channel"), minItems=1, description="none: the citizen's default_channels"
-    ),
-    "cadence": ref("Cadence"),
-}
-
-
-def _subscription_input(kind: str, properties: dict[str, Schema], *required: str) -> Schema:
-    """One kind of subscription: its own key given, the other kinds' keys absent or null."""
-    others = {k: {"type": "null"} for k in KINDS if k != kind}
-    return obj({**others, **properties}, (kind, *required), title=kind)
 
 
 _REQUEST_FIELDS = properties(INFO)
@@ -95,7 +72,6 @@ SCHEMAS: dict[str, Schema] = {
         "format": "date-time",
         "description": "ISO 8601 with a UTC offset, e.g. 2026-12-01T18:00:00+01:00",
     },
-    "RequestId": {"type": "string", "pattern": REQUEST_ID.pattern, "examples": ["14-00684314"]},
     "RegistrationInput": obj(
         {
             "email": nullable(ref("Email")),
@@ -146,42 +122,6 @@ SCHEMAS: dict[str, Schema] = {
         ],
     ),
     "PreferencesInput": body_schema(PREFERENCES, additionalProperties=False),
-    "SubscriptionInput": {
-        "description": "Exactly one of area, point (with radius_m), polygon, request or "
-        "department.",
-        "oneOf": [
-            _subscription_input(
-                "area", {"area": {"type": "string", "description": "an area code"}, **_FILTERS}
-            ),
-            _subscription_input(
-                "point",
-                {
-                    "point": ref("LonLat"),
-                    "radius_m": number(MIN_RADIUS_M, MAX_RADIUS_M),
-                    **_FILTERS,
-                },
-                "radius_m",
-            ),
-            _subscription_input("polygon", {"polygon": ref("SubscriptionPolygon"), **_FILTERS}),
-            _subscription_input(
-                "department",
-                {
-                    "department": {"type": "string", "pattern": f"^{DEPARTMENT.pattern}$"},
-                    **_FILTERS,
-                },
-            ),
-            _subscription_input(
-                "request",
-                {
-                    "request": ref("RequestId"),
-                    "channels": array(
-                        ref("Channel"), default=[], description="none: every confirmed channel"
-                    ),
-                    **{k: {"type": "null"} for k in NOT_FOR_REQUESTS},
-                },
-            ),
-        ],
-    },
     "RequestInput": obj(
         {
             "service_request_id": {**ref("RequestId"), "description": "default: one is made"},
