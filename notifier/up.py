@@ -26,7 +26,7 @@ from notifier.dev.outbox import OutboxHandler
 from notifier.errors import ConfigError
 from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Secret, Settings
-from notifier.wiring import build_deps, make_redis
+from notifier.wiring import build_services, make_redis
 from streams import heap
 
 DEV_DEPARTMENT = "voirie"
@@ -54,7 +54,7 @@ async def serve_api(
         if dev is not None and dev.twilio is not None:
             port = int(settings.twilio_base_url.rsplit(":", 1)[1])
             fake_runner, _ = await twilio_fake.start(dev.twilio, "127.0.0.1", port)
-        deps = build_deps(settings, redis, publisher.publish, channels={})
+        deps = build_services(settings, redis, publisher.publish)
         await deps.cities.refresh()
         if settings.default_city not in deps.cities:
             raise ConfigError(

@@ -1,7 +1,9 @@
-"""Builds the handlers' dependencies from the settings: shared by the worker and the API."""
+"""Builds what each process hands its stages from the settings: ``build_services`` for the API
+and the command line, ``build_deps`` (the same and what sending uses) for the worker."""
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from typing import Any
 
@@ -16,7 +18,7 @@ from channels.push import WebPushChannel
 from channels.sms import TwilioSmsChannel
 from notifier import logs
 from notifier.settings import Settings
-from streams.deps import Deps, Publish
+from streams.deps import Deps, Publish, Services
 from streams.event_store import EventStore
 from streams.lanes import KEY as LANES_KEY
 from streams.lanes import Lanes
@@ -86,18 +88,15 @@ def make_channels(settings: Settings) -> dict[str, Channel[Any]]:
     return channels
 
 
-def build_deps(
-    settings: Settings, redis: Redis, publish: Publish, channels: dict[str, Channel[Any]]
-) -> Deps:
+def build_services(settings: Settings, redis: Redis, publish: Publish) -> Services:
+    """What the API process (and the command line) uses: no channel, lane or sender."""
     metrics = Metrics()
     icon = f"{settings.base_url}/static/icon-192.png"
     renderer = Renderer(brand=Brand(logo_url=icon, icon_url=icon))
     renderer.check()  # a broken template stops the start, not a send
-    store = SubscriptionStore(redis)
     cities = Cities(redis, settings.default_city)
-    instance = secrets.token_hex(6)
-    return Deps(
-        store=store,
+    return Services(
+        store=SubscriptionStore(redis),
         ledger=Ledger(
             redis, settings.ledger_retention_days * 86400, settings.broker_session_timeout
         ),
@@ -106,7 +105,6 @@ def build_deps(
         catalogues=cities.catalogues,
         matcher=Matcher(redis, cities.catalogues),
         renderer=renderer,
-        channels=channels,
         enabled=settings.channels,
         publish=publish,
         scheduler=Scheduler(
@@ -124,7 +122,18 @@ def build_deps(
         topics=TopicNames.with_prefix(settings.topic_prefix),
         base_url=settings.base_url,
         secret_key=str(settings.secret_key),
-        mail_from=settings.mail_from,
+    )
+
+
+def build_deps(
+    settings: Settings, redis: Redis, publish: Publish, channels: dict[str, Channel[Any]]
+) -> Deps:
+    """The worker's: the services, and the channels, the lanes and the senders' settings."""
+    services = build_services(settings, redis, publish)
+    instance = secrets.token_hex(6)
+    return Deps(
+        **{f.name: getattr(services, f.name) for f in dataclasses.fields(services)},
+        channels=channels,
         send_concurrency=settings.send_concurrency,
         dead_letter_keep_seconds=settings.dead_letter_retention_days * 86400,
         lanes=Lanes(redis, instance, f"{settings.topic_prefix}{LANES_KEY}"),

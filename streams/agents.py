@@ -7,6 +7,7 @@ dependencies; the app module never imports this one.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
@@ -17,21 +18,26 @@ from streams.deps import Deps
 from streams.lanes import BULK, DIGEST, LANES, SMALL, URGENT
 from streams.ledger import STORE_AWAY
 
+# a record's handler, a timer's job: each takes the protocol of its stage (``streams.deps``),
+# which the worker's ``Deps`` satisfies (these annotations make mypy prove it)
+Handler = Callable[[bytes, Deps], Awaitable[object]]
+Job = Callable[[Deps], Awaitable[object]]
+
 # timer name -> (seconds between ticks, job)
-TIMERS = (
+TIMERS: tuple[tuple[str, float, Job], ...] = (
     ("sweep-outbox", 10.0, handlers.sweep_outbox),
     ("release-scheduled", 1.0, handlers.release_scheduled),
 )
 
 # on every worker (not only the leader): cities created or changed since are loaded
-EVERY_WORKER = (
+EVERY_WORKER: tuple[tuple[str, float, Job], ...] = (
     ("refresh-cities", 10.0, lambda deps: deps.cities.refresh()),
     ("watch-backlog", 15.0, watch.observe),  # every worker: no stale figure after a leader change
 )
 LAG_INTERVAL = 5.0  # seconds between two readings of the consumer lag
 
 # a lane's sender (``streams.lanes``)
-SENDERS = {
+SENDERS: dict[str, Handler] = {
     SMALL: handlers.send_batch,
     URGENT: handlers.send_urgent_batch,
     BULK: handlers.send_bulk_batch,
@@ -39,7 +45,7 @@ SENDERS = {
 }
 
 # agent name -> (topic attribute, handler): a sender per channel (``channels.NAMES``) and lane
-AGENTS = {
+AGENTS: dict[str, tuple[str, Handler]] = {
     "match-city-events": ("city_events", handlers.handle_city_event),
     "match-request-status": ("request_status", requests.handle_request_status),
     "expand-fanout": ("fanout", handlers.expand_shard),
@@ -61,7 +67,7 @@ def register(app: faust.App, topics: dict[str, faust.TopicT], deps: Deps) -> Non
 
         async def agent(
             stream: faust.StreamT[Any],
-            _h: Any = handler,
+            _h: Handler = handler,
             _t: str = topic_name,
         ) -> None:
             async for event in stream.events():
@@ -108,7 +114,7 @@ def register(app: faust.App, topics: dict[str, faust.TopicT], deps: Deps) -> Non
 
     for name, interval, job in (*TIMERS, *EVERY_WORKER):
         # Faust calls a timer with the app when it takes an argument: take it, use the deps
-        async def tick(app: faust.App, _job: Any = job, _name: str = name) -> None:
+        async def tick(app: faust.App, _job: Job = job, _name: str = name) -> None:
             try:
                 await _job(deps)
             except STORE_AWAY as e:  # one line a tick, no traceback: it is an outage

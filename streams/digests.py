@@ -20,7 +20,7 @@ import time
 
 from channels import KINDS
 from streams.announcements import Announcement
-from streams.deps import Deps
+from streams.deps import Digesting, DigestRelease
 from streams.lanes import DIGEST
 from streams.ledger import notification_id
 from streams.records import DeliveryBatch, Recipient, dumps, loads, settle_mark, unsubscribe_mark
@@ -84,7 +84,7 @@ def _items_key(city: str, citizen: str, channel: str, slot: float) -> str:
     return key(city, "digest", citizen, channel, str(int(slot)))
 
 
-async def add_to_digests(deps: Deps, a: Announcement, audience: Audience) -> int:
+async def add_to_digests(deps: Digesting, a: Announcement, audience: Audience) -> int:
     """Put the event in the digests of those who want it that way; how many digests."""
     wanted = [
         (cid, ch, cad)
@@ -122,7 +122,7 @@ async def add_to_digests(deps: Deps, a: Announcement, audience: Audience) -> int
     return len(plans)
 
 
-async def release_digest(deps: Deps, due: DigestDue) -> int:
+async def release_digest(deps: DigestRelease, due: DigestDue) -> int:
     """Send one digest: the items still valid, in the citizen's language. 1 if queued."""
     k = _items_key(due.city, due.citizen, due.channel, due.slot)
     event_ids = sorted(await deps.store.redis.hkeys(k))
@@ -164,7 +164,11 @@ async def release_digest(deps: Deps, due: DigestDue) -> int:
 
 
 async def _send(
-    deps: Deps, due: DigestDue, language: str, items: list[dict[str, object]], contact: ContactPoint
+    deps: DigestRelease,
+    due: DigestDue,
+    language: str,
+    items: list[dict[str, object]],
+    contact: ContactPoint,
 ) -> int:
     event = f"digest-{due.citizen}-{due.channel}-{int(due.slot)}"
     nid = notification_id(due.city, event, due.citizen, due.channel)

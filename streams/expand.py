@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from channels import KINDS
 from streams.announcements import Announcement, Cancellation, Content
-from streams.deps import Deps
+from streams.deps import Expansion, Queueing, Rendering
 from streams.digests import add_to_digests
 from streams.fanout import SHARD_SIZE, FanoutShard, shards
 from streams.lanes import BULK, SMALL, URGENT
@@ -51,7 +51,7 @@ def version_key(event: str, version: int) -> str:
     return event if version == 1 else f"{event}#v{version}"
 
 
-async def expand_announcement(a: Announcement, deps: Deps) -> int:
+async def expand_announcement(a: Announcement, deps: Expansion) -> int:
     """Match the announcement and queue one message per reached citizen and channel, in place
     for an audience of one shard, else through shards on the fanout topic
     (``streams.fanout``); the number queued here."""
@@ -96,7 +96,7 @@ async def expand_announcement(a: Announcement, deps: Deps) -> int:
     return queued
 
 
-async def expand_shard(raw: bytes, deps: Deps) -> int:
+async def expand_shard(raw: bytes, deps: Expansion) -> int:
     """One shard of a large audience (``streams.fanout``): the number queued."""
     shard = FanoutShard.from_wire(raw)
     if await _stale(deps, shard.city, shard.event, shard.version):
@@ -121,7 +121,7 @@ def lane_of(severity: str, audience: int) -> str:
     return SMALL if audience <= SHARD_SIZE else large_lane(severity)
 
 
-async def _stale(deps: Deps, city: str, event: str, version: int) -> bool:
+async def _stale(deps: Expansion, city: str, event: str, version: int) -> bool:
     status, current = await deps.events.state(city, event)
     if status == "cancelled" or current > version:
         log.info("event=%s v%d is stale (%s, v%d): not expanded", event, version, status, current)
@@ -129,7 +129,7 @@ async def _stale(deps: Deps, city: str, event: str, version: int) -> bool:
     return False
 
 
-async def _expand(deps: Deps, a: Announcement, audience: Audience, lane: str) -> int:
+async def _expand(deps: Expansion, a: Announcement, audience: Audience, lane: str) -> int:
     """``lane``: the batches' (``streams.lanes``): a shard of a large audience's is a large
     lane, whose batches are written in its turn."""
     await deps.lanes.turn(lane)
@@ -156,7 +156,7 @@ async def _expand(deps: Deps, a: Announcement, audience: Audience, lane: str) ->
     return queued
 
 
-async def expand_cancellation(c: Cancellation, deps: Deps) -> int:
+async def expand_cancellation(c: Cancellation, deps: Expansion) -> int:
     """Tell those already told that the announcement is cancelled (when asked to)."""
     queued = 0
     if c.notify:
@@ -182,7 +182,7 @@ async def expand_cancellation(c: Cancellation, deps: Deps) -> int:
 
 
 async def queue_announcement(
-    deps: Deps,
+    deps: Queueing,
     a: Announcement,
     channel: str,
     citizens: list[str],
@@ -203,7 +203,7 @@ async def queue_announcement(
 
 
 async def _queue(
-    deps: Deps,
+    deps: Queueing,
     a: Announcement,
     kind: str,
     channel: str,
@@ -272,7 +272,7 @@ async def _queue(
 
 
 async def _recipients(
-    deps: Deps,
+    deps: Queueing,
     city: str,
     id_key: str,
     citizen_ids: list[str],
@@ -314,7 +314,7 @@ async def _recipients(
 
 
 def context_of(
-    a: Announcement, lang: str, deps: Deps, unsubscribe: str = UNSUBSCRIBE_PLACEHOLDER
+    a: Announcement, lang: str, deps: Rendering, unsubscribe: str = UNSUBSCRIBE_PLACEHOLDER
 ) -> dict[str, object]:
     """What the announcement's templates are given; ``unsubscribe``: the mark where each
     recipient's unsubscribe URL goes."""
@@ -335,7 +335,7 @@ def context_of(
 
 
 def _with_url(
-    parts: dict[str, str], a: Announcement, lang: str, channel: str, deps: Deps
+    parts: dict[str, str], a: Announcement, lang: str, channel: str, deps: Rendering
 ) -> dict[str, str]:
     if "url" in KINDS[channel].parts:  # where a click on the notification leads
         parts["url"] = a.content_for(lang)[1].link or deps.base_url
@@ -343,7 +343,11 @@ def _with_url(
 
 
 def render_announcement(
-    a: Announcement, lang: str, channel: str, deps: Deps, unsubscribe: str = UNSUBSCRIBE_PLACEHOLDER
+    a: Announcement,
+    lang: str,
+    channel: str,
+    deps: Rendering,
+    unsubscribe: str = UNSUBSCRIBE_PLACEHOLDER,
 ) -> dict[str, str]:
     context = context_of(a, lang, deps, unsubscribe)
     parts = deps.renderer.render_parts("announcement", channel, lang, context)
@@ -355,7 +359,7 @@ def render_cancellation(
     c: Cancellation,
     lang: str,
     channel: str,
-    deps: Deps,
+    deps: Rendering,
     unsubscribe: str = UNSUBSCRIBE_PLACEHOLDER,
 ) -> dict[str, str]:
     context = {**context_of(a, lang, deps, unsubscribe), "reason": c.reason}

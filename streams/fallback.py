@@ -17,7 +17,7 @@ import logging
 import time
 
 from streams.announcements import Announcement
-from streams.deps import Deps
+from streams.deps import Fallback
 from streams.expand import queue_announcement, version_key
 from streams.ledger import notification_id
 from streams.records import dumps, loads
@@ -56,7 +56,7 @@ class FallbackDue:
             raise InvalidInput("record", f"malformed {FALLBACK_DUE}: {e}") from None
 
 
-async def release_fallback(deps: Deps, due: FallbackDue) -> int:
+async def release_fallback(deps: Fallback, due: FallbackDue) -> int:
     """Queue the alert on the citizen's first fallback channel that reaches them; 1 if queued."""
     try:
         citizen = await deps.store.citizen(due.city, due.citizen)

@@ -24,7 +24,7 @@ from typing import TypeVar
 
 from streams import dead_letters
 from streams.announcements import CANCELLED, PUBLISHED, UPDATED, Announcement, decode_city_event
-from streams.deps import Deps
+from streams.deps import CityEvents, DeadLettering, Outbox, Scheduling, Sending
 from streams.digests import DIGEST_DUE, DigestDue, release_digest
 from streams.expand import expand_announcement, expand_cancellation, expand_shard
 from streams.fallback import FALLBACK_DUE, FallbackDue, release_fallback
@@ -51,15 +51,15 @@ __all__ = [
 log = logging.getLogger("notifier.streams")
 
 
-async def send_urgent_batch(raw: bytes, deps: Deps) -> dict[str, int]:
+async def send_urgent_batch(raw: bytes, deps: Sending) -> dict[str, int]:
     return await send_batch(raw, deps, lane=URGENT)
 
 
-async def send_bulk_batch(raw: bytes, deps: Deps) -> dict[str, int]:
+async def send_bulk_batch(raw: bytes, deps: Sending) -> dict[str, int]:
     return await send_batch(raw, deps, lane=BULK)
 
 
-async def send_digest_batch(raw: bytes, deps: Deps) -> dict[str, int]:
+async def send_digest_batch(raw: bytes, deps: Sending) -> dict[str, int]:
     return await send_batch(raw, deps, lane=DIGEST)
 
 
@@ -69,13 +69,14 @@ CITY_EVENT_TYPES = (PUBLISHED, UPDATED, CANCELLED, DIGEST_DUE, FALLBACK_DUE)
 STORE_WAIT_FIRST = 0.5
 STORE_WAIT_LONGEST = 10.0
 T = TypeVar("T")
+D = TypeVar("D", bound=DeadLettering)  # what the handler needs, and dead letters
 
 
 async def guarded(
     topic: str,
     raw: bytes,
-    deps: Deps,
-    handler: Callable[[bytes, Deps], Awaitable[object]],
+    deps: D,
+    handler: Callable[[bytes, D], Awaitable[object]],
     partition: int | None = None,
     offset: int | None = None,
 ) -> None:
@@ -146,7 +147,7 @@ async def _through_outages(topic: str, attempt: Callable[[], Awaitable[T]]) -> T
         return result
 
 
-async def handle_city_event(raw: bytes, deps: Deps) -> int:
+async def handle_city_event(raw: bytes, deps: CityEvents) -> int:
     kind = loads_any(raw, CITY_EVENT_TYPES)["type"]
     if kind == DIGEST_DUE:  # the scheduler's, at its time
         deps.metrics.events.labels("digestdue").inc()
@@ -166,12 +167,12 @@ async def handle_city_event(raw: bytes, deps: Deps) -> int:
     return await expand_cancellation(event, deps)
 
 
-async def release_scheduled(deps: Deps, now: float | None = None) -> int:
+async def release_scheduled(deps: Scheduling, now: float | None = None) -> int:
     """Publish the scheduled records whose time has come (retries, for now)."""
     return await release(deps.scheduler, list(deps.catalogues), deps.publish, now)
 
 
-async def sweep_outbox(deps: Deps, now: float | None = None) -> int:
+async def sweep_outbox(deps: Outbox, now: float | None = None) -> int:
     """Republish the events of every city still pending after ``SWEEP_AFTER_SECONDS``."""
     now = time.time() if now is None else now
     n = 0

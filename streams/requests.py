@@ -15,7 +15,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from channels import KINDS
-from streams.deps import Deps
+from streams.deps import RequestUpdates
 from streams.ledger import notification_id
 from streams.records import (
     UNSUBSCRIBE_PLACEHOLDER,
@@ -36,7 +36,7 @@ BATCH_SIZE = 500
 SEVERITY = "moderate"  # push urgency "normal": news about one's own request, not an alert
 
 
-async def handle_request_status(raw: bytes, deps: Deps) -> int:
+async def handle_request_status(raw: bytes, deps: RequestUpdates) -> int:
     """Apply a ``RequestStatusChanged/1`` record and notify; the number of messages queued."""
     change = StatusChange.from_wire(raw)
     await deps.cities.require(change.city)  # loaded if made since we started
@@ -58,7 +58,7 @@ async def handle_request_status(raw: bytes, deps: Deps) -> int:
     return queued
 
 
-async def notify(deps: Deps, store: RequestStore, city: str, rid: str) -> int:
+async def notify(deps: RequestUpdates, store: RequestStore, city: str, rid: str) -> int:
     """Queue the messages of the request's last applied change."""
     request = await store.get(city, rid)
     event = change_event(rid, int(request["updated_ms"]))
@@ -86,7 +86,7 @@ async def notify(deps: Deps, store: RequestStore, city: str, rid: str) -> int:
 
 
 async def _queue(
-    deps: Deps,
+    deps: RequestUpdates,
     request: dict[str, str],
     event: str,
     channel: str,
@@ -126,7 +126,7 @@ async def _queue(
 
 
 async def _recipients(
-    deps: Deps, city: str, event: str, citizen_ids: list[str], channel: str
+    deps: RequestUpdates, city: str, event: str, citizen_ids: list[str], channel: str
 ) -> list[Recipient]:
     citizens = await deps.store.citizens(city, citizen_ids)
     contacts = await deps.store.confirmed_contacts(city, list(citizens), channel)
@@ -147,7 +147,10 @@ async def _recipients(
 
 
 def context(
-    deps: Deps, request: dict[str, str], role: str, unsubscribe: str = UNSUBSCRIBE_PLACEHOLDER
+    deps: RequestUpdates,
+    request: dict[str, str],
+    role: str,
+    unsubscribe: str = UNSUBSCRIBE_PLACEHOLDER,
 ) -> dict[str, object]:
     """What the ``request_status`` templates are given; ``unsubscribe``: the mark where each
     recipient's unsubscribe URL goes."""
@@ -171,7 +174,7 @@ def context(
 
 
 def render(
-    deps: Deps,
+    deps: RequestUpdates,
     request: dict[str, str],
     role: str,
     lang: str,

@@ -40,7 +40,7 @@ from typing import Any
 
 from channels.base import Origin, PermanentChannelError, TransientChannelError
 from streams import dead_letters, quotas
-from streams.deps import Deps
+from streams.deps import Sending
 from streams.fallback import FROM_CHANNELS, FallbackDue
 from streams.lanes import SMALL
 from streams.ledger import LEASE_SECONDS, STORE_AWAY
@@ -69,7 +69,7 @@ ALLOWED = {
 }
 
 
-async def send_batch(raw: bytes, deps: Deps, lane: str = SMALL) -> dict[str, int]:
+async def send_batch(raw: bytes, deps: Sending, lane: str = SMALL) -> dict[str, int]:
     """Hand each notification of a batch over once; the outcome counts of this call.
 
     The batch is claimed a chunk at a time (the module's docstring), so claims are never held
@@ -99,7 +99,7 @@ async def send_batch(raw: bytes, deps: Deps, lane: str = SMALL) -> dict[str, int
     return outcomes
 
 
-def _holder(raw: bytes, deps: Deps) -> str:
+def _holder(raw: bytes, deps: Sending) -> str:
     """Who claims a batch's messages: this process and this batch. Run again here (the store
     was away: ``handlers.guarded``), the batch takes back at once what it had claimed, as the
     first run is over; another worker, or this one after a restart, waits for the lease."""
@@ -118,7 +118,7 @@ class _Sender:
     nothing more is handed over."""
 
     def __init__(
-        self, batch: DeliveryBatch, deps: Deps, lane: str = SMALL, holder: str = ""
+        self, batch: DeliveryBatch, deps: Sending, lane: str = SMALL, holder: str = ""
     ) -> None:
         self.batch, self.deps, self.lane, self.holder = batch, deps, lane, holder
         self.channel = channel = deps.channels.get(batch.channel)
@@ -296,7 +296,9 @@ class _Sender:
             observe_many(deps.metrics.latency.labels(b.channel), latencies)
 
 
-async def _held_elsewhere(batch: DeliveryBatch, r: Recipient, deps: Deps, lane: str = SMALL) -> str:
+async def _held_elsewhere(
+    batch: DeliveryBatch, r: Recipient, deps: Sending, lane: str = SMALL
+) -> str:
     """Another sender holds the claim, or the message is done. A claim still ``sending`` may
     be a sender that crashed: look again once its holder would be known dead (it stops beating:
     ``Ledger.liveness``), and at the latest once its lease is over (the claim is taken back then
@@ -314,7 +316,7 @@ async def _held_elsewhere(batch: DeliveryBatch, r: Recipient, deps: Deps, lane: 
     return "in flight"
 
 
-async def _stale(batch: DeliveryBatch, deps: Deps) -> str | None:
+async def _stale(batch: DeliveryBatch, deps: Sending) -> str | None:
     """``cancelled`` or ``superseded`` when the batch's announcement must not go out."""
     if batch.kind != "announcement":
         return None
@@ -331,7 +333,7 @@ async def _retry_later(
     r: Recipient,
     attempt: int,
     e: TransientChannelError,
-    deps: Deps,
+    deps: Sending,
     lane: str = SMALL,
 ) -> str:
     """Try again later through the scheduler, spaced by its backoff (``Scheduler.retry``:
@@ -357,7 +359,7 @@ async def _retry_later(
     return "retrying"
 
 
-async def _failed(batch: DeliveryBatch, r: Recipient, error: str, deps: Deps) -> str:
+async def _failed(batch: DeliveryBatch, r: Recipient, error: str, deps: Sending) -> str:
     """The dead letter (and the fallback) first, then the ledger: cut off in between (a crash,
     the store away), the message is still claimed and ends here again, not without its letter."""
     # the one-recipient batch: replaying the letter tries this message again
@@ -381,7 +383,7 @@ async def _failed(batch: DeliveryBatch, r: Recipient, error: str, deps: Deps) ->
     return "failed"
 
 
-def origin(batch: DeliveryBatch, deps: Deps) -> Origin:
+def origin(batch: DeliveryBatch, deps: Sending) -> Origin:
     """Where a batch's messages come from (``channels.base.Origin``): the city's own sender on
     the channel, if it has one, its Reply-To, where the provider posts receipts, the site and
     icon a message may lead to and show."""

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import logging
 
-from streams.deps import Deps
+from streams.deps import Tracking
 from streams.records import Receipt
 
 log = logging.getLogger("notifier.streams")
 
 
-async def track_receipt(raw: bytes, deps: Deps) -> str:
+async def track_receipt(raw: bytes, deps: Tracking) -> str:
     """Apply one receipt; what became of it (for logs and tests)."""
     r = Receipt.from_wire(raw)
     channel = next((c for c in deps.channels.values() if c.provider == r.provider), None)

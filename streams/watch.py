@@ -17,7 +17,7 @@ import time
 from redis.asyncio import Redis
 
 from channels import NAMES as CHANNELS
-from streams.deps import Deps
+from streams.deps import Watching
 from streams.fanout import SHARD_SIZE
 from streams.lanes import BULK, DIGEST, LANES, SMALL
 from streams.ledger import LEASE_SECONDS
@@ -176,7 +176,7 @@ def figures(found: list[Backlog], now: float | None = None) -> Figures:
     return Figures(oldest, stuck, oldest_stuck)
 
 
-async def observe(deps: Deps) -> None:
+async def observe(deps: Watching) -> None:
     """The figures of every city on this worker's ``/metrics`` (a timer's job)."""
     found: list[Backlog] = []
     for city in list(deps.catalogues):

@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 from notifier.api.app import create_api
 from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Settings
-from notifier.wiring import build_deps
+from notifier.wiring import build_services
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,7 +58,7 @@ async def api_client(settings: Settings, redis: Redis) -> AsyncIterator[TestClie
     publisher = KafkaPublisher(settings.kafka_bootstrap)
     await publisher.start()
     try:
-        deps = build_deps(settings, redis, publisher.publish, channels={})
+        deps = build_services(settings, redis, publisher.publish)
         client = TestClient(TestServer(create_api(settings, deps)))
         await client.start_server()
         try:

@@ -6,15 +6,28 @@ from __future__ import annotations
 
 import secrets
 import time
+from typing import Protocol
 
-from streams.deps import Deps
-from streams.ledger import notification_id
+from streams.deps import Publishes, Rendering
+from streams.ledger import Ledger, notification_id
 from streams.records import DeliveryBatch, Recipient
+from streams.topics import TopicNames
 from subscriptions import token_versions, tokens
 from subscriptions.contacts import ContactPoint
+from subscriptions.store import SubscriptionStore
 
 
-async def send_confirmation(deps: Deps, city: str, contact: ContactPoint, language: str) -> None:
+class Confirming(Rendering, Publishes, Protocol):
+    """A message to one contact point, queued in the ledger and written to its channel."""
+
+    store: SubscriptionStore
+    ledger: Ledger
+    topics: TopicNames
+
+
+async def send_confirmation(
+    deps: Confirming, city: str, contact: ContactPoint, language: str
+) -> None:
     """Ask a pending contact point to confirm: an email link, or an SMS code (kept hashed)."""
     context: dict[str, object] = {**deps.city_context(city)}
     if contact.channel == "email":
@@ -30,7 +43,11 @@ async def send_confirmation(deps: Deps, city: str, contact: ContactPoint, langua
 
 
 async def send_magic_link(
-    deps: Deps, city: str, contact: ContactPoint, language: str, already_registered: bool = False
+    deps: Confirming,
+    city: str,
+    contact: ContactPoint,
+    language: str,
+    already_registered: bool = False,
 ) -> None:
     """A link that opens the citizen's page for 30 days (the token is in the fragment, which
     browsers never send to servers or proxies). ``already_registered``: someone gave this
@@ -46,7 +63,7 @@ async def send_magic_link(
 
 
 async def send_to_contact(
-    deps: Deps,
+    deps: Confirming,
     city: str,
     contact: ContactPoint,
     kind: str,

@@ -13,9 +13,9 @@ before anything is written, by the caller.
 from __future__ import annotations
 
 import secrets
+from typing import Protocol
 
-from notifier.actions.confirmations import send_confirmation, send_magic_link
-from streams.deps import Deps
+from notifier.actions.confirmations import Confirming, send_confirmation, send_magic_link
 from subscriptions import contact_life
 from subscriptions.contacts import ContactPoint
 from subscriptions.store import AddressHeld
@@ -23,8 +23,12 @@ from subscriptions.store import AddressHeld
 Parsed = tuple[str, str, str, str]  # channel, address, p256dh, auth
 
 
+class ContactAdding(Confirming, Protocol):
+    enabled: tuple[str, ...]  # a holder is told on the channels this deployment sends on
+
+
 async def give_contact(
-    deps: Deps, city: str, cid: str, language: str, parsed: Parsed, how: str
+    deps: ContactAdding, city: str, cid: str, language: str, parsed: Parsed, how: str
 ) -> ContactPoint:
     channel, address, p256dh, auth = parsed
     if channel == "push":  # a capability URL: whoever holds it is that browser
@@ -45,14 +49,14 @@ async def give_contact(
     return contact
 
 
-async def set_unsent_code(deps: Deps, city: str, contact: ContactPoint) -> None:
+async def set_unsent_code(deps: ContactAdding, city: str, contact: ContactPoint) -> None:
     """A phone number that holds nothing is given a code all the same, sent to nobody: a
     wrong guess answers as it would for any pending number."""
     if contact.channel == "sms":
         await deps.store.set_code(city, contact.id, f"{secrets.randbelow(10**6):06d}")
 
 
-async def tell_holder(deps: Deps, city: str, holder: ContactPoint) -> None:
+async def tell_holder(deps: ContactAdding, city: str, holder: ContactPoint) -> None:
     """Someone gave this confirmed address again: its citizen's management link goes to it."""
     if holder.channel in deps.enabled:
         citizen = await deps.store.citizen(city, holder.citizen)

@@ -11,16 +11,17 @@ those messages really go out.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from shapely import unary_union
 from shapely.geometry.base import BaseGeometry
 
 from streams.announcements import Announcement
-from streams.deps import Deps
+from streams.deps import Rendering
 from streams.expand import context_of, render_announcement
 from streams.records import unsubscribe_mark
-from subscriptions.matcher import Target
+from subscriptions.matcher import Matcher, Target
+from subscriptions.store import SubscriptionStore
 
 MIN_WIDTH_M = 200.0
 COUNT_STEP = 10
@@ -39,11 +40,19 @@ def _wide(part: BaseGeometry) -> BaseGeometry:
     return part.buffer(MIN_WIDTH_M) if narrow else part
 
 
+class Previewing(Rendering, Protocol):
+    """The audience matched, its contact points counted, the messages rendered."""
+
+    store: SubscriptionStore
+    matcher: Matcher
+    enabled: tuple[str, ...]
+
+
 def rounded(n: int) -> int:
     return -(-n // COUNT_STEP) * COUNT_STEP
 
 
-async def preview(deps: Deps, a: Announcement) -> dict[str, Any]:
+async def preview(deps: Previewing, a: Announcement) -> dict[str, Any]:
     catalogue = deps.catalogues[a.city]
     audience = await deps.matcher.match(
         a.city, coarse(a.target.resolve(catalogue)), a.category, a.severity, a.department

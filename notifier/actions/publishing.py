@@ -11,20 +11,31 @@ import dataclasses
 import logging
 import secrets
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from streams.announcements import Announcement, Cancellation
-from streams.deps import Deps
+from streams.deps import Publishes
+from streams.event_store import EventStore
+from streams.scheduler import Scheduler
+from streams.topics import TopicNames
 from subscriptions.errors import NotFound
 
 log = logging.getLogger("notifier.publishing")
+
+
+class Publishing(Publishes, Protocol):
+    """The outbox, the event log, and the scheduler for an announcement published later."""
+
+    events: EventStore
+    scheduler: Scheduler
+    topics: TopicNames
 
 
 def new_event_id() -> str:
     return "evt_" + secrets.token_hex(10)
 
 
-async def publish(deps: Deps, a: Announcement, scheduled: bool = False) -> dict[str, Any]:
+async def publish(deps: Publishing, a: Announcement, scheduled: bool = False) -> dict[str, Any]:
     """Keep it, then hand it to Kafka; ``scheduled``: at ``a.published_at``, by the scheduler."""
     await deps.events.accept(a, scheduled)  # durable before it is published or answered
     if not scheduled:
@@ -36,7 +47,7 @@ async def publish(deps: Deps, a: Announcement, scheduled: bool = False) -> dict[
     return {"id": a.id, "version": a.version, "status": "scheduled", "href": href}
 
 
-async def update(deps: Deps, a: Announcement) -> dict[str, Any]:
+async def update(deps: Publishing, a: Announcement) -> dict[str, Any]:
     """Publish ``a`` as the next version of the event ``a.id`` of ``a.department``."""
     stored = await own_event(deps, a.city, a.id, a.department)
     a = dataclasses.replace(a, version=int(stored["version"]) + 1)
@@ -45,7 +56,7 @@ async def update(deps: Deps, a: Announcement) -> dict[str, Any]:
 
 
 async def cancel(
-    deps: Deps, city: str, eid: str, department: str, notify: bool, reason: str
+    deps: Publishing, city: str, eid: str, department: str, notify: bool, reason: str
 ) -> dict[str, Any]:
     stored = await own_event(deps, city, eid, department)
     c = Cancellation(eid, city, department, int(stored["version"]), notify, reason, time.time())
@@ -53,14 +64,16 @@ async def cancel(
     return await hand_over(deps, city, eid, c.version, c.to_wire())
 
 
-async def own_event(deps: Deps, city: str, eid: str, department: str) -> dict[str, str]:
+async def own_event(deps: Publishing, city: str, eid: str, department: str) -> dict[str, str]:
     stored = await deps.events.get(city, eid)
     if stored["department"] != department:
         raise NotFound(f"no event {eid}")  # another department's event does not exist for you
     return stored
 
 
-async def hand_over(deps: Deps, city: str, eid: str, version: int, wire: bytes) -> dict[str, Any]:
+async def hand_over(
+    deps: Publishing, city: str, eid: str, version: int, wire: bytes
+) -> dict[str, Any]:
     """Publish to Kafka; if the broker is away, the event stays in the outbox for the sweep."""
     status = "published"
     try:

@@ -20,8 +20,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from notifier.actions.confirmations import send_confirmation
-from streams.deps import Deps
+from notifier.actions.confirmations import Confirming, send_confirmation
 from streams.request_records import StatusChange
 from streams.request_store import RequestStore
 from subscriptions.contacts import ContactPoint, normalise_email, normalise_phone
@@ -53,7 +52,7 @@ class Requester:
 
 
 async def file_request(
-    deps: Deps, change: StatusChange, requester: Requester | None
+    deps: Confirming, change: StatusChange, requester: Requester | None
 ) -> list[ContactPoint]:
     """Keep the request; subscribe the requester. The requester's contact points, as they
     stand (pending ones have been asked to confirm)."""
@@ -66,7 +65,7 @@ async def file_request(
 
 
 async def follow_as_requester(
-    deps: Deps, store: RequestStore, city: str, rid: str, requester: Requester
+    deps: Confirming, store: RequestStore, city: str, rid: str, requester: Requester
 ) -> list[ContactPoint]:
     known = [await deps.store.contact_by_address(city, ch, a) for ch, a in requester.contacts]
     owner = next((cp.citizen for cp in known if cp is not None), None)

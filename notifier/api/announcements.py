@@ -23,7 +23,7 @@ from notifier.api.http import city_of, json_body
 from notifier.api.keys import DEPS
 from notifier.cap.importer import import_cap
 from streams.announcements import CANCEL, Announcement
-from streams.deps import Deps
+from streams.deps import Services
 from streams.records import iso, parse_time
 from subscriptions.errors import Conflict, InvalidInput
 from subscriptions.store import key
@@ -72,7 +72,7 @@ async def publish(request: web.Request) -> web.Response:
     return _accepted(answer)
 
 
-def offered_in_city(deps: Deps, a: Announcement) -> None:
+def offered_in_city(deps: Services, a: Announcement) -> None:
     """The announcement's category is one the city has."""
     categories = deps.city(a.city).categories
     if a.category not in categories:
@@ -185,7 +185,7 @@ def _digest(body: dict[str, object]) -> str:
 
 
 async def _remembered(
-    deps: Deps, city: str, department: str, idem: str, body: dict[str, object]
+    deps: Services, city: str, department: str, idem: str, body: dict[str, object]
 ) -> dict[str, Any] | None:
     """The first answer to this key, or None after reserving the key for this request."""
     if not 1 <= len(idem) <= 200:
@@ -204,7 +204,7 @@ async def _remembered(
 
 
 async def _remember(
-    deps: Deps,
+    deps: Services,
     city: str,
     department: str,
     idem: str,

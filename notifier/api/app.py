@@ -37,7 +37,7 @@ from notifier.api.security_headers import add_security_headers
 from notifier.dev import outbox
 from notifier.settings import Settings
 from notifier.web import pages
-from streams.deps import Deps
+from streams.deps import Services
 from streams.ledger import STORE_AWAY
 from subscriptions.errors import Conflict, InvalidInput, NotFound
 
@@ -156,7 +156,7 @@ async def areas(request: web.Request) -> web.Response:
 
 def create_api(
     settings: Settings,
-    deps: Deps,
+    deps: Services,
     dev: DevServices | None = None,
     checks: dict[str, Callable[[], Awaitable[bool]]] | None = None,
 ) -> web.Application:

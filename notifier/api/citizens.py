@@ -20,7 +20,7 @@ from notifier.api.abuse import check_sending
 from notifier.api.auth import bearer
 from notifier.api.http import city_of, json_body
 from notifier.api.keys import DEPS, SETTINGS
-from streams.deps import Deps
+from streams.deps import Services
 from subscriptions import caps, contact_life, token_versions, tokens
 from subscriptions.contacts import (
     normalise_email,
@@ -79,7 +79,7 @@ async def register(request: web.Request) -> web.Response:
     return web.json_response(answer, status=201)
 
 
-def _subscriptions_given(deps: Deps, city: str, given: object) -> list[Checked]:
+def _subscriptions_given(deps: Services, city: str, given: object) -> list[Checked]:
     """The subscriptions of a registration, each checked as ``subscribe`` checks one (their
     errors name ``subscriptions[i].<field>``)."""
     if not isinstance(given, list) or len(given) > caps.MAX_SUBSCRIPTIONS:
@@ -194,7 +194,7 @@ async def subscribe(request: web.Request) -> web.Response:
     return web.json_response(sub.public(), status=201)
 
 
-def _checked(deps: Deps, city: str, cid: str, body: dict[str, Any]) -> Checked:
+def _checked(deps: Services, city: str, cid: str, body: dict[str, Any]) -> Checked:
     """A subscription of citizen ``cid`` from its body, valid in this city, and its index."""
     sub, index = parse_subscription(
         body, sid=new_id("sub"), citizen=cid, catalogue=deps.catalogues[city]

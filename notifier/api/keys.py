@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from notifier.settings import Settings
-from streams.deps import Deps
+from streams.deps import Services
 
 if TYPE_CHECKING:  # the API serves what ``notifier up`` runs; it never imports the fakes
     from notifier.dev.twilio_fake import TwilioFake
 
 SETTINGS = web.AppKey("settings", Settings)
-DEPS = web.AppKey("deps", Deps)
+DEPS = web.AppKey("deps", Services)
 
 
 @dataclasses.dataclass

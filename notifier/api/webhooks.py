@@ -27,7 +27,7 @@ from channels.twilio_webhooks import (
 from notifier.api.http import city_of, error
 from notifier.api.keys import DEPS, SETTINGS
 from notifier.api.webhook_replays import once
-from streams.deps import Deps
+from streams.deps import Services
 from streams.records import Receipt
 from subscriptions.sms_replies import act_on
 
@@ -93,7 +93,7 @@ async def inbound(request: web.Request) -> web.Response:
     )
 
 
-async def _reply_to(deps: Deps, city: str, sms: InboundSms) -> str:
+async def _reply_to(deps: Services, city: str, sms: InboundSms) -> str:
     """What the message asks, done; the reply to text back ("" for none)."""
     answer = await act_on(deps.store, city, sms.from_, sms.keyword, sms.body)
     if answer is None:

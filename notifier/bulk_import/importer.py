@@ -28,15 +28,15 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
-from notifier.actions.confirmations import send_confirmation
+from notifier.actions.confirmations import Confirming, send_confirmation
 from notifier.bulk_import.rows import FileError, Rejection, Row, parse_row, read_file, records
-from streams.deps import Deps
+from subscriptions.cities import Cities, City
 from subscriptions.contacts import ContactPoint
 from subscriptions.errors import InvalidInput
 from subscriptions.store import PENDING_SECONDS, _consent, address_key, key, log_changes, new_id
@@ -55,6 +55,15 @@ UNPROVEN = (
 
 Progress = Callable[[int, int], None]  # (rows done, rows in the file)
 Watch = Callable[..., Awaitable[Any]]
+
+
+class BulkImport(Confirming, Protocol):
+    """The city's areas and settings to check the rows by, the store, the confirmations."""
+
+    cities: Cities
+    enabled: tuple[str, ...]
+
+    def city(self, city: str) -> City: ...
 
 
 class ImportStopped(Exception):
@@ -124,7 +133,7 @@ class _Plan:
 
 
 async def import_csv(
-    deps: Deps, city: str, path: Path, dry_run: bool, progress: Progress
+    deps: BulkImport, city: str, path: Path, dry_run: bool, progress: Progress
 ) -> Report:
     """Import the rows of ``path``; FileError if it cannot be read or has no valid header."""
     if not await deps.cities.ensure(city):
@@ -158,7 +167,9 @@ async def import_csv(
     return report
 
 
-async def _apply(deps: Deps, city: str, rows: list[Row], dry_run: bool, report: Report) -> None:
+async def _apply(
+    deps: BulkImport, city: str, rows: list[Row], dry_run: bool, report: Report
+) -> None:
     if not rows:
         return
     redis = deps.store.redis
@@ -339,7 +350,7 @@ def _queue(tx: Pipeline, city: str, plans: Sequence[_Plan]) -> None:
     log_changes(tx, city, "add", [p.subscription.id for p in plans if p.subscription is not None])
 
 
-async def _ask(deps: Deps, city: str, asks: list[_Plan], report: Report) -> None:
+async def _ask(deps: BulkImport, city: str, asks: list[_Plan], report: Report) -> None:
     """Send the confirmations a batch owes; each one sent is no longer owed. The first
     failure stops the import once the others of the batch are done (they will be sent by
     running the file again)."""

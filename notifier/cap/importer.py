@@ -14,17 +14,25 @@ find it: ``n:{city}:cap:{sha256(sender, identifier)}`` -> event id.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, Protocol
 
 from notifier.actions import publishing
+from notifier.actions.publishing import Publishing
 from notifier.cap.mapping import cap_to_announcement_input
 from notifier.cap.parser import parse_cap_collection
 from streams.announcements import Announcement
-from streams.deps import Deps
+from subscriptions.areas import AreaCatalogue
 from subscriptions.errors import Conflict, InvalidInput, NotFound
 from subscriptions.geometry import circle, parse_polygon
-from subscriptions.store import key
+from subscriptions.store import SubscriptionStore, key
 from subscriptions.targets import MAX_EVENT_POLYGON_KM2
+
+
+class CapImport(Publishing, Protocol):
+    """Publishing, the city's areas to place an alert, the store to remember what came."""
+
+    store: SubscriptionStore
+    catalogues: dict[str, AreaCatalogue]
 
 
 def _ref_key(city: str, sender: str, identifier: str) -> str:
@@ -32,7 +40,9 @@ def _ref_key(city: str, sender: str, identifier: str) -> str:
     return key(city, "cap", digest)
 
 
-async def import_cap(deps: Deps, city: str, department: str, xml: bytes) -> list[dict[str, Any]]:
+async def import_cap(
+    deps: CapImport, city: str, department: str, xml: bytes
+) -> list[dict[str, Any]]:
     """One result per alert: what became of it, or why nothing did."""
     results = []
     for alert in parse_cap_collection(xml):
@@ -50,7 +60,9 @@ async def import_cap(deps: Deps, city: str, department: str, xml: bytes) -> list
     return results
 
 
-async def _apply(deps: Deps, city: str, department: str, body: dict[str, Any]) -> dict[str, Any]:
+async def _apply(
+    deps: CapImport, city: str, department: str, body: dict[str, Any]
+) -> dict[str, Any]:
     cap = body["cap"]
     earlier = [
         eid
@@ -85,7 +97,7 @@ async def _apply(deps: Deps, city: str, department: str, body: dict[str, Any]) -
     return {"delivered": True, **answer}
 
 
-def _within_city(target: dict[str, Any], deps: Deps, city: str) -> dict[str, Any]:
+def _within_city(target: dict[str, Any], deps: CapImport, city: str) -> dict[str, Any]:
     """The alert's shapes that reach the city (a CAP area may cover a whole region)."""
     catalogue = deps.catalogues[city]
     polygons = []

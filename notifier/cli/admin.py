@@ -24,7 +24,7 @@ from notifier.cap.importer import import_cap
 from notifier.errors import ConfigError
 from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Settings
-from notifier.wiring import build_deps, make_redis
+from notifier.wiring import build_services, make_redis
 from streams import dead_letters
 from subscriptions.cities import Cities, City, put_city
 from subscriptions.errors import InvalidInput
@@ -188,7 +188,7 @@ async def replay_dead_letter(settings: Settings, letter_id: str) -> list[str]:
 async def cap_import(settings: Settings, city: str, department: str, xml: bytes) -> list[str]:
     """A CAP document, as ``POST /v1/cities/{city}/cap`` takes it: one line per alert."""
     async with _redis(settings) as redis, _publisher(settings) as publisher:
-        deps = build_deps(settings, redis, publisher.publish, channels={})
+        deps = build_services(settings, redis, publisher.publish)
         if not await deps.cities.ensure(city):
             raise InvalidInput("city", f"unknown city {city!r}")
         return [

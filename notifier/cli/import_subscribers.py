@@ -20,7 +20,7 @@ from notifier.bulk_import.rows import COLUMNS
 from notifier.errors import ConfigError
 from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Settings
-from notifier.wiring import build_deps, make_redis
+from notifier.wiring import build_services, make_redis
 
 EVERY = 1000  # rows between two progress lines when stderr is not a terminal
 AGAIN = (
@@ -48,7 +48,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
     redis = make_redis(settings)
     kafka = None if args.dry_run else LazyPublisher(settings.kafka_bootstrap)
     try:
-        deps = build_deps(settings, redis, kafka.publish if kafka else _nowhere, channels={})
+        deps = build_services(settings, redis, kafka.publish if kafka else _nowhere)
         report = await import_csv(deps, city, args.file, args.dry_run, progress(sys.stderr))
     except FileError as e:
         print(f"notifier: file: {e}", file=sys.stderr)

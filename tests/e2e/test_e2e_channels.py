@@ -24,7 +24,7 @@ from notifier.dev.push_service_fake import PushServiceFake
 from notifier.dev.push_service_fake import create_app as push_app
 from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Secret, Settings
-from notifier.wiring import build_deps
+from notifier.wiring import build_services
 from tests.stage import SmtpSink, eventually
 
 FROM = "+33700000001"
@@ -66,7 +66,7 @@ async def world(
     await publisher.start()
     api = TestClient(
         TestServer(
-            create_api(s, build_deps(s, redis, publisher.publish, {})),
+            create_api(s, build_services(s, redis, publisher.publish)),
             host="127.0.0.1",
             port=api_port,
         )

@@ -27,7 +27,7 @@ from notifier.api.app import create_api
 from notifier.dev import embedded, twilio_fake
 from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Secret, Settings
-from notifier.wiring import build_deps, make_channels
+from notifier.wiring import build_services, make_channels
 from streams.topics import TopicNames
 from tests.stage import SmtpSink, eventually
 
@@ -312,7 +312,7 @@ async def world(
     )
     publisher = KafkaPublisher(s.kafka_bootstrap)
     await publisher.start()
-    api = TestClient(TestServer(create_api(s, build_deps(s, redis, publisher.publish, {}))))
+    api = TestClient(TestServer(create_api(s, build_services(s, redis, publisher.publish))))
     await api.start_server()
     log = logs / f"worker-json-{s.app_id}.log"
     worker = embedded.spawn(

@@ -294,7 +294,7 @@ async def test_health_readiness_and_metrics(api: Client, redis: Redis, settings:
 
 async def test_readiness_names_what_is_down(redis: Redis, settings: Any) -> None:
     from notifier.api.app import create_api
-    from notifier.wiring import build_deps
+    from notifier.wiring import build_services
 
     async def broker_down() -> bool:
         return False
@@ -302,7 +302,7 @@ async def test_readiness_names_what_is_down(redis: Redis, settings: Any) -> None
     async def publish(topic: str, key: bytes, value: bytes) -> None:
         raise AssertionError("nothing is published")
 
-    deps = build_deps(settings, redis, publish, {})
+    deps = build_services(settings, redis, publish)
     app = create_api(settings, deps, checks={"kafka": broker_down})
     async with TestClient(TestServer(app)) as client:
         r = await client.get("/readyz")
@@ -348,7 +348,7 @@ async def test_the_store_away_is_a_503_and_a_restart_is_ridden_over(
     503 with Retry-After, not a 500."""
     from notifier.api.app import create_api
     from notifier.dev import embedded
-    from notifier.wiring import build_deps, make_redis
+    from notifier.wiring import build_services, make_redis
 
     async def publish(topic: str, key: bytes, value: bytes) -> None:
         pass
@@ -357,7 +357,7 @@ async def test_the_store_away_is_a_503_and_a_restart_is_ridden_over(
     server = embedded.start_redis(port, tmp_path / "redis")
     s = settings.replace(redis_url=f"redis://127.0.0.1:{port}/0")
     redis = make_redis(s)
-    app = create_api(s, build_deps(s, redis, publish, {}))
+    app = create_api(s, build_services(s, redis, publish))
     try:
         async with TestClient(TestServer(app)) as client:
 

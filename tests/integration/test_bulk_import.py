@@ -8,7 +8,7 @@ import io
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from aiokafka import AIOKafkaConsumer
@@ -20,14 +20,14 @@ from notifier.cli import import_subscribers
 from notifier.dev import embedded
 from notifier.errors import ConfigError
 from notifier.settings import Secret, Settings
-from notifier.wiring import build_deps
-from streams.deps import Deps
+from notifier.wiring import build_services
+from streams.deps import Services
 from streams.records import DeliveryBatch
 from subscriptions.areas import load_catalogue
 from subscriptions.matcher import Target
 from subscriptions.store import key, new_id
 from subscriptions.subscription import parse_subscription
-from tests.handler_stage import HandlerStage, Published
+from tests.handler_stage import Published
 
 DATA = Path(__file__).parents[1] / "data" / "bulk_import.csv"
 PARIS = load_catalogue("paris")
@@ -74,21 +74,28 @@ SUMMARY = (
 )
 
 
+class ImportStage(NamedTuple):
+    """What an import uses (the API's services: no channel, no sender), and what it published."""
+
+    deps: Services
+    published: Published
+
+
 @pytest.fixture
-async def import_stage(redis: Redis) -> HandlerStage:
-    """The handlers' dependencies for an import: no channel, email and SMS offered."""
+async def import_stage(redis: Redis) -> ImportStage:
+    """What an import uses: email and SMS offered."""
     published: Published = []
 
     async def publish(topic: str, key: bytes, value: bytes) -> None:
         published.append((topic, key, value))
 
     settings = Settings(secret_key=Secret("k" * 48), public_url="https://alerts.example")
-    d = build_deps(settings, redis, publish, channels={})
+    d = build_services(settings, redis, publish)
     d.enabled = ("email", "sms")
-    return HandlerStage(d, published)
+    return ImportStage(d, published)
 
 
-async def held_before(d: Deps) -> dict[str, str]:
+async def held_before(d: Services) -> dict[str, str]:
     """What the city holds before the import: the citizens of rows 7, 8 and 9."""
     store, ids = d.store, {}
     for name, channel, address, status in (
@@ -110,18 +117,18 @@ async def citizens(redis: Redis) -> set[str]:
     return {k for k in await redis.keys("n:paris:citizen:*") if k.count(":") == 3}
 
 
-async def by_address(d: Deps, channel: str, address: str) -> Any:
+async def by_address(d: Services, channel: str, address: str) -> Any:
     cp = await d.store.contact_by_address("paris", channel, address)
     assert cp is not None, address
     return cp
 
 
-def imported(import_stage: HandlerStage, path: Path = DATA, dry_run: bool = False) -> Any:
+def imported(import_stage: ImportStage, path: Path = DATA, dry_run: bool = False) -> Any:
     return import_csv(import_stage.deps, "paris", path, dry_run, lambda done, total: None)
 
 
 async def test_good_rows_are_imported_and_every_rejected_row_says_why(
-    import_stage: HandlerStage,
+    import_stage: ImportStage,
 ) -> None:
     d, published = import_stage
     before = await held_before(d)
@@ -198,7 +205,7 @@ async def test_good_rows_are_imported_and_every_rejected_row_says_why(
 
 
 async def test_a_dry_run_writes_nothing_and_reports_what_it_would_do(
-    import_stage: HandlerStage,
+    import_stage: ImportStage,
 ) -> None:
     d, published = import_stage
     await held_before(d)
@@ -212,7 +219,7 @@ async def test_a_dry_run_writes_nothing_and_reports_what_it_would_do(
 
 
 async def test_importing_the_same_file_again_duplicates_nothing(
-    import_stage: HandlerStage,
+    import_stage: ImportStage,
 ) -> None:
     d, published = import_stage
     await held_before(d)
@@ -229,7 +236,7 @@ async def test_importing_the_same_file_again_duplicates_nothing(
 
 
 async def test_confirmations_that_could_not_be_sent_are_sent_by_running_it_again(
-    import_stage: HandlerStage,
+    import_stage: ImportStage,
 ) -> None:
     d, published = import_stage
     publish = d.publish
@@ -252,7 +259,7 @@ async def test_confirmations_that_could_not_be_sent_are_sent_by_running_it_again
 
 
 async def test_an_address_registered_during_the_import_keeps_one_citizen(
-    import_stage: HandlerStage, monkeypatch: pytest.MonkeyPatch
+    import_stage: ImportStage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The batch watches its addresses: registered meanwhile, it is read again and found (and,
     pending with an account that has not proved it, left alone: the row is rejected)."""
@@ -281,7 +288,7 @@ async def test_an_address_registered_during_the_import_keeps_one_citizen(
 
 
 async def test_two_addresses_of_one_citizen_with_the_same_subscription_add_it_once(
-    import_stage: HandlerStage, tmp_path: Path
+    import_stage: ImportStage, tmp_path: Path
 ) -> None:
     d, _ = import_stage
     c = await d.store.create_citizen("paris", "en")
@@ -298,7 +305,7 @@ async def test_two_addresses_of_one_citizen_with_the_same_subscription_add_it_on
 
 
 async def test_an_address_half_registered_is_rejected_for_now(
-    import_stage: HandlerStage, tmp_path: Path
+    import_stage: ImportStage, tmp_path: Path
 ) -> None:
     d, _ = import_stage
     await d.store.redis.set(key("paris", "address", "email", "ann@example.org"), "cp_x")
@@ -310,7 +317,7 @@ async def test_an_address_half_registered_is_rejected_for_now(
 
 
 async def test_phone_numbers_are_refused_where_sms_is_not_offered(
-    import_stage: HandlerStage, tmp_path: Path
+    import_stage: ImportStage, tmp_path: Path
 ) -> None:
     d, _ = import_stage
     d.enabled = ("email",)
@@ -340,7 +347,7 @@ async def test_phone_numbers_are_refused_where_sms_is_not_offered(
     ],
 )
 async def test_a_file_without_a_valid_header_is_refused_whole(
-    import_stage: HandlerStage, tmp_path: Path, content: bytes, error: str
+    import_stage: ImportStage, tmp_path: Path, content: bytes, error: str
 ) -> None:
     path = tmp_path / "list.csv"
     path.write_bytes(content)
@@ -361,7 +368,7 @@ def generate(rows: int) -> str:
 
 
 async def test_twenty_thousand_rows_in_batches_with_a_line_every_thousand(
-    import_stage: HandlerStage, tmp_path: Path
+    import_stage: ImportStage, tmp_path: Path
 ) -> None:
     d, published = import_stage
     path = tmp_path / "big.csv"

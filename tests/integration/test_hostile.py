@@ -48,7 +48,7 @@ from notifier.api.auth import create_department_key
 from notifier.api.http import MAX_DOCUMENT
 from notifier.api.openapi import document as openapi
 from notifier.settings import Secret, Settings
-from notifier.wiring import build_deps
+from notifier.wiring import build_services
 from subscriptions import tokens
 from tests.cap_documents import BILLION_LAUGHS, XML, paris_alert
 from tests.hostile_stage import (
@@ -180,7 +180,7 @@ async def app(redis_url: str, redis: Redis) -> AsyncIterator[App]:
     async def publish(topic: str, key: bytes, value: bytes) -> None:
         published.append((topic, key, value))
 
-    async with TestClient(TestServer(create_api(s, build_deps(s, redis, publish, {})))) as c:
+    async with TestClient(TestServer(create_api(s, build_services(s, redis, publish)))) as c:
         yield App(c, published, s)
 
 

@@ -20,7 +20,7 @@ from notifier.api.app import create_api
 from notifier.api.auth import create_department_key
 from notifier.api.openapi import document as openapi
 from notifier.settings import Secret, Settings
-from notifier.wiring import build_deps
+from notifier.wiring import build_services
 from subscriptions import tokens
 from tests.cap_documents import paris_alert
 
@@ -106,7 +106,7 @@ def make_app(settings: Settings, redis: Redis) -> web.Application:
     async def publish(topic: str, key: bytes, value: bytes) -> None:
         return None  # no worker reads them here
 
-    app = create_api(settings, build_deps(settings, redis, publish, {}))
+    app = create_api(settings, build_services(settings, redis, publish))
     if not any(r.canonical == "/v1/openapi.json" for r in app.router.resources()):
         openapi.add_routes(app.router)  # until create_api serves the document itself
     return app

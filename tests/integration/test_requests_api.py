@@ -261,7 +261,7 @@ async def test_a_status_change_the_event_log_cannot_take_is_a_503_to_send_again(
     from aiohttp.test_utils import TestClient, TestServer
 
     from notifier.api.app import create_api
-    from notifier.wiring import build_deps
+    from notifier.wiring import build_services
 
     voirie = await create_department_key(redis, "paris", "voirie")
     await file(client, voirie)
@@ -269,7 +269,7 @@ async def test_a_status_change_the_event_log_cannot_take_is_a_503_to_send_again(
     async def log_away(topic: str, key: bytes, value: bytes) -> None:
         raise ConnectionError("the broker is unreachable")
 
-    app = create_api(settings, build_deps(settings, redis, log_away, {}))
+    app = create_api(settings, build_services(settings, redis, log_away))
     async with TestClient(TestServer(app)) as away:
         change = {"status": "in_progress", "updated_datetime": "2024-11-03T08:00:00+01:00"}
         url = "/v1/cities/paris/requests/14-00684314/status"

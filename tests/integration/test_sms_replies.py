@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from channels.twilio_webhooks import compute_signature
 from notifier.api.app import create_api
 from notifier.settings import Secret, Settings
-from notifier.wiring import build_deps
+from notifier.wiring import build_services
 from subscriptions.errors import InvalidInput
 from subscriptions.sms_replies import NOTHING, Answer, Decision, act_on, decide
 from subscriptions.store import SubscriptionStore
@@ -126,7 +126,7 @@ async def inbound(settings: Settings, redis: Redis) -> AsyncIterator[Inbound]:
     async def publish(topic: str, key: bytes, value: bytes) -> None:
         raise AssertionError("an inbound SMS publishes nothing")
 
-    async with TestClient(TestServer(create_api(s, build_deps(s, redis, publish, {})))) as client:
+    async with TestClient(TestServer(create_api(s, build_services(s, redis, publish)))) as client:
 
         async def post(sid: str, phone: str, body: str) -> str:
             params = {

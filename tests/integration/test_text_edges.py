@@ -17,7 +17,7 @@ from notifier.api.app import create_api
 from notifier.api.auth import create_department_key
 from notifier.bulk_import.rows import parse_row
 from notifier.settings import Secret, Settings
-from notifier.wiring import build_deps
+from notifier.wiring import build_services
 from streams import text
 from streams.request_records import StatusChange
 from subscriptions.areas import load_catalogue
@@ -59,7 +59,7 @@ async def client(redis: Redis) -> AsyncIterator[tuple[TestClient[Any, Any], Publ
 
     s = Settings(secret_key=Secret("k" * 48), public_url="https://alerts.example")
     key = await create_department_key(redis, "paris", "voirie")
-    async with TestClient(TestServer(create_api(s, build_deps(s, redis, publish, {})))) as c:
+    async with TestClient(TestServer(create_api(s, build_services(s, redis, publish)))) as c:
         yield c, published, key
 
 

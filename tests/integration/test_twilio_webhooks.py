@@ -163,7 +163,7 @@ async def test_replying_with_the_code_confirms_the_number(redis: Any, settings: 
 
     from notifier.api.app import create_api
     from notifier.settings import Secret
-    from notifier.wiring import build_deps
+    from notifier.wiring import build_services
     from subscriptions.store import SubscriptionStore
 
     token = "f" * 32
@@ -177,7 +177,7 @@ async def test_replying_with_the_code_confirms_the_number(redis: Any, settings: 
     cp = await store.add_contact("paris", c.id, "sms", "+33612345678", "pending", "import")
     await store.set_code("paris", cp.id, "246810")
     url = f"{s.base_url}/v1/cities/paris/twilio/inbound"
-    async with TestClient(TestServer(create_api(s, build_deps(s, redis, publish, {})))) as client:
+    async with TestClient(TestServer(create_api(s, build_services(s, redis, publish)))) as client:
         for sid, body, status in (("a", "111111", "pending"), ("b", " 246810 ", "confirmed")):
             params = {
                 "MessageSid": "SM" + sid * 32,  # each message its own (a replay is ignored)

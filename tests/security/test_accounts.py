@@ -25,7 +25,7 @@ from notifier.api.app import create_api
 from notifier.api.auth import create_department_key
 from notifier.bulk_import.importer import import_csv
 from notifier.settings import Secret, Settings
-from notifier.wiring import build_deps
+from notifier.wiring import build_services
 from streams.records import DeliveryBatch
 from subscriptions import tokens
 from tests.paris_centre import make_centre
@@ -71,7 +71,7 @@ async def app(redis_url: str, redis: Redis) -> AsyncIterator[App]:
     async def publish(topic: str, key: bytes, value: bytes) -> None:
         published.append(value)
 
-    async with TestClient(TestServer(create_api(s, build_deps(s, redis, publish, {})))) as c:
+    async with TestClient(TestServer(create_api(s, build_services(s, redis, publish)))) as c:
         yield App(c, published)
 
 
@@ -395,7 +395,7 @@ async def test_a_bulk_import_does_not_confirm_a_squatted_address_or_show_its_sub
     async def publish(topic: str, key: bytes, value: bytes) -> None:
         app.published.append(value)
 
-    deps = build_deps(s, redis, publish, {})
+    deps = build_services(s, redis, publish)
     report = await import_csv(deps, "paris", tmp_path / "list.csv", False, lambda a, b: None)
     assert [r.field for r in report.rejections] == ["contact"]
     seen = await view(app, squatter)

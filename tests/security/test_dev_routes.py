@@ -16,7 +16,7 @@ from notifier.api.keys import DevServices
 from notifier.dev.twilio_fake import TwilioFake
 from notifier.settings import Settings
 from notifier.up import DEV_SMS_FROM, ready_lines
-from notifier.wiring import build_deps
+from notifier.wiring import build_services
 
 DEV_PATHS = ("/dev/", "/dev/outbox", "/dev/sms")
 
@@ -32,7 +32,7 @@ async def statuses(settings: Settings, redis: Redis, dev: DevServices) -> list[i
     async def nothing(*args: Any) -> None:
         return None
 
-    deps = build_deps(settings, redis, nothing, channels={})  # type: ignore[arg-type]
+    deps = build_services(settings, redis, nothing)  # type: ignore[arg-type]
     async with TestClient(TestServer(create_api(settings, deps, dev), host="127.0.0.1")) as c:
         return [(await c.get(path)).status for path in DEV_PATHS]
 

@@ -25,7 +25,7 @@ from notifier.dev.push_service_fake import PushServiceFake
 from notifier.dev.push_service_fake import create_app as push_app
 from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Secret, Settings
-from notifier.wiring import build_deps
+from notifier.wiring import build_services
 from tests.stage import SmtpSink
 from tests.web.site import (
     CHROMIUM,
@@ -85,7 +85,7 @@ async def site(
     await web.TCPSite(push_runner, "127.0.0.1", push_port).start()
     publisher = KafkaPublisher(settings.kafka_bootstrap)
     await publisher.start()
-    app = create_api(settings, build_deps(settings, redis, publisher.publish, {}))
+    app = create_api(settings, build_services(settings, redis, publisher.publish))
     client = TestClient(TestServer(app, host="127.0.0.1", port=web_port))
     await client.start_server()
     try:

@@ -19,7 +19,7 @@ from notifier.api.app import create_api
 from notifier.api.keys import DevServices
 from notifier.dev import embedded
 from notifier.dev.outbox import OutboxHandler
-from notifier.wiring import build_deps
+from notifier.wiring import build_services
 from tests.web.site import (
     SMS_FROM,
     TWILIO_SID,
@@ -143,7 +143,7 @@ async def test_the_dev_outbox_shows_the_emails_and_text_messages(
     folder, smtp_port = outbox
     dev = DevServices(outbox_dir=folder, twilio=site.twilio)
     s = site.settings
-    app = create_api(s, build_deps(s, site.redis, _nowhere, {}), dev)
+    app = create_api(s, build_services(s, site.redis, _nowhere), dev)
     server = TestServer(app, host="127.0.0.1", port=embedded.free_port())
     await server.start_server()
     try:
