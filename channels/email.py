@@ -27,9 +27,10 @@ from channels.base import (
     Sent,
     TransientChannelError,
 )
+from templates import MESSAGE_KINDS
 
 # the kinds of message that are list mail: they carry a one-click List-Unsubscribe (RFC 8058)
-LISTED = ("announcement", "cancellation", "request_status", "digest")
+LISTED = frozenset(kind for kind, m in MESSAGE_KINDS.items() if m.listed)
 
 
 class RecipientRefusedError(PermanentChannelError):

@@ -16,53 +16,31 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
 from typing import Any
 
 from streams import text
-from streams.records import LANGUAGES, MAX_BODY, MAX_TITLE, dumps, iso, loads_any, parse_time
+from streams.records import MAX_BODY, MAX_TITLE, dumps, iso, loads_any, parse_time
 from subscriptions.areas import AreaCatalogue
 from subscriptions.categories import check_category, check_severity
 from subscriptions.errors import InvalidInput
+from subscriptions.rules import Field, Schema, body_schema, nullable, ref
 from subscriptions.targets import EventTarget, parse_target
+from templates import LANGUAGES
 
 PUBLISHED = "AnnouncementPublished/1"
 UPDATED = "AnnouncementUpdated/1"
 CANCELLED = "AnnouncementCancelled/1"
 MAX_REASON = 500
+MAX_LINK = 2000
 
-
-def _text(
-    d: dict[str, Any],
-    name: str,
-    field: str,
-    limit: int,
-    required: bool = True,
-    normalise: Callable[[str], str] = text.paragraphs,
-) -> str:
-    """A department's text, normalised (``streams.text``); a control character that is not
-    whitespace is refused, naming the field."""
-    v = d.get(name)
-    if not required and (v is None or v == ""):
-        return ""
-    if not isinstance(v, str):
-        raise InvalidInput(field, "required, a non-empty string")
-    found = text.control(v)
-    if found is not None:
-        raise InvalidInput(field, f"holds a control character ({found}); remove it")
-    if len(v) > limit:  # as given, as the API's schema says (maxLength)
-        raise InvalidInput(field, f"longer than {limit} characters")
-    v = normalise(v)
-    if required and not v:
-        raise InvalidInput(field, "required, a non-empty string")
-    return v
-
-
-def _link(d: dict[str, Any], field: str) -> str:
-    link = _text(d, "link", field, 2000, required=False, normalise=text.line)
-    if link and not link.startswith(("https://", "http://")):
-        raise InvalidInput(field, "must be an http(s) URL")
-    return link
+# a department's body, each field's rule declared once (``subscriptions.rules``): the checks of
+# ``from_input`` and the OpenAPI document's schemas are made from these tables
+CONTENT: dict[str, Field] = {  # in one language
+    "title": text.field(MAX_TITLE, one_line=True),
+    "body": text.field(MAX_BODY),
+    "link": text.field(MAX_LINK, one_line=True, required=False, url=True),
+    "instructions": text.field(MAX_BODY, required=False, what="what to do"),
+}
 
 
 def _wire_content(content: object) -> dict[str, Content]:
@@ -105,23 +83,64 @@ def _wire_target(value: object) -> EventTarget:
     return EventTarget(tuple(areas), tuple(polygons), discs)
 
 
-def _input_content(content: object) -> dict[str, Content]:
+def _input_content(content: object, where: str) -> dict[str, Content]:
     """A department's content, by language: its text normalised, a control character refused."""
     if not isinstance(content, dict) or not content:
-        raise InvalidInput("content", 'required, an object keyed by language, e.g. {"fr": {…}}')
+        raise InvalidInput(where, 'required, an object keyed by language, e.g. {"fr": {…}}')
     parsed: dict[str, Content] = {}
     for lang, c in content.items():
         if lang not in LANGUAGES:
-            raise InvalidInput(f"content.{lang}", f"language must be one of {', '.join(LANGUAGES)}")
+            raise InvalidInput(f"{where}.{lang}", f"language must be one of {', '.join(LANGUAGES)}")
         if not isinstance(c, dict):
-            raise InvalidInput(f"content.{lang}", "must be an object with title and body")
+            raise InvalidInput(f"{where}.{lang}", "must be an object with title and body")
         parsed[lang] = Content(
-            _text(c, "title", f"content.{lang}.title", MAX_TITLE, normalise=text.line),
-            _text(c, "body", f"content.{lang}.body", MAX_BODY),
-            _link(c, f"content.{lang}.link"),
-            _text(c, "instructions", f"content.{lang}.instructions", MAX_BODY, required=False),
+            **{name: f.read(c, name, f"{where}.{lang}.{name}") for name, f in CONTENT.items()}
         )
     return parsed
+
+
+def _notify(value: object, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInput(where, "must be true or false")
+    return value
+
+
+def _reason(value: object, where: str) -> str:
+    """Why a department cancels: one line, a control character other than whitespace refused."""
+    if isinstance(value, str) and (found := text.control(value)) is not None:
+        raise InvalidInput(where, f"holds a control character ({found}); remove it")
+    if not isinstance(value, str) or len(value := text.line(value)) > MAX_REASON:
+        raise InvalidInput(where, f"a string of at most {MAX_REASON} characters")
+    return value
+
+
+ANNOUNCEMENT: dict[str, Field] = {  # target and expires_at: checked with the city and the time
+    "category": Field(ref("Category"), check_category, required=True),
+    "severity": Field(ref("SeverityInput"), check_severity, default="minor"),
+    "target": Field(ref("Target"), required=True),
+    "content": Field(
+        {
+            "type": "object",
+            "properties": {},
+            "minProperties": 1,
+            "propertyNames": {"enum": list(LANGUAGES)},
+            "additionalProperties": ref("Content"),
+            "description": "the message per language",
+        },
+        _input_content,
+        required=True,
+    ),
+    "expires_at": Field(nullable({**ref("DateTime"), "description": "in the future"})),
+}
+CANCEL: dict[str, Field] = {
+    "notify": Field({"type": "boolean"}, _notify, default=True),
+    "reason": Field({"type": "string", "maxLength": MAX_REASON}, _reason, default=""),
+}
+SCHEMAS: dict[str, Schema] = {
+    "Content": body_schema(CONTENT),
+    "AnnouncementInput": body_schema(ANNOUNCEMENT),
+    "CancelInput": body_schema(CANCEL),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,7 +184,7 @@ class Announcement:
             raise InvalidInput("body", "must be a JSON object")
         now = time.time() if now is None else now
         target = parse_target(body.get("target"), catalogue)
-        parsed = _input_content(body.get("content"))
+        parsed = ANNOUNCEMENT["content"].read(body, "content")
         expires_at = None
         if body.get("expires_at") is not None:
             expires_at = parse_time(body["expires_at"], "expires_at")
@@ -175,8 +194,8 @@ class Announcement:
             id=id,
             city=city,
             department=department,
-            category=check_category(body.get("category")),
-            severity=check_severity(body.get("severity", "minor")),
+            category=ANNOUNCEMENT["category"].read(body, "category"),
+            severity=ANNOUNCEMENT["severity"].read(body, "severity"),
             target=target,
             content=parsed,
             published_at=now,

@@ -17,9 +17,9 @@ from typing import Any
 
 from channels import KINDS
 from subscriptions.errors import InvalidInput
+from templates import BATCH_KINDS
 
 DELIVERY_BATCH = "DeliveryBatchQueued/1"
-LANGUAGES = ("fr", "en")  # of department content
 MAX_TITLE, MAX_BODY = 200, 5000
 DEAD_LETTER = "DeadLettered/1"
 RECEIPT = "ProviderReceiptReceived/1"
@@ -112,18 +112,6 @@ def settle_mark(variants: Variants, mark: str) -> tuple[Variants, str]:
     return usual, UNSUBSCRIBE_PLACEHOLDER
 
 
-# who may receive each kind: announcements and cancellations need a confirmed contact point,
-# a confirmation request goes to a pending one
-BATCH_KINDS = (
-    "announcement",
-    "cancellation",
-    "confirmation",
-    "digest",
-    "magic_link",
-    "request_status",
-)
-
-
 @dataclasses.dataclass(frozen=True)
 class Recipient:
     id: str  # the notification id
@@ -142,7 +130,7 @@ class DeliveryBatch:
 
     city: str
     event: str
-    kind: str  # one of BATCH_KINDS
+    kind: str  # one of templates.BATCH_KINDS
     variants: dict[str, dict[str, str]]  # language -> KINDS[channel].parts -> text
     recipients: tuple[Recipient, ...]
     expires_at: float | None = None

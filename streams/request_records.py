@@ -20,6 +20,7 @@ from typing import Any
 from streams import text
 from streams.records import dumps, loads, parse_time
 from subscriptions.errors import InvalidInput
+from subscriptions.rules import Field, Schema, nullable, ref
 from subscriptions.subscription import DEPARTMENT, check_request_id
 
 STATUS_CHANGED = "RequestStatusChanged/1"
@@ -37,6 +38,7 @@ STATUSES = (
     "declined",  # closed: nothing will be done (not the city's, not found…)
 )
 CLOSED = ("closed", "duplicate", "declined")
+FILED = "open"  # the status of a request filed without one
 OPEN311 = {s: "closed" if s in CLOSED else "open" for s in STATUSES}
 MAX_NOTES = 1000
 FUTURE_SLACK = 24 * 3600.0  # an update dated later than this would freeze the request
@@ -148,13 +150,8 @@ class StatusChange:
         fields are one line)."""
         now = time.time() if now is None else now
         rid = request_id or check_request_id(body.get("service_request_id"), "service_request_id")
-        status = body.get("status")
-        if status not in STATUSES:
-            raise InvalidInput("status", f"must be one of {', '.join(STATUSES)}")
-        notes = body.get("status_notes") or ""
-        if not isinstance(notes, str) or len(notes) > MAX_NOTES:  # as given (the schema's)
-            raise InvalidInput("status_notes", f"a string of at most {MAX_NOTES} characters")
-        notes = text.paragraphs(notes)
+        status = STATUS["status"].read(body, "status")
+        notes = STATUS["status_notes"].read(body, "status_notes")
         updated = body.get("updated_datetime")
         if updated is None:
             updated = datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds")
@@ -169,34 +166,87 @@ def change_event(request_id: str, updated_ms: int) -> str:
 
 
 def _info(body: dict[str, Any]) -> RequestInfo:
-    texts: dict[str, str] = {}
-    for name, limit in TEXT_FIELDS.items():
-        v = body.get(name)
-        if v is None or v == "":
-            continue
-        if not isinstance(v, str) or len(v) > limit:
-            raise InvalidInput(name, f"a string of at most {limit} characters")
-        v = text.paragraphs(v) if name in MULTI_LINE else text.line(v)
-        if v:
-            texts[name] = v
-    requested = body.get("requested_datetime")
-    if requested is not None:
-        parse_time(requested, "requested_datetime")
-    lat, long = _coordinate(body, "lat", 90), _coordinate(body, "long", 180)
+    values = {name: f.read(body, name) for name, f in INFO.items()}
+    lat, long = values.pop("lat"), values.pop("long")
     if (lat is None) != (long is None):
         raise InvalidInput("lat" if lat is None else "long", "give both lat and long, or neither")
-    return RequestInfo(**texts, requested_datetime=requested or "", lat=lat, long=long)
+    return RequestInfo(**values, lat=lat, long=long)
 
 
-def _coordinate(body: dict[str, Any], name: str, limit: float) -> float | None:
-    v = body.get(name)
-    if v is None or v == "":
-        return None
-    if isinstance(v, str):  # some Open311 servers send numbers as text
-        try:
-            v = float(v)
-        except ValueError:
-            raise InvalidInput(name, "must be a number (WGS84 degrees)") from None
-    if isinstance(v, bool) or not isinstance(v, int | float) or not -limit <= v <= limit:
-        raise InvalidInput(name, f"must be a number from -{limit} to {limit} (WGS84 degrees)")
-    return float(v)
+def _status(value: object, where: str) -> str:
+    if value not in STATUSES:
+        raise InvalidInput(where, f"must be one of {', '.join(STATUSES)}")
+    return str(value)
+
+
+def _notes(value: object, where: str) -> str:
+    value = value or ""  # as before the table: any false value is no notes
+    if not isinstance(value, str) or len(value) > MAX_NOTES:  # as given (the schema's)
+        raise InvalidInput(where, f"a string of at most {MAX_NOTES} characters")
+    return text.paragraphs(value)
+
+
+def _feed_text(limit: int, one_line: bool) -> Field:
+    """An Open311 text field: absent, null or "" is unknown; normalised, never refused for its
+    characters (``streams.text``)."""
+
+    def check(value: object, where: str) -> str:
+        if value is None or value == "":
+            return ""
+        if not isinstance(value, str) or len(value) > limit:
+            raise InvalidInput(where, f"a string of at most {limit} characters")
+        return text.line(value) if one_line else text.paragraphs(value)
+
+    return Field(nullable({"type": "string", "maxLength": limit}), check)
+
+
+def _time(value: object, where: str) -> str:
+    """A date-time as given (ISO 8601 with its offset), or "" when absent."""
+    if value is None:
+        return ""
+    parse_time(value, where)
+    return str(value)
+
+
+def _coordinate(limit: int, what: str) -> Field:
+    """Open311's ``lat`` or ``long``: a number, or a number as text (some servers send text)."""
+
+    def check(v: object, where: str) -> float | None:
+        if v is None or v == "":
+            return None
+        if isinstance(v, str):
+            try:
+                v = float(v)
+            except ValueError:
+                raise InvalidInput(where, "must be a number (WGS84 degrees)") from None
+        if isinstance(v, bool) or not isinstance(v, int | float) or not -limit <= v <= limit:
+            raise InvalidInput(where, f"must be a number from -{limit} to {limit} (WGS84 degrees)")
+        return float(v)
+
+    schema: Schema = {
+        "description": f"WGS 84 {what}, -{limit} to {limit}, as a number or as text (some Open311 "
+        "servers send text); give both lat and long, or neither",
+        "anyOf": [
+            {"type": "number", "minimum": -limit, "maximum": limit},
+            {"type": "string", "pattern": r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$|^$"},
+            {"type": "null"},
+        ],
+    }
+    return Field(schema, check)
+
+
+# the rules of a body's fields (``subscriptions.rules``), checked in this order; the OpenAPI
+# document's RequestInput and StatusChangeInput are made of them
+INFO: dict[str, Field] = {  # the request's Open311 fields
+    **{name: _feed_text(limit, name not in MULTI_LINE) for name, limit in TEXT_FIELDS.items()},
+    "requested_datetime": Field(nullable(ref("DateTime")), _time),
+    "lat": _coordinate(90, "latitude"),
+    "long": _coordinate(180, "longitude"),
+}
+STATUS: dict[str, Field] = {  # updated_datetime: checked with the time (``from_open311``)
+    "status": Field(ref("RequestStatus"), _status),
+    "status_notes": Field(nullable({"type": "string", "maxLength": MAX_NOTES}), _notes),
+    "updated_datetime": Field(
+        nullable({**ref("DateTime"), "description": "default: now; at most a day in the future"})
+    ),
+}

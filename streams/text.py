@@ -21,6 +21,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from subscriptions.errors import InvalidInput
+from subscriptions.rules import Field, Schema, nullable
+
 _LINE_BREAKS = re.compile(r"\r\n|[\r\x85\u2028\u2029]")
 
 
@@ -55,3 +58,50 @@ def control(text: str) -> str | None:
         if _dropped(c):
             return f"U+{ord(c):04X}"
     return None
+
+
+# what the OpenAPI document says of a text the JSON API takes
+ONE_LINE = (
+    "one line: line breaks, tabs and runs of spaces become one space; a control character "
+    "other than whitespace (NUL, ESC…) is refused"
+)
+LINES_KEPT = "line breaks and tabs kept; a control character other than whitespace is refused"
+NOT_BLANK = r"\S"
+
+
+def field(
+    limit: int, *, one_line: bool = False, required: bool = True, url: bool = False, what: str = ""
+) -> Field:
+    """A text a department writes, as the JSON API takes it: at most ``limit`` characters as
+    given, a control character other than whitespace refused (naming the field), normalised
+    (``line`` or ``paragraphs``); required: not blank once normalised; optional: absent, null
+    or "" give ""; ``url``: an http(s) URL."""
+    normalise = line if one_line else paragraphs
+
+    def check(value: object, where: str) -> str:
+        if not required and (value is None or value == ""):
+            return ""
+        if not isinstance(value, str):
+            raise InvalidInput(where, "required, a non-empty string")
+        found = control(value)
+        if found is not None:
+            raise InvalidInput(where, f"holds a control character ({found}); remove it")
+        if len(value) > limit:  # as given, as the schema says (maxLength)
+            raise InvalidInput(where, f"longer than {limit} characters")
+        value = normalise(value)
+        if required and not value:
+            raise InvalidInput(where, "required, a non-empty string")
+        if url and value and not value.startswith(("https://", "http://")):
+            raise InvalidInput(where, "must be an http(s) URL")
+        return value
+
+    schema: Schema = {"type": "string", "maxLength": limit}
+    if url:
+        schema.update(description="an http(s) URL", pattern=r"^(\s*https?://|$)")
+    else:
+        schema["description"] = what or (ONE_LINE if one_line else LINES_KEPT)
+    if required:
+        schema.update(minLength=1, pattern=NOT_BLANK)
+    elif not url:
+        schema["pattern"] = r"\S|^$"
+    return Field(schema if required else nullable(schema), check, required)

@@ -11,8 +11,11 @@ from zoneinfo import ZoneInfo
 
 from subscriptions.errors import InvalidInput
 from subscriptions.preferences import HHMM
+from subscriptions.rules import Schema
 
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+PERIODS = ("immediate", "daily", "weekly")
+AT, DAY = "18:00", "monday"  # a digest's local time and weekday when none is given
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,15 +55,15 @@ def parse_cadence(value: object) -> Cadence:
     ``{"period": "weekly", "day": "monday", "at": "08:00"}``."""
     if value is None or value == "immediate":
         return Cadence()
-    if not isinstance(value, dict) or value.get("period") not in ("immediate", "daily", "weekly"):
+    if not isinstance(value, dict) or value.get("period") not in PERIODS:
         raise InvalidInput("cadence", 'immediate, or {"period": "daily"|"weekly", "at": "HH:MM"}')
     if value["period"] == "immediate":
         return Cadence()
-    at = value.get("at", "18:00")
+    at = value.get("at", AT)
     m = HHMM.fullmatch(at) if isinstance(at, str) else None
     if m is None:
         raise InvalidInput("cadence.at", "a local time HH:MM, e.g. 18:00")
-    day = value.get("day", "monday")
+    day = value.get("day", DAY)
     if value["period"] == "weekly" and day not in DAYS:
         raise InvalidInput("cadence.day", f"one of {', '.join(DAYS)}")
     return Cadence(value["period"], time(int(m.group(1)), int(m.group(2))), day)
@@ -68,3 +71,28 @@ def parse_cadence(value: object) -> Cadence:
 
 def cadence_from_json(raw: str) -> Cadence:
     return parse_cadence(json.loads(raw)) if raw else Cadence()
+
+
+# what ``parse_cadence`` takes
+SCHEMAS: dict[str, Schema] = {
+    "Cadence": {
+        "description": "When news goes out: at once, or in a digest at a local time.",
+        "anyOf": [
+            {"const": PERIODS[0]},
+            {
+                "type": "object",
+                "properties": {"period": {"const": PERIODS[0]}},
+                "required": ["period"],
+            },
+            {
+                "type": "object",
+                "properties": {
+                    "period": {"enum": list(PERIODS[1:])},
+                    "at": {"type": "string", "pattern": HHMM.pattern, "default": AT},
+                    "day": {"enum": list(DAYS), "default": DAY},
+                },
+                "required": ["period"],
+            },
+        ],
+    }
+}

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 from subscriptions.errors import InvalidInput
+from subscriptions.rules import Schema
 
 # The city's category list (per city once cities carry their own).
 CATEGORIES = (
@@ -36,3 +39,21 @@ def check_severity(value: object, field: str = "severity") -> str:
     if isinstance(value, str) and value.lower() in SEVERITIES:
         return value.lower()
     raise InvalidInput(field, f"must be one of {', '.join(SEVERITIES)}")
+
+
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in word)
+
+
+# what ``check_category`` and ``check_severity`` take (a severity in any case), and a severity
+# as the API answers it
+SCHEMAS: dict[str, Schema] = {
+    "Category": {"enum": list(CATEGORIES)},
+    "Severity": {"enum": list(SEVERITIES), "description": "CAP 1.2 severity, lowest first"},
+    "SeverityInput": {
+        "type": "string",
+        "pattern": "^(" + "|".join(_any_case(s) for s in SEVERITIES) + ")$",
+        "description": f"one of {', '.join(SEVERITIES)} (CAP 1.2), in any case",
+        "examples": list(SEVERITIES),
+    },
+}

@@ -36,9 +36,9 @@ from subscriptions.categories import CATEGORIES
 from subscriptions.errors import InvalidInput
 from subscriptions.geometry import Projection
 from subscriptions.subscription import DEPARTMENT
+from templates import LANGUAGES
 
 CITY_ID = re.compile(r"[a-z][a-z0-9_]{1,39}")
-LANGUAGES = ("fr", "en")  # the languages the templates are written in
 LIMITED = NAMES  # the channels a city may limit (rates, monthly quotas)
 REGISTRY = "n:cities"
 E164 = re.compile(r"\+[1-9]\d{6,14}")

@@ -11,6 +11,7 @@ import phonenumbers
 
 from channels import NAMES
 from subscriptions.errors import InvalidInput
+from subscriptions.rules import Schema
 
 CHANNELS = NAMES  # a contact point's kind is the channel that reaches it
 FALLBACK_CHANNELS = ("sms", "email")  # where an undelivered web push may go instead
@@ -19,6 +20,9 @@ FALLBACK_CHANNELS = ("sms", "email")  # where an undelivered web push may go ins
 # gone: the push service said the subscription no longer exists (404/410); suspended: its
 # endpoint kept failing while its provider worked, or the outbound guard refuses it
 STATUSES = ("pending", "confirmed", "unsubscribed", "opted_out", "bounced", "gone", "suspended")
+MAX_EMAIL, MAX_PHONE, MAX_ENDPOINT = 254, 32, 2000  # characters, as given
+NOT_IN_EMAIL = '<>,;"\\'  # nor whitespace, nor a character that does not print
+PUSH_KEYS = {"p256dh": 65, "auth": 16}  # bytes each of a PushSubscription's keys decodes to
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,8 +76,8 @@ def normalise_email(value: object) -> str:
         not at
         or not local
         or "." not in domain
-        or len(addr) > 254
-        or any(c.isspace() or not c.isprintable() or c in '<>,;"\\' for c in addr)
+        or len(addr) > MAX_EMAIL
+        or any(c.isspace() or not c.isprintable() or c in NOT_IN_EMAIL for c in addr)
     ):
         raise InvalidInput("email", "not an email address")
     return f"{local}@{domain.lower()}"
@@ -86,7 +90,7 @@ def normalise_phone(
     of ``region``). ``allowed``: the countries (ISO 3166 alpha-2) whose numbers may be texted
     (a city's ``sms.countries``); a number of another is refused, naming ``phone`` (SMS pumping
     rents premium numbers abroad)."""
-    if not isinstance(value, str) or len(value) > 32:
+    if not isinstance(value, str) or len(value) > MAX_PHONE:
         raise InvalidInput("phone", "must be a phone number as text")
     try:
         number = phonenumbers.parse(value, region)
@@ -129,7 +133,7 @@ def parse_push_subscription(
     if not isinstance(value, dict):
         raise InvalidInput("push", "must be a PushSubscription object {endpoint, keys}")
     endpoint = value.get("endpoint")
-    if not isinstance(endpoint, str) or len(endpoint) > 2000 or not endpoint.isprintable():
+    if not isinstance(endpoint, str) or len(endpoint) > MAX_ENDPOINT or not endpoint.isprintable():
         raise InvalidInput("push.endpoint", "must be the push service's https URL")
     why = refusal(endpoint)
     if why is not None:
@@ -137,6 +141,52 @@ def parse_push_subscription(
     keys = value.get("keys")
     if not isinstance(keys, dict):
         raise InvalidInput("push.keys", "must hold p256dh and auth")
-    p256dh = _b64url(keys.get("p256dh"), "push.keys.p256dh", 65)
-    auth = _b64url(keys.get("auth"), "push.keys.auth", 16)
+    p256dh, auth = (_b64url(keys.get(n), f"push.keys.{n}", size) for n, size in PUSH_KEYS.items())
     return endpoint, p256dh, auth
+
+
+def _b64url_pattern(size: int) -> str:
+    """The base64url text of ``size`` bytes, its padding optional (as ``_b64url`` reads it)."""
+    chars, pad = -(-size * 4 // 3), -size % 3
+    return f"^[A-Za-z0-9_-]{{{chars}}}" + ("=?" if pad == 1 else "(==)?" if pad else "") + "$"
+
+
+_NOT_IN_EMAIL = NOT_IN_EMAIL.replace("\\", "\\\\")  # in a regular expression's class
+# what ``normalise_email``, ``normalise_phone`` and ``parse_push_subscription`` take, as far as a
+# schema can say it (a valid mobile number, an allowed push service: in the descriptions)
+SCHEMAS: dict[str, Schema] = {
+    "Email": {
+        "type": "string",
+        "maxLength": MAX_EMAIL,
+        "pattern": rf"^\s*[^\s{_NOT_IN_EMAIL}]+@[^\s{_NOT_IN_EMAIL}@]*\.",
+        "description": "an email address",
+    },
+    "Phone": {
+        "type": "string",
+        "maxLength": MAX_PHONE,
+        "description": "a mobile number, French (06 12 34 56 78) or E.164 (+33612345678)",
+    },
+    "PushSubscription": {
+        "type": "object",
+        "properties": {
+            "endpoint": {
+                "type": "string",
+                "maxLength": MAX_ENDPOINT,
+                "pattern": r"^https://",
+                "description": "At a push service the deployment accepts (NOTIFIER_PUSH_SERVICES: "
+                "FCM, Mozilla, Apple, Windows by default); a loopback http:// one only where "
+                "NOTIFIER_PUSH_LOOPBACK is on (local tests).",
+            },
+            "keys": {
+                "type": "object",
+                "properties": {
+                    name: {"type": "string", "pattern": _b64url_pattern(size)}
+                    for name, size in PUSH_KEYS.items()
+                },
+                "required": list(PUSH_KEYS),
+            },
+        },
+        "required": ["endpoint", "keys"],
+        "description": "A browser's PushSubscription.toJSON() (keys in base64url).",
+    },
+}

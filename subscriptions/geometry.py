@@ -17,10 +17,12 @@ from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
 from subscriptions.errors import InvalidInput
+from subscriptions.rules import Schema, ref
 
 MIN_RADIUS_M, MAX_RADIUS_M = 50, 5000
 MAX_POLYGON_KM2 = 50.0
 MAX_POLYGON_VERTICES = 500
+LON, LAT = (-180, 180), (-90, 90)  # WGS 84, degrees
 
 
 class Projection:
@@ -51,8 +53,8 @@ def parse_lonlat(value: object, field: str) -> tuple[float, float]:
     if not isinstance(value, dict):
         raise InvalidInput(field, 'must be an object {"lon": ..., "lat": ...}')
     return (
-        _number(value.get("lon"), f"{field}.lon", -180, 180),
-        _number(value.get("lat"), f"{field}.lat", -90, 90),
+        _number(value.get("lon"), f"{field}.lon", *LON),
+        _number(value.get("lat"), f"{field}.lat", *LAT),
     )
 
 
@@ -92,8 +94,8 @@ def parse_polygon(
         for j, pos in enumerate(ring):
             if not (isinstance(pos, list) and len(pos) == 2):
                 raise InvalidInput(f"{where}[{j}]", "a position is [longitude, latitude]")
-            _number(pos[0], f"{where}[{j}][0]", -180, 180)
-            _number(pos[1], f"{where}[{j}][1]", -90, 90)
+            _number(pos[0], f"{where}[{j}][0]", *LON)
+            _number(pos[1], f"{where}[{j}][1]", *LAT)
         if ring[0] != ring[-1]:
             raise InvalidInput(where, "the ring is not closed (first and last positions differ)")
     lonlat = shape(value)
@@ -105,3 +107,37 @@ def parse_polygon(
     if metric.area == 0:
         raise InvalidInput(field, "has no area")
     return value, metric
+
+
+def number(low: float, high: float, **more: Any) -> Schema:
+    return {"type": "number", "minimum": low, "maximum": high, **more}
+
+
+def polygon_schema(max_vertices: int, max_km2: float, who: str) -> Schema:
+    """What ``parse_polygon`` takes, as far as a schema can say it."""
+    ring = {"type": "array", "items": ref("Position"), "minItems": 4, "maxItems": max_vertices}
+    return {
+        "type": "object",
+        "properties": {
+            "type": {"const": "Polygon"},
+            "coordinates": {"type": "array", "items": ring, "minItems": 1},
+        },
+        "required": ["type", "coordinates"],
+        "description": f"A GeoJSON Polygon drawn by {who} (WGS 84 longitude, latitude): closed "
+        f"rings (first position = last), not self-intersecting, of at most {max_km2:g} km², "
+        "reaching the city.",
+    }
+
+
+LONLAT = {"lon": number(*LON), "lat": number(*LAT)}  # the properties of ``parse_lonlat``'s object
+SCHEMAS: dict[str, Schema] = {
+    "LonLat": {"type": "object", "properties": LONLAT, "required": ["lon", "lat"]},
+    "Position": {
+        "type": "array",
+        "prefixItems": [number(*LON), number(*LAT)],
+        "minItems": 2,
+        "maxItems": 2,
+        "description": "[longitude, latitude]",
+    },
+    "SubscriptionPolygon": polygon_schema(MAX_POLYGON_VERTICES, MAX_POLYGON_KM2, "a citizen"),
+}

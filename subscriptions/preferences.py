@@ -13,9 +13,12 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from channels import KINDS
+from subscriptions.contacts import FALLBACK_CHANNELS
 from subscriptions.errors import InvalidInput
+from subscriptions.rules import Field, Schema, nullable, ref
 
 HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+QUIET = ("start", "end")  # the local times of quiet hours
 PASS_THROUGH = ("severe", "extreme")  # alerts that reach people even in their quiet hours
 # the interruptive channels (``channels.Kind.interrupts``): email does not wake anyone up
 DEFERRED_CHANNELS = tuple(name for name, kind in KINDS.items() if kind.interrupts)
@@ -53,7 +56,7 @@ def parse_quiet_hours(value: object) -> QuietHours | None:
     if not isinstance(value, dict):
         raise InvalidInput("quiet_hours", 'an object {"start": "22:00", "end": "07:00"} or null')
     parsed = []
-    for name in ("start", "end"):
+    for name in QUIET:
         v = value.get(name)
         m = HHMM.fullmatch(v) if isinstance(v, str) else None
         if m is None:
@@ -72,3 +75,31 @@ def parse_timezone(value: object) -> str:
     except ZoneInfoNotFoundError:
         raise InvalidInput("timezone", "an IANA timezone such as Europe/Paris") from None
     return value
+
+
+# what ``parse_quiet_hours`` takes (start and end differ: said in the description)
+SCHEMAS: dict[str, Schema] = {
+    "QuietHours": {
+        "type": "object",
+        "properties": {name: {"type": "string", "pattern": HHMM.pattern} for name in QUIET},
+        "required": list(QUIET),
+        "description": "A local time window (start and end differ), across midnight or not.",
+    }
+}
+
+FALLBACK: Schema = {
+    "type": "array",
+    "items": {"type": "string", "enum": list(FALLBACK_CHANNELS)},
+    "uniqueItems": True,
+    "description": "Where an alert goes, in this order, when its web push is not delivered "
+    "(the subscription was removed, or the push service kept refusing it). Empty: nowhere.",
+}
+# what a citizen may change of their preferences, nothing else (checked by the API's handler
+# and ``SubscriptionStore.set_preferences``)
+PREFERENCES: dict[str, Field] = {
+    "language": Field(ref("Language")),
+    "timezone": Field({"type": "string", "description": "an IANA timezone, e.g. Europe/Paris"}),
+    "quiet_hours": Field(nullable(ref("QuietHours"))),
+    "default_channels": Field({"type": "array", "items": ref("Channel"), "minItems": 1}),
+    "fallback": Field(FALLBACK),
+}

@@ -42,8 +42,8 @@ from subscriptions.errors import InvalidInput, NotFound
 from subscriptions.preferences import QuietHours, parse_quiet_hours
 from subscriptions.subscription import Subscription
 from subscriptions.tokens import PURPOSES
+from templates import LANGUAGES
 
-LANGUAGES = ("fr", "en")
 # a pending contact point not confirmed within this (its confirmation link's life) ends, and its
 # address may be registered by anyone (``subscriptions.contact_life``)
 PENDING_SECONDS = PURPOSES["confirm"]

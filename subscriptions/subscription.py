@@ -23,9 +23,20 @@ from subscriptions.cadence import Cadence, cadence_from_json, parse_cadence
 from subscriptions.categories import check_category, check_severity
 from subscriptions.contacts import CHANNELS
 from subscriptions.errors import InvalidInput
-from subscriptions.geometry import circle, parse_lonlat, parse_polygon, parse_radius
+from subscriptions.geometry import (
+    MAX_RADIUS_M,
+    MIN_RADIUS_M,
+    circle,
+    number,
+    parse_lonlat,
+    parse_polygon,
+    parse_radius,
+)
+from subscriptions.rules import Schema, ref
 
-KINDS = ("area", "point", "polygon", "request", "department")
+KINDS = ("area", "point", "polygon", "request", "department")  # a body gives exactly one
+MIN_SEVERITY = "unknown"  # a subscription's threshold when none is given: every severity
+NOT_FOR_REQUESTS = ("categories", "min_severity", "radius_m")  # filters a request has not
 DEPARTMENT = re.compile(r"[a-z][a-z0-9-]{1,39}")  # a department, as its keys name it (whole)
 # an Open311 service_request_id: Chicago's "14-00684314", Bloomington's 24 hex digits, ours
 REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -128,9 +139,7 @@ def parse_subscription(
     """Validate a citizen's subscription body; the subscription and its index entries
     (``("area", code)`` for an area, ``("geo", quartier)`` for each quartier a shape crosses,
     ``("request", id)`` for a followed service request)."""
-    given = [
-        k for k in ("area", "point", "polygon", "request", "department") if body.get(k) is not None
-    ]
+    given = [k for k in KINDS if body.get(k) is not None]
     if len(given) != 1:
         raise InvalidInput(
             "area",
@@ -149,7 +158,7 @@ def parse_subscription(
         "id": sid,
         "citizen": citizen,
         "categories": cats,
-        "min_severity": check_severity(body.get("min_severity", "unknown"), "min_severity"),
+        "min_severity": check_severity(body.get("min_severity", MIN_SEVERITY), "min_severity"),
         "channels": tuple(sorted(set(channels))),
         "cadence": parse_cadence(body.get("cadence")),
     }
@@ -184,7 +193,7 @@ def parse_follow(
 ) -> tuple[Subscription, list[tuple[str, str]]]:
     """``{"request": id, "channels"?: [...]}``: follow a service request (it need not exist)."""
     rid = check_request_id(body.get("request"))
-    for name in ("categories", "min_severity", "radius_m"):
+    for name in NOT_FOR_REQUESTS:
         if body.get(name) is not None:
             raise InvalidInput(name, "does not apply to a request subscription")
     channels = body.get("channels", [])  # none: every channel the citizen has confirmed
@@ -195,8 +204,66 @@ def parse_follow(
         citizen=citizen,
         kind="request",
         categories=(),
-        min_severity="unknown",
+        min_severity=MIN_SEVERITY,
         channels=tuple(sorted(set(channels))),
         request=rid,
     )
     return sub, [("request", rid)]
+
+
+def _channels(**more: object) -> Schema:
+    return {"type": "array", "items": ref("Channel"), **more}
+
+
+# what ``parse_subscription`` takes, as far as a schema can say it (an area of the catalogue, a
+# shape reaching the city, a channel offered here: checked with the city)
+_FILTERS: dict[str, Schema] = {
+    "categories": {
+        "type": "array",
+        "items": ref("Category"),
+        "description": "none: every category",
+    },
+    "min_severity": {**ref("SeverityInput"), "default": MIN_SEVERITY},
+    "channels": _channels(minItems=1, description="none: the citizen's default_channels"),
+    "cadence": ref("Cadence"),
+}
+_OWN: dict[str, dict[str, Schema]] = {  # each of the KINDS: its own keys, and its filters
+    "area": {"area": {"type": "string", "description": "an area code"}, **_FILTERS},
+    "point": {
+        "point": ref("LonLat"),
+        "radius_m": number(MIN_RADIUS_M, MAX_RADIUS_M),
+        **_FILTERS,
+    },
+    "polygon": {"polygon": ref("SubscriptionPolygon"), **_FILTERS},
+    "department": {
+        "department": {"type": "string", "pattern": f"^{DEPARTMENT.pattern}$"},
+        **_FILTERS,
+    },
+    "request": {
+        "request": ref("RequestId"),
+        "channels": _channels(default=[], description="none: every confirmed channel"),
+        **{k: {"type": "null"} for k in NOT_FOR_REQUESTS},
+    },
+}
+assert set(_OWN) == set(KINDS), "a kind of subscription without its schema"
+
+
+def _one_kind(kind: str) -> Schema:
+    """One kind of subscription: its own key given, the other kinds' keys absent or null."""
+    others = {k: {"type": "null"} for k in KINDS if k != kind}
+    return {
+        "type": "object",
+        "properties": {**others, **_OWN[kind]},
+        "title": kind,
+        "required": [kind, "radius_m"] if kind == "point" else [kind],
+    }
+
+
+SCHEMAS: dict[str, Schema] = {
+    "RequestId": {"type": "string", "pattern": REQUEST_ID.pattern, "examples": ["14-00684314"]},
+    "SubscriptionInput": {
+        "description": "Exactly one of area, point (with radius_m), polygon, request or "
+        "department.",
+        "oneOf": [_one_kind(kind) for kind in _OWN],
+    },
+}

@@ -11,12 +11,21 @@ from shapely.geometry.base import BaseGeometry
 
 from subscriptions.areas import AreaCatalogue
 from subscriptions.errors import InvalidInput
-from subscriptions.geometry import circle, parse_lonlat, parse_polygon
+from subscriptions.geometry import LONLAT, circle, parse_lonlat, parse_polygon, polygon_schema
 from subscriptions.matcher import Target
+from subscriptions.rules import Schema, ref
 
 MAX_AREAS, MAX_SHAPES = 200, 50
 MAX_EVENT_RADIUS_M = 100_000
 MAX_EVENT_POLYGON_KM2 = 100_000.0
+MAX_EVENT_POLYGON_VERTICES = 5000
+# the lists a target is made of: how many each may hold, what each holds
+LISTS: dict[str, tuple[int, Schema]] = {
+    "areas": (MAX_AREAS, {"type": "string"}),
+    "polygons": (MAX_SHAPES, ref("TargetPolygon")),
+    "circles": (MAX_SHAPES, ref("Circle")),
+}
+RADIUS: Schema = {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_EVENT_RADIUS_M}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,14 +67,8 @@ def _polygon(geojson: dict[str, Any]) -> BaseGeometry:
 def parse_target(value: object, catalogue: AreaCatalogue, field: str = "target") -> EventTarget:
     if not isinstance(value, dict):
         raise InvalidInput(field, 'required, an object such as {"areas": ["75105"]}')
-    areas = value.get("areas", [])
-    polygons = value.get("polygons", [])
-    circles = value.get("circles", [])
-    for name, items, limit in (
-        ("areas", areas, MAX_AREAS),
-        ("polygons", polygons, MAX_SHAPES),
-        ("circles", circles, MAX_SHAPES),
-    ):
+    areas, polygons, circles = (value.get(name, []) for name in LISTS)
+    for (name, (limit, _)), items in zip(LISTS.items(), (areas, polygons, circles), strict=True):
         if not isinstance(items, list) or len(items) > limit:
             raise InvalidInput(f"{field}.{name}", f"must be a list of at most {limit}")
     if not (areas or polygons or circles):
@@ -76,7 +79,9 @@ def parse_target(value: object, catalogue: AreaCatalogue, field: str = "target")
     parsed_polygons = []
     for i, p in enumerate(polygons):
         where = f"{field}.polygons[{i}]"
-        geojson, metric = parse_polygon(p, where, catalogue.projection, MAX_EVENT_POLYGON_KM2, 5000)
+        geojson, metric = parse_polygon(
+            p, where, catalogue.projection, MAX_EVENT_POLYGON_KM2, MAX_EVENT_POLYGON_VERTICES
+        )
         if not metric.intersects(catalogue.boundary):
             raise InvalidInput(where, "does not reach the city")
         parsed_polygons.append(geojson)
@@ -97,3 +102,28 @@ def parse_target(value: object, catalogue: AreaCatalogue, field: str = "target")
             raise InvalidInput(where, "does not reach the city")
         parsed_circles.append((lon, lat, float(radius)))
     return EventTarget(tuple(dict.fromkeys(areas)), tuple(parsed_polygons), tuple(parsed_circles))
+
+
+def _list(name: str) -> Schema:
+    limit, items = LISTS[name]
+    out: Schema = {"type": "array", "items": items, "maxItems": limit}
+    return {**out, "description": "codes of the city's area catalogue"} if name == "areas" else out
+
+
+SCHEMAS: dict[str, Schema] = {
+    "TargetPolygon": polygon_schema(
+        MAX_EVENT_POLYGON_VERTICES, MAX_EVENT_POLYGON_KM2, "a department"
+    ),
+    "Circle": {
+        "type": "object",
+        "properties": {**LONLAT, "radius_m": RADIUS},
+        "required": ["lon", "lat", "radius_m"],
+        "description": "A disc reaching the city.",
+    },
+    "Target": {
+        "type": "object",
+        "properties": {name: _list(name) for name in LISTS},
+        "description": "Where the announcement applies: at least one area, polygon or circle.",
+        "anyOf": [{"properties": {n: {"minItems": 1}}, "required": [n]} for n in LISTS],
+    },
+}

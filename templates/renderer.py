@@ -1,9 +1,10 @@
 """The sandboxed renderer of the message templates.
 
 Files are ``templates/<kind>/<part>.<language>.j2`` where part is one of the ``PARTS`` of the
-kind's ``CHANNELS`` (``email_subject``, ``email_text``, ``email_html``, ``sms``, ``push_title``,
-``push_body``). HTML parts are autoescaped, the others are not; an undefined variable is an
-error. Content written by departments is passed as data and never evaluated as template code.
+kind's channels (``templates.MESSAGE_KINDS``: ``email_subject``, ``email_text``, ``email_html``,
+``sms``, ``push_title``, ``push_body``). HTML parts are autoescaped, the others are not; an
+undefined variable is an error. Content written by departments is passed as data and never
+evaluated as template code.
 ``Renderer.check()`` loads every template at start-up, so a broken template stops the start with
 a clear message instead of failing a send.
 """
@@ -19,39 +20,18 @@ from jinja2 import TemplateError as JinjaError
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
+from templates import FALLBACK, LANGUAGES, MESSAGE_KINDS
 from templates.i18n import when
 from templates.sms import BODY, MAX_UNITS, SmsText, fit
 
-KINDS = (
-    "announcement",
-    "cancellation",
-    "confirmation",
-    "digest",
-    "help",
-    "magic_link",
-    "number_confirmed",
-    "request_status",
-)
 # template files per channel, and the name of what each renders
 PARTS = {
     "email": {"email_subject": "subject", "email_text": "text", "email_html": "html"},
     "sms": {"sms": "text"},
     "push": {"push_title": "title", "push_body": "body"},
 }
-CHANNELS = {
-    "announcement": ("email", "sms", "push"),
-    "cancellation": ("email", "sms", "push"),
-    "confirmation": ("email", "sms"),
-    "digest": ("email", "sms", "push"),
-    "help": ("sms",),  # the answer to an SMS saying HELP
-    "magic_link": ("email", "sms"),
-    "number_confirmed": ("sms",),  # the answer to a right code sent back by SMS
-    "request_status": ("email", "sms", "push"),
-}
 SMS_SEGMENTS = {"confirmation": 1}  # budget per kind; 2 segments for the others
 SINGLE_LINE = {"email_subject", "push_title", "push_body", "sms"}
-LANGUAGES = ("fr", "en")
-FALLBACK = "fr"
 
 
 class TemplateError(Exception):
@@ -92,7 +72,8 @@ class Renderer:
 
     def language_for(self, kind: str, language: str) -> str:
         """The citizen's language if the kind has it, else the city's default, else French."""
-        part = next(iter(PARTS[CHANNELS[kind][0]])) if kind in CHANNELS else "email_subject"
+        known = MESSAGE_KINDS.get(kind)
+        part = next(iter(PARTS[known.channels[0]])) if known else "email_subject"
         for lang in (language, self.default_language, FALLBACK):
             if lang in LANGUAGES:
                 try:
@@ -144,8 +125,8 @@ class Renderer:
     def check(self) -> int:
         """Load every template; the number loaded, or ``TemplateError`` naming the broken one."""
         n = 0
-        for kind in KINDS:
-            parts = [p for channel in CHANNELS[kind] for p in PARTS[channel]]
+        for kind, known in MESSAGE_KINDS.items():
+            parts = [p for channel in known.channels for p in PARTS[channel]]
             for part in parts:
                 for lang in LANGUAGES:
                     name = f"{kind}/{part}.{lang}.j2"

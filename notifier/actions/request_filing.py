@@ -25,8 +25,9 @@ from streams.request_records import StatusChange
 from streams.request_store import RequestStore
 from subscriptions.contacts import ContactPoint, normalise_email, normalise_phone
 from subscriptions.errors import Conflict, InvalidInput
-from subscriptions.store import LANGUAGES, AddressHeld, new_id
+from subscriptions.store import AddressHeld, new_id
 from subscriptions.subscription import Subscription
+from templates import LANGUAGES
 
 
 @dataclasses.dataclass(frozen=True)

@@ -22,8 +22,7 @@ from notifier.api.auth import require_department
 from notifier.api.http import city_of, json_body
 from notifier.api.keys import DEPS
 from notifier.cap.importer import import_cap
-from streams import text
-from streams.announcements import Announcement
+from streams.announcements import CANCEL, Announcement
 from streams.deps import Services
 from streams.records import iso, parse_time
 from subscriptions.errors import Conflict, InvalidInput
@@ -116,14 +115,8 @@ async def cancel(request: web.Request) -> web.Response:
     eid = request.match_info["eid"]
     await publishing.own_event(deps, city, eid, department)
     body = await json_body(request) if request.can_read_body else {}
-    notify = body.get("notify", True)
-    if not isinstance(notify, bool):
-        raise InvalidInput("notify", "must be true or false")
-    reason = body.get("reason", "")
-    if isinstance(reason, str) and (found := text.control(reason)) is not None:
-        raise InvalidInput("reason", f"holds a control character ({found}); remove it")
-    if not isinstance(reason, str) or len(reason := text.line(reason)) > 500:
-        raise InvalidInput("reason", "a string of at most 500 characters")
+    notify: bool = CANCEL["notify"].read(body, "notify")
+    reason: str = CANCEL["reason"].read(body, "reason")
     answer = await publishing.cancel(deps, city, eid, department, notify, reason)
     return _accepted(answer)
 

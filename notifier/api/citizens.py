@@ -28,7 +28,7 @@ from subscriptions.contacts import (
     parse_push_subscription,
 )
 from subscriptions.errors import InvalidInput
-from subscriptions.preferences import parse_quiet_hours, parse_timezone
+from subscriptions.preferences import PREFERENCES, parse_quiet_hours, parse_timezone
 from subscriptions.store import Citizen, new_id
 from subscriptions.subscription import Subscription, parse_subscription
 
@@ -160,10 +160,9 @@ async def preferences(request: web.Request) -> web.Response:
     city, deps = city_of(request), request.app[DEPS]
     cid = await citizen_token(request, city)
     body = await json_body(request)
-    allowed = {"language", "timezone", "quiet_hours", "default_channels", "fallback"}
-    unknown = sorted(set(body) - allowed)
+    unknown = sorted(set(body) - set(PREFERENCES))
     if unknown:
-        raise InvalidInput(unknown[0], f"not a preference ({', '.join(sorted(allowed))})")
+        raise InvalidInput(unknown[0], f"not a preference ({', '.join(sorted(PREFERENCES))})")
     channels = body.get("default_channels")
     if channels is not None and not isinstance(channels, list):
         raise InvalidInput("default_channels", "a list of channels")

@@ -25,7 +25,7 @@ from notifier.actions.request_filing import Requester, file_request
 from notifier.api.auth import require_department
 from notifier.api.http import city_of, error, json_body
 from notifier.api.keys import DEPS
-from streams.request_records import OPEN311, REQUEST_FIELDS, StatusChange, change_event
+from streams.request_records import FILED, OPEN311, REQUEST_FIELDS, StatusChange, change_event
 from streams.request_store import RequestStore
 from subscriptions.contacts import normalise_phone
 from subscriptions.errors import Conflict, InvalidInput
@@ -50,7 +50,7 @@ async def file(request: web.Request) -> web.Response:
     department = await require_department(request, deps.store.redis, city, "publish")
     body = await json_body(request)
     body.setdefault("service_request_id", new_id("req"))
-    body.setdefault("status", "open")
+    body.setdefault("status", FILED)
     if not body.get("service_code"):
         raise InvalidInput("service_code", "required, the code of the service (Open311)")
     change = StatusChange.from_open311(body, city=city, department=department)

@@ -33,8 +33,8 @@ from subscriptions.categories import check_category
 from subscriptions.cities import PARIS, City
 from subscriptions.contacts import CHANNELS, normalise_email, normalise_phone
 from subscriptions.errors import InvalidInput
-from subscriptions.store import LANGUAGES
 from subscriptions.subscription import Subscription, parse_subscription
+from templates import LANGUAGES
 
 COLUMNS = (
     "contact",

@@ -7,8 +7,9 @@ from typing import Any
 
 from notifier.cap.parser import CapAlert, CapInfo
 from streams import text as norm
-from streams.records import LANGUAGES, MAX_BODY, MAX_TITLE, iso
+from streams.records import MAX_BODY, MAX_TITLE, iso
 from subscriptions.categories import SEVERITIES
+from templates import LANGUAGES
 
 # CAP <category> -> our category (subscriptions.categories.CATEGORIES). Infra is "Utility,
 # telecommunication, other non-transport infrastructure": roads are CAP's Transport, and the

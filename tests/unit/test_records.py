@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from streams import announcements
-from streams.announcements import Announcement, Cancellation, decode_city_event
+from streams import announcements, text
+from streams.announcements import CONTENT, Announcement, Cancellation, decode_city_event
 from streams.records import DeliveryBatch, Recipient, dead_letter
 from subscriptions import categories, geometry, targets
 from subscriptions.areas import load_catalogue
@@ -165,8 +165,11 @@ def test_a_record_decodes_from_its_own_fields_without_a_city_or_geometry(
         (None, {"content": {"fr": {"title": "Crue\x00\r\nrouge", "body": "Évacuez\x07."}}}),
         # a category the city no longer offers
         (("categories", "CATEGORIES", ("roadworks",)), {}),
-        # a shorter limit on titles
-        (("announcements", "MAX_TITLE", 3), {}),
+        # a shorter limit on titles (its one declaration)
+        (
+            ("announcements", "CONTENT", {**CONTENT, "title": text.field(3, one_line=True)}),
+            {},
+        ),
         # an expiry already past when it is read (the sender and the digests leave it out)
         (None, {"expires_at": "2026-01-05T09:00:00Z"}),
     ],

@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
+import templates
 from channels.email import Email, build_message
-from templates.renderer import CHANNELS, KINDS, LANGUAGES, PARTS, Brand, Renderer, TemplateError
+from streams.send import ALLOWED
+from templates import BATCH_KINDS, LANGUAGES, MESSAGE_KINDS
+from templates.renderer import PARTS, Brand, Renderer, TemplateError
 
 DATA = Path(__file__).parents[1] / "data"
 SAMPLE = {
@@ -69,7 +72,9 @@ SAMPLE["request_status"] = {
 SAMPLE["help"] = SAMPLE["number_confirmed"] = {"city_name": "Paris"}  # replies to an SMS
 
 
-@pytest.mark.parametrize(("kind", "channel"), [(k, c) for k in KINDS for c in CHANNELS[k]])
+@pytest.mark.parametrize(
+    ("kind", "channel"), [(k, c) for k, m in MESSAGE_KINDS.items() for c in m.channels]
+)
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_every_template_renders_on_every_channel(kind: str, channel: str, lang: str) -> None:
     out = Renderer().render_parts(kind, channel, lang, SAMPLE[kind])
@@ -80,7 +85,7 @@ def test_every_template_renders_on_every_channel(kind: str, channel: str, lang: 
         assert len(out["title"]) + len(out["body"]) < 1000
 
 
-@pytest.mark.parametrize("kind", [k for k in KINDS if "email" in CHANNELS[k]])
+@pytest.mark.parametrize("kind", [k for k, m in MESSAGE_KINDS.items() if "email" in m.channels])
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_every_email_renders(kind: str, lang: str) -> None:
     out = Renderer().render_email(kind, lang, SAMPLE[kind])
@@ -90,7 +95,7 @@ def test_every_email_renders(kind: str, lang: str) -> None:
 
 
 def test_all_templates_load_at_start() -> None:
-    per_language = sum(len(PARTS[c]) for k in KINDS for c in CHANNELS[k])
+    per_language = sum(len(PARTS[c]) for m in MESSAGE_KINDS.values() for c in m.channels)
     assert Renderer().check() == per_language * len(LANGUAGES)
 
 
@@ -251,3 +256,14 @@ def test_a_message_is_built_once_and_filled_per_recipient() -> None:
     assert len(cache._cache) == 1  # built once
     odd = Email(to="zoé@exemple.fr", subject="s", text="t", html="<p>h</p>", message_id="<m@x>")
     assert cache.render(odd) is None  # a non-ASCII address takes the slow path
+
+
+def test_the_template_folders_are_the_message_kinds_in_the_languages() -> None:
+    """``templates.MESSAGE_KINDS`` and ``LANGUAGES`` are the one list of each: a folder or a
+    language file that neither names is never loaded."""
+    root = Path(templates.__file__).parent
+    folders = {p.name for p in root.iterdir() if p.is_dir() and any(p.glob("*.j2"))}
+    assert folders - {"layout"} == set(MESSAGE_KINDS)
+    written_in = {p.name.split(".")[-2] for p in root.glob("*/*.j2") if p.parent.name != "layout"}
+    assert written_in == set(LANGUAGES)
+    assert set(ALLOWED) == set(BATCH_KINDS)  # who may receive each kind a batch carries

@@ -1,12 +1,13 @@
 """JSON Schemas of the cities routes (``notifier.api.cities``), merged into the document's
-components by ``notifier.api.openapi.schemas.components``."""
+components by ``notifier.api.openapi.components.components``."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from subscriptions.categories import CATEGORIES
-from subscriptions.cities import CITY_ID, COLOUR, LANGUAGES, LIMITED, MAX_AREAS
+from subscriptions.cities import CITY_ID, COLOUR, LIMITED, MAX_AREAS
+from templates import LANGUAGES
 
 Schema = dict[str, Any]
 STRING: Schema = {"type": "string"}

@@ -2,7 +2,7 @@
 listing its operations at ``GET /v1/docs`` (plain HTML: nothing is fetched from elsewhere).
 
 Here are the paths; the components (body schemas, shared error answers, headers, security
-schemes) are in ``notifier.api.openapi.schemas``. ``tests/integration/test_openapi.py`` checks
+schemes) are in ``notifier.api.openapi.components``. ``tests/integration/test_openapi.py`` checks
 that every route of ``create_api`` is described (and nothing else), and that real answers match
 their schemas.
 """
@@ -19,8 +19,9 @@ from aiohttp import web
 from notifier.api.abuse import LIMITS
 from notifier.api.announcements import IDEMPOTENCY_TTL
 from notifier.api.city_map import SCHEMA as MAP
-from notifier.api.openapi.schemas import ERRORS, Schema, components, header, ref
+from notifier.api.openapi.components import ERRORS, components, header
 from subscriptions.caps import MAX_CONTACTS, MAX_PUSH, MAX_SUBSCRIPTIONS
+from subscriptions.rules import Schema, ref
 from subscriptions.store import PENDING_SECONDS
 
 METHODS = ("get", "put", "post", "delete", "patch")
