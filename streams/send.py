@@ -48,6 +48,7 @@ from streams.metrics import observe_many
 from streams.records import DeliveryBatch, Recipient, dead_letter
 from subscriptions import strikes
 from subscriptions.contacts import ContactPoint
+from templates import BATCH_KINDS
 
 log = logging.getLogger("notifier.send")
 CHUNK_PER_SENDER = 4  # a batch is claimed in chunks of this many times SEND_CONCURRENCY
@@ -59,13 +60,10 @@ def unrecorded_at_most(send_concurrency: int) -> int:
     return (CHUNK_PER_SENDER + 1) * send_concurrency
 
 
+# the contact points a batch of each kind may reach: confirmed ones (a confirmation: pending too)
 ALLOWED = {
-    "announcement": ("confirmed",),
-    "cancellation": ("confirmed",),
-    "confirmation": ("pending", "confirmed"),
-    "magic_link": ("confirmed",),
-    "digest": ("confirmed",),
-    "request_status": ("confirmed",),
+    kind: ("pending", "confirmed") if kind == "confirmation" else ("confirmed",)
+    for kind in BATCH_KINDS
 }
 
 
