@@ -16,6 +16,7 @@ from channels import KINDS
 from subscriptions.contacts import FALLBACK_CHANNELS
 from subscriptions.errors import InvalidInput
 from subscriptions.rules import Field, Schema, nullable, ref
+from templates import LANGUAGES
 
 HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 QUIET = ("start", "end")  # the local times of quiet hours
@@ -67,6 +68,14 @@ def parse_quiet_hours(value: object) -> QuietHours | None:
     return QuietHours(parsed[0], parsed[1])
 
 
+def check_language(value: object, where: str = "language") -> str:
+    """One of the languages the service writes in (``templates.LANGUAGES``): a citizen's, a
+    requester's, an imported row's."""
+    if value not in LANGUAGES:
+        raise InvalidInput(where, f"must be one of {', '.join(LANGUAGES)}")
+    return str(value)
+
+
 def parse_timezone(value: object) -> str:
     if not isinstance(value, str) or value not in available_timezones():
         raise InvalidInput("timezone", "an IANA timezone such as Europe/Paris")
@@ -97,7 +106,7 @@ FALLBACK: Schema = {
 # what a citizen may change of their preferences, nothing else (checked by the API's handler
 # and ``SubscriptionStore.set_preferences``)
 PREFERENCES: dict[str, Field] = {
-    "language": Field(ref("Language")),
+    "language": Field(ref("Language"), check_language),
     "timezone": Field({"type": "string", "description": "an IANA timezone, e.g. Europe/Paris"}),
     "quiet_hours": Field(nullable(ref("QuietHours"))),
     "default_channels": Field({"type": "array", "items": ref("Channel"), "minItems": 1}),

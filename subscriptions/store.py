@@ -39,10 +39,9 @@ from redis.asyncio.client import Pipeline
 
 from subscriptions.contacts import CHANNELS, FALLBACK_CHANNELS, STATUSES, ContactPoint
 from subscriptions.errors import InvalidInput, NotFound
-from subscriptions.preferences import QuietHours, parse_quiet_hours
+from subscriptions.preferences import QuietHours, check_language, parse_quiet_hours
 from subscriptions.subscription import Subscription
 from subscriptions.tokens import PURPOSES
-from templates import LANGUAGES
 
 # a pending contact point not confirmed within this (its confirmation link's life) ends, and its
 # address may be registered by anyone (``subscriptions.contact_life``)
@@ -206,8 +205,7 @@ class SubscriptionStore:
     async def create_citizen(
         self, city: str, language: str, timezone: str = "Europe/Paris"
     ) -> Citizen:
-        if language not in LANGUAGES:
-            raise InvalidInput("language", f"must be one of {', '.join(LANGUAGES)}")
+        check_language(language)
         cid = new_id("cit")
         await self.redis.hset(
             key(city, "citizen", cid),
@@ -303,9 +301,7 @@ class SubscriptionStore:
         await self.citizen(city, cid)
         fields: dict[str, str] = {}
         if language is not None:
-            if language not in LANGUAGES:
-                raise InvalidInput("language", f"must be one of {', '.join(LANGUAGES)}")
-            fields["language"] = language
+            fields["language"] = check_language(language)
         if timezone is not None:
             fields["timezone"] = timezone
         if isinstance(quiet_hours, QuietHours):

@@ -25,9 +25,9 @@ from streams.request_records import StatusChange
 from streams.request_store import RequestStore
 from subscriptions.contacts import ContactPoint, normalise_email, normalise_phone
 from subscriptions.errors import Conflict, InvalidInput
+from subscriptions.preferences import check_language
 from subscriptions.store import AddressHeld, new_id
 from subscriptions.subscription import Subscription
-from templates import LANGUAGES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,10 +45,8 @@ class Requester:
             if "sms" not in enabled:
                 raise InvalidInput("phone", "sms is not offered here")
             contacts.append(("sms", normalise_phone(body["phone"])))
-        language = body.get("language", "fr")
-        if language not in LANGUAGES:
-            raise InvalidInput("language", f"must be one of {', '.join(LANGUAGES)}")
-        return cls(tuple(contacts), str(language)) if contacts else None
+        language = check_language(body.get("language", "fr"))
+        return cls(tuple(contacts), language) if contacts else None
 
 
 async def file_request(

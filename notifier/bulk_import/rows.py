@@ -33,8 +33,8 @@ from subscriptions.categories import check_category
 from subscriptions.cities import PARIS, City
 from subscriptions.contacts import CHANNELS, normalise_email, normalise_phone
 from subscriptions.errors import InvalidInput
+from subscriptions.preferences import check_language
 from subscriptions.subscription import Subscription, parse_subscription
-from templates import LANGUAGES
 
 COLUMNS = (
     "contact",
@@ -193,10 +193,7 @@ def _contact(value: str, enabled: tuple[str, ...], city: City) -> tuple[str, str
 
 
 def _language(value: str) -> str:
-    language = value.lower() or "fr"
-    if language not in LANGUAGES:
-        raise InvalidInput("language", f"must be one of {', '.join(LANGUAGES)}")
-    return language
+    return check_language(value.lower() or "fr")
 
 
 def _channel(value: object, field: str) -> str:
