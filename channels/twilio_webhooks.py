@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import unicodedata
 from collections.abc import Mapping
-from typing import Literal
+from typing import Any, Literal
 
 from twilio.request_validator import RequestValidator
 
@@ -32,6 +32,14 @@ OPT_OUT_KEYWORDS = frozenset(
 OPT_IN_KEYWORDS = frozenset({"START", "YES", "UNSTOP"})
 HELP_KEYWORDS = frozenset({"HELP"})
 _OPT_OUT_TYPES: dict[str, Keyword] = {"STOP": "STOP", "START": "START", "HELP": "HELP"}
+
+# The form fields read (Twilio sends more, all signed; the others are ignored). A message's id
+# and status each come under two names, the first read first.
+SID = ("MessageSid", "SmsSid")
+STATUS = ("MessageStatus", "SmsStatus")
+ERROR_CODE = "ErrorCode"  # digits, or empty
+INBOUND_REQUIRED = ("From", "To")
+INBOUND = (*SID, *INBOUND_REQUIRED, "Body", "OptOutType")
 
 # Statuses after which Twilio sends nothing more about a message (read comes after delivered).
 FINAL_STATUSES = frozenset({"delivered", "undelivered", "failed", "read", "canceled"})
@@ -93,14 +101,17 @@ def _optional(params: Mapping[str, str], name: str) -> str | None:
     return params.get(name) or None
 
 
+def _first(params: Mapping[str, str], names: tuple[str, str]) -> str:
+    value = params.get(names[0]) or params.get(names[1])
+    if not value:
+        raise WebhookError(f"{names[0]} is missing")
+    return value
+
+
 def parse_status_callback(params: Mapping[str, str]) -> StatusCallback:
-    sid = params.get("MessageSid") or params.get("SmsSid")
-    status = params.get("MessageStatus") or params.get("SmsStatus")
-    if not sid:
-        raise WebhookError("MessageSid is missing")
-    if not status:
-        raise WebhookError("MessageStatus is missing")
-    code = params.get("ErrorCode") or None
+    sid = _first(params, SID)
+    status = _first(params, STATUS)
+    code = params.get(ERROR_CODE) or None
     if code is not None and not code.isdigit():
         raise WebhookError("ErrorCode is not a number")
     return StatusCallback(
@@ -130,12 +141,34 @@ def parse_inbound_sms(params: Mapping[str, str]) -> InboundSms:
     opt_out_type = _optional(params, "OptOutType")
     keyword = _OPT_OUT_TYPES.get((opt_out_type or "").upper()) or keyword_of(body)
     return InboundSms(
-        message_sid=params.get("MessageSid") or _required(params, "SmsSid"),
-        from_=_required(params, "From"),
-        to=_required(params, "To"),
+        message_sid=params.get(SID[0]) or _required(params, SID[1]),
+        from_=_required(params, INBOUND_REQUIRED[0]),
+        to=_required(params, INBOUND_REQUIRED[1]),
         body=body,
         keyword=keyword,
         opt_out_type=opt_out_type,
         account_sid=_optional(params, "AccountSid"),
         messaging_service_sid=_optional(params, "MessagingServiceSid"),
     )
+
+
+_TEXT: dict[str, Any] = {"type": "string"}
+# the forms as JSON Schema (the HTTP API's OpenAPI document shows them): every field is text,
+# Twilio's others too
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "TwilioStatusCallback": {
+        "type": "object",
+        "properties": {name: _TEXT for name in (*SID, *STATUS)}
+        | {ERROR_CODE: {"type": "string", "pattern": "^[0-9]*$"}},
+        "description": "Twilio's status callback (form fields; MessageSid or SmsSid, "
+        "MessageStatus or SmsStatus).",
+        "additionalProperties": _TEXT,
+    },
+    "TwilioInbound": {
+        "type": "object",
+        "properties": {name: _TEXT for name in INBOUND},
+        "description": "Twilio's inbound SMS (form fields; MessageSid or SmsSid).",
+        "additionalProperties": _TEXT,
+        "required": list(INBOUND_REQUIRED),
+    },
+}

@@ -10,7 +10,7 @@ needs (the city, the time) and said in the field's description.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 Schema = dict[str, Any]
@@ -64,3 +64,28 @@ def body_schema(fields: Mapping[str, Field], **more: Any) -> Schema:
     if required:
         out["required"] = required
     return out
+
+
+def given(body: Mapping[str, Any], names: Iterable[str]) -> list[str]:
+    """Those of ``names`` that ``body`` gives (present and not null), in their order."""
+    return [name for name in names if body.get(name) is not None]
+
+
+def at_least_one(names: Iterable[str]) -> list[Schema]:
+    """A body's ``anyOf``: at least one of ``names`` given (as ``given`` finds them)."""
+    return [{"properties": {name: {"type": "string"}}, "required": [name]} for name in names]
+
+
+def exactly_one(fields: Mapping[str, Field], **more: Any) -> Schema:
+    """The JSON Schema of a body that gives exactly one of ``fields`` (as ``given`` finds
+    them), the others absent or null."""
+
+    def one(name: str) -> Schema:
+        others = {other: {"type": "null"} for other in fields if other != name}
+        return {
+            "type": "object",
+            "properties": {name: fields[name].described(), **others},
+            "required": [name],
+        }
+
+    return {**more, "oneOf": [one(name) for name in fields]}

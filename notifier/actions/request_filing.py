@@ -26,8 +26,24 @@ from streams.request_store import RequestStore
 from subscriptions.contacts import ContactPoint, normalise_email, normalise_phone
 from subscriptions.errors import Conflict, InvalidInput
 from subscriptions.preferences import check_language
+from subscriptions.rules import Field, ref
 from subscriptions.store import AddressHeld, new_id
 from subscriptions.subscription import Subscription
+
+
+def _requester(address: str) -> Field:
+    """An address of the requester: "" or null is none (checked by ``Requester.from_open311``
+    with the channels offered)."""
+    return Field({"anyOf": [ref(address), {"enum": ["", None]}], "description": "requester"})
+
+
+# who follows a request filed through the API (``notifier.api.service_requests`` takes these
+# besides the request's Open311 fields)
+REQUESTER: dict[str, Field] = {
+    "email": _requester("Email"),
+    "phone": _requester("Phone"),
+    "language": Field(ref("Language"), check_language, default="fr"),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,7 +61,7 @@ class Requester:
             if "sms" not in enabled:
                 raise InvalidInput("phone", "sms is not offered here")
             contacts.append(("sms", normalise_phone(body["phone"])))
-        language = check_language(body.get("language", "fr"))
+        language = REQUESTER["language"].read(body, "language")
         return cls(tuple(contacts), language) if contacts else None
 
 

@@ -29,10 +29,68 @@ from subscriptions.contacts import (
 )
 from subscriptions.errors import InvalidInput
 from subscriptions.preferences import PREFERENCES, parse_quiet_hours, parse_timezone
+from subscriptions.rules import (
+    Field,
+    Schema,
+    at_least_one,
+    body_schema,
+    exactly_one,
+    given,
+    nullable,
+    ref,
+)
 from subscriptions.store import Citizen, new_id
 from subscriptions.subscription import Subscription, parse_subscription
 
 Checked = tuple[Subscription, list[tuple[str, str]]]
+
+
+def _code(value: object, where: str) -> str:
+    if not isinstance(value, str) or not value.isdigit():
+        raise InvalidInput(where, "the 6 digits received by text message")
+    return value
+
+
+# the bodies these routes take (``subscriptions.rules``): each handler reads its table, and the
+# OpenAPI document's schema is made of it. An address is checked with the city and the
+# deployment (its country, the channels offered, the outbound guard): ``_parse_contact``.
+ADDRESSES: dict[str, Field] = {  # a registration gives at least one (magic links too)
+    "email": Field(nullable(ref("Email"))),
+    "phone": Field(nullable(ref("Phone"))),
+}
+REGISTRATION: dict[str, Field] = {
+    **ADDRESSES,
+    # the handler's default is the city's default_language (Paris's is fr)
+    "language": Field({**ref("Language"), "default": "fr"}),
+    "subscriptions": Field(  # each as ``subscribe`` takes it
+        {
+            "type": "array",
+            "items": ref("SubscriptionInput"),
+            "maxItems": caps.MAX_SUBSCRIPTIONS,
+            "description": "made with the citizen; all checked before anything is kept",
+        }
+    ),
+}
+CONTACT: dict[str, Field] = {  # exactly one
+    "email": Field(ref("Email")),
+    "phone": Field(ref("Phone")),
+    "push": Field(ref("PushSubscription")),
+}
+CODE: dict[str, Field] = {
+    "code": Field(
+        {"type": "string", "pattern": "^[0-9]+$", "description": "the texted code"},
+        _code,
+        required=True,
+    )
+}
+SCHEMAS: dict[str, Schema] = {
+    "RegistrationInput": body_schema(REGISTRATION, anyOf=at_least_one(ADDRESSES)),
+    "ContactInput": exactly_one(
+        CONTACT,
+        description="Exactly one of email, phone (texted a code) or push (confirmed at once).",
+    ),
+    "CodeInput": body_schema(CODE),
+}
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
@@ -52,10 +110,10 @@ async def register(request: web.Request) -> web.Response:
     body = await json_body(request)
     place = deps.city(city)
     language = place.check_language(body.get("language", place.default_language))
-    given = [(k, body[k]) for k in ("email", "phone") if body.get(k) is not None]
-    if not given:
+    addresses = given(body, ADDRESSES)
+    if not addresses:
         raise InvalidInput("email", "give an email address or a phone number (or both)")
-    parsed = [_parse_contact(request, {k: v}) for k, v in given]
+    parsed = [_parse_contact(request, {k: body[k]}) for k in addresses]
     subs = _subscriptions_given(deps, city, body.get("subscriptions", []))
     for channel, address, _, _ in parsed:  # every limit passed before anything is kept
         await check_sending(deps.store.redis, request, city, channel, address)
@@ -79,14 +137,14 @@ async def register(request: web.Request) -> web.Response:
     return web.json_response(answer, status=201)
 
 
-def _subscriptions_given(deps: Services, city: str, given: object) -> list[Checked]:
+def _subscriptions_given(deps: Services, city: str, listed: object) -> list[Checked]:
     """The subscriptions of a registration, each checked as ``subscribe`` checks one (their
     errors name ``subscriptions[i].<field>``)."""
-    if not isinstance(given, list) or len(given) > caps.MAX_SUBSCRIPTIONS:
+    if not isinstance(listed, list) or len(listed) > caps.MAX_SUBSCRIPTIONS:
         reason = f"a list of at most {caps.MAX_SUBSCRIPTIONS} subscriptions"
         raise InvalidInput("subscriptions", reason)
     out = []
-    for i, body in enumerate(given):
+    for i, body in enumerate(listed):
         if not isinstance(body, dict):
             raise InvalidInput(f"subscriptions[{i}]", "a subscription object")
         if "channels" not in body and "request" not in body:  # a new citizen's default
@@ -124,9 +182,7 @@ async def confirm_code(request: web.Request) -> web.Response:
     cp = await deps.store.contact(city, request.match_info["pid"])
     if cp.citizen != cid or cp.channel != "sms":
         raise InvalidInput("contact", "not a phone number of this citizen")
-    code = (await json_body(request)).get("code")
-    if not isinstance(code, str) or not code.isdigit():
-        raise InvalidInput("code", "the 6 digits received by text message")
+    code = CODE["code"].read(await json_body(request), "code")
     if await contact_life.expired(deps.store, city, cp):
         await contact_life.remove(deps.store, city, cp, "not confirmed in time", "expired")
         raise InvalidInput("code", "this number was not confirmed in time; add it again")
@@ -213,14 +269,14 @@ def _parse_contact(request: web.Request, body: dict[str, Any]) -> Parsed:
     """(channel, address, p256dh, auth) from ``{email}``, ``{phone}`` or ``{push}`` (a push
     endpoint only at a push service the outbound guard allows)."""
     deps, settings = request.app[DEPS], request.app[SETTINGS]
-    given = [k for k in ("email", "phone", "push") if body.get(k) is not None]
-    if len(given) != 1:
+    kinds = given(body, CONTACT)
+    if len(kinds) != 1:
         raise InvalidInput("email", "give exactly one of email, phone or push")
-    if given[0] == "email":
+    if kinds[0] == "email":
         return "email", normalise_email(body["email"]), "", ""
-    channel = "sms" if given[0] == "phone" else "push"
+    channel = "sms" if kinds[0] == "phone" else "push"
     if channel not in deps.enabled:
-        raise InvalidInput(given[0], f"{channel} is not offered here")
+        raise InvalidInput(kinds[0], f"{channel} is not offered here")
     if channel == "sms":
         return "sms", normalise_phone(body["phone"]), "", ""
     return ("push", *parse_push_subscription(body["push"], settings.outbound.refusal))

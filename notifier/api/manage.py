@@ -11,15 +11,24 @@ from aiohttp import web
 
 from notifier.actions.confirmations import send_magic_link
 from notifier.api.abuse import check_sending
-from notifier.api.citizens import citizen_token
+from notifier.api.citizens import ADDRESSES, citizen_token
 from notifier.api.http import city_of, json_body
 from notifier.api.keys import DEPS
 from streams import dead_letters
 from subscriptions import moving, token_versions, tokens
 from subscriptions.contacts import normalise_email, normalise_phone
 from subscriptions.errors import InvalidInput
+from subscriptions.rules import Schema, at_least_one, body_schema, given
 
-FIELDS = (("email", "email"), ("phone", "sms"))
+# the body: an address registered, as a registration gives it (``notifier.api.citizens``)
+MAGIC_LINK = ADDRESSES
+SCHEMAS: dict[str, Schema] = {
+    "MagicLinkInput": body_schema(
+        MAGIC_LINK,
+        description="The email address or phone number registered (email first if both).",
+        anyOf=at_least_one(MAGIC_LINK),
+    )
+}
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
@@ -38,14 +47,15 @@ async def magic_link(request: web.Request) -> web.Response:
     city, deps = city_of(request), request.app[DEPS]
     body = await json_body(request)
     place = deps.city(city)
-    given = [  # all valid
-        (c, normalise_email(body[k]) if c == "email" else normalise_phone(body[k], place.country))
-        for k, c in FIELDS
-        if body.get(k) is not None
+    addresses = [  # all valid
+        ("email", normalise_email(body[k]))
+        if k == "email"
+        else ("sms", normalise_phone(body[k], place.country))
+        for k in given(body, MAGIC_LINK)
     ]
-    if not given:
+    if not addresses:
         raise InvalidInput("email", "give the email address or phone number you registered")
-    channel, address = given[0]  # the email address first
+    channel, address = addresses[0]  # the email address first
     await check_sending(deps.store.redis, request, city, channel, address)
     cp = await deps.store.contact_by_address(city, channel, address)
     if cp is not None and cp.status == "confirmed" and channel in deps.enabled:

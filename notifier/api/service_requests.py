@@ -21,18 +21,66 @@ from typing import Any
 
 from aiohttp import web
 
-from notifier.actions.request_filing import Requester, file_request
+from notifier.actions.request_filing import REQUESTER, Requester, file_request
 from notifier.api.auth import require_department
 from notifier.api.http import city_of, error, json_body
 from notifier.api.keys import DEPS
-from streams.request_records import FILED, OPEN311, REQUEST_FIELDS, StatusChange, change_event
+from streams.request_records import (
+    FILED,
+    INFO,
+    OPEN311,
+    REQUEST_FIELDS,
+    STATUS,
+    TEXT_FIELDS,
+    StatusChange,
+    change_event,
+)
 from streams.request_store import RequestStore
 from subscriptions.contacts import normalise_phone
 from subscriptions.errors import Conflict, InvalidInput
+from subscriptions.rules import Field, Schema, body_schema, ref
 from subscriptions.store import new_id
 from subscriptions.subscription import check_request_id
 
 log = logging.getLogger("notifier.api")
+
+
+def _service_code(value: object, where: str) -> object:
+    """Required to file a request (its length and text: ``INFO``, read by ``from_open311``)."""
+    if not value:
+        raise InvalidInput(where, "required, the code of the service (Open311)")
+    return value
+
+
+# the bodies these routes take (``subscriptions.rules``): a status change and the request's
+# Open311 fields (``streams.request_records``, read by ``StatusChange.from_open311``), the
+# requester (``notifier.actions.request_filing``); the OpenAPI document's schemas are made of
+# these tables, which the handlers read
+FILING: dict[str, Field] = {
+    "service_request_id": Field({**ref("RequestId"), "description": "default: one is made"}),
+    **INFO,
+    "service_code": Field(
+        {"type": "string", "maxLength": TEXT_FIELDS["service_code"], "minLength": 1},
+        _service_code,
+        required=True,
+    ),
+    **STATUS,
+    "status": dataclasses.replace(STATUS["status"], default=FILED),
+    **REQUESTER,
+}
+CHANGE: dict[str, Field] = {
+    **STATUS,
+    "status": dataclasses.replace(STATUS["status"], required=True),
+    "service_request_id": Field({**ref("RequestId"), "description": "the one in the path"}),
+    **INFO,
+}
+SCHEMAS: dict[str, Schema] = {
+    "RequestInput": body_schema(
+        FILING,
+        description="Open311 GeoReport v2 fields, and the requester's email and/or phone.",
+    ),
+    "StatusChangeInput": body_schema(CHANGE),
+}
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
@@ -50,9 +98,8 @@ async def file(request: web.Request) -> web.Response:
     department = await require_department(request, deps.store.redis, city, "publish")
     body = await json_body(request)
     body.setdefault("service_request_id", new_id("req"))
-    body.setdefault("status", FILED)
-    if not body.get("service_code"):
-        raise InvalidInput("service_code", "required, the code of the service (Open311)")
+    body.setdefault("status", FILING["status"].default)
+    FILING["service_code"].read(body, "service_code")
     change = StatusChange.from_open311(body, city=city, department=department)
     if not change.info.requested_datetime:  # requested when it was filed
         info = dataclasses.replace(change.info, requested_datetime=change.updated_datetime)

@@ -8,12 +8,14 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
+from notifier.actions.request_filing import REQUESTER
+from notifier.api.citizens import CODE, CONTACT
 from notifier.api.openapi import document
 from streams.announcements import CANCEL, CONTENT, MAX_LINK
 from streams.records import MAX_BODY, MAX_TITLE
 from streams.request_records import INFO
 from subscriptions.errors import InvalidInput
-from subscriptions.rules import Field, body_schema
+from subscriptions.rules import Field, at_least_one, body_schema, exactly_one, given
 
 COMPONENTS = document.document()["components"]
 
@@ -60,6 +62,14 @@ SAMPLES: list[tuple[dict[str, Field], str, Any]] = [
     (INFO, "lat", "48.85"),
     (INFO, "lat", 91),
     (INFO, "long", "east"),
+    (CODE, "code", "123456"),
+    (CODE, "code", "12a456"),
+    (CODE, "code", ""),
+    (CODE, "code", None),
+    (CODE, "code", 123456),
+    (REQUESTER, "language", "en"),
+    (REQUESTER, "language", "de"),
+    (REQUESTER, "language", None),
 ]
 
 
@@ -89,3 +99,17 @@ def test_a_bodys_schema_is_made_of_its_fields() -> None:
         "required": ["a"],
     }
     assert Field({}, lambda v, where: (v, where), default=3).read({}, "b") == (3, "b")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"email": "a@b.fr"}, {"email": "a@b.fr", "phone": None}, {"phone": "0612345678"}]
+    + [{"email": "a@b.fr", "phone": "0612345678"}, {"push": None}, {"email": None}],
+)
+def test_exactly_one_says_what_given_finds(body: dict[str, Any]) -> None:
+    schema = {**exactly_one(CONTACT), "components": COMPONENTS}
+    valid = Draft202012Validator(schema).is_valid(body)
+    assert valid == (len(given(body, CONTACT)) == 1), body
+    assert Draft202012Validator({"anyOf": at_least_one(CONTACT)}).is_valid(body) == bool(
+        given(body, CONTACT)
+    ), body

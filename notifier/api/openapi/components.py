@@ -3,10 +3,12 @@ declarations; answers), the shared error answers, headers, path parameters, secu
 
 from __future__ import annotations
 
+from channels import twilio_webhooks
+from notifier.api import citizens, manage, service_requests
 from notifier.api.http import MAX_BODY as MAX_JSON
 from notifier.api.http import MAX_DOCUMENT
 from notifier.api.openapi import answers, cities
-from notifier.api.openapi.schemas import SCHEMAS, STRING
+from notifier.api.openapi.schemas import BODIES, SCHEMAS, STRING
 from notifier.api.path_ids import pattern
 from streams import announcements
 from subscriptions import (
@@ -69,6 +71,11 @@ def components() -> Schema:
     return {
         "schemas": {
             **SCHEMAS,
+            **citizens.SCHEMAS,
+            **manage.SCHEMAS,
+            **BODIES,
+            **service_requests.SCHEMAS,
+            **twilio_webhooks.SCHEMAS,
             **answers.SCHEMAS,
             **categories.SCHEMAS,
             **contacts.SCHEMAS,
