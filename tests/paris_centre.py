@@ -9,7 +9,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from subscriptions.cities import put_city
+from subscriptions.city_document import put_city
 
 DOC_FILE = Path(__file__).parent / "data" / "cities" / "paris_centre" / "city.json"
 

@@ -3,8 +3,8 @@
 - ``GET /v1/cities``: the cities, for a portal's city picker.
 - ``GET /v1/cities/{city}``: one city as citizens see it (name, languages, categories, look).
 - ``PUT /v1/cities/{city}``: create or replace a city from its document
-  (``subscriptions.cities.parse_city``); an operator key for every city creates one, a key for
-  that city may change it.
+  (``subscriptions.city_document.parse_city``); an operator key for every city creates one, a
+  key for that city may change it.
 - ``GET /v1/cities/{city}/usage``: this month's messages per channel against the city's quotas
   and rates, for its operators.
 """
@@ -17,7 +17,8 @@ from notifier.api.auth import require_operator
 from notifier.api.http import MAX_DOCUMENT, city_of, json_body
 from notifier.api.keys import DEPS
 from streams import quotas
-from subscriptions.cities import CITY_ID, put_city
+from subscriptions.cities import CITY_ID
+from subscriptions.city_document import put_city
 from subscriptions.errors import InvalidInput, NotFound
 
 

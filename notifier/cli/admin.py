@@ -26,7 +26,8 @@ from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Settings
 from notifier.wiring import build_services, make_redis
 from streams import dead_letters
-from subscriptions.cities import Cities, City, put_city
+from subscriptions.cities import Cities, City
+from subscriptions.city_document import put_city
 from subscriptions.errors import InvalidInput
 
 

@@ -21,7 +21,8 @@ from streams.expand import expand_announcement
 from streams.handlers import guarded, handle_city_event
 from streams.requests import handle_request_status
 from streams.send import send_batch
-from subscriptions.cities import Cities, parse_city, put_city
+from subscriptions.cities import Cities
+from subscriptions.city_document import parse_city, put_city
 from subscriptions.errors import InvalidInput
 from subscriptions.store import new_id
 from subscriptions.subscription import parse_subscription

@@ -12,7 +12,7 @@ from streams.announcements import Announcement
 from streams.deps import Deps
 from streams.expand import expand_announcement
 from streams.send import send_batch
-from subscriptions.cities import put_city
+from subscriptions.city_document import put_city
 from subscriptions.store import new_id
 from subscriptions.subscription import parse_subscription
 from tests.paris_centre import centre_doc

@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from notifier.api.abuse import LIMITS
 from notifier.api.auth import create_department_key
 from notifier.settings import Secret, Settings
-from subscriptions.cities import parse_city
+from subscriptions.city_document import parse_city
 from subscriptions.errors import InvalidInput
 from tests.stage import api_client
 

@@ -14,7 +14,7 @@ import pytest
 from playwright.async_api import Page, Route, expect
 
 from notifier.api.auth import create_department_key
-from subscriptions.cities import put_city
+from subscriptions.city_document import put_city
 from tests.paris_centre import centre_doc, make_centre
 from tests.web.site import Site, in_language, screenshot
 

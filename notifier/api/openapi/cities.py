@@ -1,48 +1,22 @@
 """JSON Schemas of the cities routes (``notifier.api.cities``), merged into the document's
-components by ``notifier.api.openapi.components.components``."""
+components by ``notifier.api.openapi.components.components``: the answers, and a citizen's
+move; the city document taken is declared beside its check (``subscriptions.city_document``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from subscriptions import city_document
 from subscriptions.categories import CATEGORIES
-from subscriptions.cities import CITY_ID, COLOUR, LIMITED, MAX_AREAS
+from subscriptions.cities import CITY_ID, COLOUR, MAX_AREAS
 from templates import LANGUAGES
 
 Schema = dict[str, Any]
 STRING: Schema = {"type": "string"}
-CHANNEL_NUMBERS: Schema = {
-    "type": "object",
-    "propertyNames": {"enum": list(LIMITED)},
-    "additionalProperties": {"type": "number", "exclusiveMinimum": 0},
-}
 
 
 def _ref(name: str) -> Schema:
     return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _level(description: str) -> Schema:
-    return {
-        "type": "object",
-        "description": description,
-        "properties": {
-            "kind": {"type": "string", "pattern": "^[a-z_]{2,30}$", "examples": ["quartier"]},
-            "code": {"type": "string", "description": "The property that holds an area's code."},
-            "name": {"type": "string", "description": "The property that holds its name."},
-            "parent": {
-                "type": "string",
-                "description": "Second level: the property naming "
-                "the first-level code; none: the first-level area that holds it.",
-            },
-            "geojson": {
-                "type": "object",
-                "description": "A FeatureCollection of Polygons and "
-                "MultiPolygons in lon/lat (WGS 84).",
-            },
-        },
-        "required": ["code", "name", "geojson"],
-    }
 
 
 CITY: Schema = {
@@ -100,59 +74,7 @@ SCHEMAS: dict[str, Schema] = {
             "href": STRING,
         },
     },
-    "CityInput": {
-        "type": "object",
-        "description": "A city document (as `notifier city create` reads, with the GeoJSON "
-        "inline). Languages, categories: among those the service has templates and channels "
-        "for.",
-        "properties": {
-            "id": {"type": "string", "description": "If given, the city of the path."},
-            "name": {"type": "string", "maxLength": 80},
-            "timezone": {"type": "string", "examples": ["Europe/Paris"]},
-            "default_language": {"enum": list(LANGUAGES)},
-            "languages": {"type": "array", "items": {"enum": list(LANGUAGES)}, "minItems": 1},
-            "categories": {"type": "array", "items": {"enum": list(CATEGORIES)}, "minItems": 1},
-            "departments": {
-                "type": "array",
-                "items": {"type": "string", "pattern": "^[a-z][a-z0-9-]{1,39}$"},
-            },
-            "email": {"type": "object", "properties": {"from": STRING, "reply_to": STRING}},
-            "country": {
-                "type": "string",
-                "pattern": "^[A-Z]{2}$",
-                "description": "The city's country (ISO 3166 alpha-2; default FR): how a phone "
-                "number typed without `+` is read.",
-            },
-            "sms": {
-                "type": "object",
-                "properties": {
-                    "from": STRING,
-                    "countries": {
-                        "type": "array",
-                        "items": {"type": "string", "pattern": "^[A-Z]{2}$"},
-                        "maxItems": 50,
-                        "description": "The countries whose mobile numbers may be texted "
-                        "(default: `country` only); another country's number is a 422 "
-                        "naming `phone`.",
-                    },
-                },
-            },
-            "branding": {
-                "type": "object",
-                "properties": {
-                    "colour": {"type": "string", "pattern": f"^{COLOUR.pattern}$"},
-                    "logo_url": {"type": "string", "pattern": "^https://"},
-                },
-            },
-            "limits": {
-                "type": "object",
-                "properties": {"rates": CHANNEL_NUMBERS, "monthly_quotas": CHANNEL_NUMBERS},
-            },
-            "areas": _level("The first level (e.g. arrondissements)."),
-            "subareas": _level("An optional second level (e.g. quartiers)."),
-        },
-        "required": ["name", "areas"],
-    },
+    "CityInput": city_document.SCHEMA,
     "MoveInput": {
         "type": "object",
         "properties": {
