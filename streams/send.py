@@ -24,7 +24,8 @@ the ledger write: what a crash, or the store going away, can leave taken by the 
 recorded (sent again when its claim is taken back). Once the store has failed, the batch hands
 nothing more over: the record is held and the batch run again once the store is back, and that
 run takes back the claims the first left (``_holder``); another worker, or this one restarted,
-takes them back when their lease lapses.
+takes them back once their holder has stopped beating (``Ledger.liveness``), at the latest when
+their lease lapses.
 """
 
 from __future__ import annotations
@@ -102,7 +103,8 @@ async def send_batch(raw: bytes, deps: Sending, lane: str = SMALL) -> dict[str, 
 def _holder(raw: bytes, deps: Sending) -> str:
     """Who claims a batch's messages: this process and this batch. Run again here (the store
     was away: ``handlers.guarded``), the batch takes back at once what it had claimed, as the
-    first run is over; another worker, or this one after a restart, waits for the lease."""
+    first run is over; another worker, or this one after a restart (a new instance), waits
+    until this instance has stopped beating, or for the lease."""
     return f"{deps.instance}:{hashlib.blake2b(raw, digest_size=8).hexdigest()}"
 
 
@@ -300,16 +302,15 @@ async def _held_elsewhere(
     batch: DeliveryBatch, r: Recipient, deps: Sending, lane: str = SMALL
 ) -> str:
     """Another sender holds the claim, or the message is done. A claim still ``sending`` may
-    be a sender that crashed: look again once its holder would be known dead (it stops beating:
-    ``Ledger.liveness``), and at the latest once its lease is over (the claim is taken back then
-    and the message sent), so a crash never loses a message, nor holds it for long. Looked
-    at again in its lane."""
+    be a sender that crashed: look again as soon as its holder could be known dead (its last
+    heartbeat lapses: ``Ledger.lapses``), and at the latest once its lease is over (the claim is
+    taken back then and the message sent), so a crash never loses a message, nor holds it for
+    long. Looked at again in its lane."""
     record = await deps.ledger.get(batch.city, r.id)
     if record.get("status") != "sending":
         return "already claimed"
     claimed = float(record.get("claimed_at") or time.time())
-    soon = max(time.time(), claimed) + deps.ledger.liveness + 1
-    when = min(claimed + LEASE_SECONDS + 1, soon)
+    when = min(claimed + LEASE_SECONDS + 1, await deps.ledger.lapses(record, claimed) + 1)
     one = dataclasses.replace(batch, recipients=(r,))
     topic = deps.topics.deliveries(batch.channel, lane)
     await deps.scheduler.later(batch.city, when, topic, batch.event.encode(), one.to_wire())
