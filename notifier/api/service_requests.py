@@ -26,7 +26,7 @@ from notifier.api.auth import require_department
 from notifier.api.http import city_of, error, json_body
 from notifier.api.keys import DEPS
 from streams.request_records import FILED, OPEN311, REQUEST_FIELDS, StatusChange, change_event
-from streams.request_store import RequestStore
+from streams.state.request_store import RequestStore
 from subscriptions.contacts import normalise_phone
 from subscriptions.errors import Conflict, InvalidInput
 from subscriptions.store import new_id

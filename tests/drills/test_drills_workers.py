@@ -2,7 +2,7 @@
 
 1. One worker, restarted after the kill: every notification reaches the SMTP server, and none
    twice beyond the messages the killed worker had in hand (handed to the server, not yet
-   written in the ledger: ``streams.send.unrecorded_at_most``, a chunk's worth and what was
+   written in the ledger: ``streams.delivery.send.unrecorded_at_most``, a chunk's worth and what was
    in flight).
 2. Two workers in one consumer group, one killed: the other takes over its partitions and
    delivers the rest, with the same bound on duplicates.
@@ -11,13 +11,12 @@ The fan-out is 20,000 notifications by default (about a minute here);
 ``DRILL_FANOUT=100000`` runs the issue's full 100,000.
 
 Nothing is fast-forwarded: a killed worker stops beating, and once its liveness is over (the
-consumer group's session timeout, 6 s here) the batches run again take its claims back, well
-before their lease (two minutes, ``streams.ledger.LEASE_SECONDS``) would have. Each drill checks
-that order in the ledger (every claim the killed worker held was taken back before its lease
-ended) and prints the seconds from the kill to the last recipient: a figure, not an assertion.
-The first also prints where they went, from the restarted worker's log: the process up, the
-group joined, the first and last message handed over, the killed worker's claims back, the rate
-of the messages left.
+consumer group's session timeout, 6 s here) the batches run again take its claims back, well before
+their lease (two minutes, ``streams.state.ledger.LEASE_SECONDS``) would have. Each drill checks that
+order in the ledger (every claim the killed worker held was taken back before its lease ended) and
+prints the seconds from the kill to the last recipient: a figure, not an assertion. The first also
+prints where they went, from the restarted worker's log: the process up, the group joined, the first
+and last message handed over, the killed worker's claims back, the rate of the messages left.
 """
 
 from __future__ import annotations
@@ -33,8 +32,8 @@ import pytest
 from redis.asyncio import Redis
 
 from notifier.settings import Settings
-from streams.ledger import LEASE_SECONDS
-from streams.send import unrecorded_at_most
+from streams.delivery.send import unrecorded_at_most
+from streams.state.ledger import LEASE_SECONDS
 from tests.drills.helpers import (
     Api,
     claims_held,

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import time
 
+from streams.delivery.expand import expand_announcement
+from streams.delivery.send import send_batch
 from streams.deps import Deps
-from streams.expand import expand_announcement
-from streams.ledger import LEASE_SECONDS
-from streams.send import send_batch
+from streams.state.ledger import LEASE_SECONDS
 from tests.handler_stage import Published, accepted, citizen
 from tests.stage import SmtpSink
 

@@ -40,7 +40,7 @@ from typing import Any, Literal, TypeVar
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
-from streams.coalesce import Coalescer
+from streams.delivery.coalesce import Coalescer
 from subscriptions.store import key
 
 RANK = {

@@ -6,11 +6,11 @@ expiry, and the ledger claim that makes the hand-off happen once. Transient refu
 later through the scheduler, with exponential backoff and jitter (``Scheduler.retry``), for as
 long as the backoff allows and never past the event's expiry; a permanent one, or the last
 transient one, ends ``failed`` with its reason and a dead letter (and, for a web push alert, a
-fallback to the citizen's SMS or email where they asked for it: ``streams.fallback``). Every
-provider call waits for its token in the city's rate limit first. A provider saying the address
-is gone for good (a bounce, STOP, a push subscription 404/410, a push endpoint the outbound guard
-refuses) switches that contact point off in the consent ledger; so do ``strikes.STRIKES`` failures
-of its own endpoint in a day (``ChannelError.recipient_fault``).
+fallback to the citizen's SMS or email where they asked for it:
+``streams.delivery.fallback``). Every provider call waits for its token in the city's rate limit
+first. A provider saying the address is gone for good (a bounce, STOP, a push subscription 404/410,
+a push endpoint the outbound guard refuses) switches that contact point off in the consent ledger;
+so do ``strikes.STRIKES`` failures of its own endpoint in a day (``ChannelError.recipient_fault``).
 
 A batch is taken in chunks of ``CHUNK_PER_SENDER * send_concurrency`` messages: a chunk's
 contact points are read in one script call (a thousand at most) and its messages claimed in
@@ -40,13 +40,13 @@ from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from channels.base import Origin, PermanentChannelError, TransientChannelError
-from streams import dead_letters, quotas
+from streams.delivery.fallback import FROM_CHANNELS, FallbackDue
+from streams.delivery.lanes import SMALL
 from streams.deps import Sending
-from streams.fallback import FROM_CHANNELS, FallbackDue
-from streams.lanes import SMALL
-from streams.ledger import LEASE_SECONDS, STORE_AWAY
 from streams.metrics import observe_many
 from streams.records import DeliveryBatch, Recipient, dead_letter
+from streams.state import dead_letters, quotas
+from streams.state.ledger import LEASE_SECONDS, STORE_AWAY
 from subscriptions import strikes
 from subscriptions.contacts import ContactPoint
 
@@ -75,8 +75,8 @@ async def send_batch(raw: bytes, deps: Sending, lane: str = SMALL) -> dict[str, 
 
     The batch is claimed a chunk at a time (the module's docstring), so claims are never held
     for long and a rate-limited batch does not outlive the claims' lease. Every recipient is
-    dealt with before the batch may fail. ``lane``: the batch's (``streams.lanes``); a large
-    lane's batch gives way to the more urgent ones before each message."""
+    dealt with before the batch may fail. ``lane``: the batch's (``streams.delivery.lanes``); a
+    large lane's batch gives way to the more urgent ones before each message."""
     batch = DeliveryBatch.from_wire(raw)
     await deps.cities.ensure(batch.city)  # its senders and quotas, if made since we started
     sender = _Sender(batch, deps, lane, _holder(raw, deps))
@@ -377,7 +377,7 @@ async def _failed(batch: DeliveryBatch, r: Recipient, error: str, deps: Sending)
         deps.dead_letter_keep_seconds,
     )
     if batch.kind == "announcement" and batch.channel in FROM_CHANNELS:
-        # the citizen may want it by SMS or email instead (``streams.fallback``)
+        # the citizen may want it by SMS or email instead (``streams.delivery.fallback``)
         due = FallbackDue(batch.city, batch.event, batch.version, r.citizen, batch.channel, error)
         await deps.publish(deps.topics.city_events, batch.event.encode(), due.to_wire())
     await deps.ledger.advance(batch.city, batch.event, r.id, "failed", error=error)
