@@ -13,7 +13,7 @@ notifications, measured three ways on one core of this process:
    ``--raw-concurrency`` in flight, one VAPID header signed once);
 2. channel: ``Channel.send`` of the channel objects ``notifier.wiring.make_channels`` builds,
    messages built beforehand, ``--concurrency`` in flight;
-3. path: ``streams.send.send_batch`` on the batches ``expand_announcement`` wrote (500
+3. path: ``streams.delivery.send.send_batch`` on the batches ``expand_announcement`` wrote (500
    recipients each), one after the other as the worker's agent takes them: event state, consent,
    ledger claim, message building, provider call, ledger write, the per-delivery log line.
 
@@ -63,8 +63,8 @@ from notifier.dev import embedded
 from notifier.settings import Settings
 from notifier.wiring import build_deps, make_channels, make_redis
 from streams import heap
+from streams.delivery.send import send_batch
 from streams.deps import Deps
-from streams.send import send_batch
 
 WAYS = ("raw", "channel", "path")
 PROFILED = 3  # expansions the profiled path run goes through
@@ -99,16 +99,16 @@ async def via_path(deps: Deps, batches: Sequence[bytes]) -> int:
 
 # (function, end of its file's path): the time spent inside each is shown, when 1% or more.
 # A batch's senders are tasks of their own (``_Sender.run`` gathers them): the per-message work
-# is under ``_send`` (streams/send.py), the chunks' reads and claims under ``_claim``.
+# is under ``_send`` (streams/delivery/send.py), the chunks' reads and claims under ``_claim``.
 KEY_FUNCTIONS = (
-    ("send_batch", "streams/send.py"),
+    ("send_batch", "streams/delivery/send.py"),
     ("from_wire", "streams/records.py"),
-    ("_stale", "streams/send.py"),
+    ("_stale", "streams/delivery/send.py"),
     ("contacts", "subscriptions/store.py"),
-    ("_send", "streams/send.py"),
-    ("_claim", "streams/send.py"),
-    ("claim_many", "streams/ledger.py"),
-    ("wait", "streams/ratelimit.py"),
+    ("_send", "streams/delivery/send.py"),
+    ("_claim", "streams/delivery/send.py"),
+    ("claim_many", "streams/state/ledger.py"),
+    ("wait", "streams/state/ratelimit.py"),
     ("message", "channels/email.py"),  # Channel.messages: a recipient's message
     ("message", "channels/sms.py"),
     ("message", "channels/push.py"),
@@ -123,7 +123,7 @@ KEY_FUNCTIONS = (
     ("_send", "channels/push.py"),
     ("encode", "pywebpush/__init__.py"),
     ("post", "aiohttp/client.py"),
-    ("advance_many", "streams/ledger.py"),
+    ("advance_many", "streams/state/ledger.py"),
     ("__call__", "notifier/logs.py"),  # AttemptLines: the delivery line
     ("execute_command", "redis/asyncio/client.py"),
 )

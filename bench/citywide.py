@@ -74,7 +74,7 @@ from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Settings
 from notifier.wiring import build_deps, make_channels, make_redis
 from streams.deps import Deps
-from streams.ledger import FINAL, Ledger
+from streams.state.ledger import FINAL, Ledger
 from subscriptions.areas import AreaCatalogue, load_catalogue
 from subscriptions.contacts import CHANNELS
 from subscriptions.live_index import LiveIndex

@@ -88,18 +88,18 @@ CONTENT = {
 }
 # (function, end of its file's path): the share of the worker's samples with it on the stack
 KEY_FUNCTIONS = (
-    ("expand_announcement", "streams/expand.py"),
+    ("expand_announcement", "streams/delivery/expand.py"),
     ("match", "subscriptions/matcher.py"),
-    ("shards", "streams/fanout.py"),
-    ("expand_shard", "streams/expand.py"),
-    ("from_wire", "streams/fanout.py"),
-    ("add_to_digests", "streams/digests.py"),
+    ("shards", "streams/delivery/fanout.py"),
+    ("expand_shard", "streams/delivery/expand.py"),
+    ("from_wire", "streams/delivery/fanout.py"),
+    ("add_to_digests", "streams/delivery/digests.py"),
     ("citizens_and_contacts", "subscriptions/store.py"),
-    ("queue_announcement", "streams/expand.py"),  # each channel runs in a task of its own
-    ("_recipients", "streams/expand.py"),
+    ("queue_announcement", "streams/delivery/expand.py"),  # each channel runs in a task of its own
+    ("_recipients", "streams/delivery/expand.py"),
     ("sign", "subscriptions/tokens.py"),
-    ("notification_id", "streams/ledger.py"),
-    ("enqueue", "streams/ledger.py"),
+    ("notification_id", "streams/state/ledger.py"),
+    ("enqueue", "streams/state/ledger.py"),
     ("to_wire", "streams/records.py"),
     ("execute_command", "redis/asyncio/client.py"),
     ("execute", "redis/asyncio/client.py"),

@@ -21,10 +21,10 @@ from notifier import logs
 from notifier.dev import embedded
 from notifier.settings import Secret, Settings
 from streams.announcements import Announcement
+from streams.delivery.expand import expand_announcement
+from streams.delivery.send import origin
 from streams.deps import Deps
-from streams.expand import expand_announcement
 from streams.records import DeliveryBatch
-from streams.send import origin
 from subscriptions.store import new_id
 from subscriptions.subscription import parse_subscription
 

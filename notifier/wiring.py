@@ -18,15 +18,15 @@ from channels.push import WebPushChannel
 from channels.sms import TwilioSmsChannel
 from notifier import logs
 from notifier.settings import Settings
+from streams.delivery.lanes import KEY as LANES_KEY
+from streams.delivery.lanes import Lanes
 from streams.deps import Deps, Publish, Services
-from streams.event_store import EventStore
-from streams.lanes import KEY as LANES_KEY
-from streams.lanes import Lanes
-from streams.ledger import Ledger
 from streams.metrics import Metrics
-from streams.quotas import Quotas
-from streams.ratelimit import RateLimiter
-from streams.scheduler import Backoff, Scheduler
+from streams.state.event_store import EventStore
+from streams.state.ledger import Ledger
+from streams.state.quotas import Quotas
+from streams.state.ratelimit import RateLimiter
+from streams.state.scheduler import Backoff, Scheduler
 from streams.topics import TopicNames
 from subscriptions.cities import Cities
 from subscriptions.matcher import Matcher

@@ -13,10 +13,11 @@ from typing import Any
 import faust
 
 from channels import NAMES as CHANNELS
-from streams import handlers, heap, requests, watch
+from streams import handlers, heap, watch
+from streams.delivery import requests
+from streams.delivery.lanes import BULK, DIGEST, LANES, SMALL, URGENT
 from streams.deps import Deps
-from streams.lanes import BULK, DIGEST, LANES, SMALL, URGENT
-from streams.ledger import STORE_AWAY
+from streams.state.ledger import STORE_AWAY
 
 # a record's handler, a timer's job: each takes the protocol of its stage (``streams.deps``),
 # which the worker's ``Deps`` satisfies (these annotations make mypy prove it)
@@ -36,7 +37,7 @@ EVERY_WORKER: tuple[tuple[str, float, Job], ...] = (
 )
 LAG_INTERVAL = 5.0  # seconds between two readings of the consumer lag
 
-# a lane's sender (``streams.lanes``)
+# a lane's sender (``streams.delivery.lanes``)
 SENDERS: dict[str, Handler] = {
     SMALL: handlers.send_batch,
     URGENT: handlers.send_urgent_batch,

@@ -19,13 +19,13 @@ import secrets
 from typing import Any, Protocol
 
 from channels.base import Channel
-from streams.event_store import EventStore
-from streams.lanes import Lanes
-from streams.ledger import Ledger
+from streams.delivery.lanes import Lanes
 from streams.metrics import Metrics
-from streams.quotas import Quotas
-from streams.ratelimit import RateLimiter
-from streams.scheduler import Scheduler
+from streams.state.event_store import EventStore
+from streams.state.ledger import Ledger
+from streams.state.quotas import Quotas
+from streams.state.ratelimit import RateLimiter
+from streams.state.scheduler import Scheduler
 from streams.topics import Publish, TopicNames
 from subscriptions.areas import AreaCatalogue
 from subscriptions.cities import Cities, City
@@ -124,7 +124,7 @@ class DigestRelease(Rendering, Publishes, Protocol):
 
 class DigestsDue(DigestRelease, Protocol):
     """A digest due on ``digests`` (``handlers.release_digest_due``): released in its turn
-    (``streams.lanes``: digests last), counted."""
+    (``streams.delivery.lanes``: digests last), counted."""
 
     lanes: Lanes
     cities: Cities

@@ -1,13 +1,14 @@
 """The plain async handlers the agents call: no Faust here, so they are tested without Kafka.
 
-- ``handle_city_event``: an announcement, update or cancellation -> ``streams.expand``.
-- ``release_digest_due``: a digest due on ``digests`` -> ``streams.digests``, in its turn.
-- ``expand_shard``: a shard of a large audience on ``fanout`` -> ``streams.expand``.
-- ``send_batch``: a batch on ``deliveries.<channel>`` -> ``streams.send``.
+- ``handle_city_event``: an announcement, update or cancellation -> ``streams.delivery.expand``.
+- ``release_digest_due``: a digest due on ``digests`` -> ``streams.delivery.digests``, in its turn.
+- ``expand_shard``: a shard of a large audience on ``fanout`` -> ``streams.delivery.expand``.
+- ``send_batch``: a batch on ``deliveries.<channel>`` -> ``streams.delivery.send``.
 - ``send_urgent_batch``, ``send_bulk_batch``, ``send_digest_batch``: a batch of a large lane
   (``deliveries.<channel>.urgent``, ``.bulk``, ``.digest``), which gives way to the more urgent
-  ones (``streams.lanes``).
-- ``track_receipt``: a provider's receipt on ``receipts`` -> the ledger (``streams.track``).
+  ones (``streams.delivery.lanes``).
+- ``track_receipt``: a provider's receipt on ``receipts`` -> the ledger
+  (``streams.delivery.track``).
 - ``sweep_outbox``: republish events accepted but not processed (a leader timer runs it).
 - ``release_scheduled``: publish what the scheduler holds once it is due (a leader timer too).
 - ``guarded``: runs one of them on a record; what it cannot take goes to dead letters, and
@@ -23,18 +24,18 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from streams import dead_letters
 from streams.announcements import CANCELLED, PUBLISHED, UPDATED, Announcement, decode_city_event
+from streams.delivery.digests import DIGEST_DUE, DigestDue, release_digest
+from streams.delivery.expand import expand_announcement, expand_cancellation, expand_shard
+from streams.delivery.fallback import FALLBACK_DUE, FallbackDue, release_fallback
+from streams.delivery.lanes import BULK, DIGEST, URGENT
+from streams.delivery.send import send_batch
+from streams.delivery.track import track_receipt
 from streams.deps import CityEvents, DeadLettering, DigestsDue, Outbox, Scheduling, Sending
-from streams.digests import DIGEST_DUE, DigestDue, release_digest
-from streams.expand import expand_announcement, expand_cancellation, expand_shard
-from streams.fallback import FALLBACK_DUE, FallbackDue, release_fallback
-from streams.lanes import BULK, DIGEST, URGENT
-from streams.ledger import STORE_AWAY
 from streams.records import dead_letter, loads_any
-from streams.scheduler import release
-from streams.send import send_batch
-from streams.track import track_receipt
+from streams.state import dead_letters
+from streams.state.ledger import STORE_AWAY
+from streams.state.scheduler import release
 from subscriptions.errors import InvalidInput
 
 __all__ = [
@@ -168,7 +169,7 @@ async def handle_city_event(raw: bytes, deps: CityEvents) -> int:
 
 async def release_digest_due(raw: bytes, deps: DigestsDue) -> int:
     """A digest due (the scheduler's, at its hour): released once nothing more urgent goes in
-    this worker (``streams.lanes``: digests last)."""
+    this worker (``streams.delivery.lanes``: digests last)."""
     digest = DigestDue.from_wire(raw)
     await deps.lanes.turn(DIGEST)
     deps.metrics.events.labels("digestdue").inc()

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from channels import NAMES as CHANNELS
-from streams.lanes import LANES, SMALL
+from streams.delivery.lanes import LANES, SMALL
 
 if TYPE_CHECKING:  # faust is imported only by the processes that run it
     import faust
@@ -31,8 +31,8 @@ LAST = {"receipts": "receipts", "dead_letters": "dead-letters"}
 
 def delivery_names(channels: Sequence[str]) -> dict[str, str]:
     """Each channel's delivery topics: ``deliveries.<channel>`` (the small lane), then the large
-    lanes' (``streams.lanes``): the batches of a large audience's shards, severe or extreme ones
-    first, then the others; the digests last. A neighbourhood's messages never wait behind a
+    lanes' (``streams.delivery.lanes``): the batches of a large audience's shards, severe or extreme
+    ones first, then the others; the digests last. A neighbourhood's messages never wait behind a
     million others in Kafka."""
     small = {channel: f"deliveries.{channel}" for channel in channels}
     large = {
@@ -85,7 +85,7 @@ class TopicNames:
         return self.names["dead_letters"]
 
     def deliveries(self, channel: str, lane: str = SMALL) -> str:
-        """The topic of a channel's delivery batches in a lane (``streams.lanes``)."""
+        """The topic of a channel's delivery batches in a lane (``streams.delivery.lanes``)."""
         return self.names[channel if lane == SMALL else f"{channel}_{lane}"]
 
 

@@ -1,12 +1,12 @@
 """The lag and stuck watch: per city, channel and lane, how long the oldest queued notification
 has waited, and which are ``sending`` past their lease (their sender died or is cut off).
 
-Read from the ledger's two indexes (``streams.ledger``): the active events (those with
+Read from the ledger's two indexes (``streams.state.ledger``): the active events (those with
 notifications not final yet, by when their first were queued) and each channel's claims (by when
-claimed). An event's lane is the one its batches went to (``streams.lanes``: ``small``, or for an
-audience cut into shards ``urgent`` or ``bulk`` by its severity, as its expansion wrote it; a
-digest's ``digest``). The leader's timer puts the figures on
-the worker's ``/metrics``; ``notifier stuck`` prints them per event with a hint of why.
+claimed). An event's lane is the one its batches went to (``streams.delivery.lanes``: ``small``, or
+for an audience cut into shards ``urgent`` or ``bulk`` by its severity, as its expansion wrote it; a
+digest's ``digest``). The leader's timer puts the figures on the worker's ``/metrics``;
+``notifier stuck`` prints them per event with a hint of why.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import time
 from redis.asyncio import Redis
 
 from channels import NAMES as CHANNELS
+from streams.delivery.fanout import SHARD_SIZE
+from streams.delivery.lanes import BULK, DIGEST, LANES, SMALL
 from streams.deps import Watching
-from streams.fanout import SHARD_SIZE
-from streams.lanes import BULK, DIGEST, LANES, SMALL
-from streams.ledger import LEASE_SECONDS
+from streams.state.ledger import LEASE_SECONDS
 from subscriptions.store import key
 
 MAX_EVENTS = 1000  # active events read per city and tick (the oldest first)

@@ -21,7 +21,7 @@ from channels.email import SmtpConfig, SmtpEmailChannel
 from notifier.dev import embedded
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps
-from streams.scheduler import Backoff
+from streams.state.scheduler import Backoff
 from tests.handler_stage import HandlerStage, Published
 
 # the fuzzing's stage: ``served`` (the API as its own process) and ``world`` (ids, key, token)

@@ -9,8 +9,8 @@ import time
 from typing import Protocol
 
 from streams.deps import Publishes, Rendering
-from streams.ledger import Ledger, notification_id
 from streams.records import DeliveryBatch, Recipient
+from streams.state.ledger import Ledger, notification_id
 from streams.topics import TopicNames
 from subscriptions import token_versions, tokens
 from subscriptions.contacts import ContactPoint

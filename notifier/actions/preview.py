@@ -17,8 +17,8 @@ from shapely import unary_union
 from shapely.geometry.base import BaseGeometry
 
 from streams.announcements import Announcement
+from streams.delivery.expand import context_of, render_announcement
 from streams.deps import Rendering
-from streams.expand import context_of, render_announcement
 from streams.records import unsubscribe_mark
 from subscriptions.matcher import Matcher, Target
 from subscriptions.store import SubscriptionStore

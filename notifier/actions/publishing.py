@@ -15,8 +15,8 @@ from typing import Any, Protocol
 
 from streams.announcements import Announcement, Cancellation
 from streams.deps import Publishes
-from streams.event_store import EventStore
-from streams.scheduler import Scheduler
+from streams.state.event_store import EventStore
+from streams.state.scheduler import Scheduler
 from streams.topics import TopicNames
 from subscriptions.errors import NotFound
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from notifier.actions.confirmations import Confirming, send_confirmation
 from streams.request_records import StatusChange
-from streams.request_store import RequestStore
+from streams.state.request_store import RequestStore
 from subscriptions.contacts import ContactPoint, normalise_email, normalise_phone
 from subscriptions.errors import Conflict, InvalidInput
 from subscriptions.preferences import check_language

@@ -38,7 +38,7 @@ from notifier.dev import outbox
 from notifier.settings import Settings
 from notifier.web import pages
 from streams.deps import Services
-from streams.ledger import STORE_AWAY
+from streams.state.ledger import STORE_AWAY
 from subscriptions.errors import Conflict, InvalidInput, NotFound
 
 log = logging.getLogger("notifier.api")

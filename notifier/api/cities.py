@@ -16,7 +16,7 @@ from aiohttp import web
 from notifier.api.auth import require_operator
 from notifier.api.http import MAX_DOCUMENT, city_of, json_body
 from notifier.api.keys import DEPS
-from streams import quotas
+from streams.state import quotas
 from subscriptions.cities import CITY_ID
 from subscriptions.city_document import put_city
 from subscriptions.errors import InvalidInput, NotFound

@@ -14,7 +14,7 @@ from notifier.api.abuse import check_sending
 from notifier.api.citizens import ADDRESSES, citizen_token
 from notifier.api.http import city_of, json_body
 from notifier.api.keys import DEPS
-from streams import dead_letters
+from streams.state import dead_letters
 from subscriptions import moving, token_versions, tokens
 from subscriptions.contacts import normalise_email, normalise_phone
 from subscriptions.errors import InvalidInput

@@ -35,7 +35,7 @@ from streams.request_records import (
     StatusChange,
     change_event,
 )
-from streams.request_store import RequestStore
+from streams.state.request_store import RequestStore
 from subscriptions.contacts import normalise_phone
 from subscriptions.errors import Conflict, InvalidInput
 from subscriptions.rules import Field, Schema, body_schema, ref

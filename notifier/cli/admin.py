@@ -25,7 +25,7 @@ from notifier.errors import ConfigError
 from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Settings
 from notifier.wiring import build_services, make_redis
-from streams import dead_letters
+from streams.state import dead_letters
 from subscriptions.cities import Cities, City
 from subscriptions.city_document import put_city
 from subscriptions.errors import InvalidInput

@@ -374,3 +374,28 @@ async def claims_held(redis: Redis) -> dict[str, float]:
         for k, (status, claimed) in zip(keys, rows, strict=True)
         if status == "sending" and claimed
     }
+
+
+STAMP = "%Y-%m-%d %H:%M:%S,%f"  # how a worker's text log line starts (``notifier.logs``)
+
+
+def restart_figures(log: Path, killed: float) -> dict[str, float]:
+    """Seconds from ``killed`` (``time.time()``) to what a restarted worker's log shows: its
+    first line (the process is up and wired), the group joined (partitions assigned), its first
+    message handed over and its last."""
+    marks = {"started": "", "joined": "_on_partitions_assigned", "first sent": "outcome=sent"}
+    out: dict[str, float] = {}
+    last = None
+    for line in log.read_text(errors="replace").splitlines():
+        try:
+            at = datetime.strptime(line[:23], STAMP).timestamp()  # local time, as logged
+        except ValueError:
+            continue
+        for name, mark in marks.items():
+            if name not in out and mark in line:
+                out[name] = at - killed
+        if "outcome=sent" in line:
+            last = at - killed
+    if last is not None:
+        out["last sent"] = last
+    return out

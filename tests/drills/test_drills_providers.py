@@ -35,7 +35,7 @@ from tests.stage import eventually
 CITIZENS = 20
 # How long a provider stays away. A sender retries a transient failure after waits that double
 # from half a second up to NOTIFIER_RETRY_MAX_DELAY, for NOTIFIER_RETRY_GIVE_UP_AFTER (hours) and
-# never past the event's expiry (streams.scheduler.Backoff): 0.5 s, 1 s, 2 s, 4 s, 8 s, 16 s…
+# never past the event's expiry (streams.state.scheduler.Backoff): 0.5 s, 1 s, 2 s, 4 s, 8 s, 16 s…
 # apart, so the messages of an outage of OUTAGE seconds go at most about as long after its end.
 OUTAGE = 5.0
 LONG_OUTAGE = 20.0  # longer than the five tries (about 8 s in all) a message used to get

@@ -17,7 +17,7 @@ import pytest
 
 from notifier.settings import Settings
 from notifier.wiring import make_redis
-from streams.send import unrecorded_at_most
+from streams.delivery.send import unrecorded_at_most
 from tests.drills.helpers import (
     RedisServer,
     duplicates,

@@ -2,7 +2,7 @@
 
 1. One worker, restarted after the kill: every notification reaches the SMTP server, and none
    twice beyond the messages the killed worker had in hand (handed to the server, not yet
-   written in the ledger: ``streams.send.unrecorded_at_most``, a chunk's worth and what was
+   written in the ledger: ``streams.delivery.send.unrecorded_at_most``, a chunk's worth and what was
    in flight).
 2. Two workers in one consumer group, one killed: the other takes over its partitions and
    delivers the rest, with the same bound on duplicates.
@@ -11,10 +11,12 @@ The fan-out is 20,000 notifications by default (about a minute here);
 ``DRILL_FANOUT=100000`` runs the issue's full 100,000.
 
 Nothing is fast-forwarded: a killed worker stops beating, and once its liveness is over (the
-consumer group's session timeout, 6 s here) the batches run again take its claims back, well
-before their lease (two minutes, ``streams.ledger.LEASE_SECONDS``) would have. Each drill checks
-that order in the ledger (every claim the killed worker held was taken back before its lease
-ended) and prints the seconds from the kill to the last recipient: a figure, not an assertion.
+consumer group's session timeout, 6 s here) the batches run again take its claims back, well before
+their lease (two minutes, ``streams.state.ledger.LEASE_SECONDS``) would have. Each drill checks that
+order in the ledger (every claim the killed worker held was taken back before its lease ended) and
+prints the seconds from the kill to the last recipient: a figure, not an assertion. The first also
+prints where they went, from the restarted worker's log: the process up, the group joined, the first
+and last message handed over, the killed worker's claims back, the rate of the messages left.
 """
 
 from __future__ import annotations
@@ -30,14 +32,15 @@ import pytest
 from redis.asyncio import Redis
 
 from notifier.settings import Settings
-from streams.ledger import LEASE_SECONDS
-from streams.send import unrecorded_at_most
+from streams.delivery.send import unrecorded_at_most
+from streams.state.ledger import LEASE_SECONDS
 from tests.drills.helpers import (
     Api,
     claims_held,
     duplicates,
     email_flow,
     reached,
+    restart_figures,
     settled,
 )
 from tests.stage import eventually
@@ -54,11 +57,12 @@ async def until_everyone(
     held: dict[str, float],
     within: float,
     figures: Callable[[], Awaitable[Any]],
-) -> float:
+) -> tuple[float, float | None]:
     """Wait until ``got()`` reaches ``n``, nothing fast-forwarded; check that every claim the
     killed worker ``held`` (record key -> when claimed) was taken back before its lease would
-    have let it go. The seconds from the kill to the last recipient."""
-    killed = time.monotonic()
+    have let it go. The seconds from the kill to the last recipient, and to the last of those
+    claims taken back (None if none was: all were done before the kill)."""
+    killed, wall = time.monotonic(), time.time()
     try:
         await eventually(
             lambda: got() >= n, within=within, what="every notification after the kill"
@@ -78,7 +82,8 @@ async def until_everyone(
     assert not late, (
         f"{len(late)} of {len(held)} claims were taken back only when their lease ended"
     )
-    return seconds
+    back = [float(c) for b, (_, c) in zip(held.values(), rows, strict=True) if c and float(c) > b]
+    return seconds, (max(back) - wall if back else None)
 
 
 @pytest.mark.timeout(180 + FANOUT // 40)
@@ -94,11 +99,12 @@ async def test_a_worker_killed_mid_fanout_and_restarted_sends_everything_once(
             what="a quarter of the fan-out",
         )
         first.kill()
+        killed = time.time()
         held = await claims_held(redis)
         at_kill = len(reached(smtp.received(), "Grande"))
         assert at_kill < FANOUT, "the fan-out was over before the kill: no drill"
-        f.start_worker("2")
-        seconds = await until_everyone(
+        second = f.start_worker("2")
+        seconds, back = await until_everyone(
             redis,
             lambda: len(set(reached(smtp.received(), "Grande"))),
             FANOUT,
@@ -115,7 +121,21 @@ async def test_a_worker_killed_mid_fanout_and_restarted_sends_everything_once(
             f"{FANOUT} notifications, killed at {at_kill} holding {len(held)} claims: "
             f"{duplicates(received)} duplicates; the last recipient {seconds:.1f} s after the kill"
         )
+        print(_breakdown(restart_figures(second.log, killed), back, FANOUT - at_kill))
         assert duplicates(received) <= unrecorded_at_most(f.settings.send_concurrency)
+
+
+def _breakdown(marks: dict[str, float], back: float | None, left: int) -> str:
+    """Where the seconds after the kill went, from the restarted worker's log: its process up,
+    the group joined, its first and last message; the killed worker's claims taken back (to the
+    second: the ledger's ``claimed_at``); the rate of the messages left."""
+    parts = [f"{name} {at:.1f} s" for name, at in marks.items()]
+    if back is not None:
+        parts.append(f"the dead worker's claims back by {back:.0f} s")
+    if "last sent" in marks and marks["last sent"] > marks["first sent"]:
+        rate = left / (marks["last sent"] - marks["first sent"])
+        parts.append(f"{left} left at {rate:,.0f}/s")
+    return "after the kill: " + ", ".join(parts)
 
 
 EVENTS = 8  # announcements: their delivery batches spread over the partitions by event id
@@ -159,7 +179,9 @@ async def test_two_workers_one_killed_the_other_takes_over(
         async def figures_now() -> list[dict[str, dict[str, int]]]:
             return [await api.deliveries(e["href"]) for e in events]
 
-        seconds = await until_everyone(redis, got, total, held, within=120, figures=figures_now)
+        seconds, back = await until_everyone(
+            redis, got, total, held, within=120, figures=figures_now
+        )
         for e in events:
             await eventually(
                 functools.partial(_settled, api, e["href"], AUDIENCE),
@@ -175,6 +197,7 @@ async def test_two_workers_one_killed_the_other_takes_over(
         print(
             f"{total} notifications, killed at {at_kill} holding {len(held)} claims: "
             f"{duplicates(received)} duplicates; the last recipient {seconds:.1f} s after the kill"
+            + ("" if back is None else f", its claims back by {back:.0f} s")
         )
         assert duplicates(received) <= unrecorded_at_most(f.settings.send_concurrency)
 

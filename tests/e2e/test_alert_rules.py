@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 
 from notifier.api.auth import create_department_key
 from notifier.settings import Settings
-from streams.ledger import Ledger
+from streams.state.ledger import Ledger
 from subscriptions.store import SubscriptionStore, new_id
 from subscriptions.subscription import parse_subscription
 from tests.handler_stage import PARIS

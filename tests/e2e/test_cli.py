@@ -122,8 +122,8 @@ async def test_dead_letters_are_listed_shown_and_replayed(
     from redis.asyncio import Redis
 
     from notifier.kafka_publisher import KafkaPublisher
-    from streams import dead_letters
     from streams.records import dead_letter
+    from streams.state import dead_letters
 
     topic = f"t{tmp_path.name[-8:]}.city-events"
     redis = Redis.from_url(redis_url, decode_responses=True)

@@ -12,8 +12,8 @@ from redis.asyncio import Redis
 
 from notifier.api.auth import create_department_key
 from notifier.settings import Settings
-from streams import dead_letters
 from streams.request_records import StatusChange
+from streams.state import dead_letters
 from streams.topics import TopicNames
 from tests.stage import SmtpSink, eventually
 

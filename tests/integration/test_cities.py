@@ -16,11 +16,11 @@ from redis.asyncio import Redis
 
 from notifier.api.auth import create_department_key, create_operator_key
 from streams.announcements import Announcement
+from streams.delivery.expand import expand_announcement
+from streams.delivery.requests import handle_request_status
+from streams.delivery.send import send_batch
 from streams.deps import Deps
-from streams.expand import expand_announcement
 from streams.handlers import guarded, handle_city_event
-from streams.requests import handle_request_status
-from streams.send import send_batch
 from subscriptions.cities import Cities
 from subscriptions.city_document import parse_city, put_city
 from subscriptions.errors import InvalidInput

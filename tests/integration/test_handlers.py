@@ -15,24 +15,25 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from streams import dead_letters, handlers
-from streams import send as send_module
+from streams import handlers
 from streams.announcements import Cancellation, Content
+from streams.delivery import send as send_module
+from streams.delivery.expand import expand_announcement
+from streams.delivery.fallback import FallbackDue, release_fallback
+from streams.delivery.lanes import SMALL
+from streams.delivery.send import CHUNK_PER_SENDER, send_batch, unrecorded_at_most
 from streams.deps import Deps
-from streams.expand import expand_announcement
-from streams.fallback import FallbackDue, release_fallback
 from streams.handlers import (
     handle_city_event,
     release_digest_due,
     release_scheduled,
     sweep_outbox,
 )
-from streams.lanes import SMALL
-from streams.ledger import LEASE_SECONDS
-from streams.ratelimit import RateLimiter
 from streams.records import DeliveryBatch
-from streams.scheduler import Backoff
-from streams.send import CHUNK_PER_SENDER, send_batch, unrecorded_at_most
+from streams.state import dead_letters
+from streams.state.ledger import LEASE_SECONDS
+from streams.state.ratelimit import RateLimiter
+from streams.state.scheduler import Backoff
 from streams.watch import backlogs
 from subscriptions.cadence import parse_cadence
 from subscriptions.errors import InvalidInput
@@ -626,11 +627,11 @@ async def test_the_fallback_preference_takes_only_sms_and_email(
 async def test_a_large_severe_audience_goes_in_the_urgent_lane_ahead_of_the_others(
     deps: tuple[Deps, Published], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Among large ones, the more severe first (``streams.lanes``): its own topics, whose
+    """Among large ones, the more severe first (``streams.delivery.lanes``): its own topics, whose
     batches the bulk and digest lanes give way to; the watch knows the event's lane."""
     d, published = deps
-    monkeypatch.setattr("streams.expand.SHARD_SIZE", 3)
-    monkeypatch.setattr("streams.fanout.SHARD_SIZE", 3)
+    monkeypatch.setattr("streams.delivery.expand.SHARD_SIZE", 3)
+    monkeypatch.setattr("streams.delivery.fanout.SHARD_SIZE", 3)
     for i in range(5):
         await citizen(d.store, f"c{i}@example.org", "75105")
     severe = await accepted(d, ["75105"], category="safety", severity="severe")
@@ -650,8 +651,8 @@ async def test_a_shards_expansion_writes_nothing_while_a_small_batch_goes_out(
 ) -> None:
     """Small never waits behind large, in the worker too: the expansion takes its turn."""
     d, published = deps
-    monkeypatch.setattr("streams.expand.SHARD_SIZE", 3)
-    monkeypatch.setattr("streams.fanout.SHARD_SIZE", 3)
+    monkeypatch.setattr("streams.delivery.expand.SHARD_SIZE", 3)
+    monkeypatch.setattr("streams.delivery.fanout.SHARD_SIZE", 3)
     for i in range(5):
         await citizen(d.store, f"c{i}@example.org", "75105")
     await expand_announcement(await accepted(d, ["75105"]), d)
@@ -670,8 +671,8 @@ async def test_a_large_audience_goes_in_shards_and_its_batches_in_the_bulk_lane(
     """Every worker expands a shard; the batches of a city-wide alert do not hold up a
     neighbourhood's (their own topics, their own agents)."""
     d, published = deps
-    monkeypatch.setattr("streams.expand.SHARD_SIZE", 3)
-    monkeypatch.setattr("streams.fanout.SHARD_SIZE", 3)
+    monkeypatch.setattr("streams.delivery.expand.SHARD_SIZE", 3)
+    monkeypatch.setattr("streams.delivery.fanout.SHARD_SIZE", 3)
     everyone = {await citizen(d.store, f"c{i}@example.org", "75105") for i in range(7)}
     await expand_announcement(await accepted(d, ["75105"]), d)
     shards = [v for t, _, v in published if t == "fanout"]

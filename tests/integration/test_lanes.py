@@ -1,4 +1,4 @@
-"""The lanes (``streams.lanes``): small never waits behind large; among large ones the more
+"""The lanes (``streams.delivery.lanes``): small never waits behind large; among large ones the more
 severe first; digests last; a small batch in one worker holds the others' large lanes."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import asyncio
 import pytest
 from redis.asyncio import Redis
 
-from streams.lanes import BULK, DIGEST, LANES, SMALL, URGENT, Lanes
+from streams.delivery.lanes import BULK, DIGEST, LANES, SMALL, URGENT, Lanes
 from tests.stage import eventually
 
 
@@ -147,7 +147,7 @@ async def test_a_batch_holds_the_less_urgent_lanes_for_a_bounded_time(
 ) -> None:
     """A provider hanging on a small batch must not stop a city-wide alert: after
     ``HOLDS_AT_MOST`` the large lanes go on, the small batch still going."""
-    monkeypatch.setattr("streams.lanes.HOLDS_AT_MOST", 0.05)
+    monkeypatch.setattr("streams.delivery.lanes.HOLDS_AT_MOST", 0.05)
     lanes, order = Lanes(), []
     with lanes.going(SMALL, "email"):
         await asyncio.wait_for(_message(lanes, URGENT, "email", order), 30)

@@ -6,7 +6,7 @@ import time
 import pytest
 from redis.asyncio import Redis
 
-from streams.ledger import Ledger, notification_id
+from streams.state.ledger import Ledger, notification_id
 
 
 async def test_ids_are_derived_from_event_citizen_and_channel() -> None:

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import time
 
+from streams.delivery.expand import expand_announcement
+from streams.delivery.send import send_batch
 from streams.deps import Deps
-from streams.expand import expand_announcement
-from streams.ledger import LEASE_SECONDS
-from streams.send import send_batch
+from streams.state.ledger import LEASE_SECONDS
 from tests.handler_stage import Published, accepted, citizen
 from tests.stage import SmtpSink
 
@@ -70,3 +70,19 @@ async def test_a_fresh_claim_of_a_worker_that_has_not_beaten_yet_is_not_taken(
     await _claimed_by(d, "starting:batch1", 0)
     [(_, _, raw)] = [p for p in published if p[0] == "deliveries.email"]
     assert await send_batch(raw, d) == {"in flight": 1}
+
+
+async def test_the_claim_of_a_worker_whose_heartbeat_is_lapsing_is_looked_at_again_then(
+    deps: tuple[Deps, Published], smtp: tuple[SmtpSink, str]
+) -> None:
+    """A worker killed just after its last beat is known dead once that beat lapses: its
+    claim is looked at again then, not a whole liveness after another sender first met it."""
+    d, published = deps
+    await d.ledger.beat("killed")
+    await d.store.redis.pexpire("n:worker:killed", 1500)  # its last beat, lapsing in 1.5 s
+    await _claimed_by(d, "killed:batch1", d.ledger.liveness + 2)
+    [(_, _, raw)] = [p for p in published if p[0] == "deliveries.email"]
+    before = time.time()
+    assert await send_batch(raw, d) == {"in flight": 1}
+    [(_, when)] = await d.store.redis.zrange("n:paris:schedule", 0, -1, withscores=True)
+    assert before + 1.5 < when <= time.time() + 1.5 + 1 < before + d.ledger.liveness

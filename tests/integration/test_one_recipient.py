@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 
 from streams.announcements import Announcement
+from streams.delivery.expand import expand_announcement
+from streams.delivery.send import send_batch
 from streams.deps import Deps
-from streams.expand import expand_announcement
-from streams.send import send_batch
 from tests.handler_stage import PARIS, Published, citizen, subscribe
 from tests.stage import SmtpSink
 

@@ -171,7 +171,7 @@ async def test_defaults_and_the_fake_subscribe_helper(
     fake, url = service
     sub, _ = fake.subscribe(url)
     await channel.send("n-1", Push(sub, {"title": "x"}, "n-1"))
-    # the recipients of an event share its payload, encoded once (``streams.send``)
+    # the recipients of an event share its payload, encoded once (``streams.delivery.send``)
     await channel.send("n-2", Push(sub, encode({"title": "y"}), "n-2"))
     first, second = fake.received
     assert first.headers == {"TTL": "86400", "Urgency": "normal"}

@@ -1,4 +1,4 @@
-"""Monthly quotas per city and channel, shared by every worker (``streams.quotas``)."""
+"""Monthly quotas per city and channel, shared by every worker (``streams.state.quotas``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 
 from redis.asyncio import Redis
 
-from streams.quotas import Quotas, month
+from streams.state.quotas import Quotas, month
 
 
 async def test_a_burst_from_two_workers_never_passes_the_quota(redis: Redis) -> None:

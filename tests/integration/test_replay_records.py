@@ -17,10 +17,10 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from streams import dead_letters
 from streams.handlers import expand_shard, release_scheduled
-from streams.ledger import notification_id
 from streams.records import iso
+from streams.state import dead_letters
+from streams.state.ledger import notification_id
 from subscriptions.live_index import CHANNEL_BIT
 from tests.properties.messages import one_on_each_channel
 from tests.properties.stage import CHANNELS, Stage

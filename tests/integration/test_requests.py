@@ -20,12 +20,12 @@ from notifier.actions.request_filing import Requester, file_request
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps
 from streams import handlers
+from streams.delivery.requests import handle_request_status
+from streams.delivery.send import send_batch
 from streams.deps import Deps
 from streams.records import DeliveryBatch
 from streams.request_records import StatusChange
-from streams.request_store import RequestStore
-from streams.requests import handle_request_status
-from streams.send import send_batch
+from streams.state.request_store import RequestStore
 from subscriptions.areas import load_catalogue
 from subscriptions.store import new_id
 from subscriptions.subscription import parse_subscription

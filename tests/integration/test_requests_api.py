@@ -13,8 +13,8 @@ from redis.asyncio import Redis
 from notifier.api.auth import create_department_key
 from notifier.api.keys import DEPS
 from notifier.settings import Settings
+from streams.delivery.requests import handle_request_status
 from streams.request_records import StatusChange
-from streams.requests import handle_request_status
 from subscriptions.store import key
 
 Client = TestClient[Any, Any]

@@ -1,13 +1,13 @@
 """What a new provider needs, shown with a toy one: a pager service reached by phone number.
 
-Its module (here, this test) holds its message type, how a message is built from a batch's
-rendered parts and a contact point (``Channel.messages``), what its provider's refusals mean for
-consent (``PermanentChannelError.contact_status``) and what its receipts mean for the ledger
-(``Channel.receipt``). Registering it is its line in ``channels.KINDS`` (the parts of its
-messages: its topics, its agents and the wire records follow) and its construction in
-``notifier.wiring.make_channels``; its templates go under ``templates/``. Nothing in
-``streams/`` changes: the real send path (``streams.send.send_batch``, real Redis) hands its
-messages over, retries, fails, switches a contact point off and tracks receipts.
+Its module (here, this test) holds its message type, how a message is built from a batch's rendered
+parts and a contact point (``Channel.messages``), what its provider's refusals mean for consent
+(``PermanentChannelError.contact_status``) and what its receipts mean for the ledger
+(``Channel.receipt``). Registering it is its line in ``channels.KINDS`` (the parts of its messages:
+its topics, its agents and the wire records follow) and its construction in
+``notifier.wiring.make_channels``; its templates go under ``templates/``. Nothing in ``streams/``
+changes: the real send path (``streams.delivery.send.send_batch``, real Redis) hands its messages
+over, retries, fails, switches a contact point off and tracks receipts.
 
 A pager is reached at a phone number, a contact point kind the service has (``sms``): a new kind
 of address would also be parsed and kept by ``subscriptions/contacts.py`` and the API.
@@ -34,12 +34,12 @@ from channels.base import (
     Sent,
     TransientChannelError,
 )
+from streams.delivery.send import send_batch
+from streams.delivery.track import track_receipt
 from streams.deps import Deps
-from streams.ledger import notification_id
 from streams.records import DEAD_LETTER, DeliveryBatch, Receipt, Recipient, loads
-from streams.send import send_batch
+from streams.state.ledger import notification_id
 from streams.topics import TopicNames
-from streams.track import track_receipt
 from tests.handler_stage import Published
 
 # -- the provider's module --------------------------------------------------------------------

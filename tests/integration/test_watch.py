@@ -10,10 +10,10 @@ import time
 
 from notifier.dev import embedded
 from notifier.settings import Settings
+from streams.delivery.expand import expand_announcement
+from streams.delivery.send import send_batch
 from streams.deps import Deps
-from streams.expand import expand_announcement
-from streams.ledger import LEASE_SECONDS
-from streams.send import send_batch
+from streams.state.ledger import LEASE_SECONDS
 from streams.watch import backlogs, figures
 from tests.handler_stage import Published, accepted, citizen
 from tests.stage import SmtpSink

@@ -35,11 +35,11 @@ from notifier.dev.push_service_fake import create_app as push_app
 from notifier.dev.twilio_fake import FakeMessage
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps, make_channels
+from streams.delivery.lanes import LANES
+from streams.delivery.requests import handle_request_status
+from streams.delivery.send import send_batch
 from streams.deps import Deps
 from streams.handlers import handle_city_event
-from streams.lanes import LANES
-from streams.requests import handle_request_status
-from streams.send import send_batch
 from subscriptions.areas import load_catalogue
 from subscriptions.matcher import Matcher
 from subscriptions.store import new_id

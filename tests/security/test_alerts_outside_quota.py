@@ -9,9 +9,9 @@ import pytest
 from redis.asyncio import Redis
 
 from streams.announcements import Announcement
+from streams.delivery.expand import expand_announcement
+from streams.delivery.send import send_batch
 from streams.deps import Deps
-from streams.expand import expand_announcement
-from streams.send import send_batch
 from subscriptions.city_document import put_city
 from subscriptions.store import new_id
 from subscriptions.subscription import parse_subscription

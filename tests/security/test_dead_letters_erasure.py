@@ -12,10 +12,10 @@ from redis.asyncio import Redis
 
 from notifier.cli import admin, topics
 from notifier.settings import Settings
-from streams import dead_letters
+from streams.delivery.expand import expand_announcement
+from streams.delivery.send import send_batch
 from streams.deps import Deps
-from streams.expand import expand_announcement
-from streams.send import send_batch
+from streams.state import dead_letters
 from subscriptions import tokens
 from subscriptions.errors import InvalidInput
 from tests.handler_stage import Published, accepted, citizen

@@ -40,10 +40,10 @@ from notifier.dev.push_service_fake import create_app as push_app
 from notifier.settings import Secret, Settings
 from notifier.wiring import build_deps
 from streams.announcements import Announcement
-from streams.expand import expand_announcement
+from streams.delivery.expand import expand_announcement
+from streams.delivery.send import send_batch
 from streams.records import DeliveryBatch
-from streams.scheduler import Backoff
-from streams.send import send_batch
+from streams.state.scheduler import Backoff
 from subscriptions import strikes
 from subscriptions.areas import load_catalogue
 from subscriptions.store import new_id

@@ -1,5 +1,5 @@
 """How the retries of a message a provider refused for the time being are spaced and bounded:
-``streams.scheduler.Backoff`` and the two settings an operator tunes it with."""
+``streams.state.scheduler.Backoff`` and the two settings an operator tunes it with."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from notifier.errors import ConfigError
 from notifier.settings import Settings
-from streams.scheduler import Backoff
+from streams.state.scheduler import Backoff
 
 
 def test_the_waits_double_with_jitter_up_to_the_longest() -> None:

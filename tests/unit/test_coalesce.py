@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from streams.coalesce import Coalescer
+from streams.delivery.coalesce import Coalescer
 
 
 async def test_calls_of_one_turn_are_flushed_together_each_caller_gets_its_answer() -> None:

@@ -137,3 +137,20 @@ assert not fakes, fakes
         [sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_the_delivery_core_and_the_state_never_import_faust() -> None:
+    """``streams.delivery`` and ``streams.state`` are plain async code the API and the CLI use
+    too (the ledger, the event store, the scheduler): Faust is the worker's alone."""
+    check = """
+import importlib, pkgutil, sys
+import streams.delivery, streams.state
+for package in (streams.delivery, streams.state):
+    for module in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{package.__name__}.{module.name}")
+assert "faust" not in sys.modules, [m for m in sys.modules if m.startswith("faust")]
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr

@@ -9,7 +9,7 @@ import pytest
 
 import templates
 from channels.email import Email, build_message
-from streams.send import ALLOWED
+from streams.delivery.send import ALLOWED
 from templates import BATCH_KINDS, LANGUAGES, MESSAGE_KINDS
 from templates.renderer import PARTS, Brand, Renderer, TemplateError
 

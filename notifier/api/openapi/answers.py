@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from notifier.api.openapi.schemas import INTEGER, STRING, array, obj
-from streams.ledger import RANK
 from streams.request_records import TEXT_FIELDS
+from streams.state.ledger import RANK
 from subscriptions.contacts import CHANNELS, STATUSES
 from subscriptions.preferences import FALLBACK
 from subscriptions.rules import Schema, nullable, ref

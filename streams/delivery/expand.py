@@ -18,11 +18,10 @@ from collections.abc import Callable
 
 from channels import KINDS
 from streams.announcements import Announcement, Cancellation, Content
+from streams.delivery.digests import add_to_digests
+from streams.delivery.fanout import SHARD_SIZE, FanoutShard, shards
+from streams.delivery.lanes import BULK, SMALL, URGENT
 from streams.deps import Expansion, Queueing, Rendering
-from streams.digests import add_to_digests
-from streams.fanout import SHARD_SIZE, FanoutShard, shards
-from streams.lanes import BULK, SMALL, URGENT
-from streams.ledger import notification_id
 from streams.records import (
     UNSUBSCRIBE_PLACEHOLDER,
     DeliveryBatch,
@@ -30,6 +29,7 @@ from streams.records import (
     settle_mark,
     unsubscribe_mark,
 )
+from streams.state.ledger import notification_id
 from subscriptions import tokens
 from subscriptions.contacts import ContactPoint
 from subscriptions.live_index import CHANNEL_BIT, Audience
@@ -54,7 +54,7 @@ def version_key(event: str, version: int) -> str:
 async def expand_announcement(a: Announcement, deps: Expansion) -> int:
     """Match the announcement and queue one message per reached citizen and channel, in place
     for an audience of one shard, else through shards on the fanout topic
-    (``streams.fanout``); the number queued here."""
+    (``streams.delivery.fanout``); the number queued here."""
     catalogue = deps.catalogues[a.city]
     # matched, and a small audience queued, at once: the large lanes wait meanwhile
     with deps.lanes.going(SMALL):
@@ -97,7 +97,7 @@ async def expand_announcement(a: Announcement, deps: Expansion) -> int:
 
 
 async def expand_shard(raw: bytes, deps: Expansion) -> int:
-    """One shard of a large audience (``streams.fanout``): the number queued."""
+    """One shard of a large audience (``streams.delivery.fanout``): the number queued."""
     shard = FanoutShard.from_wire(raw)
     if await _stale(deps, shard.city, shard.event, shard.version):
         return 0
@@ -112,7 +112,8 @@ async def expand_shard(raw: bytes, deps: Expansion) -> int:
 
 
 def large_lane(severity: str) -> str:
-    """The lane of a large audience's batches (``streams.lanes``): severe and extreme first."""
+    """The lane of a large audience's batches (``streams.delivery.lanes``): severe and extreme
+    first."""
     return URGENT if severity in PASS_THROUGH else BULK
 
 
@@ -130,7 +131,7 @@ async def _stale(deps: Expansion, city: str, event: str, version: int) -> bool:
 
 
 async def _expand(deps: Expansion, a: Announcement, audience: Audience, lane: str) -> int:
-    """``lane``: the batches' (``streams.lanes``): a shard of a large audience's is a large
+    """``lane``: the batches' (``streams.delivery.lanes``): a shard of a large audience's is a large
     lane, whose batches are written in its turn."""
     await deps.lanes.turn(lane)
     queued = await add_to_digests(deps, a, audience) if a.version == 1 else 0

@@ -9,7 +9,7 @@ per channel at their local hour.
 Expansion adds the event to the digest of the slot (the next digest time) and, the first time,
 asks the scheduler to put a ``DigestDue/1`` on ``digests`` at that time: a city's digests all
 come due at one hour, and thousands of releases on ``city-events`` would hold the events behind
-them (digests last, ``streams.lanes``; records scheduled on ``city-events`` by an earlier
+them (digests last, ``streams.delivery.lanes``; records scheduled on ``city-events`` by an earlier
 release still release from there). The release leaves
 out what was cancelled or expired before it went out, and its notification id is derived from
 (citizen, channel, slot), so a digest goes out once even if it is released twice.
@@ -23,10 +23,10 @@ import time
 
 from channels import KINDS
 from streams.announcements import Announcement
+from streams.delivery.lanes import DIGEST
 from streams.deps import Digesting, DigestRelease
-from streams.lanes import DIGEST
-from streams.ledger import notification_id
 from streams.records import DeliveryBatch, Recipient, dumps, loads, settle_mark, unsubscribe_mark
+from streams.state.ledger import notification_id
 from subscriptions import tokens
 from subscriptions.contacts import ContactPoint
 from subscriptions.errors import InvalidInput, NotFound

@@ -40,7 +40,7 @@ from typing import Any, Literal, TypeVar
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
-from streams.coalesce import Coalescer
+from streams.delivery.coalesce import Coalescer
 from subscriptions.store import key
 
 RANK = {
@@ -366,6 +366,16 @@ class Ledger:
     async def beat(self, instance: str) -> None:
         """This worker is alive (a timer's job, every third of ``liveness``)."""
         await self.redis.set(WORKERS + instance, "1", px=int(self.liveness * 1000))
+
+    async def lapses(self, record: dict[str, str], claimed: float) -> float:
+        """When a claim (its ``record``, claimed at ``claimed``) could first be taken back from
+        a holder that stopped beating: once its heartbeat has lapsed and the claim is older than
+        the liveness (``_CLAIM``). A holder alive then has beaten again, and its claim is left."""
+        instance = (record.get("holder") or "").partition(":")[0]
+        # ms until its heartbeat lapses; -2: lapsed already (or none), -1: never (not ours)
+        left = await self.redis.pttl(WORKERS + instance) if instance else -2
+        lapsed = 0.0 if left == -2 else self.liveness if left == -1 else left / 1000
+        return max(time.time() + lapsed, claimed + self.liveness)
 
     async def release(
         self,

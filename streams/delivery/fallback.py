@@ -17,10 +17,10 @@ import logging
 import time
 
 from streams.announcements import Announcement
+from streams.delivery.expand import queue_announcement, version_key
 from streams.deps import Fallback
-from streams.expand import queue_announcement, version_key
-from streams.ledger import notification_id
 from streams.records import dumps, loads
+from streams.state.ledger import notification_id
 from subscriptions.errors import InvalidInput, NotFound
 
 FALLBACK_DUE = "FallbackDue/1"

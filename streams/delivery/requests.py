@@ -1,7 +1,7 @@
 """Service request status changes on ``request-status`` -> notifications to the requester and
 the followers, queued in the ledger and written to ``deliveries.<channel>`` in batches.
 
-A change is applied once, in order (``streams.request_store``): an older or repeated record is
+A change is applied once, in order (``streams.state.request_store``): an older or repeated record is
 ignored. Each applied change tells every citizen following the request (the requester is
 subscribed when the request is filed) on every enabled channel their subscription allows (all
 by default) where they have a confirmed contact point: one message per (request, change,
@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 
 from channels import KINDS
 from streams.deps import RequestUpdates
-from streams.ledger import notification_id
 from streams.records import (
     UNSUBSCRIBE_PLACEHOLDER,
     DeliveryBatch,
@@ -25,7 +24,8 @@ from streams.records import (
     unsubscribe_mark,
 )
 from streams.request_records import CLOSED, StatusChange, change_event
-from streams.request_store import RequestStore
+from streams.state.ledger import notification_id
+from streams.state.request_store import RequestStore
 from subscriptions import tokens
 from subscriptions.errors import InvalidInput
 from subscriptions.moving import end_follows

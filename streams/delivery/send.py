@@ -6,11 +6,11 @@ expiry, and the ledger claim that makes the hand-off happen once. Transient refu
 later through the scheduler, with exponential backoff and jitter (``Scheduler.retry``), for as
 long as the backoff allows and never past the event's expiry; a permanent one, or the last
 transient one, ends ``failed`` with its reason and a dead letter (and, for a web push alert, a
-fallback to the citizen's SMS or email where they asked for it: ``streams.fallback``). Every
-provider call waits for its token in the city's rate limit first. A provider saying the address
-is gone for good (a bounce, STOP, a push subscription 404/410, a push endpoint the outbound guard
-refuses) switches that contact point off in the consent ledger; so do ``strikes.STRIKES`` failures
-of its own endpoint in a day (``ChannelError.recipient_fault``).
+fallback to the citizen's SMS or email where they asked for it:
+``streams.delivery.fallback``). Every provider call waits for its token in the city's rate limit
+first. A provider saying the address is gone for good (a bounce, STOP, a push subscription 404/410,
+a push endpoint the outbound guard refuses) switches that contact point off in the consent ledger;
+so do ``strikes.STRIKES`` failures of its own endpoint in a day (``ChannelError.recipient_fault``).
 
 A batch is taken in chunks of ``CHUNK_PER_SENDER * send_concurrency`` messages: a chunk's
 contact points are read in one script call (a thousand at most) and its messages claimed in
@@ -24,7 +24,8 @@ the ledger write: what a crash, or the store going away, can leave taken by the 
 recorded (sent again when its claim is taken back). Once the store has failed, the batch hands
 nothing more over: the record is held and the batch run again once the store is back, and that
 run takes back the claims the first left (``_holder``); another worker, or this one restarted,
-takes them back when their lease lapses.
+takes them back once their holder has stopped beating (``Ledger.liveness``), at the latest when
+their lease lapses.
 """
 
 from __future__ import annotations
@@ -39,13 +40,13 @@ from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from channels.base import Origin, PermanentChannelError, TransientChannelError
-from streams import dead_letters, quotas
+from streams.delivery.fallback import FROM_CHANNELS, FallbackDue
+from streams.delivery.lanes import SMALL
 from streams.deps import Sending
-from streams.fallback import FROM_CHANNELS, FallbackDue
-from streams.lanes import SMALL
-from streams.ledger import LEASE_SECONDS, STORE_AWAY
 from streams.metrics import observe_many
 from streams.records import DeliveryBatch, Recipient, dead_letter
+from streams.state import dead_letters, quotas
+from streams.state.ledger import LEASE_SECONDS, STORE_AWAY
 from subscriptions import strikes
 from subscriptions.contacts import ContactPoint
 from templates import BATCH_KINDS
@@ -72,8 +73,8 @@ async def send_batch(raw: bytes, deps: Sending, lane: str = SMALL) -> dict[str, 
 
     The batch is claimed a chunk at a time (the module's docstring), so claims are never held
     for long and a rate-limited batch does not outlive the claims' lease. Every recipient is
-    dealt with before the batch may fail. ``lane``: the batch's (``streams.lanes``); a large
-    lane's batch gives way to the more urgent ones before each message."""
+    dealt with before the batch may fail. ``lane``: the batch's (``streams.delivery.lanes``); a
+    large lane's batch gives way to the more urgent ones before each message."""
     batch = DeliveryBatch.from_wire(raw)
     await deps.cities.ensure(batch.city)  # its senders and quotas, if made since we started
     sender = _Sender(batch, deps, lane, _holder(raw, deps))
@@ -100,7 +101,8 @@ async def send_batch(raw: bytes, deps: Sending, lane: str = SMALL) -> dict[str, 
 def _holder(raw: bytes, deps: Sending) -> str:
     """Who claims a batch's messages: this process and this batch. Run again here (the store
     was away: ``handlers.guarded``), the batch takes back at once what it had claimed, as the
-    first run is over; another worker, or this one after a restart, waits for the lease."""
+    first run is over; another worker, or this one after a restart (a new instance), waits
+    until this instance has stopped beating, or for the lease."""
     return f"{deps.instance}:{hashlib.blake2b(raw, digest_size=8).hexdigest()}"
 
 
@@ -298,16 +300,15 @@ async def _held_elsewhere(
     batch: DeliveryBatch, r: Recipient, deps: Sending, lane: str = SMALL
 ) -> str:
     """Another sender holds the claim, or the message is done. A claim still ``sending`` may
-    be a sender that crashed: look again once its holder would be known dead (it stops beating:
-    ``Ledger.liveness``), and at the latest once its lease is over (the claim is taken back then
-    and the message sent), so a crash never loses a message, nor holds it for long. Looked
-    at again in its lane."""
+    be a sender that crashed: look again as soon as its holder could be known dead (its last
+    heartbeat lapses: ``Ledger.lapses``), and at the latest once its lease is over (the claim is
+    taken back then and the message sent), so a crash never loses a message, nor holds it for
+    long. Looked at again in its lane."""
     record = await deps.ledger.get(batch.city, r.id)
     if record.get("status") != "sending":
         return "already claimed"
     claimed = float(record.get("claimed_at") or time.time())
-    soon = max(time.time(), claimed) + deps.ledger.liveness + 1
-    when = min(claimed + LEASE_SECONDS + 1, soon)
+    when = min(claimed + LEASE_SECONDS + 1, await deps.ledger.lapses(record, claimed) + 1)
     one = dataclasses.replace(batch, recipients=(r,))
     topic = deps.topics.deliveries(batch.channel, lane)
     await deps.scheduler.later(batch.city, when, topic, batch.event.encode(), one.to_wire())
@@ -374,7 +375,7 @@ async def _failed(batch: DeliveryBatch, r: Recipient, error: str, deps: Sending)
         deps.dead_letter_keep_seconds,
     )
     if batch.kind == "announcement" and batch.channel in FROM_CHANNELS:
-        # the citizen may want it by SMS or email instead (``streams.fallback``)
+        # the citizen may want it by SMS or email instead (``streams.delivery.fallback``)
         due = FallbackDue(batch.city, batch.event, batch.version, r.citizen, batch.channel, error)
         await deps.publish(deps.topics.city_events, batch.event.encode(), due.to_wire())
     await deps.ledger.advance(batch.city, batch.event, r.id, "failed", error=error)
