@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from subscriptions.contacts import ContactPoint
+from subscriptions.contacts import FIELDS, ContactPoint
 from subscriptions.errors import InvalidInput
 from subscriptions.store import SubscriptionStore, key
 
 MAX_CONTACTS = 10
 MAX_PUSH = 5
 MAX_SUBSCRIPTIONS = 50
-FIELDS = {"email": "email", "sms": "phone", "push": "push"}
 
 
 def check_contacts(held: Sequence[ContactPoint], channel: str) -> None:

@@ -14,6 +14,8 @@ from subscriptions.errors import InvalidInput
 from subscriptions.rules import Schema
 
 CHANNELS = NAMES  # a contact point's kind is the channel that reaches it
+# the field of a body each channel's address is given in (a 4xx names it)
+FIELDS = {"email": "email", "sms": "phone", "push": "push"}
 FALLBACK_CHANNELS = ("sms", "email")  # where an undelivered web push may go instead
 # pending: not confirmed yet; confirmed: may be used; unsubscribed: one-click or by the citizen;
 # opted_out: replied STOP (or Twilio said 21610); bounced: the mail server refused it for good;

@@ -25,7 +25,7 @@ from typing import Any
 
 from subscriptions.areas import AreaCatalogue
 from subscriptions.cities import City
-from subscriptions.contacts import ContactPoint
+from subscriptions.contacts import FIELDS, ContactPoint
 from subscriptions.errors import Conflict, InvalidInput, NotFound
 from subscriptions.store import Citizen, SubscriptionStore, address_key, key, new_id
 from subscriptions.subscription import Subscription, parse_subscription
@@ -145,8 +145,7 @@ async def _claim_addresses(
         if not await store.redis.set(k, cp.id, nx=True):
             if claimed:
                 await store.redis.delete(*claimed)
-            field = {"email": "email", "sms": "phone", "push": "push"}[cp.channel]
-            raise Conflict(field, f"already registered in {city} by another account")
+            raise Conflict(FIELDS[cp.channel], f"already registered in {city} by another account")
         claimed.append(k)
 
 
