@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from channels import KINDS
+from subscriptions import tokens
 from subscriptions.errors import InvalidInput
 from templates import BATCH_KINDS
 
@@ -92,6 +93,14 @@ def dead_letter(
 # rendered with a mark of its own (``unsubscribe_mark``), written in the record.
 UNSUBSCRIBE_PLACEHOLDER = "@@UNSUBSCRIBE_URL@@"
 Variants = dict[str, dict[str, str]]  # language -> part -> text
+
+
+def unsubscribe_url(secret_key: str, base_url: str, city: str, channel: str, contact: str) -> str:
+    """A recipient's own one-click unsubscribe link (signed for their contact point), on the
+    channels whose messages carry one (``channels.Kind.unsubscribe_link``); "" on the others."""
+    if not KINDS[channel].unsubscribe_link:
+        return ""
+    return f"{base_url}/v1/unsubscribe/{tokens.sign(secret_key, 'unsubscribe', city, contact)}"
 
 
 def unsubscribe_mark() -> str:

@@ -25,9 +25,16 @@ from channels import KINDS
 from streams.announcements import Announcement
 from streams.delivery.lanes import DIGEST
 from streams.deps import Digesting, DigestRelease
-from streams.records import DeliveryBatch, Recipient, dumps, loads, settle_mark, unsubscribe_mark
+from streams.records import (
+    DeliveryBatch,
+    Recipient,
+    dumps,
+    loads,
+    settle_mark,
+    unsubscribe_mark,
+    unsubscribe_url,
+)
 from streams.state.ledger import notification_id
-from subscriptions import tokens
 from subscriptions.contacts import ContactPoint
 from subscriptions.errors import InvalidInput, NotFound
 from subscriptions.live_index import Audience
@@ -181,10 +188,7 @@ async def _send(
     if status not in ("queued", "sending"):
         return 0  # released before: it went out already
     lang = deps.renderer.language_for("digest", language)
-    unsubscribe = ""
-    if KINDS[due.channel].unsubscribe_link:
-        token = tokens.sign(deps.secret_key, "unsubscribe", due.city, contact.id)
-        unsubscribe = f"{deps.base_url}/v1/unsubscribe/{token}"
+    unsubscribe = unsubscribe_url(deps.secret_key, deps.base_url, due.city, due.channel, contact.id)
     context = {
         **deps.city_context(due.city),
         "areas": deps.city_name(due.city),

@@ -28,9 +28,9 @@ from streams.records import (
     Recipient,
     settle_mark,
     unsubscribe_mark,
+    unsubscribe_url,
 )
 from streams.state.ledger import notification_id
-from subscriptions import tokens
 from subscriptions.contacts import ContactPoint
 from subscriptions.live_index import CHANNEL_BIT, Audience
 from subscriptions.preferences import DEFERRED_CHANNELS, PASS_THROUGH
@@ -302,10 +302,7 @@ async def _recipients(
             continue
         pid, address = cps[0].id, cps[0].address  # one message per (event, citizen, channel)
         lang, _ = pick_language(citizen.language)
-        unsubscribe = ""
-        if KINDS[channel].unsubscribe_link:
-            token = tokens.sign(deps.secret_key, "unsubscribe", city, pid)
-            unsubscribe = f"{deps.base_url}/v1/unsubscribe/{token}"
+        unsubscribe = unsubscribe_url(deps.secret_key, deps.base_url, city, channel, pid)
         nid = notification_id(city, id_key, cid, channel)
         out.append(Recipient(nid, cid, pid, address, lang, unsubscribe))
         if defer and citizen.quiet_hours is not None:

@@ -22,11 +22,11 @@ from streams.records import (
     Recipient,
     settle_mark,
     unsubscribe_mark,
+    unsubscribe_url,
 )
 from streams.request_records import CLOSED, StatusChange, change_event
 from streams.state.ledger import notification_id
 from streams.state.request_store import RequestStore
-from subscriptions import tokens
 from subscriptions.errors import InvalidInput
 from subscriptions.moving import end_follows
 
@@ -136,10 +136,7 @@ async def _recipients(
         if not cps:
             continue
         cp = cps[0]  # one message per (change, citizen, channel)
-        unsubscribe = ""
-        if KINDS[channel].unsubscribe_link:
-            token = tokens.sign(deps.secret_key, "unsubscribe", city, cp.id)
-            unsubscribe = f"{deps.base_url}/v1/unsubscribe/{token}"
+        unsubscribe = unsubscribe_url(deps.secret_key, deps.base_url, city, channel, cp.id)
         lang = deps.renderer.language_for(KIND, citizen.language)
         nid = notification_id(city, event, cid, channel)
         out.append(Recipient(nid, cid, cp.id, cp.address, lang, unsubscribe))
