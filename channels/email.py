@@ -276,6 +276,10 @@ class SmtpEmailChannel(Channel[Email]):
             self._drop(smtp)
             smtp = None
             raise TransientChannelError(f"SMTP connection: {type(e).__name__}: {e}") from None
+        except asyncio.CancelledError:  # mid-command: its answer would meet the next message
+            self._drop(smtp)
+            smtp = None
+            raise
         finally:
             self._pool.put_nowait(smtp)
 

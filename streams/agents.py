@@ -63,6 +63,7 @@ AGENTS: dict[str, tuple[str, Handler]] = {
 
 
 def register(app: faust.App, topics: dict[str, faust.TopicT], deps: Deps) -> None:
+    deps.send_now = handlers.sender_at_once(deps)  # a small batch goes out where it is written
     for name, (attr, handler) in AGENTS.items():
         topic = topics[attr]
         topic_name = topic.get_topic_name()

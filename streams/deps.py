@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from channels.base import Channel
 from streams.delivery.lanes import Lanes
 from streams.metrics import Metrics
+from streams.records import DeliveryBatch
 from streams.state.event_store import EventStore
 from streams.state.ledger import Ledger
 from streams.state.quotas import Quotas
@@ -63,6 +65,18 @@ class Publishes(Protocol):
     def publish(self) -> Publish: ...
 
 
+# (topic, record, its batch) -> whether this worker sent it, within a wait
+# (``streams.handlers.sender_at_once``); False: the record is written to its topic
+SendNow = Callable[[str, bytes, DeliveryBatch], Awaitable[bool]]
+
+
+class SendsAtOnce(Protocol):
+    """Sends a small batch it wrote itself, in the worker (read-only: see ``Publishes``)."""
+
+    @property
+    def send_now(self) -> SendNow | None: ...
+
+
 class Rendering(Protocol):
     """What a message is rendered with: the templates, its city's name, look and areas, the
     site it links to and the key that signs those links."""
@@ -75,7 +89,7 @@ class Rendering(Protocol):
     def city_context(self, city: str) -> dict[str, Any]: ...
 
 
-class Queueing(Rendering, Publishes, Protocol):
+class Queueing(Rendering, Publishes, SendsAtOnce, Protocol):
     """Queueing an announcement's messages on a channel (``expand.queue_announcement``): the
     ledger, the recipients' contact points, their batches written in their lane, or to the
     scheduler for the end of their quiet hours."""
@@ -262,6 +276,9 @@ class Deps(Services):
     lanes: Lanes = dataclasses.field(default_factory=Lanes)  # the bulk lane gives way
     # this process, in the ledger's claims: its own claims it may take back at once
     instance: str = dataclasses.field(default_factory=lambda: secrets.token_hex(6))
+    # a small batch sent by the worker that wrote it (the worker's agents set it); None: every
+    # batch goes through its topic, as in the handlers' tests
+    send_now: SendNow | None = None
 
     def receipts_url(self, city: str) -> str:
         """Where a provider posts the status of the messages it took (``Channel.receipts``:

@@ -13,6 +13,7 @@
 - ``release_scheduled``: publish what the scheduler holds once it is due (a leader timer too).
 - ``guarded``: runs one of them on a record; what it cannot take goes to dead letters, and
   while the store is away the record is held, not dropped.
+- ``sender_at_once``: a small batch sent by the worker that wrote it, not through its topic.
 """
 
 from __future__ import annotations
@@ -31,8 +32,17 @@ from streams.delivery.fallback import FALLBACK_DUE, FallbackDue, release_fallbac
 from streams.delivery.lanes import BULK, DIGEST, URGENT
 from streams.delivery.send import send_batch
 from streams.delivery.track import track_receipt
-from streams.deps import CityEvents, DeadLettering, DigestsDue, Outbox, Scheduling, Sending
-from streams.records import dead_letter, loads_any
+from streams.deps import (
+    CityEvents,
+    DeadLettering,
+    Deps,
+    DigestsDue,
+    Outbox,
+    Scheduling,
+    Sending,
+    SendNow,
+)
+from streams.records import DeliveryBatch, dead_letter, loads_any
 from streams.state import dead_letters
 from streams.state.ledger import STORE_AWAY
 from streams.state.scheduler import release
@@ -48,6 +58,7 @@ __all__ = [
     "send_bulk_batch",
     "send_digest_batch",
     "send_urgent_batch",
+    "sender_at_once",
     "sweep_outbox",
     "track_receipt",
 ]
@@ -64,6 +75,46 @@ async def send_bulk_batch(raw: bytes, deps: Sending) -> dict[str, int]:
 
 async def send_digest_batch(raw: bytes, deps: Sending) -> dict[str, int]:
     return await send_batch(raw, deps, lane=DIGEST)
+
+
+async def send_batch_at_once(raw: bytes, deps: Sending) -> dict[str, int]:
+    return await send_batch(raw, deps, at_once=True)
+
+
+# how long the worker that wrote a small batch waits for it to go out before it writes the
+# record to its topic after all (a provider slow to answer must not hold its next events)
+AT_ONCE_WAITS_AT_MOST = 2.0
+
+
+def sender_at_once(deps: Deps) -> SendNow:
+    """A small batch (an event of up to ``expand.BATCH_SIZE`` recipients), sent by the worker
+    that matched it, while it holds the large lanes (``streams.delivery.lanes``), instead of
+    through its topic: there its record waits for a sender's next fetch (Tansu holds a fetch
+    for its whole wait, ``streams.app.FETCH_MAX_WAIT_MS``) and the large lanes start again
+    meanwhile. Measured in ``bench/citywide.py``: bench/README.md, session 10.
+
+    Nothing is lost: the city event's record is acknowledged only once this returns, so a crash
+    meanwhile has it expanded again, and what is still pending sent (the claims of the dead
+    worker taken back once its heartbeat lapses). A batch not out within
+    ``AT_ONCE_WAITS_AT_MOST`` seconds (a slow provider, the store away), or in a channel with a
+    rate limit in its city (it goes at the limit's pace), is written to its topic: its sender
+    there takes what this run has not claimed (the run is a holder of its own:
+    ``send._holder``). True when it went out here."""
+    going: set[asyncio.Future[None]] = set()
+
+    async def send_now(topic: str, raw: bytes, batch: DeliveryBatch) -> bool:
+        if (
+            batch.channel not in deps.channels
+            or deps.limiter.rate(batch.city, batch.channel) is not None
+        ):
+            return False
+        run = asyncio.ensure_future(guarded(topic, raw, deps, send_batch_at_once))
+        going.add(run)  # held until it ends, however long the wait below
+        run.add_done_callback(going.discard)
+        done, _ = await asyncio.wait({run}, timeout=AT_ONCE_WAITS_AT_MOST)
+        return bool(done)
+
+    return send_now
 
 
 SWEEP_AFTER_SECONDS = 30.0

@@ -34,9 +34,12 @@ class SmtpSink:
         self.messages: list[EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []
         self.replies: list[str] = []  # e.g. ["421 try later"]: answered to the next DATA commands
+        self.slow = 0.0  # seconds each DATA command takes: a provider slow to answer
         self._lock = threading.Lock()
 
     async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        if self.slow:
+            await asyncio.sleep(self.slow)
         with self._lock:
             if self.replies:
                 return self.replies.pop(0)

@@ -224,6 +224,9 @@ async def _queue(
         kind == "announcement" and channel in DEFERRED_CHANNELS and (a.severity not in PASS_THROUGH)
     )
     topic = deps.topics.deliveries(channel, lane)
+    # an event of a batch's audience is sent by this worker at once: its record would wait for
+    # a sender's next fetch (``streams.handlers.sender_at_once``)
+    send_now = deps.send_now if lane == SMALL and len(citizen_ids) <= BATCH_SIZE else None
     mark = unsubscribe_mark()
     rendered: dict[str, dict[str, str]] = {}  # language -> parts, rendered once
     queued = 0
@@ -265,10 +268,11 @@ async def _queue(
                 # keyed by its first notification: a large audience's batches spread over the
                 # partitions, so every sender of the group takes part
                 key = f"{a.id}:{group[0].id}".encode()
-                if due is None:
-                    await deps.publish(topic, key, batch.to_wire())
-                else:
-                    await deps.scheduler.later(a.city, due, topic, key, batch.to_wire())
+                raw = batch.to_wire()
+                if due is not None:
+                    await deps.scheduler.later(a.city, due, topic, key, raw)
+                elif send_now is None or not await send_now(topic, raw, batch):
+                    await deps.publish(topic, key, raw)
             queued += len(pending)
     return queued
 

@@ -20,6 +20,10 @@ queueing behind the other channels' traffic and the other worker's.
 
 A small batch whose channel has a rate limit in its city goes at the limit's pace, not the
 machine's: it holds back only its channel's large lanes, in this worker.
+
+An event of one batch's audience (``expand.BATCH_SIZE``) does not go through its topic at all:
+the worker that matched it sends it at once, holding the large lanes from the match to the last
+message (``streams.handlers.sender_at_once``).
 """
 
 from __future__ import annotations

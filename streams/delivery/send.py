@@ -68,16 +68,20 @@ ALLOWED = {
 }
 
 
-async def send_batch(raw: bytes, deps: Sending, lane: str = SMALL) -> dict[str, int]:
+async def send_batch(
+    raw: bytes, deps: Sending, lane: str = SMALL, at_once: bool = False
+) -> dict[str, int]:
     """Hand each notification of a batch over once; the outcome counts of this call.
 
     The batch is claimed a chunk at a time (the module's docstring), so claims are never held
     for long and a rate-limited batch does not outlive the claims' lease. Every recipient is
     dealt with before the batch may fail. ``lane``: the batch's (``streams.delivery.lanes``); a
-    large lane's batch gives way to the more urgent ones before each message."""
+    large lane's batch gives way to the more urgent ones before each message. ``at_once``: sent
+    by the worker that wrote it, before (or instead of) its record on the topic
+    (``streams.handlers.sender_at_once``)."""
     batch = DeliveryBatch.from_wire(raw)
     await deps.cities.ensure(batch.city)  # its senders and quotas, if made since we started
-    sender = _Sender(batch, deps, lane, _holder(raw, deps))
+    sender = _Sender(batch, deps, lane, _holder(raw, deps, at_once))
     stale = await _stale(batch, deps)
     if stale:
         await sender.end([(r, stale, None) for r in batch.recipients])
@@ -98,12 +102,14 @@ async def send_batch(raw: bytes, deps: Sending, lane: str = SMALL) -> dict[str, 
     return outcomes
 
 
-def _holder(raw: bytes, deps: Sending) -> str:
+def _holder(raw: bytes, deps: Sending, at_once: bool = False) -> str:
     """Who claims a batch's messages: this process and this batch. Run again here (the store
     was away: ``handlers.guarded``), the batch takes back at once what it had claimed, as the
     first run is over; another worker, or this one after a restart (a new instance), waits
-    until this instance has stopped beating, or for the lease."""
-    return f"{deps.instance}:{hashlib.blake2b(raw, digest_size=8).hexdigest()}"
+    until this instance has stopped beating, or for the lease. A run ``at_once`` is a holder
+    of its own: the record's copy on the topic may come here while that run still goes."""
+    digest = hashlib.blake2b(raw, digest_size=8).hexdigest()
+    return f"{deps.instance}:{digest}{':at-once' if at_once else ''}"
 
 
 _Claimed = tuple[Recipient, ContactPoint, int]  # the recipient, its contact, the attempt
