@@ -1,4 +1,6 @@
-"""``notifier worker``: the Faust worker process, wired from the settings."""
+"""``notifier worker``: the Faust worker process, wired from the settings. With
+``NOTIFIER_WORKER_METRICS_PORT`` it serves ``/metrics`` and its readiness ``/readyz`` there
+(``notifier.worker_http``): ready once it has joined its group and loaded the cities."""
 
 from __future__ import annotations
 
