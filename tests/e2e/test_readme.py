@@ -9,6 +9,7 @@ shared, as on a newcomer's machine that has installed anything before): 2-4 minu
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -115,28 +116,29 @@ def test_the_readme_walk_through_pasted_at_once_after_make_run_in_a_fresh_clone(
         print(f"make run and the walk-through: {took:.0f} s")  # shown with -s or on a failure
     except BaseException:
         print(log.read_text(errors="replace")[-6000:])
-        raise
-    finally:
         _ctrl_c(make)
+        raise
+    else:
+        assert _ctrl_c(make) == [], "left behind after Ctrl-C"
+    finally:
         shutil.rmtree(clone / ".venv", ignore_errors=True)
-    assert make.returncode in (0, 2, -signal.SIGINT), make.returncode  # make says 2 on Ctrl-C
 
 
-def _ctrl_c(make: subprocess.Popen[bytes]) -> None:
-    """What Ctrl-C in its terminal does: SIGINT to its process group; then nothing is left."""
-    group = [make, *psutil.Process(make.pid).children(recursive=True)]
+def _ctrl_c(make: subprocess.Popen[bytes]) -> list[str]:
+    """What Ctrl-C in its terminal does: SIGINT to its process group. What was still running
+    after it (then killed): [] when everything stopped."""
+    top = psutil.Process(make.pid)
+    group = [top, *top.children(recursive=True)]
     os.killpg(make.pid, signal.SIGINT)
-    try:
-        make.wait(60)
-    except subprocess.TimeoutExpired:
-        os.killpg(make.pid, signal.SIGKILL)
-        make.wait()
-        raise AssertionError("`make run` did not stop on Ctrl-C") from None
-    deadline = time.monotonic() + 15
-    left = [p for p in group[1:] if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    deadline = time.monotonic() + 60
+    left = group
     while left and time.monotonic() < deadline:
         time.sleep(0.2)
         left = [p for p in left if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    names = []
     for p in left:
-        p.kill()
-    assert not left, f"left behind after Ctrl-C: {[p.cmdline() for p in left]}"
+        with contextlib.suppress(psutil.Error):
+            names.append(" ".join(p.cmdline()))
+            p.kill()
+    make.wait()
+    return names
