@@ -47,9 +47,9 @@ class EmbeddedWorker:
     (``notifier.worker_http``): it can deliver once it has joined its consumer group and
     loaded the cities, some seconds after the API answers."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], port: int) -> None:
+    def __init__(self, proc: subprocess.Popen[bytes], base: str) -> None:
         self.proc = proc
-        self.url = f"http://127.0.0.1:{port}/readyz"
+        self.url = f"{base}/readyz"
 
     async def ready(self) -> bool | str:
         """True, or what it waits for (the API's ``/readyz`` shows it)."""
@@ -177,6 +177,14 @@ async def _dev_key(settings: Settings) -> str:
         await redis.aclose()
 
 
+def worker_url(s: Settings) -> str:
+    """Where this machine reaches the worker's own server (metrics, readiness)."""
+    host = s.worker_metrics_host
+    if host in ("", "0.0.0.0", "::"):  # every address: loopback among them
+        host = "127.0.0.1"
+    return f"http://{f'[{host}]' if ':' in host else host}:{s.worker_metrics_port}"
+
+
 def ready_lines(s: Settings, dev: DevServices, parts: list[str], dev_key: str) -> list[str]:
     """What ``notifier up`` prints once it serves: where everything is."""
     if not s.api_on_loopback:  # create_api leaves the dev routes out too
@@ -195,7 +203,7 @@ def ready_lines(s: Settings, dev: DevServices, parts: list[str], dev_key: str) -
         *(f"  {p}" for p in parts),
         f"  Portal:  {s.base_url}/   console: {s.base_url}/console",
         f"  API:     {s.base_url}   (/v1/docs; health: /healthz, /readyz; /metrics)",
-        f"  Worker:  http://127.0.0.1:{s.worker_metrics_port}/metrics   (readiness: /readyz)",
+        f"  Worker:  {worker_url(s)}/metrics   (readiness: /readyz)",
         *dev_lines,
         f"  Department key ({DEV_DEPARTMENT}, {s.default_city}): {dev_key}",
     ]
@@ -250,7 +258,7 @@ def up(settings: Settings) -> None:
         )
         procs.append(worker)
         lines = ready_lines(s, dev, embedded_parts, dev_key)
-        asyncio.run(serve_api(s, dev, lines, EmbeddedWorker(worker, s.worker_metrics_port)))
+        asyncio.run(serve_api(s, dev, lines, EmbeddedWorker(worker, worker_url(s))))
     finally:
         for p in reversed(procs):
             embedded.stop(p)

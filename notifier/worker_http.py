@@ -48,7 +48,7 @@ class _Quiet(WSGIRequestHandler):
         pass
 
 
-def _app(registry: CollectorRegistry, readiness: WorkerReadiness) -> Callable[..., Any]:
+def wsgi_app(registry: CollectorRegistry, readiness: WorkerReadiness) -> Callable[..., Any]:
     metrics = make_wsgi_app(registry)
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -74,6 +74,6 @@ def serve(
     class Server(ThreadingWSGIServer):
         address_family = family
 
-    httpd = make_server(host, port, _app(registry, readiness), Server, handler_class=_Quiet)
+    httpd = make_server(host, port, wsgi_app(registry, readiness), Server, handler_class=_Quiet)
     threading.Thread(target=httpd.serve_forever, name="worker-http", daemon=True).start()
     return httpd
