@@ -4,7 +4,8 @@ terminal, the walk-through's block pasted at once into another.
 The block is read from the clone's README.md as it stands (the test breaks when the README
 changes and the service does not, or the other way round); each of its ``# -> …`` lines must
 be in what it printed. ``make run`` really installs into the clone's own .venv (pip's cache is
-shared, as on a newcomer's machine that has installed anything before): 2-4 minutes.
+shared, as on a newcomer's machine that has installed anything before): about 3 minutes. The
+clone is of HEAD: what is not committed is not in it.
 """
 
 from __future__ import annotations
