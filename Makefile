@@ -11,13 +11,17 @@ help: ## list the targets
 
 install: $(STAMP) ## create .venv and install the service with its dev tools
 
+# A few lines: pip quiet, and setuptools has nothing to say of the packages (pyproject.toml lists
+# every folder, data ones too) but its one note on an editable install of a flat layout.
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "Python 3.11 or newer is needed (found $$($(PYTHON) --version))"; exit 1; }
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	@echo "installing notifier and its dev tools into $(VENV) (a minute or two the first time)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --upgrade pip
+	@$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+	@echo "installed: $(VENV)/bin/notifier"
 
 # The browser tests (tests/web) drive Debian's Chromium; Playwright's own browser download is
 # not used (and cannot be fetched here). Installs it once, as root or through sudo.

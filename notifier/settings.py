@@ -365,8 +365,9 @@ class Settings:
     worker_metrics_port: int = setting(
         "WORKER_METRICS_PORT",
         "0",
-        "Port where `notifier worker` serves Prometheus /metrics; 0: none. "
-        "The API serves its own at /metrics.",
+        "Port where `notifier worker` serves Prometheus /metrics and its readiness /readyz "
+        "(200 once it has joined its group and loaded the cities); 0: none. The API serves its "
+        "own at /metrics.",
         whole_number(0, 65535),
     )
     worker_metrics_host: str = setting(

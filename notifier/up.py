@@ -3,17 +3,24 @@
 With nothing configured it starts Tansu and redis-server on free loopback ports, a local SMTP
 outbox and a local Twilio-shaped server (both readable under ``/dev/``), keeps a secret key, a
 VAPID key and a department key under DATA_DIR, runs the worker as a child process and the API in
-this one. Ctrl-C (or SIGTERM) stops everything; children also die with this process.
+this one. Ready means ready: the banner ("notifier is up") comes, and the API's ``/readyz``
+answers 200, only once the worker has joined its consumer group and loaded the cities, so that
+what is sent from then on is delivered. Ctrl-C (or SIGTERM) stops everything; children also die
+with this process.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import signal
 import subprocess
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import aiohttp
 from aiohttp import web
 from aiosmtpd.smtp import SMTP
 
@@ -31,12 +38,69 @@ from streams import heap
 
 DEV_DEPARTMENT = "voirie"
 DEV_SMS_FROM = "+33700000001"
+WAIT_POLL = 0.5  # seconds between two questions to the worker while it starts
+WAIT_NOTE = 15.0  # seconds between two "still waiting" lines
+
+
+class EmbeddedWorker:
+    """The worker ``notifier up`` runs as its child, asked through its own ``/readyz``
+    (``notifier.worker_http``): it can deliver once it has joined its consumer group and
+    loaded the cities, some seconds after the API answers."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], base: str) -> None:
+        self.proc = proc
+        self.url = f"{base}/readyz"
+
+    async def ready(self) -> bool | str:
+        """True, or what it waits for (the API's ``/readyz`` shows it)."""
+        if self.proc.poll() is not None:
+            return f"stopped (exit code {self.proc.returncode})"
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http,
+                http.get(self.url) as r,
+            ):
+                if r.status == 200:
+                    return True
+                state = await r.json()
+                return f"{state['group']} its group, {state['cities']} the cities"
+        except (aiohttp.ClientError, TimeoutError, ValueError, KeyError):
+            return "starting"
+
+    async def wait(self, stopping: asyncio.Event) -> None:
+        """Until the worker is ready (or Ctrl-C), saying so while it waits."""
+        print(
+            "waiting for the worker to join its consumer group and load the cities "
+            "(about 10-40 s; /readyz answers 503 until then)…",
+            flush=True,
+        )
+        since = time.monotonic()
+        said = since
+        while not stopping.is_set():
+            state = await self.ready()
+            if state is True:
+                return
+            if self.proc.poll() is not None:
+                raise ConfigError(
+                    f"the worker stopped (exit code {self.proc.returncode}) before it was "
+                    "ready; its lines are above"
+                )
+            if time.monotonic() - said >= WAIT_NOTE:
+                said = time.monotonic()
+                print(f"still waiting for the worker ({said - since:.0f} s): {state}", flush=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), WAIT_POLL)
 
 
 async def serve_api(
-    settings: Settings, dev: DevServices | None = None, ready: list[str] | None = None
+    settings: Settings,
+    dev: DevServices | None = None,
+    ready: list[str] | None = None,
+    worker: EmbeddedWorker | None = None,
 ) -> None:
-    """Run the API (and the dev services ``dev`` names) until SIGINT/SIGTERM."""
+    """Run the API (and the dev services ``dev`` names) until SIGINT/SIGTERM. With ``worker``
+    (``notifier up``), its ``/readyz`` asks the worker too, and the ``ready`` lines are printed
+    only once the worker is ready."""
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -61,16 +125,24 @@ async def serve_api(
                 f"NOTIFIER_DEFAULT_CITY={settings.default_city!r} is not a city here: "
                 "create it with `notifier city create FILE`"
             )
-        app = create_api(settings, deps, dev, checks={"kafka": publisher.ready})
+        checks: dict[str, Callable[[], Awaitable[bool | str]]] = {"kafka": publisher.ready}
+        if worker is not None:
+            checks["worker"] = worker.ready
+        app = create_api(settings, deps, dev, checks=checks)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        await web.TCPSite(runner, settings.api_host, settings.api_port).start()
-        heap.freeze()  # what it loaded to start is not walked by every full collection
-        for line in ready or [f"API on {settings.base_url}"]:
-            print(line, flush=True)
-        await stopping.wait()
-        print("stopping…", flush=True)
-        await runner.cleanup()
+        try:
+            await web.TCPSite(runner, settings.api_host, settings.api_port).start()
+            heap.freeze()  # what it loaded to start is not walked by every full collection
+            if worker is not None:
+                await worker.wait(stopping)
+            if not stopping.is_set():
+                for line in ready or [f"API on {settings.base_url}"]:
+                    print(line, flush=True)
+            await stopping.wait()
+            print("stopping…", flush=True)
+        finally:
+            await runner.cleanup()
     finally:
         if fake_runner is not None:
             await fake_runner.cleanup()
@@ -105,6 +177,14 @@ async def _dev_key(settings: Settings) -> str:
         await redis.aclose()
 
 
+def worker_url(s: Settings) -> str:
+    """Where this machine reaches the worker's own server (metrics, readiness)."""
+    host = s.worker_metrics_host
+    if host in ("", "0.0.0.0", "::"):  # every address: loopback among them
+        host = "127.0.0.1"
+    return f"http://{f'[{host}]' if ':' in host else host}:{s.worker_metrics_port}"
+
+
 def ready_lines(s: Settings, dev: DevServices, parts: list[str], dev_key: str) -> list[str]:
     """What ``notifier up`` prints once it serves: where everything is."""
     if not s.api_on_loopback:  # create_api leaves the dev routes out too
@@ -118,11 +198,12 @@ def ready_lines(s: Settings, dev: DevServices, parts: list[str], dev_key: str) -
     else:
         dev_lines = []
     return [
-        "notifier is up (Ctrl-C stops everything)",
+        "notifier is up: the API answers, the worker has joined its group and loaded the cities "
+        "(Ctrl-C stops everything)",
         *(f"  {p}" for p in parts),
         f"  Portal:  {s.base_url}/   console: {s.base_url}/console",
         f"  API:     {s.base_url}   (/v1/docs; health: /healthz, /readyz; /metrics)",
-        f"  Worker metrics: http://127.0.0.1:{s.worker_metrics_port}/metrics",
+        f"  Worker:  {worker_url(s)}/metrics   (readiness: /readyz)",
         *dev_lines,
         f"  Department key ({DEV_DEPARTMENT}, {s.default_city}): {dev_key}",
     ]
@@ -170,14 +251,14 @@ def up(settings: Settings) -> None:
             changes["worker_metrics_port"] = embedded.free_port()
         s = settings.replace(**changes)
         dev_key = asyncio.run(_dev_key(s))
-        procs.append(
-            embedded.spawn(
-                embedded.python_module("notifier", "worker"),
-                env=embedded.child_env(s.to_env()),
-                inherit=True,
-            )
+        worker = embedded.spawn(
+            embedded.python_module("notifier", "worker"),
+            env=embedded.child_env(s.to_env()),
+            inherit=True,
         )
-        asyncio.run(serve_api(s, dev, ready_lines(s, dev, embedded_parts, dev_key)))
+        procs.append(worker)
+        lines = ready_lines(s, dev, embedded_parts, dev_key)
+        asyncio.run(serve_api(s, dev, lines, EmbeddedWorker(worker, worker_url(s))))
     finally:
         for p in reversed(procs):
             embedded.stop(p)

@@ -1,15 +1,18 @@
-"""``notifier worker``: the Faust worker process, wired from the settings."""
+"""``notifier worker``: the Faust worker process, wired from the settings. With
+``NOTIFIER_WORKER_METRICS_PORT`` it serves ``/metrics`` and its readiness ``/readyz`` there
+(``notifier.worker_http``): ready once it has joined its group and loaded the cities."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import faust
-from prometheus_client import start_http_server
 
-from notifier import logs
+from notifier import logs, worker_http
 from notifier.settings import Settings
 from notifier.wiring import build_deps, make_channels, make_redis
+from notifier.worker_http import WorkerReadiness
 from streams import agents
 from streams.app import create_app
 from streams.topics import TopicNames, declare
@@ -32,11 +35,27 @@ def build_worker_app(settings: Settings) -> faust.App:
 
     redis = make_redis(settings)
     deps = build_deps(settings, redis, publish, make_channels(settings))
+    readiness = WorkerReadiness()
+
+    @app.on_rebalance_complete.connect  # type: ignore[arg-type]  # (mode types receivers narrowly)
+    async def joined(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+        """Its first rebalance complete: it holds its partitions and fetches from them."""
+        if not readiness.joined:
+            log.info("worker %s joined its consumer group", settings.app_id)
+        readiness.joined = True
+
+    def warmed() -> None:
+        log.info("worker %s loaded the cities: %s", settings.app_id, ", ".join(deps.cities.ids()))
+        readiness.cities_loaded = True
+
     if settings.worker_metrics_port:
-        start_http_server(
-            settings.worker_metrics_port, settings.worker_metrics_host, deps.metrics.registry
+        worker_http.serve(
+            settings.worker_metrics_host,
+            settings.worker_metrics_port,
+            deps.metrics.registry,
+            readiness,
         )
-    agents.register(app, topics, deps)
+    agents.register(app, topics, deps, warmed)
     # Connections (Redis, SMTP) close with the process: Faust offers no hook after the agents
     # have stopped, and closing them earlier would fail the records still in flight.
     return app

@@ -6,6 +6,7 @@ dependencies; the app module never imports this one.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -36,6 +37,7 @@ EVERY_WORKER: tuple[tuple[str, float, Job], ...] = (
     ("watch-backlog", 15.0, watch.observe),  # every worker: no stale figure after a leader change
 )
 LAG_INTERVAL = 5.0  # seconds between two readings of the consumer lag
+WARM_RETRY = 5.0  # seconds before loading the cities again when Redis did not answer at start
 
 # a lane's sender (``streams.delivery.lanes``)
 SENDERS: dict[str, Handler] = {
@@ -62,7 +64,14 @@ AGENTS: dict[str, tuple[str, Handler]] = {
 }
 
 
-def register(app: faust.App, topics: dict[str, faust.TopicT], deps: Deps) -> None:
+def register(
+    app: faust.App,
+    topics: dict[str, faust.TopicT],
+    deps: Deps,
+    warmed: Callable[[], object] | None = None,
+) -> None:
+    """``warmed`` is called once the cities and their subscriptions are in memory (the
+    worker's readiness, ``notifier.worker_http``)."""
     deps.send_now = handlers.sender_at_once(deps)  # a small batch goes out where it is written
     for name, (attr, handler) in AGENTS.items():
         topic = topics[attr]
@@ -88,11 +97,18 @@ def register(app: faust.App, topics: dict[str, faust.TopicT], deps: Deps) -> Non
 
     @app.task
     async def warm() -> None:  # the cities' subscriptions in memory while the group forms
-        try:
-            await deps.cities.refresh()
-            await deps.matcher.warm()
-        except Exception:  # the first event loads what this could not
-            logging.getLogger("notifier.streams").exception("warming the matcher")
+        while True:
+            try:
+                await deps.cities.refresh()
+                await deps.matcher.warm()
+                break
+            except STORE_AWAY as e:  # tried again (an event meanwhile loads what it needs)
+                logging.getLogger("notifier.streams").warning("warming: Redis away: %s", e)
+            except Exception:
+                logging.getLogger("notifier.streams").exception("warming the matcher")
+            await asyncio.sleep(WARM_RETRY)
+        if warmed is not None:
+            warmed()
         frozen = heap.freeze()
         logging.getLogger("notifier.streams").info("started: %d objects frozen", frozen)
 

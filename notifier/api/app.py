@@ -90,12 +90,15 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """Redis answers and the broker can be reached: 200, else 503 naming what is down."""
+    """Redis answers and the broker can be reached: 200, else 503 naming what is down. The
+    workers are not asked (they have a readiness of their own), except by ``notifier up``,
+    whose check of its embedded worker answers what it still waits for."""
     checks = {"redis": _redis_ready(request), **{n: c() for n, c in request.app[CHECKS].items()}}
     results = {}
     for name, check in checks.items():
         try:
-            results[name] = "ok" if await check else "unreachable"
+            result = await check
+            results[name] = "ok" if result is True else result or "unreachable"
         except Exception as e:  # a check that fails says so; it never takes the API down
             results[name] = f"unreachable: {type(e).__name__}"
     ok = all(v == "ok" for v in results.values())
@@ -158,7 +161,7 @@ def create_api(
     settings: Settings,
     deps: Services,
     dev: DevServices | None = None,
-    checks: dict[str, Callable[[], Awaitable[bool]]] | None = None,
+    checks: dict[str, Callable[[], Awaitable[bool | str]]] | None = None,
 ) -> web.Application:
     """``checks``: what ``/readyz`` asks besides Redis (the broker, from the publisher).
     ``dev``: the local outbox and Twilio-shaped server, shown under ``/dev/`` only when the API

@@ -27,4 +27,4 @@ class DevServices:
 
 
 DEV = web.AppKey("dev", DevServices)
-CHECKS = web.AppKey("checks", dict)  # name -> async () -> bool, asked by /readyz
+CHECKS = web.AppKey("checks", dict)  # name -> async () -> True or why not, asked by /readyz

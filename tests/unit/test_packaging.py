@@ -23,16 +23,21 @@ def test_packages_import_from_this_repository(name: str) -> None:
     assert Path(module.__file__).resolve().parent == ROOT / name
 
 
-def test_build_lists_the_packages_and_ships_templates_and_data() -> None:
+def test_build_lists_the_packages_and_the_data_folders() -> None:
+    """Every folder of ours is in the list: those with an ``__init__.py`` (or the wheel would
+    leave them out) and those that hold only data (templates, pages, area catalogues), which
+    setuptools asks to see listed (it warns at every install otherwise, and will refuse).
+    ``tests/e2e/test_install.py`` builds the wheel and finds every file in it."""
     conf = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     top = [p for p in conf["packages"] if "." not in p]
     assert top == ["notifier", "channels", "subscriptions", "templates", "streams"]
-    inside = {  # every folder of ours with an __init__.py, or the wheel would leave it out
-        ".".join(path.parent.relative_to(ROOT).parts)
+    folders = {
+        ".".join(path.relative_to(ROOT).parts)
         for name in top
-        for path in (ROOT / name).glob("**/__init__.py")
+        for path in [ROOT / name, *(ROOT / name).glob("**/")]
+        if "__pycache__" not in path.parts and any(f.is_file() for f in path.iterdir())
     }
-    assert set(conf["packages"]) == inside
+    assert set(conf["packages"]) == folders
     assert "**/*.j2" in conf["package-data"]["templates"]
     assert list((ROOT / "templates").glob("**/*.j2"))
     assert (ROOT / "subscriptions/data/paris_arrondissements.geojson").exists()

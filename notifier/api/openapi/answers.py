@@ -279,7 +279,8 @@ SCHEMAS: dict[str, Schema] = {
         {"status": {"enum": ["ready", "not ready"]}, "redis": STRING},
         ("status", "redis"),
         additionalProperties=STRING,
-        description="`ok`, or `unreachable` (with the error's type), per dependency",
+        description="`ok`, or `unreachable` (with the error's type), per dependency; under "
+        "`notifier up`, `worker`: `ok` or what its embedded worker still waits for",
     ),
     "Health": obj({"status": {"const": "ok"}}, ("status",)),
     "PushKey": obj({"public_key": {"type": "string", "description": "base64url"}}, ("public_key",)),
