@@ -32,7 +32,7 @@ async def described_by(page: Page, selector: str) -> str:
     )
 
 
-async def test_a_bad_email_and_a_20_km_radius_are_both_shown_beside_their_fields_and_nothing_is_made(
+async def test_a_bad_email_and_a_20_km_radius_are_both_shown_beside_their_fields_nothing_made(
     page: Page, site: Site
 ) -> None:
     await page.goto("/")
