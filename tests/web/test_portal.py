@@ -279,7 +279,10 @@ async def test_a_wrong_input_is_named_on_the_page(page: Page, site: Site) -> Non
     await page.goto("/")
     await page.get_by_role("button", name="M'abonner").click()
     await expect(page.get_by_role("alert").get_by_role("listitem")).to_have_text(
-        ["Choisissez au moins un quartier ou un arrondissement sur la carte."]
+        [
+            "Choisissez au moins un quartier ou un arrondissement sur la carte.",
+            "Donnez une adresse e-mail ou un numéro de téléphone.",
+        ]
     )
     await page.locator(f"path[data-code='{SAINT_VICTOR}']").click()
     await page.get_by_label("Adresse e-mail").fill("not an address")

@@ -24,12 +24,26 @@ export function fieldName(field) {
   return field.replace(/^subscriptions\[\d+\]\./, "").split(/[.[]/)[0];
 }
 
-export function messageFor({ field, code, reason } = {}) {
-  const name = fieldName(field);
-  for (const key of [`error.field.${name}.${code}`, `error.code.${code}`]) {
-    if (code && has(key)) return t(key, { reason: reason || "" });
-  }
-  return t("error.code.invalid", { reason: reason || "" });
+export function messageFor(fault = {}) { return explain(fault).text; }
+
+// the codes whose message does not say what it is about ("This field is required."): in the
+// summary, it is said with the field's label
+const GENERIC = new Set(["invalid", "required", "too_long", "not_number", "out_of_range",
+  "in_the_past", "too_far_ahead", "not_time", "not_url", "choose_one"]);
+
+/** The message, and whether it is the field's own (else a code's, said of any field). */
+function explain({ field, code, reason } = {}) {
+  const own = `error.field.${fieldName(field)}.${code}`;
+  if (code && has(own)) return { text: t(own, { reason: reason || "" }), own: true };
+  const key = code && has(`error.code.${code}`) ? `error.code.${code}` : "error.code.invalid";
+  return { text: t(key, { reason: reason || "" }), own: !GENERIC.has(key.slice(11)) };
+}
+
+/** What the page calls a field: its label, its group's legend or its accessible name. */
+function labelOf(el) {
+  const text = el.labels?.[0]?.textContent || el.querySelector?.(":scope > legend")?.textContent ||
+    el.getAttribute("aria-label") || "";
+  return text.trim().replace(/\s*:$/, "");
 }
 
 function listOf(problems) {
@@ -104,12 +118,17 @@ export function showErrors(form, problems, where = {}, { focus = true } = {}) {
   const items = [];
   const seen = new Set();
   for (const p of list) {
-    const text = p.key ? t(p.key, p.vars) : p.message || messageFor(p);
     const el = place(where, p.field);
+    const said = p.key ? { text: t(p.key, p.vars), own: true }
+      : p.message && !p.code ? { text: p.message, own: true } : explain(p);
+    const text = said.text;
+    // in the summary, a message said of any field names the field it is about
+    const label = !said.own && el ? labelOf(el) : "";
+    const listed = label ? t("form.error.labelled", { label, message: text }) : text;
     const key = `${el?.id || p.field}\n${text}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    items.push([text, el ? besideField(el, text) : null]);
+    items.push([listed, el ? besideField(el, text) : null]);
   }
   const box = document.createElement("div");
   box.setAttribute("role", "alert");
