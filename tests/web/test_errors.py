@@ -5,6 +5,8 @@ forward where there was a dead end (a wrong code: get a new one; an erased accou
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.async_api import Page, expect
 
@@ -52,6 +54,7 @@ async def test_a_bad_email_and_a_20_km_radius_are_both_shown_beside_their_fields
         ]
     )
     await expect(summary).to_be_focused()
+    assert (await page.title()).startswith("Erreur : ")  # the first thing a screen reader says
     # beside each field, read with it
     email = page.locator("#email")
     await expect(email).to_have_attribute("aria-invalid", "true")
@@ -70,6 +73,7 @@ async def test_a_bad_email_and_a_20_km_radius_are_both_shown_beside_their_fields
     # in English, the same errors in English
     await in_language(page, "en")
     await expect(summary.get_by_role("heading")).to_have_text("There is a problem")
+    await expect(page).to_have_title(re.compile("^Error: "))
     assert "Enter an email address in the correct format" in await described_by(page, "#email")
     assert "Choose a radius between 50 m and 5 km" in await described_by(page, "#where-radius")
     await screenshot(page, "portal-errors-en")

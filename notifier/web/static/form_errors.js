@@ -17,6 +17,7 @@
 import { t, has, onLanguage } from "/static/i18n.js";
 
 const shown = new Map();  // form -> [problems, where], to show again in another language
+let titled = "";  // the "Error: " put before the document's title, in the language it was put
 
 /** The field a page places: `subscriptions[2].point.lat` -> `point`, `categories[0]` -> `categories`. */
 export function fieldName(field) {
@@ -104,8 +105,8 @@ export function clearErrors(form) {
   });
   const summary = form.querySelector("[data-error-summary]");
   if (summary) { summary.replaceChildren(); summary.hidden = true; }
-  const prefix = t("form.error.title_prefix");
-  if (document.title.startsWith(prefix)) document.title = document.title.slice(prefix.length);
+  if (titled && document.title.startsWith(titled)) document.title = document.title.slice(titled.length);
+  titled = "";
 }
 
 /** Show every problem: beside its field, and in the summary at the top, which takes focus. */
@@ -152,8 +153,9 @@ export function showErrors(form, problems, where = {}, { focus = true } = {}) {
   summary.replaceChildren(box);
   summary.setAttribute("aria-labelledby", title.id);
   summary.hidden = false;
-  const prefix = t("form.error.title_prefix");
-  if (!document.title.startsWith(prefix)) document.title = prefix + document.title;
+  // GOV.UK: the title says there is an error, the first thing a screen reader reads
+  titled = t("form.error.title_prefix");
+  document.title = titled + document.title;
   if (focus) summary.focus();
 }
 
@@ -190,6 +192,7 @@ function besideField(el, text) {
   return control || el;
 }
 
-onLanguage(() => {
+// after the page's own listeners (which may set the title again in the new language)
+onLanguage(() => setTimeout(() => {
   for (const [form, [problems, where]] of [...shown]) showErrors(form, problems, where, { focus: false });
-});
+}));
