@@ -6,6 +6,11 @@ page maps field + code to a plain message in the reader's language, so the Engli
 may be reworded without breaking a page). A check that finds several faults in one body raises
 them together with ``InvalidInput.of`` (``Problems`` collects them): the API answers the first
 as ``field``/``reason``/``code`` and all of them as ``errors``.
+
+A new code goes in ``CODES`` (an unknown one fails at the raise site) with its page message,
+``error.code.<code>`` in ``notifier/web/static/strings.json`` in French and English
+(``tests/unit/test_error_codes.py`` checks it); a message for one field only is
+``error.field.<field>.<code>``.
 """
 
 from __future__ import annotations
