@@ -189,7 +189,7 @@ class Announcement:
         if body.get("expires_at") is not None:
             expires_at = parse_time(body["expires_at"], "expires_at")
             if expires_at <= now:
-                raise InvalidInput("expires_at", "is in the past")
+                raise InvalidInput("expires_at", "is in the past", "in_the_past")
         return cls(
             id=id,
             city=city,

@@ -82,17 +82,17 @@ def field(
         if not required and (value is None or value == ""):
             return ""
         if not isinstance(value, str):
-            raise InvalidInput(where, "required, a non-empty string")
+            raise InvalidInput(where, "required, a non-empty string", "required")
         found = control(value)
         if found is not None:
             raise InvalidInput(where, f"holds a control character ({found}); remove it")
         if len(value) > limit:  # as given, as the schema says (maxLength)
-            raise InvalidInput(where, f"longer than {limit} characters")
+            raise InvalidInput(where, f"longer than {limit} characters", "too_long")
         value = normalise(value)
         if required and not value:
-            raise InvalidInput(where, "required, a non-empty string")
+            raise InvalidInput(where, "required, a non-empty string", "required")
         if url and value and not value.startswith(("https://", "http://")):
-            raise InvalidInput(where, "must be an http(s) URL")
+            raise InvalidInput(where, "must be an http(s) URL", "not_url")
         return value
 
     schema: Schema = {"type": "string", "maxLength": limit}

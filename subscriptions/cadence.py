@@ -56,16 +56,18 @@ def parse_cadence(value: object) -> Cadence:
     if value is None or value == "immediate":
         return Cadence()
     if not isinstance(value, dict) or value.get("period") not in PERIODS:
-        raise InvalidInput("cadence", 'immediate, or {"period": "daily"|"weekly", "at": "HH:MM"}')
+        raise InvalidInput(
+            "cadence", 'immediate, or {"period": "daily"|"weekly", "at": "HH:MM"}', "not_cadence"
+        )
     if value["period"] == "immediate":
         return Cadence()
     at = value.get("at", AT)
     m = HHMM.fullmatch(at) if isinstance(at, str) else None
     if m is None:
-        raise InvalidInput("cadence.at", "a local time HH:MM, e.g. 18:00")
+        raise InvalidInput("cadence.at", "a local time HH:MM, e.g. 18:00", "not_time")
     day = value.get("day", DAY)
     if value["period"] == "weekly" and day not in DAYS:
-        raise InvalidInput("cadence.day", f"one of {', '.join(DAYS)}")
+        raise InvalidInput("cadence.day", f"one of {', '.join(DAYS)}", "not_day")
     return Cadence(value["period"], time(int(m.group(1)), int(m.group(2))), day)
 
 

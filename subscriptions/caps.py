@@ -19,14 +19,14 @@ def check_contacts(held: Sequence[ContactPoint], channel: str) -> None:
     """One more contact point on ``channel`` for a citizen who has ``held``."""
     if len(held) >= MAX_CONTACTS:
         reason = f"a citizen has at most {MAX_CONTACTS} contact points; remove one first"
-        raise InvalidInput(FIELDS[channel], reason)
+        raise InvalidInput(FIELDS[channel], reason, "too_many")
     if channel == "push" and sum(c.channel == "push" for c in held) >= MAX_PUSH:
         reason = f"a citizen has at most {MAX_PUSH} push subscriptions; remove one first"
-        raise InvalidInput("push", reason)
+        raise InvalidInput("push", reason, "too_many")
 
 
 async def check_subscriptions(store: SubscriptionStore, city: str, cid: str) -> None:
     """One more subscription for this citizen."""
     if await store.redis.scard(key(city, "citizen", cid, "subs")) >= MAX_SUBSCRIPTIONS:
         reason = f"a citizen has at most {MAX_SUBSCRIPTIONS} subscriptions; remove one first"
-        raise InvalidInput("subscriptions", reason)
+        raise InvalidInput("subscriptions", reason, "too_many")

@@ -31,14 +31,14 @@ def severity_rank(value: str) -> int:
 
 def check_category(value: object, field: str = "category") -> str:
     if value not in CATEGORIES:
-        raise InvalidInput(field, f"must be one of {', '.join(CATEGORIES)}")
+        raise InvalidInput(field, f"must be one of {', '.join(CATEGORIES)}", "not_category")
     return str(value)
 
 
 def check_severity(value: object, field: str = "severity") -> str:
     if isinstance(value, str) and value.lower() in SEVERITIES:
         return value.lower()
-    raise InvalidInput(field, f"must be one of {', '.join(SEVERITIES)}")
+    raise InvalidInput(field, f"must be one of {', '.join(SEVERITIES)}", "not_severity")
 
 
 def _any_case(word: str) -> str:

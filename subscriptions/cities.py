@@ -102,7 +102,7 @@ class City:
 
     def check_language(self, value: object, field: str = "language") -> str:
         if value not in self.languages:
-            raise InvalidInput(field, f"must be one of {', '.join(self.languages)}")
+            raise InvalidInput(field, f"must be one of {', '.join(self.languages)}", "not_language")
         return str(value)
 
 

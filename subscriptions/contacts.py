@@ -71,7 +71,7 @@ class ContactPoint:
 
 def normalise_email(value: object) -> str:
     if not isinstance(value, str):
-        raise InvalidInput("email", "must be a string")
+        raise InvalidInput("email", "must be a string", "not_email")
     addr = value.strip()
     local, at, domain = addr.rpartition("@")
     if (
@@ -81,7 +81,7 @@ def normalise_email(value: object) -> str:
         or len(addr) > MAX_EMAIL
         or any(c.isspace() or not c.isprintable() or c in NOT_IN_EMAIL for c in addr)
     ):
-        raise InvalidInput("email", "not an email address")
+        raise InvalidInput("email", "not an email address", "not_email")
     return f"{local}@{domain.lower()}"
 
 
@@ -93,23 +93,27 @@ def normalise_phone(
     (a city's ``sms.countries``); a number of another is refused, naming ``phone`` (SMS pumping
     rents premium numbers abroad)."""
     if not isinstance(value, str) or len(value) > MAX_PHONE:
-        raise InvalidInput("phone", "must be a phone number as text")
+        raise InvalidInput("phone", "must be a phone number as text", "not_phone")
     try:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:
-        raise InvalidInput("phone", "not a phone number") from None
+        raise InvalidInput("phone", "not a phone number", "not_phone") from None
     if not phonenumbers.is_valid_number(number):
-        raise InvalidInput("phone", "not a valid phone number")
+        raise InvalidInput("phone", "not a valid phone number", "not_phone")
     kind = phonenumbers.number_type(number)
     if kind not in (
         phonenumbers.PhoneNumberType.MOBILE,
         phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
     ):
-        raise InvalidInput("phone", "must be a mobile number (text messages are sent to it)")
+        raise InvalidInput(
+            "phone", "must be a mobile number (text messages are sent to it)", "not_mobile"
+        )
     country = phonenumbers.region_code_for_number(number)
     if allowed is not None and country not in allowed:
         raise InvalidInput(
-            "phone", f"text messages go only to numbers of {', '.join(sorted(allowed))} here"
+            "phone",
+            f"text messages go only to numbers of {', '.join(sorted(allowed))} here",
+            "phone_country",
         )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 

@@ -42,16 +42,16 @@ class Projection:
 
 def _number(value: object, field: str, low: float, high: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InvalidInput(field, "must be a number")
+        raise InvalidInput(field, "must be a number", "not_number")
     if not low <= value <= high:
-        raise InvalidInput(field, f"must be between {low:g} and {high:g}")
+        raise InvalidInput(field, f"must be between {low:g} and {high:g}", "out_of_range")
     return float(value)
 
 
 def parse_lonlat(value: object, field: str) -> tuple[float, float]:
     """``{"lon": 2.35, "lat": 48.85}`` -> (lon, lat)."""
     if not isinstance(value, dict):
-        raise InvalidInput(field, 'must be an object {"lon": ..., "lat": ...}')
+        raise InvalidInput(field, 'must be an object {"lon": ..., "lat": ...}', "not_lonlat")
     return (
         _number(value.get("lon"), f"{field}.lon", *LON),
         _number(value.get("lat"), f"{field}.lat", *LAT),
@@ -80,32 +80,40 @@ def parse_polygon(
     too many vertices, larger than ``max_km2``."""
     if not isinstance(value, dict) or value.get("type") != "Polygon":
         raise InvalidInput(
-            field, 'must be a GeoJSON Polygon {"type": "Polygon", "coordinates": [...]}'
+            field,
+            'must be a GeoJSON Polygon {"type": "Polygon", "coordinates": [...]}',
+            "bad_polygon",
         )
     rings = value.get("coordinates")
     if not isinstance(rings, list) or not rings:
-        raise InvalidInput(f"{field}.coordinates", "must be a list of linear rings")
+        raise InvalidInput(f"{field}.coordinates", "must be a list of linear rings", "bad_polygon")
     for i, ring in enumerate(rings):
         where = f"{field}.coordinates[{i}]"
         if not isinstance(ring, list) or len(ring) < 4:
-            raise InvalidInput(where, "a ring needs at least 4 positions (first = last)")
+            raise InvalidInput(
+                where, "a ring needs at least 4 positions (first = last)", "bad_polygon"
+            )
         if len(ring) > max_vertices:
-            raise InvalidInput(where, f"more than {max_vertices} positions")
+            raise InvalidInput(where, f"more than {max_vertices} positions", "bad_polygon")
         for j, pos in enumerate(ring):
             if not (isinstance(pos, list) and len(pos) == 2):
-                raise InvalidInput(f"{where}[{j}]", "a position is [longitude, latitude]")
+                raise InvalidInput(
+                    f"{where}[{j}]", "a position is [longitude, latitude]", "bad_polygon"
+                )
             _number(pos[0], f"{where}[{j}][0]", *LON)
             _number(pos[1], f"{where}[{j}][1]", *LAT)
         if ring[0] != ring[-1]:
-            raise InvalidInput(where, "the ring is not closed (first and last positions differ)")
+            raise InvalidInput(
+                where, "the ring is not closed (first and last positions differ)", "bad_polygon"
+            )
     lonlat = shape(value)
     if not lonlat.is_valid:
-        raise InvalidInput(field, f"not a valid polygon: {explain_validity(lonlat)}")
+        raise InvalidInput(field, f"not a valid polygon: {explain_validity(lonlat)}", "bad_polygon")
     metric = projection.to_metric(lonlat)
     if metric.area > max_km2 * 1e6:
-        raise InvalidInput(field, f"larger than {max_km2:g} km²")
+        raise InvalidInput(field, f"larger than {max_km2:g} km²", "too_large")
     if metric.area == 0:
-        raise InvalidInput(field, "has no area")
+        raise InvalidInput(field, "has no area", "no_area")
     return value, metric
 
 

@@ -57,7 +57,7 @@ async def move(
     redis = store.redis
     raw = await redis.hgetall(key(old, "citizen", cid))
     if not raw:
-        raise NotFound(f"no citizen {cid}")
+        raise NotFound(f"no citizen {cid}", "no_citizen")
     citizen = Citizen.from_hash(raw)
     contacts = await store.contacts_of(old, cid)
     subs = await store.subscriptions_of(old, cid)

@@ -55,16 +55,18 @@ def parse_quiet_hours(value: object) -> QuietHours | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise InvalidInput("quiet_hours", 'an object {"start": "22:00", "end": "07:00"} or null')
+        raise InvalidInput(
+            "quiet_hours", 'an object {"start": "22:00", "end": "07:00"} or null', "not_time"
+        )
     parsed = []
     for name in QUIET:
         v = value.get(name)
         m = HHMM.fullmatch(v) if isinstance(v, str) else None
         if m is None:
-            raise InvalidInput(f"quiet_hours.{name}", "a local time HH:MM, e.g. 22:00")
+            raise InvalidInput(f"quiet_hours.{name}", "a local time HH:MM, e.g. 22:00", "not_time")
         parsed.append(time(int(m.group(1)), int(m.group(2))))
     if parsed[0] == parsed[1]:
-        raise InvalidInput("quiet_hours", "start and end must differ")
+        raise InvalidInput("quiet_hours", "start and end must differ", "same_times")
     return QuietHours(parsed[0], parsed[1])
 
 
@@ -72,17 +74,19 @@ def check_language(value: object, where: str = "language") -> str:
     """One of the languages the service writes in (``templates.LANGUAGES``): a citizen's, a
     requester's, an imported row's."""
     if value not in LANGUAGES:
-        raise InvalidInput(where, f"must be one of {', '.join(LANGUAGES)}")
+        raise InvalidInput(where, f"must be one of {', '.join(LANGUAGES)}", "not_language")
     return str(value)
 
 
 def parse_timezone(value: object) -> str:
     if not isinstance(value, str) or value not in available_timezones():
-        raise InvalidInput("timezone", "an IANA timezone such as Europe/Paris")
+        raise InvalidInput("timezone", "an IANA timezone such as Europe/Paris", "not_timezone")
     try:
         ZoneInfo(value)
     except ZoneInfoNotFoundError:
-        raise InvalidInput("timezone", "an IANA timezone such as Europe/Paris") from None
+        raise InvalidInput(
+            "timezone", "an IANA timezone such as Europe/Paris", "not_timezone"
+        ) from None
     return value
 
 

@@ -284,7 +284,7 @@ class SubscriptionStore:
     async def citizen(self, city: str, cid: str) -> Citizen:
         h = await self.redis.hgetall(key(city, "citizen", cid))
         if not h:
-            raise NotFound(f"no citizen {cid}")
+            raise NotFound(f"no citizen {cid}", "no_citizen")
         return Citizen.from_hash(h)
 
     async def set_preferences(

@@ -22,7 +22,7 @@ from subscriptions.areas import AreaCatalogue
 from subscriptions.cadence import Cadence, cadence_from_json, parse_cadence
 from subscriptions.categories import check_category, check_severity
 from subscriptions.contacts import CHANNELS
-from subscriptions.errors import InvalidInput
+from subscriptions.errors import InvalidInput, Problems
 from subscriptions.geometry import (
     MAX_RADIUS_M,
     MIN_RADIUS_M,
@@ -138,54 +138,86 @@ def parse_subscription(
 ) -> tuple[Subscription, list[tuple[str, str]]]:
     """Validate a citizen's subscription body; the subscription and its index entries
     (``("area", code)`` for an area, ``("geo", quartier)`` for each quartier a shape crosses,
-    ``("request", id)`` for a followed service request)."""
+    ``("request", id)`` for a followed service request). Every fault of the body is raised at
+    once (``InvalidInput.errors``)."""
     given = [k for k in KINDS if body.get(k) is not None]
     if len(given) != 1:
         raise InvalidInput(
             "area",
             "give exactly one of area, point (with radius_m), polygon, request or department",
+            "choose_one",
         )
     if given[0] == "request":
         return parse_follow(body, sid=sid, citizen=citizen)
+    problems = Problems()
     categories = body.get("categories", [])
+    cats: tuple[str, ...] = ()
     if not isinstance(categories, list):
-        raise InvalidInput("categories", "must be a list")
-    cats = tuple(sorted({check_category(c, f"categories[{i}]") for i, c in enumerate(categories)}))
+        problems.add(InvalidInput("categories", "must be a list", "not_category"))
+    else:
+        each = [
+            problems.check(check_category, c, f"categories[{i}]") for i, c in enumerate(categories)
+        ]
+        cats = tuple(sorted({c for c in each if c is not None}))
     channels = body.get("channels", ["email"])
     if not isinstance(channels, list) or not channels or any(c not in CHANNELS for c in channels):
-        raise InvalidInput("channels", f"a non-empty list of {', '.join(CHANNELS)}")
+        code = "required" if channels == [] else "not_offered"
+        problems.add(InvalidInput("channels", f"a non-empty list of {', '.join(CHANNELS)}", code))
+        channels = []
+    severity = problems.check(
+        check_severity, body.get("min_severity", MIN_SEVERITY), "min_severity"
+    )
+    cadence = problems.check(parse_cadence, body.get("cadence"))
+    kind = given[0]
+    sub: Subscription | None = None
+    index: list[tuple[str, str]] = []
+    metric = None
+    if kind == "department":
+        name = body["department"]
+        if not isinstance(name, str) or not DEPARTMENT.fullmatch(name):
+            problems.add(InvalidInput("department", "a department name such as voirie or eau"))
+        index = [("dept", str(name))]
+    elif kind == "area":
+        code = body["area"]
+        if not isinstance(code, str) or code not in catalogue:
+            problems.add(InvalidInput("area", f"unknown area code {code!r}", "unknown_area"))
+        index = [("area", str(code))]
+    elif kind == "point":
+        lonlat = problems.check(parse_lonlat, body["point"], "point")
+        radius = problems.check(parse_radius, body.get("radius_m"), "radius_m")
+        if lonlat is not None and radius is not None:
+            metric = circle(catalogue.projection, *lonlat, radius)
+    else:
+        shaped = problems.check(parse_polygon, body["polygon"], "polygon", catalogue.projection)
+        if shaped is not None:
+            metric = shaped[1]
+    if metric is not None:
+        leaves = catalogue.crossed_leaves(metric)
+        if not leaves:
+            problems.add(InvalidInput(kind, "is outside the city", "outside_city"))
+        index = [("geo", q) for q in sorted(leaves)]
+    problems.raise_any()
+    assert severity is not None and cadence is not None
     common: dict[str, Any] = {
         "id": sid,
         "citizen": citizen,
         "categories": cats,
-        "min_severity": check_severity(body.get("min_severity", MIN_SEVERITY), "min_severity"),
+        "min_severity": severity,
         "channels": tuple(sorted(set(channels))),
-        "cadence": parse_cadence(body.get("cadence")),
+        "cadence": cadence,
     }
-    kind = given[0]
     if kind == "department":
-        name = body["department"]
-        if not isinstance(name, str) or not DEPARTMENT.fullmatch(name):
-            raise InvalidInput("department", "a department name such as voirie or eau")
-        return Subscription(kind="department", department=name, **common), [("dept", name)]
-    if kind == "area":
-        code = body["area"]
-        if not isinstance(code, str) or code not in catalogue:
-            raise InvalidInput("area", f"unknown area code {code!r}")
-        return Subscription(kind="area", area=code, **common), [("area", code)]
-    if kind == "point":
+        sub = Subscription(kind="department", department=body["department"], **common)
+    elif kind == "area":
+        sub = Subscription(kind="area", area=body["area"], **common)
+    elif kind == "point":
         lon, lat = parse_lonlat(body["point"], "point")
-        radius = parse_radius(body.get("radius_m"), "radius_m")
         geometry = {"type": "Point", "coordinates": [lon, lat]}
-        metric = circle(catalogue.projection, lon, lat, radius)
-        sub = Subscription(kind="point", geometry=geometry, radius_m=radius, **common)
+        radius_m = parse_radius(body.get("radius_m"), "radius_m")
+        sub = Subscription(kind="point", geometry=geometry, radius_m=radius_m, **common)
     else:
-        geometry, metric = parse_polygon(body["polygon"], "polygon", catalogue.projection)
-        sub = Subscription(kind="polygon", geometry=geometry, **common)
-    leaves = catalogue.crossed_leaves(metric)
-    if not leaves:
-        raise InvalidInput(kind, "is outside the city")
-    return sub, [("geo", q) for q in sorted(leaves)]
+        sub = Subscription(kind="polygon", geometry=body["polygon"], **common)
+    return sub, index
 
 
 def parse_follow(

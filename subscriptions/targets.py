@@ -72,10 +72,12 @@ def parse_target(value: object, catalogue: AreaCatalogue, field: str = "target")
         if not isinstance(items, list) or len(items) > limit:
             raise InvalidInput(f"{field}.{name}", f"must be a list of at most {limit}")
     if not (areas or polygons or circles):
-        raise InvalidInput(f"{field}.areas", "give at least one area code, polygon or circle")
+        reason = "give at least one area code, polygon or circle"
+        raise InvalidInput(f"{field}.areas", reason, "required")
     for i, code in enumerate(areas):
         if not isinstance(code, str) or code not in catalogue:
-            raise InvalidInput(f"{field}.areas[{i}]", f"unknown area code {code!r}")
+            reason = f"unknown area code {code!r}"
+            raise InvalidInput(f"{field}.areas[{i}]", reason, "unknown_area")
     parsed_polygons = []
     for i, p in enumerate(polygons):
         where = f"{field}.polygons[{i}]"
@@ -83,7 +85,7 @@ def parse_target(value: object, catalogue: AreaCatalogue, field: str = "target")
             p, where, catalogue.projection, MAX_EVENT_POLYGON_KM2, MAX_EVENT_POLYGON_VERTICES
         )
         if not metric.intersects(catalogue.boundary):
-            raise InvalidInput(where, "does not reach the city")
+            raise InvalidInput(where, "does not reach the city", "outside_city")
         parsed_polygons.append(geojson)
     parsed_circles = []
     for i, c in enumerate(circles):
@@ -99,7 +101,7 @@ def parse_target(value: object, catalogue: AreaCatalogue, field: str = "target")
                 f"{where}.radius_m", f"a number of metres, above 0 and at most {MAX_EVENT_RADIUS_M}"
             )
         if not circle(catalogue.projection, lon, lat, radius).intersects(catalogue.boundary):
-            raise InvalidInput(where, "does not reach the city")
+            raise InvalidInput(where, "does not reach the city", "outside_city")
         parsed_circles.append((lon, lat, float(radius)))
     return EventTarget(tuple(dict.fromkeys(areas)), tuple(parsed_polygons), tuple(parsed_circles))
 

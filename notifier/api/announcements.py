@@ -137,11 +137,12 @@ def _scheduled_at(body: dict[str, Any], a: Announcement) -> float | None:
         return None
     when = parse_time(body["scheduled_at"], "scheduled_at")
     if when <= time.time():
-        raise InvalidInput("scheduled_at", "is in the past; leave it out to publish now")
+        reason = "is in the past; leave it out to publish now"
+        raise InvalidInput("scheduled_at", reason, "in_the_past")
     if when > time.time() + 366 * 24 * 3600:
-        raise InvalidInput("scheduled_at", "more than a year ahead")
+        raise InvalidInput("scheduled_at", "more than a year ahead", "too_far_ahead")
     if a.expires_at is not None and a.expires_at <= when:
-        raise InvalidInput("scheduled_at", "is after expires_at")
+        raise InvalidInput("scheduled_at", "is after expires_at", "after_expiry")
     return when
 
 

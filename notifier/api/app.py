@@ -1,6 +1,8 @@
 """The HTTP API: ``create_api(settings, deps)`` builds the aiohttp application.
 
-Every error is JSON ``{"error": {"field": …, "reason": …}}`` with a 4xx status; the store
+Every error is JSON ``{"error": {"field": …, "reason": …, "code": …, "errors": [...]}}`` with a
+4xx status (``code`` one of ``subscriptions.errors.CODES``; ``errors`` every fault of the request,
+each with its field, reason and code, the first being the one named beside it); the store
 (Redis) away is a 503 with ``Retry-After``; an unexpected failure is a 500 with no traceback
 (the traceback goes to the log).
 """
@@ -57,11 +59,11 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     try:
         return await handler(request)
     except InvalidInput as e:
-        return error(422, e.field, e.reason)
+        return error(422, e.field, e.reason, e.code, e.errors)
     except NotFound as e:
-        return error(404, None, str(e))
+        return error(404, None, str(e), e.code)
     except Conflict as e:
-        return error(409, e.field, e.reason)
+        return error(409, e.field, e.reason, e.code)
     except TooMany as e:
         response = error(429, None, str(e))
         response.headers["Retry-After"] = str(e.retry_after)
@@ -76,12 +78,29 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     except web.HTTPRequestEntityTooLarge as e:
         return error(413, "body", e.text or "too large")
     except web.HTTPException as e:
-        if e.content_type == "application/json" or e.status < 400:
+        if e.status < 400:
             raise
+        if e.content_type == "application/json":  # ours, made where it was raised
+            return _coded(e)
         return error(e.status, None, e.reason)
     except Exception:
         log.exception("unexpected error on %s %s", request.method, request.path)
         return error(500, None, "internal error; it has been logged")
+
+
+def _coded(e: web.HTTPException) -> web.Response:
+    """A JSON error raised as an HTTP exception, answered in the one shape (its code and
+    ``errors`` added when the raise site wrote only a field and a reason)."""
+    try:
+        given = json.loads(e.text or "")["error"]
+        field, reason = given.get("field"), str(given["reason"])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return error(e.status, None, e.reason)
+    response = error(e.status, field, reason, str(given.get("code") or ""))
+    for name in ("WWW-Authenticate", "Retry-After", "Allow"):
+        if name in e.headers:
+            response.headers[name] = e.headers[name]
+    return response
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -27,7 +27,7 @@ from subscriptions.contacts import (
     normalise_phone,
     parse_push_subscription,
 )
-from subscriptions.errors import InvalidInput
+from subscriptions.errors import InvalidInput, Problems
 from subscriptions.preferences import PREFERENCES, parse_quiet_hours, parse_timezone
 from subscriptions.rules import (
     Field,
@@ -47,7 +47,7 @@ Checked = tuple[Subscription, list[tuple[str, str]]]
 
 def _code(value: object, where: str) -> str:
     if not isinstance(value, str) or not value.isdigit():
-        raise InvalidInput(where, "the 6 digits received by text message")
+        raise InvalidInput(where, "the 6 digits received by text message", "not_code")
     return value
 
 
@@ -109,12 +109,17 @@ async def register(request: web.Request) -> web.Response:
     city, deps = city_of(request), request.app[DEPS]
     body = await json_body(request)
     place = deps.city(city)
-    language = place.check_language(body.get("language", place.default_language))
+    problems = Problems()  # every fault of the body answered at once
+    language = problems.check(place.check_language, body.get("language", place.default_language))
     addresses = given(body, ADDRESSES)
     if not addresses:
-        raise InvalidInput("email", "give an email address or a phone number (or both)")
-    parsed = [_parse_contact(request, {k: body[k]}) for k in addresses]
-    subs = _subscriptions_given(deps, city, body.get("subscriptions", []))
+        reason = "give an email address or a phone number (or both)"
+        problems.add(InvalidInput("email", reason, "required"))
+    contacts_given = [problems.check(_parse_contact, request, {k: body[k]}) for k in addresses]
+    subs = problems.check(_subscriptions_given, deps, city, body.get("subscriptions", []))
+    problems.raise_any()
+    assert language is not None and subs is not None
+    parsed = [c for c in contacts_given if c is not None]
     for channel, address, _, _ in parsed:  # every limit passed before anything is kept
         await check_sending(deps.store.redis, request, city, channel, address)
     citizen = await deps.store.create_citizen(city, language, place.timezone)
@@ -143,16 +148,19 @@ def _subscriptions_given(deps: Services, city: str, listed: object) -> list[Chec
     if not isinstance(listed, list) or len(listed) > caps.MAX_SUBSCRIPTIONS:
         reason = f"a list of at most {caps.MAX_SUBSCRIPTIONS} subscriptions"
         raise InvalidInput("subscriptions", reason)
-    out = []
+    out, problems = [], Problems()
     for i, body in enumerate(listed):
         if not isinstance(body, dict):
-            raise InvalidInput(f"subscriptions[{i}]", "a subscription object")
+            problems.add(InvalidInput(f"subscriptions[{i}]", "a subscription object"))
+            continue
         if "channels" not in body and "request" not in body:  # a new citizen's default
             body = {**body, "channels": list(Citizen.default_channels)}
-        try:
-            out.append(_checked(deps, city, "cit_new", body))
-        except InvalidInput as e:
-            raise InvalidInput(f"subscriptions[{i}].{e.field}", e.reason) from None
+        checked = problems.check(
+            _checked, deps, city, "cit_new", body, within=f"subscriptions[{i}]"
+        )
+        if checked is not None:
+            out.append(checked)
+    problems.raise_any()
     return out
 
 
@@ -181,16 +189,18 @@ async def confirm_code(request: web.Request) -> web.Response:
     cid = await citizen_token(request, city)
     cp = await deps.store.contact(city, request.match_info["pid"])
     if cp.citizen != cid or cp.channel != "sms":
-        raise InvalidInput("contact", "not a phone number of this citizen")
+        raise InvalidInput("contact", "not a phone number of this citizen", "not_your_contact")
     code = CODE["code"].read(await json_body(request), "code")
     if await contact_life.expired(deps.store, city, cp):
         await contact_life.remove(deps.store, city, cp, "not confirmed in time", "expired")
-        raise InvalidInput("code", "this number was not confirmed in time; add it again")
+        raise InvalidInput(
+            "code", "this number was not confirmed in time; add it again", "code_expired"
+        )
     if cp.status == "pending":
         right = await deps.store.check_code(city, cp.id, code)
         # one that holds nothing (someone else's number) is never confirmed, whatever the code
         if not right or not await contact_life.holds_address(deps.store, city, cp):
-            raise InvalidInput("code", "wrong code")
+            raise InvalidInput("code", "wrong code", "wrong_code")
         cp = await deps.store.set_contact_status(city, cp.id, "confirmed", "SMS code")
     return web.json_response({"contact": cp.public()})
 
@@ -257,11 +267,13 @@ def _checked(deps: Services, city: str, cid: str, body: dict[str, Any]) -> Check
     )
     off = [c for c in sub.channels if c not in deps.enabled]
     if off:
-        raise InvalidInput("channels", f"{', '.join(off)} is not offered here")
+        raise InvalidInput("channels", f"{', '.join(off)} is not offered here", "not_offered")
     offered = deps.city(city).categories
     for c in sub.categories:
         if c not in offered:
-            raise InvalidInput("categories", f"{c} is not a category of {city}: {offered}")
+            raise InvalidInput(
+                "categories", f"{c} is not a category of {city}: {offered}", "not_category"
+            )
     return sub, index
 
 
@@ -271,12 +283,12 @@ def _parse_contact(request: web.Request, body: dict[str, Any]) -> Parsed:
     deps, settings = request.app[DEPS], request.app[SETTINGS]
     kinds = given(body, CONTACT)
     if len(kinds) != 1:
-        raise InvalidInput("email", "give exactly one of email, phone or push")
+        raise InvalidInput("email", "give exactly one of email, phone or push", "choose_one")
     if kinds[0] == "email":
         return "email", normalise_email(body["email"]), "", ""
     channel = "sms" if kinds[0] == "phone" else "push"
     if channel not in deps.enabled:
-        raise InvalidInput(kinds[0], f"{channel} is not offered here")
+        raise InvalidInput(kinds[0], f"{channel} is not offered here", "not_offered")
     if channel == "sms":
         return "sms", normalise_phone(body["phone"]), "", ""
     return ("push", *parse_push_subscription(body["push"], settings.outbound.refusal))
@@ -293,19 +305,25 @@ async def citizen_token(request: web.Request, city: str) -> str:
     if payload["s"] != request.match_info["cid"]:
         raise web.HTTPForbidden(
             text=json.dumps(
-                {"error": {"field": "Authorization", "reason": "this token is for another citizen"}}
+                {
+                    "error": {
+                        "field": "Authorization",
+                        "reason": "this token is for another citizen",
+                        "code": "forbidden",
+                    }
+                }
             ),
             content_type="application/json",
         )
     held = await token_versions.current(deps.store.redis, city, str(payload["s"]))
     if not token_versions.accepts(held, payload.get("v")):
-        raise _unauthorized("revoked: ask for a new management link")
+        raise _unauthorized("revoked: ask for a new management link", "token_revoked")
     return str(payload["s"])
 
 
-def _unauthorized(reason: str) -> web.HTTPUnauthorized:
+def _unauthorized(reason: str, code: str = "unauthorized") -> web.HTTPUnauthorized:
     return web.HTTPUnauthorized(
-        text=json.dumps({"error": {"field": "Authorization", "reason": reason}}),
+        text=json.dumps({"error": {"field": "Authorization", "reason": reason, "code": code}}),
         content_type="application/json",
         headers={"WWW-Authenticate": "Bearer"},
     )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 
 from aiohttp import web
 
 from notifier.api.keys import DEPS
-from subscriptions.errors import InvalidInput, NotFound
+from subscriptions.errors import InvalidInput, NotFound, code_of
 
 MAX_BODY = 64 * 1024  # JSON bodies
 MAX_DOCUMENT = 1024 * 1024  # CAP documents; also aiohttp's limit for any body
@@ -16,21 +17,34 @@ MAX_DIGITS = 4300  # sys.int_info.default_max_str_digits
 MAX_DEPTH = 32  # arrays and objects in a JSON body (a GeoJSON target needs 6)
 
 
-def error(status: int, field: str | None, reason: str) -> web.Response:
-    return web.json_response({"error": {"field": field, "reason": reason}}, status=status)
+def answer(
+    status: int, field: str | None, reason: str, code: str = "", more: Sequence[InvalidInput] = ()
+) -> dict[str, object]:
+    """The body of an error answer: the fault's ``field``, ``reason`` and ``code`` (the status's
+    own when none is given), and ``errors``: every fault of the request (this one alone unless
+    ``more`` lists them all)."""
+    one = {"field": field, "reason": reason, "code": code or code_of(status)}
+    listed: list[dict[str, str | None]] = [dict(e.public()) for e in more] or [one]
+    return {"error": {**one, "errors": listed}}
+
+
+def error(
+    status: int, field: str | None, reason: str, code: str = "", more: Sequence[InvalidInput] = ()
+) -> web.Response:
+    return web.json_response(answer(status, field, reason, code, more), status=status)
 
 
 def city_of(request: web.Request) -> str:
     city = request.match_info["city"]
     if city not in request.app[DEPS].catalogues:
-        raise NotFound(f"no city {city!r}")
+        raise NotFound(f"no city {city!r}", "no_city")
     return city
 
 
 def bad_request(field: str, reason: str) -> web.HTTPBadRequest:
     """A 400 with our JSON error (the errors middleware lets JSON HTTP errors through)."""
     return web.HTTPBadRequest(
-        text=json.dumps({"error": {"field": field, "reason": reason}}),
+        text=json.dumps(answer(400, field, reason)),
         content_type="application/json",
     )
 
@@ -74,7 +88,7 @@ def parse_json(text: str | bytes) -> object:
 
 async def json_body(request: web.Request, limit: int = MAX_BODY) -> dict[str, object]:
     if request.content_type != "application/json":
-        raise InvalidInput("Content-Type", "must be application/json")
+        raise InvalidInput("Content-Type", "must be application/json", "bad_request")
     raw = await request.read()
     if len(raw) > limit:
         raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(raw))
@@ -94,5 +108,5 @@ async def json_body(request: web.Request, limit: int = MAX_BODY) -> dict[str, ob
     if too_deep:
         raise bad_request("body", f"nested deeper than {MAX_DEPTH} levels")
     if not isinstance(body, dict):
-        raise InvalidInput("body", "must be a JSON object")
+        raise InvalidInput("body", "must be a JSON object", "bad_request")
     return body

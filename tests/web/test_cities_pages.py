@@ -137,7 +137,7 @@ async def test_a_city_of_one_level_shows_its_areas_by_name(page: Page, site: Sit
     await expect(page.locator("#languages button")).to_have_count(0)  # French only
     assert await values(page, "#language option") == ["fr"]
     await page.get_by_role("button", name="M'abonner").click()
-    await expect(page.get_by_role("alert")).to_have_text(
+    await expect(page.get_by_role("alert").get_by_role("listitem").first).to_have_text(
         "Choisissez au moins une zone sur la carte."
     )
     await page.locator("path[data-code='75104']").click()

@@ -110,10 +110,12 @@ async def test_a_department_previews_publishes_and_sees_the_figures_move(
 async def test_the_console_names_what_is_wrong_in_a_draft(page: Page, site: Site) -> None:
     await sign_in(page, await site.department_key())
     await page.get_by_role("button", name="Aperçu avant envoi").click()
-    await expect(page.get_by_role("alert")).to_contain_text("target.areas")
+    await expect(page.get_by_role("alert")).to_contain_text(
+        "Choisissez au moins une zone sur la carte."
+    )
     await page.locator(f"path[data-code='{SAINT_VICTOR}']").click()
     await page.get_by_role("button", name="Aperçu avant envoi").click()
-    await expect(page.get_by_role("alert")).to_contain_text("content.fr.title")
+    await expect(page.get_by_role("alert")).to_contain_text("Titre : Ce champ est obligatoire.")
     title = page.locator("fieldset[lang=fr]").get_by_label("Titre")
     await expect(title).to_have_attribute("aria-invalid", "true")
     await expect(title).to_be_focused()

@@ -278,11 +278,16 @@ async def test_the_keyboard_alone_reaches_every_control_and_selects_an_area(
 async def test_a_wrong_input_is_named_on_the_page(page: Page, site: Site) -> None:
     await page.goto("/")
     await page.get_by_role("button", name="M'abonner").click()
-    await expect(page.get_by_role("alert")).to_have_text(
-        "Choisissez au moins un quartier ou un arrondissement sur la carte."
+    await expect(page.get_by_role("alert").get_by_role("listitem")).to_have_text(
+        [
+            "Choisissez au moins un quartier ou un arrondissement sur la carte.",
+            "Donnez une adresse e-mail ou un numéro de téléphone.",
+        ]
     )
     await page.locator(f"path[data-code='{SAINT_VICTOR}']").click()
     await page.get_by_label("Adresse e-mail").fill("not an address")
     await page.get_by_role("button", name="M'abonner").click()
-    await expect(page.get_by_role("alert")).to_contain_text("email:")
+    await expect(page.get_by_role("alert")).to_contain_text(
+        "Saisissez une adresse e-mail au bon format"
+    )
     await expect(page.get_by_label("Adresse e-mail")).to_have_attribute("aria-invalid", "true")

@@ -18,6 +18,7 @@ from typing import Any
 
 from streams.request_records import STATUSES as REQUEST_STATUSES
 from subscriptions.contacts import CHANNELS
+from subscriptions.errors import CODES
 from subscriptions.preferences import PREFERENCES
 from subscriptions.rules import Schema, body_schema
 from templates import LANGUAGES
@@ -37,19 +38,33 @@ def array(items: Schema, **more: Any) -> Schema:
     return {"type": "array", "items": items, **more}
 
 
+FAULT: dict[str, Schema] = {  # one fault of a request
+    "field": {
+        "type": ["string", "null"],
+        "description": "the field, header or part at fault (e.g. "
+        "`target.areas[0]`, `subscriptions[0].radius_m`, `Authorization`, `body`), or null",
+    },
+    "reason": {**STRING, "description": "why, in English, for API users (may be reworded)"},
+    "code": {
+        "enum": list(CODES),
+        "description": "why, as a stable code that pages translate: "
+        + "; ".join(f"`{c}`: {what}" for c, what in CODES.items()),
+    },
+}
 SCHEMAS: dict[str, Schema] = {
     "Error": obj(
         {
             "error": obj(
                 {
-                    "field": {
-                        "type": ["string", "null"],
-                        "description": "the field, header or part at fault (e.g. "
-                        "`target.areas[0]`, `Authorization`, `body`), or null",
-                    },
-                    "reason": STRING,
+                    **FAULT,
+                    "errors": array(
+                        obj(FAULT, ("field", "reason", "code"), additionalProperties=False),
+                        minItems=1,
+                        description="every fault found in the request (the first is the one "
+                        "named beside this list); a page shows each beside its field",
+                    ),
                 },
-                ("field", "reason"),
+                ("field", "reason", "code", "errors"),
                 additionalProperties=False,
             )
         },

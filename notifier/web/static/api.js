@@ -1,10 +1,13 @@
-// Calls to the notifier API from the pages: JSON in, JSON out, errors as {field, reason}.
-import { t } from "/static/i18n.js";
+// Calls to the notifier API from the pages: JSON in, JSON out, errors as ApiError: the API's
+// {field, reason, code} of the first fault, `errors` (every fault the API found), and a
+// `message` in the reader's language (form_errors.js's messageFor: never the English reason).
+import { messageFor, showErrors, clearErrors } from "/static/form_errors.js";
 
 export class ApiError extends Error {
-  constructor(status, field, reason) {
-    super(field ? `${field}: ${reason}` : reason);
-    this.status = status; this.field = field; this.reason = reason;
+  constructor(status, field, reason, code = "", errors = null) {
+    super(messageFor({ field, code, reason }));
+    this.status = status; this.field = field; this.reason = reason; this.code = code;
+    this.errors = errors?.length ? errors : [{ field, reason, code }];
   }
 }
 
@@ -20,13 +23,15 @@ export async function api(method, path, { body, token, headers = {} } = {}) {
   try {
     r = await fetch(path, init);
   } catch (e) {
-    throw new ApiError(0, null, t("error.network"));
+    throw new ApiError(0, null, "the service does not answer", "network");
   }
   if (r.status === 204) return null;
   const data = await r.json().catch(() => null);
   if (!r.ok) {
     const err = data?.error || {};
-    throw new ApiError(r.status, err.field || null, err.reason || `${r.status} ${r.statusText}`);
+    const code = err.code || (r.status >= 500 ? "internal" : "invalid");
+    throw new ApiError(r.status, err.field || null, err.reason || `${r.status} ${r.statusText}`,
+      code, err.errors);
   }
   return data;
 }
@@ -46,11 +51,15 @@ export function citizenOf(token) {
   }
 }
 
-/** Show an error: in the summary (role=alert), and on the field it names when there is one. */
+/** Show an error (an ApiError, or {field, message} / {field, key}): every fault beside its
+ *  field and in the form's error summary (form_errors.js); null clears them. `summary` is the
+ *  element the summary goes in (inside the form), `fields` maps the API's field names to the
+ *  page's elements. */
 export function showError(summary, err, fields = {}) {
-  document.querySelectorAll("[aria-invalid=true]").forEach((e) => e.removeAttribute("aria-invalid"));
-  const input = err?.field ? fields[err.field.split(/[.[]/)[0]] : null;
-  summary.textContent = err ? (err.status === 429 ? t("error.too_many") : err.message) : "";
-  if (input) { input.setAttribute("aria-invalid", "true"); input.focus(); }
-  else if (err) summary.focus?.();
+  const form = summary.closest("form") || summary.parentElement;
+  summary.dataset.errorSummary = "";
+  summary.removeAttribute("role");  // the summary holds its own alert
+  summary.classList.remove("error");
+  if (!err) { clearErrors(form); return; }
+  showErrors(form, err, fields);
 }

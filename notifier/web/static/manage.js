@@ -79,7 +79,7 @@ function render() {
           await api("POST", `${url}/resend`, { token });
           say(said, t("manage.resend.sent"));
         } catch (e) {
-          say(said, e.status === 429 ? t("error.too_many") : e.reason || e.message, false);
+          say(said, e.message, false);  // translated (api.js)
         }
       }, { label: t("manage.resend.label", { what }) }), " ", said);
     }
@@ -125,7 +125,7 @@ function codeForm(contact) {
         { token, body: { code: form.querySelector("input").value.trim() } });
       await load();
     } catch (e) {
-      say(form.querySelector("span"), e.reason || e.message, false);
+      say(form.querySelector("span"), e.message, false);  // translated (api.js)
     }
   });
   return form;

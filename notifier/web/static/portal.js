@@ -4,10 +4,11 @@
 // link or the texted code. Opened as /#<management token> it adds subscriptions to that citizen.
 // The city is the page's (/?city=<id>): its name, categories, languages and colour come from
 // GET /v1/cities/{city}; a picker leads to the others when there are others.
-import { api, citizenOf, showError } from "/static/api.js";
+import { api, citizenOf } from "/static/api.js";
+import { showErrors, clearErrors } from "/static/form_errors.js";
 import { apply, setupLanguages, t, has, onLanguage, lang, languages } from "/static/i18n.js";
 import { AreaMap } from "/static/map.js";
-import { enablePush, pushSupported } from "/static/push.js";
+import { browserPushSubscription, enablePush, pushSupported } from "/static/push.js";
 import { loadCity, listCities } from "/static/city.js";
 
 const SEVERITIES = ["unknown", "minor", "moderate", "severe", "extreme"];
@@ -92,10 +93,17 @@ if (hashToken && citizenOf(hashToken)) {
   history.replaceState(null, "", location.pathname + location.search);
 }
 
-const fields = () => ({
-  email: $("email"), phone: $("phone"), language: $("language"), point: $("where-lat"),
-  radius_m: $("where-radius"), quiet_hours: $("quiet-start"), cadence: $("digest-at"),
-});
+// where each field the API (or the checks below) may name is shown: the control, or the group
+const where = (name) => {
+  const map = $("map").closest("fieldset");
+  const byName = {
+    email: $("email"), phone: $("phone"), language: $("language"), min_severity: $("min-severity"),
+    categories: $("categories"), channels: $("channels"), push: $("channels"),
+    radius_m: $("where-radius") || map, point: map, polygon: map, area: map,
+    quiet_hours: $("quiet-start"), cadence: $("digest-at"),
+  };
+  return byName[name] || null;
+};
 
 function chosenChannels() {
   return Object.entries(channelBoxes).filter(([, b]) => b.checked).map(([c]) => c);
@@ -109,16 +117,22 @@ function cadence() {
   return out;
 }
 
-/** Checks what the API would refuse anyway, so the message comes before anything is sent. */
-function localProblem(channels) {
-  if (map.isEmpty()) return { field: "area", message: t(map.missingKey()) };
-  if (!channels.length) return { field: "channels", message: t("portal.error.channels") };
-  if (session) return null;
-  const email = $("email").value.trim(), phone = $("phone").value.trim();
-  if (!email && !phone) return { field: "email", message: t("portal.error.contact") };
-  if (channels.includes("email") && !email) return { field: "email", message: t("portal.error.email") };
-  if (channels.includes("sms") && !phone) return { field: "phone", message: t("portal.error.phone") };
-  return null;
+/** What the page can tell is missing before asking the API (which checks the rest of the
+ *  request, all of it, before writing anything): every problem, each by its field. */
+function localProblems(channels) {
+  const out = [];
+  if (map.isEmpty()) out.push({ field: "area", key: map.missingKey() });
+  if (!channels.length) out.push({ field: "channels", key: "portal.error.channels" });
+  if (!session) {
+    const email = $("email").value.trim(), phone = $("phone").value.trim();
+    if (!email && !phone) out.push({ field: "email", key: "portal.error.contact" });
+    else if (channels.includes("email") && !email) out.push({ field: "email", key: "portal.error.email" });
+    if (channels.includes("sms") && !phone) out.push({ field: "phone", key: "portal.error.phone" });
+    if ($("quiet").checked && $("quiet-start").value === $("quiet-end").value) {
+      out.push({ field: "quiet_hours", key: "error.code.same_times" });
+    }
+  }
+  return out;
 }
 
 function subscriptionBodies(channels) {
@@ -131,13 +145,13 @@ function subscriptionBodies(channels) {
 }
 
 // With the subscriptions in the same request, the API checks all of it before keeping anything
-// (no account is left behind by a subscription it refuses); the subscriptions made, if any.
-async function register(channels, subscriptions) {
-  const body = { language: $("language").value };
+// (no account is left behind by a subscription it refuses, and every fault comes back at once);
+// the subscriptions made.
+async function register(subscriptions) {
+  const body = { language: $("language").value, subscriptions };
   const email = $("email").value.trim(), phone = $("phone").value.trim();
   if (email) body.email = email;
   if (phone && offered.includes("sms")) body.phone = phone;
-  if (subscriptions) body.subscriptions = subscriptions;
   const r = await api("POST", `/v1/cities/${encodeURIComponent(city)}/citizens`, { body });
   session = { token: r.token, base: citizenOf(r.token).base, contacts: r.contacts };
   if ($("quiet").checked) {
@@ -149,42 +163,60 @@ async function register(channels, subscriptions) {
 
 $("subscribe").addEventListener("submit", async (ev) => {
   ev.preventDefault();
-  const errors = $("errors");
+  const form = $("subscribe");
   let channels = chosenChannels();
-  const problem = localProblem(channels);
-  if (problem) {
-    showError(errors, { message: problem.message, field: problem.field }, fields());
-    return;
-  }
-  showError(errors, null);
+  const problems = localProblems(channels);
+  if (problems.length) { showErrors(form, problems, where); return; }
+  clearErrors(form);
   $("submit").disabled = true;
   const notes = [];
   try {
-    const made = [];
-    // push needs the account first (the browser's subscription is added with its token)
-    const together = !session && !channels.includes("push");
-    if (together) made.push(...await register(channels, subscriptionBodies(channels)));
-    else if (!session) await register(channels);
+    // push: the browser's subscription is asked for first, so that a "no" changes the
+    // channels before anything is sent; it joins the account once the account is made
+    let push = null;
     if (channels.includes("push")) {
       try {
-        await enablePush(session.base, session.token);
-        notes.push(t("push.on"));
+        push = await browserPushSubscription();
       } catch (e) {
         channels = channels.filter((c) => c !== "push");
         notes.push(t(e.message === "denied" ? "push.denied" : "push.failed"));
-        if (!channels.length) throw { message: t("push.denied"), field: "channels" };
+        if (!channels.length) throw [{ field: "channels", key: "push.denied" }];
       }
     }
-    for (const body of together ? [] : subscriptionBodies(channels)) {
-      made.push(await api("POST", `${session.base}/subscriptions`, { token: session.token, body }));
+    const made = [];
+    if (!session) made.push(...await register(subscriptionBodies(channels)));
+    else {
+      for (const body of subscriptionBodies(channels)) {
+        made.push(await api("POST", `${session.base}/subscriptions`, { token: session.token, body }));
+      }
+    }
+    if (push) {
+      try {
+        await enablePush(session.base, session.token, push);
+        notes.push(t("push.on"));
+      } catch (e) {
+        notes.push(t("push.failed"));
+      }
     }
     showDone(made, notes);
   } catch (e) {
-    showError(errors, e, fields());
+    showErrors(form, e, where);
+    if (e.code === "no_citizen" || e.code === "token_revoked") offerSignUpAgain(form);
   } finally {
     $("submit").disabled = false;
   }
 });
+
+/** The account this page adds to is gone (erased) or its link revoked: the way forward is a
+ *  new sign-up, on the same page, without the token. */
+function offerSignUpAgain(form) {
+  const again = document.createElement("a");
+  again.href = `/?city=${encodeURIComponent(city)}`;
+  again.className = "button";
+  again.dataset.formError = "";  // goes with the errors
+  again.textContent = t("form.signup_again");
+  form.querySelector("[data-error-summary] [role=alert]")?.append(again);
+}
 
 function showDone(made, notes) {
   const list = $("done-list");
@@ -204,16 +236,48 @@ function showDone(made, notes) {
   $("done").focus();
 }
 
+const codeWhere = { code: $("code"), contact: $("code") };
+
 $("code-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
+  const form = $("code-form");
+  $("code-status").textContent = "";
+  const code = $("code").value.trim();
+  if (!/^[0-9]{6}$/.test(code)) {
+    showErrors(form, [{ field: "code", key: code ? "error.code.not_code" : "error.field.code.required" }], codeWhere);
+    return;
+  }
+  clearErrors(form);
   try {
     await api("POST", `${session.base}/contacts/${session.phone.id}/confirm`,
-      { token: session.token, body: { code: $("code").value.trim() } });
+      { token: session.token, body: { code } });
+    $("code-again").hidden = true;
     $("code-status").textContent = t("portal.code.ok");
     $("code-status").className = "ok";
   } catch (e) {
-    $("code-status").textContent = e.reason || e.message;
-    $("code-status").className = "error";
+    showErrors(form, e, codeWhere);
+    // the way forward: a new code (sent again, or the number added again once expired)
+    $("code-again").hidden = !["wrong_code", "code_expired"].includes(e.code);
+    if (e.code === "code_expired") session.phone.expired = true;
+  }
+});
+
+$("code-again").addEventListener("click", async () => {
+  const form = $("code-form");
+  try {
+    if (session.phone.expired) {
+      session.phone = await api("POST", `${session.base}/contacts`,
+        { token: session.token, body: { phone: session.phone.address } });
+    } else {
+      await api("POST", `${session.base}/contacts/${session.phone.id}/resend`, { token: session.token });
+    }
+    clearErrors(form);
+    $("code").value = "";
+    $("code-status").textContent = t("form.code.sent", { address: session.phone.address });
+    $("code-status").className = "ok";
+    $("code").focus();
+  } catch (e) {
+    showErrors(form, e, codeWhere);
   }
 });
 
@@ -228,14 +292,17 @@ $("another").addEventListener("click", () => {
 
 $("magic").addEventListener("submit", async (ev) => {
   ev.preventDefault();
+  const form = $("magic");
   const value = $("magic-address").value.trim();
   const body = value.includes("@") ? { email: value } : { phone: value };
+  $("magic-status").textContent = "";
+  if (!value) { showErrors(form, [{ field: "email", key: "portal.error.contact" }], { email: $("magic-address") }); return; }
   try {
     await api("POST", `/v1/cities/${encodeURIComponent(city)}/magic-link`, { body });
+    clearErrors(form);
     $("magic-status").textContent = t("portal.magic.sent");
     $("magic-status").className = "ok";
   } catch (e) {
-    $("magic-status").textContent = e.status === 429 ? t("error.too_many") : e.message;
-    $("magic-status").className = "error";
+    showErrors(form, e, { email: $("magic-address"), phone: $("magic-address") });
   }
 });

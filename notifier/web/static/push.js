@@ -12,20 +12,25 @@ function keyBytes(b64url) {
   return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
 }
 
-/** Asks for permission, subscribes, registers the subscription; returns the contact point.
- *  Throws Error("denied") when the person says no, Error("unsupported") without push. */
-export async function enablePush(base, token) {
+/** Asks for permission and subscribes this browser; the PushSubscription. Throws
+ *  Error("denied") when the person says no, Error("unsupported") without push. */
+export async function browserPushSubscription() {
   if (!pushSupported()) throw new Error("unsupported");
   const permission = await Notification.requestPermission();
   if (permission !== "granted") throw new Error("denied");
   const { public_key } = await api("GET", "/v1/push/public-key");
   const registration = await navigator.serviceWorker.register("/sw.js", { scope: "/" });
   await navigator.serviceWorker.ready;
-  const subscription =
-    (await registration.pushManager.getSubscription()) ||
+  return (await registration.pushManager.getSubscription()) ||
     (await registration.pushManager.subscribe({
       userVisibleOnly: true,
       applicationServerKey: keyBytes(public_key),
     }));
+}
+
+/** Registers this browser's subscription (asked for here unless given) as a contact point of
+ *  the citizen; returns the contact point. Throws as browserPushSubscription does. */
+export async function enablePush(base, token, subscription = null) {
+  subscription ||= await browserPushSubscription();
   return api("POST", `${base}/contacts`, { token, body: { push: subscription.toJSON() } });
 }
