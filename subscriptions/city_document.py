@@ -116,12 +116,12 @@ def _departments(
     if not isinstance(value, list):
         raise InvalidInput("departments", "a list of department ids or {id, name} objects")
     ids, names = [], {}
-    for i, entry in enumerate(value):
-        where = f"departments[{i}]"
+    for entry in value:
         if isinstance(entry, dict):
             dept, name = entry.get("id"), entry.get("name")
             if not isinstance(dept, str) or not DEPARTMENT.fullmatch(dept):
-                raise InvalidInput(f"{where}.id", "2-40 lower-case letters, digits, '-'")
+                raise InvalidInput("departments", "an id of 2-40 lower-case letters, digits, '-'")
+            where = f"departments.{dept}"
             if isinstance(name, str):
                 name = dict.fromkeys(languages, name)
             if not isinstance(name, dict) or not name:
@@ -134,7 +134,9 @@ def _departments(
         elif isinstance(entry, str) and DEPARTMENT.fullmatch(entry):
             dept = entry
         else:
-            raise InvalidInput(where, "a department id (2-40 lower-case letters, digits, '-')")
+            raise InvalidInput(
+                "departments", "a list of names: 2-40 lower-case letters, digits, '-'"
+            )
         ids.append(dept)
     return ids, names
 
