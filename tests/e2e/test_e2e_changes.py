@@ -5,6 +5,7 @@ and the department's name (issue #20)."""
 
 from __future__ import annotations
 
+import re
 import time
 from email.message import EmailMessage
 from typing import Any
@@ -14,11 +15,29 @@ from redis.asyncio import Redis
 
 from notifier.api.auth import create_department_key
 from streams.records import iso
-from tests.e2e.test_e2e import register
 from tests.stage import SmtpSink, eventually
 
 FR = {"title": "Coupure d'eau rue Monge", "body": "L'eau est coupée le 3 mars de 8 h à 12 h."}
 EN = {"title": "Water cut on rue Monge", "body": "Water is cut on 3 March from 8 am to noon."}
+
+
+async def register(
+    api: TestClient[Any, Any], smtp: SmtpSink, email: str, language: str, area: str
+) -> None:
+    """A citizen who registered, confirmed by the emailed link and subscribed to ``area``."""
+    r = await api.post("/v1/cities/paris/citizens", json={"email": email, "language": language})
+    assert r.status == 201, await r.text()
+    citizen = await r.json()
+    [mail] = await eventually(lambda: smtp.to(email), what=f"confirmation to {email}")
+    link = re.search(r"/v1/confirm/(\S+)", text(mail))
+    assert link is not None
+    assert (await api.post(f"/v1/confirm/{link.group(1)}")).status == 200
+    r = await api.post(
+        f"/v1/cities/paris/citizens/{citizen['citizen']['id']}/subscriptions",
+        json={"area": area},
+        headers={"Authorization": f"Bearer {citizen['token']}"},
+    )
+    assert r.status == 201, await r.text()
 
 
 def text(mail: EmailMessage) -> str:
