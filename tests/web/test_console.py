@@ -148,6 +148,8 @@ async def test_an_update_says_who_is_messaged_again_and_the_agent_chooses(
     await expect(page.locator("#update-reach")).to_have_text(
         "Au plus 10 personnes recevront un message, dont 10 déjà prévenues qui le seront à nouveau."
     )
+    newly = page.get_by_role("radio", name=re.compile("^Seulement les personnes nouvellement"))
+    await expect(newly).to_have_accessible_name(re.compile(r"\(personne\)$"))
     await screenshot(page, "console-update-check-fr")
     # a silent correction: nobody is messaged, the record changes
     await page.get_by_role("radio", name=re.compile("^Personne : une correction")).check()

@@ -83,7 +83,8 @@ export function setupChanges(o) {
       warnings.append(p);
     }
     for (const r of RETELL) {
-      $(`retell-${r}-n`).textContent = t("console.update.count", { n: preview.messaged[r] });
+      const n = preview.messaged[r];
+      $(`retell-${r}-n`).textContent = n ? t("console.update.count", { n }) : t("console.update.count.zero");
     }
     reachLine();
   }
@@ -143,9 +144,9 @@ export function setupChanges(o) {
 
   function cancelCount() {
     if (told === null) { $("cancel-count").textContent = ""; return; }
-    $("cancel-count").textContent = $("cancel-notify").checked
-      ? t("console.cancel.count", { n: told })
-      : t("console.cancel.silent");
+    if (!$("cancel-notify").checked) $("cancel-count").textContent = t("console.cancel.silent");
+    else if (!told) $("cancel-count").textContent = t("console.cancel.count.zero");
+    else $("cancel-count").textContent = t("console.cancel.count", { n: told });
   }
   $("cancel-notify").addEventListener("change", cancelCount);
 
