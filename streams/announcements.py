@@ -1,7 +1,14 @@
 """Announcements on ``city-events``: published, updated (a new version) and cancelled.
 
 ``AnnouncementPublished/1`` is version 1; ``AnnouncementUpdated/1`` carries the whole new
-version (2, 3, …); ``AnnouncementCancelled/1`` names the version it cancels.
+version (2, 3, …), with who is told again (``retell``) and what changed from the version before
+(``changed``); ``AnnouncementCancelled/1`` names the version it cancels, and its reason: a string
+(in the announcement's main language, ``main_language``) or one per language.
+
+An update keeps what it does not change (``Announcement.updated``): the API takes only the fields
+given and keeps the others of the current version (target, expiry, each language's text,
+category, severity). Records written before ``retell`` and ``changed`` existed are read as
+``retell: all`` with everything changed (what was done then).
 
 Validated once, where they enter: ``Announcement.from_input`` (the HTTP API, 422 with the
 field; the CAP import) checks the target against the city's areas and boundary, the category,
@@ -23,7 +30,7 @@ from streams.records import MAX_BODY, MAX_TITLE, dumps, iso, loads_any, parse_ti
 from subscriptions.areas import AreaCatalogue
 from subscriptions.categories import check_category, check_severity
 from subscriptions.errors import InvalidInput
-from subscriptions.rules import Field, Schema, body_schema, nullable, ref
+from subscriptions.rules import NO_DEFAULT, Field, Schema, body_schema, nullable, ref
 from subscriptions.targets import EventTarget, parse_target
 from templates import LANGUAGES
 
@@ -32,6 +39,12 @@ UPDATED = "AnnouncementUpdated/1"
 CANCELLED = "AnnouncementCancelled/1"
 MAX_REASON = 500
 MAX_LINK = 2000
+# who an update is told to (``streams.delivery.expand``): everyone the new version reaches (those
+# told before if what they read changed), only those it newly reaches, or nobody (a correction)
+RETELL = ("all", "new", "none")
+# what an update can change, as ``changed`` names it: these for everyone, and per language
+# ``<lang>.title``, ``<lang>.text`` (body, what to do), ``<lang>.link``
+COMMON_CHANGES = ("area", "validity", "severity", "category")
 
 # a department's body, each field's rule declared once (``subscriptions.rules``): the checks of
 # ``from_input`` and the OpenAPI document's schemas are made from these tables
@@ -99,14 +112,34 @@ def _input_content(content: object, where: str) -> dict[str, Content]:
     return parsed
 
 
+def _retell(value: object, where: str) -> str:
+    if value not in RETELL:
+        raise InvalidInput(where, f"must be one of {', '.join(RETELL)}")
+    return str(value)
+
+
 def _notify(value: object, where: str) -> bool:
     if not isinstance(value, bool):
         raise InvalidInput(where, "must be true or false")
     return value
 
 
-def _reason(value: object, where: str) -> str:
-    """Why a department cancels: one line, a control character other than whitespace refused."""
+def _reason(value: object, where: str) -> str | dict[str, str]:
+    """Why a department cancels: a string, or one per language (``{"fr": …, "en": …}``)."""
+    if isinstance(value, dict):
+        if not value:
+            raise InvalidInput(where, 'give a string or the reason per language, {"fr": …}')
+        for lang in value:
+            if lang not in LANGUAGES:
+                raise InvalidInput(
+                    f"{where}.{lang}", f"language must be one of {', '.join(LANGUAGES)}"
+                )
+        return {lang: _one_reason(v, f"{where}.{lang}") for lang, v in value.items()}
+    return _one_reason(value, where)
+
+
+def _one_reason(value: object, where: str) -> str:
+    """One line, a control character other than whitespace refused."""
     if isinstance(value, str) and (found := text.control(value)) is not None:
         raise InvalidInput(where, f"holds a control character ({found}); remove it")
     if not isinstance(value, str) or len(value := text.line(value)) > MAX_REASON:
@@ -134,12 +167,55 @@ ANNOUNCEMENT: dict[str, Field] = {  # target and expires_at: checked with the ci
 }
 CANCEL: dict[str, Field] = {
     "notify": Field({"type": "boolean"}, _notify, default=True),
-    "reason": Field({"type": "string", "maxLength": MAX_REASON}, _reason, default=""),
+    "reason": Field(
+        {
+            "oneOf": [
+                {"type": "string", "maxLength": MAX_REASON},
+                {
+                    "type": "object",
+                    "minProperties": 1,
+                    "propertyNames": {"enum": list(LANGUAGES)},
+                    "additionalProperties": {"type": "string", "maxLength": MAX_REASON},
+                },
+            ],
+            "description": "Why, in one line: a string (read as written in the announcement's "
+            "main language: French if it has French text, else its first language) or one per "
+            'language, {"fr": …, "en": …}. A reader is given the reason in their language; '
+            "else the one there is, introduced with the language it is written in.",
+        },
+        _reason,
+        default="",
+    ),
+}
+UPDATE: dict[str, Field] = {  # besides the fields of ANNOUNCEMENT, each optional in an update
+    "retell": Field(
+        {
+            "enum": list(RETELL),
+            "description": "Who is messaged again: `all`, everyone the new version reaches "
+            "(those told before only if what they read changed: their language's text, or "
+            "the area, validity, severity or category); `new`, only those it newly reaches; "
+            "`none`, nobody (a silent correction; a message of the earlier version not yet "
+            "sent goes out corrected).",
+        },
+        _retell,
+        default="all",
+    ),
 }
 SCHEMAS: dict[str, Schema] = {
     "Content": body_schema(CONTENT),
     "AnnouncementInput": body_schema(ANNOUNCEMENT),
     "CancelInput": body_schema(CANCEL),
+    "UpdateInput": body_schema(
+        {
+            **{
+                n: dataclasses.replace(f, required=False, default=NO_DEFAULT)
+                for n, f in ANNOUNCEMENT.items()
+            },
+            **UPDATE,
+        },
+        description="Only the fields to change: the others are kept. `content` replaces the "
+        "languages it gives and keeps the others; `expires_at: null` removes the expiry.",
+    ),
 }
 
 
@@ -165,6 +241,8 @@ class Announcement:
     published_at: float
     expires_at: float | None = None
     version: int = 1
+    retell: str = "all"  # an update's: who is told again (``RETELL``)
+    changed: tuple[str, ...] | None = None  # an update's (``COMMON_CHANGES``); None: all
 
     @classmethod
     def from_input(
@@ -216,6 +294,11 @@ class Announcement:
                 "content": {k: dataclasses.asdict(v) for k, v in self.content.items()},
                 "published_at": iso(self.published_at),
                 "expires_at": iso(self.expires_at) if self.expires_at else None,
+                **(
+                    {"retell": self.retell, "changed": list(self.changed)}
+                    if self.version > 1 and self.changed is not None
+                    else {}
+                ),
             }
         )
 
@@ -234,6 +317,13 @@ class Announcement:
         if not isinstance(category, str) or not category:
             raise InvalidInput("category", "required, a non-empty string")
         expires = d.get("expires_at")
+        retell, changed = d.get("retell", "all"), d.get("changed")
+        if retell not in RETELL:
+            raise InvalidInput("retell", f"must be one of {', '.join(RETELL)}")
+        if changed is not None and (
+            not isinstance(changed, list) or not all(isinstance(c, str) for c in changed)
+        ):
+            raise InvalidInput("changed", "must be a list of strings")
         return cls(
             id=d["id"],
             city=d["city"],
@@ -246,6 +336,8 @@ class Announcement:
             published_at=parse_time(d.get("published_at"), "published_at"),
             expires_at=parse_time(expires, "expires_at") if expires else None,
             version=d["version"],
+            retell=retell,
+            changed=None if changed is None else tuple(changed),
         )
 
     def content_for(self, language: str) -> tuple[str, Content]:
@@ -254,6 +346,80 @@ class Announcement:
             if lang in self.content:
                 return lang, self.content[lang]
         raise AssertionError("an announcement always has content")
+
+    @property
+    def main_language(self) -> str:
+        """The language a text given without one is taken as written in: French if the
+        announcement has French text, else its first language."""
+        return "fr" if "fr" in self.content else next(iter(self.content))
+
+    def changes_for(self, language: str) -> tuple[str, ...] | None:
+        """What changed from the version before, as a reader in ``language`` reads it
+        (``title``, ``text``, ``link``, ``area``, ``validity``, ``severity``, ``category``);
+        None when the record does not say (written before ``changed`` existed)."""
+        if self.changed is None:
+            return None
+        lang, _ = self.content_for(language)
+        return tuple(
+            c.split(".", 1)[-1] for c in self.changed if "." not in c or c.startswith(f"{lang}.")
+        )
+
+    def updated(
+        self,
+        body: object,
+        catalogue: AreaCatalogue,
+        now: float | None = None,
+    ) -> Announcement:
+        """The next version: the fields ``body`` gives (checked as ``from_input`` checks them),
+        the others kept. ``content`` replaces the languages it gives; ``expires_at: null``
+        removes the expiry; ``retell`` (default ``all``) is who is told again."""
+        if not isinstance(body, dict):
+            raise InvalidInput("body", "must be a JSON object")
+        now = time.time() if now is None else now
+        changes: dict[str, Any] = {
+            "retell": UPDATE["retell"].read(body, "retell"),
+            "published_at": now,
+        }
+        if "target" in body:
+            changes["target"] = parse_target(body["target"], catalogue)
+        if "content" in body:
+            changes["content"] = {**self.content, **ANNOUNCEMENT["content"].read(body, "content")}
+        for name in ("category", "severity"):
+            if name in body:
+                changes[name] = ANNOUNCEMENT[name].read(body, name)
+        if "expires_at" in body:
+            expires = body["expires_at"]
+            changes["expires_at"] = None if expires is None else parse_time(expires, "expires_at")
+        expires_at = changes.get("expires_at", self.expires_at)
+        if expires_at is not None and expires_at <= now:
+            why = "is in the past" if "expires_at" in body else "has passed: give a new one"
+            raise InvalidInput("expires_at", f"{why} (or null for no expiry)")
+        return dataclasses.replace(self, **changes)
+
+
+def changes(before: Announcement, after: Announcement) -> tuple[str, ...]:
+    """What ``after`` changes of ``before``, as ``Announcement.changed`` names it."""
+    out = []
+    if before.target.to_json() != after.target.to_json():
+        out.append("area")
+    if before.expires_at != after.expires_at:
+        out.append("validity")
+    if before.severity != after.severity:
+        out.append("severity")
+    if before.category != after.category:
+        out.append("category")
+    for lang in dict.fromkeys([*before.content, *after.content]):
+        old, new = before.content.get(lang), after.content.get(lang)
+        if old is None or new is None:
+            out += [f"{lang}.title", f"{lang}.text"]
+            continue
+        if old.title != new.title:
+            out.append(f"{lang}.title")
+        if (old.body, old.instructions) != (new.body, new.instructions):
+            out.append(f"{lang}.text")
+        if old.link != new.link:
+            out.append(f"{lang}.link")
+    return tuple(out)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -265,8 +431,18 @@ class Cancellation:
     department: str
     version: int
     notify: bool
-    reason: str
+    reason: str | dict[str, str]  # a string: in the announcement's main language
     cancelled_at: float
+
+    def reason_for(self, language: str, main_language: str) -> tuple[str, str]:
+        """(the reason a reader in ``language`` is given, the language it is written in):
+        theirs if given, else the one there is (the main language's first), else ("", "")."""
+        given = {main_language: self.reason} if isinstance(self.reason, str) else self.reason
+        given = {lang: r for lang, r in given.items() if r}
+        for lang in (language, main_language, *given):
+            if lang in given:
+                return given[lang], lang
+        return "", ""
 
     def to_wire(self) -> bytes:
         return dumps(
@@ -288,8 +464,12 @@ class Cancellation:
         if not isinstance(d.get("notify"), bool):
             raise InvalidInput("notify", "must be true or false")
         reason = d.get("reason", "")
-        if not isinstance(reason, str):  # its length is the API's rule (``MAX_REASON``)
-            raise InvalidInput("reason", "must be a string")
+        # its length is the API's rule (``MAX_REASON``)
+        if isinstance(reason, dict):
+            if not all(isinstance(k, str) and isinstance(v, str) for k, v in reason.items()):
+                raise InvalidInput("reason", "must be a string or strings by language")
+        elif not isinstance(reason, str):
+            raise InvalidInput("reason", "must be a string or strings by language")
         return cls(
             d["id"],
             d["city"],

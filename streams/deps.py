@@ -88,6 +88,8 @@ class Rendering(Protocol):
 
     def city_context(self, city: str) -> dict[str, Any]: ...
 
+    def department_name(self, city: str, department: str, language: str) -> str: ...
+
 
 class Queueing(Rendering, Publishes, SendsAtOnce, Protocol):
     """Queueing an announcement's messages on a channel (``expand.queue_announcement``): the
@@ -264,6 +266,10 @@ class Services:
             timezone=c.timezone,
         )
         return {"city_name": c.name, "brand": brand}
+
+    def department_name(self, city: str, department: str, language: str) -> str:
+        """The department's name as the city document gives it, else its id."""
+        return self.cities.get(city).department_name(department, language)
 
 
 @dataclasses.dataclass(kw_only=True)

@@ -53,6 +53,8 @@ class City:
     languages: tuple[str, ...] = LANGUAGES
     categories: tuple[str, ...] = CATEGORIES
     departments: tuple[str, ...] = ()  # none: any department a key is made for
+    # department id -> its name as citizens read it, per language (none: the id)
+    department_names: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
     mail_from: str = ""  # none: the deployment's NOTIFIER_MAIL_FROM
     reply_to: str = ""
     sms_from: str = ""  # none: the deployment's NOTIFIER_TWILIO_FROM
@@ -64,6 +66,15 @@ class City:
     rates: Mapping[str, float] = dataclasses.field(default_factory=dict)
     monthly_quotas: Mapping[str, int] = dataclasses.field(default_factory=dict)
 
+    def department_name(self, department: str, language: str) -> str:
+        """The department's name in ``language``, else in the city's default language, else
+        in any, else its id."""
+        names = self.department_names.get(department, {})
+        for lang in (language, self.default_language, *names):
+            if names.get(lang):
+                return names[lang]
+        return department
+
     @property
     def senders(self) -> dict[str, str]:
         """The city's own sender per channel, where it has one (none: the deployment's)."""
@@ -71,7 +82,11 @@ class City:
 
     def to_json(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
-        d.update(rates=dict(self.rates), monthly_quotas=dict(self.monthly_quotas))
+        d.update(
+            rates=dict(self.rates),
+            monthly_quotas=dict(self.monthly_quotas),
+            department_names={k: dict(v) for k, v in self.department_names.items()},
+        )
         return d
 
     @classmethod
@@ -92,6 +107,7 @@ class City:
             "languages": list(self.languages),
             "categories": list(self.categories),
             "departments": list(self.departments),
+            "department_names": {k: dict(v) for k, v in self.department_names.items()},
             "branding": {"colour": self.colour, "logo_url": self.logo_url},
         }
 
@@ -106,7 +122,26 @@ class City:
         return str(value)
 
 
-PARIS = City(id="paris", name="Paris")
+PARIS = City(
+    id="paris",
+    name="Paris",
+    # the city's directorates as paris.fr names them, for the departments the examples use
+    department_names={
+        "voirie": {
+            "fr": "Direction de la voirie et des déplacements",
+            "en": "Roads and Transport Department",
+        },
+        "eau": {"fr": "Eau de Paris", "en": "Eau de Paris (water supply)"},
+        "proprete": {
+            "fr": "Direction de la propreté et de l'eau",
+            "en": "Cleanliness and Water Department",
+        },
+        "parcs": {
+            "fr": "Direction des espaces verts et de l'environnement",
+            "en": "Green Spaces and Environment Department",
+        },
+    },
+)
 
 
 def catalogue_of(areas: list[dict[str, Any]]) -> AreaCatalogue:

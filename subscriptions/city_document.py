@@ -51,6 +51,7 @@ def parse_city(doc: object) -> tuple[City, list[dict[str, Any]]]:
         {"id": "lyon", "name": "Lyon", "timezone": "Europe/Paris",
          "default_language": "fr", "languages": ["fr", "en"],
          "categories": ["roadworks", ...], "departments": ["voirie", ...],
+         (or a department with its name: {"id": "voirie", "name": {"fr": ..., "en": ...}}),
          "email": {"from": "Lyon <alertes@lyon.example>", "reply_to": "..."},
          "country": "FR", "sms": {"from": "+33...", "countries": ["FR", "GP", ...]},
          "branding": {"colour": "#c8102e", "logo_url": "https://..."},
@@ -75,11 +76,7 @@ def parse_city(doc: object) -> tuple[City, list[dict[str, Any]]]:
     if default_language not in languages:
         raise InvalidInput("default_language", f"one of the city's languages: {languages}")
     categories = _choices(d.get("categories", list(CATEGORIES)), CATEGORIES, "categories")
-    departments = d.get("departments", [])
-    if not isinstance(departments, list) or not all(
-        isinstance(x, str) and DEPARTMENT.fullmatch(x) for x in departments
-    ):
-        raise InvalidInput("departments", "a list of names: 2-40 lower-case letters, digits, '-'")
+    departments, department_names = _departments(d.get("departments", []), languages)
     email = _object(d.get("email", {}), "email")
     sms = _object(d.get("sms", {}), "sms")
     branding = _object(d.get("branding", {}), "branding")
@@ -92,6 +89,7 @@ def parse_city(doc: object) -> tuple[City, list[dict[str, Any]]]:
         languages=languages,
         categories=categories,
         departments=tuple(dict.fromkeys(departments)),
+        department_names=department_names,
         mail_from=_address(email.get("from", ""), "email.from"),
         reply_to=_address(email.get("reply_to", ""), "email.reply_to"),
         sms_from=_sms_from(sms.get("from", "")),
@@ -108,6 +106,39 @@ def parse_city(doc: object) -> tuple[City, list[dict[str, Any]]]:
     if len(areas) > MAX_AREAS:
         raise InvalidInput("areas", f"at most {MAX_AREAS} areas")
     return city, areas
+
+
+def _departments(
+    value: object, languages: tuple[str, ...]
+) -> tuple[list[str], dict[str, dict[str, str]]]:
+    """The department ids, and the names citizens read (``{"id", "name"}`` entries: a name, or
+    one per language; a name alone is the same in every language)."""
+    if not isinstance(value, list):
+        raise InvalidInput("departments", "a list of department ids or {id, name} objects")
+    ids, names = [], {}
+    for entry in value:
+        if isinstance(entry, dict):
+            dept, name = entry.get("id"), entry.get("name")
+            if not isinstance(dept, str) or not DEPARTMENT.fullmatch(dept):
+                raise InvalidInput("departments", "an id of 2-40 lower-case letters, digits, '-'")
+            where = f"departments.{dept}"
+            if isinstance(name, str):
+                name = dict.fromkeys(languages, name)
+            if not isinstance(name, dict) or not name:
+                raise InvalidInput(f"{where}.name", 'a name, or one per language {"fr": …}')
+            for lang, n in name.items():
+                if lang not in languages:
+                    raise InvalidInput(f"{where}.name.{lang}", f"one of {', '.join(languages)}")
+                name[lang] = _text(n, f"{where}.name.{lang}", MAX_NAME)
+            names[dept] = name
+        elif isinstance(entry, str) and DEPARTMENT.fullmatch(entry):
+            dept = entry
+        else:
+            raise InvalidInput(
+                "departments", "a list of names: 2-40 lower-case letters, digits, '-'"
+            )
+        ids.append(dept)
+    return ids, names
 
 
 def _object(value: object, field: str) -> dict[str, Any]:
@@ -308,7 +339,34 @@ SCHEMA: Schema = {
         "categories": {"type": "array", "items": {"enum": list(CATEGORIES)}, "minItems": 1},
         "departments": {
             "type": "array",
-            "items": {"type": "string", "pattern": f"^{DEPARTMENT.pattern}$"},
+            "items": {
+                "oneOf": [
+                    {"type": "string", "pattern": f"^{DEPARTMENT.pattern}$"},
+                    {
+                        "type": "object",
+                        "properties": {
+                            "id": {"type": "string", "pattern": f"^{DEPARTMENT.pattern}$"},
+                            "name": {
+                                "oneOf": [
+                                    {"type": "string", "maxLength": MAX_NAME},
+                                    {
+                                        "type": "object",
+                                        "propertyNames": {"enum": list(LANGUAGES)},
+                                        "additionalProperties": {
+                                            "type": "string",
+                                            "maxLength": MAX_NAME,
+                                        },
+                                    },
+                                ]
+                            },
+                        },
+                        "required": ["id", "name"],
+                    },
+                ]
+            },
+            "description": "The departments that may publish (none: any a key is made for), "
+            "each an id or `{id, name}`: the name messages give (a text, or one per language; "
+            "none: the id).",
         },
         "email": {"type": "object", "properties": {"from": _TEXT, "reply_to": _TEXT}},
         "country": {

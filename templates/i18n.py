@@ -11,6 +11,49 @@ from babel.dates import format_datetime
 PATTERNS = {"fr": "EEEE d MMMM 'à' H 'h' mm", "en": "EEEE d MMMM 'at' h:mm a"}
 
 
+# what an update changed (``Announcement.changes_for``), as a reader reads it
+CHANGES = {
+    "fr": {
+        "title": "le titre",
+        "text": "le texte",
+        "link": "le lien",
+        "area": "la zone concernée",
+        "validity": "la date de fin",
+        "severity": "la gravité",
+        "category": "la catégorie",
+    },
+    "en": {
+        "title": "the title",
+        "text": "the text",
+        "link": "the link",
+        "area": "the area",
+        "validity": "the end date",
+        "severity": "the severity",
+        "category": "the category",
+    },
+}
+AND = {"fr": "et", "en": "and"}
+# a language's name, in each language: a text left in its own language says which it is
+LANGUAGE_NAMES = {
+    "fr": {"fr": "français", "en": "anglais"},
+    "en": {"fr": "French", "en": "English"},
+}
+
+
+def in_words(changes: tuple[str, ...] | list[str], language: str) -> str:
+    """What changed, as a list in words: "le titre, le texte et la zone concernée"."""
+    names = CHANGES.get(language, CHANGES["fr"])
+    words = [names.get(c, c) for c in dict.fromkeys(changes)]
+    if len(words) <= 1:
+        return "".join(words)
+    return f"{', '.join(words[:-1])} {AND.get(language, 'et')} {words[-1]}"
+
+
+def language_name(language: str, reader: str) -> str:
+    """``language``'s name, in the ``reader``'s language."""
+    return LANGUAGE_NAMES.get(reader, LANGUAGE_NAMES["fr"]).get(language, language)
+
+
 def when(timestamp: float | None, language: str, timezone: str) -> str:
     """An epoch timestamp in words; empty for None."""
     if timestamp is None:

@@ -13,7 +13,7 @@ import secrets
 import time
 from typing import Any, Protocol
 
-from streams.announcements import Announcement, Cancellation
+from streams.announcements import Announcement, Cancellation, changes
 from streams.deps import Publishes
 from streams.state.event_store import EventStore
 from streams.state.scheduler import Scheduler
@@ -48,15 +48,26 @@ async def publish(deps: Publishing, a: Announcement, scheduled: bool = False) ->
 
 
 async def update(deps: Publishing, a: Announcement) -> dict[str, Any]:
-    """Publish ``a`` as the next version of the event ``a.id`` of ``a.department``."""
+    """Publish ``a`` as the next version of the event ``a.id`` of ``a.department``, naming
+    what it changes of the current one (``a.retell``: who is told again)."""
     stored = await own_event(deps, a.city, a.id, a.department)
-    a = dataclasses.replace(a, version=int(stored["version"]) + 1)
+    before = Announcement.from_wire(stored["record"].encode())
+    a = dataclasses.replace(
+        a,
+        version=int(stored["version"]) + 1,
+        changed=changes(before, a),
+    )
     await deps.events.update(a)
     return await hand_over(deps, a.city, a.id, a.version, a.to_wire())
 
 
 async def cancel(
-    deps: Publishing, city: str, eid: str, department: str, notify: bool, reason: str
+    deps: Publishing,
+    city: str,
+    eid: str,
+    department: str,
+    notify: bool,
+    reason: str | dict[str, str],
 ) -> dict[str, Any]:
     stored = await own_event(deps, city, eid, department)
     c = Cancellation(eid, city, department, int(stored["version"]), notify, reason, time.time())

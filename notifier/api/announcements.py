@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from notifier.actions import publishing
+from notifier.actions import publishing, retelling
 from notifier.actions.preview import preview
 from notifier.api.auth import require_department
 from notifier.api.http import city_of, json_body
@@ -37,6 +37,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post("/v1/cities/{city}/announcements/preview", preview_draft)
     router.add_get("/v1/cities/{city}/announcements/{eid}", show)
     router.add_put("/v1/cities/{city}/announcements/{eid}", update)
+    router.add_post("/v1/cities/{city}/announcements/{eid}/preview", update_preview)
     router.add_post("/v1/cities/{city}/announcements/{eid}/cancel", cancel)
     router.add_post("/v1/cities/{city}/cap", cap)
 
@@ -95,17 +96,31 @@ async def preview_draft(request: web.Request) -> web.Response:
 
 
 async def update(request: web.Request) -> web.Response:
-    """A new version: the whole announcement again (target, content, severity, expiry)."""
+    """A new version: the fields given changed, the others kept (``Announcement.updated``);
+    ``retell``: who is messaged again (``streams.delivery.expand``)."""
+    a = await _next_version(request)
+    return _accepted(await publishing.update(request.app[DEPS], a))
+
+
+async def update_preview(request: web.Request) -> web.Response:
+    """What an update would change and how many would be messaged again, per ``retell``:
+    nothing is stored or sent (``notifier.actions.retelling``)."""
+    a = await _next_version(request)
+    return web.json_response(await retelling.preview(request.app[DEPS], a))
+
+
+async def _next_version(request: web.Request) -> Announcement:
     city, deps = city_of(request), request.app[DEPS]
     department = await require_department(request, deps.store.redis, city, "publish")
     eid = request.match_info["eid"]
-    await publishing.own_event(deps, city, eid, department)
+    stored = await publishing.own_event(deps, city, eid, department)
+    if stored["status"] == "cancelled":
+        raise Conflict("status", "the announcement is cancelled")
     body = await json_body(request)
-    a = Announcement.from_input(
-        body, id=eid, city=city, department=department, catalogue=deps.catalogues[city]
-    )
+    current = Announcement.from_wire(stored["record"].encode())
+    a = current.updated(body, deps.catalogues[city])
     offered_in_city(deps, a)
-    return _accepted(await publishing.update(deps, a))
+    return a
 
 
 async def cancel(request: web.Request) -> web.Response:
@@ -116,7 +131,7 @@ async def cancel(request: web.Request) -> web.Response:
     await publishing.own_event(deps, city, eid, department)
     body = await json_body(request) if request.can_read_body else {}
     notify: bool = CANCEL["notify"].read(body, "notify")
-    reason: str = CANCEL["reason"].read(body, "reason")
+    reason: str | dict[str, str] = CANCEL["reason"].read(body, "reason")
     answer = await publishing.cancel(deps, city, eid, department, notify, reason)
     return _accepted(answer)
 

@@ -159,7 +159,7 @@ async def release_digest(deps: DigestRelease, due: DigestDue) -> int:
                 "title": content.title,
                 "body": content.body,
                 "link": content.link,
-                "department": a.department,
+                "department": deps.department_name(due.city, a.department, lang),
                 "at": a.published_at,
             }
         )

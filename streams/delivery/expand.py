@@ -3,9 +3,10 @@ to ``deliveries.<channel>`` in batches.
 
 One message per (event version, citizen, channel): a citizen matched by several subscriptions
 is told once per channel they chose; only confirmed contact points are used. An update reaches
-everyone the new version matches and everyone an earlier version reached, as an update. A
+whom its ``retell`` says (``streams.delivery.retell``): those an earlier version reached, as an
+update naming what changed in their language, and those it newly reaches, as a first message. A
 cancellation stops what has not gone out (the sender checks) and, when asked, tells those
-already told, on the channels they were told on.
+already told, on the channels they were told on, with the reason in their language.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from streams.announcements import Announcement, Cancellation, Content
 from streams.delivery.digests import add_to_digests
 from streams.delivery.fanout import SHARD_SIZE, FanoutShard, shards
 from streams.delivery.lanes import BULK, SMALL, URGENT
+from streams.delivery.retell import Earlier, reads_a_change
 from streams.deps import Expansion, Queueing, Rendering
 from streams.records import (
     UNSUBSCRIBE_PLACEHOLDER,
@@ -35,6 +37,7 @@ from subscriptions.contacts import ContactPoint
 from subscriptions.live_index import CHANNEL_BIT, Audience
 from subscriptions.preferences import DEFERRED_CHANNELS, PASS_THROUGH
 from subscriptions.store import Citizen
+from templates.i18n import in_words, language_name
 
 log = logging.getLogger("notifier.streams")
 BATCH_SIZE = 500
@@ -63,23 +66,28 @@ async def expand_announcement(a: Announcement, deps: Expansion) -> int:
         audience = await deps.matcher.match(
             a.city, a.target.resolve(catalogue), a.category, a.severity, a.department
         )
+        matched = len(audience)
+        earlier = None
+        if a.version > 1:  # to whom it is a first message; those told before: below
+            earlier = await Earlier.read(deps.ledger, a.city, a.id)
+            audience = earlier.first_told(audience, a.retell)
         small = len(audience) <= SHARD_SIZE
         queued = await _expand(deps, a, audience, SMALL) if small else 0
     if not small:  # every worker expands a part (a large lane's turns: out of the small one)
         for shard in shards(a.city, a.id, a.version, audience):
             key = f"{a.id}:{shard.shard}".encode()  # the shards spread over the partitions
             await deps.publish(deps.topics.fanout, key, shard.to_wire())
-    if a.version > 1:  # an update also reaches everyone an earlier version reached
+    if earlier is not None and a.retell == "all":  # those told before, if what they read changed
         for channel in deps.enabled:
-            told = {cit for cit, _ in await deps.ledger.reached(a.city, a.id, channel)}
+            told = earlier.told_on(channel)
             lane = lane_of(a.severity, len(told))
-            queued += await queue_announcement(deps, a, channel, sorted(told), lane=lane)
+            queued += await queue_announcement(deps, a, channel, told, lane=lane, update=True)
     await deps.events.processed(
         a.city,
         a.id,
         a.version,
         processed_at=str(time.time()),
-        matched=len(audience),
+        matched=matched,
         queued=queued,  # here: the shards' are in the ledger's figures
         shards=0 if small else (len(audience) + SHARD_SIZE - 1) // SHARD_SIZE,
         lane=lane_of(a.severity, len(audience)),  # for the watch (``streams.watch``)
@@ -189,17 +197,31 @@ async def queue_announcement(
     citizens: list[str],
     reach: Reach | None = None,
     lane: str = SMALL,
+    update: bool = False,
 ) -> int:
     """Queue this version of the announcement for these citizens on one channel (those with a
     confirmed contact point on it); how many still to send. ``reach``: what
-    ``SubscriptionStore.citizens_and_contacts`` read of them already."""
+    ``SubscriptionStore.citizens_and_contacts`` read of them already. ``update``: they were told
+    an earlier version; only those who read something new are told, of what changed."""
     id_key = version_key(a.id, a.version)
 
     def render(lang: str, channel: str, mark: str) -> dict[str, str]:
-        return render_announcement(a, lang, channel, deps, mark)
+        return render_announcement(a, lang, channel, deps, mark, update=update)
+
+    def keep(lang: str) -> bool:
+        return reads_a_change(a, lang)
 
     return await _queue(
-        deps, a, "announcement", channel, citizens, id_key, render, reach=reach, lane=lane
+        deps,
+        a,
+        "announcement",
+        channel,
+        citizens,
+        id_key,
+        render,
+        reach=reach,
+        lane=lane,
+        keep=keep if update else None,
     )
 
 
@@ -214,6 +236,7 @@ async def _queue(
     version: int | None = None,
     reach: Reach | None = None,
     lane: str = SMALL,
+    keep: Callable[[str], bool] | None = None,
 ) -> int:
     """Record the notifications as queued and write the batches (those in their quiet hours
     to the scheduler, for the end of them) to the channel's topic in ``lane``; how many still
@@ -236,7 +259,7 @@ async def _queue(
         with deps.lanes.going(SMALL) if lane == SMALL else contextlib.nullcontext():
             chunk = citizen_ids[start : start + BATCH_SIZE]
             recipients, quiet = await _recipients(
-                deps, a.city, id_key, chunk, channel, a.content_for, defer, reach
+                deps, a.city, id_key, chunk, channel, a.content_for, defer, reach, keep
             )
             rows = [(r.id, r.citizen, r.contact) for r in recipients]
             statuses = await deps.ledger.enqueue(a.city, a.id, channel, rows)
@@ -286,8 +309,10 @@ async def _recipients(
     pick_language: PickLanguage,
     defer: bool = False,
     reach: Reach | None = None,
+    keep: Callable[[str], bool] | None = None,
 ) -> tuple[list[Recipient], dict[str, float]]:
-    """The recipients, and when those in their quiet hours are due (when ``defer``)."""
+    """The recipients, and when those in their quiet hours are due (when ``defer``); ``keep``:
+    whether a reader of this language is told."""
     if reach is None:
         reach = await deps.store.citizens_and_contacts(city, citizen_ids)
     citizens = {cid: reach[cid][0] for cid in citizen_ids if cid in reach}
@@ -306,6 +331,8 @@ async def _recipients(
             continue
         pid, address = cps[0].id, cps[0].address  # one message per (event, citizen, channel)
         lang, _ = pick_language(citizen.language)
+        if keep is not None and not keep(lang):
+            continue
         unsubscribe = unsubscribe_url(deps.secret_key, deps.base_url, city, channel, pid)
         nid = notification_id(city, id_key, cid, channel)
         out.append(Recipient(nid, cid, pid, address, lang, unsubscribe))
@@ -317,21 +344,30 @@ async def _recipients(
 
 
 def context_of(
-    a: Announcement, lang: str, deps: Rendering, unsubscribe: str = UNSUBSCRIBE_PLACEHOLDER
+    a: Announcement,
+    lang: str,
+    deps: Rendering,
+    unsubscribe: str = UNSUBSCRIBE_PLACEHOLDER,
+    update: bool | None = None,
 ) -> dict[str, object]:
     """What the announcement's templates are given; ``unsubscribe``: the mark where each
-    recipient's unsubscribe URL goes."""
+    recipient's unsubscribe URL goes; ``update``: the reader was told an earlier version
+    (default: any version after the first), and ``changes`` says what changed, in words."""
     _, content = a.content_for(lang)
+    is_update = a.version > 1 if update is None else update
+    changed = a.changes_for(lang) if is_update else None
+    city = deps.city_context(a.city)
     return {
         "title": content.title,
         "body": content.body,
         "link": content.link,
         "severity": a.severity,
-        "department": a.department,
-        **deps.city_context(a.city),
+        "department": deps.department_name(a.city, a.department, lang),
+        **city,
         "areas": a.target.area_names(deps.catalogues[a.city]),
         "unsubscribe_url": unsubscribe,
-        "is_update": a.version > 1,
+        "is_update": is_update,
+        "changes": in_words(changed, lang) if changed else "",
         "instructions": content.instructions,
         "expires_at": a.expires_at,
     }
@@ -351,8 +387,9 @@ def render_announcement(
     channel: str,
     deps: Rendering,
     unsubscribe: str = UNSUBSCRIBE_PLACEHOLDER,
+    update: bool | None = None,
 ) -> dict[str, str]:
-    context = context_of(a, lang, deps, unsubscribe)
+    context = context_of(a, lang, deps, unsubscribe, update)
     parts = deps.renderer.render_parts("announcement", channel, lang, context)
     return _with_url(parts, a, lang, channel, deps)
 
@@ -365,6 +402,13 @@ def render_cancellation(
     deps: Rendering,
     unsubscribe: str = UNSUBSCRIBE_PLACEHOLDER,
 ) -> dict[str, str]:
-    context = {**context_of(a, lang, deps, unsubscribe), "reason": c.reason}
+    reason, written_in = c.reason_for(lang, a.main_language)
+    context = {
+        **context_of(a, lang, deps, unsubscribe, update=False),
+        "reason": reason,
+        # a reason not in the reader's language is introduced with the language it is in
+        "reason_language": language_name(written_in, lang) if written_in != lang else "",
+        "reason_lang": written_in,
+    }
     parts = deps.renderer.render_parts("cancellation", channel, lang, context)
     return _with_url(parts, a, lang, channel, deps)

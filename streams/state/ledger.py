@@ -336,6 +336,16 @@ class Ledger:
             {(cit, cp) for st, ch, cit, cp in rows if ch == channel and st in ("sent", "delivered")}
         )
 
+    async def addressed(self, city: str, event: str) -> list[tuple[str, str, str]]:
+        """(citizen, channel, status) of every notification of an event, all versions: who an
+        earlier version was told or queued for (``streams.delivery.retell``)."""
+        keys = sorted(await self.redis.smembers(key(city, "event", event, "notifs")))
+        async with self.redis.pipeline(transaction=False) as p:
+            for k in keys:
+                p.hmget(k, "citizen", "channel", "status")
+            rows = await p.execute()
+        return [(cit, ch, st) for cit, ch, st in rows if cit is not None]
+
     async def claim(self, city: str, event: str, nid: str) -> int:
         """Take the hand-off of a notification: its attempt number (1, 2, …), or 0 when another
         sender holds it or it is already done. Claims made together go in one script call."""

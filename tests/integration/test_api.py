@@ -206,6 +206,44 @@ async def test_update_and_cancel_are_the_owners_and_versioned(api: Client, redis
     assert (await api.post(f"{href}/cancel", headers=auth(roads))).status == 409
 
 
+async def test_an_update_takes_only_what_changes_and_names_a_bad_field(
+    api: Client, redis: Redis
+) -> None:
+    roads = await create_department_key(redis, "paris", "voirie")
+    body = {**BODY, "content": {**BODY["content"], "en": {"title": "Works", "body": "Closed."}}}
+    r = await api.post("/v1/cities/paris/announcements", json=body, headers=auth(roads))
+    href = (await r.json())["href"]
+    for bad, field in [
+        ({"retell": "some"}, "retell"),
+        ({"expires_at": "2001-01-01T00:00:00Z"}, "expires_at"),
+        ({"content": {"de": {"title": "x", "body": "y"}}}, "content.de"),
+        ({"target": {"areas": ["99999"]}}, "target.areas[0]"),
+    ]:
+        assert (await error_of(await api.put(href, json=bad, headers=auth(roads))))[:2] == (
+            422,
+            field,
+        )
+    # what an update would do: its changes, a warning for the language left as it was, counts
+    r = await api.post(
+        f"{href}/preview",
+        json={"content": {"fr": {"title": "Travaux prolongés", "body": "Rue fermée."}}},
+        headers=auth(roads),
+    )
+    assert r.status == 200, await r.text()
+    preview = await r.json()
+    assert preview["changed"] == ["fr.title"]
+    assert [w["field"] for w in preview["warnings"]] == ["content.en"]
+    assert preview["messaged"] == {"all": 0, "new": 0, "none": 0}  # nobody subscribed
+    assert (await (await api.get(href, headers=auth(roads))).json())["version"] == 1  # unsent
+    # the cancel reason per language, each checked
+    bad = {"reason": {"fr": "ok", "xx": "?"}}
+    assert (await error_of(await api.post(f"{href}/cancel", json=bad, headers=auth(roads))))[
+        :2
+    ] == (422, "reason.xx")
+    reasons = {"reason": {"fr": "Reporté", "en": "Put off"}}
+    assert (await api.post(f"{href}/cancel", json=reasons, headers=auth(roads))).status == 202
+
+
 async def test_preferences_are_validated_and_kept(api: Client) -> None:
     a = await (await api.post("/v1/cities/paris/citizens", json={"email": "a@example.org"})).json()
     path = f"/v1/cities/paris/citizens/{a['citizen']['id']}"

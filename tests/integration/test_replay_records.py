@@ -247,7 +247,10 @@ def test_an_update_then_a_cancellation_on_city_events_are_delivered(stage: Stage
         await store_event(stage, "evt_life", second, version=2)
         await stage.publish(stage.deps.topics.city_events, b"evt_life", second)
         await stage.work()
-        one_on_each_channel(stage.received())  # the update, to those told
+        # the update, to those told: written before ``retell`` and ``changed``, it is read as
+        # ``retell: all`` with everything changed (what was done then), so it names no change
+        m = one_on_each_channel(stage.received())
+        assert m.subject.startswith("Mise à jour") and "Ce qui change" not in m.text
         clear(stage)
         cancelled = {
             "type": "AnnouncementCancelled/1",
@@ -264,6 +267,7 @@ def test_an_update_then_a_cancellation_on_city_events_are_delivered(stage: Stage
         await stage.work()
         m = one_on_each_channel(stage.received())  # the notice that it is cancelled
         assert "Crue de la Seine" in m.sms
+        assert "Reporté" in m.text  # a string reason: the announcement's language, French
         assert stage.dead_letters == []
 
     stage.run(replay())

@@ -25,10 +25,16 @@ SAMPLE = {
         "areas": "Panthéon",
         "unsubscribe_url": "https://x/u",
         "is_update": False,
+        "changes": "",
     },
     "confirmation": {"city_name": "Paris", "confirm_url": "https://x/c"},
 }
-SAMPLE["cancellation"] = {**SAMPLE["announcement"], "reason": "Les travaux sont reportés."}
+SAMPLE["cancellation"] = {
+    **SAMPLE["announcement"],
+    "reason": "Les travaux sont reportés.",
+    "reason_language": "",
+    "reason_lang": "fr",
+}
 SAMPLE["confirmation"]["code"] = "123456"
 SAMPLE["magic_link"] = {"city_name": "Paris", "manage_url": "https://x/manage#t"}
 SAMPLE["announcement"].update(instructions="", expires_at=None)
@@ -120,6 +126,22 @@ def test_updates_and_cancellations_say_so() -> None:
     cancelled = r.render_email("cancellation", "fr", SAMPLE["cancellation"])
     assert cancelled["subject"] == "Annulé : Travaux"
     assert "Les travaux sont reportés." in cancelled["text"]
+
+
+def test_an_update_says_what_changed_and_a_reason_in_another_language_says_which() -> None:
+    r = Renderer()
+    update = {**SAMPLE["announcement"], "is_update": True, "changes": "the text and the area"}
+    for channel in ("email", "sms", "push"):
+        parts = r.render_parts("announcement", channel, "en", update)
+        assert "the text and the area" in " ".join(parts.values()), channel
+    email = r.render_email("announcement", "en", update)
+    assert "What changed: the text and the area." in email["text"]
+    french = {**SAMPLE["cancellation"], "reason_language": "French", "reason_lang": "fr"}
+    cancelled = r.render_email("cancellation", "en", french)
+    assert "Reason (in French): Les travaux sont reportés." in cancelled["text"]
+    assert '<span lang="fr">Les travaux sont reportés.</span>' in cancelled["html"]
+    sms = r.render_parts("cancellation", "sms", "en", french)["text"]
+    assert "(in French) Les travaux sont reportés." in sms
 
 
 def test_a_missing_variable_is_an_error_not_a_blank() -> None:

@@ -92,12 +92,13 @@ async def test_a_department_previews_publishes_and_sees_the_figures_move(
     # an update: version 2, which she gets as an update
     french_title = page.locator("fieldset[lang=fr]").get_by_label("Titre")
     await french_title.fill("Travaux rue Monge prolongés")
-    await page.get_by_role("button", name="Publier une mise à jour").click()
+    await page.get_by_role("button", name="Vérifier la mise à jour").click()
+    await page.get_by_role("button", name="Envoyer la mise à jour").click()
     await expect(page.locator("#event-summary")).to_contain_text("version 2")
     await expect(figures.locator("td[data-series=sent]")).to_have_text("2", timeout=60_000)
 
     # cancelled: the page says so and offers a new announcement
-    await page.get_by_label("Motif (facultatif)").fill("Chantier reporté")
+    await page.get_by_label("Motif en français (facultatif)").fill("Chantier reporté")
     await page.get_by_role("button", name="Annuler l'annonce").click()
     await expect(page.locator("#event-summary")).to_contain_text("annulée")
     await expect(page.get_by_role("button", name="Nouvelle annonce")).to_be_visible()
@@ -119,3 +120,64 @@ async def test_the_console_names_what_is_wrong_in_a_draft(page: Page, site: Site
     title = page.locator("fieldset[lang=fr]").get_by_label("Titre")
     await expect(title).to_have_attribute("aria-invalid", "true")
     await expect(title).to_be_focused()
+
+
+async def test_an_update_says_who_is_messaged_again_and_the_agent_chooses(
+    page: Page, site: Site, worker: Any
+) -> None:
+    await confirmed_subscriber(site, "alice@example.org", SAINT_VICTOR)
+    await sign_in(page, await site.department_key())
+    await compose(page, "Travaux rue Monge")
+    await page.get_by_role("button", name="Publier", exact=True).click()
+    figures = page.locator("#figures tr[data-channel=email]")
+    await expect(figures.locator("td[data-series=sent]")).to_have_text("1", timeout=60_000)
+
+    # the French title alone changes: the check says what, warns about the English text, and
+    # counts who each choice messages again (rounded up to tens, as the preview's reach)
+    await (
+        page.locator("fieldset[lang=fr]").get_by_label("Titre").fill("Travaux rue Monge prolongés")
+    )
+    await page.get_by_role("button", name="Vérifier la mise à jour").click()
+    panel = page.locator("#update-panel")
+    await expect(panel).to_be_focused()
+    await expect(panel.locator("#update-changed")).to_have_text(
+        "Ce qui change : le titre (textes modifiés : FR)."
+    )
+    await expect(panel).to_contain_text("Le texte en anglais n'a pas été modifié")
+    everyone = page.get_by_role("radio", name=re.compile("^Tout le monde"))
+    await expect(everyone).to_be_checked()
+    await expect(everyone).to_have_accessible_name(re.compile(r"\(au plus 10 personnes\)$"))
+    await expect(page.locator("#update-reach")).to_have_text(
+        "Au plus 10 personnes recevront un message, dont 10 déjà prévenues qui le seront à nouveau."
+    )
+    newly = page.get_by_role("radio", name=re.compile("^Seulement les personnes nouvellement"))
+    await expect(newly).to_have_accessible_name(re.compile(r"\(personne\)$"))
+    await screenshot(page, "console-update-check-fr")
+    # a silent correction: nobody is messaged, the record changes
+    await page.get_by_role("radio", name=re.compile("^Personne : une correction")).check()
+    await expect(page.locator("#update-reach")).to_have_text("Personne ne recevra de message.")
+    await page.get_by_role("button", name="Envoyer la mise à jour").click()
+    await expect(page.locator("#update-status")).to_have_text("Mise à jour envoyée (version 2).")
+    await expect(page.locator("#event-summary")).to_contain_text(
+        "traitée, version 2", timeout=60_000
+    )
+    await expect(figures.locator("td[data-series=sent]")).to_have_text("1")
+    await expect(figures.locator("td[data-series=queued]")).to_have_text("0")
+    assert [
+        m["Subject"] for m in site.smtp.to("alice@example.org") if "rue Monge" in m["Subject"]
+    ] == ["Travaux rue Monge"]
+
+    # the cancel form says who is messaged again, takes a reason per language, and goes once
+    await expect(page.locator("#cancel-count")).to_have_text(
+        "Au plus 10 personnes déjà prévenues recevront à nouveau un message, pour l'annulation."
+    )
+    await page.get_by_label("Motif en français (facultatif)").fill("Chantier reporté")
+    await page.get_by_label("Motif en anglais (facultatif)").fill("Works put off")
+    await in_language(page, "en")
+    await expect(page.locator("#cancel-count")).to_contain_text("At most 10 people already told")
+    await page.get_by_role("button", name="Cancel the announcement").click()
+    await expect(page.locator("#event-summary")).to_contain_text("cancelled")
+    await expect(page.get_by_role("button", name="Cancel the announcement")).to_be_disabled()
+    await expect(page.locator("#cancel-status")).to_contain_text("Announcement cancelled")
+    notice = await site.mail("alice@example.org", r"Motif :", "the cancellation notice")
+    assert "Motif : Chantier reporté" in notice

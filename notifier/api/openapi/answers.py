@@ -77,6 +77,32 @@ SCHEMAS: dict[str, Schema] = {
         },
         ("id", "department", "status", "version", "category", "severity", "target", "content"),
     ),
+    "UpdatePreview": obj(
+        {
+            "changed": {
+                "type": "array",
+                "items": STRING,
+                "description": "area, validity, severity, category; <lang>.title, "
+                "<lang>.text, <lang>.link",
+            },
+            "told": {**INTEGER, "description": "citizens an earlier version was sent to"},
+            "messaged": obj(
+                {n: INTEGER for n in ("all", "new", "none")},
+                ("all", "new", "none"),
+                description="per `retell`: how many citizens would get a message",
+            ),
+            "told_again": obj(
+                {n: INTEGER for n in ("all", "new", "none")},
+                ("all", "new", "none"),
+                description="per `retell`: of them, how many were told before",
+            ),
+            "warnings": {
+                "type": "array",
+                "items": obj({"field": STRING, "reason": STRING}, ("field", "reason")),
+            },
+        },
+        ("changed", "told", "messaged", "told_again", "warnings"),
+    ),
     "Preview": obj(
         {
             "citizens": INTEGER,

@@ -29,6 +29,11 @@ CITY: Schema = {
         "languages": {"type": "array", "items": {"enum": list(LANGUAGES)}},
         "categories": {"type": "array", "items": {"enum": list(CATEGORIES)}},
         "departments": {"type": "array", "items": STRING},
+        "department_names": {
+            "type": "object",
+            "additionalProperties": {"type": "object", "additionalProperties": STRING},
+            "description": "department id -> its name per language, as messages give it",
+        },
         "branding": {
             "type": "object",
             "properties": {

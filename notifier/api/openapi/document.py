@@ -264,12 +264,25 @@ ROUTES: list[tuple[str, str, Schema]] = [
         "announcement", "announcements", "Status and delivery counts",
         {200: ok("The announcement.", "Announcement")})),
     ("put", A + "/{eid}", department_op(
-        "update", "announcements", "A new version (the whole body again)", {202: ACCEPTED}, 409,
-        body="AnnouncementInput",
-        description="409: cancelled (`status`), or another update came first (`version`).")),
+        "update", "announcements", "A new version: the fields given changed, the others kept",
+        {202: ACCEPTED}, 409, body="UpdateInput",
+        description="Target, expiry, each language's text, category and severity are kept "
+        "unless given. `retell` says who is messaged: those told before hear of it only if "
+        "what they read changed (their language's text, or the area, validity, severity or "
+        "category), and each message names what changed. 409: cancelled (`status`), or "
+        "another update came first (`version`).")),
+    ("post", A + "/{eid}/preview", department_op(
+        "update_preview", "announcements", "What an update would change and whom it would tell",
+        {200: ok("The changes and the counts per `retell`.", "UpdatePreview")}, 409,
+        body="UpdateInput",
+        description="Nothing is stored or sent. Counts are rounded up to a multiple of 10.")),
     ("post", A + "/{eid}/cancel", department_op(
         "cancel", "announcements", "Cancel; with notify, those told hear of it",
-        {202: ACCEPTED}, 409, body="CancelInput", body_required=False)),
+        {202: ACCEPTED}, 409, body="CancelInput", body_required=False,
+        description="`notify` (default true): those a version was sent to get a cancellation "
+        "notice, on the channels they were told on, with the reason in their language (else "
+        "the one given, introduced with its language) and the department's name; false: "
+        "unsent messages stop and nobody is told.")),
     ("post", "/v1/cities/{city}/cap", department_op(
         "cap", "announcements", "A CAP 1.2 document: alerts in, updated, cancelled",
         {202: ok("One result per alert.", "CapResults")}, 409, 413, 422,

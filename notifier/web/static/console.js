@@ -9,6 +9,7 @@ import { setupLanguages, t, has, onLanguage, languages } from "/static/i18n.js";
 import { AreaMap } from "/static/map.js";
 import { chart, SERIES, seriesValue } from "/static/chart.js";
 import { loadCity } from "/static/city.js";
+import { setupChanges } from "/static/changes.js";
 
 const SEVERITIES = ["minor", "moderate", "severe", "extreme", "unknown"];
 const UNSUBSCRIBE = "@@UNSUBSCRIBE_URL@@";  // each recipient's own link, filled in when sent
@@ -192,13 +193,7 @@ $("compose").addEventListener("submit", async (ev) => {
   } catch (e) { fail(e); }
 });
 
-$("update").addEventListener("click", async () => {
-  showError($("errors"), null);
-  try {
-    await api("PUT", current.href, { token: key, body: draft() });
-    await refresh();
-  } catch (e) { fail(e); }
-});
+const changes = setupChanges({ token: () => key, href: () => current.href, draft, refresh, fail });
 
 $("new").addEventListener("click", () => {
   stopPolling();
@@ -217,26 +212,13 @@ function editing(on, event = null) {
   if (on) $("editing").textContent = t("console.editing", { id: event.id, version: event.version });
 }
 
-$("cancel-form").addEventListener("submit", async (ev) => {
-  ev.preventDefault();
-  try {
-    await api("POST", `${current.href}/cancel`, { token: key,
-      body: { notify: $("cancel-notify").checked, reason: $("cancel-reason").value.trim() } });
-    $("cancel-status").textContent = t("console.cancelled");
-    $("cancel-status").className = "ok";
-    await refresh();
-  } catch (e) {
-    $("cancel-status").textContent = e.message;
-    $("cancel-status").className = "error";
-  }
-});
-
 // ---- watching an event ----------------------------------------------------------------------
 async function watch(href, fillForm = false) {
   stopPolling();
   current = { href, samples: [], lastChange: Date.now(), timer: null, last: null };
   await refresh();
   if (fillForm && current.last) fill(current.last);
+  await changes.opened(current.last);
   $("event-panel").hidden = false;
   $("event-panel").focus();
   current.timer = setInterval(refresh, POLL_MS);
@@ -269,13 +251,19 @@ async function refresh() {
   }
   const counts = event.deliveries;
   const before = current.samples[current.samples.length - 1];
-  if (!before || JSON.stringify(before.counts) !== JSON.stringify(counts)) current.lastChange = Date.now();
+  if (!before || JSON.stringify(before.counts) !== JSON.stringify(counts)) {
+    current.lastChange = Date.now();
+    changes.cancelState(event);  // who a cancel would tell has changed
+  }
   current.samples.push({ at: Date.now(), counts });
   current.last = event;
   current.id = event.id;
   renderEvent(event);
   editing(event.status !== "cancelled", event);
-  if (event.status === "cancelled") { $("publish").hidden = true; $("new").hidden = false; }
+  if (event.status === "cancelled") {
+    $("publish").hidden = true; $("new").hidden = false;
+    changes.cancelState(event);
+  }
   if (Date.now() - current.lastChange > POLL_FOR_MS) stopPolling();
 }
 
