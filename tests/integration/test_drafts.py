@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from notifier.api.auth import create_department_key
 from notifier.settings import Secret, Settings
+from tests.integration.test_openapi import check
 
 Client = TestClient[Any, Any]
 D = "/v1/cities/paris/drafts"
@@ -194,3 +195,31 @@ async def test_a_key_says_which_department_it_is_for(api: Client, redis: Redis) 
     assert me["department"] == "eaux" and me["city_name"] == "Paris"
     assert me["scopes"] == ["publish", "statistics"]
     assert (await api.get("/v1/cities/paris/department")).status == 401
+
+
+async def test_the_answers_match_the_openapi_document(api: Client, redis: Redis) -> None:
+    h = auth(await create_department_key(redis, "paris", "eaux"))
+    one, DR = "/v1/cities/{city}/drafts/{did}", "/v1/cities/{city}/drafts"
+    draft = await check(await api.post(D, json={"category": "water"}, headers=h), "post", DR)
+    await check(await api.post(D, json={"colour": 1}, headers=h), "post", DR)  # 422
+    await check(await api.get(D, headers=h), "get", DR)
+    path = f"{D}/{draft['id']}"
+    await check(await api.get(path, headers=h), "get", one)
+    await check(await api.post(path + "/check", headers=h), "post", one + "/check")  # 422
+    await check(await api.put(path, json=BODY, headers=h), "put", one)
+    await check(await api.post(path + "/check", headers=h), "post", one + "/check")
+    await check(await api.post(path + "/publish", headers=h), "post", one + "/publish")
+    await check(await api.post(path + "/publish", headers=h), "post", one + "/publish")
+    await check(await api.put(path, json=BODY, headers=h), "put", one)  # 409
+    await check(await api.delete(path, headers=h), "delete", one)  # 409
+    await check(await api.get(f"{D}/drf_0000000000000000", headers=h), "get", one)  # 404
+    other = await (await api.post(D, headers=h)).json()
+    await check(await api.delete(f"{D}/{other['id']}", headers=h), "delete", one)
+    listed = await check(await api.get(A, headers=h), "get", "/v1/cities/{city}/announcements")
+    assert listed["announcements"][0]["status"] in ("published", "accepted")
+    await check(
+        await api.get(A + "?q=" + "x" * 101, headers=h), "get", A.replace("paris", "{city}")
+    )
+    me = "/v1/cities/{city}/department"
+    await check(await api.get("/v1/cities/paris/department", headers=h), "get", me)
+    await check(await api.get("/v1/cities/paris/department"), "get", me)  # 401
