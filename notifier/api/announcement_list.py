@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from notifier.api.auth import department_of, require_department
+from notifier.api.auth import SCOPES, bearer, department_of, require_department
 from notifier.api.http import city_of
 from notifier.api.keys import DEPS
 from notifier.api.openapi.schemas import INTEGER, STRING, array, obj
@@ -106,12 +106,11 @@ async def listed(request: web.Request) -> web.Response:
 
 
 async def whoami(request: web.Request) -> web.Response:
-    """The department a key is for, in this city, and what it may do."""
+    """The department a key is for, in this city, and what it may do (any scope will do)."""
     city, deps = city_of(request), request.app[DEPS]
-    redis = deps.store.redis
-    department = await require_department(request, redis, city, "statistics")
-    token = request.headers["Authorization"].partition(" ")[2].strip()
-    scopes = [s for s in ("publish", "statistics") if await department_of(redis, city, token, s)]
+    redis, token = deps.store.redis, bearer(request)
+    scopes = [s for s in SCOPES if await department_of(redis, city, token, s)]
+    department = await require_department(request, redis, city, scopes[0] if scopes else "publish")
     return web.json_response(
         {
             "department": department,
@@ -149,7 +148,7 @@ SCHEMAS: dict[str, Schema] = {
             "name": {"type": "string", "description": "its name (else its id)"},
             "city": STRING,
             "city_name": STRING,
-            "scopes": array({"enum": ["publish", "statistics"]}),
+            "scopes": array({"enum": list(SCOPES)}),
         },
         ("department", "name", "city", "city_name", "scopes"),
     ),

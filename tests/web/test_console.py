@@ -79,7 +79,7 @@ async def test_a_department_previews_publishes_and_sees_the_figures_move(
     await page.get_by_role("button", name="Publier", exact=True).click()
     figures = page.locator("#figures tr[data-channel=email]")
     await expect(figures.locator("td[data-series=sent]")).to_have_text("1", timeout=60_000)
-    await expect(page.locator("#event-summary")).to_contain_text("traitée, version 1")
+    await expect(page.locator("#event-summary")).to_contain_text("envoyée, version 1")
     sent_line = page.locator("#charts svg[data-channel=email] polyline[data-series=sent]")
     await expect(sent_line).to_have_count(1)
     await expect(page.locator("#charts svg[data-channel=email]")).to_have_attribute(
