@@ -390,7 +390,7 @@ function fillTarget(target) {
   const shapes = (target.areas?.length ? 1 : 0) + (target.circles?.length || 0) + (target.polygons?.length || 0);
   if (circle) {
     map.radius = circle.radius_m;
-    map.inputs.radius.value = circle.radius_m; map.inputs.range.value = circle.radius_m;
+    for (const input of [map.inputs?.radius, map.inputs?.range]) if (input) input.value = circle.radius_m;
     map.setMode("point");
     map.setPoint(circle.lon, circle.lat);
   } else if (polygon) {
