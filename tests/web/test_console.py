@@ -282,6 +282,12 @@ async def test_the_list_shows_what_another_tab_published_and_opens_it_by_its_add
         expires.isoformat(),
     )
     await expect(again.get_by_label("Expire le")).to_have_value(local)
+    scheduled_local = await again.evaluate(
+        "iso => { const d = new Date(iso); return new Date(d - d.getTimezoneOffset() * 60000)"
+        ".toISOString().slice(0, 16); }",
+        later.isoformat(),
+    )
+    await expect(again.get_by_label("Publier le")).to_have_value(scheduled_local)
     await screenshot(again, "console-reopened-fr")
 
     # an update made from there keeps the circle and the expiry
@@ -291,3 +297,24 @@ async def test_the_list_shows_what_another_tab_published_and_opens_it_by_its_add
     shown = await (await site.api.get(f"{ANNOUNCEMENTS}/{eid}", headers=bearer(key))).json()
     assert shown["target"]["circles"] == body["target"]["circles"]
     assert datetime.fromisoformat(shown["expires_at"]) == expires.replace(microsecond=0)
+
+
+async def test_the_console_on_a_phone_checks_and_lists_in_both_languages(
+    new_page: NewPage, site: Site
+) -> None:
+    key = await site.department_key()
+    page = await new_page(width=390, height=844)
+    await sign_in(page, key)
+    await compose(page, "Travaux rue Monge")
+    await page.get_by_role("button", name="Aperçu avant envoi").click()
+    await expect(page.locator("#warnings-none")).to_be_visible()
+    await screenshot(page, "console-check-phone-fr")
+    await page.get_by_role("button", name="Publier", exact=True).click()
+    await expect(page.locator("#recent-rows tr")).to_have_count(1)
+    await expect(page.locator("#event-summary")).to_contain_text("Travaux rue Monge")
+    await screenshot(page, "console-published-phone-fr")
+    await in_language(page, "en")
+    await expect(page.locator("#signed-in")).to_have_text("Signed in as voirie (Paris).")
+    # each announcement by its title in the page's language
+    await expect(page.locator("#recent-rows tr").first).to_contain_text("Roadworks on rue Monge")
+    await screenshot(page, "console-published-phone-en")

@@ -8,10 +8,11 @@
 import { api, showError } from "/static/api.js";
 import { setupLanguages, t, has, onLanguage, languages, lang } from "/static/i18n.js";
 import { AreaMap } from "/static/map.js";
-import { chart, SERIES, seriesValue } from "/static/chart.js";
+import { renderEvent } from "/static/event_panel.js";
 import { loadCity } from "/static/city.js";
 import { Drafts } from "/static/drafts.js";
-import { renderCheck, when } from "/static/check_step.js";
+import { fill as fillForm, localIso } from "/static/compose_form.js";
+import { renderCheck } from "/static/check_step.js";
 import { AnnouncementList, renderDrafts, consoleUrl, titleOf } from "/static/announcements_list.js";
 
 const SEVERITIES = ["minor", "moderate", "severe", "extreme", "unknown"];
@@ -52,7 +53,7 @@ function relabel() {
   if (me) $("signed-in").textContent = t("console.signed_in", { department: me.name, city: me.city_name });
   list.relabel();
   showDrafts();
-  if (current?.last) { renderEvent(current.last); editing(true, current.last); }
+  if (current?.last) { renderEvent(current.last, current.samples); editing(true, current.last); }
   if (checked && lastCheck) renderCheck(lastCheck);
 }
 onLanguage(relabel);
@@ -120,16 +121,6 @@ async function route() {
 window.addEventListener("popstate", () => { if (key) route(); });
 
 // ---- composing ------------------------------------------------------------------------------
-function localIso(input) {  // a datetime-local value, in the browser's time zone, as ISO 8601
-  return input.value ? new Date(input.value).toISOString() : undefined;
-}
-
-function localInput(iso) {  // an ISO 8601 time as a datetime-local value in the browser's zone
-  if (!iso) return "";
-  const d = new Date(iso);
-  return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
-}
-
 function draft() {
   const content = {};
   for (const lang of LANGS) {
@@ -347,6 +338,11 @@ async function openDraft(id) {
 }
 
 // ---- watching an event ----------------------------------------------------------------------
+function fill(body) {  // the form from the server's copy, not an edit
+  filling = true;
+  try { keptTarget = fillForm(body, map); } finally { filling = false; }
+}
+
 async function openAnnouncement(id) {
   drafts.forget();
   await watch(`${base}/${encodeURIComponent(id)}`, true);
@@ -359,49 +355,13 @@ async function watch(href, fillForm = false) {
   checked = false;
   await refresh();
   if (!current.last) return;
-  if (fillForm) fill(current.last);
+  if (fillForm) {  // a scheduled announcement shows its time (which an update does not change)
+    const e = current.last;
+    fill({ ...e, scheduled_at: e.status === "scheduled" ? e.published_at : null });
+  }
   $("event-panel").hidden = false;
   $("event-panel").focus();
   current.timer = setInterval(refresh, POLL_MS);
-}
-
-/** The compose form holds the announcement (or draft) as the server has it: its target (areas,
- *  a circle or a polygon), its expiry and time, its texts, so that an update starts from it. */
-function fill(body) {
-  filling = true;
-  try {
-    $("compose").reset();
-    if (body.category) $("category").value = body.category;
-    if (body.severity) $("severity").value = body.severity;
-    for (const language of ["fr", "en"]) {
-      const c = body.content?.[language] || {};
-      for (const f of ["title", "body", "link", "instructions"]) $(`${language}-${f}`).value = c[f] || "";
-    }
-    $("expires").value = localInput(body.expires_at);
-    $("scheduled").value = localInput(body.scheduled_at);
-    fillTarget(body.target || {});
-  } finally {
-    filling = false;
-  }
-}
-
-function fillTarget(target) {
-  const circle = target.circles?.[0], polygon = target.polygons?.[0];
-  const shapes = (target.areas?.length ? 1 : 0) + (target.circles?.length || 0) + (target.polygons?.length || 0);
-  if (circle) {
-    map.radius = circle.radius_m;
-    for (const input of [map.inputs?.radius, map.inputs?.range]) if (input) input.value = circle.radius_m;
-    map.setMode("point");
-    map.setPoint(circle.lon, circle.lat);
-  } else if (polygon) {
-    map.vertices = polygon.coordinates[0].slice(0, -1).map(([lon, lat]) => [lon, lat]);
-    map.setMode("polygon");
-  } else {
-    map.setMode("areas");
-    map.select(target.areas || []);
-  }
-  // the map shows one shape: a target of several is kept whole until the map is changed
-  keptTarget = shapes > 1 ? target : null;
 }
 
 function stopPolling() {
@@ -424,60 +384,10 @@ async function refresh() {
   current.samples.push({ at: Date.now(), counts });
   current.last = event;
   current.id = event.id;
-  renderEvent(event);
+  renderEvent(event, current.samples);
   editing(event.status !== "cancelled", event);
   if (event.status === "cancelled") { $("preview").hidden = true; $("new").hidden = false; }
   if (Date.now() - current.lastChange > POLL_FOR_MS) stopPolling();
-}
-
-function renderEvent(event) {
-  const title = titleOf(event.content, lang());
-  $("event-summary").textContent = t("console.event.summary", {
-    title, status: t(`console.status.${event.status}`), version: event.version, n: event.matched_citizens,
-  });
-  const dates = [];
-  if (event.status === "scheduled") dates.push(t("console.event.scheduled_for", { when: when(event.published_at) }));
-  if (event.expires_at) dates.push(t("console.event.expires", { when: when(event.expires_at) }));
-  $("event-when").textContent = dates.join(" ");
-  const rows = $("figures");
-  rows.replaceChildren();
-  const channels = Object.keys(event.deliveries);
-  if (!channels.length) {
-    const tr = document.createElement("tr");
-    const td = document.createElement("td"); td.colSpan = 6; td.textContent = t("console.figures.none");
-    tr.append(td); rows.append(tr);
-  }
-  for (const channel of channels) {
-    const counts = event.deliveries[channel];
-    const tr = document.createElement("tr");
-    tr.dataset.channel = channel;
-    const th = document.createElement("th"); th.scope = "row"; th.textContent = t(`channel.${channel}`);
-    tr.append(th);
-    const shown = new Set();
-    for (const series of Object.keys(SERIES)) {
-      const td = document.createElement("td");
-      td.dataset.series = series;
-      td.textContent = String(seriesValue(counts, series));
-      SERIES[series].forEach((s) => shown.add(s));
-      tr.append(td);
-    }
-    const other = Object.entries(counts).filter(([s]) => !shown.has(s));
-    const td = document.createElement("td");
-    td.textContent = other.map(([s, n]) => `${t(`figure.${s}`)}: ${n}`).join(", ") || "0";
-    tr.append(td);
-    rows.append(tr);
-  }
-  const charts = $("charts");
-  charts.replaceChildren();
-  if (current?.samples.length) {
-    for (const channel of channels) {
-      const fig = document.createElement("figure");
-      const cap = document.createElement("figcaption");
-      cap.textContent = t(`channel.${channel}`);
-      fig.append(cap, chart(channel, current.samples));
-      charts.append(fig);
-    }
-  }
 }
 
 if (key) enter(); else relabel();
