@@ -12,7 +12,8 @@ discarded. A draft's id is the idempotency key of its publication: publishing on
 ``state`` is ``draft`` (being written), ``published`` (``event`` names the announcement) or
 ``discarded``; the approval of issue #22 adds a state of its own on the same record. A draft
 lasts ``DRAFT_TTL`` after its last change (a published or discarded one as long, so that a late
-second click still finds the announcement); the index forgets the ids whose draft is gone.
+second click still finds the announcement); the index forgets the ids whose draft is gone. A
+department writes at most ``MAX_DRAFTS`` at once (a 409 naming ``drafts`` past it).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from subscriptions.store import key, new_id
 DRAFT_TTL = 30 * 24 * 3600
 STATES = ("draft", "published", "discarded")
 MAX_LISTED = 100
+MAX_DRAFTS = 500  # being written, per department
 
 # KEYS: draft; ARGV: department, event id, now, ttl. The draft's one publication is claimed
 # here: "ok" (this request publishes ``event``), "published:<eid>" (an earlier one did),
@@ -72,6 +74,10 @@ class DraftStore:
 
     async def create(self, city: str, department: str, body: dict[str, Any]) -> dict[str, Any]:
         did, now = new_id("drf"), time.time()
+        index = key(city, "dept", department, "drafts")
+        await self.redis.zremrangebyscore(index, 0, now - DRAFT_TTL)  # gone by now
+        if await self.redis.zcard(index) >= MAX_DRAFTS:
+            raise Conflict("drafts", f"at most {MAX_DRAFTS} drafts; publish or discard some")
         fields = {
             "id": did,
             "department": department,

@@ -100,12 +100,7 @@ async def check(request: web.Request) -> web.Response:
     """What publishing the draft would do: its reach, its messages, and what to look at."""
     city, deps, department, drafts = await _open(request)
     draft = await drafts.get(city, department, request.match_info["did"])
-    body = draft["body"]
-    a = Announcement.from_input(
-        body, id="draft", city=city, department=department, catalogue=deps.catalogues[city]
-    )
-    offered_in_city(deps, a)
-    scheduled = scheduled_time(body, a)
+    a, scheduled = _checked(deps, city, department, draft["body"])
     seen = await preview(deps, a)
     warnings: list[dict[str, Any]] = []
     for lang, sms in seen["messages"].get("sms", {}).items():
@@ -134,6 +129,8 @@ async def publish(request: web.Request) -> web.Response:
     city, deps, department, drafts = await _open(request)
     did = request.match_info["did"]
     draft = await drafts.get(city, department, did)
+    if draft["event"] is None:  # refused before the claim: no other request waits on this one
+        _checked(deps, city, department, draft["body"])
     eid = publishing.new_event_id()
     earlier = await drafts.claim(city, department, did, eid)
     if earlier is not None:
@@ -148,6 +145,17 @@ async def publish(request: web.Request) -> web.Response:
         await drafts.release(city, department, did)
         raise
     return _accepted(answer)
+
+
+def _checked(
+    deps: Services, city: str, department: str, body: dict[str, Any]
+) -> tuple[Announcement, float | None]:
+    """The draft as an announcement, and when it is to go (None: now); else a 422."""
+    a = Announcement.from_input(
+        body, id="draft", city=city, department=department, catalogue=deps.catalogues[city]
+    )
+    offered_in_city(deps, a)
+    return a, scheduled_time(body, a)
 
 
 def _accepted(answer: dict[str, Any]) -> web.Response:

@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient
 from jsonschema import Draft202012Validator
 from redis.asyncio import Redis
 
+from notifier.actions import drafts
 from notifier.api.auth import create_department_key
 from notifier.api.openapi.document import document
 from notifier.settings import Secret, Settings
@@ -100,6 +101,18 @@ async def test_a_draft_names_a_field_it_cannot_hold(api: Client, redis: Redis) -
     r = await api.post(f"{D}/{draft['id']}/check", headers=h)  # not complete yet
     assert r.status == 422
     assert (await r.json())["error"]["field"].startswith("target")
+
+
+async def test_a_department_writes_a_bounded_number_of_drafts(
+    api: Client, redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(drafts, "MAX_DRAFTS", 2)
+    h = auth(await create_department_key(redis, "paris", "eaux"))
+    made = [await (await api.post(D, json=BODY, headers=h)).json() for _ in range(2)]
+    r = await check(await api.post(D, json=BODY, headers=h), "post", "/v1/cities/{city}/drafts")
+    assert r["error"]["field"] == "drafts"
+    assert (await api.post(f"{D}/{made[0]['id']}/publish", headers=h)).status == 202
+    assert (await api.post(D, json=BODY, headers=h)).status == 201  # a published one is done
 
 
 async def test_another_departments_key_finds_no_draft(api: Client, redis: Redis) -> None:

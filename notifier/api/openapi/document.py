@@ -298,7 +298,7 @@ ROUTES: list[tuple[str, str, Schema]] = [
         {200: ok("The department.", "Department")})),
     ("post", DR, department_op(
         "create_draft", "drafts", "Start a draft (any field may still be missing)",
-        {201: ok("Kept.", "Draft", Location=header("Location"))}, body="DraftInput",
+        {201: ok("Kept.", "Draft", Location=header("Location"))}, 409, body="DraftInput",
         body_required=False, description=DRAFTS)),
     ("get", DR, department_op(
         "drafts", "drafts", "The department's drafts being written",
