@@ -27,16 +27,12 @@ from streams.announcements import ANNOUNCEMENT, Announcement
 from streams.deps import Services
 from streams.records import iso
 from subscriptions.errors import InvalidInput
-from subscriptions.rules import Field, Schema, body_schema, nullable, ref
+from subscriptions.rules import Schema, nullable, ref
 
 D = "/v1/cities/{city}/drafts"
-# an announcement's fields, none required yet, and when to publish it
-DRAFT: dict[str, Field] = {
-    **{name: dataclasses.replace(f, required=False) for name, f in ANNOUNCEMENT.items()},
-    "scheduled_at": Field(
-        nullable({**ref("DateTime"), "description": "publish then (within a year); none: now"})
-    ),
-}
+# an announcement's fields (``AnnouncementInput``) and when to publish it: kept as typed, their
+# rules (``streams.announcements.ANNOUNCEMENT``) applied when the draft is checked or published
+DRAFT = (*ANNOUNCEMENT, "scheduled_at")
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
@@ -206,11 +202,15 @@ WARNING = obj(
     ("kind",),
 )
 SCHEMAS: dict[str, Schema] = {
-    "DraftInput": body_schema(
-        DRAFT,
+    "DraftInput": obj(
+        {
+            name: {"description": f"as `{name}` of `AnnouncementInput`, perhaps incomplete"}
+            for name in DRAFT
+        },
         additionalProperties=False,
-        description="An announcement's fields, any of them still missing; checked when the "
-        "draft is checked or published (a 422 naming the field).",
+        description="An announcement being written: its fields as typed, any of them missing "
+        "or incomplete; their rules apply when the draft is checked or published (a 422 "
+        "naming the field).",
     ),
     "Draft": DRAFT_ANSWER,
     "DraftList": obj({"drafts": array(ref("Draft"))}, ("drafts",)),
