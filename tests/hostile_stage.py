@@ -113,7 +113,7 @@ async def _key(redis_url: str) -> str:
 @pytest.fixture
 def world(served: Served, redis_url: str) -> World:
     """An empty database, then a citizen with an email, a phone and a subscription, a
-    department key, one announcement and one service request."""
+    department key, one announcement, one draft and one service request."""
     key = asyncio.run(_key(redis_url))
     base = served.url + "/v1/cities/paris"
     c = requests.post(
@@ -130,7 +130,9 @@ def world(served: Served, redis_url: str) -> World:
         base + "/requests", json={"service_code": "pothole", "service_request_id": "14-1"},
         headers=dh, timeout=10,
     )  # fmt: skip
+    draft = requests.post(base + "/drafts", json=ANNOUNCEMENT, headers=dh, timeout=10)
     assert (event.status_code, filed.status_code) == (202, 201), (event.text, filed.text)
+    assert draft.status_code == 201, draft.text
     email, phone = sorted(c["contacts"], key=lambda x: x["channel"])
     return World(
         path={
@@ -139,6 +141,7 @@ def world(served: Served, redis_url: str) -> World:
             "pid": phone["id"],
             "sid": sub["id"],
             "eid": event.json()["id"],
+            "did": draft.json()["id"],
             "rid": "14-1",
             "token": tokens.sign(SECRET, "unsubscribe", "paris", email["id"]),
         },

@@ -52,18 +52,7 @@ async def publish(request: web.Request) -> web.Response:
         if earlier is not None:
             return _accepted(earlier)
     try:
-        a = Announcement.from_input(
-            body,
-            id=publishing.new_event_id(),
-            city=city,
-            department=department,
-            catalogue=deps.catalogues[city],
-        )
-        offered_in_city(deps, a)
-        scheduled_at = _scheduled_at(body, a)
-        if scheduled_at is not None:
-            a = dataclasses.replace(a, published_at=scheduled_at)
-        answer = await publishing.publish(deps, a, scheduled=scheduled_at is not None)
+        answer = await publish_body(deps, city, department, body, publishing.new_event_id())
     except BaseException:
         if idem is not None:  # a refused request does not burn its key
             await deps.store.redis.delete(_idem_key(city, department, idem))
@@ -71,6 +60,21 @@ async def publish(request: web.Request) -> web.Response:
     if idem is not None:
         await _remember(deps, city, department, idem, body, answer)
     return _accepted(answer)
+
+
+async def publish_body(
+    deps: Services, city: str, department: str, body: dict[str, Any], eid: str
+) -> dict[str, Any]:
+    """Check a department's body and publish it as the event ``eid`` (now, or at its
+    ``scheduled_at``): the answer of a 202. Shared with the publication of a draft."""
+    a = Announcement.from_input(
+        body, id=eid, city=city, department=department, catalogue=deps.catalogues[city]
+    )
+    offered_in_city(deps, a)
+    scheduled_at = scheduled_time(body, a)
+    if scheduled_at is not None:
+        a = dataclasses.replace(a, published_at=scheduled_at)
+    return await publishing.publish(deps, a, scheduled=scheduled_at is not None)
 
 
 def offered_in_city(deps: Services, a: Announcement) -> None:
@@ -146,7 +150,7 @@ async def cap(request: web.Request) -> web.Response:
     return web.json_response({"alerts": results}, status=202)
 
 
-def _scheduled_at(body: dict[str, Any], a: Announcement) -> float | None:
+def scheduled_time(body: dict[str, Any], a: Announcement) -> float | None:
     """``scheduled_at``: publish later (within a year), before the announcement expires."""
     if body.get("scheduled_at") is None:
         return None

@@ -20,11 +20,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from channels.push import application_server_key, load_vapid_private_key
 from notifier.api import (
+    announcement_list,
     announcements,
     cities,
     citizens,
     city_map,
     contacts,
+    drafts,
     links,
     manage,
     service_requests,
@@ -208,6 +210,8 @@ def create_api(
     webhooks.add_routes(app.router)
     app.router.add_get("/v1/push/public-key", push_public_key)
     announcements.add_routes(app.router)
+    announcement_list.add_routes(app.router)
+    drafts.add_routes(app.router)
     service_requests.add_routes(app.router)
     openapi.add_routes(app.router)
     city_map.add_routes(app.router)

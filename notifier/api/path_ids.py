@@ -3,10 +3,10 @@
 An id from a path becomes part of a Redis key name (``n:{city}:event:{eid}``); one of the wrong
 shape could name another key (``evt_…:notifs`` is a sorted set, a WRONGTYPE error, a 500) or
 grow keys without bound. Each shape is the one its maker gives: ``subscriptions.store.new_id``
-(``cit_``, ``cp_``, ``sub_`` + 16 hex), ``notifier.actions.publishing.new_event_id`` (``evt_`` + 20
-hex), ``subscriptions.cities.CITY_ID``. A malformed id names nothing: 404, as an unknown one.
-Service request ids are the department's own (``check_request_id``: a 422 naming the field),
-and link tokens are checked by their signature.
+(``cit_``, ``cp_``, ``sub_``, ``drf_`` + 16 hex), ``notifier.actions.publishing.new_event_id``
+(``evt_`` + 20 hex), ``subscriptions.cities.CITY_ID``. A malformed id names nothing: 404, as an
+unknown one. Service request ids are the department's own (``check_request_id``: a 422 naming
+the field), and link tokens are checked by their signature.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ SHAPES: dict[str, tuple[re.Pattern[str], str]] = {
     "pid": (re.compile(r"cp_[0-9a-f]{16}"), "contact point"),
     "sid": (re.compile(r"sub_[0-9a-f]{16}"), "subscription"),
     "eid": (re.compile(r"evt_[0-9a-f]{20}"), "announcement"),
+    "did": (re.compile(r"drf_[0-9a-f]{16}"), "draft"),
 }
 
 

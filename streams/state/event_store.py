@@ -7,6 +7,9 @@
                                    processed_at, matched, queued
     n:{city}:events:pending  zset  event ids whose outbox record the worker has not processed yet,
                                    scored by when it was last handed to Kafka
+    n:{city}:dept:{department}:events
+                             zset  the department's events, by publication time (a scheduled
+                                   one's time to come), which its console lists
 
 An event is ``scheduled`` (for a later time), ``accepted`` (in Redis), ``published`` (Kafka has
 it), ``processed`` (the worker expanded it) or ``cancelled``. The sweep republishes what stays
@@ -87,6 +90,7 @@ class EventStore:
             )
             when = a.published_at if scheduled else time.time()
             p.zadd(key(a.city, "events", "pending"), {a.id: when})
+            p.zadd(key(a.city, "dept", a.department, "events"), {a.id: a.published_at})
             await p.execute()
 
     async def update(self, a: Announcement) -> None:

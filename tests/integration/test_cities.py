@@ -254,8 +254,11 @@ async def test_a_department_or_citizen_of_one_city_reaches_nothing_of_another(
             headers=auth(key),
         )
         assert r.status == 201, await r.text()
+        r = await api.post(f"/v1/cities/{city}/drafts", json=announcement, headers=auth(key))
+        assert r.status == 201, await r.text()
         made[city] = {
             "eid": eid,
+            "did": (await r.json())["id"],
             "cid": c["citizen"]["id"],
             "pid": c["contacts"][0]["id"],
             "sid": "sub_0000000000000000",

@@ -44,8 +44,9 @@ SCHEMAS: dict[str, Schema] = {
             "id": STRING,
             "version": {"type": "integer", "minimum": 1},
             "status": {
-                "enum": ["published", "accepted"],
-                "description": "accepted: kept in the outbox, handed to Kafka later",
+                "enum": ["published", "accepted", "scheduled"],
+                "description": "accepted: kept in the outbox, handed to Kafka later; "
+                "scheduled: kept until its time",
             },
             "href": STRING,
         },
@@ -56,7 +57,7 @@ SCHEMAS: dict[str, Schema] = {
         {
             "id": STRING,
             "department": STRING,
-            "status": {"enum": ["accepted", "published", "processed", "cancelled"]},
+            "status": {"enum": ["scheduled", "accepted", "published", "processed", "cancelled"]},
             "version": {"type": "integer", "minimum": 1},
             "category": ref("Category"),
             "severity": ref("Severity"),

@@ -4,7 +4,7 @@ declarations; answers), the shared error answers, headers, path parameters, secu
 from __future__ import annotations
 
 from channels import twilio_webhooks
-from notifier.api import citizens, manage, service_requests
+from notifier.api import announcement_list, citizens, drafts, manage, service_requests
 from notifier.api.http import MAX_BODY as MAX_JSON
 from notifier.api.http import MAX_DOCUMENT
 from notifier.api.openapi import answers, cities
@@ -47,6 +47,7 @@ PARAMETERS = {
     "pid": "A contact point's id (`cp_…`).",
     "sid": "A subscription's id (`sub_…`).",
     "eid": "An announcement's id (`evt_…`).",
+    "did": "A draft's id (`drf_…`).",
     "rid": "A service request's `service_request_id`.",
     "token": "The signed token of the link a message carried.",
 }
@@ -85,6 +86,8 @@ def components() -> Schema:
             **cadence.SCHEMAS,
             **targets.SCHEMAS,
             **announcements.SCHEMAS,
+            **announcement_list.SCHEMAS,
+            **drafts.SCHEMAS,
             **cities.SCHEMAS,
         },
         "responses": errors,

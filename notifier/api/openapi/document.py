@@ -16,7 +16,9 @@ from typing import Any
 
 from aiohttp import web
 
+from notifier.actions.drafts import DRAFT_TTL
 from notifier.api.abuse import LIMITS
+from notifier.api.announcement_list import STATUSES as LIST_STATUSES
 from notifier.api.announcements import IDEMPOTENCY_TTL
 from notifier.api.city_map import SCHEMA as MAP
 from notifier.api.openapi.components import ERRORS, components, header
@@ -144,6 +146,23 @@ CAP_TYPES = ("application/cap+xml", "application/xml", "text/xml")
 C = "/v1/cities/{city}/citizens/{cid}"
 A = "/v1/cities/{city}/announcements"
 R = "/v1/cities/{city}/requests"
+DR = "/v1/cities/{city}/drafts"
+DRAFTS = (
+    f"A draft lasts {DRAFT_TTL // 86400} days after its last change; it is the department's "
+    "(another department's key gets a 404)."
+)
+LIST_FILTERS = (
+    {"name": "status", "in": "query", "schema": {"enum": list(LIST_STATUSES)}},
+    {"name": "category", "in": "query", "schema": ref("Category")},
+    {"name": "from", "in": "query", "schema": ref("DateTime"),
+     "description": "published (or to be) at or after"},
+    {"name": "to", "in": "query", "schema": ref("DateTime"),
+     "description": "published (or to be) at or before"},
+    {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 100},
+     "description": "words of a title, in any language"},
+    {"name": "limit", "in": "query",
+     "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
+)  # fmt: skip
 
 # One operation per entry; laid out by hand, as a table (the formatter would make it 300 lines).
 # fmt: off
@@ -283,6 +302,35 @@ ROUTES: list[tuple[str, str, Schema]] = [
         "notice, on the channels they were told on, with the reason in their language (else "
         "the one given, introduced with its language) and the department's name; false: "
         "unsent messages stop and nobody is told.")),
+    ("get", A, department_op(
+        "announcements", "announcements", "The department's announcements, with their figures",
+        {200: ok("The latest first.", "AnnouncementList")}, 422, parameters=LIST_FILTERS,
+        description="Needs the `statistics` scope.")),
+    ("get", "/v1/cities/{city}/department", department_op(
+        "department", "announcements", "The department a key is for, and its scopes",
+        {200: ok("The department.", "Department")})),
+    ("post", DR, department_op(
+        "create_draft", "drafts", "Start a draft (any field may still be missing)",
+        {201: ok("Kept.", "Draft", Location=header("Location"))}, 409, body="DraftInput",
+        body_required=False, description=DRAFTS)),
+    ("get", DR, department_op(
+        "drafts", "drafts", "The department's drafts being written",
+        {200: ok("The last changed first.", "DraftList")})),
+    ("get", DR + "/{did}", department_op(
+        "draft", "drafts", "A draft", {200: ok("The draft.", "Draft")})),
+    ("put", DR + "/{did}", department_op(
+        "change_draft", "drafts", "Replace a draft's fields", {200: ok("Kept.", "Draft")}, 409,
+        body="DraftInput", description="409: published or discarded (`state`).")),
+    ("delete", DR + "/{did}", department_op(
+        "discard_draft", "drafts", "Discard a draft", {204: ok("Discarded.")}, 409)),
+    ("post", DR + "/{did}/check", department_op(
+        "check_draft", "drafts", "Check before publishing: reach, messages, warnings",
+        {200: ok("The check.", "DraftCheck")}, 422,
+        description="422: the draft is not complete or not valid yet (the field named).")),
+    ("post", DR + "/{did}/publish", department_op(
+        "publish_draft", "drafts", "Publish a draft, once", {202: ACCEPTED}, 409, 422,
+        description="The draft's id is the publication's idempotency key: a second request "
+        "(a double click, another tab) answers with the same announcement.")),
     ("post", "/v1/cities/{city}/cap", department_op(
         "cap", "announcements", "A CAP 1.2 document: alerts in, updated, cancelled",
         {202: ok("One result per alert.", "CapResults")}, 409, 413, 422,

@@ -1,29 +1,46 @@
 // The department console: sign in with the department's key (kept in sessionStorage for this
 // tab only, sent as Bearer), compose an announcement or alert (map, category, severity, content
-// in French and English, validity), preview its reach and messages, publish, update, cancel,
-// and watch its delivery figures (polled) drawn over time per channel.
+// in French and English, validity) as a draft the server keeps, check it (reach, messages,
+// warnings) and publish it once, update, cancel, and watch its delivery figures (polled) drawn
+// over time per channel. The department's announcements and drafts are listed from the server.
 // The city is the page's (/console?city=<id>): its categories and languages come from
-// GET /v1/cities/{city}; the key and the recent announcements are kept per city.
+// GET /v1/cities/{city}; ?announcement=evt_… opens an announcement, ?draft=drf_… a draft.
 import { api, showError } from "/static/api.js";
-import { setupLanguages, t, has, onLanguage, languages } from "/static/i18n.js";
+import { setupLanguages, t, has, onLanguage, languages, lang } from "/static/i18n.js";
 import { AreaMap } from "/static/map.js";
-import { chart, SERIES, seriesValue } from "/static/chart.js";
+import { renderEvent } from "/static/event_panel.js";
 import { loadCity } from "/static/city.js";
 import { setupChanges } from "/static/changes.js";
+import { Drafts } from "/static/drafts.js";
+import { fill as fillForm, localIso } from "/static/compose_form.js";
+import { renderCheck } from "/static/check_step.js";
+import { AnnouncementList, renderDrafts, consoleUrl, titleOf } from "/static/announcements_list.js";
 
 const SEVERITIES = ["minor", "moderate", "severe", "extreme", "unknown"];
-const UNSUBSCRIBE = "@@UNSUBSCRIBE_URL@@";  // each recipient's own link, filled in when sent
-const POLL_MS = 2000, POLL_FOR_MS = 10 * 60 * 1000;
+const POLL_MS = 2000, POLL_FOR_MS = 10 * 60 * 1000, RECHECK_MS = 600;
 const $ = (id) => document.getElementById(id);
 const city = document.querySelector("meta[name=notifier-city]").content;
-const base = `/v1/cities/${encodeURIComponent(city)}/announcements`;
-const KEY = `notifier.console.key.${city}`, RECENT = `notifier.console.events.${city}`;
+const cityBase = `/v1/cities/${encodeURIComponent(city)}`;
+const base = `${cityBase}/announcements`;
+const KEY = `notifier.console.key.${city}`;
 const config = await loadCity(city);
 const LANGS = ["fr", "en"].filter((l) => languages().includes(l));  // content in these
 
 let key = sessionStorage.getItem(KEY);
 let map = null;
+let me = null;  // the department the key is for (GET /v1/cities/{city}/department)
 let current = null;  // {href, id, samples: [{at, counts}], lastChange, timer, last}
+let keptTarget = null;  // the reopened announcement's target, while the map is not touched
+let filling = false;  // the form is being filled from the server: not an edit
+let checked = false;  // the check panel shows what the form holds
+let recheck = null;
+let publishing = false;
+let lastCheck = null;  // the check shown
+const drafts = new Drafts(`${cityBase}/drafts`, () => key);
+const list = new AnnouncementList({
+  base, city, categories: config.categories, token: () => key, language: lang,
+  open: (id) => { go("announcement", id); openAnnouncement(id); },
+});
 
 setupLanguages($("languages"));
 for (const c of config.categories) $("category").append(new Option("", c));
@@ -34,22 +51,17 @@ function relabel() {
   [...$("category").options].forEach((o) => { o.textContent = has(`category.${o.value}`) ? t(`category.${o.value}`) : o.value; });
   [...$("severity").options].forEach((o) => { o.textContent = t(`level.${o.value}`); });
   document.title = t("console.doc_title");
-  renderRecent();
-  if (current?.last) renderEvent(current.last);
+  if (me) $("signed-in").textContent = t("console.signed_in", { department: me.names?.[lang()] ?? me.name, city: me.city_name });
+  list.relabel();
+  showDrafts();
+  if (current?.last) { renderEvent(current.last, current.samples); editing(true, current.last); }
+  if (checked && lastCheck) renderCheck(lastCheck);
 }
 onLanguage(relabel);
 
 // ---- signing in -----------------------------------------------------------------------------
-async function checkKey(candidate) {
-  // There is no "who am I" route: a preview of an empty draft answers 401/403 for a key that
-  // may not publish, and 422 (the draft is empty) for one that may.
-  try {
-    await api("POST", `${base}/preview`, { token: candidate, body: {} });
-    return true;
-  } catch (e) {
-    if (e.status === 422) return true;
-    throw e;
-  }
+async function whoami(candidate) {
+  return api("GET", `${cityBase}/department`, { token: candidate });
 }
 
 $("signin-form").addEventListener("submit", async (ev) => {
@@ -58,43 +70,58 @@ $("signin-form").addEventListener("submit", async (ev) => {
   const status = $("signin-status");
   if (!candidate) { status.textContent = t("console.key.missing"); status.className = "error"; $("key").focus(); return; }
   try {
-    await checkKey(candidate);
+    me = await whoami(candidate);
     key = candidate;
     sessionStorage.setItem(KEY, key);
     $("key").value = "";
     status.textContent = "";
     await enter();
   } catch (e) {
-    status.textContent = e.status === 401 ? t("console.key.refused") : e.message;
+    status.textContent = e.status === 401 || e.status === 403 ? t("console.key.refused") : e.message;
     status.className = "error";
   }
 });
 
 $("signout").addEventListener("click", () => {
   sessionStorage.removeItem(KEY);
-  key = null;
+  key = null; me = null;
   stopPolling();
+  drafts.forget();
   $("workspace").hidden = true;
   $("signin").hidden = false;
   $("key").focus();
 });
 
 async function enter() {
+  if (!me) {
+    try { me = await whoami(key); } catch (e) { sessionStorage.removeItem(KEY); key = null; relabel(); return; }
+  }
   $("signin").hidden = true;
   $("workspace").hidden = false;
-  $("signed-in").textContent = t("console.signed_in");
   if (!map) {
     map = new AreaMap($("map"), { city, id: "target" });
     await map.ready;
+    map.onChange(() => { if (!filling) { keptTarget = null; edited(); } });
   }
   relabel();
+  await route();
+  list.refresh();
 }
+
+// ---- where the page is: ?announcement=evt_… or ?draft=drf_… ----------------------------------
+function go(param, id) {
+  history.pushState(null, "", consoleUrl(city, param, id));
+}
+
+async function route() {
+  const q = new URLSearchParams(location.search);
+  if (q.get("announcement")) await openAnnouncement(q.get("announcement"));
+  else if (q.get("draft")) await openDraft(q.get("draft"));
+  else startNew(false);
+}
+window.addEventListener("popstate", () => { if (key) route(); });
 
 // ---- composing ------------------------------------------------------------------------------
-function localIso(input) {  // a datetime-local value, in the browser's time zone, as ISO 8601
-  return input.value ? new Date(input.value).toISOString() : undefined;
-}
-
 function draft() {
   const content = {};
   for (const lang of LANGS) {
@@ -106,14 +133,26 @@ function draft() {
     if (todo) c.instructions = todo;
     content[lang] = c;
   }
+  const body = { category: $("category").value, severity: $("severity").value, target: targetOfForm(), content };
+  const expires = localIso($("expires"));
+  if (expires) body.expires_at = expires;
+  return body;
+}
+
+function targetOfForm() {
+  if (keptTarget) return keptTarget;  // as the server has it, all its shapes
   const where = map.value();
   const target = {};
   if (where.areas?.length) target.areas = where.areas;
   if (where.point) target.circles = [{ ...where.point, radius_m: where.radius_m }];
   if (where.polygon) target.polygons = [where.polygon];
-  const body = { category: $("category").value, severity: $("severity").value, target, content };
-  const expires = localIso($("expires"));
-  if (expires) body.expires_at = expires;
+  return target;
+}
+
+function draftBody() {  // what the server keeps of a new announcement: the form, and when
+  const body = draft();
+  const scheduled = localIso($("scheduled"));
+  if (scheduled) body.scheduled_at = scheduled;
   return body;
 }
 
@@ -133,107 +172,178 @@ function fail(err) {
   if (input) { input.setAttribute("aria-invalid", "true"); input.focus(); }
 }
 
-$("preview").addEventListener("click", async () => {
-  showError($("errors"), null);
-  try {
-    const p = await api("POST", `${base}/preview`, { token: key, body: draft() });
-    renderPreview(p);
-  } catch (e) { fail(e); }
+/** The form changed: the draft is saved a moment later, and a check shown is done again. */
+function edited() {
+  if (filling || !map) return;
+  if (!current) {
+    drafts.later(draftBody());
+    $("draft-status").textContent = t("console.draft.saving");
+  }
+  if (!$("preview-panel").hidden) {
+    checked = false;
+    $("publish").disabled = true;
+    $("check-stale").textContent = t("console.check.stale");
+    clearTimeout(recheck);
+    recheck = setTimeout(() => runCheck(false), RECHECK_MS);
+  }
+}
+$("compose").addEventListener("input", edited);
+$("compose").addEventListener("change", edited);
+
+drafts.onSaved((d) => {
+  $("draft-status").textContent = t("console.draft.saved", {
+    time: new Intl.DateTimeFormat(lang(), { timeStyle: "short" }).format(new Date(d.updated_at)),
+  });
+  if (!current && new URLSearchParams(location.search).get("draft") !== d.id) {
+    history.replaceState(null, "", consoleUrl(city, "draft", d.id));
+  }
+  showDrafts();
 });
 
-function renderPreview(p) {
-  $("reach").textContent = t("console.reach", { n: p.citizens, areas: p.areas });
-  const rows = $("reach-table");
-  rows.replaceChildren();
-  for (const [channel, n] of Object.entries(p.contact_points)) {
-    const tr = document.createElement("tr");
-    tr.dataset.channel = channel;
-    const th = document.createElement("th"); th.scope = "row"; th.textContent = t(`channel.${channel}`);
-    const td = document.createElement("td"); td.textContent = String(n);
-    tr.append(th, td); rows.append(tr);
+// ---- checking, then publishing ----------------------------------------------------------------
+async function runCheck(focus = true) {
+  showError($("errors"), null);
+  clearTimeout(recheck);
+  let p;
+  try {
+    p = current
+      ? await api("POST", `${base}/preview`, { token: key, body: draft() })  // an update's reach
+      : await drafts.check(draftBody());
+  } catch (e) {
+    $("check-stale").textContent = "";
+    if (focus || $("preview-panel").hidden) fail(e);
+    else showError($("errors"), e);
+    return;
   }
-  const out = $("messages");
-  out.replaceChildren();
-  for (const [channel, byLang] of Object.entries(p.messages)) {
-    for (const [lang, m] of Object.entries(byLang)) {
-      const h = document.createElement("h3");
-      h.textContent = `${t(`channel.${channel}`)} — ${lang.toUpperCase()}`;
-      const pre = document.createElement("pre");
-      pre.className = "message"; pre.lang = lang; pre.dataset.channel = channel;
-      if (channel === "email") {
-        pre.textContent = `${m.subject}\n\n${m.text.replaceAll(UNSUBSCRIBE, t("console.unsubscribe_link"))}`;
-      }
-      else if (channel === "sms") {
-        pre.textContent = m.text;
-        const info = document.createElement("p");
-        info.className = "hint";
-        info.textContent = t("console.sms", { segments: m.segments, encoding: m.encoding, length: m.length });
-        out.append(h, pre, info);
-        continue;
-      } else pre.textContent = `${m.title}\n${m.body}`;
-      out.append(h, pre);
-    }
-  }
+  lastCheck = p;
+  checked = true;
+  renderCheck(p);
+  $("check-stale").textContent = "";
+  $("publish-step").hidden = Boolean(current);
+  $("publish").disabled = false;
   $("preview-panel").hidden = false;
-  $("preview-panel").focus();
+  if (focus) $("preview-panel").focus();
 }
 
-$("compose").addEventListener("submit", async (ev) => {
-  ev.preventDefault();
-  showError($("errors"), null);
-  const body = draft();
-  const scheduled = localIso($("scheduled"));
-  if (scheduled) body.scheduled_at = scheduled;
+$("compose").addEventListener("submit", (ev) => { ev.preventDefault(); runCheck(); });
+
+$("publish").addEventListener("click", async () => {
+  if (publishing || !checked) return;  // one publication at a time, of what was checked
+  publishing = true;
+  $("publish").disabled = true;
+  $("publish-status").textContent = t("console.draft.publishing");
   try {
-    const answer = await api("POST", base, {
-      token: key, body, headers: { "Idempotency-Key": crypto.randomUUID() },
-    });
-    remember(answer.href, body.content.fr?.title || body.content.en?.title || answer.id);
+    const answer = await drafts.publish();
+    $("publish-status").textContent = "";
+    $("draft-status").textContent = "";
+    go("announcement", answer.id);
     await watch(answer.href);
-  } catch (e) { fail(e); }
+    list.refresh();
+    showDrafts();
+  } catch (e) {
+    $("publish-status").textContent = "";
+    fail(e);
+  } finally {
+    publishing = false;
+    $("publish").disabled = !checked;
+  }
 });
 
 const changes = setupChanges({ token: () => key, href: () => current.href, draft, refresh, fail });
 
-$("new").addEventListener("click", () => {
+$("new").addEventListener("click", () => startNew(true));
+
+function startNew(focus) {
   stopPolling();
   current = null;
+  keptTarget = null;
+  drafts.forget();
+  filling = true;
   $("compose").reset();
-  map.select([]);
+  if (map) { map.setMode("areas"); map.select([]); }
+  filling = false;
   $("event-panel").hidden = true;
   $("preview-panel").hidden = true;
+  $("draft-status").textContent = "";
+  checked = false;
   editing(false);
-  $("category").focus();
-});
+  if (new URLSearchParams(location.search).toString() !== new URLSearchParams({ city }).toString()) {
+    history.pushState(null, "", consoleUrl(city));
+  }
+  if (focus) $("category").focus();
+}
 
 function editing(on, event = null) {
-  $("publish").hidden = on; $("update").hidden = !on; $("new").hidden = !on;
+  $("preview").hidden = false;
+  $("update").hidden = !on; $("new").hidden = !on;
+  $("scheduled").disabled = on;
   $("editing").hidden = !on;
-  if (on) $("editing").textContent = t("console.editing", { id: event.id, version: event.version });
+  if (on) {
+    const title = titleOf(event.content, lang()) || "";
+    $("editing").textContent = t("console.editing", { title, version: event.version });
+  }
+}
+
+// ---- drafts ---------------------------------------------------------------------------------
+async function showDrafts() {
+  if (!key) return;
+  let found;
+  try { found = await drafts.list(); } catch (e) { return; }
+  renderDrafts(found, {
+    city, language: lang,
+    open: (id) => { go("draft", id); openDraft(id); },
+    discard: async (id) => {
+      await drafts.discard(id).catch(() => {});
+      if (new URLSearchParams(location.search).get("draft") === id) startNew(false);
+      showDrafts();
+    },
+  });
+}
+
+async function openDraft(id) {
+  stopPolling();
+  current = null;
+  let d;
+  try { d = await drafts.open(id); } catch (e) { startNew(false); fail(e); return; }
+  if (d.state !== "draft" && d.announcement) {  // published since: show what it became
+    const eid = d.announcement.split("/").pop();
+    history.replaceState(null, "", consoleUrl(city, "announcement", eid));
+    await openAnnouncement(eid);
+    return;
+  }
+  editing(false);
+  $("event-panel").hidden = true;
+  $("preview-panel").hidden = true;
+  checked = false;
+  fill(d.body);
 }
 
 // ---- watching an event ----------------------------------------------------------------------
+function fill(body) {  // the form from the server's copy, not an edit
+  filling = true;
+  try { keptTarget = fillForm(body, map); } finally { filling = false; }
+}
+
+async function openAnnouncement(id) {
+  drafts.forget();
+  await watch(`${base}/${encodeURIComponent(id)}`, true);
+}
+
 async function watch(href, fillForm = false) {
   stopPolling();
   current = { href, samples: [], lastChange: Date.now(), timer: null, last: null };
+  $("preview-panel").hidden = true;
+  checked = false;
   await refresh();
-  if (fillForm && current.last) fill(current.last);
+  if (!current.last) return;
+  if (fillForm) {  // a scheduled announcement shows its time (which an update does not change)
+    const e = current.last;
+    fill({ ...e, scheduled_at: e.status === "scheduled" ? e.published_at : null });
+  }
   await changes.opened(current.last);
   $("event-panel").hidden = false;
   $("event-panel").focus();
   current.timer = setInterval(refresh, POLL_MS);
-}
-
-/** The compose form holds the event, so that an update starts from it. */
-function fill(event) {
-  $("category").value = event.category;
-  $("severity").value = event.severity;
-  for (const lang of ["fr", "en"]) {
-    const c = event.content[lang] || {};
-    for (const f of ["title", "body", "link", "instructions"]) $(`${lang}-${f}`).value = c[f] || "";
-  }
-  map.setMode("areas");
-  map.select(event.target.areas || []);
 }
 
 function stopPolling() {
@@ -247,6 +357,7 @@ async function refresh() {
     event = await api("GET", current.href, { token: key });
   } catch (e) {
     $("event-summary").textContent = e.message;
+    if (!current.last) { showError($("errors"), e); stopPolling(); current = null; }
     return;
   }
   const counts = event.deliveries;
@@ -258,87 +369,13 @@ async function refresh() {
   current.samples.push({ at: Date.now(), counts });
   current.last = event;
   current.id = event.id;
-  renderEvent(event);
+  renderEvent(event, current.samples);
   editing(event.status !== "cancelled", event);
   if (event.status === "cancelled") {
-    $("publish").hidden = true; $("new").hidden = false;
+    $("preview").hidden = true; $("new").hidden = false;
     changes.cancelState(event);
   }
   if (Date.now() - current.lastChange > POLL_FOR_MS) stopPolling();
-}
-
-function renderEvent(event) {
-  const title = event.content.fr?.title || event.content.en?.title || event.id;
-  $("event-summary").textContent = t("console.event.summary", {
-    title, status: t(`event.${event.status}`), version: event.version, n: event.matched_citizens,
-  });
-  const rows = $("figures");
-  rows.replaceChildren();
-  const channels = Object.keys(event.deliveries);
-  if (!channels.length) {
-    const tr = document.createElement("tr");
-    const td = document.createElement("td"); td.colSpan = 6; td.textContent = t("console.figures.none");
-    tr.append(td); rows.append(tr);
-  }
-  for (const channel of channels) {
-    const counts = event.deliveries[channel];
-    const tr = document.createElement("tr");
-    tr.dataset.channel = channel;
-    const th = document.createElement("th"); th.scope = "row"; th.textContent = t(`channel.${channel}`);
-    tr.append(th);
-    const shown = new Set();
-    for (const series of Object.keys(SERIES)) {
-      const td = document.createElement("td");
-      td.dataset.series = series;
-      td.textContent = String(seriesValue(counts, series));
-      SERIES[series].forEach((s) => shown.add(s));
-      tr.append(td);
-    }
-    const other = Object.entries(counts).filter(([s]) => !shown.has(s));
-    const td = document.createElement("td");
-    td.textContent = other.map(([s, n]) => `${t(`figure.${s}`)}: ${n}`).join(", ") || "0";
-    tr.append(td);
-    rows.append(tr);
-  }
-  const charts = $("charts");
-  charts.replaceChildren();
-  if (current?.samples.length) {
-    for (const channel of channels) {
-      const fig = document.createElement("figure");
-      const cap = document.createElement("figcaption");
-      cap.textContent = t(`channel.${channel}`);
-      fig.append(cap, chart(channel, current.samples));
-      charts.append(fig);
-    }
-  }
-}
-
-// ---- this tab's announcements ---------------------------------------------------------------
-function recent() { return JSON.parse(sessionStorage.getItem(RECENT) || "[]"); }
-
-function remember(href, title) {
-  const list = recent().filter((e) => e.href !== href);
-  list.unshift({ href, title, at: new Date().toISOString() });
-  sessionStorage.setItem(RECENT, JSON.stringify(list.slice(0, 20)));
-  renderRecent();
-}
-
-function renderRecent() {
-  const ul = $("recent");
-  ul.replaceChildren();
-  const list = recent();
-  if (!list.length) {
-    const li = document.createElement("li"); li.textContent = t("console.recent.none"); ul.append(li);
-  }
-  for (const e of list) {
-    const li = document.createElement("li");
-    const b = document.createElement("button");
-    b.type = "button"; b.textContent = t("console.open");
-    b.setAttribute("aria-label", t("console.open.label", { title: e.title }));
-    b.addEventListener("click", () => watch(e.href, true));
-    li.append(`${e.title} (${new Date(e.at).toLocaleTimeString()}) `, b);
-    ul.append(li);
-  }
 }
 
 if (key) enter(); else relabel();
