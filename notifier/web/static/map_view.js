@@ -1,0 +1,126 @@
+// Zoom and pan of the area map, by its SVG viewBox: the map's buttons, the keyboard (+ and −,
+// Shift and the arrows), a drag with the mouse or one finger once zoomed, a pinch with two
+// fingers or a trackpad (which Chromium sends as Ctrl + wheel). A plain wheel scrolls the page.
+// The map keeps labels and the focus ring at their size on screen (``scale``: pixels per unit).
+
+export const MAX_ZOOM = 8;
+const DRAG = 5;  // pixels before a press becomes a drag (and its click is not a choice)
+
+export class MapView {
+  /** svg: the map; width, height: its drawing's units; changed(view): after every change. */
+  constructor(svg, width, height, changed) {
+    this.svg = svg; this.changed = changed;
+    this.base = { x: 0, y: 0, w: width, h: height };
+    this.view = { ...this.base };
+    this.pointers = new Map(); this.moved = false; this.start = null;
+    svg.addEventListener("pointerdown", (e) => this.down(e));
+    svg.addEventListener("pointermove", (e) => this.move(e));
+    for (const type of ["pointerup", "pointercancel", "pointerleave"]) {
+      svg.addEventListener(type, (e) => this.pointers.delete(e.pointerId));
+    }
+    // a drag is not a click: its click stops here, before the areas and the map see it
+    svg.addEventListener("click", (e) => {
+      if (this.moved) { e.stopPropagation(); e.preventDefault(); this.moved = false; }
+    }, true);
+    svg.addEventListener("wheel", (e) => {
+      if (!e.ctrlKey) return;  // the page scrolls; a pinch on a trackpad zooms
+      e.preventDefault();
+      const [x, y] = this.units(e.clientX, e.clientY);
+      this.zoomBy(Math.exp(-e.deltaY / 100), x, y);
+    }, { passive: false });
+    new ResizeObserver(() => this.apply()).observe(svg);
+  }
+
+  get zoom() { return this.base.w / this.view.w; }
+
+  /** Screen pixels per map unit (1 when the map is not laid out). */
+  scale() {
+    const w = this.svg.getBoundingClientRect().width;
+    return w ? w / this.view.w : 1;
+  }
+
+  units(clientX, clientY) {
+    const r = this.svg.getBoundingClientRect(), s = this.scale();
+    return [this.view.x + (clientX - r.left) / s, this.view.y + (clientY - r.top) / s];
+  }
+
+  set(x, y, w) {
+    const { base } = this;
+    w = Math.min(base.w, Math.max(base.w / MAX_ZOOM, w));
+    const h = (w * base.h) / base.w;
+    x = Math.min(base.w - w, Math.max(0, x));
+    y = Math.min(base.h - h, Math.max(0, y));
+    this.view = { x, y, w, h };
+    this.apply();
+  }
+
+  zoomBy(factor, cx = this.view.x + this.view.w / 2, cy = this.view.y + this.view.h / 2) {
+    const { view } = this;
+    const w = Math.min(this.base.w, Math.max(this.base.w / MAX_ZOOM, view.w / factor));
+    const h = (w * this.base.h) / this.base.w;
+    this.set(cx - ((cx - view.x) / view.w) * w, cy - ((cy - view.y) / view.h) * h, w);
+  }
+
+  panBy(dx, dy) { this.set(this.view.x + dx, this.view.y + dy, this.view.w); }
+
+  reset() { this.set(0, 0, this.base.w); }
+
+  /** Brings a box of the map (an area's bounding box) into view, zooming in to it if asked. */
+  show(box, zoomIn = false) {
+    const { view } = this;
+    const cx = box.x + box.width / 2, cy = box.y + box.height / 2;
+    if (zoomIn) {
+      const w = Math.max(box.width * 2.5, (box.height * 2.5 * this.base.w) / this.base.h);
+      const h = (Math.min(this.base.w, w) * this.base.h) / this.base.w;
+      this.set(cx - Math.min(this.base.w, w) / 2, cy - h / 2, w);
+      return;
+    }
+    const inside = box.x >= view.x && box.y >= view.y &&
+      box.x + box.width <= view.x + view.w && box.y + box.height <= view.y + view.h;
+    if (!inside) this.set(cx - view.w / 2, cy - view.h / 2, view.w);
+  }
+
+  apply() {
+    const { x, y, w, h } = this.view;
+    this.svg.setAttribute("viewBox", `${x} ${y} ${w} ${h}`);
+    this.svg.classList.toggle("zoomed", this.zoom > 1.01);
+    this.changed(this);
+  }
+
+  down(e) {
+    this.pointers.set(e.pointerId, { x: e.clientX, y: e.clientY });
+    this.moved = false;
+    this.start = { x: e.clientX, y: e.clientY };
+  }
+
+  move(e) {
+    const last = this.pointers.get(e.pointerId);
+    if (!last) return;
+    const s = this.scale();
+    if (this.pointers.size === 2) {  // a pinch: the change of the fingers' distance
+      const [a, b] = [...this.pointers.values()];
+      const other = a === last ? b : a;
+      const before = Math.hypot(last.x - other.x, last.y - other.y);
+      const after = Math.hypot(e.clientX - other.x, e.clientY - other.y);
+      if (before > 0) {
+        const [cx, cy] = this.units((e.clientX + other.x) / 2, (e.clientY + other.y) / 2);
+        this.zoomBy(after / before, cx, cy);
+      }
+      this.moved = true;
+    } else if (this.zoom > 1.01 && e.buttons) {  // a drag, once zoomed
+      if (Math.hypot(e.clientX - this.start.x, e.clientY - this.start.y) > DRAG) this.moved = true;
+      if (this.moved) this.panBy((last.x - e.clientX) / s, (last.y - e.clientY) / s);
+    }
+    this.pointers.set(e.pointerId, { x: e.clientX, y: e.clientY });
+  }
+
+  /** Shift and the arrows pan, + and − zoom; whether the key was one of them. */
+  key(ev) {
+    const step = this.view.w / 5;
+    const pans = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] };
+    if (ev.shiftKey && pans[ev.key]) { this.panBy(...pans[ev.key]); return true; }
+    if (ev.key === "+" || ev.key === "=") { this.zoomBy(2); return true; }
+    if (ev.key === "-" || ev.key === "_") { this.zoomBy(0.5); return true; }
+    return false;
+  }
+}
