@@ -19,7 +19,6 @@ from tests.web.site import SCREENSHOTS, NewPage, Site, in_language, screenshot
 pytestmark = pytest.mark.browser
 
 
-
 async def search(page: Page, typed: str, choose: str) -> None:
     await page.get_by_label("Votre adresse").fill(typed)
     await page.get_by_role("button", name="Rechercher").click()
