@@ -110,6 +110,25 @@ async def test_a_refused_location_says_so_and_offers_the_search(page: Page) -> N
     await screenshot(page, "portal-location-refused-fr")
 
 
+async def test_a_location_given_is_said_in_words_and_one_outside_the_city_is_not_taken(
+    page: Page, site: Site
+) -> None:
+    await page.context.grant_permissions(["geolocation"], origin=site.url)
+    await page.context.set_geolocation({"latitude": 48.8462, "longitude": 2.3520})  # rue Monge
+    await page.goto("/")
+    await page.get_by_label("Un point et un rayon").check()
+    await page.get_by_role("button", name="Utiliser ma position").click()
+    await expect(page.locator("#where-summary")).to_have_text(
+        "300 m autour de votre position, dans Saint-Victor (5e)"
+    )
+    await page.context.set_geolocation({"latitude": 45.7640, "longitude": 4.8357})  # Lyon
+    await page.get_by_role("button", name="Utiliser ma position").click()
+    await expect(page.locator("#where-locate-status")).to_contain_text(
+        "Votre position semble être hors de Paris."
+    )
+    await expect(page.locator("#where-summary")).to_contain_text("votre position, dans Saint")
+
+
 async def test_on_a_phone_every_area_can_be_zoomed_to_a_24px_target(new_page: NewPage) -> None:
     phone = await new_page(width=390, height=844)
     await phone.goto("/")

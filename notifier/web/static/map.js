@@ -494,7 +494,7 @@ export class AreaMap {
       this.view.show({ x: this.xy(lon, lat)[0], y: this.xy(lon, lat)[1], width: 0, height: 0 });
     }, (err) => {
       this.sayLocate(err.code === 1 ? "map.locate.denied" : "map.locate.unavailable");
-    }, { timeout: 15000, maximumAge: 60000 });
+    }, { timeout: 15000, maximumAge: 0 });
   }
 
   sayLocate(key) { this.locateKey = key; this.renderLocate(); }
