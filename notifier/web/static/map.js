@@ -15,15 +15,14 @@
 // A point needs no coordinates: the address search (``place.js``) or "Ma position" places it,
 // and the summary says where in words ("800 m autour du 12 Rue Monge").
 import { t, has, onLanguage, apply } from "/static/i18n.js";
-import { MapView, MAX_ZOOM } from "/static/map_view.js";
+import { MapView, MAX_ZOOM, declutter, zoomButtons } from "/static/map_view.js";
+import { cursorKey, drawCursor, drawShape, locate, pointSummary, renderLocate, shapeFields } from "/static/map_shapes.js";
 
 const SVG = "http://www.w3.org/2000/svg";
-const MIN_RADIUS = 50, MAX_RADIUS = 5000;
 const ORDINALS = "paris";  // the city whose areas are named with the arrondissement's ordinal
 const NAMED = ["arrondissement", "quartier"];  // the kinds the strings have words for
 const LABEL_PX = 15, SUBLABEL_PX = 12.5;  // on screen, whatever the zoom
 const SUBLABELS_FROM = 1.1;  // pixels per map unit from which the finest areas are named
-const CURSOR_PX = 12;  // the keyboard's cross-hair steps, in pixels
 
 function el(name, attrs = {}, ns = null) {
   const e = ns ? document.createElementNS(ns, name) : document.createElement(name);
@@ -113,18 +112,7 @@ export class AreaMap {
     root.append(help);
 
     const { width, height } = this.data;
-    const tools = el("div", { class: "map-tools", role: "group", "data-i18n-attr": "aria-label:map.zoom" });
-    for (const [name, text] of [["in", "+"], ["out", "−"], ["reset", ""]]) {
-      const b = el("button", { type: "button", id: `${id}-zoom-${name}`, class: `zoom-${name}` });
-      if (text) { b.textContent = text; b.setAttribute("data-i18n-attr", `aria-label:map.zoom.${name}`); }
-      else b.setAttribute("data-i18n", `map.zoom.${name}`);
-      b.addEventListener("click", () => {
-        if (name === "reset") this.view.reset(); else this.view.zoomBy(name === "in" ? 2 : 0.5);
-      });
-      tools.append(b);
-    }
-    this.tools = tools;
-    root.append(tools);
+    root.append(zoomButtons(id, () => this.view));
     const svg = el("svg", { viewBox: `0 0 ${width} ${height}`, class: "map", id: `${id}-svg`,
       role: "group", "aria-describedby": `${id}-help` }, SVG);
     this.svg = svg;
@@ -172,44 +160,8 @@ export class AreaMap {
     this.listEl = el("ul", { class: "selection-list", "aria-labelledby": `${id}-summary` });
     root.append(live, this.listEl);
 
-    // point and radius
-    const point = el("div", { class: "point-fields" });
-    point.innerHTML = `
-      <div class="field"><label for="${id}-radius" data-i18n="map.radius"></label>
-        <input type="number" id="${id}-radius" min="${MIN_RADIUS}" max="${MAX_RADIUS}" step="50" value="${this.radius}">
-        <input type="range" id="${id}-radius-range" min="${MIN_RADIUS}" max="2000" step="50" value="${this.radius}" data-i18n-attr="aria-label:map.radius"></div>
-      <button type="button" id="${id}-locate" data-i18n="map.locate"></button>
-      <div id="${id}-locate-status" class="locate-status" role="status"></div>
-      <details class="coordinates"><summary data-i18n="map.coordinates"></summary>
-        <div class="field"><label for="${id}-lat" data-i18n="map.lat"></label>
-          <input type="number" id="${id}-lat" step="0.0001" min="-90" max="90" inputmode="decimal"></div>
-        <div class="field"><label for="${id}-lon" data-i18n="map.lon"></label>
-          <input type="number" id="${id}-lon" step="0.0001" min="-180" max="180" inputmode="decimal"></div>
-      </details>`;
-    this.pointEl = point;
-    const lat = point.querySelector(`#${id}-lat`), lon = point.querySelector(`#${id}-lon`);
-    const radius = point.querySelector(`#${id}-radius`), range = point.querySelector(`#${id}-radius-range`);
-    const fromInputs = () => {
-      const la = parseFloat(lat.value), lo = parseFloat(lon.value);
-      this.point = Number.isFinite(la) && Number.isFinite(lo) ? { lat: la, lon: lo } : null;
-      this.place = null;
-      this.drawShape(); this.changed();
-    };
-    lat.addEventListener("input", fromInputs); lon.addEventListener("input", fromInputs);
-    radius.addEventListener("input", () => { this.radius = Number(radius.value); range.value = radius.value; this.drawShape(); this.changed(); });
-    range.addEventListener("input", () => { this.radius = Number(range.value); radius.value = range.value; this.drawShape(); this.changed(); });
-    point.querySelector(`#${id}-locate`).addEventListener("click", () => this.locate());
-    this.locateEl = point.querySelector(`#${id}-locate-status`);
-    this.inputs = { lat, lon, radius, range };
-
-    // the polygon
-    const poly = el("div", { class: "polygon-fields" });
-    poly.innerHTML = `
-      <button type="button" id="${id}-undo" data-i18n="map.undo"></button>
-      <button type="button" id="${id}-clear" data-i18n="map.clear"></button>`;
-    poly.querySelector(`#${id}-undo`).addEventListener("click", () => this.undo());
-    poly.querySelector(`#${id}-clear`).addEventListener("click", () => { this.vertices = []; this.drawShape(); this.changed(); });
-    this.polyEl = poly;
+    const { point, poly } = shapeFields(this);
+    this.pointEl = point; this.polyEl = poly;
     root.append(point, poly);
     this.setMode(this.mode);
   }
@@ -299,27 +251,13 @@ export class AreaMap {
     this.sublabels.setAttribute("display", fine ? "inline" : "none");
     this.labels.style.fontSize = `${LABEL_PX / s}px`;
     this.sublabels.style.fontSize = `${SUBLABEL_PX / s}px`;
-    this.declutter(fine ? this.sublabels : this.labels);
+    declutter(fine ? this.sublabels : this.labels, (code) => this.selected.has(code));
     const zoom = this.view.zoom;
     this.root.querySelector(`#${this.id}-zoom-in`).disabled = zoom >= MAX_ZOOM - 1e-6;
     this.root.querySelector(`#${this.id}-zoom-out`).disabled = zoom <= 1 + 1e-6;
     this.root.querySelector(`#${this.id}-zoom-reset`).disabled = zoom <= 1 + 1e-6;
     this.drawShape();
     this.drawCursor();
-  }
-
-  /** Names that would overlap one another are not drawn (the chosen areas' first). */
-  declutter(group) {
-    const texts = [...group.querySelectorAll("text")];
-    texts.forEach((e) => e.removeAttribute("visibility"));
-    texts.sort((a, b) => this.selected.has(b.dataset.code) - this.selected.has(a.dataset.code));
-    const placed = [];
-    for (const e of texts) {
-      const r = e.getBoundingClientRect();
-      if (!r.width) continue;
-      const clash = placed.some((q) => r.left < q.right && q.left < r.right && r.top < q.bottom && q.top < r.bottom);
-      if (clash) e.setAttribute("visibility", "hidden"); else placed.push(r);
-    }
   }
 
   /** Zooms in to an area and shows it. */
@@ -437,42 +375,13 @@ export class AreaMap {
 
   undo() { this.vertices.pop(); this.drawShape(); this.changed(); }
 
-  /** In the point and polygon modes: the arrows move the cross-hair, Enter or Space places it. */
-  cursorKey(ev) {
-    const step = CURSOR_PX / this.view.scale();
-    const moves = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] };
-    if (!this.cursor) this.cursor = this.centre();
-    if (moves[ev.key]) {
-      const [dx, dy] = moves[ev.key];
-      this.cursor = [this.cursor[0] + dx, this.cursor[1] + dy];
-      this.view.show({ x: this.cursor[0], y: this.cursor[1], width: 0, height: 0 });
-      this.drawCursor();
-    } else if (ev.key === "Enter" || ev.key === " ") {
-      const tr = this.data.transform;
-      this.placeAt(tr.lon0 + this.cursor[0] / tr.x_per_lon, tr.lat0 - this.cursor[1] / tr.y_per_lat);
-    } else if (ev.key === "Backspace" && this.mode === "polygon") this.undo();
-    else return;
-    ev.preventDefault();
-  }
-
-  centre() {
-    if (this.mode === "point" && this.point) return this.xy(this.point.lon, this.point.lat);
-    const v = this.view.view;
-    return [v.x + v.w / 2, v.y + v.h / 2];
-  }
-
-  drawCursor() {
-    if (!this.crosshair) return;
-    this.crosshair.replaceChildren();
-    const focused = document.activeElement === this.svg && this.mode !== "areas";
-    this.crosshair.setAttribute("visibility", focused ? "visible" : "hidden");
-    if (!focused) return;
-    if (!this.cursor) this.cursor = this.centre();
-    const [x, y] = this.cursor, r = 9 / this.view.scale();
-    this.crosshair.append(
-      el("circle", { cx: x, cy: y, r }, SVG),
-      el("path", { d: `M${x - 2 * r} ${y}H${x + 2 * r}M${x} ${y - 2 * r}V${y + 2 * r}` }, SVG));
-  }
+  cursorKey(ev) { cursorKey(this, ev); }
+  drawCursor() { drawCursor(this); }
+  drawShape() { drawShape(this); }
+  locate() { locate(this); }
+  renderLocate() { renderLocate(this); }
+  /** "800 m autour du 12 Rue Monge", "300 m autour de votre position, dans Saint-Victor (5e)". */
+  pointSummary() { return pointSummary(this); }
 
   /** Places the point; ``place`` says what it is in words ({label, number}, or {here: true}). */
   setPoint(lon, lat, place = null) {
@@ -480,62 +389,6 @@ export class AreaMap {
     this.place = place;
     this.inputs.lat.value = this.point.lat; this.inputs.lon.value = this.point.lon;
     this.drawShape(); this.changed();
-  }
-
-  // ---- "Ma position" ---------------------------------------------------------------------
-  locate() {
-    if (!navigator.geolocation) { this.sayLocate("map.locate.unavailable"); return; }
-    this.sayLocate("map.locate.busy");
-    navigator.geolocation.getCurrentPosition((pos) => {
-      const { longitude: lon, latitude: lat } = pos.coords;
-      if (!this.areaAt(lon, lat)) { this.sayLocate("map.locate.outside"); return; }
-      this.sayLocate(null);
-      this.setPoint(lon, lat, { here: true });
-      this.view.show({ x: this.xy(lon, lat)[0], y: this.xy(lon, lat)[1], width: 0, height: 0 });
-    }, (err) => {
-      this.sayLocate(err.code === 1 ? "map.locate.denied" : "map.locate.unavailable");
-    }, { timeout: 15000, maximumAge: 0 });
-  }
-
-  sayLocate(key) { this.locateKey = key; this.renderLocate(); }
-
-  /** What happened to "Ma position", and the way on: the address search. */
-  renderLocate() {
-    if (!this.locateEl) return;
-    this.locateEl.replaceChildren();
-    this.locateEl.className = "locate-status";
-    if (!this.locateKey) return;
-    const field = this.search && document.getElementById(this.search);
-    const failed = this.locateKey !== "map.locate.busy";
-    if (failed) this.locateEl.classList.add("panel");
-    const p = el("p");
-    p.textContent = t(this.locateKey);
-    this.locateEl.append(p);
-    if (failed && field) {
-      const b = el("button", { type: "button", id: `${this.id}-locate-search` });
-      b.textContent = t("map.locate.search");
-      b.addEventListener("click", () => { field.scrollIntoView({ block: "center" }); field.focus(); });
-      this.locateEl.append(b);
-    }
-  }
-
-  drawShape() {
-    if (!this.shape) return;
-    this.shape.replaceChildren();
-    const dot = 4 / (this.view ? this.view.scale() : 1);
-    if (this.mode === "point" && this.point) {
-      const [x, y] = this.xy(this.point.lon, this.point.lat);
-      const r = this.radius / this.data.transform.metres_per_unit;
-      this.shape.append(el("circle", { cx: x, cy: y, r, class: "shape" }, SVG));
-      this.shape.append(el("circle", { cx: x, cy: y, r: dot, class: "vertex" }, SVG));
-    } else if (this.mode === "polygon" && this.vertices.length) {
-      const pts = this.vertices.map(([lo, la]) => this.xy(lo, la).join(",")).join(" ");
-      this.shape.append(el(this.vertices.length > 2 ? "polygon" : "polyline", { points: pts, class: "shape" }, SVG));
-      for (const [lo, la] of this.vertices) {
-        const [x, y] = this.xy(lo, la);
-        this.shape.append(el("circle", { cx: x, cy: y, r: dot * 1.2, class: "vertex" }, SVG));
-      }
-    }
   }
 
   // ---- what was chosen ------------------------------------------------------------------
@@ -558,16 +411,6 @@ export class AreaMap {
     } else {
       this.summaryEl.textContent = t("map.polygon.summary", { n: this.vertices.length });
     }
-  }
-
-  /** "800 m autour du 12 Rue Monge", "300 m autour de votre position, dans Saint-Victor (5e)". */
-  pointSummary() {
-    if (!this.point) return t("map.point.none");
-    const r = this.radius, place = this.place;
-    if (place?.label) return t(place.number ? "map.point.summary.address" : "map.point.summary.street", { r, address: place.label });
-    const code = this.areaAt(this.point.lon, this.point.lat);
-    if (!code) return t("map.point.summary", { r, lat: this.point.lat, lon: this.point.lon });
-    return t(place?.here ? "map.point.summary.here" : "map.point.summary.area", { r, area: this.areaName(code) });
   }
 
   /** What the citizen or the department chose: {areas}, {point, radius_m} or {polygon}. */

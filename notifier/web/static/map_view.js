@@ -2,6 +2,7 @@
 // Shift and the arrows), a drag with the mouse or one finger once zoomed, a pinch with two
 // fingers or a trackpad (which Chromium sends as Ctrl + wheel). A plain wheel scrolls the page.
 // The map keeps labels and the focus ring at their size on screen (``scale``: pixels per unit).
+// Here too: the zoom buttons, and the names that would overlap left out.
 
 export const MAX_ZOOM = 8;
 const DRAG = 5;  // pixels before a press becomes a drag (and its click is not a choice)
@@ -122,5 +123,39 @@ export class MapView {
     if (ev.key === "+" || ev.key === "=") { this.zoomBy(2); return true; }
     if (ev.key === "-" || ev.key === "_") { this.zoomBy(0.5); return true; }
     return false;
+  }
+}
+
+/** The map's zoom buttons (+, −, the whole city), ids ``{id}-zoom-in|out|reset``; ``view()``
+ *  gives the MapView (made after them). */
+export function zoomButtons(id, view) {
+  const tools = document.createElement("div");
+  Object.assign(tools, { className: "map-tools" });
+  tools.setAttribute("role", "group");
+  tools.dataset.i18nAttr = "aria-label:map.zoom";
+  for (const [name, text] of [["in", "+"], ["out", "−"], ["reset", ""]]) {
+    const b = Object.assign(document.createElement("button"), { type: "button", id: `${id}-zoom-${name}`,
+      className: `zoom-${name}` });
+    if (text) { b.textContent = text; b.dataset.i18nAttr = `aria-label:map.zoom.${name}`; }
+    else b.dataset.i18n = `map.zoom.${name}`;
+    b.addEventListener("click", () => {
+      if (name === "reset") view().reset(); else view().zoomBy(name === "in" ? 2 : 0.5);
+    });
+    tools.append(b);
+  }
+  return tools;
+}
+
+/** Names of a group that would overlap one another are hidden, those ``first(code)`` first. */
+export function declutter(group, first) {
+  const texts = [...group.querySelectorAll("text")];
+  texts.forEach((e) => e.removeAttribute("visibility"));
+  texts.sort((a, b) => first(b.dataset.code) - first(a.dataset.code));
+  const placed = [];
+  for (const e of texts) {
+    const r = e.getBoundingClientRect();
+    if (!r.width) continue;
+    const clash = placed.some((q) => r.left < q.right && q.left < r.right && r.top < q.bottom && q.top < r.bottom);
+    if (clash) e.setAttribute("visibility", "hidden"); else placed.push(r);
   }
 }
