@@ -323,7 +323,9 @@ export class AreaMap {
   key(ev) {
     if (ev.altKey || ev.ctrlKey || ev.metaKey) return;
     const typing = this.mode === "areas" && Date.now() - this.typedAt < 1000;  // "saint-vic"
-    if (!typing && this.view.key(ev)) { ev.preventDefault(); return; }
+    const area = ev.target.closest?.("path.area")?.getBBox();
+    const at = area ? [area.x + area.width / 2, area.y + area.height / 2] : this.cursor || [];
+    if (!typing && this.view.key(ev, at)) { ev.preventDefault(); return; }
     if (this.mode !== "areas") { this.cursorKey(ev); return; }
     const p = ev.target.closest?.("path.area");
     if (!p) return;

@@ -29,10 +29,17 @@ export class MapView {
       const [x, y] = this.units(e.clientX, e.clientY);
       this.zoomBy(Math.exp(-e.deltaY / 100), x, y);
     }, { passive: false });
-    new ResizeObserver(() => this.apply()).observe(svg);
+    new ResizeObserver(() => this.set(this.view.x, this.view.y, this.view.w)).observe(svg);
   }
 
   get zoom() { return this.base.w / this.view.w; }
+
+  /** Height over width of the map on screen: the drawing's, unless the page gives the map
+   *  another shape (a phone's squarer map), which the view then fills. */
+  aspect() {
+    const r = this.svg.getBoundingClientRect();
+    return r.width && r.height ? r.height / r.width : this.base.h / this.base.w;
+  }
 
   /** Screen pixels per map unit (1 when the map is not laid out). */
   scale() {
@@ -48,9 +55,9 @@ export class MapView {
   set(x, y, w) {
     const { base } = this;
     w = Math.min(base.w, Math.max(base.w / MAX_ZOOM, w));
-    const h = (w * base.h) / base.w;
+    const h = w * this.aspect();
     x = Math.min(base.w - w, Math.max(0, x));
-    y = Math.min(base.h - h, Math.max(0, y));
+    y = h >= base.h ? (base.h - h) / 2 : Math.min(base.h - h, Math.max(0, y));
     this.view = { x, y, w, h };
     this.apply();
   }
@@ -58,7 +65,7 @@ export class MapView {
   zoomBy(factor, cx = this.view.x + this.view.w / 2, cy = this.view.y + this.view.h / 2) {
     const { view } = this;
     const w = Math.min(this.base.w, Math.max(this.base.w / MAX_ZOOM, view.w / factor));
-    const h = (w * this.base.h) / this.base.w;
+    const h = w * this.aspect();
     this.set(cx - ((cx - view.x) / view.w) * w, cy - ((cy - view.y) / view.h) * h, w);
   }
 
@@ -71,9 +78,9 @@ export class MapView {
     const { view } = this;
     const cx = box.x + box.width / 2, cy = box.y + box.height / 2;
     if (zoomIn) {
-      const w = Math.max(box.width * 2.5, (box.height * 2.5 * this.base.w) / this.base.h);
-      const h = (Math.min(this.base.w, w) * this.base.h) / this.base.w;
-      this.set(cx - Math.min(this.base.w, w) / 2, cy - h / 2, w);
+      const a = this.aspect();
+      const w = Math.min(this.base.w, Math.max(box.width * 2.5, (box.height * 2.5) / a));
+      this.set(cx - w / 2, cy - (w * a) / 2, w);
       return;
     }
     const inside = box.x >= view.x && box.y >= view.y &&
@@ -115,13 +122,14 @@ export class MapView {
     this.pointers.set(e.pointerId, { x: e.clientX, y: e.clientY });
   }
 
-  /** Shift and the arrows pan, + and − zoom; whether the key was one of them. */
-  key(ev) {
+  /** Shift and the arrows pan, + and − zoom (around ``at``, [x, y], if given: the focused
+   *  area, the cross-hair); whether the key was one of them. */
+  key(ev, at = []) {
     const step = this.view.w / 5;
     const pans = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] };
     if (ev.shiftKey && pans[ev.key]) { this.panBy(...pans[ev.key]); return true; }
-    if (ev.key === "+" || ev.key === "=") { this.zoomBy(2); return true; }
-    if (ev.key === "-" || ev.key === "_") { this.zoomBy(0.5); return true; }
+    if (ev.key === "+" || ev.key === "=") { this.zoomBy(2, ...at); return true; }
+    if (ev.key === "-" || ev.key === "_") { this.zoomBy(0.5, ...at); return true; }
     return false;
   }
 }
