@@ -29,7 +29,10 @@ export class MapView {
       const [x, y] = this.units(e.clientX, e.clientY);
       this.zoomBy(Math.exp(-e.deltaY / 100), x, y);
     }, { passive: false });
-    new ResizeObserver(() => this.set(this.view.x, this.view.y, this.view.w)).observe(svg);
+    new ResizeObserver(() => {  // a new shape (a phone turned): the view follows, else the names
+      const { x, y, w, h } = this.view;
+      if (Math.abs(w * this.aspect() - h) > 0.5) this.set(x, y, w); else this.apply();
+    }).observe(svg);
   }
 
   get zoom() { return this.base.w / this.view.w; }
@@ -38,7 +41,8 @@ export class MapView {
    *  another shape (a phone's squarer map), which the view then fills. */
   aspect() {
     const r = this.svg.getBoundingClientRect();
-    return r.width && r.height ? r.height / r.width : this.base.h / this.base.w;
+    const shaped = getComputedStyle(this.svg).aspectRatio !== "auto";  // else it follows the view
+    return shaped && r.width && r.height ? r.height / r.width : this.base.h / this.base.w;
   }
 
   /** Screen pixels per map unit (1 when the map is not laid out). */
