@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 import pytest
+from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Page, expect
 
 from tests.web.site import SCREENSHOTS, NewPage, Site, in_language, screenshot
@@ -216,3 +217,40 @@ async def test_the_keyboard_alone_places_a_point_and_draws_an_area(page: Page) -
     await expect(page.locator("#where-summary")).to_contain_text(
         "300 m autour du point choisi sur la carte, dans"
     )
+
+
+async def serious(page: Page, state: str) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is."""
+    found = (await Axe().run(page)).response["violations"]
+    return [
+        f"{state}: {v['id']} {[n['target'] for n in v['nodes']][:3]}"
+        for v in found
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+async def test_axe_finds_nothing_serious_in_each_way_of_saying_where(
+    new_page: NewPage, width: int
+) -> None:
+    page = await new_page(width=width, height=844)
+    await page.goto("/")
+    problems = []
+    for language in ("fr", "en"):
+        await in_language(page, language)
+        await page.locator("#place-address").fill("8 place d'italie")
+        await page.locator("#place-go").click()
+        await page.locator(".place-hit").first.wait_for()
+        problems += await serious(page, f"{language} addresses found")
+        await page.locator(".place-hit").first.click()
+        problems += await serious(page, f"{language} an address chosen")
+        await page.locator("#where-mode-point").check()
+        await page.locator("#where-locate").click()  # refused: the message and its button
+        await page.locator("#where-locate-search").wait_for()
+        await page.locator("#where-svg").focus()
+        problems += await serious(page, f"{language} a point, the cross-hair")
+        await page.locator("#where-mode-polygon").check()
+        await page.locator("#where-zoom-in").click()
+        problems += await serious(page, f"{language} drawing, zoomed in")
+        await page.locator("#where-mode-areas").check()
+    assert problems == []
