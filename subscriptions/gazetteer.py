@@ -20,6 +20,7 @@ full BAN file replaces it.
 from __future__ import annotations
 
 import base64
+import bisect
 import csv
 import dataclasses
 import gzip
@@ -71,16 +72,32 @@ class Number:
     lat: float
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class Street:
+    """A street of one postcode; its numbers stay text (``12,2.35,48.83|12 bis,…``, as stored)
+    until a search returns it, which keeps a whole city in a few tens of bytes per address."""
+
     name: str  # "Rue Monge"
     postcode: str
     commune: str  # "Paris"
-    numbers: list[Number]
-    words: tuple[str, ...] = ()  # its folded words, stop words left out
+    points: str
 
-    def __post_init__(self) -> None:
-        self.words = tuple(w for w in fold(self.name) if w not in STOP)
+    @classmethod
+    def of(cls, name: str, postcode: str, commune: str, numbers: Iterable[Number]) -> Street:
+        points = "|".join(f"{n.number},{n.lon:.6f},{n.lat:.6f}" for n in numbers)
+        return cls(name, postcode, commune, points)
+
+    @property
+    def numbers(self) -> list[Number]:
+        out = []
+        for p in self.points.split("|"):
+            number, lon, lat = p.split(",")
+            out.append(Number(number, float(lon), float(lat)))
+        return out
+
+    @property
+    def count(self) -> int:
+        return self.points.count("|") + 1
 
 
 # ---------------------------------------------------------------------------- reading BAN
@@ -102,7 +119,7 @@ def read_ban(lines: Iterable[str], catalogue: AreaCatalogue | None = None) -> li
             "';'-separated, is expected)",
         )
     at = {c: header.index(c) for c in (*REQUIRED, "libelle_acheminement") if c in header}
-    streets: dict[tuple[str, str], Street] = {}
+    streets: dict[tuple[str, str, str], list[Number]] = {}
     for row in reader:
         line = reader.line_num
         if not row or row == [""]:
@@ -124,12 +141,9 @@ def read_ban(lines: Iterable[str], catalogue: AreaCatalogue | None = None) -> li
             raise InvalidInput("file", reason)
         commune = row[at["libelle_acheminement"]] if "libelle_acheminement" in at else ""
         commune = (commune or row[at["nom_commune"]]).strip().title()
-        key = (name.strip(), postcode)
-        street = streets.get(key)
-        if street is None:
-            street = streets[key] = Street(name.strip(), postcode, commune, [])
-        street.numbers.append(Number(f"{number} {rep}".strip(), lon, lat))
-    out = list(streets.values())
+        numbers = streets.setdefault((name.strip(), postcode, commune), [])
+        numbers.append(Number(f"{number} {rep}".strip(), lon, lat))
+    out = [Street.of(*key, numbers) for key, numbers in streets.items()]
     return _inside(out, catalogue) if catalogue is not None else out
 
 
@@ -149,12 +163,13 @@ def _inside(streets: list[Street], catalogue: AreaCatalogue) -> list[Street]:
     shapely.prepare(outline)
     out = []
     for s in streets:
-        lons = np.array([n.lon for n in s.numbers])
-        lats = np.array([n.lat for n in s.numbers])
+        numbers = s.numbers
+        lons = np.array([n.lon for n in numbers])
+        lats = np.array([n.lat for n in numbers])
         inside = shapely.contains_xy(outline, lons, lats)
-        kept = [n for n, keep in zip(s.numbers, inside, strict=True) if keep]
+        kept = [n for n, keep in zip(numbers, inside, strict=True) if keep]
         if kept:
-            out.append(Street(s.name, s.postcode, s.commune, kept))
+            out.append(Street.of(s.name, s.postcode, s.commune, kept))
     return out
 
 
@@ -177,23 +192,13 @@ def read_file(path: Path, catalogue: AreaCatalogue | None = None) -> list[Street
 
 def encode(streets: list[Street]) -> str:
     """One line per street: name, postcode, commune, then ``number,lon,lat`` separated by |."""
-    lines = []
-    for s in streets:
-        points = "|".join(f"{n.number},{n.lon:.6f},{n.lat:.6f}" for n in s.numbers)
-        lines.append("\t".join((s.name, s.postcode, s.commune, points)))
+    lines = ["\t".join((s.name, s.postcode, s.commune, s.points)) for s in streets]
     return base64.b64encode(zlib.compress("\n".join(lines).encode(), 9)).decode()
 
 
 def decode(blob: str) -> list[Street]:
-    out = []
-    for line in zlib.decompress(base64.b64decode(blob)).decode().split("\n"):
-        name, postcode, commune, points = line.split("\t")
-        numbers = []
-        for p in points.split("|"):
-            number, lon, lat = p.split(",")
-            numbers.append(Number(number, float(lon), float(lat)))
-        out.append(Street(name, postcode, commune, numbers))
-    return out
+    lines = zlib.decompress(base64.b64decode(blob)).decode().split("\n")
+    return [Street(*line.split("\t")) for line in lines]
 
 
 async def save(redis: Redis, city: str, streets: list[Street]) -> int:
@@ -202,7 +207,7 @@ async def save(redis: Redis, city: str, streets: list[Street]) -> int:
         raise InvalidInput("file", "no address of the file lies inside the city's areas")
     blob = encode(streets)
     await redis.hset(addresses_key(city), mapping={"streets": blob, "stamp": _stamp(blob)})
-    return sum(len(s.numbers) for s in streets)
+    return sum(s.count for s in streets)
 
 
 def builtin(city: str) -> list[Street] | None:
@@ -246,25 +251,48 @@ def parse_query(q: str) -> Query:
 
 
 class Gazetteer:
-    """A city's streets, searched by their words (a prefix is enough), number and postcode."""
+    """A city's streets, searched by their words (a prefix is enough), number and postcode:
+    each word typed narrows the streets to those with a word starting so (sorted words, an
+    index from each to its streets), then the few left are ranked."""
 
     def __init__(self, streets: list[Street]) -> None:
         self.streets = streets
+        self.words = [
+            tuple(w for w in fold(s.name) if w not in STOP) + tuple(fold(s.commune))
+            for s in streets
+        ]
+        index: dict[str, list[int]] = {}
+        for i, words in enumerate(self.words):
+            for w in set(words):
+                index.setdefault(w, []).append(i)
+        self._index = index
+        self._sorted = sorted(index)
 
     def __len__(self) -> int:
-        return sum(len(s.numbers) for s in self.streets)
+        return sum(s.count for s in self.streets)
+
+    def _starting(self, prefix: str) -> set[int]:
+        """The streets with a word starting with ``prefix``."""
+        out: set[int] = set()
+        i = bisect.bisect_left(self._sorted, prefix)
+        while i < len(self._sorted) and self._sorted[i].startswith(prefix):
+            out.update(self._index[self._sorted[i]])
+            i += 1
+        return out
 
     def search(self, q: str, limit: int = 5) -> list[dict[str, Any]]:
         query = parse_query(q)
         if not query.words:
             return []
+        found = set.intersection(*(self._starting(w) for w in query.words))
         scored = []
-        for s in self.streets:
+        for i in found:
+            s = self.streets[i]
             if query.postcode and s.postcode != query.postcode:
                 continue
             if query.district and not s.postcode.endswith(query.district):
                 continue
-            score = _score(query.words, s.words + tuple(fold(s.commune)))
+            score = _score(query.words, self.words[i])
             if score is not None:
                 scored.append((-score, len(s.name), s.name, s.postcode, s))
         scored.sort(key=lambda x: x[:4])
@@ -287,13 +315,14 @@ def _score(words: tuple[str, ...], tokens: tuple[str, ...]) -> int | None:
 
 def _found(s: Street, number: str | None) -> dict[str, Any]:
     """The number asked for, or the nearest one on the street; the street's middle without one."""
+    numbers = s.numbers
     if number is None:
-        ordered = sorted(s.numbers, key=lambda n: _numeric(n.number))
+        ordered = sorted(numbers, key=lambda n: _numeric(n.number))
         n, match, label = ordered[len(ordered) // 2], "street", s.name
     else:
-        exact = [x for x in s.numbers if x.number == number]
+        exact = [x for x in numbers if x.number == number]
         want = _numeric(number)
-        n = exact[0] if exact else min(s.numbers, key=lambda x: _distance(_numeric(x.number), want))
+        n = exact[0] if exact else min(numbers, key=lambda x: _distance(_numeric(x.number), want))
         match = "address" if exact else "nearest"
         label = f"{n.number} {s.name}"
     return {
