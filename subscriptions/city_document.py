@@ -59,7 +59,12 @@ def parse_city(doc: object) -> tuple[City, list[dict[str, Any]]]:
          "areas": {"kind": "arrondissement", "code": "<property>", "name": "<property>",
                    "geojson": {FeatureCollection}},
          "subareas": {"kind": "quartier", "code": ..., "name": ..., "parent": "<property>"?,
-                      "geojson": {...}}}
+                      "geojson": {...}},
+         "addresses": {"csv": "adresses-69.csv"}}
+
+    ``addresses`` names the city's address file (France's BAN CSV format), which
+    ``notifier city create`` loads into the gazetteer (``subscriptions.gazetteer``); the API
+    keeps no file names and ignores it.
     """
     d = _object(doc, "body")
     cid = d.get("id")
@@ -402,6 +407,15 @@ SCHEMA: Schema = {
         },
         "areas": _level_schema("The first level (e.g. arrondissements)."),
         "subareas": _level_schema("An optional second level (e.g. quartiers)."),
+        "addresses": {
+            "type": "object",
+            "description": "The city's addresses for the portal's address search: a CSV in "
+            "France's BAN format (`adresses-69.csv`, `;`-separated; the columns numero, rep, "
+            "nom_voie, code_postal, nom_commune, lon, lat are read), beside the document. "
+            "Read by `notifier city create` (or `notifier gazetteer load`); ignored here.",
+            "properties": {"csv": {"type": "string"}},
+            "required": ["csv"],
+        },
     },
     "required": ["name", "areas"],
 }

@@ -20,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from channels.push import application_server_key, load_vapid_private_key
 from notifier.api import (
+    addresses,
     announcement_list,
     announcements,
     cities,
@@ -34,7 +35,7 @@ from notifier.api import (
 )
 from notifier.api.abuse import TooMany
 from notifier.api.http import MAX_DOCUMENT, city_of, error
-from notifier.api.keys import CHECKS, DEPS, DEV, SETTINGS, DevServices
+from notifier.api.keys import CHECKS, DEPS, DEV, GAZETTEERS, SETTINGS, DevServices
 from notifier.api.openapi import document as openapi
 from notifier.api.path_ids import check_path_ids
 from notifier.api.security_headers import add_security_headers
@@ -44,6 +45,7 @@ from notifier.web import pages
 from streams.deps import Services
 from streams.state.ledger import STORE_AWAY
 from subscriptions.errors import Conflict, InvalidInput, NotFound
+from subscriptions.gazetteer import Gazetteers
 
 log = logging.getLogger("notifier.api")
 
@@ -195,6 +197,7 @@ def create_api(
     app[CHECKS] = checks or {}
     app[SETTINGS] = settings
     app[DEPS] = deps
+    app[GAZETTEERS] = Gazetteers(deps.store.redis)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
@@ -215,6 +218,7 @@ def create_api(
     service_requests.add_routes(app.router)
     openapi.add_routes(app.router)
     city_map.add_routes(app.router)
+    addresses.add_routes(app.router)
     dev_routes = dev is not None and settings.api_on_loopback
     pages.add_routes(app.router, dev=dev_routes)
     if dev is not None and dev_routes:

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from notifier.settings import Settings
 from streams.deps import Services
+from subscriptions.gazetteer import Gazetteers
 
 if TYPE_CHECKING:  # the API serves what ``notifier up`` runs; it never imports the fakes
     from notifier.dev.twilio_fake import TwilioFake
@@ -28,3 +29,4 @@ class DevServices:
 
 DEV = web.AppKey("dev", DevServices)
 CHECKS = web.AppKey("checks", dict)  # name -> async () -> True or why not, asked by /readyz
+GAZETTEERS = web.AppKey("gazetteers", Gazetteers)  # the cities' addresses, read on first use

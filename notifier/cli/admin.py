@@ -21,6 +21,7 @@ from notifier.api import auth
 from notifier.api.auth import create_department_key
 from notifier.api.http import parse_json
 from notifier.cap.importer import import_cap
+from notifier.cli.gazetteer import load_into
 from notifier.errors import ConfigError
 from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Settings
@@ -72,12 +73,30 @@ async def _city(settings: Settings, redis: Redis, city: str) -> City:
 
 
 async def create_city(settings: Settings, path: Path) -> list[str]:
-    """A city document, its GeoJSON files read from beside it."""
+    """A city document, its GeoJSON files (and its addresses' CSV) read from beside it."""
     doc = await asyncio.to_thread(_read_document, path)
+    csv = _addresses_file(doc, path)
     async with _redis(settings) as redis:
         city, areas, new = await put_city(redis, doc)
+        loaded = [await load_into(redis, city.id, csv, settings.default_city)] if csv else []
     kinds = ", ".join(f"{n} {k}" for k, n in Counter(a["kind"] for a in areas).items())
-    return [f"{'created' if new else 'replaced'} {city.id} ({city.name}): {kinds}"]
+    return [f"{'created' if new else 'replaced'} {city.id} ({city.name}): {kinds}", *loaded]
+
+
+async def load_addresses(settings: Settings, city: str, path: Path) -> list[str]:
+    """``notifier gazetteer load``: the city's addresses from a BAN-format CSV."""
+    async with _redis(settings) as redis:
+        return [await load_into(redis, city, path, settings.default_city)]
+
+
+def _addresses_file(doc: object, path: Path) -> Path | None:
+    """The BAN-format CSV a city document names (``"addresses": {"csv": "<file>"}``)."""
+    spec = doc.get("addresses") if isinstance(doc, dict) else None
+    if spec is None:
+        return None
+    if not isinstance(spec, dict) or not isinstance(spec.get("csv"), str) or not spec["csv"]:
+        raise InvalidInput("addresses.csv", "the name of a BAN-format CSV file beside the document")
+    return path.parent / spec["csv"]
 
 
 def _read_document(path: Path) -> object:

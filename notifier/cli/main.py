@@ -5,6 +5,7 @@ notifier worker                 only the stream processor (needs KAFKA, REDIS, S
 notifier api                    only the HTTP API (same settings)
 notifier department-key create  a department's API key, printed once
 notifier city create FILE|list|show ID   the cities served (tenants), from a city document
+notifier gazetteer load FILE [--city C]  a city's addresses, from a BAN-format CSV
 notifier operator-key create [--city C]|list|revoke ID  keys for the operators' API
 notifier vapid-keys             a web push key pair for NOTIFIER_VAPID_PRIVATE_KEY
 notifier dead-letters list|show ID|replay ID
@@ -75,6 +76,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     city_sub.add_parser("list", help="the cities")
     city_sub.add_parser("show", help="one city's settings").add_argument("id")
+    gz = sub.add_parser("gazetteer", help="a city's addresses (find your street)")
+    gz_sub = gz.add_subparsers(dest="action", required=True)
+    gz_load = gz_sub.add_parser("load", help="replace them from a BAN-format CSV (.csv or .csv.gz)")
+    gz_load.add_argument("file", type=Path)
+    gz_load.add_argument("--city", default=None)
     ok = sub.add_parser("operator-key", help="keys for the operators' API (cities, usage)")
     ok_sub = ok.add_subparsers(dest="action", required=True)
     ok_create = ok_sub.add_parser("create", help="create a key and print it (shown once)")
@@ -186,6 +192,8 @@ async def _admin(settings: Settings, args: argparse.Namespace, city: str) -> lis
         if args.action == "list":
             return await admin.list_cities(settings)
         return await admin.show_city(settings, args.id)
+    if args.command == "gazetteer":
+        return await admin.load_addresses(settings, city, args.file)
     if args.command == "operator-key":
         if args.action == "list":
             return await admin.list_operator_keys(settings)

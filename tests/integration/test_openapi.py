@@ -175,6 +175,9 @@ async def test_real_answers_match_their_schemas(client: Client, redis: Redis) ->
     await check(await c.get("/v1/push/public-key"), "get", "/v1/push/public-key")  # 404: no VAPID
     await check(await c.get("/v1/cities/paris/areas"), "get", "/v1/cities/{city}/areas")
     await check(await c.get("/v1/cities/atlantis/areas"), "get", "/v1/cities/{city}/areas")
+    found = "/v1/cities/{city}/addresses"
+    await check(await c.get("/v1/cities/paris/addresses?q=12+rue+monge"), "get", found)
+    await check(await c.get("/v1/cities/paris/addresses?q=r"), "get", found)  # 422
 
     # citizens
     new = "/v1/cities/paris/citizens"

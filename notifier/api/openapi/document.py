@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from notifier.actions.drafts import DRAFT_TTL
+from notifier.api import addresses
 from notifier.api.abuse import LIMITS
 from notifier.api.announcement_list import STATUSES as LIST_STATUSES
 from notifier.api.announcements import IDEMPOTENCY_TTL
@@ -202,6 +203,13 @@ ROUTES: list[tuple[str, str, Schema]] = [
         "area_map", "citizens", "The areas drawn as SVG paths (the pages' map)",
         {200: ok("Outlines and the projection.", content={"application/json": {"schema": MAP}})},
         (404,))),
+    ("get", "/v1/cities/{city}/addresses", op(
+        "addresses", "citizens", "Find an address (the city's gazetteer)",
+        {200: ok("A few matches, each with its point and areas.",
+                 content={"application/json": {"schema": addresses.SCHEMA}})},
+        (404, 422), parameters=addresses.PARAMETERS,
+        description="Accents and case do not matter; a number, `bis`/`ter`, a postcode or "
+        "an arrondissement (`13e`) narrow the search.")),
     ("get", "/", op("portal", "pages", "The citizen portal", {200: ok("HTML.", content=HTML)})),
     ("get", "/console", op(
         "console", "pages", "The department console", {200: ok("HTML.", content=HTML)})),

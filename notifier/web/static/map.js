@@ -5,13 +5,24 @@
 // the arrondissement's ordinal ("Saint-Victor (5e)"); other cities by their names.
 //
 // Keyboard: the map is one tab stop (a listbox); arrow keys move between areas, Home/End jump,
-// typing the start of a name goes to it, Enter or Space selects. Clicks do the same.
+// typing the start of a name goes to it, Enter or Space selects. Clicks do the same. To place a
+// point or draw an area, the map itself is the tab stop: the arrows move a cross-hair, Enter
+// places it (Backspace takes the last corner back). Everywhere + and − zoom, Shift and the
+// arrows pan (``map_view.js``); the buttons above the map do the same. The SVG is a group
+// (not an image): its areas are options screen readers reach. The focus ring is a copy of the
+// area's outline, never of the area itself (a copy would be a second, invisible tab stop).
+//
+// A point needs no coordinates: the address search (``place.js``) or "Ma position" places it,
+// and the summary says where in words ("800 m autour du 12 Rue Monge").
 import { t, has, onLanguage, apply } from "/static/i18n.js";
+import { MapView, MAX_ZOOM, declutter, zoomButtons } from "/static/map_view.js";
+import { cursorKey, drawCursor, drawShape, locate, pointSummary, renderLocate, shapeFields } from "/static/map_shapes.js";
 
 const SVG = "http://www.w3.org/2000/svg";
-const MIN_RADIUS = 50, MAX_RADIUS = 5000;
 const ORDINALS = "paris";  // the city whose areas are named with the arrondissement's ordinal
 const NAMED = ["arrondissement", "quartier"];  // the kinds the strings have words for
+const LABEL_PX = 15, SUBLABEL_PX = 12.5;  // on screen, whatever the zoom
+const SUBLABELS_FROM = 1.1;  // pixels per map unit from which the finest areas are named
 
 function el(name, attrs = {}, ns = null) {
   const e = ns ? document.createElementNS(ns, name) : document.createElement(name);
@@ -33,9 +44,12 @@ export function areaName(a, city) {
 }
 
 export class AreaMap {
-  /** root: an empty element; options: {city, id (a prefix for element ids), modes} */
-  constructor(root, { city, id = "map", modes = ["areas", "point", "polygon"] } = {}) {
-    this.root = root; this.city = city; this.id = id; this.modes = modes;
+  /** root: an empty element; options: {city, id (a prefix for element ids), modes, search (the
+   *  id of an address field, offered when the browser cannot give the position)} */
+  constructor(root, { city, id = "map", modes = ["areas", "point", "polygon"], search = null } = {}) {
+    this.root = root; this.city = city; this.id = id; this.modes = modes; this.search = search;
+    this.place = null;  // what the point is, in words: {label, number} of an address, or {here}
+    this.cursor = null; this.locateKey = null;
     this.mode = modes[0]; this.level = null;  // the kind shown, once loaded
     this.kinds = [];  // the city's levels, once loaded (a form may be sent before)
     this.selected = new Set(); this.point = null; this.radius = 300; this.vertices = [];
@@ -98,7 +112,9 @@ export class AreaMap {
     root.append(help);
 
     const { width, height } = this.data;
-    const svg = el("svg", { viewBox: `0 0 ${width} ${height}`, class: "map", id: `${id}-svg` }, SVG);
+    root.append(zoomButtons(id, () => this.view));
+    const svg = el("svg", { viewBox: `0 0 ${width} ${height}`, class: "map", id: `${id}-svg`,
+      role: "group", "aria-describedby": `${id}-help` }, SVG);
     this.svg = svg;
     const groups = {};
     for (const kind of this.kinds) {
@@ -107,7 +123,8 @@ export class AreaMap {
       groups[kind] = g;
     }
     const borders = el("g", { "aria-hidden": "true" }, SVG);
-    const labels = el("g", { "aria-hidden": "true" }, SVG);
+    const labels = el("g", { "aria-hidden": "true", class: "labels" }, SVG);
+    const sublabels = el("g", { "aria-hidden": "true", class: "sublabels" }, SVG);
     for (const a of this.data.areas) {
       const p = el("path", { d: a.d, class: "area", role: "option", tabindex: "-1",
         "aria-selected": "false", "data-code": a.code, id: `${id}-area-${a.code}` }, SVG);
@@ -116,20 +133,26 @@ export class AreaMap {
       p.addEventListener("focus", () => this.showFocus(p));
       p.addEventListener("blur", () => this.focusRing.setAttribute("visibility", "hidden"));
       groups[a.kind].append(p);
-      if (!a.parent) {
-        borders.append(el("path", { d: a.d, class: "border" }, SVG));
-        const text = el("text", { x: a.label[0], y: a.label[1], class: "label" }, SVG);
-        text.textContent = this.city === ORDINALS ? String(Number(a.code.slice(-2))) : a.name;
-        labels.append(text);
-      }
+      const text = el("text", { x: a.label[0], y: a.label[1], class: a.parent ? "sublabel" : "label",
+        "data-code": a.code }, SVG);
+      text.textContent = a.name;
+      (a.parent ? sublabels : labels).append(text);
+      if (!a.parent) borders.append(el("path", { d: a.d, class: "border" }, SVG));
     }
-    this.groups = groups; this.labels = labels;
-    this.focusRing = el("use", { class: "focus-ring", visibility: "hidden" }, SVG);
+    this.groups = groups; this.labels = labels; this.sublabels = sublabels;
+    // the outline of the focused area, drawn again on top: a path, not a <use> of the area
+    this.focusRing = el("g", { class: "focus-ring", visibility: "hidden", "aria-hidden": "true" }, SVG);
+    this.focusRing.append(el("path", { class: "ring-outer" }, SVG), el("path", { class: "ring-inner" }, SVG));
     this.shape = el("g", { "aria-hidden": "true" }, SVG);
-    svg.append(...this.kinds.map((k) => groups[k]), borders, labels, this.shape, this.focusRing);
+    this.crosshair = el("g", { class: "crosshair", "aria-hidden": "true", visibility: "hidden" }, SVG);
+    svg.append(...this.kinds.map((k) => groups[k]), borders, sublabels, labels, this.shape,
+      this.focusRing, this.crosshair);
     svg.addEventListener("keydown", (ev) => this.key(ev));
     svg.addEventListener("click", (ev) => this.clickMap(ev));
+    svg.addEventListener("focus", () => this.drawCursor());
+    svg.addEventListener("blur", () => this.crosshair.setAttribute("visibility", "hidden"));
     root.append(svg);
+    this.view = new MapView(svg, width, height, () => this.viewChanged());
 
     // the selected areas, each with a button that removes it
     const live = el("p", { class: "status", "aria-live": "polite", id: `${id}-summary` });
@@ -137,43 +160,8 @@ export class AreaMap {
     this.listEl = el("ul", { class: "selection-list", "aria-labelledby": `${id}-summary` });
     root.append(live, this.listEl);
 
-    // point and radius
-    const point = el("div", { class: "point-fields" });
-    point.innerHTML = `
-      <div class="field"><label for="${id}-lat" data-i18n="map.lat"></label>
-        <input type="number" id="${id}-lat" step="0.0001" min="-90" max="90" inputmode="decimal"></div>
-      <div class="field"><label for="${id}-lon" data-i18n="map.lon"></label>
-        <input type="number" id="${id}-lon" step="0.0001" min="-180" max="180" inputmode="decimal"></div>
-      <div class="field"><label for="${id}-radius" data-i18n="map.radius"></label>
-        <input type="number" id="${id}-radius" min="${MIN_RADIUS}" max="${MAX_RADIUS}" step="50" value="${this.radius}">
-        <input type="range" id="${id}-radius-range" min="${MIN_RADIUS}" max="2000" step="50" value="${this.radius}" data-i18n-attr="aria-label:map.radius"></div>
-      <button type="button" id="${id}-locate" data-i18n="map.locate"></button>`;
-    this.pointEl = point;
-    const lat = point.querySelector(`#${id}-lat`), lon = point.querySelector(`#${id}-lon`);
-    const radius = point.querySelector(`#${id}-radius`), range = point.querySelector(`#${id}-radius-range`);
-    const fromInputs = () => {
-      const la = parseFloat(lat.value), lo = parseFloat(lon.value);
-      this.point = Number.isFinite(la) && Number.isFinite(lo) ? { lat: la, lon: lo } : null;
-      this.drawShape(); this.changed();
-    };
-    lat.addEventListener("input", fromInputs); lon.addEventListener("input", fromInputs);
-    radius.addEventListener("input", () => { this.radius = Number(radius.value); range.value = radius.value; this.drawShape(); this.changed(); });
-    range.addEventListener("input", () => { this.radius = Number(range.value); radius.value = range.value; this.drawShape(); this.changed(); });
-    point.querySelector(`#${id}-locate`).addEventListener("click", () => {
-      navigator.geolocation?.getCurrentPosition((pos) => {
-        this.setPoint(pos.coords.longitude, pos.coords.latitude);
-      });
-    });
-    this.inputs = { lat, lon, radius, range };
-
-    // the polygon
-    const poly = el("div", { class: "polygon-fields" });
-    poly.innerHTML = `
-      <button type="button" id="${id}-undo" data-i18n="map.undo"></button>
-      <button type="button" id="${id}-clear" data-i18n="map.clear"></button>`;
-    poly.querySelector(`#${id}-undo`).addEventListener("click", () => { this.vertices.pop(); this.drawShape(); this.changed(); });
-    poly.querySelector(`#${id}-clear`).addEventListener("click", () => { this.vertices = []; this.drawShape(); this.changed(); });
-    this.polyEl = poly;
+    const { point, poly } = shapeFields(this);
+    this.pointEl = point; this.polyEl = poly;
     root.append(point, poly);
     this.setMode(this.mode);
   }
@@ -185,6 +173,11 @@ export class AreaMap {
       p.setAttribute("aria-label", name);
       p.querySelector("title").textContent = name;
     }
+    if (this.city === ORDINALS) {  // "5e", "5th": the arrondissement's ordinal
+      this.labels.querySelectorAll("text").forEach((e) => {
+        e.textContent = t("map.ordinal", { n: Number(e.dataset.code.slice(-2)) });
+      });
+    }
     for (const [kind, g] of Object.entries(this.groups)) {
       g.setAttribute("aria-label", NAMED.includes(kind) ? t(`map.${kind}s`) : t("map.group", { level: this.levelName(kind) }));
     }
@@ -194,6 +187,7 @@ export class AreaMap {
     const mode = this.root.querySelector(`#${this.id}-mode-areas + span`);
     if (mode && !this.kinds.every((k) => NAMED.includes(k))) mode.textContent = t("map.mode.areas.any");
     this.helpEl.textContent = t(`map.help.${this.mode}`);
+    this.renderLocate();
     this.renderSelection();
   }
 
@@ -210,6 +204,7 @@ export class AreaMap {
   /** The key of the message asking for an area in the current mode. */
   missingKey() {
     const any = this.mode === "areas" && !this.kinds.every((k) => NAMED.includes(k));
+    if (this.mode === "point") return "place.error.where.point";
     return `portal.error.where.${this.mode}${any ? ".any" : ""}`;
   }
 
@@ -222,6 +217,8 @@ export class AreaMap {
     this.pointEl.hidden = mode !== "point";
     this.polyEl.hidden = mode !== "polygon";
     this.svg.classList.toggle("drawing", mode !== "areas");
+    // placing a point or drawing: the map itself is the tab stop (the cross-hair's)
+    if (mode === "areas") this.svg.removeAttribute("tabindex"); else this.svg.setAttribute("tabindex", "0");
     this.setLevel(this.level);
     this.helpEl.textContent = t(`map.help.${mode}`);
     this.drawShape();
@@ -240,6 +237,43 @@ export class AreaMap {
       g.setAttribute("aria-hidden", String(!areas || g !== this.groups[shown]));
     }
     if (areas) (this.current(shown) || this.options(shown)[0]).setAttribute("tabindex", "0");
+    this.viewChanged();
+  }
+
+  // ---- zoom and names -------------------------------------------------------------------
+  /** After a zoom, a pan or a resize: names at a readable size, the finest ones once they fit. */
+  viewChanged() {
+    if (!this.view) return;
+    const s = this.view.scale();
+    const shown = this.mode === "areas" ? this.level : this.kinds[0];
+    const fine = this.kinds.length > 1 && shown === this.kinds[0] && s >= SUBLABELS_FROM;
+    this.labels.setAttribute("display", fine ? "none" : "inline");
+    this.sublabels.setAttribute("display", fine ? "inline" : "none");
+    this.labels.style.fontSize = `${LABEL_PX / s}px`;
+    this.sublabels.style.fontSize = `${SUBLABEL_PX / s}px`;
+    declutter(fine ? this.sublabels : this.labels, (code) => this.selected.has(code));
+    const zoom = this.view.zoom;
+    this.root.querySelector(`#${this.id}-zoom-in`).disabled = zoom >= MAX_ZOOM - 1e-6;
+    this.root.querySelector(`#${this.id}-zoom-out`).disabled = zoom <= 1 + 1e-6;
+    this.root.querySelector(`#${this.id}-zoom-reset`).disabled = zoom <= 1 + 1e-6;
+    this.drawShape();
+    this.drawCursor();
+  }
+
+  /** Zooms in to an area and shows it. */
+  zoomTo(code) {
+    const p = this.svg.querySelector(`path.area[data-code="${code}"]`);
+    if (!p) return;
+    this.view.show(p.getBBox(), true);
+    // close enough for the finest areas' names to show
+    if (this.view.scale() < SUBLABELS_FROM) this.view.zoomBy((SUBLABELS_FROM * 1.05) / this.view.scale());
+  }
+
+  /** The code of the finest area holding a point, or null (outside the city). */
+  areaAt(lon, lat) {
+    const [x, y] = this.xy(lon, lat);
+    const hit = this.options(this.kinds[0]).find((p) => p.isPointInFill(new DOMPoint(x, y)));
+    return hit ? hit.dataset.code : null;
   }
 
   options(kind = this.level) { return [...this.groups[kind].querySelectorAll("path")]; }
@@ -270,20 +304,31 @@ export class AreaMap {
     this.changed();
   }
 
+  /** Adds an area to the choice (an address found in it). */
+  add(code) {
+    if (!this.selected.has(code)) this.toggle(code);
+  }
+
   moveFocus(p, focus = true) {
     this.options().forEach((o) => o.setAttribute("tabindex", "-1"));
     p.setAttribute("tabindex", "0");
-    if (focus) p.focus();
+    if (focus) { p.focus(); this.view.show(p.getBBox()); }
   }
 
   showFocus(p) {
-    this.focusRing.setAttribute("href", `#${p.id}`);
+    this.focusRing.querySelectorAll("path").forEach((r) => r.setAttribute("d", p.getAttribute("d")));
     this.focusRing.setAttribute("visibility", "visible");
   }
 
   key(ev) {
+    if (ev.altKey || ev.ctrlKey || ev.metaKey) return;
+    const typing = this.mode === "areas" && Date.now() - this.typedAt < 1000;  // "saint-vic"
+    const area = ev.target.closest?.("path.area")?.getBBox();
+    const at = area ? [area.x + area.width / 2, area.y + area.height / 2] : this.cursor || [];
+    if (!typing && this.view.key(ev, at)) { ev.preventDefault(); return; }
+    if (this.mode !== "areas") { this.cursorKey(ev); return; }
     const p = ev.target.closest?.("path.area");
-    if (!p || this.mode !== "areas") return;
+    if (!p) return;
     const all = this.options(), i = all.indexOf(p);
     let next = null;
     if (ev.key === "ArrowRight" || ev.key === "ArrowDown") next = all[(i + 1) % all.length];
@@ -319,35 +364,33 @@ export class AreaMap {
   }
 
   clickMap(ev) {
-    if (this.mode === "point") { const { lon, lat } = this.lonlat(ev); this.setPoint(lon, lat); }
-    else if (this.mode === "polygon") {
-      const { lon, lat } = this.lonlat(ev);
-      this.vertices.push([lon, lat]); this.drawShape(); this.changed();
-    }
+    if (this.mode === "areas") return;
+    const { lon, lat } = this.lonlat(ev);
+    this.cursor = this.xy(lon, lat);
+    this.placeAt(lon, lat);
   }
 
-  setPoint(lon, lat) {
+  placeAt(lon, lat) {
+    if (this.mode === "point") this.setPoint(lon, lat);
+    else { this.vertices.push([+lon.toFixed(6), +lat.toFixed(6)]); this.drawShape(); this.changed(); }
+  }
+
+  undo() { this.vertices.pop(); this.drawShape(); this.changed(); }
+
+  cursorKey(ev) { cursorKey(this, ev); }
+  drawCursor() { drawCursor(this); }
+  drawShape() { drawShape(this); }
+  locate() { locate(this); }
+  renderLocate() { renderLocate(this); }
+  /** "800 m autour du 12 Rue Monge", "300 m autour de votre position, dans Saint-Victor (5e)". */
+  pointSummary() { return pointSummary(this); }
+
+  /** Places the point; ``place`` says what it is in words ({label, number}, or {here: true}). */
+  setPoint(lon, lat, place = null) {
     this.point = { lon: +lon.toFixed(6), lat: +lat.toFixed(6) };
+    this.place = place;
     this.inputs.lat.value = this.point.lat; this.inputs.lon.value = this.point.lon;
     this.drawShape(); this.changed();
-  }
-
-  drawShape() {
-    if (!this.shape) return;
-    this.shape.replaceChildren();
-    if (this.mode === "point" && this.point) {
-      const [x, y] = this.xy(this.point.lon, this.point.lat);
-      const r = this.radius / this.data.transform.metres_per_unit;
-      this.shape.append(el("circle", { cx: x, cy: y, r, class: "shape" }, SVG));
-      this.shape.append(el("circle", { cx: x, cy: y, r: 3, class: "vertex" }, SVG));
-    } else if (this.mode === "polygon" && this.vertices.length) {
-      const pts = this.vertices.map(([lo, la]) => this.xy(lo, la).join(",")).join(" ");
-      this.shape.append(el(this.vertices.length > 2 ? "polygon" : "polyline", { points: pts, class: "shape" }, SVG));
-      for (const [lo, la] of this.vertices) {
-        const [x, y] = this.xy(lo, la);
-        this.shape.append(el("circle", { cx: x, cy: y, r: 3.5, class: "vertex" }, SVG));
-      }
-    }
   }
 
   // ---- what was chosen ------------------------------------------------------------------
@@ -366,9 +409,7 @@ export class AreaMap {
         this.listEl.append(li);
       }
     } else if (this.mode === "point") {
-      this.summaryEl.textContent = this.point
-        ? t("map.point.summary", { r: this.radius, lat: this.point.lat, lon: this.point.lon })
-        : t("map.point.none");
+      this.summaryEl.textContent = this.pointSummary();
     } else {
       this.summaryEl.textContent = t("map.polygon.summary", { n: this.vertices.length });
     }
@@ -390,7 +431,7 @@ export class AreaMap {
 
   focus() {
     if (this.mode === "areas") (this.options().find((p) => p.getAttribute("tabindex") === "0") || this.options()[0]).focus();
-    else if (this.mode === "point") this.inputs.lat.focus();
+    else if (this.mode === "point") (this.search && document.getElementById(this.search) || this.inputs.radius).focus();
     else this.svg.focus();
   }
 }

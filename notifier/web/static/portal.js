@@ -8,6 +8,7 @@ import { api, citizenOf } from "/static/api.js";
 import { showErrors, clearErrors } from "/static/form_errors.js";
 import { apply, setupLanguages, t, has, onLanguage, lang, languages } from "/static/i18n.js";
 import { AreaMap } from "/static/map.js";
+import { PlaceSearch } from "/static/place.js";
 import { browserPushSubscription, enablePush, pushSupported } from "/static/push.js";
 import { loadCity, listCities } from "/static/city.js";
 
@@ -72,7 +73,8 @@ apply($("subscribe"));  // the checkboxes made above
 $("language").value = lang();
 onLanguage(() => { if (!session) $("language").value = lang(); });
 
-const map = new AreaMap($("map"), { city, id: "where" });
+const map = new AreaMap($("map"), { city, id: "where", search: "place-address" });
+new PlaceSearch($("place"), map, { city });  // "Votre adresse", before the map
 
 // the digest and quiet hours fields appear with the choices that need them
 document.querySelectorAll("input[name=cadence]").forEach((r) => r.addEventListener("change", () => {
