@@ -123,6 +123,7 @@ async def test_the_management_page_sends_a_code_again_and_removes_a_contact_poin
         "Sent again: check your messages."
     )
     await phone.get_by_role("button", name="Remove the contact point").click()
+    await phone.get_by_role("button", name="Yes, remove it").click()
     await expect(page.locator("#contacts li")).to_have_count(1)
     await expect(page.locator("#contacts")).to_contain_text("eve@example.org")
 
