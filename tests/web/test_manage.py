@@ -207,3 +207,25 @@ async def test_the_unsubscribe_page_has_the_header_a_next_step_and_the_way_back(
     await expect(page.get_by_role("heading", level=1)).to_have_text(
         "Get news from my neighbourhood"
     )
+
+
+async def test_a_wrong_address_is_said_in_the_pages_language_beside_the_field(
+    page: Page, site: Site
+) -> None:
+    c = await citizen(site, area="75105")
+    await page.goto(c["page"])
+    field = page.get_by_label("Ajouter un e-mail ou un mobile")
+    await field.fill("eve@")
+    await page.get_by_role("button", name="Ajouter", exact=True).click()
+    error = page.locator("#new-contact-error")
+    await expect(error).to_have_text(
+        "Cette adresse e-mail n'est pas valide. Vérifiez-la, par exemple nom@exemple.fr."
+    )
+    await expect(field).to_have_attribute("aria-invalid", "true")
+    assert "new-contact-error" in str(await field.get_attribute("aria-describedby")).split()
+    await expect(field).to_be_focused()
+    await in_language(page, "en")
+    field = page.get_by_label("Add an email address or a mobile number")
+    await field.fill("12")
+    await page.get_by_role("button", name="Add", exact=True).click()
+    await expect(error).to_contain_text("This is not a valid mobile number.")

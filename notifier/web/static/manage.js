@@ -404,15 +404,30 @@ onLanguage(() => { if (me) render(); });
 
 $("add-contact").addEventListener("submit", async (ev) => {
   ev.preventDefault();
-  const value = $("new-contact").value.trim();
+  const input = $("new-contact"), error = $("new-contact-error");
+  const value = input.value.trim();
   const body = value.includes("@") ? { email: value } : { phone: value };
+  const wrong = (key) => {
+    error.textContent = t(key); error.hidden = false;
+    input.setAttribute("aria-invalid", "true");
+    input.setAttribute("aria-describedby", "new-contact-error new-contact-hint");
+    input.focus();
+  };
+  error.hidden = true; input.removeAttribute("aria-invalid");
+  input.setAttribute("aria-describedby", "new-contact-hint");
+  $("add-contact-status").textContent = "";
+  if (!value) { wrong("manage.error.address.empty"); return; }
   try {
     await api("POST", `${who.base}/contacts`, { token, body });
     say($("add-contact-status"), t(body.email ? "manage.contact.email_sent" : "manage.contact.sms_sent"));
-    $("new-contact").value = "";
+    input.value = "";
     await load();
   } catch (e) {
-    say($("add-contact-status"), e.status === 429 ? t("error.too_many") : e.message, false);
+    if (e.status === 429) say($("add-contact-status"), t("error.too_many"), false);
+    else if (e.status === 422 && /at most/.test(e.reason)) wrong("manage.error.address.too_many");
+    else if (e.status === 422 && e.field === "email") wrong("manage.error.address.email");
+    else if (e.status === 422 && e.field === "phone") wrong("manage.error.address.phone");
+    else say($("add-contact-status"), e.status === 0 ? e.reason : t("manage.error.save"), false);
   }
 });
 
