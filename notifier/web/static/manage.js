@@ -380,11 +380,13 @@ async function load() {
   try {
     me = await api("GET", who.base, { token });
   } catch (e) {
+    $("status").removeAttribute("data-i18n");
     say($("status"), e.status === 401 ? t("manage.expired") : e.message, false);
     $("content").hidden = true;
     return;
   }
   me.offersPush = await fetch("/v1/push/public-key").then((r) => r.ok).catch(() => false);
+  $("status").removeAttribute("data-i18n");  // "Loading…" is over: a language switch keeps it so
   $("status").textContent = "";
   $("content").hidden = false;
   render();
