@@ -32,9 +32,10 @@ from streams.records import (
 )
 from streams.state.ledger import notification_id
 from subscriptions.contacts import ContactPoint
-from subscriptions.live_index import CHANNEL_BIT, Audience
+from subscriptions.live_index import CHANNEL_BIT, Audience, Reason
 from subscriptions.preferences import DEFERRED_CHANNELS, PASS_THROUGH
 from subscriptions.store import Citizen
+from templates.i18n import places
 
 log = logging.getLogger("notifier.streams")
 BATCH_SIZE = 500
@@ -44,6 +45,7 @@ PickLanguage = Callable[[str], tuple[str, Content]]
 Render = Callable[[str, str, str], dict[str, str]]
 # citizen id -> the citizen, and their contact points, as the store reads them
 Reach = dict[str, tuple[Citizen, list[ContactPoint]]]
+Reasons = tuple[Reason, ...]  # what a reader subscribed to that matched
 
 
 def version_key(event: str, version: int) -> str:
@@ -61,7 +63,12 @@ async def expand_announcement(a: Announcement, deps: Expansion) -> int:
         if await _stale(deps, a.city, a.id, a.version):
             return 0
         audience = await deps.matcher.match(
-            a.city, a.target.resolve(catalogue), a.category, a.severity, a.department
+            a.city,
+            a.target.resolve(catalogue),
+            a.category,
+            a.severity,
+            a.department,
+            reasons=SHARD_SIZE,  # what each reader subscribed to, named in their messages
         )
         small = len(audience) <= SHARD_SIZE
         queued = await _expand(deps, a, audience, SMALL) if small else 0
@@ -142,11 +149,14 @@ async def _expand(deps: Expansion, a: Announcement, audience: Audience, lane: st
         await deps.lanes.turn(lane)
         chunk = told[start : start + 2 * BATCH_SIZE]
         reach.update(await deps.store.citizens_and_contacts(a.city, chunk))
-    # the channels side by side: one's CPU work overlaps another's waits on Redis and Kafka
+    # the channels side by side: one's CPU work overlaps another's waits on Redis and Kafka;
+    # the readers of each channel by what they subscribed to (when the matcher said), each
+    # group's messages naming theirs
     done = await asyncio.gather(
         *(
-            queue_announcement(deps, a, channel, audience.wanting(channel), reach, lane)
+            queue_announcement(deps, a, channel, group, reach, lane, why)
             for channel in deps.enabled
+            for why, group in by_reason(audience, channel)
         ),
         return_exceptions=True,  # every channel finishes before the shard may fail
     )
@@ -155,6 +165,19 @@ async def _expand(deps: Expansion, a: Announcement, audience: Audience, lane: st
             raise n  # redelivered, the shard queues what is missing only
         queued += n
     return queued
+
+
+def by_reason(audience: Audience, channel: str) -> list[tuple[Reasons | None, list[str]]]:
+    """The citizens to tell at once on ``channel``, by what they subscribed to that matched
+    (one group, reasons None, when the audience does not say: a large one)."""
+    wanting = audience.wanting(channel)
+    if audience.reasons is None:
+        return [(None, wanting)]
+    reason_of = dict(zip(audience.citizens, audience.reasons, strict=True))
+    groups: dict[Reasons, list[str]] = {}
+    for cid in wanting:
+        groups.setdefault(reason_of[cid], []).append(cid)
+    return sorted(groups.items())
 
 
 async def expand_cancellation(c: Cancellation, deps: Expansion) -> int:
@@ -189,14 +212,16 @@ async def queue_announcement(
     citizens: list[str],
     reach: Reach | None = None,
     lane: str = SMALL,
+    reasons: Reasons | None = None,
 ) -> int:
     """Queue this version of the announcement for these citizens on one channel (those with a
     confirmed contact point on it); how many still to send. ``reach``: what
-    ``SubscriptionStore.citizens_and_contacts`` read of them already."""
+    ``SubscriptionStore.citizens_and_contacts`` read of them already; ``reasons``: what they
+    subscribed to that matched (their messages name it), None: the announcement's areas."""
     id_key = version_key(a.id, a.version)
 
     def render(lang: str, channel: str, mark: str) -> dict[str, str]:
-        return render_announcement(a, lang, channel, deps, mark)
+        return render_announcement(a, lang, channel, deps, mark, reasons)
 
     return await _queue(
         deps, a, "announcement", channel, citizens, id_key, render, reach=reach, lane=lane
@@ -313,11 +338,22 @@ async def _recipients(
 
 
 def context_of(
-    a: Announcement, lang: str, deps: Rendering, unsubscribe: str = UNSUBSCRIBE_PLACEHOLDER
+    a: Announcement,
+    lang: str,
+    deps: Rendering,
+    unsubscribe: str = UNSUBSCRIBE_PLACEHOLDER,
+    reasons: Reasons | None = None,
 ) -> dict[str, object]:
     """What the announcement's templates are given; ``unsubscribe``: the mark where each
-    recipient's unsubscribe URL goes."""
+    recipient's unsubscribe URL goes; ``reasons``: what the readers subscribed to that matched
+    ("areas" names those, else the announcement's areas)."""
     _, content = a.content_for(lang)
+    catalogue = deps.catalogues[a.city]
+    areas = (
+        a.target.area_names(catalogue)
+        if not reasons
+        else places(reasons, lang, lambda code: catalogue.get(code).name)
+    )
     return {
         "title": content.title,
         "body": content.body,
@@ -325,7 +361,7 @@ def context_of(
         "severity": a.severity,
         "department": a.department,
         **deps.city_context(a.city),
-        "areas": a.target.area_names(deps.catalogues[a.city]),
+        "areas": areas,
         "unsubscribe_url": unsubscribe,
         "is_update": a.version > 1,
         "instructions": content.instructions,
@@ -347,8 +383,9 @@ def render_announcement(
     channel: str,
     deps: Rendering,
     unsubscribe: str = UNSUBSCRIBE_PLACEHOLDER,
+    reasons: Reasons | None = None,
 ) -> dict[str, str]:
-    context = context_of(a, lang, deps, unsubscribe)
+    context = context_of(a, lang, deps, unsubscribe, reasons)
     parts = deps.renderer.render_parts("announcement", channel, lang, context)
     return _with_url(parts, a, lang, channel, deps)
 

@@ -11,11 +11,17 @@ from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
 from subscriptions import tokens
-from subscriptions.store import SubscriptionStore
+from subscriptions.areas import load_catalogue
+from subscriptions.matcher import Matcher
+from subscriptions.store import SubscriptionStore, new_id
+from subscriptions.subscription import parse_subscription
+from subscriptions.targets import parse_target
+from templates.i18n import places
 from tests.integration.test_manage import auth, confirmed_citizen
 
 Client = TestClient[Any, Any]
 SECRET = "test-secret-" + "x" * 40  # the root settings' (tests/conftest.py)
+PARIS = load_catalogue("paris")
 
 
 async def test_an_edit_keeps_what_it_does_not_name_and_the_matcher_sees_it(
@@ -169,3 +175,35 @@ async def test_the_link_pages_say_what_happened_and_lead_on(api: Client, redis: 
     dead = await api.get("/v1/unsubscribe/nonsense")
     assert dead.status == 404 and "This link no longer works" not in await dead.text()
     assert "Ce lien ne fonctionne plus" in await dead.text()
+
+
+async def test_the_matcher_says_what_each_reader_subscribed_to_and_the_email_names_it(
+    redis: Redis,
+) -> None:
+    store = SubscriptionStore(redis)
+    a, b, c = [(await store.create_citizen("paris", "fr")).id for _ in range(3)]
+    await add(store, a, area="7510501")  # Saint-Victor
+    await add(store, a, department="voirie")
+    await add(store, b, point={"lon": 2.3545, "lat": 48.8465}, radius_m=250)  # in Saint-Victor
+    await add(store, c, area="7510502")  # Jardin-des-Plantes: not reached
+    target = parse_target({"areas": ["7510501"]}, PARIS).resolve(PARIS)
+    matcher = Matcher(redis, {"paris": PARIS})
+    audience = await matcher.match("paris", target, "water", "minor", "voirie", reasons=10)
+    assert audience.reasons is not None
+    said = dict(zip(audience.citizens, audience.reasons, strict=True))
+    assert said == {
+        a: (("area", "7510501"), ("dept", "voirie")),
+        b: (("point", "250.0"),),
+    }
+    name = lambda code: PARIS.get(code).name  # noqa: E731
+    assert places(said[a], "fr", name) == "Saint-Victor, voirie (toutes ses annonces)"
+    assert places(said[b], "en", name) == "250 m around your point"
+    # a large audience is not explained (a loop over its rows): its messages name the target
+    assert (
+        await matcher.match("paris", target, "water", "minor", "voirie", reasons=1)
+    ).reasons is None
+
+
+async def add(store: SubscriptionStore, cid: str, **body: object) -> None:
+    sub, index = parse_subscription(body, sid=new_id("sub"), citizen=cid, catalogue=PARIS)
+    await store.add_subscription("paris", sub, index)

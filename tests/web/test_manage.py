@@ -41,14 +41,14 @@ async def held(site: Site, c: dict[str, Any]) -> dict[str, Any]:
     return dict(await r.json())
 
 
-async def publish(site: Site, title: str) -> None:
+async def publish(site: Site, title: str, areas: tuple[str, ...] = ("7510501",)) -> None:
     key = await site.department_key()
     r = await site.api.post(
         "/v1/cities/paris/announcements",
         json={
             "category": "roadworks",
             "severity": "moderate",
-            "target": {"areas": ["7510501"]},  # Saint-Victor, in the 5th
+            "target": {"areas": list(areas)},  # 7510501: Saint-Victor, in the 5th
             "content": {"fr": {"title": title, "body": "La rue Monge est fermée."}},
         },
         headers={"Authorization": f"Bearer {key}"},
@@ -145,18 +145,20 @@ async def test_a_new_phone_joins_the_subscription_already_there_and_gets_the_nex
     await eventually(told, what="the announcement by SMS")
 
 
-async def test_an_alert_emails_manage_link_opens_the_citizens_page(
+async def test_an_alert_email_names_the_readers_own_places_and_opens_their_page(
     page: Page, site: Site, worker: Any
 ) -> None:
-    await citizen(site, area="75105")
-    await publish(site, "Coupure d'eau rue Clovis")
+    await citizen(site, area="7510501")  # Saint-Victor
+    await publish(site, "Coupure d'eau rue Clovis", ("7510501", "7510502", "7510503"))
     text = await site.mail(EMAIL, "Coupure d'eau rue Clovis", "the announcement")
+    because = next(line for line in text.splitlines() if "Vous recevez ce message" in line)
+    assert because.endswith("abonné·e aux informations de : Saint-Victor.")  # not the 2 others
     link = re.search(r"Gérer mes alertes : (http\S+/manage)\b", text)
     assert link is not None and link.group(1).startswith(site.url)
     await page.goto(link.group(1))
     await expect(page.get_by_role("heading", level=1)).to_have_text("Mes alertes")
     await expect(page.locator("#contacts")).to_contain_text(EMAIL)
-    await expect(page.locator("#subs")).to_contain_text("5e arrondissement")
+    await expect(page.locator("#subs")).to_contain_text("Saint-Victor")
 
 
 async def test_the_confirmation_page_has_the_header_a_next_step_and_the_way_to_the_alerts(
