@@ -111,8 +111,9 @@ def _link_ops(kind: str, verb: str) -> list[tuple[str, str, Schema]]:
     one_click = {"type": "string", "description": "`One-Click` (RFC 8058); any POST acts"}
     form = {FORM: {"schema": {"properties": {"List-Unsubscribe": one_click}}}}
     page = ok("A page with a button (or saying it is done already); nothing changes.", content=HTML)
-    dead = ok("A page: the link is not valid, expired or spent, and where to go instead.",
-              content=HTML)
+    dead = ok(
+        "A page: the link is not valid, expired or spent, and where to go instead.", content=HTML
+    )
     act = ok("Done (a page when `Accept` asks for text/html).", content=done)
     body = form if kind == "unsubscribe" else None
     post = op(kind, "links", verb[0].upper() + verb[1:], {200: act}, (404, 422), content=body)
