@@ -156,13 +156,15 @@ def _dead_ends(handler: Handler) -> Handler:
 
 
 async def _reader(request: web.Request, purpose: str) -> tuple[Reader, dict[str, Any]]:
-    """The reader of a valid link; a page that says the link no longer works (and where to go
-    instead) for a wrong, expired or spent one."""
+    """The reader of a valid link; for a wrong, expired or spent one, to a browser, a page that
+    says the link no longer works and where to go instead (else the error)."""
     deps = request.app[DEPS]
     try:
         payload = tokens.verify(deps.secret_key, request.match_info["token"], purpose)
         found = await deps.store.contact(str(payload["c"]), payload["s"])
     except (InvalidInput, NotFound):
+        if not _wants_html(request):  # a program: the error, naming the field
+            raise
         city = request.app[SETTINGS].default_city
         nobody = ContactPoint("", "", "email", "", "gone")
         page = await Reader(request, city, nobody, "fr").page(

@@ -17,11 +17,20 @@ from subscriptions.store import SubscriptionStore, new_id
 from subscriptions.subscription import parse_subscription
 from subscriptions.targets import parse_target
 from templates.i18n import places
-from tests.integration.test_manage import auth, confirmed_citizen
 
 Client = TestClient[Any, Any]
 SECRET = "test-secret-" + "x" * 40  # the root settings' (tests/conftest.py)
 PARIS = load_catalogue("paris")
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def confirmed_citizen(api: Client, redis: Redis, email: str) -> dict[str, Any]:
+    c = await (await api.post("/v1/cities/paris/citizens", json={"email": email})).json()
+    await redis.hset(f"n:paris:contact:{c['contacts'][0]['id']}", "status", "confirmed")
+    return dict(c)
 
 
 async def test_an_edit_keeps_what_it_does_not_name_and_the_matcher_sees_it(
@@ -172,7 +181,7 @@ async def test_the_link_pages_say_what_happened_and_lead_on(api: Client, redis: 
     done = await (await api.post(confirm, headers={"Accept": "text/html"})).text()
     assert "Address confirmed" in done and "What next?" in done and "/manage#" in done
     assert "Adresse confirmée" in await (await api.get(confirm + "?lang=fr")).text()
-    dead = await api.get("/v1/unsubscribe/nonsense")
+    dead = await api.get("/v1/unsubscribe/nonsense", headers={"Accept": "text/html"})
     assert dead.status == 404 and "This link no longer works" not in await dead.text()
     assert "Ce lien ne fonctionne plus" in await dead.text()
 

@@ -120,7 +120,19 @@ def _link_ops(kind: str, verb: str) -> list[tuple[str, str, Schema]]:
     if body is not None:
         post["requestBody"]["required"] = False
     return [
-        ("get", path, op(f"{kind}_page", "links", f"A page to {verb}", {200: page, 404: dead})),
+        (
+            "get",
+            path,
+            op(
+                f"{kind}_page",
+                "links",
+                f"A page to {verb}",
+                {200: page, 404: dead},
+                (422,),
+                description="A wrong, expired or spent token: to a browser (`Accept: text/html`) a "
+                "404 page saying so and where to go instead, else a 422 naming `token`.",
+            ),
+        ),
         ("post", path, post),
     ]
 
@@ -257,6 +269,7 @@ ROUTES: list[tuple[str, str, Schema]] = [
         {303: ok("To `/manage#<management token>`; to the portal when the citizen signed out "
                  "everywhere since the message was sent.", Location=header("Location")),
          404: ok("A page: the link no longer works, and where to go instead.", content=HTML)},
+        (422,),
         description="The email's unsubscribe link followed by `/manage`.")),
     ("post", "/v1/cities/{city}/twilio/status", op(
         "twilio_status", "webhooks", "Twilio's delivery status callbacks",
