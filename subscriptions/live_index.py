@@ -73,7 +73,7 @@ class Audience:
     # with ``explain``: the subscriptions that matched, for each citizen
     subscriptions: list[tuple[str, ...]] | None = None
     # with ``reasons`` (an audience that small): what each citizen subscribed to that matched,
-    # as ``Reason``s, sorted: ("area", code), ("dept", name), ("point", radius), ("polygon", "")
+    # as ``Reason``s, sorted: ("area", code), ("dept", name), ("point", ""), ("polygon", "")
     reasons: list[tuple[Reason, ...]] | None = None
 
     def __len__(self) -> int:
@@ -284,9 +284,8 @@ class LiveIndex:
 
     def _reason(self, row: int) -> Reason:
         shaped = self._shapes.get(row)
-        if shaped is not None:
-            kind, _, radius = shaped
-            return (kind, radius if kind == "point" else "")
+        if shaped is not None:  # a drawn place: its kind (readers are grouped by reasons,
+            return (shaped[0], "")  # and every radius its own group made too many renders)
         entries = self._entries[row]
         return entries[0] if entries else ("", "")
 

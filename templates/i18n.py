@@ -24,12 +24,12 @@ def when(timestamp: float | None, language: str, timezone: str) -> str:
 # what a reader subscribed to, in their language (an area is named by the city's catalogue)
 PLACES = {
     "fr": {
-        "point": "{r} m autour de votre point",
+        "point": "les environs du point que vous avez choisi",
         "polygon": "votre zone dessinée",
         "dept": "{name} (toutes ses annonces)",
     },
     "en": {
-        "point": "{r} m around your point",
+        "point": "around the point you chose",
         "polygon": "the area you drew",
         "dept": "{name} (all its announcements)",
     },
@@ -47,7 +47,7 @@ def places(
         if kind == "area":
             out.append(area_name(value))
         elif kind == "point":
-            out.append(words["point"].format(r=f"{float(value or 0):.0f}"))
+            out.append(words["point"])
         elif kind == "polygon":
             out.append(words["polygon"])
         elif kind == "dept":

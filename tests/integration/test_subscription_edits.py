@@ -202,11 +202,11 @@ async def test_the_matcher_says_what_each_reader_subscribed_to_and_the_email_nam
     said = dict(zip(audience.citizens, audience.reasons, strict=True))
     assert said == {
         a: (("area", "7510501"), ("dept", "voirie")),
-        b: (("point", "250.0"),),
+        b: (("point", ""),),
     }
     name = lambda code: PARIS.get(code).name  # noqa: E731
     assert places(said[a], "fr", name) == "Saint-Victor, voirie (toutes ses annonces)"
-    assert places(said[b], "en", name) == "250 m around your point"
+    assert places(said[b], "en", name) == "around the point you chose"
     # a large audience is not explained (a loop over its rows): its messages name the target
     assert (
         await matcher.match("paris", target, "water", "minor", "voirie", reasons=1)
