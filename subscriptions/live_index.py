@@ -59,6 +59,9 @@ return out
 """
 
 
+Reason = tuple[str, str]
+
+
 @dataclasses.dataclass(frozen=True)
 class Audience:
     """Who an event reaches: each citizen once, with the channels to tell at once (bits of
@@ -69,6 +72,9 @@ class Audience:
     digests: dict[str, tuple[tuple[str, Cadence], ...]]
     # with ``explain``: the subscriptions that matched, for each citizen
     subscriptions: list[tuple[str, ...]] | None = None
+    # with ``reasons`` (an audience that small): what each citizen subscribed to that matched,
+    # as ``Reason``s, sorted: ("area", code), ("dept", name), ("point", ""), ("polygon", "")
+    reasons: list[tuple[Reason, ...]] | None = None
 
     def __len__(self) -> int:
         return len(self.citizens)
@@ -108,6 +114,9 @@ class LiveIndex:
         self._later = array.array("B")  # channels of a digest subscription
         self._alive = array.array("B")
         self._postings: dict[tuple[str, str], array.array[int]] = {}
+        # row -> its index entries (one tuple shared by every subscription with the same list:
+        # a pointer a row), which name an area or department subscription's place
+        self._entries: list[tuple[tuple[str, str], ...]] = []
         self._cadence: dict[int, Cadence] = {}  # rows of digest subscriptions
         # rows of shaped ones: what makes the shape (kind, GeoJSON, radius)
         self._shapes: dict[int, tuple[str, str, str]] = {}
@@ -208,7 +217,9 @@ class LiveIndex:
             self._cadence[row] = cadence
         if h["kind"] in SHAPED:
             self._shapes[row] = (h["kind"], h["geometry"], h["radius_m"])
-        for entry in _entries(h.get("index") or "[]"):
+        entries = _entries(h.get("index") or "[]")
+        self._entries.append(entries)
+        for entry in entries:
             rows = self._postings.get(entry)
             if rows is None:
                 rows = self._postings[entry] = array.array("i")
@@ -231,10 +242,13 @@ class LiveIndex:
         severity: str,
         shape: BaseGeometry | None = None,
         explain: bool = False,
+        reasons: int = 0,
     ) -> Audience:
         """The audience of the rows under these index entries that want this category and
         severity; with ``shape`` (a drawn target), shaped subscriptions must also cross it.
-        ``explain``: say which subscriptions matched each citizen."""
+        ``explain``: say which subscriptions matched each citizen; ``reasons``: say what each
+        citizen subscribed to that matched, when the audience has at most that many (a loop
+        over the rows: a few milliseconds for thousands, too long for a city)."""
         lists = [self._postings[e] for e in entries if e in self._postings]
         if not lists:
             return Audience([], [], {}, [] if explain else None)
@@ -248,7 +262,7 @@ class LiveIndex:
         rows = rows[keep]
         if shape is not None:
             rows = self._crossing(rows, shape)
-        return self._audience(rows, explain)
+        return self._audience(rows, explain, reasons)
 
     def _crossing(self, rows: np.ndarray, shape: BaseGeometry) -> np.ndarray:
         shaped = [int(r) for r in rows if int(r) in self._shapes]
@@ -268,7 +282,14 @@ class LiveIndex:
             found = self._metric[row] = sub.metric(self.catalogue)
         return found
 
-    def _audience(self, rows: np.ndarray, explain: bool) -> Audience:
+    def _reason(self, row: int) -> Reason:
+        shaped = self._shapes.get(row)
+        if shaped is not None:  # a drawn place: its kind (readers are grouped by reasons,
+            return (shaped[0], "")  # and every radius its own group made too many renders)
+        entries = self._entries[row]
+        return entries[0] if entries else ("", "")
+
+    def _audience(self, rows: np.ndarray, explain: bool, reasons: int = 0) -> Audience:
         if len(rows) == 0:
             return Audience([], [], {}, [] if explain else None)
         cit = np.frombuffer(self._cit, dtype=np.int32)[rows]
@@ -295,14 +316,19 @@ class LiveIndex:
                 for i, r in zip(citizen_of[first].tolist(), rows[first].tolist(), strict=True):
                     firsts.setdefault(i, []).append((c, self._cadence[r]))
             digests = {names[i]: tuple(sorted(firsts[i])) for i in sorted(firsts)}
-        matched = None
+        matched = why = None
+        ends = [*starts[1:].tolist(), len(rows)]
         if explain:
-            ends = [*starts[1:].tolist(), len(rows)]
             matched = [
                 tuple(sorted(self._sids[r] for r in rows[a:b].tolist()))
                 for a, b in zip(starts.tolist(), ends, strict=True)
             ]
-        return Audience(names, now_by.tolist(), digests, matched)
+        if 0 < len(names) <= reasons:
+            why = [
+                tuple(sorted({self._reason(r) for r in rows[a:b].tolist()}))
+                for a, b in zip(starts.tolist(), ends, strict=True)
+            ]
+        return Audience(names, now_by.tolist(), digests, matched, why)
 
 
 # What a subscription's fields say, parsed once per distinct value (a city has few distinct

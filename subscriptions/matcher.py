@@ -63,9 +63,11 @@ class Matcher:
         severity: str,
         department: str | None = None,
         explain: bool = False,
+        reasons: int = 0,
     ) -> Audience:
         """Also, with ``department``, the subscribers of that department, wherever it applies.
-        ``explain``: say which subscriptions matched each citizen."""
+        ``explain``: say which subscriptions matched each citizen; ``reasons``: what each
+        citizen subscribed to that matched, for an audience of at most that many."""
         catalogue = self.catalogues[city]
         area_codes = catalogue.related(target.codes)
         leaves = catalogue.leaves(target.codes)
@@ -80,4 +82,4 @@ class Matcher:
         # shaped subscriptions are indexed under the quartiers they cross: those under a quartier
         # of an area target cross the target; only a drawn target needs the geometry
         shape = target.geometry(catalogue) if target.shape is not None else None
-        return index.match(entries, category, severity, shape, explain)
+        return index.match(entries, category, severity, shape, explain, reasons)

@@ -27,6 +27,7 @@ import dataclasses
 import re
 from typing import Literal
 
+from subscriptions import editing
 from subscriptions.store import SubscriptionStore
 
 CODE = re.compile(r"\d{6}")
@@ -79,7 +80,9 @@ async def act_on(
     if d.code is not None and not await store.check_code(city, cp.id, d.code):
         return None
     if d.status is not None:
-        await store.set_contact_status(city, cp.id, d.status, d.how)
+        now = await store.set_contact_status(city, cp.id, d.status, d.how)
+        if cp.status == "pending" and now.status == "confirmed":  # a new number: it joins
+            await editing.join(store, city, now)
     if d.reply is None:
         return None
     return Answer(d.reply, (await store.citizen(city, cp.citizen)).language)

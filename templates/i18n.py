@@ -1,8 +1,9 @@
 """Dates and times as a citizen reads them, in their language and the city's timezone (Babel):
-"mardi 3 mars à 14 h 00", "Tuesday 3 March at 2:00 PM"."""
+"mardi 3 mars à 14 h 00", "Tuesday 3 March at 2:00 PM"; and the places a reader subscribed to."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -61,3 +62,37 @@ def when(timestamp: float | None, language: str, timezone: str) -> str:
     moment = datetime.fromtimestamp(timestamp, UTC)
     pattern = PATTERNS.get(language, PATTERNS["fr"])
     return format_datetime(moment, pattern, tzinfo=ZoneInfo(timezone), locale=language)
+
+
+# what a reader subscribed to, in their language (an area is named by the city's catalogue)
+PLACES = {
+    "fr": {
+        "point": "les environs du point que vous avez choisi",
+        "polygon": "votre zone dessinée",
+        "dept": "{name} (toutes ses annonces)",
+    },
+    "en": {
+        "point": "around the point you chose",
+        "polygon": "the area you drew",
+        "dept": "{name} (all its announcements)",
+    },
+}
+
+
+def places(
+    reasons: Iterable[tuple[str, str]], language: str, area_name: Callable[[str], str]
+) -> str:
+    """The places a reader subscribed to that an announcement reached, in words:
+    ``reasons`` as the matcher gives them (``subscriptions.live_index.Audience.reasons``)."""
+    words = PLACES.get(language, PLACES["fr"])
+    out = []
+    for kind, value in reasons:
+        if kind == "area":
+            out.append(area_name(value))
+        elif kind == "point":
+            out.append(words["point"])
+        elif kind == "polygon":
+            out.append(words["polygon"])
+        elif kind == "dept":
+            out.append(words["dept"].format(name=value))
+    return ", ".join(out)

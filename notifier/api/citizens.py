@@ -21,7 +21,7 @@ from notifier.api.auth import bearer
 from notifier.api.http import city_of, json_body
 from notifier.api.keys import DEPS, SETTINGS
 from streams.deps import Services
-from subscriptions import caps, contact_life, token_versions, tokens
+from subscriptions import caps, contact_life, editing, token_versions, tokens
 from subscriptions.contacts import (
     normalise_email,
     normalise_phone,
@@ -180,6 +180,8 @@ async def add_contact(request: web.Request) -> web.Response:
     if parsed[0] != "push":
         await check_sending(deps.store.redis, request, city, parsed[0], parsed[1])
     contact = await give_contact(deps, city, cid, citizen.language, parsed, "api")
+    if contact.status == "confirmed":  # a push subscription: this browser's, at once
+        await editing.join(deps.store, city, contact)
     return web.json_response(contact.public(), status=201)
 
 
@@ -202,6 +204,7 @@ async def confirm_code(request: web.Request) -> web.Response:
         if not right or not await contact_life.holds_address(deps.store, city, cp):
             raise InvalidInput("code", "wrong code", "wrong_code")
         cp = await deps.store.set_contact_status(city, cp.id, "confirmed", "SMS code")
+        await editing.join(deps.store, city, cp)
     return web.json_response({"contact": cp.public()})
 
 
@@ -265,6 +268,11 @@ def _checked(deps: Services, city: str, cid: str, body: dict[str, Any]) -> Check
     sub, index = parse_subscription(
         body, sid=new_id("sub"), citizen=cid, catalogue=deps.catalogues[city]
     )
+    return offered_here(deps, city, sub), index
+
+
+def offered_here(deps: Services, city: str, sub: Subscription) -> Subscription:
+    """The subscription, if its channels and categories are offered in this city."""
     off = [c for c in sub.channels if c not in deps.enabled]
     if off:
         raise InvalidInput("channels", f"{', '.join(off)} is not offered here", "not_offered")
@@ -274,7 +282,7 @@ def _checked(deps: Services, city: str, cid: str, body: dict[str, Any]) -> Check
             raise InvalidInput(
                 "categories", f"{c} is not a category of {city}: {offered}", "not_category"
             )
-    return sub, index
+    return sub
 
 
 def _parse_contact(request: web.Request, body: dict[str, Any]) -> Parsed:

@@ -11,14 +11,15 @@ from aiohttp import web
 
 from notifier.actions.confirmations import send_magic_link
 from notifier.api.abuse import check_sending
-from notifier.api.citizens import ADDRESSES, citizen_token
+from notifier.api.citizens import ADDRESSES, citizen_token, offered_here
 from notifier.api.http import city_of, json_body
 from notifier.api.keys import DEPS
+from notifier.api.links import revoke_message_links
 from streams.state import dead_letters
-from subscriptions import moving, token_versions, tokens
+from subscriptions import editing, moving, token_versions, tokens
 from subscriptions.contacts import normalise_email, normalise_phone
 from subscriptions.errors import InvalidInput
-from subscriptions.rules import Schema, at_least_one, body_schema, given
+from subscriptions.rules import Schema, at_least_one, body_schema, given, ref
 
 # the body: an address registered, as a registration gives it (``notifier.api.citizens``)
 MAGIC_LINK = ADDRESSES
@@ -27,7 +28,25 @@ SCHEMAS: dict[str, Schema] = {
         MAGIC_LINK,
         description="The email address or phone number registered (email first if both).",
         anyOf=at_least_one(MAGIC_LINK),
-    )
+    ),
+    "SubscriptionEdit": {
+        "type": "object",
+        "description": "What changes; everything not named stays. A new place (area, point "
+        "with radius_m, polygon, department) replaces the old one; a followed request has "
+        "nothing to change. Checked as a new subscription is.",
+        "properties": {
+            "area": {"type": "string", "description": "an area code"},
+            "point": ref("LonLat"),
+            "radius_m": {"type": "number"},
+            "polygon": ref("SubscriptionPolygon"),
+            "department": {"type": "string"},
+            "categories": {"type": "array", "items": ref("Category")},
+            "min_severity": ref("SeverityInput"),
+            "channels": {"type": "array", "items": ref("Channel"), "minItems": 1},
+            "cadence": ref("Cadence"),
+        },
+        "additionalProperties": False,
+    },
 }
 
 
@@ -36,6 +55,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/v1/cities/{city}/citizens/{cid}/export", export)
     router.add_delete("/v1/cities/{city}/citizens/{cid}", erase)
     router.add_delete("/v1/cities/{city}/citizens/{cid}/subscriptions/{sid}", unsubscribe_one)
+    router.add_patch("/v1/cities/{city}/citizens/{cid}/subscriptions/{sid}", edit_one)
     router.add_post("/v1/cities/{city}/citizens/{cid}/move", move)
     router.add_post("/v1/cities/{city}/citizens/{cid}/sign-out", sign_out)
     router.add_get("/manage", manage_page)
@@ -142,6 +162,7 @@ async def sign_out(request: web.Request) -> web.Response:
     city, deps = city_of(request), request.app[DEPS]
     cid = await citizen_token(request, city)
     await token_versions.bump(deps.store.redis, city, cid)
+    await revoke_message_links(deps, city, cid)  # and the manage links of the emails sent
     return web.Response(status=204)
 
 
@@ -150,6 +171,19 @@ async def unsubscribe_one(request: web.Request) -> web.Response:
     cid = await citizen_token(request, city)
     await deps.store.remove_subscription(city, cid, request.match_info["sid"])
     return web.Response(status=204)
+
+
+async def edit_one(request: web.Request) -> web.Response:
+    """Change a subscription in place (``subscriptions.editing``): what the body names, the
+    rest kept; checked whole, as a new one is, before anything is written."""
+    city, deps = city_of(request), request.app[DEPS]
+    cid = await citizen_token(request, city)
+    body = await json_body(request)
+    sub, index = await editing.edit_subscription(
+        deps.store, city, cid, request.match_info["sid"], body, deps.catalogues[city]
+    )
+    sub = await editing.replace(deps.store, city, offered_here(deps, city, sub), index)
+    return web.json_response(sub.public())
 
 
 async def manage_page(request: web.Request) -> web.Response:

@@ -34,10 +34,10 @@ from streams.records import (
 )
 from streams.state.ledger import notification_id
 from subscriptions.contacts import ContactPoint
-from subscriptions.live_index import CHANNEL_BIT, Audience
+from subscriptions.live_index import CHANNEL_BIT, Audience, Reason
 from subscriptions.preferences import DEFERRED_CHANNELS, PASS_THROUGH
 from subscriptions.store import Citizen
-from templates.i18n import in_words, language_name
+from templates.i18n import in_words, language_name, places
 
 log = logging.getLogger("notifier.streams")
 BATCH_SIZE = 500
@@ -47,6 +47,7 @@ PickLanguage = Callable[[str], tuple[str, Content]]
 Render = Callable[[str, str, str], dict[str, str]]
 # citizen id -> the citizen, and their contact points, as the store reads them
 Reach = dict[str, tuple[Citizen, list[ContactPoint]]]
+Reasons = tuple[Reason, ...]  # what a reader subscribed to that matched
 
 
 def version_key(event: str, version: int) -> str:
@@ -64,7 +65,12 @@ async def expand_announcement(a: Announcement, deps: Expansion) -> int:
         if await _stale(deps, a.city, a.id, a.version):
             return 0
         audience = await deps.matcher.match(
-            a.city, a.target.resolve(catalogue), a.category, a.severity, a.department
+            a.city,
+            a.target.resolve(catalogue),
+            a.category,
+            a.severity,
+            a.department,
+            reasons=SHARD_SIZE,  # what each reader subscribed to, named in their messages
         )
         matched = len(audience)
         earlier = None
@@ -81,7 +87,9 @@ async def expand_announcement(a: Announcement, deps: Expansion) -> int:
         for channel in deps.enabled:
             told = earlier.told_on(channel)
             lane = lane_of(a.severity, len(told))
-            queued += await queue_announcement(deps, a, channel, told, lane=lane, update=True)
+            queued += await queue_announcement(
+                deps, a, channel, told, lane=lane, update=True, at_once=at_once(lane, told)
+            )
     await deps.events.processed(
         a.city,
         a.id,
@@ -150,11 +158,15 @@ async def _expand(deps: Expansion, a: Announcement, audience: Audience, lane: st
         await deps.lanes.turn(lane)
         chunk = told[start : start + 2 * BATCH_SIZE]
         reach.update(await deps.store.citizens_and_contacts(a.city, chunk))
-    # the channels side by side: one's CPU work overlaps another's waits on Redis and Kafka
+    now = at_once(lane, told)
+    # the channels side by side: one's CPU work overlaps another's waits on Redis and Kafka;
+    # the readers of each channel by what they subscribed to (when the matcher said), each
+    # group's messages naming theirs
     done = await asyncio.gather(
         *(
-            queue_announcement(deps, a, channel, audience.wanting(channel), reach, lane)
+            queue_announcement(deps, a, channel, group, reach, lane, reasons=why, at_once=now)
             for channel in deps.enabled
+            for why, group in by_reason(audience, channel)
         ),
         return_exceptions=True,  # every channel finishes before the shard may fail
     )
@@ -163,6 +175,26 @@ async def _expand(deps: Expansion, a: Announcement, audience: Audience, lane: st
             raise n  # redelivered, the shard queues what is missing only
         queued += n
     return queued
+
+
+def at_once(lane: str, citizens: list[str]) -> bool:
+    """Whether this worker sends these citizens' messages at once, not through their topic:
+    an event of up to a batch's audience, whose record would wait for a sender's next fetch
+    (``streams.handlers.sender_at_once``)."""
+    return lane == SMALL and len(citizens) <= BATCH_SIZE
+
+
+def by_reason(audience: Audience, channel: str) -> list[tuple[Reasons | None, list[str]]]:
+    """The citizens to tell at once on ``channel``, by what they subscribed to that matched
+    (one group, reasons None, when the audience does not say: a large one)."""
+    wanting = audience.wanting(channel)
+    if audience.reasons is None:
+        return [(None, wanting)]
+    reason_of = dict(zip(audience.citizens, audience.reasons, strict=True))
+    groups: dict[Reasons, list[str]] = {}
+    for cid in wanting:
+        groups.setdefault(reason_of[cid], []).append(cid)
+    return sorted(groups.items())
 
 
 async def expand_cancellation(c: Cancellation, deps: Expansion) -> int:
@@ -184,6 +216,7 @@ async def expand_cancellation(c: Cancellation, deps: Expansion) -> int:
                 lambda lang, ch, mark: render_cancellation(a, c, lang, ch, deps, mark),
                 c.version,
                 lane=lane,
+                at_once=at_once(lane, told),
             )
     await deps.events.processed(c.city, c.id, c.version)
     log.info("event=%s cancelled city=%s notices=%d", c.id, c.city, queued)
@@ -198,15 +231,19 @@ async def queue_announcement(
     reach: Reach | None = None,
     lane: str = SMALL,
     update: bool = False,
+    reasons: Reasons | None = None,
+    at_once: bool = False,
 ) -> int:
     """Queue this version of the announcement for these citizens on one channel (those with a
     confirmed contact point on it); how many still to send. ``reach``: what
     ``SubscriptionStore.citizens_and_contacts`` read of them already. ``update``: they were told
-    an earlier version; only those who read something new are told, of what changed."""
+    an earlier version; only those who read something new are told, of what changed.
+    ``reasons``: what they subscribed to that matched (their messages name it), None: the
+    announcement's areas. ``at_once``: sent by this worker (``_queue``)."""
     id_key = version_key(a.id, a.version)
 
     def render(lang: str, channel: str, mark: str) -> dict[str, str]:
-        return render_announcement(a, lang, channel, deps, mark, update=update)
+        return render_announcement(a, lang, channel, deps, mark, update=update, reasons=reasons)
 
     def keep(lang: str) -> bool:
         return reads_a_change(a, lang)
@@ -222,6 +259,7 @@ async def queue_announcement(
         reach=reach,
         lane=lane,
         keep=keep if update else None,
+        at_once=at_once,
     )
 
 
@@ -237,19 +275,20 @@ async def _queue(
     reach: Reach | None = None,
     lane: str = SMALL,
     keep: Callable[[str], bool] | None = None,
+    at_once: bool = False,
 ) -> int:
     """Record the notifications as queued and write the batches (those in their quiet hours
     to the scheduler, for the end of them) to the channel's topic in ``lane``; how many still
     to send. A batch's worth at a time: a large lane takes its turn before each, so a small
     event's work never waits behind more than one (a shard's Redis calls and CPU in one go
-    held a neighbourhood's event for hundreds of milliseconds, ``bench/citywide.py``)."""
+    held a neighbourhood's event for hundreds of milliseconds, ``bench/citywide.py``).
+    ``at_once``: the batches are sent by this worker (``at_once``), written to their topic only
+    if not out within a wait."""
     defer = (
         kind == "announcement" and channel in DEFERRED_CHANNELS and (a.severity not in PASS_THROUGH)
     )
     topic = deps.topics.deliveries(channel, lane)
-    # an event of a batch's audience is sent by this worker at once: its record would wait for
-    # a sender's next fetch (``streams.handlers.sender_at_once``)
-    send_now = deps.send_now if lane == SMALL and len(citizen_ids) <= BATCH_SIZE else None
+    send_now = deps.send_now if at_once else None
     mark = unsubscribe_mark()
     rendered: dict[str, dict[str, str]] = {}  # language -> parts, rendered once
     queued = 0
@@ -349,11 +388,20 @@ def context_of(
     deps: Rendering,
     unsubscribe: str = UNSUBSCRIBE_PLACEHOLDER,
     update: bool | None = None,
+    reasons: Reasons | None = None,
 ) -> dict[str, object]:
     """What the announcement's templates are given; ``unsubscribe``: the mark where each
     recipient's unsubscribe URL goes; ``update``: the reader was told an earlier version
-    (default: any version after the first), and ``changes`` says what changed, in words."""
+    (default: any version after the first), and ``changes`` says what changed, in words;
+    ``reasons``: what the readers subscribed to that matched ("areas" names those, else the
+    announcement's areas)."""
     _, content = a.content_for(lang)
+    catalogue = deps.catalogues[a.city]
+    areas = (
+        a.target.area_names(catalogue)
+        if not reasons
+        else places(reasons, lang, lambda code: catalogue.get(code).name)
+    )
     is_update = a.version > 1 if update is None else update
     changed = a.changes_for(lang) if is_update else None
     city = deps.city_context(a.city)
@@ -364,7 +412,7 @@ def context_of(
         "severity": a.severity,
         "department": deps.department_name(a.city, a.department, lang),
         **city,
-        "areas": a.target.area_names(deps.catalogues[a.city]),
+        "areas": areas,
         "unsubscribe_url": unsubscribe,
         "is_update": is_update,
         "changes": in_words(changed, lang) if changed else "",
@@ -388,8 +436,9 @@ def render_announcement(
     deps: Rendering,
     unsubscribe: str = UNSUBSCRIBE_PLACEHOLDER,
     update: bool | None = None,
+    reasons: Reasons | None = None,
 ) -> dict[str, str]:
-    context = context_of(a, lang, deps, unsubscribe, update)
+    context = context_of(a, lang, deps, unsubscribe, update, reasons)
     parts = deps.renderer.render_parts("announcement", channel, lang, context)
     return _with_url(parts, a, lang, channel, deps)
 

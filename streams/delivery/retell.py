@@ -58,8 +58,12 @@ class Earlier:
             for i, c in enumerate(audience.citizens)
             if c not in told and (retell != "none" or c in self.addressed)
         ]
+        reasons = audience.reasons
         return Audience(
-            [audience.citizens[i] for i in keep], [audience.channels[i] for i in keep], {}
+            [audience.citizens[i] for i in keep],
+            [audience.channels[i] for i in keep],
+            {},
+            reasons=None if reasons is None else [reasons[i] for i in keep],
         )
 
 

@@ -201,7 +201,7 @@ async def test_a_citys_own_settings_apply_to_its_citizens_and_departments(
 
 # Routes whose object is not named under /v1/cities/{city}/: the signed token they carry
 # names its city (subscriptions.tokens), so it cannot be used in another.
-CITY_IN_TOKEN = {"/v1/confirm/{token}", "/v1/unsubscribe/{token}"}
+CITY_IN_TOKEN = {"/v1/confirm/{token}", "/v1/unsubscribe/{token}", "/v1/unsubscribe/{token}/manage"}
 
 
 def routes(api: Client) -> list[tuple[str, str]]:

@@ -31,7 +31,7 @@ def test_a_text_holding_the_unsubscribe_mark_is_shown_as_written(stage: Stage) -
     m = stage.run(published(stage, {"title": "Test", "body": "Le code : @@UNSUBSCRIBE_URL@@ !"}))
     assert "Le code : @@UNSUBSCRIBE_URL@@ !" in m.text
     assert "Le code : @@UNSUBSCRIBE_URL@@ !" in m.html
-    assert m.text.count("/v1/unsubscribe/") == 1  # the footer's link, filled
+    assert m.text.count("/v1/unsubscribe/") == 2  # the footer's links (and /manage), filled
 
 
 LONG_LINK = "https://www.paris.fr/pages/travaux?" + "&zone=5e" * 230  # 1,875 characters

@@ -20,6 +20,7 @@ from notifier.api.keys import DevServices
 from notifier.dev import embedded
 from notifier.dev.outbox import OutboxHandler
 from notifier.wiring import build_services
+from subscriptions import tokens
 from tests.web.site import (
     SMS_FROM,
     TWILIO_SID,
@@ -41,10 +42,23 @@ HEADINGS = {
 }
 
 
-async def registered(site: Site) -> str:
+LINK_PAGES = {
+    "confirm": {"fr": "Confirmer votre adresse", "en": "Confirm your address"},
+    "unsubscribe": {"fr": "Se désabonner", "en": "Unsubscribe"},
+}
+
+
+async def contacts_of(site: Site, cid: str, token: str) -> list[str]:
+    r = await site.api.get(
+        f"/v1/cities/paris/citizens/{cid}", headers={"Authorization": f"Bearer {token}"}
+    )
+    return [c["id"] for c in (await r.json())["contacts"]]
+
+
+async def registered(site: Site, email: str = "eve@example.org") -> str:
     """A management link, as the magic link email carries it."""
     r = await site.api.post(
-        "/v1/cities/paris/citizens", json={"email": "eve@example.org", "phone": "06 12 34 56 78"}
+        "/v1/cities/paris/citizens", json={"email": email, "phone": "06 12 34 56 78"}
     )
     body = await r.json()
     cid, token = body["citizen"]["id"], body["token"]
@@ -111,6 +125,28 @@ async def test_every_page_in_each_language(new_page: NewPage, site: Site, langua
     assert width <= 390
     await screenshot(phone, f"portal-phone-{language}")
 
+    # the management page and the pages the messages' links open, on a phone too
+    manage = await registered(site, f"{language}@example.org")
+    token = manage.split("#")[1]
+    cid = tokens.verify(site.settings.secret_key, token, "manage")["s"]
+    for p, suffix in ((page, ""), (phone, "-phone")):
+        await p.goto(manage)
+        await in_language(p, language)
+        await expect(p.locator("#subs li")).to_have_count(2)
+        await expect(p.locator("#status")).to_be_empty()  # "Loading…" does not come back
+        await screenshot(p, f"manage{suffix}-{language}")
+        assert await p.evaluate("document.documentElement.scrollWidth") <= (390 if suffix else 1280)
+    pid = (await contacts_of(site, cid, token))[0]
+    for purpose in ("confirm", "unsubscribe"):
+        link = f"/v1/{purpose}/{tokens.sign(site.settings.secret_key, purpose, 'paris', pid)}"
+        for p, suffix in ((page, ""), (phone, "-phone")):
+            await p.goto(link)
+            await in_language(p, language)
+            await expect(p.get_by_role("heading", level=1)).to_have_text(
+                LINK_PAGES[purpose][language]
+            )
+            await screenshot(p, f"{purpose}-page{suffix}-{language}")
+
 
 async def test_the_management_page_sends_a_code_again_and_removes_a_contact_point(
     page: Page, site: Site
@@ -123,6 +159,7 @@ async def test_the_management_page_sends_a_code_again_and_removes_a_contact_poin
         "Sent again: check your messages."
     )
     await phone.get_by_role("button", name="Remove the contact point").click()
+    await phone.get_by_role("button", name="Yes, remove it").click()
     await expect(page.locator("#contacts li")).to_have_count(1)
     await expect(page.locator("#contacts")).to_contain_text("eve@example.org")
 

@@ -113,14 +113,29 @@ def _link_ops(kind: str, verb: str) -> list[tuple[str, str, Schema]]:
     done = {"application/json": {"schema": ref("ContactAnswer")}, **HTML}
     one_click = {"type": "string", "description": "`One-Click` (RFC 8058); any POST acts"}
     form = {FORM: {"schema": {"properties": {"List-Unsubscribe": one_click}}}}
-    page = ok("A page with a button; nothing changes.", content=HTML)
+    page = ok("A page with a button (or saying it is done already); nothing changes.", content=HTML)
+    dead = ok(
+        "A page: the link is not valid, expired or spent, and where to go instead.", content=HTML
+    )
     act = ok("Done (a page when `Accept` asks for text/html).", content=done)
     body = form if kind == "unsubscribe" else None
     post = op(kind, "links", verb[0].upper() + verb[1:], {200: act}, (404, 422), content=body)
     if body is not None:
         post["requestBody"]["required"] = False
     return [
-        ("get", path, op(f"{kind}_page", "links", f"A page to {verb}", {200: page}, (422,))),
+        (
+            "get",
+            path,
+            op(
+                f"{kind}_page",
+                "links",
+                f"A page to {verb}",
+                {200: page, 404: dead},
+                (422,),
+                description="A wrong, expired or spent token: to a browser (`Accept: text/html`) a "
+                "404 page saying so and where to go instead, else a 422 naming `token`.",
+            ),
+        ),
         ("post", path, post),
     ]
 
@@ -265,12 +280,24 @@ ROUTES: list[tuple[str, str, Schema]] = [
         "they are listed to choose again); request follows stay until the request closes.")),
     ("delete", C + "/subscriptions/{sid}", citizen_op(
         "unsubscribe_one", "Remove one subscription", {204: ok("Removed.")})),
+    ("patch", C + "/subscriptions/{sid}", citizen_op(
+        "edit_subscription", "Change a subscription: what the body names, the rest kept",
+        {200: ok("The subscription as it is now.", "Subscription")}, body="SubscriptionEdit",
+        description="A new place replaces the old one; categories, min_severity, channels "
+        "and cadence each replace theirs. Checked as a new subscription is.")),
     ("post", "/v1/cities/{city}/magic-link", op(
         "magic_link", "citizens", "A 30-day management link to a confirmed address",
         {202: ok("The same answer whether the address is registered or not.", "Status")},
         (*JSON_ERRORS, 404, 429), body="MagicLinkInput", description=SENDING_LIMITS)),
     *_link_ops("confirm", "confirm an address"),
     *_link_ops("unsubscribe", "unsubscribe (RFC 8058 one-click)"),
+    ("get", "/v1/unsubscribe/{token}/manage", op(
+        "manage_from_message", "links", "An alert email's link to the citizen's page",
+        {303: ok("To `/manage#<management token>`; to the portal when the citizen signed out "
+                 "everywhere since the message was sent.", Location=header("Location")),
+         404: ok("A page: the link no longer works, and where to go instead.", content=HTML)},
+        (422,),
+        description="The email's unsubscribe link followed by `/manage`.")),
     ("post", "/v1/cities/{city}/twilio/status", op(
         "twilio_status", "webhooks", "Twilio's delivery status callbacks",
         {204: ok("Taken.")}, (400, 403, 404), security=TWILIO,
