@@ -317,7 +317,8 @@ class LiveIndex:
                     firsts.setdefault(i, []).append((c, self._cadence[r]))
             digests = {names[i]: tuple(sorted(firsts[i])) for i in sorted(firsts)}
         matched = why = None
-        ends = [*starts[1:].tolist(), len(rows)]
+        if explain or 0 < len(names) <= reasons:  # each citizen's rows: a list of a city's size
+            ends = [*starts[1:].tolist(), len(rows)]
         if explain:
             matched = [
                 tuple(sorted(self._sids[r] for r in rows[a:b].tolist()))

@@ -334,6 +334,7 @@ async def test_an_update_says_who_is_messaged_again_and_the_agent_chooses(
     await confirmed_subscriber(site, "alice@example.org", SAINT_VICTOR)
     await sign_in(page, await site.department_key())
     await compose(page, "Travaux rue Monge")
+    await page.get_by_role("button", name="Aperçu avant envoi").click()
     await page.get_by_role("button", name="Publier", exact=True).click()
     figures = page.locator("#figures tr[data-channel=email]")
     await expect(figures.locator("td[data-series=sent]")).to_have_text("1", timeout=60_000)
@@ -365,7 +366,7 @@ async def test_an_update_says_who_is_messaged_again_and_the_agent_chooses(
     await page.get_by_role("button", name="Envoyer la mise à jour").click()
     await expect(page.locator("#update-status")).to_have_text("Mise à jour envoyée (version 2).")
     await expect(page.locator("#event-summary")).to_contain_text(
-        "traitée, version 2", timeout=60_000
+        "envoyée, version 2", timeout=60_000
     )
     await expect(figures.locator("td[data-series=sent]")).to_have_text("1")
     await expect(figures.locator("td[data-series=queued]")).to_have_text("0")

@@ -91,6 +91,7 @@ async def test_a_point_outside_the_city_is_named_on_the_map_before_any_account_e
 ) -> None:
     await page.goto("/")
     await page.locator("#where-mode-point").check()
+    await page.locator("details.coordinates summary").click()  # typed, as an expert may
     await page.locator("#where-lat").fill("45.7640")  # Lyon
     await page.locator("#where-lon").fill("4.8357")
     await page.get_by_label("Adresse e-mail").fill("jules@example.org")

@@ -4,17 +4,10 @@
 // (/console?city=…&announcement=evt_…, which a reload or a new tab opens again).
 import { api } from "/static/api.js";
 import { t, has } from "/static/i18n.js";
-import { when } from "/static/check_step.js";
+import { el, when } from "/static/check_step.js";
 
 const STATUSES = ["scheduled", "accepted", "published", "processed", "cancelled"];
 const $ = (id) => document.getElementById(id);
-
-function el(name, text = null, attrs = {}) {
-  const e = document.createElement(name);
-  if (text !== null) e.textContent = text;
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  return e;
-}
 
 /** The title to show: in the page's language, else French, else any. */
 export function titleOf(titles, language) {

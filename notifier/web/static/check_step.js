@@ -8,7 +8,8 @@ import { t, lang } from "/static/i18n.js";
 const UNSUBSCRIBE = "@@UNSUBSCRIBE_URL@@";  // each recipient's own link, filled in when sent
 const $ = (id) => document.getElementById(id);
 
-function el(name, text = null, attrs = {}) {
+/** An element with its text and attributes (the console's list uses it too). */
+export function el(name, text = null, attrs = {}) {
   const e = document.createElement(name);
   if (text !== null) e.textContent = text;
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
