@@ -487,7 +487,11 @@ def print_table(r: Result) -> None:
     else:
         left = d.total - d.handed_total - sum(d.other.values())
         at = d.rate_between(d.end - 120.0, d.end)  # the last two minutes' rate
-        projected = f" (stopped; projected {d.end - d.accepted + left / at:,.0f})"
+        projected = (  # none handed over in the last two minutes: stuck, said so
+            f" (stopped; projected {d.end - d.accepted + left / at:,.0f})"
+            if at > 0
+            else f" (stopped; {left:,} not handed over, none in the last two minutes)"
+        )
         handed = f"> {d.end - d.accepted:.0f}"
     large = [e.last for e in r.large]
     rows = [
