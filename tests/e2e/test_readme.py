@@ -57,7 +57,9 @@ def test_the_walk_through_is_read_from_the_readme() -> None:
     block = walk_through((ROOT / "README.md").read_text())
     assert "wait_for" in block and "$U/dev/outbox" in block
     assert expectations(block)[-1] == [
-        """{"error": {"field": "target.areas[0]", "reason": "unknown area code '99999'"}}"""
+        """{"error": {"field": "target.areas[0]", "reason": "unknown area code '99999'", """
+        """"code": "unknown_area", "errors": [""",
+        "]}}",
     ]
 
 
