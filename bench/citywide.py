@@ -248,6 +248,7 @@ class Small:
     during: bool  # posted while the alert drained
     expanded: float  # POST -> the event's processed_at: matched, its batches written
     by_channel: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+    event: str = ""
 
     @property
     def last(self) -> float:
@@ -285,7 +286,17 @@ async def small_event(
                 if t is not None:
                     by_channel.setdefault(k.split(":", 1)[0], []).append(t - posted)
             latencies = [t - posted for t in times]
-            return Small(posted, latencies, missing, during, expanded, by_channel)
+            return Small(posted, latencies, missing, during, expanded, by_channel, event)
+
+
+def write_small_events(path: Path, events: list[Small], alert_accepted: float) -> None:
+    """One line per neighbourhood event: its id, when it was posted (epoch s, and s after the
+    alert was accepted), POST -> processed_at and -> its last arrival, ms."""
+    with path.open("w") as f:
+        f.write("event,posted,after_alert_s,during,expanded_ms,last_ms,missing\n")
+        for e in events:
+            f.write(f"{e.event},{e.posted:.3f},{e.posted - alert_accepted:.1f},{int(e.during)},"
+                    f"{e.expanded * 1000:.0f},{e.last * 1000:.0f},{e.missing}\n")  # fmt: skip
 
 
 def summary(events: list[Small]) -> str:
@@ -685,6 +696,8 @@ async def bench(
                 await asyncio.sleep(1.0)
             peaks = [rss_mb(p.pid, "VmHWM") for p in procs]
         by_worker = await asyncio.to_thread(deliveries_by_worker, wlogs)
+        if args.logs:  # each neighbourhood event's figures, to read beside the workers' logs
+            write_small_events(logs / "small-events.csv", [*during, *alone], flow.accepted)
     finally:
         await redis.aclose()
     print_table(Result(args.subscriptions, n_citizens, build_s, reserved, raw, flow.shards,

@@ -27,6 +27,7 @@ from channels.base import (
     Sent,
     TransientChannelError,
 )
+from channels.connections import Pool
 from templates import MESSAGE_KINDS
 
 # the kinds of message that are list mail: they carry a one-click List-Unsubscribe (RFC 8058)
@@ -194,9 +195,8 @@ class SmtpEmailChannel(Channel[Email]):
         self._sender = email.utils.parseaddr(mail_from)[1]
         self._messages = MessageCache(mail_from)
         self.timeout = timeout
-        self._pool: asyncio.Queue[aiosmtplib.SMTP | None] = asyncio.Queue()
-        for _ in range(pool_size):
-            self._pool.put_nowait(None)  # a slot; connected on first use
+        # a slot each, connected on first use; the most urgent lane's message first
+        self._pool: Pool[aiosmtplib.SMTP | None] = Pool([None] * pool_size)
         self._open: set[aiosmtplib.SMTP] = set()
 
     def messages(self, batch: Batch, origin: Origin) -> Callable[[Addressee, Address], Email]:
@@ -281,7 +281,7 @@ class SmtpEmailChannel(Channel[Email]):
             smtp = None
             raise
         finally:
-            self._pool.put_nowait(smtp)
+            self._pool.put(smtp)
 
     async def _reset(self, smtp: aiosmtplib.SMTP | None) -> aiosmtplib.SMTP | None:
         """After a refused transaction, RSET so the connection can be reused."""

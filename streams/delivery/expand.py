@@ -60,6 +60,7 @@ async def expand_announcement(a: Announcement, deps: Expansion) -> int:
     for an audience of one shard, else through shards on the fanout topic
     (``streams.delivery.fanout``); the number queued here."""
     catalogue = deps.catalogues[a.city]
+    began = time.perf_counter()  # the log line says where an event's milliseconds went
     # matched, and a small audience queued, at once: the large lanes wait meanwhile
     with deps.lanes.going(SMALL):
         if await _stale(deps, a.city, a.id, a.version):
@@ -73,6 +74,7 @@ async def expand_announcement(a: Announcement, deps: Expansion) -> int:
             reasons=SHARD_SIZE,  # what each reader subscribed to, named in their messages
         )
         matched = len(audience)
+        match_ms = (time.perf_counter() - began) * 1000
         earlier = None
         if a.version > 1:  # to whom it is a first message; those told before: below
             earlier = await Earlier.read(deps.ledger, a.city, a.id)
@@ -101,13 +103,15 @@ async def expand_announcement(a: Announcement, deps: Expansion) -> int:
         lane=lane_of(a.severity, len(audience)),  # for the watch (``streams.watch``)
     )
     log.info(
-        "event=%s v%d city=%s matched=%d queued here=%d%s",
+        "event=%s v%d city=%s matched=%d queued here=%d%s in %.0f ms (matched after %.0f)",
         a.id,
         a.version,
         a.city,
         len(audience),
         queued,
         "" if small else " (in shards)",
+        (time.perf_counter() - began) * 1000,
+        match_ms,
     )
     return queued
 

@@ -40,8 +40,9 @@ from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from channels.base import Origin, PermanentChannelError, TransientChannelError
+from channels.connections import PRECEDENCE
 from streams.delivery.fallback import FROM_CHANNELS, FallbackDue
-from streams.delivery.lanes import SMALL
+from streams.delivery.lanes import LANES, SMALL
 from streams.deps import Sending
 from streams.metrics import observe_many
 from streams.records import DeliveryBatch, Recipient, dead_letter
@@ -166,7 +167,13 @@ class _Sender:
         size = self.size
         self._chunks.extend(recipients[i : i + size] for i in range(0, len(recipients), size))
         senders = min(self.deps.send_concurrency, len(recipients))
-        await asyncio.gather(*(self._hand_over() for _ in range(senders)))
+        # a shared connection goes to the most urgent lane's waiter first (the senders' tasks
+        # take this from the context they are made in)
+        precedence = PRECEDENCE.set(LANES.index(self.lane))
+        try:
+            await asyncio.gather(*(self._hand_over() for _ in range(senders)))
+        finally:
+            PRECEDENCE.reset(precedence)
         while self._claiming is not None:  # claimed ahead when the store went away: let it end
             await self._claiming
         if not self.store_away:
