@@ -25,9 +25,11 @@ import argparse
 import asyncio
 import bisect
 import contextlib
+import gc
 import json
 import re
 import signal
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -117,7 +119,35 @@ def pooled_push(push: push_service_fake.PushServiceFake, base: str, k: int) -> l
     return [s.to_json() for s in subscriptions]
 
 
+class Collections:
+    """This process's garbage collections that took ``LONG_MS`` or more, each written to stderr
+    (the bench's ``servers.log``). The servers keep every message they took (for the counts and
+    the arrival times): a city-wide alert's hundreds of thousands of objects, which every full
+    collection walks again. With ``freeze``, what a full collection leaves is moved out of the
+    collector's sight (``gc.freeze``), as the service's own processes do with their setup
+    data (``streams.heap``): a real provider does not stop its answers for our bench's memory."""
+
+    LONG_MS = 50.0
+
+    def __init__(self, freeze: bool) -> None:
+        self.freeze, self.began = freeze, 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self.began = time.perf_counter()
+            return
+        ms = (time.perf_counter() - self.began) * 1000
+        if ms >= self.LONG_MS:
+            g, frozen = info["generation"], gc.get_freeze_count()
+            print(f"servers: a generation {g} collection took {ms:.0f} ms ({frozen:,} objects "
+                  "frozen)", file=sys.stderr, flush=True)  # fmt: skip
+        if self.freeze and info["generation"] == 2:
+            gc.freeze()
+
+
 async def serve(args: argparse.Namespace) -> None:
+    Collections(freeze=not args.no_freeze)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -186,6 +216,9 @@ def main() -> None:
     parser.add_argument("--push-subscribers", type=int, default=1000)
     parser.add_argument("--push-pool", type=int, default=0, help="K pooled key pairs (0: none)")
     parser.add_argument("--ready", type=Path, required=True)
+    parser.add_argument(
+        "--no-freeze", action="store_true", help="leave what they keep to the full collections"
+    )
     asyncio.run(serve(parser.parse_args()))
 
 

@@ -726,6 +726,11 @@ def main() -> None:
     parser.add_argument("--py-spy", default=None, help="also profile both workers with this py-spy")
     parser.add_argument("--py-spy-seconds", type=float, default=30.0)
     parser.add_argument("--logs", type=Path, default=None, help="keep the logs in this folder")
+    parser.add_argument(
+        "--servers-no-freeze",
+        action="store_true",
+        help="the providers' servers leave what they keep to full collections (a diagnostic)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="notifier-bench-citywide-") as tmp:
         logs = args.logs or Path(tmp)
@@ -735,7 +740,10 @@ def main() -> None:
             ports = {k: embedded.free_port() for k in ("kafka", "redis", "smtp", "twilio", "push")}
             procs.append(embedded.start_tansu(ports["kafka"], logs / "tansu.log"))
             procs.append(embedded.start_redis(ports["redis"], None, logs / "redis.log"))
-            servers, pool = start_servers(ports, Path(tmp), logs, "--push-pool", PUSH_POOL, procs)
+            more = ("--no-freeze",) if args.servers_no_freeze else ()
+            servers, pool = start_servers(
+                ports, Path(tmp), logs, "--push-pool", PUSH_POOL, procs, *more
+            )
             push = PushPool(pool)
             pids = {"tansu": procs[0].pid, "redis": procs[1].pid, "servers": servers.pid}
             asyncio.run(bench(args, ports, push, logs, pids))

@@ -164,10 +164,12 @@ def start_servers(
     push_option: str,
     push_value: int,
     procs: list[subprocess.Popen[bytes]],
+    *more: str,
 ) -> tuple[subprocess.Popen[bytes], list[dict[str, Any]]]:
     """``bench/channel_servers.py`` on ``ports`` (smtp, twilio, push), appended to ``procs``
     once started (so that the caller stops it); its push subscriptions once it listens.
-    ``push_option``: ``--push-subscribers`` or ``--push-pool``, with ``push_value``."""
+    ``push_option``: ``--push-subscribers`` or ``--push-pool``, with ``push_value``; ``more``:
+    its other options."""
     ready = tmp / "push-subscriptions.json"
     command = [
         sys.executable,
@@ -175,6 +177,7 @@ def start_servers(
         *("--smtp-port", str(ports["smtp"]), "--twilio-port", str(ports["twilio"])),
         *("--push-port", str(ports["push"]), "--ready", str(ready)),
         *(push_option, str(push_value)),
+        *more,
     ]
     procs.append(embedded.spawn(command, logs / "servers.log"))
     servers = procs[-1]

@@ -18,6 +18,7 @@ from typing import Any, cast
 
 from channels import NAMES as CHANNEL_NAMES
 from channels.outbound import PUSH_SERVICES, OutboundPolicy
+from notifier import redis_urls
 from notifier.errors import ConfigError
 from notifier.variables import (
     Parse,
@@ -165,8 +166,10 @@ class Settings:
     redis_url: str = setting(
         "REDIS_URL",
         "",
-        "Redis URL, `redis://host:port/db`. Empty: `notifier up` starts an embedded redis-server.",
-        url("redis", "rediss", "unix"),
+        "Redis URL, `redis://host:port/db`, or the Sentinels watching the primary, "
+        "`redis+sentinel://host:port,host:port/service`. "
+        "Empty: `notifier up` starts an embedded redis-server.",
+        redis_urls.check,
     )
     smtp_url: Secret = setting(
         "SMTP_URL",

@@ -9,6 +9,7 @@ from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -16,7 +17,7 @@ from channels.base import Channel
 from channels.email import SmtpConfig, SmtpEmailChannel
 from channels.push import WebPushChannel
 from channels.sms import TwilioSmsChannel
-from notifier import logs
+from notifier import logs, redis_urls
 from notifier.settings import Settings
 from streams.delivery.lanes import KEY as LANES_KEY
 from streams.delivery.lanes import Lanes
@@ -35,23 +36,36 @@ from templates.renderer import Brand, Renderer
 
 
 def make_redis(settings: Settings) -> Redis:
-    """A blocking pool: under a burst, a request waits (up to 10 s) for a connection instead
-    of failing at once with "Too many connections".
-
-    A command that meets a connection the server closed (Redis restarted, or failed over) is
+    """A command that meets a connection the server closed (Redis restarted, or failed over) is
     sent once more on a new connection, rather than failing the request or holding the batch.
     Had the server run it before closing, it runs twice; the ledger's scripts, the schedule and
     the store's writes by id are idempotent, and the rare rest (a citizen created twice) is
-    the price of not answering 500 to every request after a restart. A timeout is not retried."""
+    the price of not answering 500 to every request after a restart. A timeout is not retried.
+
+    One server: a blocking pool, so that under a burst a request waits (up to 10 s) for a
+    connection instead of failing at once with "Too many connections". Through Sentinel
+    (``notifier.redis_urls``): each new connection asks the Sentinels where the primary is, and
+    a connection to a primary that became a replica is closed at its first refused write (so
+    the retry above goes to the new primary); while there is none, the commands fail as a
+    connection error does (the API answers 503, the workers hold their records)."""
+    options: dict[str, Any] = {
+        "decode_responses": True,
+        "health_check_interval": 30,
+        "socket_keepalive": True,
+        "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+        "retry_on_error": [RedisConnectionError],
+    }
+    if settings.redis_url.startswith(redis_urls.SENTINEL):
+        url = redis_urls.SentinelUrl.parse(settings.redis_url)
+        sentinel = Sentinel(
+            url.sentinels,
+            sentinel_kwargs={"password": url.sentinel_password, "socket_timeout": 2.0},
+        )
+        return sentinel.master_for(
+            url.service, db=url.db, password=url.password, max_connections=100, **options
+        )
     pool = BlockingConnectionPool.from_url(
-        settings.redis_url,
-        max_connections=100,
-        timeout=10,
-        decode_responses=True,
-        health_check_interval=30,
-        socket_keepalive=True,
-        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
-        retry_on_error=[RedisConnectionError],
+        settings.redis_url, max_connections=100, timeout=10, **options
     )
     return Redis.from_pool(pool)  # the client owns the pool and closes it
 

@@ -1,0 +1,135 @@
+"""Failure drill: the Redis primary fails over, through Sentinel, while an announcement's emails
+are going out (``NOTIFIER_REDIS_URL=redis+sentinel://...``; ``notifier.redis_urls``). The API,
+the worker and the command line ask the Sentinels where the primary is at each new connection;
+a connection to the old primary is closed at its first error (gone, or refusing writes as a
+replica), and the command it carried is sent once more to the new primary.
+
+A coordinated failover (``SENTINEL FAILOVER``: the replica has caught up before it takes over)
+loses nothing. A primary killed with SIGKILL loses what it had not yet sent to its replica
+(replication is asynchronous): on loopback a few milliseconds of writes; the drill counts what
+the ledger shows after it (docs/deployment.md: "What a failover can lose")."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
+from redis.exceptions import RedisError
+
+from notifier.settings import Settings
+from notifier.wiring import make_redis
+from streams.delivery.send import unrecorded_at_most
+from tests.drills.helpers import Api, duplicates, email_flow, reached, settled
+from tests.redis_sentinel import SentinelGroup
+from tests.stage import eventually
+
+CITIZENS = 1000
+
+pytestmark = pytest.mark.drill
+
+
+@pytest.fixture
+def sentinel(tmp_path: Path, logs: Path) -> Iterator[SentinelGroup]:
+    group = SentinelGroup(tmp_path / "sentinel", logs)
+    try:
+        group.up()
+        yield group
+    finally:
+        group.down()
+
+
+async def test_the_client_follows_the_primary_through_a_failover(
+    settings: Settings, sentinel: SentinelGroup
+) -> None:
+    redis = make_redis(settings.replace(redis_url=sentinel.url))
+    try:
+        await redis.set("n:drill:before", "1")
+        first = sentinel.primary()
+        second = await asyncio.to_thread(sentinel.failover)
+        assert second != first
+        # the same client, no restart: its next writes land on the new primary
+        await eventually(lambda: _writes(redis), within=20, what="a write after the failover")
+        assert await redis.get("n:drill:before") == "1"  # replicated before the switch
+        with Redis(port=second, decode_responses=True) as r:
+            assert r.get("n:drill:after") == "1"
+    finally:
+        await redis.aclose()
+
+
+async def _writes(redis: AsyncRedis) -> bool:
+    try:
+        await redis.set("n:drill:after", "1")
+        return True
+    except RedisError:
+        return False
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("how", ["failover", "kill -9"])
+async def test_a_failover_during_a_flow_loses_no_email(
+    settings: Settings, sentinel: SentinelGroup, logs: Path, how: str
+) -> None:
+    s = settings.replace(redis_url=sentinel.url)
+    redis = make_redis(s)  # the API's client, as ``notifier api`` makes it
+    statuses: list[tuple[int, str | None]] = []
+    try:
+        async with email_flow(s, redis, logs, CITIZENS) as f:
+            smtp, api = f.smtp, f.api
+            event = await api.announce("Pendant")
+            await eventually(
+                lambda: len(reached(smtp.received(), "Pendant")) >= CITIZENS // 5,
+                within=60,
+                what="a fifth of the emails",
+            )
+            sent_before = len(reached(smtp.received(), "Pendant"))
+            probing = asyncio.create_task(_probe(api, event["href"], statuses))
+            move = sentinel.failover if how == "failover" else sentinel.kill_primary
+            await asyncio.to_thread(move)
+            assert sent_before < CITIZENS, "the flow was over before the failover: no drill"
+
+            def everyone() -> bool:
+                return len(set(reached(smtp.received(), "Pendant"))) == CITIZENS
+
+            try:
+                await eventually(everyone, within=60, what="every email after the failover")
+                await eventually(
+                    lambda: _settled(api, event["href"]), within=60, what="the ledger's outcomes"
+                )
+            finally:
+                probing.cancel()
+            figures = await api.deliveries(event["href"])
+            print(f"{how}: ledger after it {figures}; API answers meanwhile {_counted(statuses)}")
+        received = reached(smtp.received(), "Pendant")
+        assert sorted(set(received)) == sorted(f.to)
+        assert figures == {"email": {"sent": CITIZENS}}
+        # the messages the worker had in hand when its connection to the primary went
+        assert duplicates(received) <= 2 * unrecorded_at_most(f.settings.send_concurrency)
+        # while there was no primary the API said so: 503 with Retry-After, never a 500
+        assert all(code in (200, 503) for code, _ in statuses), _counted(statuses)
+        assert all(after for code, after in statuses if code == 503), _counted(statuses)
+    finally:
+        await redis.aclose()
+
+
+async def _probe(api: Api, href: str, statuses: list[tuple[int, str | None]]) -> None:
+    """The department's figures read every 50 ms, as a console open on the event does."""
+    while True:
+        r = await api.client.get(href, headers={"Authorization": f"Bearer {api.key}"})
+        statuses.append((r.status, r.headers.get("Retry-After")))
+        r.release()
+        await asyncio.sleep(0.05)
+
+
+def _counted(statuses: list[tuple[int, str | None]]) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for code, _ in statuses:
+        out[code] = out.get(code, 0) + 1
+    return out
+
+
+async def _settled(api: Api, href: str) -> bool:
+    return settled(await api.deliveries(href), "email", CITIZENS)
