@@ -49,6 +49,7 @@ class SentinelGroup:
             embedded.wait_port(port, proc)
             self.procs[port] = proc
         self.wait_until(lambda: self.replicas_in_sync(primary), "the replica in sync")
+        self.wait_until(self.sentinels_ready, "the Sentinels knowing the replica and each other")
 
     def _server(self, port: int, *args: str) -> None:
         command = [embedded.redis_binary(), "--bind", "127.0.0.1", "--port", str(port)]
@@ -64,9 +65,26 @@ class SentinelGroup:
             return int(port)
 
     def replicas_in_sync(self, primary: int) -> bool:
+        """The replica has loaded the primary's data and follows its stream."""
         with Redis(port=primary, decode_responses=True) as r:
             info = r.info("replication")
-            return info.get("role") == "master" and info.get("connected_slaves", 0) >= 1
+            replica = info.get("slave0")
+            return (
+                info.get("role") == "master"
+                and isinstance(replica, dict)
+                and replica.get("state") == "online"
+                and replica.get("offset") == info.get("master_repl_offset")
+            )
+
+    def sentinels_ready(self) -> bool:
+        """Each Sentinel knows the replica (it learns of it from the primary's INFO) and the two
+        other Sentinels (from their hellos): a failover can then be elected."""
+        for port in self.sentinel_ports:
+            with Redis(port=port, decode_responses=True) as s:
+                state = s.sentinel_master(SERVICE)
+                if state.get("num-slaves", 0) < 1 or state.get("num-other-sentinels", 0) < 2:
+                    return False
+        return True
 
     def failover(self) -> int:
         """A coordinated failover; the new primary's port once every Sentinel names it."""

@@ -38,6 +38,7 @@ from collections.abc import Sequence
 from typing import Any, Literal, TypeVar
 
 from redis import exceptions as redis_errors
+from redis._parsers.base import BaseParser
 from redis.asyncio import Redis
 
 from streams.delivery.coalesce import Coalescer
@@ -57,13 +58,25 @@ RANK = {
 }
 FINAL = {s for s, r in RANK.items() if r == 3}
 LEASE_SECONDS = 120
+
+
 # What Redis raises while it is away (stopped, restarting, loading its data, failing over), as
 # against a record or a call that is wrong: what meets one waits for the store and tries again,
 # it does not give up the record it holds (``streams.handlers.guarded``).
+class NoReplicasError(redis_errors.ResponseError):
+    """The primary takes no write while fewer replicas than its ``min-replicas-to-write``
+    answer (docs/deployment.md: what a failover can lose). redis-py has no class for Redis's
+    ``NOREPLICAS`` answer (a plain ``ResponseError``: the API answered 500): it is given this
+    one, below."""
+
+
+BaseParser.EXCEPTION_CLASSES.setdefault("NOREPLICAS", NoReplicasError)
 STORE_AWAY: tuple[type[Exception], ...] = (
     redis_errors.ConnectionError,  # BusyLoadingError (still loading its data) among them
     redis_errors.TimeoutError,
     redis_errors.ReadOnlyError,  # a replica that was the primary, during a failover
+    redis_errors.MasterDownError,  # a replica cut off from its primary
+    NoReplicasError,  # a primary without enough replicas to write
     redis_errors.TryAgainError,
     redis_errors.ClusterDownError,
 )

@@ -417,3 +417,35 @@ async def test_the_store_away_is_a_503_and_a_restart_is_ridden_over(
     finally:
         await redis.aclose()
         embedded.stop(server)
+
+
+async def test_a_primary_without_its_replicas_is_a_503(settings: Any, tmp_path: Any) -> None:
+    """A primary told to write only with a replica in sync (``min-replicas-to-write``, as
+    docs/deployment.md advises) refuses writes once its replica is gone: the API says the
+    store is away (503 with Retry-After), not 500, and takes the write once it is back."""
+    from notifier.api.app import create_api
+    from notifier.dev import embedded
+    from notifier.wiring import build_services, make_redis
+
+    async def publish(topic: str, key: bytes, value: bytes) -> None:
+        pass
+
+    port = embedded.free_port()
+    server = embedded.start_redis(port, tmp_path / "redis")
+    s = settings.replace(redis_url=f"redis://127.0.0.1:{port}/0")
+    redis = make_redis(s)
+    app = create_api(s, build_services(s, redis, publish))
+    try:
+        async with TestClient(TestServer(app)) as client:
+
+            async def subscribe(email: str) -> Any:
+                return await client.post("/v1/cities/paris/citizens", json={"email": email})
+
+            await redis.config_set("min-replicas-to-write", 1)  # and none is connected
+            r = await subscribe("no-replica@example.org")
+            assert r.status == 503 and r.headers["Retry-After"] == "5", await r.text()
+            await redis.config_set("min-replicas-to-write", 0)
+            assert (await subscribe("no-replica@example.org")).status == 201
+    finally:
+        await redis.aclose()
+        embedded.stop(server)

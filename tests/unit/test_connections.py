@@ -1,4 +1,4 @@
-"""The shared connection pool serves the most urgent lane's waiter first (``channels.connections``)."""
+"""The shared connection pool serves the most urgent lane's waiter first (channels.connections)."""
 
 from __future__ import annotations
 
