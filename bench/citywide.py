@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import scaling
 from channel_rates import KEY_FUNCTIONS as SEND_KEYS
 from city_build import CITY, City, generate, write
 from e2e import api_and_workers
@@ -249,6 +250,7 @@ class Small:
     expanded: float  # POST -> the event's processed_at: matched, its batches written
     by_channel: dict[str, list[float]] = dataclasses.field(default_factory=dict)
     event: str = ""
+    accepted: float = 0.0  # POST -> its 202
 
     @property
     def last(self) -> float:
@@ -272,6 +274,7 @@ async def small_event(
         if r.status != 202:
             raise RuntimeError(f"POST announcement: {r.status} {await r.text()}")
         event = str((await r.json())["id"])
+    accepted = time.time() - posted
     deadline = time.monotonic() + within
     while True:
         await asyncio.sleep(0.25)
@@ -286,16 +289,17 @@ async def small_event(
                 if t is not None:
                     by_channel.setdefault(k.split(":", 1)[0], []).append(t - posted)
             latencies = [t - posted for t in times]
-            return Small(posted, latencies, missing, during, expanded, by_channel, event)
+            return Small(posted, latencies, missing, during, expanded, by_channel, event, accepted)
 
 
 def write_small_events(path: Path, events: list[Small], alert_accepted: float) -> None:
     """One line per neighbourhood event: its id, when it was posted (epoch s, and s after the
     alert was accepted), POST -> processed_at and -> its last arrival, ms."""
     with path.open("w") as f:
-        f.write("event,posted,after_alert_s,during,expanded_ms,last_ms,missing\n")
+        f.write("event,posted,after_alert_s,during,accepted_ms,expanded_ms,last_ms,missing\n")
         for e in events:
             f.write(f"{e.event},{e.posted:.3f},{e.posted - alert_accepted:.1f},{int(e.during)},"
+                    f"{e.accepted * 1000:.0f},"
                     f"{e.expanded * 1000:.0f},{e.last * 1000:.0f},{e.missing}\n")  # fmt: skip
 
 
@@ -664,6 +668,11 @@ async def bench(
             )
             queued_s = flow.all_done
             print(f"  all queued after {queued_s:.1f}s; draining", flush=True)
+            scaler = None
+            if args.scale:  # bench/scaling.py
+                scaler = asyncio.create_task(
+                    scaling.scale(settings, procs, logs, flow.accepted, *args.scale)
+                )
             spy = None
             if args.py_spy:
                 spy = asyncio.create_task(
@@ -677,6 +686,11 @@ async def bench(
                 0.0, (machine_busy() - busy) / (d.end - flow.posted) - sum(meter2.shares.values())
             )
             stop.set()
+            scaled = None
+            if scaler is not None:
+                if not scaler.done():  # the drain ended first: what happened is reported
+                    scaler.cancel()
+                [scaled] = await asyncio.gather(scaler, return_exceptions=True)
             during, passed = await small
             if spy is not None:
                 d.profile = await spy
@@ -703,6 +717,16 @@ async def bench(
     print_table(Result(args.subscriptions, n_citizens, build_s, reserved, raw, flow.shards,
                        flow.matched, d, during, passed, alone, big, large.channels, args.group,
                        args.partitions, by_worker, peaks, warmup_s))  # fmt: skip
+    if isinstance(scaled, scaling.Scaled):
+        print("scaling the workers during the drain (bench/scaling.py):")
+        for line in scaling.report(scaled, d.series, d.end, d.accepted):
+            print(line)
+        small = sum(len(e.latencies) for e in during)
+        extra = sum(d.provider.values()) - d.total - small
+        print(f"  the providers took {extra:,} messages more than the alert's notifications and "
+              f"the neighbourhood events' arrivals: sent twice, about")  # fmt: skip
+    elif scaled is not None:
+        print(f"scaling the workers: {scaled!r}")
 
 
 def main() -> None:
@@ -726,6 +750,13 @@ def main() -> None:
     parser.add_argument("--py-spy", default=None, help="also profile both workers with this py-spy")
     parser.add_argument("--py-spy-seconds", type=float, default=30.0)
     parser.add_argument("--logs", type=Path, default=None, help="keep the logs in this folder")
+    parser.add_argument(
+        "--scale",
+        nargs=2,
+        type=float,
+        metavar=("JOIN", "LEAVE"),
+        help="a third worker joins JOIN s after the alert's POST, worker 1 leaves at LEAVE s",
+    )
     parser.add_argument(
         "--servers-no-freeze",
         action="store_true",

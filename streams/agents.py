@@ -18,6 +18,7 @@ from streams import handlers, heap, watch
 from streams.delivery import requests
 from streams.delivery.lanes import BULK, DIGEST, LANES, SMALL, URGENT
 from streams.deps import Deps
+from streams.records import WRITTEN_AT
 from streams.state.ledger import STORE_AWAY
 
 # a record's handler, a timer's job: each takes the protocol of its stage (``streams.deps``),
@@ -83,6 +84,7 @@ def register(
             _t: str = topic_name,
         ) -> None:
             async for event in stream.events():
+                WRITTEN_AT.set(event.message.timestamp)  # for the log lines (``records``)
                 await handlers.guarded(
                     _t,
                     event.value,

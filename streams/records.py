@@ -8,6 +8,7 @@ deserializer. The same validation serves the HTTP API, which answers 422 with th
 from __future__ import annotations
 
 import base64
+import contextvars
 import dataclasses
 import json
 import secrets
@@ -20,6 +21,12 @@ from subscriptions import tokens
 from subscriptions.errors import InvalidInput
 from templates import BATCH_KINDS
 
+# when the record being handled was written to its topic (the producer's clock, epoch seconds),
+# as the agent that took it says (``streams.agents``): a log line can say how long the record
+# waited on the event log before a worker took it; None outside an agent
+WRITTEN_AT: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "written_at", default=None
+)
 DELIVERY_BATCH = "DeliveryBatchQueued/1"
 MAX_TITLE, MAX_BODY = 200, 5000
 DEAD_LETTER = "DeadLettered/1"

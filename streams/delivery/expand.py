@@ -26,6 +26,7 @@ from streams.delivery.retell import Earlier, reads_a_change
 from streams.deps import Expansion, Queueing, Rendering
 from streams.records import (
     UNSUBSCRIBE_PLACEHOLDER,
+    WRITTEN_AT,
     DeliveryBatch,
     Recipient,
     settle_mark,
@@ -60,7 +61,7 @@ async def expand_announcement(a: Announcement, deps: Expansion) -> int:
     for an audience of one shard, else through shards on the fanout topic
     (``streams.delivery.fanout``); the number queued here."""
     catalogue = deps.catalogues[a.city]
-    began = time.perf_counter()  # the log line says where an event's milliseconds went
+    began, started = time.perf_counter(), time.time()  # the log line says where they went
     # matched, and a small audience queued, at once: the large lanes wait meanwhile
     with deps.lanes.going(SMALL):
         if await _stale(deps, a.city, a.id, a.version):
@@ -102,8 +103,9 @@ async def expand_announcement(a: Announcement, deps: Expansion) -> int:
         shards=0 if small else (len(audience) + SHARD_SIZE - 1) // SHARD_SIZE,
         lane=lane_of(a.severity, len(audience)),  # for the watch (``streams.watch``)
     )
+    written = WRITTEN_AT.get()
     log.info(
-        "event=%s v%d city=%s matched=%d queued here=%d%s in %.0f ms (matched after %.0f)",
+        "event=%s v%d city=%s matched=%d queued here=%d%s in %.0f ms (matched after %.0f)%s",
         a.id,
         a.version,
         a.city,
@@ -112,6 +114,7 @@ async def expand_announcement(a: Announcement, deps: Expansion) -> int:
         "" if small else " (in shards)",
         (time.perf_counter() - began) * 1000,
         match_ms,
+        f"; {(started - written) * 1000:.0f} ms on the event log before" if written else "",
     )
     return queued
 
