@@ -683,7 +683,9 @@ async def bench(
             meter2.stop()
             d.cpu = meter2.line()
             d.others = max(
-                0.0, (machine_busy() - busy) / (d.end - flow.posted) - sum(meter2.shares.values())
+                0.0,
+                (machine_busy() - busy) / (d.end - flow.posted)
+                - sum(v for v in meter2.shares.values() if v == v),
             )
             stop.set()
             scaled = None

@@ -36,11 +36,19 @@ class CpuMeter:
         self._t0, self._c0 = time.monotonic(), {n: cpu_seconds(p) for n, p in self.pids.items()}
 
     def stop(self) -> None:
+        """A process that ended meanwhile (a worker scaled in) has no share: nan."""
         wall = max(time.monotonic() - self._t0, 1e-9)
-        self.shares = {n: (cpu_seconds(p) - self._c0[n]) / wall for n, p in self.pids.items()}
+        self.shares = {}
+        for n, p in self.pids.items():
+            try:
+                self.shares[n] = (cpu_seconds(p) - self._c0[n]) / wall
+            except FileNotFoundError:
+                self.shares[n] = float("nan")
 
     def line(self) -> str:
-        return ", ".join(f"{n} {s:.0%}" for n, s in self.shares.items())
+        return ", ".join(
+            f"{n} {s:.0%}" if s == s else f"{n} (ended)" for n, s in self.shares.items()
+        )
 
 
 def rss_mb(pid: int | str = "self", field: str = "VmRSS") -> float:
