@@ -35,6 +35,19 @@ from subscriptions.store import SubscriptionStore
 from templates.renderer import Brand, Renderer
 
 
+class SentinelRedis(Redis):
+    """The client of the primary that the Sentinels name, which also closes its connections to
+    the Sentinels when it is closed (redis-py's leaves them open)."""
+
+    sentinel: Sentinel | None = None
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        await super().aclose(close_connection_pool)
+        if self.sentinel is not None:
+            for client in self.sentinel.sentinels:
+                await client.aclose()
+
+
 def make_redis(settings: Settings) -> Redis:
     """A command that meets a connection the server closed (Redis restarted, or failed over) is
     sent once more on a new connection, rather than failing the request or holding the batch.
@@ -61,9 +74,16 @@ def make_redis(settings: Settings) -> Redis:
             url.sentinels,
             sentinel_kwargs={"password": url.sentinel_password, "socket_timeout": 2.0},
         )
-        return sentinel.master_for(
-            url.service, db=url.db, password=url.password, max_connections=100, **options
+        client = sentinel.master_for(
+            url.service,
+            redis_class=SentinelRedis,
+            db=url.db,
+            password=url.password,
+            max_connections=100,
+            **options,
         )
+        client.sentinel = sentinel
+        return client
     pool = BlockingConnectionPool.from_url(
         settings.redis_url, max_connections=100, timeout=10, **options
     )
