@@ -52,6 +52,7 @@ from subscriptions.store import (
     _LOG_CHANGES,
     CHANGE_LOG,
     CHANGE_LOG_LENGTH,
+    SETS,
     _consent,
     address_key,
     key,
@@ -359,7 +360,8 @@ def commands(city: City, push: PushOf = unreachable_push) -> Iterator[bytes]:
             out.append(_hset(key(CITY, "sub", sub.id), h))
             subs_of.setdefault(sub.citizen, []).append(sub.id)
             for kind, code in city.index[i]:
-                index.setdefault(key(CITY, "idx", kind, code), []).append(sub.id)
+                if kind in SETS:  # as the store writes them
+                    index.setdefault(key(CITY, "idx", kind, code), []).append(sub.id)
         for cid, sids in subs_of.items():
             out.append(command("SADD", key(CITY, "citizen", cid, "subs"), *sids))
         for k, sids in index.items():

@@ -24,7 +24,7 @@ from typing import Any
 from subscriptions.areas import AreaCatalogue
 from subscriptions.contacts import ContactPoint
 from subscriptions.errors import InvalidInput, NotFound
-from subscriptions.store import SubscriptionStore, key, log_changes
+from subscriptions.store import SETS, SubscriptionStore, key, log_changes
 from subscriptions.subscription import KINDS, Subscription, parse_subscription
 
 PLACES = ("area", "point", "polygon", "department")  # the places an edit may move a filter to
@@ -80,7 +80,8 @@ async def replace(
         for kind, code in old:
             p.srem(key(city, "idx", kind, code), sub.id)
         for kind, code in index:
-            p.sadd(key(city, "idx", kind, code), sub.id)
+            if kind in SETS:
+                p.sadd(key(city, "idx", kind, code), sub.id)
         # created_at stays: it says which contact points came after (``join``)
         p.hset(k, mapping={**sub.to_hash(), "index": json.dumps(index)})
         log_changes(p, city, "add", [sub.id])

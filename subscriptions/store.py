@@ -10,10 +10,15 @@ Every key starts with ``n:{city}:`` so a city's data never mixes with another's:
     n:{city}:address:{channel}:{addr}   string contact point id (one citizen per address)
     n:{city}:code:{pid}                 hash   hashed SMS confirmation code, tries (expires)
     n:{city}:sub:{sid}                  hash   id, citizen, kind, area, categories, channels, ...
-    n:{city}:idx:area:{code}            set    area subscriptions on that area
-    n:{city}:idx:geo:{quartier}         set    point and polygon subscriptions crossing it
+    n:{city}:idx:request:{rid}          set    the subscriptions following a service request
     n:{city}:subs:log                   stream seq, op (add|del), sub: every change, in order
     n:{city}:subs:seq                   string the last change's seq
+
+A subscription's ``index`` field (JSON: its areas and quartiers, ``[["geo", "7510501"], ...]``)
+is what the live index matches on. Only a request's followers are also kept as a set
+(``SETS``): the ``idx:area``, ``idx:geo`` and ``idx:dept`` sets earlier releases wrote were
+never read (8% of a city's memory: ``bench/redis_memory.py``); they are no longer written, and
+a removed subscription is still taken out of them.
 
 The change log is how the processes that match events (``subscriptions.live_index``) keep their
 copy in memory current: each change is appended in the same transaction as the change itself.
@@ -51,6 +56,7 @@ CHANGE_LOG_LENGTH = 200_000  # about; a process further behind than this loads e
 # ARGV: the hashes' key prefix (``n:{city}:contact:``, ``n:{city}:citizen:``), JSON [id, ...]
 # (one argument: redis-py packs many slowly), then the fields -> for each hash, the fields'
 # values, flat (nil: none)
+SETS = ("request",)  # the index entries also kept as a set: the ones read by kind and code
 PER_CALL = 1000  # ids a read script takes at once (Redis is busy ~1-2 ms with a call)
 CONTACT_FIELDS = ("id", "citizen", "channel", "address", "status", "p256dh", "auth")
 _HASH_FIELDS = """
@@ -445,7 +451,8 @@ class SubscriptionStore:
             )
             p.sadd(key(city, "citizen", sub.citizen, "subs"), sub.id)
             for kind, code in index:
-                p.sadd(key(city, "idx", kind, code), sub.id)
+                if kind in SETS:
+                    p.sadd(key(city, "idx", kind, code), sub.id)
             log_changes(p, city, "add", [sub.id])
             await p.execute()
         return sub

@@ -39,7 +39,15 @@ from notifier.bulk_import.rows import FileError, Rejection, Row, parse_row, read
 from subscriptions.cities import Cities, City
 from subscriptions.contacts import ContactPoint
 from subscriptions.errors import InvalidInput
-from subscriptions.store import PENDING_SECONDS, _consent, address_key, key, log_changes, new_id
+from subscriptions.store import (
+    PENDING_SECONDS,
+    SETS,
+    _consent,
+    address_key,
+    key,
+    log_changes,
+    new_id,
+)
 from subscriptions.subscription import Subscription
 
 __all__ = ["FileError", "ImportStopped", "Progress", "Report", "import_csv"]
@@ -340,7 +348,8 @@ def _queue(tx: Pipeline, city: str, plans: Sequence[_Plan]) -> None:
             )
             tx.sadd(key(city, "citizen", sub.citizen, "subs"), sub.id)
             for kind, code in p.row.index:
-                index.setdefault(key(city, "idx", kind, code), []).append(sub.id)
+                if kind in SETS:
+                    index.setdefault(key(city, "idx", kind, code), []).append(sub.id)
     if addresses:
         tx.mset(addresses)
     if owed:
