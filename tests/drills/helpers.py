@@ -353,6 +353,39 @@ def reached(received: list[tuple[str, str]], title: str) -> list[str]:
     return [to for to, text in received if title in text]
 
 
+async def a_fifth_reached(smtp: SmtpServer, title: str, citizens: int) -> int:
+    """Wait until a fifth of ``citizens`` have the email with ``title``: a drill breaks
+    something in the middle of the flow, not before it; how many had it then."""
+    await eventually(
+        lambda: len(reached(smtp.received(), title)) >= citizens // 5,
+        within=60,
+        what="a fifth of the emails",
+    )
+    return len(reached(smtp.received(), title))
+
+
+async def all_reached_and_settled(
+    flow: EmailFlow, href: str, title: str, within: float, after: str
+) -> None:
+    """Every subscriber of ``flow`` has the email with ``title``, and the ledger has every
+    outcome; else an assertion that says how many and the ledger's figures."""
+    smtp, api, citizens = flow.smtp, flow.api, len(flow.to)
+
+    def everyone() -> bool:
+        return len(set(reached(smtp.received(), title))) == citizens
+
+    async def ledger() -> bool:
+        return settled(await api.deliveries(href), "email", citizens)
+
+    try:
+        await eventually(everyone, within=within, what=f"every email after {after}")
+        await eventually(ledger, within=30, what="the ledger's outcomes")
+    except AssertionError as e:
+        got = len(set(reached(smtp.received(), title)))
+        figures = await api.deliveries(href)
+        raise AssertionError(f"{e}: {got} of {citizens} reached; ledger {figures}") from None
+
+
 FINAL = {"sent", "delivered", "undelivered", "failed", "expired", "skipped", "superseded"}
 
 

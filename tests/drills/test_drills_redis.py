@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -20,12 +19,12 @@ from notifier.wiring import make_redis
 from streams.delivery.send import unrecorded_at_most
 from tests.drills.helpers import (
     RedisServer,
+    a_fifth_reached,
+    all_reached_and_settled,
     duplicates,
     email_flow,
     reached,
-    settled,
 )
-from tests.stage import eventually
 
 CITIZENS = 1000
 DOWN_FOR = 3.0  # seconds between the stop and the start
@@ -51,33 +50,14 @@ async def test_a_redis_restart_during_a_flow_loses_nothing(
         async with email_flow(s, redis, logs, CITIZENS) as f:
             smtp, api = f.smtp, f.api
             event = await api.announce("Pendant")
-            await eventually(
-                lambda: len(reached(smtp.received(), "Pendant")) >= CITIZENS // 5,
-                within=60,
-                what="a fifth of the emails",
-            )
+            sent_before = await a_fifth_reached(smtp, "Pendant", CITIZENS)
             own_redis.down()
-            sent_before = len(reached(smtp.received(), "Pendant"))
             await asyncio.sleep(DOWN_FOR)  # Redis stays away this long
             own_redis.up()
             assert sent_before < CITIZENS, "the flow was over before the restart: no drill"
-
             # well within the claims' lease (LEASE_SECONDS, 120): what the worker had claimed
             # when Redis went away is taken back by the same batch's next run, not after it
-            def everyone() -> bool:
-                return len(set(reached(smtp.received(), "Pendant"))) == CITIZENS
-
-            try:
-                await eventually(everyone, within=45, what="every email after the restart")
-                await eventually(
-                    lambda: _settled(api, event["href"]), within=30, what="the ledger's outcomes"
-                )
-            except AssertionError as e:
-                got = len(set(reached(smtp.received(), "Pendant")))
-                figures = await api.deliveries(event["href"])
-                raise AssertionError(
-                    f"{e}: {got} of {CITIZENS} reached; ledger {figures}"
-                ) from None
+            await all_reached_and_settled(f, event["href"], "Pendant", 45, "the restart")
             figures = await api.deliveries(event["href"])
             print(f"ledger after the restart: {figures}")
         received = reached(smtp.received(), "Pendant")
@@ -89,7 +69,3 @@ async def test_a_redis_restart_during_a_flow_loses_nothing(
         assert duplicates(received) <= bound, duplicates(received)
     finally:
         await redis.aclose()
-
-
-async def _settled(api: Any, href: str) -> bool:
-    return settled(await api.deliveries(href), "email", CITIZENS)

@@ -23,7 +23,14 @@ from redis.exceptions import RedisError
 from notifier.settings import Settings
 from notifier.wiring import make_redis
 from streams.delivery.send import unrecorded_at_most
-from tests.drills.helpers import Api, duplicates, email_flow, reached, settled
+from tests.drills.helpers import (
+    Api,
+    a_fifth_reached,
+    all_reached_and_settled,
+    duplicates,
+    email_flow,
+    reached,
+)
 from tests.redis_sentinel import SentinelGroup
 from tests.stage import eventually
 
@@ -83,25 +90,13 @@ async def test_a_failover_during_a_flow_loses_no_email(
         async with email_flow(s, redis, logs, CITIZENS) as f:
             smtp, api = f.smtp, f.api
             event = await api.announce("Pendant")
-            await eventually(
-                lambda: len(reached(smtp.received(), "Pendant")) >= CITIZENS // 5,
-                within=60,
-                what="a fifth of the emails",
-            )
-            sent_before = len(reached(smtp.received(), "Pendant"))
+            sent_before = await a_fifth_reached(smtp, "Pendant", CITIZENS)
             probing = asyncio.create_task(_probe(api, event["href"], statuses))
             move = sentinel.failover if how == "failover" else sentinel.kill_primary
             await asyncio.to_thread(move)
             assert sent_before < CITIZENS, "the flow was over before the failover: no drill"
-
-            def everyone() -> bool:
-                return len(set(reached(smtp.received(), "Pendant"))) == CITIZENS
-
             try:
-                await eventually(everyone, within=60, what="every email after the failover")
-                await eventually(
-                    lambda: _settled(api, event["href"]), within=60, what="the ledger's outcomes"
-                )
+                await all_reached_and_settled(f, event["href"], "Pendant", 60, "the failover")
             finally:
                 probing.cancel()
             figures = await api.deliveries(event["href"])
@@ -135,7 +130,3 @@ def _counted(statuses: list[tuple[int, str | None]]) -> dict[int, int]:
     for code, _ in statuses:
         out[code] = out.get(code, 0) + 1
     return out
-
-
-async def _settled(api: Api, href: str) -> bool:
-    return settled(await api.deliveries(href), "email", CITIZENS)

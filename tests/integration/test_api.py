@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
+from notifier.api.app import create_api
 from notifier.api.auth import create_department_key
+from notifier.dev import embedded
+from notifier.wiring import build_services, make_redis
 from subscriptions import tokens
 from tests.stage import auth, error_of
 
@@ -378,74 +383,74 @@ async def test_a_scheduled_announcement_waits_for_its_time(api: Client, redis: R
     assert (await error_of(r))[:2] == (422, "scheduled_at")
 
 
+class OwnRedis:
+    """A redis-server of the test's own (AOF under ``folder``) that can be stopped and
+    started again on its port, and the real API on it with its client as ``notifier api``
+    makes it (``make_redis``)."""
+
+    def __init__(self, folder: Any) -> None:
+        self.folder, self.port = folder, embedded.free_port()
+        self.server = embedded.start_redis(self.port, folder)
+
+    def stop(self) -> None:
+        embedded.stop(self.server)
+
+    def start(self) -> None:
+        self.server = embedded.start_redis(self.port, self.folder)
+
+
+@contextlib.asynccontextmanager
+async def api_on_own_redis(
+    settings: Any, tmp_path: Any
+) -> AsyncIterator[tuple[OwnRedis, Redis, Callable[[str], Awaitable[Any]]]]:
+    """The server, the API's client, and a citizen's registration through the API."""
+
+    async def publish(topic: str, key: bytes, value: bytes) -> None:
+        pass
+
+    own = OwnRedis(tmp_path / "redis")
+    s = settings.replace(redis_url=f"redis://127.0.0.1:{own.port}/0")
+    redis = make_redis(s)
+    try:
+        async with TestClient(TestServer(create_api(s, build_services(s, redis, publish)))) as c:
+
+            async def subscribe(email: str) -> Any:
+                return await c.post("/v1/cities/paris/citizens", json={"email": email})
+
+            yield own, redis, subscribe
+    finally:
+        await redis.aclose()
+        own.stop()
+
+
 async def test_the_store_away_is_a_503_and_a_restart_is_ridden_over(
     settings: Any, tmp_path: Any
 ) -> None:
     """Redis restarts (the same port, its AOF): the next request goes through on a new
     connection, though the pooled one was closed by the restart. Redis stops: the API answers
     503 with Retry-After, not a 500."""
-    from notifier.api.app import create_api
-    from notifier.dev import embedded
-    from notifier.wiring import build_services, make_redis
-
-    async def publish(topic: str, key: bytes, value: bytes) -> None:
-        pass
-
-    port = embedded.free_port()
-    server = embedded.start_redis(port, tmp_path / "redis")
-    s = settings.replace(redis_url=f"redis://127.0.0.1:{port}/0")
-    redis = make_redis(s)
-    app = create_api(s, build_services(s, redis, publish))
-    try:
-        async with TestClient(TestServer(app)) as client:
-
-            async def subscribe(email: str) -> Any:
-                return await client.post("/v1/cities/paris/citizens", json={"email": email})
-
-            assert (await subscribe("before@example.org")).status == 201
-            embedded.stop(server)  # its pooled connection is now closed
-            server = embedded.start_redis(port, tmp_path / "redis")
-            assert (await subscribe("after@example.org")).status == 201
-            embedded.stop(server)
-            r = await subscribe("away@example.org")
-            assert r.status == 503 and r.headers["Retry-After"] == "5"
-            assert await error_of(r) == (
-                503,
-                None,
-                "the service's store is unavailable; try again shortly",
-            )
-    finally:
-        await redis.aclose()
-        embedded.stop(server)
+    async with api_on_own_redis(settings, tmp_path) as (own, _, subscribe):
+        assert (await subscribe("before@example.org")).status == 201
+        own.stop()  # its pooled connection is now closed
+        own.start()
+        assert (await subscribe("after@example.org")).status == 201
+        own.stop()
+        r = await subscribe("away@example.org")
+        assert r.status == 503 and r.headers["Retry-After"] == "5"
+        assert await error_of(r) == (
+            503,
+            None,
+            "the service's store is unavailable; try again shortly",
+        )
 
 
 async def test_a_primary_without_its_replicas_is_a_503(settings: Any, tmp_path: Any) -> None:
     """A primary told to write only with a replica in sync (``min-replicas-to-write``, as
     docs/deployment.md advises) refuses writes once its replica is gone: the API says the
     store is away (503 with Retry-After), not 500, and takes the write once it is back."""
-    from notifier.api.app import create_api
-    from notifier.dev import embedded
-    from notifier.wiring import build_services, make_redis
-
-    async def publish(topic: str, key: bytes, value: bytes) -> None:
-        pass
-
-    port = embedded.free_port()
-    server = embedded.start_redis(port, tmp_path / "redis")
-    s = settings.replace(redis_url=f"redis://127.0.0.1:{port}/0")
-    redis = make_redis(s)
-    app = create_api(s, build_services(s, redis, publish))
-    try:
-        async with TestClient(TestServer(app)) as client:
-
-            async def subscribe(email: str) -> Any:
-                return await client.post("/v1/cities/paris/citizens", json={"email": email})
-
-            await redis.config_set("min-replicas-to-write", 1)  # and none is connected
-            r = await subscribe("no-replica@example.org")
-            assert r.status == 503 and r.headers["Retry-After"] == "5", await r.text()
-            await redis.config_set("min-replicas-to-write", 0)
-            assert (await subscribe("no-replica@example.org")).status == 201
-    finally:
-        await redis.aclose()
-        embedded.stop(server)
+    async with api_on_own_redis(settings, tmp_path) as (_, redis, subscribe):
+        await redis.config_set("min-replicas-to-write", 1)  # and none is connected
+        r = await subscribe("no-replica@example.org")
+        assert r.status == 503 and r.headers["Retry-After"] == "5", await r.text()
+        await redis.config_set("min-replicas-to-write", 0)
+        assert (await subscribe("no-replica@example.org")).status == 201
