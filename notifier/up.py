@@ -25,6 +25,7 @@ from aiohttp import web
 from aiosmtpd.smtp import SMTP
 
 from channels.push import generate_vapid_keys
+from notifier import layout
 from notifier.api.app import create_api
 from notifier.api.auth import create_department_key, department_of
 from notifier.api.keys import DevServices
@@ -106,6 +107,7 @@ async def serve_api(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopping.set)
     redis = make_redis(settings)
+    await layout.check(redis)  # never a newer release's store
     publisher = KafkaPublisher(settings.kafka_bootstrap)
     await publisher.start()
     smtp_server = None
@@ -165,6 +167,7 @@ async def _dev_key(settings: Settings) -> str:
     path = settings.data_dir / "dev-department-key"
     redis = make_redis(settings)
     try:
+        await layout.check(redis)  # the first process to meet the store: never a newer one's
         if path.exists():
             api_key = path.read_text().strip()
             if await department_of(redis, settings.default_city, api_key):

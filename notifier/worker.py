@@ -4,12 +4,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 import faust
 
-from notifier import logs, worker_http
+from notifier import layout, logs, worker_http
 from notifier.settings import Settings
 from notifier.wiring import build_deps, make_channels, make_redis
 from notifier.worker_http import WorkerReadiness
@@ -62,6 +63,7 @@ def build_worker_app(settings: Settings) -> faust.App:
 
 
 def run_worker(settings: Settings) -> None:
+    asyncio.run(_check_layout(settings))  # before anything is written: never a newer store's
     app = build_worker_app(settings)
     logs.add_kafka_context(settings)  # lines logged while handling a record name it
     log.info("worker %s consuming from %s", settings.app_id, settings.kafka_url)
@@ -71,3 +73,11 @@ def run_worker(settings: Settings) -> None:
     )
     worker.spinner = None  # it writes terminal codes to stdout, between the log lines
     worker.execute_from_commandline()
+
+
+async def _check_layout(settings: Settings) -> None:
+    redis = make_redis(settings)
+    try:
+        await layout.check(redis)
+    finally:
+        await redis.aclose()

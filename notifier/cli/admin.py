@@ -17,6 +17,7 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
+from notifier import layout
 from notifier.api import auth
 from notifier.api.auth import create_department_key
 from notifier.api.http import parse_json
@@ -38,9 +39,16 @@ async def _redis(settings: Settings) -> AsyncIterator[Redis]:
         raise ConfigError("set NOTIFIER_REDIS_URL to the Redis the service uses")
     redis = make_redis(settings)
     try:
+        await layout.check(redis)  # never a newer release's store
         yield redis
     finally:
         await redis.aclose()
+
+
+async def migrate(settings: Settings, dry_run: bool) -> None:
+    """``notifier migrate``: each step's progress printed as it goes (``notifier.layout``)."""
+    async with _redis(settings) as redis:
+        await layout.migrate(redis, lambda line: print(line, flush=True), dry_run)
 
 
 @asynccontextmanager

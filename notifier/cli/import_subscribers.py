@@ -15,6 +15,7 @@ from typing import TextIO
 from aiokafka.errors import KafkaError
 from redis.exceptions import RedisError
 
+from notifier import layout
 from notifier.bulk_import.importer import FileError, ImportStopped, Progress, import_csv
 from notifier.bulk_import.rows import COLUMNS
 from notifier.errors import ConfigError
@@ -48,6 +49,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
     redis = make_redis(settings)
     kafka = None if args.dry_run else LazyPublisher(settings.kafka_bootstrap)
     try:
+        await layout.check(redis)  # never a newer release's store
         deps = build_services(settings, redis, kafka.publish if kafka else _nowhere)
         report = await import_csv(deps, city, args.file, args.dry_run, progress(sys.stderr))
     except FileError as e:

@@ -101,6 +101,10 @@ def _parser() -> argparse.ArgumentParser:
     cap.add_argument("--department", required=True)
     cap.add_argument("--city", default=None)
     import_subscribers.add_parser(sub)
+    migrate = sub.add_parser(
+        "migrate", help="move the store's keys to this release's layout (online, resumable)"
+    )
+    migrate.add_argument("--dry-run", action="store_true", help="say the steps, change nothing")
     topics = sub.add_parser("topics", help="create or check the Kafka topics on a cluster")
     topics_sub = topics.add_subparsers(dest="action", required=True)
     topics_sub.add_parser("create", help="make the missing topics (existing ones are left)")
@@ -139,6 +143,8 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(asyncio.run(import_subscribers.run(settings, args)))
         elif args.command == "topics":
             sys.exit(_topics(settings, args.action))
+        elif args.command == "migrate":
+            asyncio.run(admin.migrate(settings, args.dry_run))
         else:
             for line in asyncio.run(_admin(settings, args, city)):
                 print(line)
