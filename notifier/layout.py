@@ -32,22 +32,25 @@ SCAN_COUNT = 1000
 Say = Callable[[str], None]
 
 
-async def version(redis: Redis) -> int:
-    """The store's layout; a store with data and no version is 1, an empty one becomes
-    ``LAYOUT`` (whoever sets it first)."""
+async def version(redis: Redis, claim: bool = True) -> int:
+    """The store's layout; a store with data and no version is 1, an empty one ``LAYOUT``,
+    written there with ``claim`` (whoever writes it first)."""
     raw = await redis.get(KEY)
     if raw is None:
         if await redis.exists(REGISTRY):  # a city was made by a release before the version
             return 1
+        if not claim:
+            return LAYOUT
         await redis.set(KEY, LAYOUT, nx=True)
         raw = await redis.get(KEY)
     return int(raw)
 
 
-async def check(redis: Redis) -> int:
+async def check(redis: Redis, claim: bool = True) -> int:
     """At a process's start: the store's layout, if this release reads it; else a
-    ``ConfigError`` that says what to do."""
-    found = await version(redis)
+    ``ConfigError`` that says what to do. ``claim``: False for a process that must write
+    nothing (a dry run)."""
+    found = await version(redis, claim)
     if found > LAYOUT:
         raise ConfigError(
             f"the store's key layout is {found}, written by a newer release; this one reads "

@@ -63,8 +63,8 @@ def build_worker_app(settings: Settings) -> faust.App:
 
 
 def run_worker(settings: Settings) -> None:
+    app = build_worker_app(settings)  # what is wrong in the settings or templates first
     asyncio.run(_check_layout(settings))  # before anything is written: never a newer store's
-    app = build_worker_app(settings)
     logs.add_kafka_context(settings)  # lines logged while handling a record name it
     log.info("worker %s consuming from %s", settings.app_id, settings.kafka_url)
     # our logging (``notifier.logs``, set up by the CLI) stays: Faust would replace it with its own

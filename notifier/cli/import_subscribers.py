@@ -49,7 +49,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
     redis = make_redis(settings)
     kafka = None if args.dry_run else LazyPublisher(settings.kafka_bootstrap)
     try:
-        await layout.check(redis)  # never a newer release's store
+        await layout.check(redis, claim=not args.dry_run)  # never a newer release's store
         deps = build_services(settings, redis, kafka.publish if kafka else _nowhere)
         report = await import_csv(deps, city, args.file, args.dry_run, progress(sys.stderr))
     except FileError as e:

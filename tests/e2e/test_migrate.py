@@ -71,10 +71,11 @@ async def test_a_new_store_is_given_this_layout_and_a_newer_one_stops_every_proc
     assert await redis.get(layout.KEY) == str(layout.LAYOUT)
 
     await redis.set(layout.KEY, layout.LAYOUT + 1)  # a newer release migrated it
-    for command in (("city", "list"), ("migrate",), ("department-key", "list")):
-        r = run(*command, env=env)
-        assert r.returncode == 2, (command, r.stdout, r.stderr)
-        assert f"the store's key layout is {layout.LAYOUT + 1}, written by a newer release" in (
-            r.stderr
-        )
-        assert "Traceback" not in r.stderr
+    try:
+        for command in (("city", "list"), ("migrate",), ("department-key", "list")):
+            r = run(*command, env=env)
+            assert r.returncode == 2, (command, r.stdout, r.stderr)
+            assert f"key layout is {layout.LAYOUT + 1}, written by a newer release" in r.stderr
+            assert "Traceback" not in r.stderr
+    finally:  # the session's Redis is the other tests' too
+        await redis.delete(layout.KEY)
