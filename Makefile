@@ -62,6 +62,7 @@ bench: install ## run the benchmarks and print their figures
 	$(PY) bench/api_writes.py
 	$(PY) bench/match_scale.py
 	$(PY) bench/citywide.py
+	$(PY) bench/redis_memory.py
 
 lint: install ## ruff and mypy
 	$(VENV)/bin/ruff check .
