@@ -18,6 +18,7 @@ import dataclasses
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from notifier.errors import ConfigError
+from notifier.variables import url
 
 SENTINEL = "redis+sentinel"
 SCHEMES = ("redis", "rediss", "unix", SENTINEL)
@@ -69,11 +70,9 @@ class SentinelUrl:
 def check(name: str, raw: str) -> str:
     """The setting's parser: the scheme is one of ``SCHEMES``; a Sentinel URL is read whole."""
     scheme = urlsplit(raw).scheme
-    if raw and scheme not in SCHEMES:
-        hint = " (Redis Cluster is not supported yet)" if scheme == "redis+cluster" else ""
-        raise ConfigError(
-            f"NOTIFIER_{name} must start with {' or '.join(s + '://' for s in SCHEMES)}{hint}"
-        )
+    if scheme == "redis+cluster":
+        raise ConfigError(f"NOTIFIER_{name}: Redis Cluster is not supported yet")
+    url(*SCHEMES)(name, raw)
     if scheme == SENTINEL:
         SentinelUrl.parse(raw, name)
     return raw

@@ -76,6 +76,13 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+async def confirmed_citizen(api: TestClient[Any, Any], redis: Redis, email: str) -> dict[str, Any]:
+    """A citizen registered through the API with ``email``, its contact point confirmed."""
+    c = await (await api.post("/v1/cities/paris/citizens", json={"email": email})).json()
+    await redis.hset(f"n:paris:contact:{c['contacts'][0]['id']}", "status", "confirmed")
+    return dict(c)
+
+
 async def error_of(r: Any) -> tuple[int, str | None, str]:
     body = await r.json()
     return r.status, body["error"]["field"], body["error"]["reason"]

@@ -14,18 +14,9 @@ from redis.asyncio import Redis
 from notifier.settings import Settings
 from streams.records import DeliveryBatch
 from streams.topics import TopicNames
+from tests.stage import auth, confirmed_citizen
 
 Client = TestClient[Any, Any]
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-async def confirmed_citizen(api: Client, redis: Redis, email: str) -> dict[str, Any]:
-    c = await (await api.post("/v1/cities/paris/citizens", json={"email": email})).json()
-    await redis.hset(f"n:paris:contact:{c['contacts'][0]['id']}", "status", "confirmed")
-    return dict(c)
 
 
 async def email_batches(settings: Settings) -> list[DeliveryBatch]:

@@ -18,20 +18,11 @@ from subscriptions.store import SubscriptionStore, new_id
 from subscriptions.subscription import parse_subscription
 from subscriptions.targets import parse_target
 from templates.i18n import places
+from tests.stage import auth, confirmed_citizen
 
 Client = TestClient[Any, Any]
 SECRET = "test-secret-" + "x" * 40  # the root settings' (tests/conftest.py)
 PARIS = load_catalogue("paris")
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-async def confirmed_citizen(api: Client, redis: Redis, email: str) -> dict[str, Any]:
-    c = await (await api.post("/v1/cities/paris/citizens", json={"email": email})).json()
-    await redis.hset(f"n:paris:contact:{c['contacts'][0]['id']}", "status", "confirmed")
-    return dict(c)
 
 
 async def test_an_edit_keeps_what_it_does_not_name_and_the_matcher_sees_it(
