@@ -44,8 +44,15 @@ $(VENV)/bin/promtool: | $(STAMP)
 run: install ## bring the whole service up on the embedded default (Ctrl-C stops it)
 	$(VENV)/bin/notifier up
 
-test: install browser promtool ## run the test suite (starts its own Kafka, Redis and SMTP servers)
+# what uses the session's Redis, run again on a Redis Cluster (README, "Tests")
+CLUSTER_TESTS = tests/integration tests/e2e tests/drills -m "not single_server" \
+	--ignore=tests/e2e/test_readme.py --ignore=tests/e2e/test_install.py \
+	--ignore=tests/drills/test_drills_redis.py --ignore=tests/drills/test_drills_sentinel.py \
+	--ignore=tests/drills/test_drills_cluster.py
+
+test: install browser promtool ## run the test suite (starts its own Kafka, Redis and SMTP servers), then its Redis part on a Redis Cluster
 	$(PY) -m pytest
+	NOTIFIER_TEST_REDIS=cluster $(PY) -m pytest $(CLUSTER_TESTS)
 
 fuzz: install ## the API's fuzzing, longer: 500 new examples per operation and mode (~1 h)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} FUZZ_RANDOM=1 $(PY) -m pytest -p no:cacheprovider \

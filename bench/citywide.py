@@ -3,10 +3,12 @@ neighbourhood event waits meanwhile; next to the client libraries' raw rates, in
 
     .venv/bin/python bench/citywide.py [--subscriptions 1000000] [--partitions 4]
                                        [--drain-limit 900] [--py-spy PATH] [--logs DIR]
+                                       [--redis server|cluster]
 
-Starts its own Tansu broker, redis-server (no persistence) and the three providers' local
-servers (``bench/channel_servers.py``: SMTP, Twilio-shaped, web push; one process of their own,
-which stamps when each recipient's message arrives), then:
+Starts its own Tansu broker, redis-server (no persistence; with ``--redis cluster``, a Redis
+Cluster of 3 primaries and 3 replicas too, which the service uses) and the three providers'
+local servers (``bench/channel_servers.py``: SMTP, Twilio-shaped, web push; one process of
+their own, which stamps when each recipient's message arrives), then:
 
 1. build: ``--subscriptions`` subscriptions over Paris (``bench/city_build.py``), their push
    subscriptions served by the local push service; the category ``culture`` is taken out of
@@ -71,6 +73,7 @@ from send_setup import seed as seed_rates
 from notifier.api.auth import create_department_key
 from notifier.cli.topics import create as create_topics
 from notifier.dev import embedded
+from notifier.dev.redis_cluster import ClusterGroup
 from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Settings
 from notifier.wiring import build_deps, make_channels, make_redis
@@ -192,10 +195,11 @@ class RawRates:
 
 
 async def raw_rates(
-    settings: Settings, push: PushPool, n: int, repeat: int, meter: CpuMeter
+    settings: Settings, push: PushPool, n: int, repeat: int, meter: CpuMeter, setup_url: str
 ) -> RawRates:
-    """``channel_rates``'s raw runs against the same servers; their setup in Redis db 1."""
-    s = settings.replace(redis_url=settings.redis_url.rsplit("/", 1)[0] + "/1")
+    """``channel_rates``'s raw runs against the same servers; their setup in the Redis of
+    ``setup_url``, emptied after them (not the city's)."""
+    s = settings.replace(redis_url=setup_url)
     redis = make_redis(s)
     collector = Collector()
     channels = make_channels(s)  # what builds each message, as send_batch has it built
@@ -571,14 +575,18 @@ async def bench(
     push: PushPool,
     logs: Path,
     pids: dict[str, int],
+    redis_urls: dict[str, str],
 ) -> None:
     catalogue = load_catalogue(CITY)
     quartiers = [a.code for a in catalogue.of_kind("quartier")]
-    print(f"build: {args.subscriptions:,} subscriptions", flush=True)
+    shape = "one redis-server" if args.redis == "server" else "a Redis Cluster, 3 primaries"
+    if args.min_replicas_to_write:
+        shape += f", min-replicas-to-write {args.min_replicas_to_write}"
+    print(f"redis: {shape}; build: {args.subscriptions:,} subscriptions", flush=True)
     t0 = time.perf_counter()
     city = generate(args.subscriptions, catalogue)
     reserved = reserve(city, RESERVED)
-    await asyncio.to_thread(write, city, ports["redis"], push.city)
+    await asyncio.to_thread(write, city, ports["city"], push.city)  # the city's slot's primary
     build_s = time.perf_counter() - t0
     confirmed, n_citizens = city.confirmed_bits(), len(city.citizens)
     del city
@@ -586,6 +594,7 @@ async def bench(
     run = uuid.uuid4().hex[:8]
     settings = server_settings(
         ports,
+        redis_url=redis_urls["service"],
         kafka_url=f"kafka://127.0.0.1:{ports['kafka']}",
         topic_prefix=f"bench-{run}.",
         topic_partitions=args.partitions,
@@ -617,7 +626,9 @@ async def bench(
         print(f"  the alert should queue {expected}", flush=True)
 
         print("raw client libraries against the servers", flush=True)
-        raw = await raw_rates(settings, push, args.raw_messages, args.raw_repeat, meter)
+        raw = await raw_rates(
+            settings, push, args.raw_messages, args.raw_repeat, meter, redis_urls["raw"]
+        )
         print("  " + ", ".join(f"{c} {raw.median(c):,.0f}/s" for c in CHANNELS), flush=True)
 
         report = await create_topics(settings)
@@ -760,6 +771,18 @@ def main() -> None:
         help="a third worker joins JOIN s after the alert's POST, worker 1 leaves at LEAVE s",
     )
     parser.add_argument(
+        "--redis",
+        choices=("server", "cluster"),
+        default="server",
+        help="one redis-server (default), or a Redis Cluster of 3 primaries and 3 replicas",
+    )
+    parser.add_argument(
+        "--min-replicas-to-write",
+        type=int,
+        default=0,
+        help="with --redis cluster: each primary's min-replicas-to-write (0: Redis's default)",
+    )
+    parser.add_argument(
         "--servers-no-freeze",
         action="store_true",
         help="the providers' servers leave what they keep to full collections (a diagnostic)",
@@ -769,20 +792,38 @@ def main() -> None:
         logs = args.logs or Path(tmp)
         logs.mkdir(parents=True, exist_ok=True)
         procs: list[subprocess.Popen[bytes]] = []
+        clusters: list[ClusterGroup] = []
         try:
             ports = {k: embedded.free_port() for k in ("kafka", "redis", "smtp", "twilio", "push")}
             procs.append(embedded.start_tansu(ports["kafka"], logs / "tansu.log"))
             procs.append(embedded.start_redis(ports["redis"], None, logs / "redis.log"))
+            one = f"redis://127.0.0.1:{ports['redis']}"
+            urls, ports["city"] = {"service": one + "/0", "raw": one + "/1"}, ports["redis"]
+            if args.redis == "cluster":  # the city on the cluster; the raw runs' setup beside
+                cluster = ClusterGroup(Path(tmp) / "redis-cluster", logs)
+                clusters.append(cluster)
+                cluster.up()
+                if args.min_replicas_to_write:  # a primary takes no write its replica lags
+                    cluster.config_set("min-replicas-to-write", args.min_replicas_to_write)
+                    cluster.config_set("min-replicas-max-lag", 10)
+                urls = {"service": cluster.url, "raw": one + "/0"}
+                ports["city"] = cluster.primary_of(key(CITY, ""))
             more = ("--no-freeze",) if args.servers_no_freeze else ()
             servers, pool = start_servers(
                 ports, Path(tmp), logs, "--push-pool", PUSH_POOL, procs, *more
             )
             push = PushPool(pool)
             pids = {"tansu": procs[0].pid, "redis": procs[1].pid, "servers": servers.pid}
-            asyncio.run(bench(args, ports, push, logs, pids))
+            for cluster in clusters:
+                pids = {k: v for k, v in pids.items() if k != "redis"}
+                for port in cluster.primaries():
+                    pids[f"redis {port}"] = cluster.procs[port].pid
+            asyncio.run(bench(args, ports, push, logs, pids, urls))
         finally:
             for proc in reversed(procs):
                 embedded.stop(proc)
+            for cluster in clusters:
+                cluster.down()
 
 
 if __name__ == "__main__":

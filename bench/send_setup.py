@@ -142,9 +142,9 @@ def place(share: bool, *others: int) -> str:
 
 def server_settings(ports: dict[str, int], **more: Any) -> Settings:
     """Settings of a client of ``bench/channel_servers.py`` and of the redis-server on
-    ``ports``, database 0 (a fresh VAPID key), with ``more``."""
+    ``ports``, database 0 (a fresh VAPID key), with ``more`` (a ``redis_url`` of its own)."""
+    more.setdefault("redis_url", f"redis://127.0.0.1:{ports['redis']}/0")
     return Settings(
-        redis_url=f"redis://127.0.0.1:{ports['redis']}/0",
         smtp_url=Secret(f"smtp://127.0.0.1:{ports['smtp']}"),
         twilio_account_sid=ACCOUNT_SID,
         twilio_auth_token=Secret(AUTH_TOKEN),

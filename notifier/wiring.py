@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import ClusterNode
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
@@ -18,6 +19,7 @@ from channels.email import SmtpConfig, SmtpEmailChannel
 from channels.push import WebPushChannel
 from channels.sms import TwilioSmsChannel
 from notifier import logs, redis_urls
+from notifier.cluster_client import Cluster
 from notifier.settings import Settings
 from streams.delivery.lanes import KEY as LANES_KEY
 from streams.delivery.lanes import Lanes
@@ -60,7 +62,8 @@ def make_redis(settings: Settings) -> Redis:
     (``notifier.redis_urls``): each new connection asks the Sentinels where the primary is, and
     a connection to a primary that became a replica is closed at its first refused write (so
     the retry above goes to the new primary); while there is none, the commands fail as a
-    connection error does (the API answers 503, the workers hold their records)."""
+    connection error does (the API answers 503, the workers hold their records). A Redis
+    Cluster: redis-py's client, which follows the slots as they move and fail over."""
     options: dict[str, Any] = {
         "decode_responses": True,
         "health_check_interval": 30,
@@ -84,6 +87,17 @@ def make_redis(settings: Settings) -> Redis:
         )
         client.sentinel = sentinel
         return client
+    if settings.redis_url.startswith(redis_urls.CLUSTER):
+        cluster = redis_urls.ClusterUrl.parse(settings.redis_url)
+        return cast(
+            Redis,  # the same commands; the stores keep each operation's keys in one slot
+            Cluster(
+                startup_nodes=[ClusterNode(host, port) for host, port in cluster.nodes],
+                password=cluster.password,
+                max_connections=100,  # per node; the pool does not wait when they are all busy
+                **options,
+            ),
+        )
     pool = BlockingConnectionPool.from_url(
         settings.redis_url, max_connections=100, timeout=10, **options
     )

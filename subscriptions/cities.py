@@ -41,7 +41,7 @@ MAX_AREAS = 2000
 
 
 def areas_key(city: str) -> str:
-    return f"n:{city}:city:areas"
+    return f"n:{{{city}}}:city:areas"  # the city's hash tag, as ``store.key``
 
 
 @dataclasses.dataclass(frozen=True)
@@ -221,7 +221,7 @@ class Cities:
         elif city == "paris":
             self.catalogues[city] = load_paris()
         else:
-            return  # half-written: the areas come in the same transaction; seen next time
+            return  # no areas: not made by ``put_city``, which writes them before the registry
         self.configs[city] = config
 
     def ids(self) -> list[str]:

@@ -285,11 +285,13 @@ async def put_city(redis: Redis, doc: object) -> tuple[City, list[dict[str, Any]
     """Create or replace a city from its document: the city, its areas, whether it is new."""
     city, areas = parse_city(doc)
     catalogue_of(areas)  # what every process will build from them: built once here
+    # the areas first, then the registry (two slots on a Redis Cluster): a city in the registry
+    # always has its areas, and areas left by a failure in between are replaced by the retry
+    await redis.set(areas_key(city.id), json.dumps(areas, separators=(",", ":")))
     async with redis.pipeline(transaction=True) as p:
-        p.set(areas_key(city.id), json.dumps(areas, separators=(",", ":")))
         p.hsetnx(REGISTRY, city.id, "")
         p.hset(REGISTRY, city.id, json.dumps(city.to_json()))
-        _, new, _ = await p.execute()
+        new, _ = await p.execute()
     return city, areas, bool(new)
 
 

@@ -56,7 +56,7 @@ ORDINAL = re.compile(r"(\d{1,2})(?:e|er|eme|ieme)")
 
 
 def addresses_key(city: str) -> str:
-    return f"n:{city}:city:addresses"
+    return f"n:{{{city}}}:city:addresses"  # the city's hash tag, as ``store.key``
 
 
 def fold(text: str) -> list[str]:

@@ -82,6 +82,10 @@ async def move(
         if consent:
             p.rpush(key(new.id, "citizen", cid, "consent"), *consent)
         p.rpush(key(new.id, "citizen", cid, "consent"), json.dumps(entry))
+        await p.execute()
+    # each city's keys in a transaction of its own (two slots on a Redis Cluster): the new
+    # city's first, so that a move cut in between is made again whole by its retry
+    async with redis.pipeline(transaction=True) as p:
         p.rpush(key(old, "citizen", cid, "consent"), json.dumps(entry))
         p.hset(key(old, "citizen", cid), "moved_to", new.id)
         await p.execute()
@@ -138,15 +142,17 @@ def _carry(
 async def _claim_addresses(
     store: SubscriptionStore, city: str, contacts: list[ContactPoint]
 ) -> None:
-    """Each address for this citizen in the new city, or ``Conflict`` and nothing kept."""
+    """Each address for this citizen in the new city, or ``Conflict`` and nothing kept. An
+    address that is this contact point's already (a move made again) is kept."""
     claimed: list[str] = []
     for cp in contacts:
         k = address_key(city, cp.channel, cp.address)
-        if not await store.redis.set(k, cp.id, nx=True):
+        if await store.redis.set(k, cp.id, nx=True):
+            claimed.append(k)
+        elif await store.redis.get(k) != cp.id:
             if claimed:
                 await store.redis.delete(*claimed)
             raise Conflict(FIELDS[cp.channel], f"already registered in {city} by another account")
-        claimed.append(k)
 
 
 async def left_behind(store: SubscriptionStore, city: str, cid: str) -> str | None:

@@ -1,6 +1,9 @@
 """Citizens, contact points, subscriptions and the consent ledger in Redis.
 
-Every key starts with ``n:{city}:`` so a city's data never mixes with another's::
+Every key starts with ``n:{city}:`` so a city's data never mixes with another's. The braces
+around the city are in the key (``n:{paris}:...``): the city is the key's hash tag, so that on a
+Redis Cluster a city's keys are in one slot and every transaction below touches one slot
+(``notifier.layout``, 3); the other names in braces stand for ids::
 
     n:{city}:citizen:{cid}              hash   id, language, timezone, created_at, token_version
     n:{city}:citizen:{cid}:contacts     set    contact point ids
@@ -53,29 +56,29 @@ from subscriptions.tokens import PURPOSES
 PENDING_SECONDS = PURPOSES["confirm"]
 CHANGE_LOG = "subs:log"
 CHANGE_LOG_LENGTH = 200_000  # about; a process further behind than this loads everything again
-# ARGV: the hashes' key prefix (``n:{city}:contact:``, ``n:{city}:citizen:``), JSON [id, ...]
-# (one argument: redis-py packs many slowly), then the fields -> for each hash, the fields'
-# values, flat (nil: none)
+# KEYS: the hashes' key prefix (``n:{city}:contact:``, ``n:{city}:citizen:``); ARGV: JSON
+# [id, ...] (one argument: redis-py packs many slowly), then the fields -> for each hash, the
+# fields' values, flat (nil: none)
 SETS = ("request",)  # the index entries also kept as a set: the ones read by kind and code
 PER_CALL = 1000  # ids a read script takes at once (Redis is busy ~1-2 ms with a call)
 CONTACT_FIELDS = ("id", "citizen", "channel", "address", "status", "p256dh", "auth")
 _HASH_FIELDS = """
-local prefix, fields = ARGV[1], {unpack(ARGV, 3)}
+local prefix, fields = KEYS[1], {unpack(ARGV, 2)}
 local out = {}
-for _, id in ipairs(cjson.decode(ARGV[2])) do
+for _, id in ipairs(cjson.decode(ARGV[1])) do
   local h = redis.call('HMGET', prefix .. id, unpack(fields))
   for j = 1, #fields do out[#out + 1] = h[j] end
 end
 return out
 """
-# ARGV: the city's key prefix, JSON [[citizen id, channels wanted (a bit per channel)], ...],
-# then the channels -> for each channel, how many of these citizens want it and have a
+# KEYS: the city's key prefix; ARGV: JSON [[citizen id, channels wanted (a bit per channel)],
+# ...], then the channels -> for each channel, how many of these citizens want it and have a
 # confirmed contact point on it
 _REACH = """
-local prefix, channels = ARGV[1], {unpack(ARGV, 3)}
+local prefix, channels = KEYS[1], {unpack(ARGV, 2)}
 local bit_of, counts = {}, {}
 for i, channel in ipairs(channels) do bit_of[channel], counts[i] = 2 ^ (i - 1), 0 end
-for _, item in ipairs(cjson.decode(ARGV[2])) do
+for _, item in ipairs(cjson.decode(ARGV[1])) do
   local found = 0
   for _, id in ipairs(redis.call('SMEMBERS', prefix .. 'citizen:' .. item[1] .. ':contacts')) do
     local h = redis.call('HMGET', prefix .. 'contact:' .. id, 'channel', 'status')
@@ -90,13 +93,13 @@ end
 return counts
 """
 CITIZEN_FIELDS = ("language", "timezone", "quiet_hours")
-# ARGV: the city's key prefix, JSON [citizen id, ...], then the citizen hash's fields (the ids
-# as one argument: redis-py packs many arguments slowly)
+# KEYS: the city's key prefix; ARGV: JSON [citizen id, ...], then the citizen hash's fields (the
+# ids as one argument: redis-py packs many arguments slowly)
 # -> for each citizen: the fields' values (nil where missing), then its contact point ids
 _READ_CITIZENS = """
-local prefix, fields = ARGV[1], {unpack(ARGV, 3)}
+local prefix, fields = KEYS[1], {unpack(ARGV, 2)}
 local out = {}
-for _, id in ipairs(cjson.decode(ARGV[2])) do
+for _, id in ipairs(cjson.decode(ARGV[1])) do
   local row = redis.call('HMGET', prefix .. 'citizen:' .. id, unpack(fields))
   row[#row + 1] = redis.call('SMEMBERS', prefix .. 'citizen:' .. id .. ':contacts')
   out[#out + 1] = row
@@ -159,7 +162,9 @@ def log_changes(p: Pipeline, city: str, op: str, sids: list[str]) -> None:
 
 
 def key(city: str, *parts: str) -> str:
-    return ":".join(("n", city, *parts))
+    """``n:{city}:...``: the city in braces is the key's hash tag, so that on a Redis Cluster
+    every key of a city is in one slot (``notifier.layout``, 3)."""
+    return ":".join(("n", "{" + city + "}", *parts))
 
 
 def new_id(prefix: str) -> str:
@@ -361,7 +366,7 @@ class SubscriptionStore:
         flat: list[Any] = []
         for start in range(0, len(ids), PER_CALL):
             chunk = json.dumps(ids[start : start + PER_CALL])
-            flat += await self._hash_fields_script(args=[prefix, chunk, *fields])
+            flat += await self._hash_fields_script(keys=[prefix], args=[chunk, *fields])
         n = len(fields)
         return [flat[i : i + n] for i in range(0, len(flat), n)]
 
@@ -376,7 +381,7 @@ class SubscriptionStore:
         prefix, out = key(city, ""), {}
         for start in range(0, len(cids), PER_CALL):
             ids = list(cids[start : start + PER_CALL])
-            rows = await self._read_citizens(args=[prefix, json.dumps(ids), *CITIZEN_FIELDS])
+            rows = await self._read_citizens(keys=[prefix], args=[json.dumps(ids), *CITIZEN_FIELDS])
             found = [(cid, row) for cid, row in zip(ids, rows, strict=True) if row[0]]
             pids = [sorted(row[-1]) for _, row in found]
             contacts = iter(await self.contacts(city, [pid for group in pids for pid in group]))
@@ -399,7 +404,7 @@ class SubscriptionStore:
         items, counts = list(masks.items()), [0] * len(channels)
         for start in range(0, len(items), PER_CALL):
             chunk = json.dumps(items[start : start + PER_CALL])
-            got = await self._reach(args=[key(city, ""), chunk, *channels])
+            got = await self._reach(keys=[key(city, "")], args=[chunk, *channels])
             counts = [a + int(b) for a, b in zip(counts, got, strict=True)]
         return dict(zip(channels, counts, strict=True))
 

@@ -6,6 +6,7 @@ tests use directly too (the SMTP sink, the API on other settings, polling) is in
 
 from __future__ import annotations
 
+import os
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -15,12 +16,14 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 from aiosmtpd.controller import Controller
+from notifier.dev.redis_cluster import ClusterGroup
 from redis.asyncio import Redis
 
 from channels.email import SmtpConfig, SmtpEmailChannel
+from notifier import layout
 from notifier.dev import embedded
 from notifier.settings import Secret, Settings
-from notifier.wiring import build_deps
+from notifier.wiring import build_deps, make_redis
 from streams.state.scheduler import Backoff
 from tests.handler_stage import HandlerStage, Published
 
@@ -43,7 +46,18 @@ def kafka_url(logs: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def redis_url(logs: Path) -> Iterator[str]:
+def redis_url(logs: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One redis-server; or, with ``NOTIFIER_TEST_REDIS=cluster`` (``make test`` runs the
+    tests of the stores, the flows and the drills that way too), a Redis Cluster of three
+    primaries and three replicas."""
+    if os.environ.get("NOTIFIER_TEST_REDIS") == "cluster":
+        group = ClusterGroup(tmp_path_factory.mktemp("redis-cluster"), logs)
+        try:
+            group.up()
+            yield group.url
+        finally:
+            group.down()
+        return
     port = embedded.free_port()
     proc = embedded.start_redis(port, None, logs / "redis.log")
     yield f"redis://127.0.0.1:{port}/0"
@@ -52,8 +66,9 @@ def redis_url(logs: Path) -> Iterator[str]:
 
 @pytest.fixture
 async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    r = Redis.from_url(redis_url, decode_responses=True)
-    await r.flushdb()
+    r = make_redis(Settings(redis_url=redis_url))
+    await r.flushdb()  # on every primary of a cluster
+    await r.set(layout.KEY, layout.LAYOUT)  # as the first process to meet it does
     yield r
     await r.aclose()
 

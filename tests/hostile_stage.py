@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 import requests
 import schemathesis
-from redis.asyncio import Redis
 from schemathesis.config import SchemathesisConfig
 
 from channels.push import generate_vapid_keys
 from notifier.api.auth import create_department_key
 from notifier.dev import embedded
 from notifier.settings import Secret, Settings
+from notifier.wiring import make_redis
 from subscriptions import tokens
 
 SECRET = "test-secret-" + "x" * 40
@@ -102,7 +102,7 @@ class World:
 
 
 async def _key(redis_url: str) -> str:
-    r = Redis.from_url(redis_url, decode_responses=True)
+    r = make_redis(Settings(redis_url=redis_url))
     try:
         await r.flushdb()
         return await create_department_key(r, "paris", "voirie")

@@ -19,6 +19,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from aiosmtpd.smtp import Envelope, Session
 from redis.asyncio import Redis
 
+from notifier import layout
 from notifier.api.app import create_api
 from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Settings
@@ -79,13 +80,19 @@ def auth(token: str) -> dict[str, str]:
 async def confirmed_citizen(api: TestClient[Any, Any], redis: Redis, email: str) -> dict[str, Any]:
     """A citizen registered through the API with ``email``, its contact point confirmed."""
     c = await (await api.post("/v1/cities/paris/citizens", json={"email": email})).json()
-    await redis.hset(f"n:paris:contact:{c['contacts'][0]['id']}", "status", "confirmed")
+    await redis.hset(f"n:{{paris}}:contact:{c['contacts'][0]['id']}", "status", "confirmed")
     return dict(c)
 
 
 async def error_of(r: Any) -> tuple[int, str | None, str]:
     body = await r.json()
     return r.status, body["error"]["field"], body["error"]["reason"]
+
+
+async def stored(redis: Redis, match: str = "*") -> list[str]:
+    """The keys that match, sorted, read with SCAN (on every primary of a cluster, where KEYS
+    asks one node); the layout's stamp (``notifier.layout``) left out."""
+    return sorted({k async for k in redis.scan_iter(match=match, count=1000)} - {layout.KEY})
 
 
 async def eventually(

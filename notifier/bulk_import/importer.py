@@ -350,8 +350,8 @@ def _queue(tx: Pipeline, city: str, plans: Sequence[_Plan]) -> None:
             for kind, code in p.row.index:
                 if kind in SETS:
                     index.setdefault(key(city, "idx", kind, code), []).append(sub.id)
-    if addresses:
-        tx.mset(addresses)
+    for address, pid in addresses.items():  # not MSET: a cluster's transaction has none
+        tx.set(address, pid)
     if owed:
         tx.sadd(key(city, "import", "owed"), *owed)
     for k, sids in index.items():

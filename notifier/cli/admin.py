@@ -34,12 +34,12 @@ from subscriptions.errors import InvalidInput
 
 
 @asynccontextmanager
-async def _redis(settings: Settings) -> AsyncIterator[Redis]:
+async def _redis(settings: Settings, oldest: int = layout.OLDEST) -> AsyncIterator[Redis]:
     if not settings.redis_url:
         raise ConfigError("set NOTIFIER_REDIS_URL to the Redis the service uses")
     redis = make_redis(settings)
     try:
-        await layout.check(redis)  # never a newer release's store
+        await layout.check(redis, oldest=oldest)  # never a newer release's store
         yield redis
     finally:
         await redis.aclose()
@@ -47,7 +47,7 @@ async def _redis(settings: Settings) -> AsyncIterator[Redis]:
 
 async def migrate(settings: Settings, dry_run: bool) -> None:
     """``notifier migrate``: each step's progress printed as it goes (``notifier.layout``)."""
-    async with _redis(settings) as redis:
+    async with _redis(settings, oldest=1) as redis:
         await layout.migrate(redis, lambda line: print(line, flush=True), dry_run)
 
 

@@ -43,13 +43,14 @@ from subscriptions.store import key
 DIGEST_DUE = "DigestDue/1"
 KEEP_SECONDS = 9 * 24 * 3600  # a weekly digest's items, and a day to spare
 ADD_PER_CALL = 1000
-# ARGV: the event's counts key, seconds to keep, event id, version, JSON [[digest's items key,
-# channel], ...] -> for each, 1 when it is the digest's first item (its release is to be
-# scheduled), else 0. In one call, where a pipeline cost the worker four commands a citizen.
+# KEYS: the event's counts key; ARGV: seconds to keep, event id, version, JSON [[digest's items
+# key, channel], ...] (keys of the counts' city: its slot on a Redis Cluster) -> for each, 1
+# when it is the digest's first item (its release is to be scheduled), else 0. In one call,
+# where a pipeline cost the worker four commands a citizen.
 _ADD = """
-local counts, keep, event, version = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local counts, keep, event, version = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
 local out, per_channel = {}, {}
-for _, item in ipairs(cjson.decode(ARGV[5])) do
+for _, item in ipairs(cjson.decode(ARGV[4])) do
   local k, channel = item[1], item[2]
   redis.call('HSET', k, event, version)
   redis.call('EXPIRE', k, keep)
@@ -119,8 +120,8 @@ async def add_to_digests(deps: Digesting, a: Announcement, audience: Audience) -
             (_items_key(a.city, d.citizen, d.channel, d.slot), d.channel)
             for d in plans[start : start + ADD_PER_CALL]
         ]
-        args = [counts, KEEP_SECONDS, a.id, a.version, json.dumps(items)]
-        first += await add(args=args)
+        args = [KEEP_SECONDS, a.id, a.version, json.dumps(items)]
+        first += await add(keys=[counts], args=args)
     topic = deps.topics.digests
     # the first item put in a digest schedules the digest's release
     releases = [

@@ -162,10 +162,10 @@ class Lanes:
             pipe.zadd(self.key, {self.instance: now + HOLDS_SECONDS})
         elif self._told:
             pipe.zrem(self.key, self.instance)
-        if small != self._told:  # the others hear of it now, not at their next poll
-            pipe.publish(self.key, self.instance)
         pipe.zrangebyscore(self.key, now, "+inf")
         *_, holders = await pipe.execute()
+        if small != self._told:  # the others hear of it now, not at their next poll (a
+            await self.redis.publish(self.key, self.instance)  # cluster pipeline has no PUBLISH)
         self._told = small
         mine = (self.instance, self.instance.encode())  # as the client decodes, or not
         elsewhere = any(h not in mine for h in holders)

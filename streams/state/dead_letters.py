@@ -10,8 +10,11 @@ retention (``notifier topics create``).
 
 ::
 
-    n:_:dead-letters            stream  id -> {record: the DeadLettered/1 JSON}
-    n:_:dead-letters:replayed   hash    id -> when it was replayed
+    n:{_}:dead-letters            stream  id -> {record: the DeadLettered/1 JSON}
+    n:{_}:dead-letters:replayed   hash    id -> when it was replayed
+
+(``{_}``: one hash tag for both, so that ``strip`` changes them in one transaction on a Redis
+Cluster too.)
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ from redis.asyncio import Redis
 
 from streams.topics import Publish
 
-STREAM = "n:_:dead-letters"
-REPLAYED = "n:_:dead-letters:replayed"
+STREAM = "n:{_}:dead-letters"
+REPLAYED = "n:{_}:dead-letters:replayed"
 KEEP = 100_000  # the stream is capped near this many letters
 KEEP_SECONDS = 30 * 86400  # NOTIFIER_DEAD_LETTER_RETENTION_DAYS's default
 SCAN = 500  # letters read at a time by ``strip``

@@ -1,6 +1,6 @@
 """The delivery ledger: one record per notification, statuses that only move forward.
 
-::
+The keys (``n:{city}:`` as ``subscriptions.store`` writes it: the city's hash tag)::
 
     n:{city}:notif:{nid}          hash  event, citizen, channel, contact, status, provider_id,
                                         error, attempts, claimed_at, holder (who claimed it),
@@ -14,8 +14,9 @@
                                         first were queued (``streams.watch`` drops the finished)
     n:{city}:sending:{channel}    zset  notification ids being handed over, by when claimed: a
                                         claim older than the lease is stuck (``streams.watch``)
-    n:worker:{instance}           string a worker alive: written every third of ``liveness``
-                                        seconds, expires after it (``Ledger.beat``)
+    n:workers                     zset  worker instance -> until when it is alive (epoch ms):
+                                        written every third of ``liveness`` seconds
+                                        (``Ledger.beat``)
 
 The notification id is derived from (city, event, citizen, channel), so an event expanded twice
 yields the same ids and ``enqueue`` creates each record once. ``claim`` (queued -> sending) guards
@@ -77,8 +78,10 @@ STORE_AWAY: tuple[type[Exception], ...] = (
     redis_errors.ReadOnlyError,  # a replica that was the primary, during a failover
     redis_errors.MasterDownError,  # a replica cut off from its primary
     NoReplicasError,  # a primary without enough replicas to write
-    redis_errors.TryAgainError,
-    redis_errors.ClusterDownError,
+    redis_errors.TryAgainError,  # a slot moving between the primaries of a cluster
+    redis_errors.ClusterDownError,  # a cluster that has lost a slot's primary, before the vote
+    redis_errors.SlotNotCoveredError,  # the client's map of the slots, while it has no primary
+    redis_errors.RedisClusterUnreachableError,  # no node of the cluster answers
 )
 PROVIDER_TTL = 7 * 24 * 3600  # receipts come within hours; a week is plenty
 
@@ -121,20 +124,18 @@ end
 return out
 """
 
-# ARGV: now, lease, the city's key prefix, JSON [[event, notification id], ...], the holder
-# ('' for none), the liveness (s), the workers' key prefix -> the attempt number of each (0:
-# another sender holds it, or it is done)
+# KEYS: the city's key prefix; ARGV: now, lease, JSON [[event, notification id], ...], the
+# holder ('' for none), the liveness (s), JSON [the worker instances alive] -> the attempt
+# number of each (0: another sender holds it, or it is done)
 _CLAIM = """
-local now, lease, prefix, holder = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[5]
-local liveness, workers = tonumber(ARGV[6]), ARGV[7]
-local out, taken, alive = {}, {}, {}
+local prefix, now, lease, holder = KEYS[1], ARGV[1], tonumber(ARGV[2]), ARGV[4]
+local liveness, out, taken, alive = tonumber(ARGV[5]), {}, {}, {}
+for _, instance in ipairs(cjson.decode(ARGV[6])) do alive[instance] = true end
 local function dead(other)  -- a holder that stopped beating: it is not sending any more
   local instance = string.match(other or '', '^([^:]+):')
-  if not instance then return false end
-  if alive[instance] == nil then alive[instance] = redis.call('EXISTS', workers .. instance) end
-  return alive[instance] == 0
+  return instance ~= nil and not alive[instance]
 end
-for _, item in ipairs(cjson.decode(ARGV[4])) do
+for _, item in ipairs(cjson.decode(ARGV[3])) do
   local nkey = prefix .. 'notif:' .. item[2]
   local h = redis.call('HMGET', nkey, 'status', 'claimed_at', 'channel', 'holder', 'attempts')
   local status, claimed, channel = h[1], tonumber(h[2] or '0'), h[3]
@@ -165,15 +166,15 @@ end
 return out
 """
 
-# ARGV: now, the provider key's TTL, the city's key prefix, JSON [[event, notification id, new
-# status, index (1: remember its provider_id), {field: value}], ...]
+# KEYS: the city's key prefix; ARGV: now, the provider key's TTL, JSON [[event, notification
+# id, new status, index (1: remember its provider_id), {field: value}], ...]
 # -> 1 for each that moved, else 0
 _ADVANCE = """
 local rank = {queued=0, sending=1, sent=2, delivered=3, undelivered=3, failed=3, expired=3,
               skipped=3, superseded=3, cancelled=3}
-local now, ttl, prefix = ARGV[1], ARGV[2], ARGV[3]
+local now, ttl, prefix = ARGV[1], ARGV[2], KEYS[1]
 local out, counts = {}, {}
-for _, item in ipairs(cjson.decode(ARGV[4])) do
+for _, item in ipairs(cjson.decode(ARGV[3])) do
   local event, nid, target, fields = item[1], item[2], item[3], item[5]
   local nkey = prefix .. 'notif:' .. nid
   if item[4] == 1 then
@@ -207,8 +208,8 @@ return out
 """
 
 
-# KEYS: notif key, counts key; ARGV: error, retry_at, now, give up after (seconds, or ''),
-# the city's key prefix
+# KEYS: notif key, counts key, the city's key prefix; ARGV: error, retry_at, now, give up after
+# (seconds, or '')
 # -> 1 released, 0 not held (not sending), -1 failing for too long by retry_at (left as it is)
 _RELEASE = """
 local h = redis.call('HMGET', KEYS[1], 'status', 'channel', 'failing_since')
@@ -219,7 +220,7 @@ redis.call('HSET', KEYS[1], 'status', 'queued', 'error', ARGV[1], 'retry_at', AR
            'updated_at', ARGV[3], 'failing_since', since)
 redis.call('HINCRBY', KEYS[2], h[2] .. ':sending', -1)
 redis.call('HINCRBY', KEYS[2], h[2] .. ':queued', 1)
-redis.call('ZREM', ARGV[5] .. 'sending:' .. h[2], string.match(KEYS[1], 'notif:(.*)$'))
+redis.call('ZREM', KEYS[3] .. 'sending:' .. h[2], string.match(KEYS[1], 'notif:(.*)$'))
 return 1
 """
 
@@ -268,7 +269,7 @@ def notification_id(city: str, event: str, citizen: str, channel: str) -> str:
 DEFAULT_RETENTION = 90 * 86400
 
 
-WORKERS = "n:worker:"  # + instance: a worker's heartbeat
+WORKERS = "n:workers"  # the workers' heartbeats
 DEFAULT_LIVENESS = 10.0
 
 
@@ -371,33 +372,30 @@ class Ledger:
         ``holder`` names who claims: a claim left by the same holder may be taken again at
         once, not only after the lease (the holder knows that nothing of it is going)."""
         out = [0] * len(items)
+        alive = json.dumps(await self.redis.zrangebyscore(WORKERS, int(time.time() * 1000), "+inf"))
         for city, at, group in _by_city(items):
             pairs = json.dumps([(event, nid) for _, event, nid in group])
-            args = [
-                int(time.time()),
-                LEASE_SECONDS,
-                key(city, ""),
-                pairs,
-                holder,
-                self.liveness,
-                WORKERS,
-            ]
-            for i, n in zip(at, await self._claim(args=args), strict=True):
+            args = [int(time.time()), LEASE_SECONDS, pairs, holder, self.liveness, alive]
+            for i, n in zip(at, await self._claim(keys=[key(city, "")], args=args), strict=True):
                 out[i] = int(n)
         return out
 
     async def beat(self, instance: str) -> None:
-        """This worker is alive (a timer's job, every third of ``liveness``)."""
-        await self.redis.set(WORKERS + instance, "1", px=int(self.liveness * 1000))
+        """This worker is alive (a timer's job, every third of ``liveness``); the workers gone
+        for a day are forgotten."""
+        now = int(time.time() * 1000)
+        async with self.redis.pipeline(transaction=False) as p:
+            p.zadd(WORKERS, {instance: now + int(self.liveness * 1000)})
+            p.zremrangebyscore(WORKERS, "-inf", now - 86400_000)
+            await p.execute()
 
     async def lapses(self, record: dict[str, str], claimed: float) -> float:
         """When a claim (its ``record``, claimed at ``claimed``) could first be taken back from
         a holder that stopped beating: once its heartbeat has lapsed and the claim is older than
         the liveness (``_CLAIM``). A holder alive then has beaten again, and its claim is left."""
         instance = (record.get("holder") or "").partition(":")[0]
-        # ms until its heartbeat lapses; -2: lapsed already (or none), -1: never (not ours)
-        left = await self.redis.pttl(WORKERS + instance) if instance else -2
-        lapsed = 0.0 if left == -2 else self.liveness if left == -1 else left / 1000
+        until = await self.redis.zscore(WORKERS, instance) if instance else None
+        lapsed = 0.0 if until is None else max(0.0, until / 1000 - time.time())
         return max(time.time() + lapsed, claimed + self.liveness)
 
     async def release(
@@ -413,9 +411,9 @@ class Ledger:
         the one move backwards, and only from ``sending`` ("not held" otherwise). Its first
         release marks when it began failing: "given up", and nothing changes, when ``retry_at``
         is more than ``give_up_after`` seconds after that."""
-        keys = _notif_keys(city, event, nid)
+        keys = [*_notif_keys(city, event, nid), key(city, "")]
         bound = "" if give_up_after is None else repr(float(give_up_after))
-        args = [error, retry_at, int(time.time()), bound, key(city, "")]
+        args = [error, retry_at, int(time.time()), bound]
         return _RELEASED[int(await self._release(keys=keys, args=args))]
 
     async def advance(
@@ -447,8 +445,9 @@ class Ledger:
         out = [False] * len(items)
         for city, at, group in _by_city(items):
             moves = json.dumps([_checked(*item[1:]) for item in group])
-            args = [int(time.time()), PROVIDER_TTL, key(city, ""), moves]
-            for i, n in zip(at, await self._advance(args=args), strict=True):
+            args = [int(time.time()), PROVIDER_TTL, moves]
+            called = await self._advance(keys=[key(city, "")], args=args)
+            for i, n in zip(at, called, strict=True):
                 out[i] = bool(n)
         return out
 

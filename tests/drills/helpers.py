@@ -397,7 +397,7 @@ def settled(deliveries: dict[str, dict[str, int]], channel: str, n: int) -> bool
 
 async def claims_held(redis: Redis) -> dict[str, float]:
     """The notification records being handed over now (key -> when claimed)."""
-    keys = [k async for k in redis.scan_iter(match=f"n:{CITY}:notif:*", count=1000)]
+    keys = [k async for k in redis.scan_iter(match=f"n:{{{CITY}}}:notif:*", count=1000)]
     async with redis.pipeline(transaction=False) as p:
         for k in keys:
             p.hmget(k, "status", "claimed_at")

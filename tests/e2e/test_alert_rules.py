@@ -145,10 +145,10 @@ async def test_the_shipped_alert_rules_fire_on_a_real_workers_figures(
     assert await ledger.claim_many([("paris", "evt_dead", "ntf_dead")], holder="worker-gone:1") == [
         1
     ]
-    await redis.hset("n:paris:notif:ntf_dead", "claimed_at", int(hour_ago))
-    await redis.zadd("n:paris:sending:email", {"ntf_dead": hour_ago})
+    await redis.hset("n:{paris}:notif:ntf_dead", "claimed_at", int(hour_ago))
+    await redis.zadd("n:{paris}:sending:email", {"ntf_dead": hour_ago})
     await ledger.enqueue("paris", "evt_waiting", "email", [("ntf_waiting", "cit_y", "cp_y")])
-    await redis.zadd("n:paris:active", {"evt_waiting": hour_ago, "evt_dead": hour_ago})
+    await redis.zadd("n:{paris}:active", {"evt_waiting": hour_ago, "evt_dead": hour_ago})
 
     async def troubled() -> Any:
         f = await scrape(port)

@@ -119,14 +119,15 @@ async def test_dead_letters_are_listed_shown_and_replayed(
     redis_url: str, kafka_url: str, tmp_path: Path
 ) -> None:
     from aiokafka import AIOKafkaConsumer
-    from redis.asyncio import Redis
 
     from notifier.kafka_publisher import KafkaPublisher
+    from notifier.settings import Settings
+    from notifier.wiring import make_redis
     from streams.records import dead_letter
     from streams.state import dead_letters
 
     topic = f"t{tmp_path.name[-8:]}.city-events"
-    redis = Redis.from_url(redis_url, decode_responses=True)
+    redis = make_redis(Settings(redis_url=redis_url))
     publisher = KafkaPublisher(kafka_url.removeprefix("kafka://"))
     await publisher.start()
     try:

@@ -24,7 +24,7 @@ async def citizen_in_paris(api: Client, redis: Redis, email: str) -> dict[str, A
     r = await api.post("/v1/cities/paris/citizens", json={"email": email, "language": "en"})
     c = await r.json()
     cid, token = c["citizen"]["id"], c["token"]
-    await redis.hset(f"n:paris:contact:{c['contacts'][0]['id']}", "status", "confirmed")
+    await redis.hset(f"n:{{paris}}:contact:{c['contacts'][0]['id']}", "status", "confirmed")
     r = await api.patch(
         f"/v1/cities/paris/citizens/{cid}",
         json={"quiet_hours": {"start": "22:00", "end": "07:00"}},
@@ -82,12 +82,12 @@ async def test_a_move_carries_the_account_and_leaves_only_the_follows(
     r = await api.get(f"/v1/cities/paris/citizens/{alice['id']}", headers=auth(alice["token"]))
     assert r.status == 401
     # in Paris, only the follow is left (and the contact point it needs)
-    left = await redis.smembers(f"n:paris:citizen:{alice['id']}:subs")
-    assert [await redis.hget(f"n:paris:sub:{sid}", "kind") for sid in left] == ["request"]
-    consent = await redis.lrange(f"n:paris:citizen:{alice['id']}:consent", -1, -1)
+    left = await redis.smembers(f"n:{{paris}}:citizen:{alice['id']}:subs")
+    assert [await redis.hget(f"n:{{paris}}:sub:{sid}", "kind") for sid in left] == ["request"]
+    consent = await redis.lrange(f"n:{{paris}}:citizen:{alice['id']}:consent", -1, -1)
     assert json.loads(consent[0])["change"] == "moved"
     # Paris's live index no longer holds her area, point and department subscriptions
-    log = await redis.xrange("n:paris:subs:log")
+    log = await redis.xrange("n:{paris}:subs:log")
     assert [e[1]["op"] for e in log] == ["add"] * 4 + ["del"] * 3
 
 
@@ -110,7 +110,7 @@ async def test_a_move_that_cannot_be_made_changes_nothing(api: Client, redis: Re
         await api.get(f"/v1/cities/paris/citizens/{bob['id']}", headers=auth(bob["token"]))
     ).json()
     assert len(here["subscriptions"]) == 4 and here["consent"][-1]["change"] == "pending"
-    assert not await redis.exists(f"n:paris_centre:citizen:{bob['id']}")
+    assert not await redis.exists(f"n:{{paris_centre}}:citizen:{bob['id']}")
 
 
 async def test_a_moved_citizen_hears_the_new_city_and_only_their_request_from_the_old(
@@ -175,13 +175,13 @@ async def test_a_moved_citizen_hears_the_new_city_and_only_their_request_from_th
         return [m for m in mails if "Repaired." in m.get_body(("plain",)).get_content()]
 
     async def follow_ended() -> bool:
-        return not await redis.scard(f"n:paris:citizen:{alice['id']}:subs")
+        return not await redis.scard(f"n:{{paris}}:citizen:{alice['id']}:subs")
 
     await eventually(closing, what="the closing of her request")
     await eventually(follow_ended, what="her follow in Paris ended")
     # what is left of her in Paris goes in a week (the closing message needed her address)
-    assert 0 < await redis.ttl(f"n:paris:citizen:{alice['id']}") <= 7 * 86400
-    assert 0 < await redis.ttl("n:paris:address:email:alice@example.org") <= 7 * 86400
+    assert 0 < await redis.ttl(f"n:{{paris}}:citizen:{alice['id']}") <= 7 * 86400
+    assert 0 < await redis.ttl("n:{paris}:address:email:alice@example.org") <= 7 * 86400
     assert works("alice@example.org") == [subject]  # never Paris's
     assert works("neighbour@example.org")[0].endswith("Paris works")
 
@@ -197,10 +197,10 @@ async def test_erasing_after_a_move_erases_what_the_old_city_still_held(
         headers=auth(carol["token"]),
     )
     token = (await r.json())["token"]
-    assert await redis.exists(f"n:paris:citizen:{carol['id']}")  # her follow of req-42
+    assert await redis.exists(f"n:{{paris}}:citizen:{carol['id']}")  # her follow of req-42
     r = await api.delete(f"/v1/cities/paris_centre/citizens/{carol['id']}", headers=auth(token))
     assert r.status == 200, await r.text()
     for city in ("paris", "paris_centre"):
-        assert not await redis.exists(f"n:{city}:citizen:{carol['id']}")
-        assert not await redis.exists(f"n:{city}:address:email:carol@example.org")
-        assert not await redis.smembers(f"n:{city}:idx:request:req-42")
+        assert not await redis.exists(f"n:{{{city}}}:citizen:{carol['id']}")
+        assert not await redis.exists(f"n:{{{city}}}:address:email:carol@example.org")
+        assert not await redis.smembers(f"n:{{{city}}}:idx:request:req-42")

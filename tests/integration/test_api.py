@@ -82,7 +82,7 @@ async def test_department_keys_are_required_and_scoped(api: Client, redis: Redis
     href = (await r.json())["href"]
     assert (await api.get(href, headers=auth(roads))).status == 200
     assert (await error_of(await api.get(href, headers=auth(water))))[0] == 404
-    assert await redis.exists("n:paris:deptkey:" + roads) == 0  # only the hash is stored
+    assert await redis.exists("n:{paris}:deptkey:" + roads) == 0  # only the hash is stored
 
 
 async def test_citizen_tokens_reach_only_their_citizen(api: Client) -> None:
@@ -168,7 +168,7 @@ async def test_an_idempotent_publish_retried_ten_times_makes_one_event(
         for _ in range(10)
     ]
     assert len({a["id"] for a in answers}) == 1
-    assert await redis.zcard("n:paris:events:pending") == 1
+    assert await redis.zcard("n:{paris}:events:pending") == 1
     other = {**BODY, "severity": "severe"}
     r = await api.post("/v1/cities/paris/announcements", json=other, headers=h)
     assert await error_of(r) == (409, "Idempotency-Key", "already used with a different body")
@@ -294,7 +294,7 @@ async def test_a_draft_shows_its_reach_and_messages_and_sends_nothing(
     ):
         c = await (await api.post("/v1/cities/paris/citizens", json={"email": email})).json()
         if email != "pending@example.org":
-            await redis.hset(f"n:paris:contact:{c['contacts'][0]['id']}", "status", "confirmed")
+            await redis.hset(f"n:{{paris}}:contact:{c['contacts'][0]['id']}", "status", "confirmed")
         await api.post(
             f"/v1/cities/paris/citizens/{c['citizen']['id']}/subscriptions",
             json={"area": area},
@@ -317,7 +317,7 @@ async def test_a_draft_shows_its_reach_and_messages_and_sends_nothing(
     # each citizen gets their own unsubscribe link; the preview shows where it goes
     text = body["messages"]["email"]["fr"]["text"]
     assert "@@" not in text and "http://testserver/v1/unsubscribe/…" in text
-    assert await redis.zcard("n:paris:events:pending") == 0  # nothing stored, nothing sent
+    assert await redis.zcard("n:{paris}:events:pending") == 0  # nothing stored, nothing sent
     r = await api.post(
         "/v1/cities/paris/announcements/preview", json={**draft, "category": "x"}, headers=auth(key)
     )
@@ -376,7 +376,7 @@ async def test_a_scheduled_announcement_waits_for_its_time(api: Client, redis: R
     shown = await (await api.get(answer["href"], headers=auth(key))).json()
     assert shown["status"] == "scheduled"
     assert shown["published_at"] == later.isoformat(timespec="seconds").replace("+00:00", "Z")
-    [(_, when)] = await redis.zrange("n:paris:schedule", 0, -1, withscores=True)
+    [(_, when)] = await redis.zrange("n:{paris}:schedule", 0, -1, withscores=True)
     assert abs(when - later.timestamp()) < 1
     past = {**BODY, "scheduled_at": "2020-01-01T00:00:00Z"}
     r = await api.post("/v1/cities/paris/announcements", json=past, headers=auth(key))

@@ -17,6 +17,7 @@ from streams import handlers
 from streams.delivery.expand import BATCH_SIZE, expand_announcement
 from streams.delivery.send import send_batch
 from streams.deps import Deps
+from streams.state.ledger import WORKERS
 from streams.state.ratelimit import RateLimiter
 from tests.handler_stage import Published, accepted, batches, citizen
 from tests.stage import SmtpSink, eventually
@@ -112,8 +113,8 @@ async def test_a_worker_killed_while_sending_at_once_loses_nothing(
     handed = len(sink.messages)
     assert 2 <= handed < 40
     # its heartbeat lapses, and the session timeout passes: its claims may be taken back
-    await d.store.redis.delete("n:worker:dead")
-    for k in await d.store.redis.smembers("n:paris:event:evt_1:notifs"):
+    await d.store.redis.zrem(WORKERS, "dead")
+    for k in await d.store.redis.smembers("n:{paris}:event:evt_1:notifs"):
         await d.store.redis.hset(k, "claimed_at", int(time.time() - d.ledger.liveness - 1))
     survivor = dataclasses.replace(d, instance="survivor")
     survivor.send_now = handlers.sender_at_once(survivor)

@@ -29,6 +29,7 @@ from subscriptions.matcher import Target
 from subscriptions.store import key, new_id
 from subscriptions.subscription import parse_subscription
 from tests.handler_stage import Published
+from tests.stage import stored
 
 DATA = Path(__file__).parents[1] / "data" / "bulk_import.csv"
 PARIS = load_catalogue("paris")
@@ -115,7 +116,7 @@ async def held_before(d: Services) -> dict[str, str]:
 
 
 async def citizens(redis: Redis) -> set[str]:
-    return {k for k in await redis.keys("n:paris:citizen:*") if k.count(":") == 3}
+    return {k for k in await stored(redis, "n:{paris}:citizen:*") if k.count(":") == 3}
 
 
 async def by_address(d: Services, channel: str, address: str) -> Any:
@@ -211,9 +212,9 @@ async def test_a_dry_run_writes_nothing_and_reports_what_it_would_do(
     d, published = import_stage
     await held_before(d)
     redis = d.store.redis
-    snapshot = {k: await redis.dump(k) for k in sorted(await redis.keys("*"))}
+    snapshot = {k: await redis.dump(k) for k in await stored(redis)}
     report = await imported(import_stage, dry_run=True)
-    assert {k: await redis.dump(k) for k in sorted(await redis.keys("*"))} == snapshot
+    assert {k: await redis.dump(k) for k in await stored(redis)} == snapshot
     assert published == []
     summary = SUMMARY.replace("imported 7", "would be imported 7").replace("ns sent", "ns to send")
     assert report.lines() == [*REJECTED_HELD, f"dry run, nothing written: {summary}"]
@@ -225,14 +226,14 @@ async def test_importing_the_same_file_again_duplicates_nothing(
     d, published = import_stage
     await held_before(d)
     await imported(import_stage)
-    subs = await d.store.redis.keys("n:paris:sub:*")
+    subs = await stored(d.store.redis, "n:{paris}:sub:*")
     again = await imported(import_stage)
     assert again.lines()[-1] == (
         "read 31, imported 7, rejected 24, confirmations sent 0 (new citizens 0, already "
         "registered 7 (subscription already held 7), confirmed by a recorded consent 0); "
         "some rows were rejected (24, listed above): exit code 1"
     )
-    assert len(await d.store.redis.keys("n:paris:sub:*")) == len(subs)
+    assert len(await stored(d.store.redis, "n:{paris}:sub:*")) == len(subs)
     assert len(await citizens(d.store.redis)) == 8 and len(published) == 3
 
 
@@ -355,7 +356,7 @@ async def test_a_file_without_a_valid_header_is_refused_whole(
     with pytest.raises(FileError) as e:
         await imported(import_stage, path)
     assert error in str(e.value)
-    assert await import_stage.deps.store.redis.dbsize() == 0
+    assert await stored(import_stage.deps.store.redis) == []
 
 
 def generate(rows: int) -> str:
@@ -435,7 +436,7 @@ async def test_run_imports_and_sends_confirmations_through_kafka(
     args = argparse.Namespace(file=DATA, city=None, dry_run=True)
     assert await import_subscribers.run(s, args) == 1
     assert capsys.readouterr().out.splitlines()[-1].startswith("dry run, nothing written: read 31")
-    assert await redis.dbsize() == 0
+    assert await stored(redis) == []
     args.dry_run = False
     assert await import_subscribers.run(s, args) == 1
     out = capsys.readouterr().out.splitlines()
@@ -505,11 +506,11 @@ async def test_the_command_line(settings: Settings, redis: Redis, tmp_path: Path
     dry = cli(str(DATA), "--dry-run", env=env)
     assert dry.returncode == 1, dry.stderr
     assert dry.stdout.splitlines() == [*REJECTED, dry.stdout.splitlines()[-1]]
-    assert "dry run, nothing written" in dry.stdout and await redis.dbsize() == 0
+    assert "dry run, nothing written" in dry.stdout and await stored(redis) == []
     real = cli(str(DATA), "--city", "paris", env=env)
     assert real.returncode == 1, real.stderr
     assert real.stdout.splitlines()[-1].startswith("read 31, imported 8, rejected 23")
-    assert len(await redis.keys("n:paris:sub:*")) == 8
+    assert len(await stored(redis, "n:{paris}:sub:*")) == 8
     bad = tmp_path / "bad.csv"
     bad.write_text("contact;area\n")
     refused = cli(str(bad), env=env)
@@ -522,7 +523,7 @@ async def test_the_command_line(settings: Settings, redis: Redis, tmp_path: Path
 async def on_area(redis: Redis, code: str) -> int:
     """The subscriptions the matching processes index on the area ``code`` (their own
     ``index`` field, as ``subscriptions.live_index`` reads it)."""
-    keys = [k async for k in redis.scan_iter("n:paris:sub:*", count=10_000)]
+    keys = [k async for k in redis.scan_iter("n:{paris}:sub:*", count=10_000)]
     indexes = []
     for i in range(0, len(keys), 1000):
         async with redis.pipeline(transaction=False) as p:

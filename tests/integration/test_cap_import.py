@@ -42,7 +42,7 @@ async def test_real_alerts_elsewhere_are_refused_for_that_reason(
     test = (CAP / "real_philippines_pagasa_cyclone_status_test.xml").read_bytes()
     [result] = (await post_cap(api, key, test))[1]["alerts"]
     assert result["delivered"] is False and "Test" in result["reason"]
-    assert await redis.zcard("n:paris:events:pending") == 0  # nothing was published
+    assert await redis.zcard("n:{paris}:events:pending") == 0  # nothing was published
 
 
 async def test_hostile_documents_get_a_clear_4xx(api: TestClient[Any, Any], redis: Redis) -> None:

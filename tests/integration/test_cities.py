@@ -294,7 +294,7 @@ async def test_usage_is_shown_to_the_citys_operators_only(api: Client, redis: Re
     mine = await create_operator_key(redis, "paris_centre")
     theirs = await create_operator_key(redis, "paris")
     dept = await create_department_key(redis, "paris_centre", "voirie")
-    await redis.set("n:paris_centre:usage:email:" + _month(), 7)
+    await redis.set("n:{paris_centre}:usage:email:" + _month(), 7)
     r = await api.get("/v1/cities/paris_centre/usage", headers=auth(mine))
     body = await r.json()
     assert r.status == 200, body

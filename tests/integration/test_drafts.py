@@ -86,7 +86,7 @@ async def test_a_draft_is_kept_changed_listed_and_discarded(api: Client, redis: 
     listed = await (await api.get(D, headers=h)).json()
     assert [d["id"] for d in listed["drafts"]] == [draft["id"]]
     # it lasts 30 days after its last change
-    assert 29 * 86400 < await redis.ttl(f"n:paris:draft:{draft['id']}") <= 30 * 86400
+    assert 29 * 86400 < await redis.ttl(f"n:{{paris}}:draft:{draft['id']}") <= 30 * 86400
     assert (await api.delete(f"{D}/{draft['id']}", headers=h)).status == 204
     assert (await (await api.get(D, headers=h)).json())["drafts"] == []
     r = await api.put(f"{D}/{draft['id']}", json=BODY, headers=h)

@@ -27,7 +27,7 @@ async def faults(r: Any) -> list[tuple[str | None, str]]:
 
 
 async def kept(redis: Redis) -> list[Any]:
-    return [k async for k in redis.scan_iter("n:paris:*")]
+    return [k async for k in redis.scan_iter("n:{paris}:*")]
 
 
 async def test_a_registration_names_every_fault_at_once_and_keeps_nothing(

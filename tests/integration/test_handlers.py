@@ -71,7 +71,7 @@ async def test_expansion_dedupes_filters_and_batches(deps: tuple[Deps, Published
         and batch.variants["fr"]["subject"] == "Travaux"
     )
     assert await d.ledger.counts("paris", "evt_1") == {"email": {"queued": 2}}
-    stored = await d.events.redis.hgetall("n:paris:event:evt_1")
+    stored = await d.events.redis.hgetall("n:{paris}:event:evt_1")
     assert (stored["status"], stored["matched"], stored["queued"]) == (
         "processed",
         "3",
@@ -212,7 +212,7 @@ async def test_transient_refusals_are_retried_until_the_backoff_gives_up(
     assert (await d.ledger.get("paris", nid))["failing_since"] == since  # the first refusal
     # the backoff's time is up (hours, by default): the message has been failing longer than that
     ago = float(since) - d.scheduler.retry.give_up_after - 1
-    await d.store.redis.hset(f"n:paris:notif:{nid}", "failing_since", ago)
+    await d.store.redis.hset(f"n:{{paris}}:notif:{nid}", "failing_since", ago)
     assert await release_scheduled(d, now=time.time() + 3600) == 1
     assert await send_batch(published[-1][2], d) == {"failed": 1}
     letter = json.loads(published[-1][2])
@@ -578,7 +578,7 @@ async def test_a_message_held_by_a_crashed_sender_is_sent_after_its_lease(
     assert sink.messages == []
     [(_, _, _, again)] = await d.scheduler.due("paris", time.time() + LEASE_SECONDS + 5)
     await d.store.redis.hset(
-        f"n:paris:notif:{r.id}", "claimed_at", int(time.time()) - LEASE_SECONDS - 5
+        f"n:{{paris}}:notif:{r.id}", "claimed_at", int(time.time()) - LEASE_SECONDS - 5
     )
     assert await send_batch(again, d) == {"sent": 1}  # the lease is over: taken back, sent
     assert len(sink.messages) == 1

@@ -199,7 +199,7 @@ async def citizen(app: App, redis: Redis, email: str, phone: str | None = None) 
     body = {"email": email, **({"phone": phone} if phone else {})}
     c = dict(await (await app.client.post("/v1/cities/paris/citizens", json=body)).json())
     for cp in c["contacts"]:
-        await redis.hset(f"n:paris:contact:{cp['id']}", "status", "confirmed")
+        await redis.hset(f"n:{{paris}}:contact:{cp['id']}", "status", "confirmed")
     r = await app.client.post(
         f"/v1/cities/paris/citizens/{c['citizen']['id']}/subscriptions",
         json={"area": "75105"},

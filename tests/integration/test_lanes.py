@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
 from streams.delivery.lanes import BULK, DIGEST, LANES, SMALL, URGENT, Lanes
 from tests.stage import eventually
@@ -138,7 +139,9 @@ async def test_running_workers_hear_each_others_small_batches_as_they_begin_and_
 
 
 async def _listening(redis: Redis, workers: int) -> bool:
-    [(_, n)] = await redis.pubsub_numsub("n:lanes:small")
+    """The subscribers of every node (a cluster's node counts its own)."""
+    nodes = {"target_nodes": RedisCluster.ALL_NODES} if isinstance(redis, RedisCluster) else {}
+    [(_, n)] = await redis.pubsub_numsub("n:lanes:small", **nodes)
     return int(n) == workers
 
 

@@ -36,13 +36,13 @@ async def test_enqueue_is_idempotent_and_counts_once(redis: Redis) -> None:
 async def test_records_and_history_keep_for_the_retention_and_counts_stay(redis: Redis) -> None:
     ledger = Ledger(redis, retention=30 * 86400)
     await ledger.enqueue("paris", "e", "email", [("n1", "c1", "p1")])
-    for k in ("n:paris:notif:n1", "n:paris:event:e:notifs", "n:paris:citizen:c1:notifs"):
+    for k in ("n:{paris}:notif:n1", "n:{paris}:event:e:notifs", "n:{paris}:citizen:c1:notifs"):
         assert 29 * 86400 < await redis.ttl(k) <= 30 * 86400, k
-    assert await redis.ttl("n:paris:event:e:counts") == -1  # the event's figures stay
+    assert await redis.ttl("n:{paris}:event:e:counts") == -1  # the event's figures stay
     # a history entry older than the retention goes when the citizen is next notified
-    await redis.zadd("n:paris:citizen:c1:notifs", {"n0": 1.0})
+    await redis.zadd("n:{paris}:citizen:c1:notifs", {"n0": 1.0})
     await ledger.enqueue("paris", "e2", "email", [("n2", "c1", "p1")])
-    assert await redis.zrange("n:paris:citizen:c1:notifs", 0, -1) == ["n1", "n2"]
+    assert await redis.zrange("n:{paris}:citizen:c1:notifs", 0, -1) == ["n1", "n2"]
     with pytest.raises(ValueError, match="late receipts"):
         Ledger(redis, retention=3600)
 

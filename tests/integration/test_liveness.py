@@ -9,7 +9,7 @@ import time
 from streams.delivery.expand import expand_announcement
 from streams.delivery.send import send_batch
 from streams.deps import Deps
-from streams.state.ledger import LEASE_SECONDS
+from streams.state.ledger import LEASE_SECONDS, WORKERS
 from tests.handler_stage import Published, accepted, citizen
 from tests.stage import SmtpSink
 
@@ -19,10 +19,11 @@ async def _claimed_by(d: Deps, holder: str, seconds_ago: float) -> tuple[bytes, 
     await citizen(d.store, "a@example.org", "75105")
     await expand_announcement(await accepted(d, ["75105"]), d)
     [nid] = [
-        k.rpartition(":")[2] for k in await d.store.redis.smembers("n:paris:event:evt_1:notifs")
+        k.rpartition(":")[2] for k in await d.store.redis.smembers("n:{paris}:event:evt_1:notifs")
     ]
     assert await d.ledger.claim_many([("paris", "evt_1", nid)], holder=holder) == [1]
-    await d.store.redis.hset(f"n:paris:notif:{nid}", "claimed_at", int(time.time() - seconds_ago))
+    claimed_at = int(time.time() - seconds_ago)
+    await d.store.redis.hset(f"n:{{paris}}:notif:{nid}", "claimed_at", claimed_at)
     return nid, holder
 
 
@@ -32,7 +33,7 @@ async def test_the_claim_of_a_worker_that_stopped_beating_is_taken_back_at_once(
     d, published = deps
     sink, _ = smtp
     await d.ledger.beat("gone")  # it was alive when it claimed, then was killed
-    await d.store.redis.delete("n:worker:gone")  # its heartbeat has expired since
+    await d.store.redis.zrem(WORKERS, "gone")  # its heartbeat has expired since
     await _claimed_by(d, "gone:batch1", d.ledger.liveness + 2)
     [(_, _, raw)] = [p for p in published if p[0] == "deliveries.email"]
     assert await send_batch(raw, d) == {"sent": 1}  # well within the lease: taken back now
@@ -52,10 +53,10 @@ async def test_the_claim_of_a_live_worker_is_left_to_it_and_looked_at_again_soon
     assert await send_batch(raw, d) == {"in flight": 1}
     assert sink.messages == []
     # looked at again once the holder could be known dead, not at the lease's end
-    [(_, when)] = await d.store.redis.zrange("n:paris:schedule", 0, -1, withscores=True)
+    [(_, when)] = await d.store.redis.zrange("n:{paris}:schedule", 0, -1, withscores=True)
     assert before + d.ledger.liveness <= when <= time.time() + d.ledger.liveness + 1
     # by then it stopped beating: the look takes the claim back and sends it
-    await d.store.redis.delete("n:worker:busy")
+    await d.store.redis.zrem(WORKERS, "busy")
     [(_, _, _, again)] = await d.scheduler.due("paris", when)
     assert await send_batch(again, d) == {"sent": 1}
     assert len(sink.messages) == 1
@@ -79,10 +80,10 @@ async def test_the_claim_of_a_worker_whose_heartbeat_is_lapsing_is_looked_at_aga
     claim is looked at again then, not a whole liveness after another sender first met it."""
     d, published = deps
     await d.ledger.beat("killed")
-    await d.store.redis.pexpire("n:worker:killed", 1500)  # its last beat, lapsing in 1.5 s
+    await d.store.redis.zadd(WORKERS, {"killed": time.time() * 1000 + 1500})  # lapsing in 1.5 s
     await _claimed_by(d, "killed:batch1", d.ledger.liveness + 2)
     [(_, _, raw)] = [p for p in published if p[0] == "deliveries.email"]
     before = time.time()
     assert await send_batch(raw, d) == {"in flight": 1}
-    [(_, when)] = await d.store.redis.zrange("n:paris:schedule", 0, -1, withscores=True)
+    [(_, when)] = await d.store.redis.zrange("n:{paris}:schedule", 0, -1, withscores=True)
     assert before + 1.5 < when <= time.time() + 1.5 + 1 < before + d.ledger.liveness

@@ -31,9 +31,9 @@ async def test_a_burst_from_two_workers_never_passes_the_quota(redis: Redis) -> 
 async def test_what_a_batch_took_and_did_not_use_goes_back(redis: Redis) -> None:
     q = Quotas(redis)
     assert await q.acquire("paris_centre", "sms", 100)  # takes a chunk of 20
-    assert await redis.get(f"n:paris_centre:usage:sms:{month()}") == "20"
+    assert await redis.get(f"n:{{paris_centre}}:usage:sms:{month()}") == "20"
     await q.settle("paris_centre", "sms", 100, 1)
-    assert await redis.get(f"n:paris_centre:usage:sms:{month()}") == "1"
+    assert await redis.get(f"n:{{paris_centre}}:usage:sms:{month()}") == "1"
 
 
 async def test_without_a_quota_what_went_is_counted(redis: Redis) -> None:
@@ -41,4 +41,4 @@ async def test_without_a_quota_what_went_is_counted(redis: Redis) -> None:
     await q.settle("paris", "email", None, 12)
     await q.settle("paris", "email", None, 3)
     assert await q.usage("paris", ["email"]) == {"email": 15}
-    assert 0 < await redis.ttl(f"n:paris:usage:email:{month()}") <= 400 * 86400
+    assert 0 < await redis.ttl(f"n:{{paris}}:usage:email:{month()}") <= 400 * 86400

@@ -60,7 +60,7 @@ async def store_event(
 ) -> None:
     """The event in the event store as the API left it (the outbox)."""
     await stage.redis.hset(
-        f"n:paris:event:{eid}",
+        f"n:{{paris}}:event:{eid}",
         mapping={
             "id": eid,
             "department": "voirie",
@@ -136,7 +136,8 @@ def batch_record(channel: str, eid: str, nid: str, contact: str, to: str) -> byt
 
 async def _queued_batches(stage: Stage, eid: str) -> list[tuple[str, bytes]]:
     """One batch per channel, its notification queued in the ledger (as expand left it)."""
-    await stage.redis.hset(f"n:paris:event:{eid}", mapping={"status": "published", "version": "1"})
+    published = {"status": "published", "version": "1"}
+    await stage.redis.hset(f"n:{{paris}}:event:{eid}", mapping=published)
     out = []
     for channel in CHANNELS:
         cp = stage.contacts[channel]
@@ -318,7 +319,7 @@ def test_a_scheduled_announcement_and_a_digest_are_released_when_due(stage: Stag
             "period": "daily",
         }
         await stage.redis.hset(
-            f"n:paris:digest:{stage.citizen}:email:{int(slot)}", "evt_at_nine", "1"
+            f"n:{{paris}}:digest:{stage.citizen}:email:{int(slot)}", "evt_at_nine", "1"
         )
         await stage.deps.scheduler.later(
             "paris", slot, city_events, stage.citizen.encode(), wire(due)

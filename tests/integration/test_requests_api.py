@@ -16,6 +16,7 @@ from notifier.settings import Settings
 from streams.delivery.requests import handle_request_status
 from streams.request_records import StatusChange
 from subscriptions.store import key
+from tests.stage import stored
 
 Client = TestClient[Any, Any]
 FILED = {
@@ -76,7 +77,7 @@ async def test_filing_with_a_new_address_subscribes_the_requester_pending_opt_in
         ("pending", "service request 14-00684314")
     ]
     # the confirmation request is on its way (the worker would send it)
-    queued = await redis.keys(key("paris", "event", f"confirmation-{cp.id}-*", "counts"))
+    queued = await stored(redis, key("paris", "event", f"confirmation-{cp.id}-*", "counts"))
     assert len(queued) == 1
 
     r = await file(client, voirie)
@@ -133,7 +134,7 @@ async def test_a_malformed_filing_names_the_field(
     voirie = await create_department_key(redis, "paris", "voirie")
     status, f, _ = await error_of(await file(client, voirie, **changes))
     assert (status, f) == (422, field)
-    assert await redis.keys(key("paris", "request", "*")) == []  # nothing kept
+    assert await stored(redis, key("paris", "request", "*")) == []  # nothing kept
 
 
 async def test_a_department_cannot_see_or_change_another_departments_request(

@@ -16,6 +16,7 @@ from notifier.wiring import build_services
 from subscriptions.errors import InvalidInput
 from subscriptions.sms_replies import NOTHING, Answer, Decision, act_on, decide
 from subscriptions.store import SubscriptionStore
+from tests.stage import stored
 
 PHONE = "+33612345678"
 TOKEN = "e" * 32
@@ -75,7 +76,7 @@ async def test_a_number_that_is_not_ours_gets_help_and_nothing_else(
     assert await act_on(store, "paris", PHONE, "HELP", "HELP") == Answer("help", "")
     for keyword, body in (("STOP", "STOP"), ("START", "START"), (None, "246810")):
         assert await act_on(store, "paris", PHONE, keyword, body) is None
-    assert await redis.keys("*") == []
+    assert await stored(redis) == []
 
 
 async def test_stop_and_start_are_kept_with_how(store: SubscriptionStore) -> None:
@@ -157,7 +158,7 @@ async def test_the_replies_word_for_word_in_the_citizens_language(
     for sid, (language, phone) in zip("abc", phones.items(), strict=True):
         c = await store.create_citizen("paris", "en" if language == "de" else language)
         if language == "de":  # a language we have no words in: French, as always
-            await redis.hset(f"n:paris:citizen:{c.id}", "language", "de")
+            await redis.hset(f"n:{{paris}}:citizen:{c.id}", "language", "de")
         cp = await store.add_contact("paris", c.id, "sms", phone, "pending", "import")
         await store.set_code("paris", cp.id, "135790")
         confirmed = CONFIRMED.get(language, CONFIRMED["fr"])

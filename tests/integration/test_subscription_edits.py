@@ -61,9 +61,9 @@ async def test_an_edit_keeps_what_it_does_not_name_and_the_matcher_sees_it(
     )
     assert (await r.json())["area"] == "75105"
     # what the matching processes index it by: the arrondissement, and no more the point's cells
-    assert json.loads(await redis.hget(f"n:paris:sub:{sid}", "index")) == [["area", "75105"]]
+    assert json.loads(await redis.hget(f"n:{{paris}}:sub:{sid}", "index")) == [["area", "75105"]]
     # the matching processes replace their copy from the change log
-    [(_, last)] = await redis.xrevrange("n:paris:subs:log", count=1)
+    [(_, last)] = await redis.xrevrange("n:{paris}:subs:log", count=1)
     assert (last["op"], last["sub"]) == ("add", sid)
 
 
@@ -120,7 +120,7 @@ async def test_a_confirmed_phone_joins_the_subscriptions_made_before_it(
             f"{base}/subscriptions", json={"area": "75106", "channels": ["email"]}, headers=h
         )
     ).json()
-    await redis.hset(f"n:paris:sub:{before['id']}", "created_at", "0")  # long before
+    await redis.hset(f"n:{{paris}}:sub:{before['id']}", "created_at", "0")  # long before
     await SubscriptionStore(redis).set_code("paris", phone["id"], "123456")
     r = await api.post(f"{base}/contacts/{phone['id']}/confirm", json={"code": "123456"}, headers=h)
     assert r.status == 200, await r.text()

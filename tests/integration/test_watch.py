@@ -37,7 +37,7 @@ async def test_a_queued_event_shows_its_age_and_leaves_the_watch_once_sent(
     [(_, _, raw)] = [p for p in published if p[0] == "deliveries.email"]
     assert await send_batch(raw, d) == {"sent": 3}
     assert await backlogs(d.store.redis, "paris", later) == []
-    assert await d.store.redis.zcard("n:paris:active") == 0  # finished: out of the index
+    assert await d.store.redis.zcard("n:{paris}:active") == 0  # finished: out of the index
 
 
 async def test_a_claim_left_by_a_dead_sender_is_stuck_past_its_lease_then_taken_back(
@@ -49,7 +49,7 @@ async def test_a_claim_left_by_a_dead_sender_is_stuck_past_its_lease_then_taken_
     await expand_announcement(await accepted(d, ["75105"]), d)
     [(_, _, raw)] = [p for p in published if p[0] == "deliveries.email"]
     [nid] = [
-        k.rpartition(":")[2] for k in await d.store.redis.smembers("n:paris:event:evt_1:notifs")
+        k.rpartition(":")[2] for k in await d.store.redis.smembers("n:{paris}:event:evt_1:notifs")
     ]
     assert await d.ledger.claim_many([("paris", "evt_1", nid)], holder="dead-worker:1") == [1]
     within = await backlogs(d.store.redis, "paris", time.time() + LEASE_SECONDS - 5)
@@ -60,11 +60,11 @@ async def test_a_claim_left_by_a_dead_sender_is_stuck_past_its_lease_then_taken_
     assert b.hint(after).startswith("sending past its lease")
     assert figures([b], after).stuck[("email", "small")] == 1
     # the lease over, the batch run again takes the claim back and sends it
-    await d.store.redis.hset(f"n:paris:notif:{nid}", "claimed_at", int(time.time()) - 500)
+    await d.store.redis.hset(f"n:{{paris}}:notif:{nid}", "claimed_at", int(time.time()) - 500)
     assert await send_batch(raw, d) == {"sent": 1}
     assert len(sink.messages) == 1
     assert await backlogs(d.store.redis, "paris", after) == []
-    assert await d.store.redis.zcard("n:paris:sending:email") == 0
+    assert await d.store.redis.zcard("n:{paris}:sending:email") == 0
 
 
 async def test_a_notification_waiting_for_its_retry_is_not_lag(
@@ -82,7 +82,7 @@ async def test_a_notification_waiting_for_its_retry_is_not_lag(
     assert (b.queued, b.sending) == (1, 0) and b.waiting_for_retry(now)
     assert "421" in b.hint(now)
     assert figures([b], now).oldest_queued[("email", "small")] == 0
-    assert await d.store.redis.zcard("n:paris:sending:email") == 0  # released
+    assert await d.store.redis.zcard("n:{paris}:sending:email") == 0  # released
 
 
 async def test_notifier_stuck_lists_what_waits_and_why(

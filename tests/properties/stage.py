@@ -24,7 +24,6 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, Phase, settings
-from redis.asyncio import Redis
 
 from channels.push import generate_vapid_keys
 from notifier.api.app import create_api
@@ -34,7 +33,7 @@ from notifier.dev.push_service_fake import PushServiceFake, ReceivedPush
 from notifier.dev.push_service_fake import create_app as push_app
 from notifier.dev.twilio_fake import FakeMessage
 from notifier.settings import Secret, Settings
-from notifier.wiring import build_deps, make_channels
+from notifier.wiring import build_deps, make_channels, make_redis
 from streams.delivery.lanes import LANES
 from streams.delivery.requests import handle_request_status
 from streams.delivery.send import send_batch
@@ -123,7 +122,7 @@ class Stage:
             push_loopback=True,  # the push service listens on loopback
         )
         assert self.settings.channels == CHANNELS
-        self.redis = Redis.from_url(self.redis_url, decode_responses=True)
+        self.redis = make_redis(Settings(redis_url=self.redis_url))
         self.channels = make_channels(self.settings)
         self.deps: Deps = build_deps(self.settings, self.redis, self.publish, self.channels)
         self.api = TestClient(TestServer(create_api(self.settings, self.deps)))

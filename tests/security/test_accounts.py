@@ -125,8 +125,8 @@ async def test_a_filing_naming_a_victims_email_never_puts_a_new_phone_on_their_a
     mine = await view(app, v)
     assert [(c["address"], c["status"]) for c in mine["contacts"]] == [(VICTIM, "confirmed")]
     # the attacker confirms the phone (as by texting the code back), asks for a link by phone
-    pid = await redis.get(f"n:paris:address:sms:{ATTACKER_PHONE}")
-    await redis.hset(f"n:paris:contact:{pid}", "status", "confirmed")
+    pid = await redis.get(f"n:{{paris}}:address:sms:{ATTACKER_PHONE}")
+    await redis.hset(f"n:{{paris}}:contact:{pid}", "status", "confirmed")
     r = await app.client.post("/v1/cities/paris/magic-link", json={"phone": ATTACKER_PHONE})
     assert r.status == 202
     [text] = app.messages("magic_link", ATTACKER_PHONE)
@@ -188,7 +188,7 @@ async def test_a_squatted_address_is_free_again_once_its_pending_time_is_over(
     squatter = await register(app, email=VICTIM)
     pid = squatter["contacts"][0]["id"]
     # eight days pass without the address being confirmed
-    await redis.hset(f"n:paris:contact:{pid}", "created_at", int(time.time()) - 8 * 86400)
+    await redis.hset(f"n:{{paris}}:contact:{pid}", "created_at", int(time.time()) - 8 * 86400)
     v = await register(app, email=VICTIM)
     assert await confirm_by_link(app, v["contacts"][0]["id"]) == 200
     assert [(c["address"], c["status"]) for c in (await view(app, v))["contacts"]] == [
@@ -201,13 +201,13 @@ async def test_a_squatted_address_is_free_again_once_its_pending_time_is_over(
 async def test_a_pending_address_past_its_time_cannot_be_confirmed(app: App, redis: Redis) -> None:
     c = await register(app, email="late@example.org")
     pid = c["contacts"][0]["id"]
-    await redis.hset(f"n:paris:contact:{pid}", "created_at", int(time.time()) - 8 * 86400)
+    await redis.hset(f"n:{{paris}}:contact:{pid}", "created_at", int(time.time()) - 8 * 86400)
     assert await confirm_by_link(app, pid) == 422
     assert (await view(app, c))["contacts"] == []
     # one left alone ends all the same: the citizen's page no longer shows it
     other = await register(app, email="later@example.org")
     old = other["contacts"][0]["id"]
-    await redis.hset(f"n:paris:contact:{old}", "created_at", int(time.time()) - 8 * 86400)
+    await redis.hset(f"n:{{paris}}:contact:{old}", "created_at", int(time.time()) - 8 * 86400)
     shown = await view(app, other)
     assert shown["contacts"] == [] and shown["consent"][-1]["change"] == "expired"
 
@@ -249,8 +249,8 @@ async def test_a_registration_refused_by_a_limit_leaves_no_citizen_behind(
         await register(app, email=f"n{i}@example.org")
     r = await app.client.post(CITIZENS, json={"email": "n20@example.org"})
     assert r.status == 429
-    assert len([k async for k in redis.scan_iter("n:paris:citizen:*") if k.count(":") == 3]) == 20
-    assert await redis.get("n:paris:address:email:n20@example.org") is None
+    assert len([k async for k in redis.scan_iter("n:{paris}:citizen:*") if k.count(":") == 3]) == 20
+    assert await redis.get("n:{paris}:address:email:n20@example.org") is None
 
 
 async def test_contact_points_per_citizen_are_capped(app: App) -> None:
@@ -376,7 +376,7 @@ async def test_a_registration_with_a_subscription_out_of_place_writes_nothing(
     r = await app.client.post(CITIZENS, json=body)
     answer = await r.json()
     assert r.status == 422 and answer["error"]["field"] == "subscriptions[1].area"
-    assert [k async for k in redis.scan_iter("n:paris:citizen:*")] == []
+    assert [k async for k in redis.scan_iter("n:{paris}:citizen:*")] == []
     assert app.published == []  # no confirmation went out either
     # all of it valid: the citizen and both subscriptions at once
     body["subscriptions"][1] = {"point": {"lon": 2.35, "lat": 48.85}, "radius_m": 300}
@@ -409,12 +409,12 @@ async def test_a_pending_address_from_before_expiry_gets_its_days_from_when_firs
     legit = await register(app, email="before@example.org")
     squat = await register(app, email=VICTIM)
     for c in (legit, squat):  # as contact points were kept before they had a time
-        await redis.hdel(f"n:paris:contact:{c['contacts'][0]['id']}", "created_at")
+        await redis.hdel(f"n:{{paris}}:contact:{c['contacts'][0]['id']}", "created_at")
     assert await confirm_by_link(app, legit["contacts"][0]["id"]) == 200  # not cut short
     first = await register(app, email=VICTIM)  # the squat's time starts now
     assert [c["status"] for c in (await view(app, squat))["contacts"]] == ["pending"]
     pid = squat["contacts"][0]["id"]
-    await redis.hset(f"n:paris:contact:{pid}", "created_at", int(time.time()) - 8 * 86400)
+    await redis.hset(f"n:{{paris}}:contact:{pid}", "created_at", int(time.time()) - 8 * 86400)
     v = await register(app, email=VICTIM)
     assert await confirm_by_link(app, v["contacts"][0]["id"]) == 200
     assert (await view(app, squat))["contacts"] == []
@@ -432,7 +432,7 @@ async def test_a_contact_point_for_someone_elses_address_is_never_confirmed(
         assert await confirm_by_link(app, pid) == 422  # even with a link made for it
         code = "123456"  # even with the right code (as if guessed): set here, and known
         digest = hashlib.sha256(f"{pid}:{code}".encode()).hexdigest()
-        await redis.hset(f"n:paris:code:{pid}", mapping={"digest": digest, "tries": 0})
+        await redis.hset(f"n:{{paris}}:code:{pid}", mapping={"digest": digest, "tries": 0})
         if "phone" in given:
             r = await app.client.post(
                 f"{CITIZENS}/{c['citizen']['id']}/contacts/{pid}/confirm",

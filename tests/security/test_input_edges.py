@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from notifier.api.auth import create_department_key
 from tests.command import run
+from tests.stage import stored
 
 Client = TestClient[Any, Any]
 JSON = {"Content-Type": "application/json"}
@@ -29,7 +30,7 @@ async def test_a_number_json_cannot_hold_is_a_400_naming_the_body(
     r = await api.post("/v1/cities/paris/citizens", data=body, headers=JSON)
     assert r.status == 400
     assert (await r.json())["error"]["field"] == "body"
-    assert await redis.exists("n:paris:address:email:a@example.org") == 0  # nothing written
+    assert await redis.exists("n:{paris}:address:email:a@example.org") == 0  # nothing written
 
 
 async def test_a_big_number_in_a_department_body_is_a_400(api: Client, redis: Redis) -> None:
@@ -48,8 +49,8 @@ async def test_a_big_number_in_a_department_body_is_a_400(api: Client, redis: Re
 async def test_an_event_id_naming_a_key_of_another_type_is_a_404(api: Client, redis: Redis) -> None:
     key = await create_department_key(redis, "paris", "voirie")
     await api.post("/v1/cities/paris/citizens", json={"email": "a@example.org"})
-    counts = next(k for k in await redis.keys("n:paris:event:*:counts"))  # the confirmation's
-    event = counts.removeprefix("n:paris:event:").removesuffix(":counts")
+    counts = next(k for k in await stored(redis, "n:{paris}:event:*:counts"))  # the confirmation's
+    event = counts.removeprefix("n:{paris}:event:").removesuffix(":counts")
     for eid in (f"{event}:notifs", f"{event}:counts", event, "..", "a" * 4000, "evt_:x"):
         r = await api.get(
             f"/v1/cities/paris/announcements/{eid}", headers={"Authorization": f"Bearer {key}"}

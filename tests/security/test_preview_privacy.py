@@ -46,7 +46,7 @@ def dot(at: tuple[float, float], radius: float = 1) -> dict[str, Any]:
 
 async def test_tiny_circles_do_not_locate_a_subscriber(api: Client, redis: Redis) -> None:
     c = await (await api.post("/v1/cities/paris/citizens", json={"email": "a@example.org"})).json()
-    await redis.hset(f"n:paris:contact:{c['contacts'][0]['id']}", "status", "confirmed")
+    await redis.hset(f"n:{{paris}}:contact:{c['contacts'][0]['id']}", "status", "confirmed")
     r = await api.post(
         f"/v1/cities/paris/citizens/{c['citizen']['id']}/subscriptions",
         json={"point": {"lon": HOME[0], "lat": HOME[1]}, "radius_m": 50},
@@ -64,7 +64,7 @@ async def test_tiny_circles_do_not_locate_a_subscriber(api: Client, redis: Redis
 
 async def test_a_narrow_strip_is_widened_too(api: Client, redis: Redis) -> None:
     c = await (await api.post("/v1/cities/paris/citizens", json={"email": "a@example.org"})).json()
-    await redis.hset(f"n:paris:contact:{c['contacts'][0]['id']}", "status", "confirmed")
+    await redis.hset(f"n:{{paris}}:contact:{c['contacts'][0]['id']}", "status", "confirmed")
     await api.post(
         f"/v1/cities/paris/citizens/{c['citizen']['id']}/subscriptions",
         json={"point": {"lon": HOME[0], "lat": HOME[1]}, "radius_m": 50},

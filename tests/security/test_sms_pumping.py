@@ -63,7 +63,7 @@ async def test_a_number_of_another_country_is_refused_naming_phone(
         headers={"Authorization": f"Bearer {key}"},
     )
     assert await field_of(r) == (422, "phone")
-    assert await redis.exists(f"n:paris:address:sms:{UK_MOBILE}") == 0
+    assert await redis.exists(f"n:{{paris}}:address:sms:{UK_MOBILE}") == 0
 
 
 def test_a_city_names_the_countries_it_texts() -> None:

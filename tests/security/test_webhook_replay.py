@@ -46,7 +46,7 @@ async def test_a_replayed_stop_does_not_undo_a_later_start(
 ) -> None:
     c = await (await api.post("/v1/cities/paris/citizens", json={"phone": PHONE})).json()
     pid = c["contacts"][0]["id"]
-    await redis.hset(f"n:paris:contact:{pid}", "status", "confirmed")
+    await redis.hset(f"n:{{paris}}:contact:{pid}", "status", "confirmed")
     path = "/v1/cities/paris/twilio/inbound"
 
     def sms(sid: str, body: str) -> dict[str, str]:
@@ -59,7 +59,7 @@ async def test_a_replayed_stop_does_not_undo_a_later_start(
         }
 
     async def status() -> str:
-        return str(await redis.hget(f"n:paris:contact:{pid}", "status"))
+        return str(await redis.hget(f"n:{{paris}}:contact:{pid}", "status"))
 
     stop, start = sms("SM" + "a" * 32, "STOP"), sms("SM" + "b" * 32, "START")
     assert (await signed(api, sms_settings, path, stop)).status == 200
@@ -69,7 +69,7 @@ async def test_a_replayed_stop_does_not_undo_a_later_start(
     replay = await signed(api, sms_settings, path, stop)  # the same signed request again
     assert replay.status == 200 and "<Message>" not in await replay.text()
     assert await status() == "confirmed"
-    consent = await redis.lrange(f"n:paris:citizen:{c['citizen']['id']}:consent", 0, -1)
+    consent = await redis.lrange(f"n:{{paris}}:citizen:{c['citizen']['id']}:consent", 0, -1)
     assert len(consent) == 3  # pending, STOP, START: nothing from the replay
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from notifier.errors import ConfigError
-from notifier.redis_urls import SentinelUrl
+from notifier.redis_urls import ClusterUrl, SentinelUrl
 from notifier.settings import VARIABLES, Secret, Settings
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -101,7 +101,8 @@ def test_the_defaults_are_the_documented_ones_read() -> None:
         ({"NOTIFIER_TOPIC_PARTITIONS": "0"}, "NOTIFIER_TOPIC_PARTITIONS: the default '0' is not"),
         ({"NOTIFIER_TOPIC_PARTITIONS": "6,nope=3"}, "'nope=3' is not topic=number with a topic"),
         ({"NOTIFIER_TWILIO_BASE_URL": "ftp://x"}, "NOTIFIER_TWILIO_BASE_URL must start with https"),
-        ({"NOTIFIER_REDIS_URL": "redis+cluster://a:1"}, "Redis Cluster is not supported yet"),
+        ({"NOTIFIER_REDIS_URL": "redis+cluster://a:1/2"}, "a Redis Cluster has database 0 only"),
+        ({"NOTIFIER_REDIS_URL": "redis+cluster://a:1,:7000"}, "REDIS_URL: :7000 is not host:port"),
         ({"NOTIFIER_REDIS_URL": "redis+sentinel://a:1,b/x"}, "REDIS_URL: b is not host:port"),
         ({"NOTIFIER_REDIS_URL": "redis+sentinel://a:1"}, "the service name (the primary's name"),
         ({"NOTIFIER_REDIS_URL": "redis+sentinel://a:1/x/y"}, "the database 'y' is not a number"),
@@ -125,6 +126,12 @@ def test_readme_documents_every_variable() -> None:
     table = {name: "" if shown == "(empty)" else shown.strip("`") for name, shown in rows}
     assert len(rows) == len(table)
     assert table == {name: default for name, (default, _) in VARIABLES.items()}
+
+
+def test_a_cluster_url_names_some_of_its_nodes_and_the_password() -> None:
+    url = "redis+cluster://:p%40ss@n1:7000,[::1]:7001"
+    assert ClusterUrl.parse(url) == ClusterUrl(nodes=(("n1", 7000), ("::1", 7001)), password="p@ss")
+    assert Settings.from_env({"NOTIFIER_REDIS_URL": url}).redis_url == url
 
 
 def test_a_sentinel_url_names_the_sentinels_the_primary_and_its_password() -> None:

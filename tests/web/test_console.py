@@ -135,8 +135,8 @@ def bearer(key: str) -> dict[str, str]:
 async def events_of(site: Site, department: str = "voirie") -> list[str]:
     """The ids of the department's events in the store, however they were made."""
     ids = []
-    async for name in site.redis.scan_iter(match="n:paris:event:evt_*"):
-        if re.fullmatch(r"n:paris:event:evt_[0-9a-f]{20}", name):
+    async for name in site.redis.scan_iter(match="n:{paris}:event:evt_*"):
+        if re.fullmatch(r"n:{paris}:event:evt_[0-9a-f]{20}", name):
             if await site.redis.hget(name, "department") == department:
                 ids.append(name.rsplit(":", 1)[1])
     return ids

@@ -19,8 +19,8 @@ SAINT_VICTOR = "7510501"
 
 async def citizens_kept(site: Site) -> list[str]:
     """Every citizen and address the store holds for Paris (what a refused form must not make)."""
-    found = [k async for k in site.redis.scan_iter("n:paris:citizen:*")]
-    found += [k async for k in site.redis.scan_iter("n:paris:address:*")]
+    found = [k async for k in site.redis.scan_iter("n:{paris}:citizen:*")]
+    found += [k async for k in site.redis.scan_iter("n:{paris}:address:*")]
     return sorted(k.decode() if isinstance(k, bytes) else k for k in found)
 
 

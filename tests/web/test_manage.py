@@ -25,7 +25,7 @@ async def citizen(site: Site, phone: bool = False, **subscription: Any) -> dict[
     body = {"email": EMAIL, **({"phone": "06 12 34 56 78"} if phone else {})}
     c = await (await site.api.post("/v1/cities/paris/citizens", json=body)).json()
     for cp in c["contacts"]:
-        await site.redis.hset(f"n:paris:contact:{cp['id']}", "status", "confirmed")
+        await site.redis.hset(f"n:{{paris}}:contact:{cp['id']}", "status", "confirmed")
     base = f"/v1/cities/paris/citizens/{c['citizen']['id']}"
     made = await site.api.post(
         f"{base}/subscriptions",
@@ -123,7 +123,7 @@ async def test_a_new_phone_joins_the_subscription_already_there_and_gets_the_nex
 ) -> None:
     c = await citizen(site, area="75105", channels=["email"])
     # the subscription was made the day before the phone is given
-    await site.redis.hset(f"n:paris:sub:{c['sub']['id']}", "created_at", "0")
+    await site.redis.hset(f"n:{{paris}}:sub:{c['sub']['id']}", "created_at", "0")
     await page.goto(c["page"])
     await page.get_by_label("Ajouter un e-mail ou un mobile").fill("06 12 34 56 78")
     await page.get_by_role("button", name="Ajouter", exact=True).click()
