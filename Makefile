@@ -69,7 +69,9 @@ bench: install ## run the benchmarks and print their figures
 	$(PY) bench/api_writes.py
 	$(PY) bench/match_scale.py
 	$(PY) bench/citywide.py
+	$(PY) bench/citywide.py --redis cluster
 	$(PY) bench/redis_memory.py
+	$(PY) bench/migrate_rate.py
 
 lint: install ## ruff and mypy
 	$(VENV)/bin/ruff check .

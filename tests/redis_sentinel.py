@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from redis import Redis
@@ -48,8 +46,8 @@ class SentinelGroup:
             )
             embedded.wait_port(port, proc)
             self.procs[port] = proc
-        self.wait_until(lambda: self.replicas_in_sync(primary), "the replica in sync")
-        self.wait_until(self.sentinels_ready, "the Sentinels knowing the replica and each other")
+        embedded.wait_until(lambda: self.replicas_in_sync(primary), "the replica in sync")
+        embedded.wait_until(self.sentinels_ready, "the Sentinels knowing the replica, each other")
 
     def _server(self, port: int, *args: str) -> None:
         command = [embedded.redis_binary(), "--bind", "127.0.0.1", "--port", str(port)]
@@ -110,16 +108,8 @@ class SentinelGroup:
             except Exception:
                 return False
 
-        self.wait_until(moved, "a new primary")
+        embedded.wait_until(moved, "a new primary")
         return self.primary()
-
-    @staticmethod
-    def wait_until(ok: Callable[[], bool], what: str, within: float = 30.0) -> None:
-        deadline = time.monotonic() + within
-        while not ok():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"not within {within}s: {what}")
-            time.sleep(0.1)
 
     def down(self) -> None:
         for proc in self.procs.values():

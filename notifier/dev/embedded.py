@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from notifier.errors import ConfigError
@@ -39,6 +39,15 @@ def wait_port(
             return
         time.sleep(0.05)
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+def wait_until(ok: Callable[[], bool], what: str, within: float = 30.0) -> None:
+    """Polls ``ok`` every 0.1 s; an ``AssertionError`` naming ``what`` after ``within`` s."""
+    deadline = time.monotonic() + within
+    while not ok():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {within}s: {what}")
+        time.sleep(0.1)
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec

@@ -9,8 +9,6 @@ from __future__ import annotations
 import signal
 import socket
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from redis import Redis
@@ -61,7 +59,7 @@ class ClusterGroup:
         )
         (self.logs / "cluster-create.log").write_text(done.stdout + done.stderr)
         assert done.returncode == 0, done.stdout + done.stderr
-        self.wait_until(self.ready, "every node seeing the cluster ok, replicas in sync")
+        embedded.wait_until(self.ready, "every node seeing the cluster ok, replicas in sync")
 
     def _server(self, port: int) -> None:
         command = [embedded.redis_binary(), "--bind", "127.0.0.1", "--port", str(port)]
@@ -124,7 +122,7 @@ class ClusterGroup:
             except Exception:
                 return False
 
-        self.wait_until(moved, "a replica elected in the dead primary's place")
+        embedded.wait_until(moved, "a replica elected in the dead primary's place")
         return self.primary_of(key)
 
     def _state_ok(self) -> bool:
@@ -140,14 +138,6 @@ class ClusterGroup:
             with Redis(port=port, decode_responses=True) as r:
                 if r.info("replication")["role"] == "master":
                     r.flushdb()
-
-    @staticmethod
-    def wait_until(ok: Callable[[], bool], what: str, within: float = 30.0) -> None:
-        deadline = time.monotonic() + within
-        while not ok():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"not within {within}s: {what}")
-            time.sleep(0.1)
 
     def down(self) -> None:
         for proc in self.procs.values():

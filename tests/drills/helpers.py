@@ -13,7 +13,7 @@ import email.header
 import re
 import signal
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,8 @@ from notifier.dev.push_service_fake import PushServiceFake
 from notifier.dev.push_service_fake import create_app as push_app
 from notifier.kafka_publisher import KafkaPublisher
 from notifier.settings import Secret, Settings
-from notifier.wiring import build_deps
+from notifier.wiring import build_deps, make_redis
+from streams.delivery.send import unrecorded_at_most
 from subscriptions.areas import load_catalogue
 from subscriptions.store import SubscriptionStore, new_id
 from subscriptions.subscription import parse_subscription
@@ -432,3 +433,54 @@ def restart_figures(log: Path, killed: float) -> dict[str, float]:
     if last is not None:
         out["last sent"] = last
     return out
+
+
+async def primary_lost_during_a_flow(
+    settings: Settings, logs: Path, move: Callable[[], object], how: str, citizens: int = 1000
+) -> None:
+    """A ``citizens``-recipient announcement's emails going out while ``move`` (run on a
+    thread: a failover, a primary killed) takes the store's primary away, with the API's
+    figures read every 50 ms meanwhile: every recipient served, duplicates within what the
+    worker had in flight, and every API answer 200 or 503 with ``Retry-After`` (never 500)."""
+    redis = make_redis(settings)  # the API's client, as ``notifier api`` makes it
+    statuses: list[tuple[int, str | None]] = []
+    try:
+        async with email_flow(settings, redis, logs, citizens) as f:
+            smtp, api = f.smtp, f.api
+            event = await api.announce("Pendant")
+            sent_before = await a_fifth_reached(smtp, "Pendant", citizens)
+            probing = asyncio.create_task(_probe(api, event["href"], statuses))
+            await asyncio.to_thread(move)
+            assert sent_before < citizens, f"the flow was over before the {how}: no drill"
+            try:
+                await all_reached_and_settled(f, event["href"], "Pendant", 60, f"the {how}")
+            finally:
+                probing.cancel()
+            figures = await api.deliveries(event["href"])
+        received = reached(smtp.received(), "Pendant")
+        print(
+            f"{how}: ledger after it {figures}; {duplicates(received)} duplicates; "
+            f"API answers meanwhile {_counted(statuses)}"
+        )
+        assert sorted(set(received)) == sorted(f.to)
+        assert figures == {"email": {"sent": citizens}}
+        # the messages the worker had in hand when its connection to the primary went
+        assert duplicates(received) <= 2 * unrecorded_at_most(f.settings.send_concurrency)
+        # while there was no primary the API said so: 503 with Retry-After, never a 500
+        assert all(code in (200, 503) for code, _ in statuses), _counted(statuses)
+        assert all(after for code, after in statuses if code == 503), _counted(statuses)
+    finally:
+        await redis.aclose()
+
+
+async def _probe(api: Api, href: str, statuses: list[tuple[int, str | None]]) -> None:
+    """The department's figures read every 50 ms, as a console open on the event does."""
+    while True:
+        r = await api.client.get(href, headers={"Authorization": f"Bearer {api.key}"})
+        statuses.append((r.status, r.headers.get("Retry-After")))
+        r.release()
+        await asyncio.sleep(0.05)
+
+
+def _counted(statuses: list[tuple[int, str | None]]) -> dict[int, int]:
+    return dict(collections.Counter(code for code, _ in statuses))
